@@ -1,0 +1,37 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PROTOS := $(wildcard protos/modelyard/v1/*.proto)
+
+.PHONY: run test lint proto install bench clean
+
+$(STAMP): pyproject.toml client/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ./client -e '.[dev,s3]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/modelyard-server serve
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy server client/src tests examples
+
+# Regenerates the messages, .pyi stubs and typed grpc stubs from protos/.
+proto: $(STAMP)
+	$(PY) scripts/gen_protos.py client/src
+
+bench: $(STAMP)
+	$(MAKE) -C bench run
+
+clean:
+	rm -rf $(VENV) build dist client/build client/dist
