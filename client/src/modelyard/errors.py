@@ -1,0 +1,455 @@
+"""Typed exceptions for every error the registry can return.
+
+The server sends a canonical status code and, in the ``grpc-status-details-bin`` trailer, a
+``google.rpc.Status`` whose details carry an ``ErrorInfo`` (domain ``modelyard.dev``, reason
+a name of ``modelyard.v1.ErrorReason``) and, for bad fields, a ``BadRequest``.
+:func:`from_rpc_error` turns that into one exception class per status code and, beneath it,
+one class per reason, so callers can catch as broadly or as narrowly as they need::
+
+    try:
+        registry.register("fraud", uri=..., sha256=...)
+    except modelyard.DuplicateArtifact as err:
+        print("already registered as", err.existing_version)
+    except modelyard.NotFound:
+        ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import grpc
+from google.protobuf.message import Message
+
+# googleapis-common-protos ships .pyi stubs but no py.typed marker, so mypy will not read
+# them unless told to (mypy override `follow_untyped_imports` for google.rpc.*).
+from google.rpc import (  # type: ignore[import-untyped,unused-ignore]
+    error_details_pb2,
+    status_pb2,
+)
+
+__all__ = [
+    "ERROR_DOMAIN",
+    "REASON_CLASSES",
+    "STATUS_CLASSES",
+    "Aborted",
+    "AliasNotFound",
+    "AlreadyExists",
+    "Cancelled",
+    "DataLoss",
+    "DeadlineExceeded",
+    "DuplicateArtifact",
+    "FailedPrecondition",
+    "ImmutableField",
+    "Internal",
+    "InvalidArgument",
+    "InvalidField",
+    "InvalidFilter",
+    "InvalidOrderBy",
+    "InvalidPageToken",
+    "InvalidTransition",
+    "MissingPermission",
+    "ModelGroupAlreadyExists",
+    "ModelGroupNotEmpty",
+    "ModelGroupNotFound",
+    "ModelVersionNotFound",
+    "ModelyardError",
+    "NoRollbackTarget",
+    "NotFound",
+    "OutOfRange",
+    "PermissionDenied",
+    "ReferencedVersionNotFound",
+    "RequestIdReused",
+    "ResourceExhausted",
+    "SelfApprovalForbidden",
+    "StaleEtag",
+    "SubscriberTooSlow",
+    "Unauthenticated",
+    "Unavailable",
+    "Unimplemented",
+    "Unknown",
+    "VersionInProduction",
+    "VersionNotApproved",
+    "VersionReferenced",
+    "from_rpc_error",
+]
+
+#: The ``ErrorInfo.domain`` of every error modelyard raises.
+ERROR_DOMAIN = "modelyard.dev"
+
+_STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+class ModelyardError(Exception):
+    """An error returned by the registry (or by gRPC on the way to it).
+
+    Attributes:
+        code: the gRPC status code.
+        reason: the ``ErrorInfo`` reason (a ``modelyard.v1.ErrorReason`` name such as
+            ``MODEL_GROUP_NOT_FOUND``); the status code's name when the error carried no
+            ``ErrorInfo`` (for example ``UNAVAILABLE`` when no server answered).
+        message: the server's one-sentence description of what was wrong.
+        metadata: the ``ErrorInfo`` metadata, e.g. ``{"existing_version": ...}``.
+        field_violations: ``(field, description)`` pairs from a ``google.rpc.BadRequest``.
+        status: the decoded ``google.rpc.Status``, when the server sent one.
+    """
+
+    #: The status code this class stands for; the base class stands for any.
+    grpc_code: ClassVar[grpc.StatusCode | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: grpc.StatusCode = grpc.StatusCode.UNKNOWN,
+        reason: str = "",
+        metadata: Mapping[str, str] | None = None,
+        field_violations: Iterable[tuple[str, str]] = (),
+        status: Message | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason or code.name
+        self.message = message
+        self.metadata: dict[str, str] = dict(metadata or {})
+        self.field_violations: list[tuple[str, str]] = list(field_violations)
+        self.status = status
+
+    def __str__(self) -> str:
+        text = f"{self.reason}: {self.message}"
+        if self.field_violations:
+            text += "".join(f"\n  {field}: {desc}" for field, desc in self.field_violations)
+        return text
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(reason={self.reason!r}, message={self.message!r})"
+
+
+# One class per status code. Their names follow grpc.StatusCode, as google.api_core's do.
+
+
+class Cancelled(ModelyardError):
+    """The call was cancelled, usually by the caller."""
+
+    grpc_code = grpc.StatusCode.CANCELLED
+
+
+class Unknown(ModelyardError):
+    """An error the server did not classify."""
+
+    grpc_code = grpc.StatusCode.UNKNOWN
+
+
+class InvalidArgument(ModelyardError):
+    """The request is malformed; ``field_violations`` says which fields are wrong."""
+
+    grpc_code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class DeadlineExceeded(ModelyardError):
+    """The call did not finish before its timeout."""
+
+    grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+class NotFound(ModelyardError):
+    """The named resource does not exist."""
+
+    grpc_code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(ModelyardError):
+    """The resource to create exists already."""
+
+    grpc_code = grpc.StatusCode.ALREADY_EXISTS
+
+
+class PermissionDenied(ModelyardError):
+    """The caller is known but may not do this."""
+
+    grpc_code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class ResourceExhausted(ModelyardError):
+    """A quota or a buffer ran out."""
+
+    grpc_code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class FailedPrecondition(ModelyardError):
+    """The resource is not in a state that allows the call."""
+
+    grpc_code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class Aborted(ModelyardError):
+    """The call lost a race with another writer; read again and retry."""
+
+    grpc_code = grpc.StatusCode.ABORTED
+
+
+class OutOfRange(ModelyardError):
+    """A value is past the end of a valid range."""
+
+    grpc_code = grpc.StatusCode.OUT_OF_RANGE
+
+
+class Unimplemented(ModelyardError):
+    """The server does not implement this method (an older server?)."""
+
+    grpc_code = grpc.StatusCode.UNIMPLEMENTED
+
+
+class Internal(ModelyardError):
+    """The server failed; this is a bug in the server, not in the request."""
+
+    grpc_code = grpc.StatusCode.INTERNAL
+
+
+class Unavailable(ModelyardError):
+    """No server answered; retried calls gave up after the client's ``max_attempts``."""
+
+    grpc_code = grpc.StatusCode.UNAVAILABLE
+
+
+class DataLoss(ModelyardError):
+    """Data was lost or corrupted."""
+
+    grpc_code = grpc.StatusCode.DATA_LOSS
+
+
+class Unauthenticated(ModelyardError):
+    """No bearer token was sent, or the server does not know it (reason UNAUTHENTICATED)."""
+
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+
+
+# One class per modelyard.v1.ErrorReason, beneath the class of the code it comes with.
+
+
+class InvalidField(InvalidArgument):
+    """One or more fields are invalid; ``field_violations`` lists them."""
+
+
+class InvalidFilter(InvalidArgument):
+    """The list filter does not parse or names an unknown field."""
+
+
+class InvalidOrderBy(InvalidArgument):
+    """order_by does not parse or names a field that cannot be ordered by."""
+
+
+class InvalidPageToken(InvalidArgument):
+    """The page token is malformed or belongs to another query."""
+
+
+class RequestIdReused(InvalidArgument):
+    """The request_id was already used for a different request."""
+
+
+class ImmutableField(InvalidArgument):
+    """The update mask names a field that is immutable or output only."""
+
+
+class MissingPermission(PermissionDenied):
+    """The caller's roles do not allow the action."""
+
+
+class SelfApprovalForbidden(PermissionDenied):
+    """The group's policy forbids approving a version one registered oneself."""
+
+
+class ModelGroupNotFound(NotFound):
+    """No such model group."""
+
+
+class ModelVersionNotFound(NotFound):
+    """No such model version."""
+
+
+class AliasNotFound(NotFound):
+    """No such alias."""
+
+
+class ModelGroupAlreadyExists(AlreadyExists):
+    """A model group with this id exists."""
+
+
+class DuplicateArtifact(AlreadyExists):
+    """A version with the same artifact sha256 exists in the group.
+
+    ``existing_version`` names that version, as the server sent it in the ErrorInfo
+    metadata (empty if it did not).
+    """
+
+    @property
+    def existing_version(self) -> str:
+        """The version already registered with these bytes."""
+        return self.metadata.get("existing_version", "")
+
+
+class StaleEtag(Aborted):
+    """The etag sent is not the resource's current etag; read it again and retry."""
+
+
+class ModelGroupNotEmpty(FailedPrecondition):
+    """The group still has versions; delete them or pass ``force=True``."""
+
+
+class VersionInProduction(FailedPrecondition):
+    """The version is in production; roll back or archive it first."""
+
+
+class ReferencedVersionNotFound(FailedPrecondition):
+    """A version named in the lineage does not exist."""
+
+
+class InvalidTransition(FailedPrecondition):
+    """The stage transition is not in the lifecycle table."""
+
+
+class VersionNotApproved(FailedPrecondition):
+    """The action needs an APPROVED version."""
+
+
+class NoRollbackTarget(FailedPrecondition):
+    """There is no earlier production version to roll back to."""
+
+
+class VersionReferenced(FailedPrecondition):
+    """The version is used by another (depends_on or parent_versions)."""
+
+
+class SubscriberTooSlow(ResourceExhausted):
+    """The subscriber fell too far behind; resume from its cursor."""
+
+
+#: The class raised for each status code when no reason class applies.
+STATUS_CLASSES: Mapping[grpc.StatusCode, type[ModelyardError]] = {
+    cls.grpc_code: cls
+    for cls in (
+        Cancelled,
+        Unknown,
+        InvalidArgument,
+        DeadlineExceeded,
+        NotFound,
+        AlreadyExists,
+        PermissionDenied,
+        ResourceExhausted,
+        FailedPrecondition,
+        Aborted,
+        OutOfRange,
+        Unimplemented,
+        Internal,
+        Unavailable,
+        DataLoss,
+        Unauthenticated,
+    )
+    if cls.grpc_code is not None
+}
+
+#: The class raised for each ``modelyard.v1.ErrorReason`` name. UNAUTHENTICATED is both a
+#: code and a reason, so it maps to the code's class.
+REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
+    "INVALID_FIELD": InvalidField,
+    "INVALID_FILTER": InvalidFilter,
+    "INVALID_ORDER_BY": InvalidOrderBy,
+    "INVALID_PAGE_TOKEN": InvalidPageToken,
+    "REQUEST_ID_REUSED": RequestIdReused,
+    "IMMUTABLE_FIELD": ImmutableField,
+    "UNAUTHENTICATED": Unauthenticated,
+    "MISSING_PERMISSION": MissingPermission,
+    "SELF_APPROVAL_FORBIDDEN": SelfApprovalForbidden,
+    "MODEL_GROUP_NOT_FOUND": ModelGroupNotFound,
+    "MODEL_VERSION_NOT_FOUND": ModelVersionNotFound,
+    "ALIAS_NOT_FOUND": AliasNotFound,
+    "MODEL_GROUP_ALREADY_EXISTS": ModelGroupAlreadyExists,
+    "DUPLICATE_ARTIFACT": DuplicateArtifact,
+    "STALE_ETAG": StaleEtag,
+    "MODEL_GROUP_NOT_EMPTY": ModelGroupNotEmpty,
+    "VERSION_IN_PRODUCTION": VersionInProduction,
+    "REFERENCED_VERSION_NOT_FOUND": ReferencedVersionNotFound,
+    "INVALID_TRANSITION": InvalidTransition,
+    "VERSION_NOT_APPROVED": VersionNotApproved,
+    "NO_ROLLBACK_TARGET": NoRollbackTarget,
+    "VERSION_REFERENCED": VersionReferenced,
+    "SUBSCRIBER_TOO_SLOW": SubscriberTooSlow,
+}
+
+
+@dataclass
+class _StatusDetails:
+    status: Message | None = None
+    message: str = ""
+    reason: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    violations: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _decode_status(trailers: Iterable[tuple[str, str | bytes]]) -> _StatusDetails:
+    """Returns what the ``grpc-status-details-bin`` trailer says, if it is there."""
+    decoded = _StatusDetails()
+    raw = next((v for k, v in trailers if k == _STATUS_DETAILS_KEY), None)
+    if not isinstance(raw, bytes):
+        return decoded
+    status = status_pb2.Status()
+    try:
+        status.ParseFromString(raw)
+    except Exception:  # a proxy's garbage must not hide the status code
+        return decoded
+    decoded.status = status
+    decoded.message = status.message
+    for detail in status.details:
+        info = error_details_pb2.ErrorInfo()
+        bad_request = error_details_pb2.BadRequest()
+        if detail.Unpack(info):
+            if not decoded.reason:
+                decoded.reason = info.reason
+                decoded.metadata = dict(info.metadata)
+        elif detail.Unpack(bad_request):
+            decoded.violations.extend(
+                (v.field, v.description) for v in bad_request.field_violations
+            )
+    return decoded
+
+
+def _error_class(code: grpc.StatusCode, reason: str) -> type[ModelyardError]:
+    by_code = STATUS_CLASSES.get(code, ModelyardError)
+    by_reason = REASON_CLASSES.get(reason)
+    # A reason class is used only under its own code, so `except NotFound` keeps catching
+    # every NOT_FOUND even if a server pairs a reason with an unexpected code.
+    if by_reason is not None and issubclass(by_reason, by_code):
+        return by_reason
+    return by_code
+
+
+def from_rpc_error(error: grpc.RpcError) -> ModelyardError:
+    """Returns the typed exception for a failed call, sync (``grpc.RpcError``) or aio.
+
+    Both ``grpc.RpcError`` raised by sync stubs and ``grpc.aio.AioRpcError`` expose
+    ``code()``, ``details()`` and ``trailing_metadata()``; anything else becomes a
+    plain :class:`Unknown`.
+    """
+    code_of = getattr(error, "code", None)
+    code = code_of() if callable(code_of) else grpc.StatusCode.UNKNOWN
+    if not isinstance(code, grpc.StatusCode):
+        code = grpc.StatusCode.UNKNOWN
+    details_of = getattr(error, "details", None)
+    details = details_of() if callable(details_of) else None
+    trailers_of = getattr(error, "trailing_metadata", None)
+    trailers = trailers_of() if callable(trailers_of) else None
+
+    decoded = _decode_status(trailers if trailers is not None else ())
+    message = decoded.message or details or code.name
+    err = _error_class(code, decoded.reason)(
+        message,
+        code=code,
+        reason=decoded.reason,
+        metadata=decoded.metadata,
+        field_violations=decoded.violations,
+        status=decoded.status,
+    )
+    err.__cause__ = error
+    return err
