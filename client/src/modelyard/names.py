@@ -1,0 +1,53 @@
+"""Resource names: ``groups/{group}`` and ``groups/{group}/versions/{version}``.
+
+The SDK accepts a bare group id (``"fraud"``) wherever a group is named and turns it into
+the resource name the API wants. Ids are validated by the server, which says what is
+wrong; these functions only assemble and split names.
+"""
+
+from __future__ import annotations
+
+__all__ = ["GROUP_PREFIX", "group_name", "split_version_name", "version_name"]
+
+GROUP_PREFIX = "groups/"
+_VERSIONS = "/versions/"
+
+
+def group_name(group: str) -> str:
+    """Returns ``groups/{group}`` for a group id or a group's resource name."""
+    if not group:
+        raise ValueError("a group id is required, e.g. 'fraud' or 'groups/fraud'")
+    return group if group.startswith(GROUP_PREFIX) else GROUP_PREFIX + group
+
+
+def version_name(group_or_name: str, version: int | str | None = None) -> str:
+    """Returns ``groups/{group}/versions/{version}``.
+
+    Accepts ``("fraud", 3)``, ``("groups/fraud", "latest")`` or a version's full resource
+    name with ``version`` left out.
+    """
+    if version is None:
+        if _VERSIONS not in group_or_name:
+            raise ValueError(
+                f"{group_or_name!r} is not a version name; pass the version too, "
+                "e.g. ('fraud', 3) or 'groups/fraud/versions/3'"
+            )
+        return group_name(group_or_name)
+    if _VERSIONS in group_or_name:
+        raise ValueError(
+            f"{group_or_name!r} already names a version; do not pass version={version!r} too"
+        )
+    if isinstance(version, bool):
+        raise TypeError("version must be an int or a str such as 'latest', not a bool")
+    text = str(version)
+    if not text:
+        raise ValueError("version must not be empty; use a number or 'latest'")
+    return f"{group_name(group_or_name)}{_VERSIONS}{text}"
+
+
+def split_version_name(name: str) -> tuple[str, str]:
+    """Returns ``(group_id, version)`` of ``groups/{group}/versions/{version}``."""
+    head, sep, version = name.partition(_VERSIONS)
+    if not sep or not head.startswith(GROUP_PREFIX):
+        raise ValueError(f"{name!r} is not a version name like 'groups/fraud/versions/3'")
+    return head[len(GROUP_PREFIX) :], version
