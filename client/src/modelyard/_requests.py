@@ -1,0 +1,253 @@
+"""Request messages built from the SDK's Python arguments, shared by the sync and async clients.
+
+Everything here is pure: no channel, no I/O. Mutating requests get a fresh ``request_id``
+when the caller gives none, so the transport may retry them safely.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TypeAlias, TypeVar
+
+from google.protobuf import field_mask_pb2, timestamp_pb2
+
+from modelyard.names import GROUP_PREFIX, group_name, version_name
+from modelyard.v1 import audit_service_pb2, registry_service_pb2, resources_pb2
+
+ArtifactFormatLike: TypeAlias = "resources_pb2.ArtifactFormat.ValueType | str"
+ActionLike: TypeAlias = "resources_pb2.Action.ValueType | str"
+ListRequestT = TypeVar(
+    "ListRequestT",
+    registry_service_pb2.ListModelGroupsRequest,
+    registry_service_pb2.ListModelVersionsRequest,
+    audit_service_pb2.ListAuditEventsRequest,
+)
+
+
+def request_id(given: str | None) -> str:
+    """Returns the caller's request_id, or a new random one."""
+    return given if given else str(uuid.uuid4())
+
+
+def _enum_value(
+    wrapper: type[resources_pb2.ArtifactFormat] | type[resources_pb2.Action],
+    prefix: str,
+    value: int | str,
+    what: str,
+) -> int:
+    if isinstance(value, int):
+        return value
+    key = value.strip().upper().replace("-", "_").replace(" ", "_")
+    if not key.startswith(prefix):
+        key = prefix + key
+    all_names = wrapper.keys()
+    names = [n for n in all_names if not n.endswith("_UNSPECIFIED")]
+    if key not in names:
+        choices = ", ".join(n.removeprefix(prefix).lower() for n in names)
+        raise ValueError(f"unknown {what} {value!r}; use one of: {choices}")
+    return wrapper.Value(key)
+
+
+def artifact_format(value: ArtifactFormatLike) -> resources_pb2.ArtifactFormat.ValueType:
+    """Returns the ArtifactFormat for an enum value or a name such as ``"onnx"``."""
+    number = _enum_value(resources_pb2.ArtifactFormat, "ARTIFACT_FORMAT_", value, "format")
+    return resources_pb2.ArtifactFormat.ValueType(number)
+
+
+def action(value: ActionLike) -> resources_pb2.Action.ValueType:
+    """Returns the Action for an enum value or a name such as ``"MODEL_GROUP_CREATED"``."""
+    number = _enum_value(resources_pb2.Action, "ACTION_", value, "action")
+    return resources_pb2.Action.ValueType(number)
+
+
+def _timestamp(value: datetime | None, what: str) -> timestamp_pb2.Timestamp | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(
+            f"{what} must be timezone-aware, e.g. datetime.now(timezone.utc); "
+            "a naive datetime is ambiguous"
+        )
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def create_group(
+    group_id: str,
+    *,
+    description: str,
+    tags: Mapping[str, str] | None,
+    request_id_: str | None,
+) -> registry_service_pb2.CreateModelGroupRequest:
+    return registry_service_pb2.CreateModelGroupRequest(
+        model_group_id=group_id.removeprefix(GROUP_PREFIX),
+        model_group=resources_pb2.ModelGroup(description=description, tags=dict(tags or {})),
+        request_id=request_id(request_id_),
+    )
+
+
+def get_group(group: str) -> registry_service_pb2.GetModelGroupRequest:
+    return registry_service_pb2.GetModelGroupRequest(name=group_name(group))
+
+
+def list_groups(
+    *, filter: str, order_by: str, page_size: int
+) -> registry_service_pb2.ListModelGroupsRequest:
+    return registry_service_pb2.ListModelGroupsRequest(
+        filter=filter, order_by=order_by, page_size=page_size
+    )
+
+
+def update_group(
+    group: resources_pb2.ModelGroup, *, update_mask: Sequence[str], request_id_: str | None
+) -> registry_service_pb2.UpdateModelGroupRequest:
+    sent = resources_pb2.ModelGroup()
+    sent.CopyFrom(group)  # the caller's message stays as it was
+    sent.name = group_name(group.name)
+    return registry_service_pb2.UpdateModelGroupRequest(
+        model_group=sent,
+        update_mask=_mask(update_mask),
+        request_id=request_id(request_id_),
+    )
+
+
+def delete_group(
+    group: str, *, etag: str, force: bool, request_id_: str | None
+) -> registry_service_pb2.DeleteModelGroupRequest:
+    return registry_service_pb2.DeleteModelGroupRequest(
+        name=group_name(group), etag=etag, force=force, request_id=request_id(request_id_)
+    )
+
+
+def _mask(paths: Sequence[str]) -> field_mask_pb2.FieldMask:
+    if isinstance(paths, str):
+        # A lone string would otherwise become one path per character.
+        raise TypeError(f"update_mask must be a list of paths, e.g. [{paths!r}]")
+    if not paths:
+        raise ValueError("update_mask must name at least one field, e.g. ['description']")
+    return field_mask_pb2.FieldMask(paths=list(paths))
+
+
+def create_version(
+    group: str, version: resources_pb2.ModelVersion, *, request_id_: str | None
+) -> registry_service_pb2.CreateModelVersionRequest:
+    return registry_service_pb2.CreateModelVersionRequest(
+        parent=group_name(group), model_version=version, request_id=request_id(request_id_)
+    )
+
+
+def new_version(
+    *,
+    uri: str,
+    sha256: str,
+    size_bytes: int,
+    format: ArtifactFormatLike,
+    framework: str,
+    framework_version: str,
+    metrics: Mapping[str, float] | None,
+    hyperparameters: Mapping[str, str] | None,
+    tags: Mapping[str, str] | None,
+    description: str,
+    inference_image: str,
+    lineage: resources_pb2.Lineage | None,
+    model_card: resources_pb2.ModelCard | None,
+    schema: resources_pb2.ModelSchema | None,
+) -> resources_pb2.ModelVersion:
+    """Returns the ModelVersion that ``Registry.register`` sends."""
+    return resources_pb2.ModelVersion(
+        artifact=resources_pb2.Artifact(
+            uri=uri,
+            sha256=sha256,
+            size_bytes=size_bytes,
+            format=artifact_format(format),
+            framework=framework,
+            framework_version=framework_version,
+        ),
+        inference_image=inference_image,
+        metrics=dict(metrics or {}),
+        hyperparameters=dict(hyperparameters or {}),
+        tags=dict(tags or {}),
+        lineage=lineage,
+        model_card=model_card,
+        schema=schema,
+        description=description,
+    )
+
+
+def get_version(
+    group_or_name: str, version: int | str | None
+) -> registry_service_pb2.GetModelVersionRequest:
+    return registry_service_pb2.GetModelVersionRequest(name=version_name(group_or_name, version))
+
+
+def list_versions(
+    group: str, *, filter: str, order_by: str, page_size: int
+) -> registry_service_pb2.ListModelVersionsRequest:
+    return registry_service_pb2.ListModelVersionsRequest(
+        parent=group_name(group), filter=filter, order_by=order_by, page_size=page_size
+    )
+
+
+def update_version(
+    version: resources_pb2.ModelVersion, *, update_mask: Sequence[str], request_id_: str | None
+) -> registry_service_pb2.UpdateModelVersionRequest:
+    sent = resources_pb2.ModelVersion()
+    sent.CopyFrom(version)  # the caller's message stays as it was
+    sent.name = version_name(version.name)
+    return registry_service_pb2.UpdateModelVersionRequest(
+        model_version=sent, update_mask=_mask(update_mask), request_id=request_id(request_id_)
+    )
+
+
+def set_tag(
+    group_or_name: str, version: int | str | None, key: str, value: str, request_id_: str | None
+) -> registry_service_pb2.UpdateModelVersionRequest:
+    if not key:
+        raise ValueError("a tag key is required")
+    return update_version(
+        resources_pb2.ModelVersion(name=version_name(group_or_name, version), tags={key: value}),
+        update_mask=[f"tags.{key}"],
+        request_id_=request_id_,
+    )
+
+
+def delete_version(
+    group_or_name: str, version: int | str | None, *, etag: str, request_id_: str | None
+) -> registry_service_pb2.DeleteModelVersionRequest:
+    return registry_service_pb2.DeleteModelVersionRequest(
+        name=version_name(group_or_name, version), etag=etag, request_id=request_id(request_id_)
+    )
+
+
+def list_audit_events(
+    *,
+    resource: str,
+    actor: str,
+    actions: Iterable[ActionLike],
+    start_time: datetime | None,
+    end_time: datetime | None,
+    newest_first: bool,
+    page_size: int,
+) -> audit_service_pb2.ListAuditEventsRequest:
+    if isinstance(actions, str):
+        raise TypeError(f"actions must be a list, e.g. [{actions!r}]")
+    return audit_service_pb2.ListAuditEventsRequest(
+        resource=resource,
+        actor=actor,
+        actions=[action(a) for a in actions],
+        start_time=_timestamp(start_time, "start_time"),
+        end_time=_timestamp(end_time, "end_time"),
+        newest_first=newest_first,
+        page_size=page_size,
+    )
+
+
+def page_after(request: ListRequestT, token: str) -> ListRequestT:
+    """Returns a copy of a List request that asks for the page ``token`` points at."""
+    following = type(request)()
+    following.CopyFrom(request)
+    following.page_token = token
+    return following

@@ -1,0 +1,453 @@
+"""The asyncio client: :class:`AsyncRegistry`, over ``grpc.aio``.
+
+::
+
+    from modelyard import AsyncRegistry
+
+    async with AsyncRegistry() as registry:
+        await registry.create_group("fraud", description="Card fraud scores")
+        pager = await registry.list_versions("fraud", filter="metrics.auc > 0.9")
+        async for version in pager:
+            print(version.name, version.metrics["auc"])
+"""
+
+# The timeout parameters are gRPC deadlines sent to the server, the same keyword the sync
+# client takes; asyncio.timeout could not carry them over the wire.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+
+import grpc
+
+from modelyard import _requests as build
+from modelyard.pagers import (
+    AsyncAuditEventsPager,
+    AsyncModelGroupsPager,
+    AsyncModelVersionsPager,
+)
+from modelyard.transport import DEFAULT_TIMEOUT, AsyncTransport, Metadata, RetryPolicy
+from modelyard.v1 import (
+    audit_service_pb2,
+    audit_service_pb2_grpc,
+    registry_service_pb2,
+    registry_service_pb2_grpc,
+    resources_pb2,
+)
+
+__all__ = ["AsyncRegistry"]
+
+
+class AsyncRegistry:
+    """A connection to a modelyard registry for asyncio code; the same methods as
+    :class:`modelyard.Registry`, as coroutines.
+
+    The channel opens on the first call, in the running event loop, so the client may be
+    built before the loop starts; use it from one event loop only.
+
+    Args:
+        address: ``host:port`` of the server; default $MODELYARD_ADDRESS, else
+            ``127.0.0.1:50051``.
+        token: the bearer token; default $MODELYARD_TOKEN, else the file named by
+            $MODELYARD_TOKEN_FILE, else ``$MODELYARD_DATA_DIR/admin.token``, else
+            ``./modelyard-data/admin.token``.
+        timeout: seconds each call may take over all its attempts, unless the call says
+            otherwise; None waits forever.
+        max_attempts: how often a call that fails with UNAVAILABLE is tried in all.
+        credentials: TLS channel credentials; without them the channel is plaintext.
+
+    Every method takes keyword-only ``timeout`` (None: the registry's) and ``metadata``
+    (extra ``(key, value)`` pairs sent with the call), and raises a subclass of
+    :class:`modelyard.ModelyardError` when the call fails. Groups are named by id
+    (``"fraud"``) or resource name (``"groups/fraud"``).
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_attempts: int = 5,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        self._transport = AsyncTransport(
+            address,
+            token=token,
+            timeout=timeout,
+            retry=RetryPolicy(max_attempts=max_attempts),
+            credentials=credentials,
+        )
+        self._stubs: (
+            tuple[
+                registry_service_pb2_grpc.RegistryServiceAsyncStub,
+                audit_service_pb2_grpc.AuditServiceAsyncStub,
+            ]
+            | None
+        ) = None
+
+    @property
+    def _registry(self) -> registry_service_pb2_grpc.RegistryServiceAsyncStub:
+        return self._open()[0]
+
+    @property
+    def _audit(self) -> audit_service_pb2_grpc.AuditServiceAsyncStub:
+        return self._open()[1]
+
+    def _open(
+        self,
+    ) -> tuple[
+        registry_service_pb2_grpc.RegistryServiceAsyncStub,
+        audit_service_pb2_grpc.AuditServiceAsyncStub,
+    ]:
+        if self._stubs is None:
+            channel = self._transport.channel
+            self._stubs = (
+                registry_service_pb2_grpc.RegistryServiceStub(channel),
+                audit_service_pb2_grpc.AuditServiceStub(channel),
+            )
+        return self._stubs
+
+    @property
+    def address(self) -> str:
+        """The address this client dials."""
+        return self._transport.address
+
+    async def close(self) -> None:
+        """Closes the channel; a later call opens a new one."""
+        await self._transport.close()
+        self._stubs = None
+
+    async def __aenter__(self) -> AsyncRegistry:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"AsyncRegistry(address={self.address!r})"
+
+    # Model groups
+
+    async def create_group(
+        self,
+        group_id: str,
+        *,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelGroup:
+        """Returns the new model group ``groups/{group_id}``.
+
+        Raises ModelGroupAlreadyExists if the id is taken (unless this is a retry of the
+        same ``request_id``).
+        """
+        request = build.create_group(
+            group_id, description=description, tags=tags, request_id_=request_id
+        )
+        return await self._transport.call(
+            self._registry.CreateModelGroup, request, timeout=timeout, metadata=metadata
+        )
+
+    async def get_group(
+        self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> resources_pb2.ModelGroup:
+        """Returns the model group; raises ModelGroupNotFound if there is none."""
+        request = build.get_group(group)
+        return await self._transport.call(
+            self._registry.GetModelGroup, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_groups(
+        self,
+        *,
+        filter: str = "",
+        order_by: str = "",
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncModelGroupsPager:
+        """Returns a pager over the model groups that match ``filter``, in ``order_by`` order.
+
+        ``filter`` e.g. ``tags.team = "risk"``; ``order_by`` ``name`` (default),
+        ``create_time`` or ``update_time``, optionally followed by ``desc``.
+        """
+        request = build.list_groups(filter=filter, order_by=order_by, page_size=page_size)
+
+        async def fetch(token: str) -> registry_service_pb2.ListModelGroupsResponse:
+            return await self._transport.call(
+                self._registry.ListModelGroups,
+                build.page_after(request, token),
+                timeout=timeout,
+                metadata=metadata,
+            )
+
+        return AsyncModelGroupsPager(fetch, await fetch(""))
+
+    async def update_group(
+        self,
+        group: resources_pb2.ModelGroup,
+        *,
+        update_mask: Sequence[str],
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelGroup:
+        """Returns the group after setting the fields named in ``update_mask`` from ``group``.
+
+        ``group.name`` says which group; paths are ``description`` and ``tags``. If
+        ``group.etag`` is set and stale, raises StaleEtag.
+        """
+        request = build.update_group(group, update_mask=update_mask, request_id_=request_id)
+        return await self._transport.call(
+            self._registry.UpdateModelGroup, request, timeout=timeout, metadata=metadata
+        )
+
+    async def delete_group(
+        self,
+        group: str,
+        *,
+        etag: str = "",
+        force: bool = False,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> None:
+        """Deletes the group; returns nothing.
+
+        Raises ModelGroupNotEmpty while it has versions unless ``force``, and StaleEtag if
+        ``etag`` is given and stale.
+        """
+        request = build.delete_group(group, etag=etag, force=force, request_id_=request_id)
+        await self._transport.call(
+            self._registry.DeleteModelGroup, request, timeout=timeout, metadata=metadata
+        )
+
+    # Model versions
+
+    async def create_version(
+        self,
+        group: str,
+        version: resources_pb2.ModelVersion,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the registered version, numbered by the server.
+
+        Raises DuplicateArtifact if the group has a version with the same sha256.
+        """
+        request = build.create_version(group, version, request_id_=request_id)
+        return await self._transport.call(
+            self._registry.CreateModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    async def register(
+        self,
+        group: str,
+        *,
+        uri: str,
+        sha256: str,
+        size_bytes: int = 0,
+        format: build.ArtifactFormatLike = resources_pb2.ArtifactFormat.ARTIFACT_FORMAT_OTHER,
+        framework: str = "",
+        framework_version: str = "",
+        metrics: Mapping[str, float] | None = None,
+        hyperparameters: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str = "",
+        inference_image: str = "",
+        lineage: resources_pb2.Lineage | None = None,
+        model_card: resources_pb2.ModelCard | None = None,
+        schema: resources_pb2.ModelSchema | None = None,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the new version registered from these fields (see :meth:`create_version`).
+
+        ``format`` is an ``ArtifactFormat`` value or a name such as ``"onnx"``,
+        ``"saved_model"``, ``"pickle"``.
+        """
+        version = build.new_version(
+            uri=uri,
+            sha256=sha256,
+            size_bytes=size_bytes,
+            format=format,
+            framework=framework,
+            framework_version=framework_version,
+            metrics=metrics,
+            hyperparameters=hyperparameters,
+            tags=tags,
+            description=description,
+            inference_image=inference_image,
+            lineage=lineage,
+            model_card=model_card,
+            schema=schema,
+        )
+        return await self.create_version(
+            group, version, request_id=request_id, timeout=timeout, metadata=metadata
+        )
+
+    async def get_version(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version: ``("fraud", 3)``, ``("fraud", "latest")`` or
+        ``("groups/fraud/versions/3")``; raises ModelVersionNotFound if there is none."""
+        request = build.get_version(group_or_name, version)
+        return await self._transport.call(
+            self._registry.GetModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_versions(
+        self,
+        group: str = "-",
+        *,
+        filter: str = "",
+        order_by: str = "",
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncModelVersionsPager:
+        """Returns a pager over the group's versions (every group's with ``"-"``), newest first
+        unless ``order_by`` says otherwise.
+
+        ``filter`` e.g. ``stage = PRODUCTION AND metrics.auc > 0.9``; ``order_by`` e.g.
+        ``metrics.auc desc``.
+        """
+        request = build.list_versions(group, filter=filter, order_by=order_by, page_size=page_size)
+
+        async def fetch(token: str) -> registry_service_pb2.ListModelVersionsResponse:
+            return await self._transport.call(
+                self._registry.ListModelVersions,
+                build.page_after(request, token),
+                timeout=timeout,
+                metadata=metadata,
+            )
+
+        return AsyncModelVersionsPager(fetch, await fetch(""))
+
+    async def update_version(
+        self,
+        version: resources_pb2.ModelVersion,
+        *,
+        update_mask: Sequence[str],
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version after setting the fields named in ``update_mask``.
+
+        ``version.name`` says which version; paths are ``description``, ``tags``,
+        ``tags.<key>``, ``model_card`` and ``model_card.<field>``. Other paths raise
+        ImmutableField; a stale ``version.etag`` raises StaleEtag.
+        """
+        request = build.update_version(version, update_mask=update_mask, request_id_=request_id)
+        return await self._transport.call(
+            self._registry.UpdateModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    async def set_tag(
+        self,
+        group_or_name: str,
+        version: int | str | None,
+        key: str,
+        value: str,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version after setting one tag, leaving its other tags as they are."""
+        request = build.set_tag(group_or_name, version, key, value, request_id)
+        return await self._transport.call(
+            self._registry.UpdateModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    async def delete_version(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> None:
+        """Deletes the version; returns nothing. Its number is never reused.
+
+        Raises VersionInProduction while it is in production.
+        """
+        request = build.delete_version(group_or_name, version, etag=etag, request_id_=request_id)
+        await self._transport.call(
+            self._registry.DeleteModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    # Audit log
+
+    async def list_audit_events(
+        self,
+        *,
+        resource: str = "",
+        actor: str = "",
+        actions: Iterable[build.ActionLike] = (),
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        newest_first: bool = False,
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncAuditEventsPager:
+        """Returns a pager over the audit log entries that match, oldest first by default.
+
+        ``resource`` is a resource name (a group's matches its versions too); ``actions``
+        are ``Action`` values or names such as ``"MODEL_VERSION_CREATED"``; times must be
+        timezone-aware.
+        """
+        request = build.list_audit_events(
+            resource=resource,
+            actor=actor,
+            actions=actions,
+            start_time=start_time,
+            end_time=end_time,
+            newest_first=newest_first,
+            page_size=page_size,
+        )
+
+        async def fetch(token: str) -> audit_service_pb2.ListAuditEventsResponse:
+            return await self._transport.call(
+                self._audit.ListAuditEvents,
+                build.page_after(request, token),
+                timeout=timeout,
+                metadata=metadata,
+            )
+
+        return AsyncAuditEventsPager(fetch, await fetch(""))
+
+    async def verify_audit_log(
+        self, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> audit_service_pb2.VerifyAuditLogResponse:
+        """Returns the result of recomputing the log's hash chain (``.ok``,
+        ``.first_broken_seq``, ``.problem``)."""
+        return await self._transport.call(
+            self._audit.VerifyAuditLog,
+            audit_service_pb2.VerifyAuditLogRequest(),
+            timeout=timeout,
+            metadata=metadata,
+        )
