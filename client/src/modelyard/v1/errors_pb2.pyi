@@ -72,6 +72,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """FAILED_PRECONDITION: the version is used by another (depends_on or parent_versions)."""
     SUBSCRIBER_TOO_SLOW: _ErrorReason.ValueType  # 60
     """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
+    DATABASE_UNAVAILABLE: _ErrorReason.ValueType  # 70
+    """UNAVAILABLE: the database cannot be reached or is busy; retry with the same request_id."""
+    INTERNAL_ERROR: _ErrorReason.ValueType  # 80
+    """INTERNAL: a fault in the server; the message names no detail. Report it with the time."""
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The `reason` of the google.rpc.ErrorInfo (domain `modelyard.dev`) that every error from
@@ -130,4 +134,8 @@ VERSION_REFERENCED: ErrorReason.ValueType  # 56
 """FAILED_PRECONDITION: the version is used by another (depends_on or parent_versions)."""
 SUBSCRIBER_TOO_SLOW: ErrorReason.ValueType  # 60
 """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
+DATABASE_UNAVAILABLE: ErrorReason.ValueType  # 70
+"""UNAVAILABLE: the database cannot be reached or is busy; retry with the same request_id."""
+INTERNAL_ERROR: ErrorReason.ValueType  # 80
+"""INTERNAL: a fault in the server; the message names no detail. Report it with the time."""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
