@@ -1,0 +1,1 @@
+"""modelyard server: a model registry served over gRPC."""

@@ -1,0 +1,1 @@
+"""Thin gRPC servicers: decode, authenticate, call the domain, encode, map errors."""

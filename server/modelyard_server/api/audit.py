@@ -1,0 +1,54 @@
+"""modelyard.v1.AuditService: the log, listed and verified."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from modelyard.v1 import audit_service_pb2 as aus
+from modelyard.v1 import audit_service_pb2_grpc as aus_grpc
+from modelyard.v1 import resources_pb2 as pb
+
+from modelyard_server.api.auth import current_principal
+from modelyard_server.api.convert import audit_event
+from modelyard_server.api.errors import rpc
+from modelyard_server.domain.audit import Audit
+from modelyard_server.domain.errors import FieldViolation, invalid_fields
+from modelyard_server.domain.store import AuditQuery
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class AuditServicer(aus_grpc.AuditServiceServicer):
+    def __init__(self, audit: Audit) -> None:
+        self.audit = audit
+
+    @rpc
+    async def ListAuditEvents(self, request: aus.ListAuditEventsRequest, context: Context) -> aus.ListAuditEventsResponse:
+        actions = []
+        for i, action in enumerate(request.actions):
+            if action == pb.ACTION_UNSPECIFIED or action not in pb.Action.values():
+                raise invalid_fields([FieldViolation(f"actions[{i}]", f"{action} is not an Action")])
+            actions.append(pb.Action.Name(action).removeprefix("ACTION_"))
+        query = AuditQuery(
+            resource=request.resource,
+            actor=request.actor,
+            actions=tuple(actions),
+            start_us=request.start_time.ToMicroseconds() if request.HasField("start_time") else 0,
+            end_us=request.end_time.ToMicroseconds() if request.HasField("end_time") else 0,
+            newest_first=request.newest_first,
+        )
+        entries, token = await self.audit.list(current_principal(), query, request.page_size, request.page_token)
+        return aus.ListAuditEventsResponse(audit_events=[audit_event(e) for e in entries], next_page_token=token)
+
+    @rpc
+    async def VerifyAuditLog(self, request: aus.VerifyAuditLogRequest, context: Context) -> aus.VerifyAuditLogResponse:
+        verdict = await self.audit.verify(current_principal())
+        return aus.VerifyAuditLogResponse(
+            ok=verdict.ok,
+            entries_checked=verdict.checked,
+            head_seq=verdict.head_seq,
+            head_hash=verdict.head_hash,
+            first_broken_seq=verdict.first_broken_seq,
+            problem=verdict.problem,
+        )

@@ -1,0 +1,105 @@
+"""Authentication: a bearer token in `authorization` metadata becomes the call's principal."""
+
+from __future__ import annotations
+
+import contextvars
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from modelyard_server.api.errors import status_of
+from modelyard_server.domain.errors import Unauthenticated
+from modelyard_server.domain.principal import Principal
+
+# Health checks and reflection need no token: load balancers and grpcurl list/describe.
+OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",
+                 "/grpc.reflection.v1.ServerReflection/")
+CACHE_SECONDS = 30.0
+
+_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
+
+Lookup = Callable[[str], Awaitable[Principal | None]]
+
+
+def current_principal() -> Principal:
+    """Returns the authenticated caller of the current RPC."""
+    return _principal.get()
+
+
+class Authenticator:
+    """Resolves tokens to principals, remembering answers briefly so reads stay cheap."""
+
+    def __init__(self, lookup: Lookup) -> None:
+        self.lookup = lookup
+        self.cache: dict[str, tuple[float, Principal]] = {}
+
+    async def principal(self, metadata: tuple[tuple[str, str | bytes], ...] | None) -> Principal:
+        header = next((str(v) for k, v in metadata or () if k == "authorization"), "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated(
+                "UNAUTHENTICATED",
+                "no bearer token: send metadata 'authorization: Bearer <token>' "
+                "(the SDK and CLI read MODELYARD_TOKEN or the admin.token file)",
+            )
+        token = token.strip()
+        now = time.monotonic()
+        cached = self.cache.get(token)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        principal = await self.lookup(token)
+        if principal is None:
+            raise Unauthenticated("UNAUTHENTICATED", "the bearer token is not known to this server")
+        if len(self.cache) > 10_000:
+            self.cache.clear()
+        self.cache[token] = (now + CACHE_SECONDS, principal)
+        return principal
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """Authenticates every call except health and reflection, before the servicer runs."""
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.authenticator = authenticator
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(OPEN_SERVICES):
+            return handler
+        authenticator = self.authenticator
+
+        async def authenticate(context: grpc.aio.ServicerContext[Any, Any]) -> None:
+            try:
+                principal = await authenticator.principal(context.invocation_metadata())
+            except Unauthenticated as error:
+                await context.abort_with_status(status_of(error))
+            _principal.set(principal)
+
+        if handler.unary_unary is not None:
+            behavior = handler.unary_unary
+
+            async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                await authenticate(context)
+                return await behavior(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(
+                unary_unary, handler.request_deserializer, handler.response_serializer
+            )
+        if handler.unary_stream is not None:
+            stream = handler.unary_stream
+
+            async def unary_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+                await authenticate(context)
+                async for response in stream(request, context):
+                    yield response
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_stream, handler.request_deserializer, handler.response_serializer
+            )
+        return handler

@@ -1,0 +1,47 @@
+"""Log entries to AuditEvent messages, and request fingerprints for idempotency."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from google.protobuf.message import Message
+from google.protobuf.struct_pb2 import Struct
+from modelyard.v1 import resources_pb2 as pb
+
+from modelyard_server.domain.clock import timestamp
+from modelyard_server.log.chain import LogEntry
+
+
+def audit_event(entry: LogEntry) -> pb.AuditEvent:
+    event = pb.AuditEvent(
+        seq=entry.seq,
+        time=timestamp(entry.time_us),
+        actor=entry.actor,
+        action=pb.Action.Value(f"ACTION_{entry.action}"),
+        resource=entry.resource,
+        group=entry.group,
+        version=entry.version,
+        reason=entry.reason,
+        request_id=entry.request_id,
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
+    )
+    if entry.before is not None:
+        _fill(event.before, entry.before)
+    if entry.after is not None:
+        _fill(event.after, entry.after)
+    return event
+
+
+def _fill(target: Struct, snapshot: str) -> None:
+    target.update(json.loads(snapshot))
+
+
+def request_digest(method: str, request: Message) -> str:
+    """Returns the fingerprint of a request, without its request_id, for idempotent retries."""
+    copy = type(request)()
+    copy.CopyFrom(request)
+    if "request_id" in copy.DESCRIPTOR.fields_by_name:
+        copy.ClearField("request_id")  # type: ignore[arg-type]
+    return hashlib.sha256(method.encode() + b"\x00" + copy.SerializeToString(deterministic=True)).hexdigest()

@@ -1,0 +1,91 @@
+"""modelyard.v1.RegistryService: groups and versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.protobuf import empty_pb2
+from google.protobuf.message import Message
+from modelyard.v1 import registry_service_pb2 as rs
+from modelyard.v1 import registry_service_pb2_grpc as rs_grpc
+from modelyard.v1 import resources_pb2 as pb
+
+from modelyard_server.api.auth import current_principal
+from modelyard_server.api.convert import request_digest
+from modelyard_server.api.errors import rpc
+from modelyard_server.domain.registry import Mutation, Registry
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def mutation(method: str, request: Message, request_id: str) -> Mutation:
+    return Mutation(principal=current_principal(), request_id=request_id,
+                    request_digest=request_digest(method, request))
+
+
+class RegistryServicer(rs_grpc.RegistryServiceServicer):
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+
+    @rpc
+    async def CreateModelGroup(self, request: rs.CreateModelGroupRequest, context: Context) -> pb.ModelGroup:
+        return await self.registry.create_group(
+            mutation("CreateModelGroup", request, request.request_id), request.model_group_id, request.model_group
+        )
+
+    @rpc
+    async def GetModelGroup(self, request: rs.GetModelGroupRequest, context: Context) -> pb.ModelGroup:
+        return await self.registry.get_group(current_principal(), request.name)
+
+    @rpc
+    async def ListModelGroups(self, request: rs.ListModelGroupsRequest, context: Context) -> rs.ListModelGroupsResponse:
+        groups, token = await self.registry.list_groups(
+            current_principal(), request.page_size, request.page_token, request.filter, request.order_by
+        )
+        return rs.ListModelGroupsResponse(model_groups=groups, next_page_token=token)
+
+    @rpc
+    async def UpdateModelGroup(self, request: rs.UpdateModelGroupRequest, context: Context) -> pb.ModelGroup:
+        return await self.registry.update_group(
+            mutation("UpdateModelGroup", request, request.request_id), request.model_group, request.update_mask.paths
+        )
+
+    @rpc
+    async def DeleteModelGroup(self, request: rs.DeleteModelGroupRequest, context: Context) -> empty_pb2.Empty:
+        await self.registry.delete_group(
+            mutation("DeleteModelGroup", request, request.request_id), request.name, request.etag, request.force
+        )
+        return empty_pb2.Empty()
+
+    @rpc
+    async def CreateModelVersion(self, request: rs.CreateModelVersionRequest, context: Context) -> pb.ModelVersion:
+        return await self.registry.create_version(
+            mutation("CreateModelVersion", request, request.request_id), request.parent, request.model_version
+        )
+
+    @rpc
+    async def GetModelVersion(self, request: rs.GetModelVersionRequest, context: Context) -> pb.ModelVersion:
+        return await self.registry.get_version(current_principal(), request.name)
+
+    @rpc
+    async def ListModelVersions(
+        self, request: rs.ListModelVersionsRequest, context: Context
+    ) -> rs.ListModelVersionsResponse:
+        versions, token = await self.registry.list_versions(
+            current_principal(), request.parent, request.page_size, request.page_token, request.filter, request.order_by
+        )
+        return rs.ListModelVersionsResponse(model_versions=versions, next_page_token=token)
+
+    @rpc
+    async def UpdateModelVersion(self, request: rs.UpdateModelVersionRequest, context: Context) -> pb.ModelVersion:
+        return await self.registry.update_version(
+            mutation("UpdateModelVersion", request, request.request_id), request.model_version, request.update_mask.paths
+        )
+
+    @rpc
+    async def DeleteModelVersion(self, request: rs.DeleteModelVersionRequest, context: Context) -> empty_pb2.Empty:
+        await self.registry.delete_version(
+            mutation("DeleteModelVersion", request, request.request_id), request.name, request.etag
+        )
+        return empty_pb2.Empty()

@@ -1,0 +1,103 @@
+"""Assembles the server: storage, migrations, identity, services, health and reflection."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from modelyard.v1 import audit_service_pb2, registry_service_pb2
+from modelyard.v1 import audit_service_pb2_grpc as aus_grpc
+from modelyard.v1 import registry_service_pb2_grpc as rs_grpc
+
+from modelyard_server.api.audit import AuditServicer
+from modelyard_server.api.auth import AuthInterceptor, Authenticator
+from modelyard_server.api.registry import RegistryServicer
+from modelyard_server.config import Settings
+from modelyard_server.domain.audit import Audit
+from modelyard_server.domain.registry import Registry
+from modelyard_server.store.engine import Engines, migrate, open_engines
+from modelyard_server.store.repository import SqlStore
+from modelyard_server.store.tokens import count_tokens, create_token, principal_of
+
+log = logging.getLogger("modelyard.server")
+
+SERVICES = (
+    registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
+    audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+)
+DEFAULT_TENANT = "default"
+
+
+async def ensure_admin_token(engines: Engines, settings: Settings) -> None:
+    """On the first start against an empty database, writes an admin token file (mode 0600)."""
+    if await count_tokens(engines) > 0:
+        return
+    token = await create_token(engines, tenant=DEFAULT_TENANT, subject="admin", roles=["admin"])
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.token_file
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(token + "\n")
+    os.chmod(path, 0o600)
+    log.warning("created the admin token in %s (mode 0600); keep it secret", path)
+
+
+@dataclass
+class Running:
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    engines: Engines
+    port: int
+
+    async def stop(self, grace: float) -> None:
+        """Stops taking calls (health NOT_SERVING), drains in-flight ones, closes the database."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        await self.engines.dispose()
+
+
+async def start(settings: Settings) -> Running:
+    """Returns a started server; migrations are applied before it reports SERVING."""
+    engines = open_engines(settings.database_url)
+    await migrate(engines)
+    await ensure_admin_token(engines, settings)
+    store = SqlStore(engines)
+
+    async def lookup(token: str) -> object:
+        return await principal_of(engines, token)
+
+    server = grpc.aio.server(interceptors=[AuthInterceptor(Authenticator(lambda t: principal_of(engines, t)))])
+    rs_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(Registry(store)), server)
+    aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(Audit(store)), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+    )
+    port = server.add_insecure_port(settings.address)
+    if port == 0:
+        raise OSError(f"cannot listen on {settings.address}")
+    await server.start()
+    for service in ("", *SERVICES):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    return Running(server, health_servicer, engines, port)
+
+
+async def serve(settings: Settings) -> None:
+    """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
+    running = await start(settings)
+    host = settings.address.rsplit(":", 1)[0]
+    log.warning("modelyard serving on %s:%d (data %s)", host, running.port, settings.data_dir)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await stopping.wait()
+    log.warning("shutting down")
+    await running.stop(settings.grace_seconds)

@@ -1,0 +1,1 @@
+"""Pure registry logic: names, validation, filters, policies and use cases (no grpc, no SQL)."""

@@ -1,0 +1,61 @@
+"""Reading and verifying the log."""
+
+from __future__ import annotations
+
+from modelyard_server.domain import names
+from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
+from modelyard_server.domain.principal import Permission, Principal
+from modelyard_server.domain.store import AuditQuery, Store
+from modelyard_server.log.chain import ChainVerifier, LogEntry, Verdict
+
+DEFAULT_PAGE = 100
+VERIFY_BATCH = 2000
+
+
+class Audit:
+    """The audit trail of a tenant: filtered listing and chain verification."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def list(self, principal: Principal, query: AuditQuery, size: int, token: str) -> tuple[list[LogEntry], str]:
+        """Returns one page of entries in seq order and the token of the next page."""
+        scope = _group_of(query.resource)
+        principal.authorize(Permission.READ, scope)
+        if query.resource and query.resource == names.group_name(scope or ""):
+            # A group's trail includes its versions.
+            query = AuditQuery(**{**query.__dict__, "resource": "", "group": scope or ""})
+        key = fingerprint("audit", repr(query))
+        limit = page_size(size, DEFAULT_PAGE)
+        after = decode_token(token, key)
+        after_seq = int(after[0]) if after and isinstance(after[0], int) else None
+        async with self.store.reader(principal.tenant) as reader:
+            entries = await reader.list_log(query, limit + 1, after_seq)
+        resume = (entries[limit - 1].seq,) if len(entries) > limit else None
+        return entries[:limit], encode_token(resume, key)
+
+    async def verify(self, principal: Principal) -> Verdict:
+        """Walks the whole chain and returns the first broken entry, if any."""
+        principal.authorize(Permission.READ)
+        verifier = ChainVerifier()
+        async with self.store.reader(principal.tenant) as reader:
+            head_seq, head_hash = await reader.chain_head()
+            after = 0
+            while after < head_seq:
+                batch = await reader.log_range(after, VERIFY_BATCH)
+                if not batch:
+                    break
+                for entry in batch:
+                    if entry.seq > head_seq or not verifier.feed(entry):
+                        break
+                if verifier.broken is not None:
+                    break
+                after = batch[-1].seq
+        return verifier.verdict(head_seq, head_hash)
+
+
+def _group_of(resource: str) -> str | None:
+    if not resource:
+        return None
+    parts = resource.split("/")
+    return parts[1] if len(parts) >= 2 and parts[0] == "groups" and parts[1] else None

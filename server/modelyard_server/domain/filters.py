@@ -1,0 +1,257 @@
+"""The list filter and order_by languages (AIP-160 subset), parsed into typed trees.
+
+Grammar:  expr := term (OR term)* ; term := factor (AND factor)* ;
+          factor := NOT factor | '(' expr ')' | field op value
+Fields are plain (`stage`) or keyed (`tags.team`, `metrics.auc`). Values are numbers, quoted
+strings, or bare words (enum values, simple strings). Times are quoted RFC 3339 strings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+
+from modelyard_server.domain.errors import InvalidArgument
+
+MAX_FILTER = 4096
+MAX_TERMS = 32
+
+
+class Kind(Enum):
+    INT = "an integer"
+    FLOAT = "a number"
+    STRING = "a string"
+    TIME = 'an RFC 3339 time such as "2026-01-31T00:00:00Z"'
+    ENUM = "an enum value"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """A field a list can filter or order by: `name` is the field, `key` the map key, if any."""
+
+    name: str
+    kind: Kind
+    enum: EnumTypeWrapper | None = None
+    enum_prefix: str = ""
+    orderable: bool = False
+    key: str | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    field: FieldSpec
+    op: str  # one of = != < <= > >=
+    value: int | float | str
+
+
+@dataclass(frozen=True)
+class And:
+    terms: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    terms: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    term: Node
+
+
+Node = Comparison | And | Or | Not
+
+
+@dataclass(frozen=True)
+class Ordering:
+    field: FieldSpec
+    descending: bool
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a resource's lists accept: plain fields and map fields (`prefix.<key>`)."""
+
+    fields: Mapping[str, FieldSpec]
+    maps: Mapping[str, FieldSpec]
+    default_order: Ordering
+
+    def resolve(self, path: str, error_reason: str) -> FieldSpec:
+        if path in self.fields:
+            return self.fields[path]
+        prefix, dot, key = path.partition(".")
+        if dot and prefix in self.maps and key:
+            spec = self.maps[prefix]
+            return FieldSpec(spec.name, spec.kind, orderable=spec.orderable, key=key)
+        known = sorted([*self.fields, *(f"{m}.<key>" for m in self.maps)])
+        raise InvalidArgument(error_reason, f"unknown field '{path}'; known fields: {', '.join(known)}")
+
+
+TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<string>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')
+      | (?P<op>!=|<=|>=|=|<|>)
+      | (?P<paren>[()])
+      | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?(?![\w.\-]))
+      | (?P<word>[A-Za-z_][\w.\-]*)
+    )""",
+    re.VERBOSE,
+)
+KEYWORDS = {"AND", "OR", "NOT"}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    pos: int
+
+
+def _tokens(text: str) -> list[Token]:
+    tokens: list[Token] = []
+    pos = 0
+    while pos < len(text):
+        if text[pos:].strip() == "":
+            break
+        match = TOKEN.match(text, pos)
+        if not match or match.lastgroup is None:
+            where = len(text[:pos]) + (len(text[pos:]) - len(text[pos:].lstrip()))
+            raise InvalidArgument("INVALID_FILTER", f"cannot read the filter at position {where}: '{text[where:where + 20]}'")
+        kind = match.lastgroup
+        token_text, start = match.group(kind), match.start(kind)
+        if kind == "word" and token_text.upper() in KEYWORDS:
+            kind, token_text = "keyword", token_text.upper()
+        tokens.append(Token(kind, token_text, start))
+        pos = match.end()
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str, schema: Schema) -> None:
+        self.tokens = _tokens(text)
+        self.i = 0
+        self.schema = schema
+        self.comparisons = 0
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def take(self) -> Token:
+        token = self.peek()
+        if token is None:
+            raise InvalidArgument("INVALID_FILTER", "the filter ends too early: a comparison like `stage = PRODUCTION` is incomplete")
+        self.i += 1
+        return token
+
+    def parse(self) -> Node:
+        node = self.expr()
+        extra = self.peek()
+        if extra is not None:
+            raise InvalidArgument("INVALID_FILTER", f"unexpected '{extra.text}' at position {extra.pos}; join comparisons with AND or OR")
+        return node
+
+    def expr(self) -> Node:
+        terms = [self.term()]
+        while (t := self.peek()) is not None and t.kind == "keyword" and t.text == "OR":
+            self.take()
+            terms.append(self.term())
+        return terms[0] if len(terms) == 1 else Or(tuple(terms))
+
+    def term(self) -> Node:
+        factors = [self.factor()]
+        while (t := self.peek()) is not None and (t.kind == "keyword" and t.text == "AND"):
+            self.take()
+            factors.append(self.factor())
+        return factors[0] if len(factors) == 1 else And(tuple(factors))
+
+    def factor(self) -> Node:
+        token = self.take()
+        if token.kind == "keyword" and token.text == "NOT":
+            return Not(self.factor())
+        if token.kind == "paren" and token.text == "(":
+            node = self.expr()
+            close = self.take()
+            if close.text != ")":
+                raise InvalidArgument("INVALID_FILTER", f"expected ')' at position {close.pos}")
+            return node
+        if token.kind != "word":
+            raise InvalidArgument("INVALID_FILTER", f"expected a field name at position {token.pos}, found '{token.text}'")
+        self.comparisons += 1
+        if self.comparisons > MAX_TERMS:
+            raise InvalidArgument("INVALID_FILTER", f"the filter has more than {MAX_TERMS} comparisons")
+        field = self.schema.resolve(token.text, "INVALID_FILTER")
+        op = self.take()
+        if op.kind != "op":
+            raise InvalidArgument("INVALID_FILTER", f"expected an operator (= != < <= > >=) after '{token.text}', found '{op.text}'")
+        value = self.take()
+        return Comparison(field, op.text, _value(field, token.text, op.text, value))
+
+
+def _unquote(token: Token) -> str:
+    if token.kind == "string":
+        body = token.text[1:-1]
+        return re.sub(r"\\(.)", r"\1", body)
+    return token.text
+
+
+def _value(field: FieldSpec, path: str, op: str, token: Token) -> int | float | str:
+    if token.kind not in {"string", "number", "word"}:
+        raise InvalidArgument("INVALID_FILTER", f"expected a value after '{path} {op}', found '{token.text}'")
+    problem = f"'{path}' compares with {field.kind.value}, not {token.text}"
+    if field.kind is Kind.INT:
+        if token.kind != "number" or not re.fullmatch(r"-?\d+", token.text):
+            raise InvalidArgument("INVALID_FILTER", problem)
+        return int(token.text)
+    if field.kind is Kind.FLOAT:
+        if token.kind != "number":
+            raise InvalidArgument("INVALID_FILTER", problem)
+        return float(token.text)
+    if field.kind is Kind.TIME:
+        try:
+            moment = datetime.fromisoformat(_unquote(token).replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidArgument("INVALID_FILTER", problem) from None
+        if moment.tzinfo is None:
+            raise InvalidArgument("INVALID_FILTER", f"the time for '{path}' needs a zone, e.g. a trailing Z")
+        return int(moment.timestamp() * 1_000_000)
+    if field.kind is Kind.ENUM:
+        assert field.enum is not None
+        if op not in {"=", "!="}:
+            raise InvalidArgument("INVALID_FILTER", f"'{path}' supports only = and !=")
+        word = _unquote(token).upper()
+        name = word if word.startswith(field.enum_prefix) else field.enum_prefix + word
+        if name not in field.enum.keys() or name.endswith("_UNSPECIFIED"):
+            allowed = [n.removeprefix(field.enum_prefix) for n in field.enum.keys() if not n.endswith("_UNSPECIFIED")]
+            raise InvalidArgument("INVALID_FILTER", f"'{word}' is not a value of '{path}'; use one of {', '.join(allowed)}")
+        return int(field.enum.Value(name))
+    return _unquote(token)
+
+
+def parse_filter(text: str, schema: Schema) -> Node | None:
+    """Returns the typed tree of a filter expression, or None for an empty filter."""
+    if len(text) > MAX_FILTER:
+        raise InvalidArgument("INVALID_FILTER", f"the filter is longer than {MAX_FILTER} characters")
+    if not text.strip():
+        return None
+    return _Parser(text, schema).parse()
+
+
+def parse_order_by(text: str, schema: Schema) -> Ordering:
+    """Returns the ordering that `order_by` asks for (one field, `asc` or `desc`)."""
+    words = text.replace(",", " , ").split()
+    if not words:
+        return schema.default_order
+    if "," in words:
+        raise InvalidArgument("INVALID_ORDER_BY", "order by one field only; ties are broken by creation order")
+    if len(words) > 2 or (len(words) == 2 and words[1].lower() not in {"asc", "desc"}):
+        raise InvalidArgument("INVALID_ORDER_BY", f"'{text}' is not `<field> [asc|desc]`")
+    field = schema.resolve(words[0], "INVALID_ORDER_BY")
+    if not field.orderable:
+        orderable = sorted([n for n, f in schema.fields.items() if f.orderable] + [f"{m}.<key>" for m, f in schema.maps.items() if f.orderable])
+        raise InvalidArgument("INVALID_ORDER_BY", f"cannot order by '{words[0]}'; use one of {', '.join(orderable)}")
+    return Ordering(field, len(words) == 2 and words[1].lower() == "desc")

@@ -1,0 +1,66 @@
+"""Resource names (Google AIP style): groups/{group}, groups/{group}/versions/{version}."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from modelyard_server.domain.errors import FieldViolation, invalid_fields
+
+GROUP_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
+GROUP_ID_RULE = "lowercase letters, digits and '-', 1-63 characters, starting with a letter"
+ALL_GROUPS = "-"
+LATEST = "latest"
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A version as named by a caller: a number, or `latest` (number None)."""
+
+    group: str
+    number: int | None
+
+    @property
+    def name(self) -> str:
+        return version_name(self.group, self.number) if self.number else f"groups/{self.group}/versions/{LATEST}"
+
+
+def group_name(group: str) -> str:
+    return f"groups/{group}"
+
+
+def version_name(group: str, number: int | None) -> str:
+    return f"groups/{group}/versions/{number}"
+
+
+def check_group_id(group: str, field: str) -> str:
+    """Returns the id if it is a valid group id, else raises INVALID_FIELD for `field`."""
+    if not GROUP_ID.fullmatch(group):
+        raise invalid_fields([FieldViolation(field, f"'{group}' is not a group id: {GROUP_ID_RULE}")])
+    return group
+
+
+def parse_group_name(name: str, field: str = "name", *, allow_all: bool = False) -> str:
+    """Returns the group id of `groups/{group}`, or `-` when allowed."""
+    parts = name.split("/")
+    if len(parts) != 2 or parts[0] != "groups":
+        raise invalid_fields([FieldViolation(field, f"'{name}' is not a group name: expected groups/{{group}}")])
+    if allow_all and parts[1] == ALL_GROUPS:
+        return ALL_GROUPS
+    return check_group_id(parts[1], field)
+
+
+def parse_version_name(name: str, field: str = "name", *, allow_latest: bool = False) -> VersionRef:
+    """Returns the group and number of `groups/{group}/versions/{version}`."""
+    parts = name.split("/")
+    if len(parts) != 4 or parts[0] != "groups" or parts[2] != "versions":
+        raise invalid_fields(
+            [FieldViolation(field, f"'{name}' is not a version name: expected groups/{{group}}/versions/{{version}}")]
+        )
+    group = check_group_id(parts[1], field)
+    if allow_latest and parts[3] == LATEST:
+        return VersionRef(group, None)
+    if not parts[3].isdigit() or int(parts[3]) < 1 or len(parts[3]) > 18:
+        expected = "a positive number or 'latest'" if allow_latest else "a positive number"
+        raise invalid_fields([FieldViolation(field, f"version '{parts[3]}' in '{name}' is not {expected}")])
+    return VersionRef(group, int(parts[3]))

@@ -1,0 +1,50 @@
+"""Page sizes and opaque keyset page tokens."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+from modelyard_server.domain.errors import InvalidArgument
+from modelyard_server.domain.store import Key
+
+
+def page_size(requested: int, default: int, maximum: int = 1000) -> int:
+    """Returns the page size to use: 0 means the default; larger than the maximum is capped."""
+    if requested < 0:
+        raise InvalidArgument("INVALID_FIELD", "page_size must not be negative")
+    return default if requested == 0 else min(requested, maximum)
+
+
+def fingerprint(*query: str) -> str:
+    return hashlib.sha256("\x00".join(query).encode()).hexdigest()[:16]
+
+
+def encode_token(key: Key | None, query: str) -> str:
+    """Returns the token that resumes after `key`, bound to the query's fingerprint."""
+    if key is None:
+        return ""
+    raw = json.dumps({"k": list(key), "q": query}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_token(token: str, query: str) -> Key | None:
+    """Returns the key a token resumes after; INVALID_PAGE_TOKEN if it is not one of ours."""
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = json.loads(raw)
+        key = tuple(data["k"])
+        ok = data["q"] == query and 0 < len(key) <= 4
+        ok = ok and all(v is None or isinstance(v, int | float | str) for v in key)
+    except (ValueError, KeyError, TypeError):
+        ok = False
+    if not ok:
+        raise InvalidArgument(
+            "INVALID_PAGE_TOKEN",
+            "the page_token is not from a previous page of this same query; "
+            "send the same filter and order_by, or start again without a token",
+        )
+    return key

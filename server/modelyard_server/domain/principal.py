@@ -1,0 +1,65 @@
+"""Who is calling, and what their roles allow them to do."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from modelyard_server.domain.errors import PermissionDenied
+
+
+class Permission(Enum):
+    """An action the registry authorizes."""
+
+    READ = "read"
+    REGISTER = "register"  # create groups and versions, edit their metadata
+    APPROVE = "approve"  # approve or reject versions
+    DEPLOY = "deploy"  # stage transitions, aliases, rollback
+    ADMIN = "admin"  # policies, deletes, tokens
+
+
+ROLES: dict[str, frozenset[Permission]] = {
+    "viewer": frozenset({Permission.READ}),
+    "contributor": frozenset({Permission.READ, Permission.REGISTER}),
+    "approver": frozenset({Permission.READ, Permission.APPROVE}),
+    "deployer": frozenset({Permission.READ, Permission.DEPLOY}),
+    "admin": frozenset(Permission),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller. Roles are bound tenant-wide, or per group as `role@group`."""
+
+    subject: str
+    tenant: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+
+    def permissions(self, group: str | None) -> frozenset[Permission]:
+        """Returns what the principal may do, tenant-wide or on the given group."""
+        granted: set[Permission] = set()
+        for binding in self.roles:
+            role, _, scope = binding.partition("@")
+            if scope and scope != group:
+                continue
+            granted |= ROLES.get(role, frozenset())
+        return frozenset(granted)
+
+    def authorize(self, permission: Permission, group: str | None = None) -> None:
+        """Raises PermissionDenied unless the principal holds `permission` on `group`."""
+        if permission not in self.permissions(group):
+            where = f" on group '{group}'" if group else ""
+            raise PermissionDenied(
+                "MISSING_PERMISSION",
+                f"'{self.subject}' lacks the '{permission.value}' permission{where}; "
+                f"ask an admin for a role that grants it",
+                metadata={"permission": permission.value},
+            )
+
+
+def parse_role_binding(binding: str) -> str:
+    """Returns the binding unchanged if it names a known role (`role` or `role@group`)."""
+    role, _, _scope = binding.partition("@")
+    if role not in ROLES:
+        raise ValueError(f"unknown role '{role}'; known roles: {', '.join(sorted(ROLES))}")
+    return binding

@@ -1,0 +1,121 @@
+"""What the registry needs from storage. store/ implements it with SQLAlchemy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from google.protobuf.message import Message
+from modelyard.v1 import resources_pb2 as pb
+
+from modelyard_server.domain.filters import Node, Ordering
+from modelyard_server.log.chain import LogEntry
+
+T = TypeVar("T")
+
+# The values of the sort key of the last item of a page, for keyset pagination.
+Key = tuple[int | float | str | None, ...]
+
+
+@dataclass(frozen=True)
+class LogDraft:
+    """The one log entry a change writes, before the store gives it seq, time and hashes."""
+
+    action: str
+    resource: str
+    group: str
+    version: int
+    before: Message | None
+    after: Message | None
+    actor: str
+    time_us: int
+    reason: str = ""
+    request_id: str = ""
+    request_digest: str = ""
+
+
+@dataclass(frozen=True)
+class Slice(Generic[T]):
+    """A page of items as the store returns it: the items, and the key after which to resume."""
+
+    items: list[T]
+    resume_after: Key | None
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    resource: str = ""
+    group: str = ""
+    actor: str = ""
+    actions: tuple[str, ...] = ()
+    start_us: int = 0
+    end_us: int = 0
+    newest_first: bool = False
+
+
+class Reader(Protocol):
+    """Reads within one tenant."""
+
+    async def group(self, group: str) -> pb.ModelGroup | None: ...
+
+    async def version(self, group: str, number: int | None) -> pb.ModelVersion | None:
+        """Returns a version; number None means the newest existing one."""
+        ...
+
+    async def list_groups(
+        self, where: Node | None, order: Ordering, limit: int, after: Key | None
+    ) -> Slice[pb.ModelGroup]: ...
+
+    async def list_versions(
+        self, group: str | None, where: Node | None, order: Ordering, limit: int, after: Key | None
+    ) -> Slice[pb.ModelVersion]: ...
+
+    async def list_log(self, query: AuditQuery, limit: int, after_seq: int | None) -> list[LogEntry]: ...
+
+    async def log_range(self, after_seq: int, limit: int) -> list[LogEntry]:
+        """Returns up to `limit` entries with seq > after_seq, in seq order."""
+        ...
+
+    async def chain_head(self) -> tuple[int, str]: ...
+
+
+class Writer(Reader, Protocol):
+    """One unit of work: a transaction that holds the tenant's log lock until it commits."""
+
+    async def replay(self, request_id: str) -> LogEntry | None:
+        """Returns the entry an earlier request with this id wrote, if any."""
+        ...
+
+    async def insert_group(self, group: pb.ModelGroup) -> None: ...
+
+    async def update_group(self, group: pb.ModelGroup) -> None: ...
+
+    async def delete_group(self, group: str) -> None:
+        """Deletes the group and every version in it."""
+        ...
+
+    async def count_versions(self, group: str, *, stage: int | None = None) -> int: ...
+
+    async def version_with_artifact(self, group: str, sha256: str) -> int | None: ...
+
+    async def missing_versions(self, names: Sequence[str]) -> list[str]:
+        """Returns those of the version names that do not exist."""
+        ...
+
+    async def insert_version(self, group: str, version: pb.ModelVersion) -> None: ...
+
+    async def update_version(self, group: str, version: pb.ModelVersion) -> None: ...
+
+    async def delete_version(self, group: str, number: int) -> None: ...
+
+    async def append(self, draft: LogDraft) -> LogEntry:
+        """Appends the change's log entry; the transaction commits when the block exits."""
+        ...
+
+
+class Store(Protocol):
+    def reader(self, tenant: str) -> AbstractAsyncContextManager[Reader]: ...
+
+    def writer(self, tenant: str) -> AbstractAsyncContextManager[Writer]: ...

@@ -1,0 +1,146 @@
+"""The canonical form of a log entry and the hash that chains it to its predecessor."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One committed entry. `before`/`after` are canonical JSON snapshots (None when absent)."""
+
+    tenant: str
+    seq: int
+    time_us: int
+    actor: str
+    action: str
+    resource: str
+    group: str
+    version: int
+    before: str | None
+    after: str | None
+    reason: str
+    request_id: str
+    request_digest: str
+    prev_hash: str
+    hash: str
+
+
+def snapshot(message: Message | None) -> str | None:
+    """Returns the canonical JSON form of a resource, as stored in before/after."""
+    if message is None:
+        return None
+    as_dict = json_format.MessageToDict(message, preserving_proto_field_name=True)
+    return json.dumps(as_dict, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def canonical(
+    *,
+    tenant: str,
+    seq: int,
+    time_us: int,
+    actor: str,
+    action: str,
+    resource: str,
+    group: str,
+    version: int,
+    before: str | None,
+    after: str | None,
+    reason: str,
+    request_id: str,
+    request_digest: str,
+) -> bytes:
+    """Returns the bytes the entry's hash covers: every field but the hashes, in fixed order."""
+    fields = [tenant, seq, time_us, actor, action, resource, group, version, before, after, reason, request_id, request_digest]
+    return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(prev_hash: str, canonical_form: bytes) -> str:
+    """Returns sha256(prev_hash || canonical form) as 64 hex digits."""
+    return hashlib.sha256(prev_hash.encode() + canonical_form).hexdigest()
+
+
+def entry_hash(entry: LogEntry) -> str:
+    """Recomputes the hash an entry should carry, from its content and its prev_hash."""
+    form = canonical(
+        tenant=entry.tenant,
+        seq=entry.seq,
+        time_us=entry.time_us,
+        actor=entry.actor,
+        action=entry.action,
+        resource=entry.resource,
+        group=entry.group,
+        version=entry.version,
+        before=entry.before,
+        after=entry.after,
+        reason=entry.reason,
+        request_id=entry.request_id,
+        request_digest=entry.request_digest,
+    )
+    return chain_hash(entry.prev_hash, form)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of walking the chain: ok, or the first entry that breaks it and why."""
+
+    ok: bool
+    checked: int
+    head_seq: int
+    head_hash: str
+    first_broken_seq: int = 0
+    problem: str = ""
+
+
+class ChainVerifier:
+    """Walks entries in seq order (fed in batches) and finds the first broken link."""
+
+    def __init__(self) -> None:
+        self.expected_seq = 1
+        self.prev_hash = GENESIS_HASH
+        self.checked = 0
+        self.broken: Verdict | None = None
+
+    def feed(self, entry: LogEntry) -> bool:
+        """Checks one entry; returns False once the chain is broken."""
+        if self.broken is not None:
+            return False
+        problem = ""
+        if entry.seq != self.expected_seq:
+            problem = f"seq {self.expected_seq} is missing (next entry found is {entry.seq})"
+            broken_seq = self.expected_seq
+        elif entry.prev_hash != self.prev_hash:
+            problem = "prev_hash does not match the previous entry's hash"
+            broken_seq = entry.seq
+        elif entry_hash(entry) != entry.hash:
+            problem = "stored hash does not match the entry's content: the entry was altered"
+            broken_seq = entry.seq
+        if problem:
+            self.broken = Verdict(False, self.checked, entry.seq, entry.hash, broken_seq, problem)
+            return False
+        self.checked += 1
+        self.expected_seq += 1
+        self.prev_hash = entry.hash
+        return True
+
+    def verdict(self, head_seq: int, head_hash: str) -> Verdict:
+        """Returns the outcome, given the chain head the store records."""
+        if self.broken is not None:
+            return Verdict(False, self.broken.checked, head_seq, head_hash, self.broken.first_broken_seq, self.broken.problem)
+        if self.checked != head_seq or self.prev_hash != head_hash:
+            return Verdict(
+                False,
+                self.checked,
+                head_seq,
+                head_hash,
+                self.checked + 1,
+                "the chain head does not match the last entry: entries were removed or altered",
+            )
+        return Verdict(True, self.checked, head_seq, head_hash)

@@ -1,0 +1,439 @@
+"""The store: readers, and writers that hold the tenant's log lock for one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import replace
+from typing import Any, TypeVar
+
+from modelyard.v1 import resources_pb2 as pb
+from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from modelyard_server.domain import names
+from modelyard_server.domain.errors import Unavailable
+from modelyard_server.domain.filters import And, Comparison, FieldSpec, Node, Not, Or, Ordering
+from modelyard_server.domain.store import AuditQuery, Key, LogDraft, Slice
+from modelyard_server.log.chain import GENESIS_HASH, LogEntry, canonical, chain_hash, snapshot
+from modelyard_server.store.engine import Engines
+from modelyard_server.store.tables import ChainHead, GroupRow, LogRow, VersionRow
+from modelyard_server.store.where import after_key, condition, order_clause, sort_columns
+
+GROUP_COLUMNS: dict[str, Any] = {
+    "name": GroupRow.group_id,
+    "create_time": GroupRow.create_time_us,
+    "update_time": GroupRow.update_time_us,
+    "created_by": GroupRow.created_by,
+    "latest_version": GroupRow.latest_version,
+}
+VERSION_COLUMNS: dict[str, Any] = {
+    "version": VersionRow.number,
+    "stage": VersionRow.stage,
+    "approval_status": VersionRow.approval_status,
+    "created_by": VersionRow.created_by,
+    "create_time": VersionRow.create_time_us,
+    "update_time": VersionRow.update_time_us,
+    "artifact.sha256": VersionRow.artifact_sha256,
+    "artifact.format": VersionRow.artifact_format,
+}
+
+
+def group_column(field: FieldSpec) -> ColumnElement[Any]:
+    if field.key is not None:
+        return GroupRow.tags[field.key].as_string()
+    return GROUP_COLUMNS[field.name]  # type: ignore[no-any-return]
+
+
+def version_column(field: FieldSpec) -> ColumnElement[Any]:
+    if field.key is not None:
+        if field.name == "metrics":
+            return VersionRow.metrics[field.key].as_float()
+        return VersionRow.tags[field.key].as_string()
+    return VERSION_COLUMNS[field.name]  # type: ignore[no-any-return]
+
+
+def group_values(group: pb.ModelGroup) -> dict[str, Any]:
+    """Returns the row columns that mirror a group (the row's body is the group itself)."""
+    return {
+        "group_id": group.name.removeprefix("groups/"),
+        "created_by": group.created_by,
+        "create_time_us": group.create_time.ToMicroseconds(),
+        "update_time_us": group.update_time.ToMicroseconds(),
+        "latest_version": group.latest_version,
+        "tags": dict(group.tags),
+        "body": group.SerializeToString(deterministic=True),
+    }
+
+
+def version_values(version: pb.ModelVersion) -> dict[str, Any]:
+    """Returns the row columns that mirror a version (the row's body is the version itself)."""
+    return {
+        "number": version.version,
+        "stage": version.stage,
+        "approval_status": version.approval_status,
+        "artifact_sha256": version.artifact.sha256,
+        "artifact_format": version.artifact.format,
+        "created_by": version.created_by,
+        "create_time_us": version.create_time.ToMicroseconds(),
+        "update_time_us": version.update_time.ToMicroseconds(),
+        "tags": dict(version.tags),
+        "metrics": dict(version.metrics),
+        "body": version.SerializeToString(deterministic=True),
+    }
+
+
+def entry_of(row: Row[Any]) -> LogEntry:
+    return LogEntry(
+        tenant=row.tenant,
+        seq=row.seq,
+        time_us=row.time_us,
+        actor=row.actor,
+        action=row.action,
+        resource=row.resource,
+        group=row.group_id,
+        version=row.version,
+        before=row.before,
+        after=row.after,
+        reason=row.reason,
+        request_id=row.request_id or "",
+        request_digest=row.request_digest,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+    )
+
+
+LOG_COLUMNS = [c for c in LogRow.__table__.c]
+
+
+class SqlReader:
+    """Reads of one tenant on one connection."""
+
+    def __init__(self, conn: AsyncConnection, tenant: str) -> None:
+        self.conn = conn
+        self.tenant = tenant
+        self.group_pks: dict[str, int] = {}
+
+    async def _group_pk(self, group: str) -> int | None:
+        if group not in self.group_pks:
+            pk = await self.conn.scalar(
+                select(GroupRow.id).where(GroupRow.tenant == self.tenant, GroupRow.group_id == group)
+            )
+            if pk is None:
+                return None
+            self.group_pks[group] = pk
+        return self.group_pks[group]
+
+    async def group(self, group: str) -> pb.ModelGroup | None:
+        row = (
+            await self.conn.execute(
+                select(GroupRow.id, GroupRow.body).where(GroupRow.tenant == self.tenant, GroupRow.group_id == group)
+            )
+        ).first()
+        if row is None:
+            return None
+        self.group_pks[group] = row.id
+        return pb.ModelGroup.FromString(row.body)
+
+    async def version(self, group: str, number: int | None) -> pb.ModelVersion | None:
+        query = (
+            select(VersionRow.body)
+            .join(GroupRow, GroupRow.id == VersionRow.group_pk)
+            .where(GroupRow.tenant == self.tenant, GroupRow.group_id == group, VersionRow.tenant == self.tenant)
+        )
+        if number is None:
+            query = query.order_by(VersionRow.number.desc()).limit(1)
+        else:
+            query = query.where(VersionRow.number == number)
+        body = await self.conn.scalar(query)
+        return None if body is None else pb.ModelVersion.FromString(body)
+
+    async def list_groups(self, where: Node | None, order: Ordering, limit: int, after: Key | None) -> Slice[pb.ModelGroup]:
+        columns = sort_columns(order, group_column, GroupRow.id)
+        query = select(GroupRow.body, *(c for c, _ in columns)).where(GroupRow.tenant == self.tenant)
+        if where is not None:
+            query = query.where(condition(_strip_group_prefix(where), group_column))
+        if after is not None:
+            query = query.where(after_key(columns, after))
+        rows = (await self.conn.execute(query.order_by(*order_clause(columns)).limit(limit + 1))).all()
+        return _slice(rows, limit, pb.ModelGroup)
+
+    async def list_versions(
+        self, group: str | None, where: Node | None, order: Ordering, limit: int, after: Key | None
+    ) -> Slice[pb.ModelVersion]:
+        columns = sort_columns(order, version_column, VersionRow.id)
+        query = select(VersionRow.body, *(c for c, _ in columns)).where(VersionRow.tenant == self.tenant)
+        if group is not None:
+            query = query.where(VersionRow.group_pk == await self._group_pk(group))
+        if where is not None:
+            query = query.where(condition(where, version_column))
+        if after is not None:
+            query = query.where(after_key(columns, after))
+        rows = (await self.conn.execute(query.order_by(*order_clause(columns)).limit(limit + 1))).all()
+        return _slice(rows, limit, pb.ModelVersion)
+
+    async def list_log(self, query: AuditQuery, limit: int, after_seq: int | None) -> list[LogEntry]:
+        statement = select(*LOG_COLUMNS).where(LogRow.tenant == self.tenant)
+        if query.resource:
+            statement = statement.where(LogRow.resource == query.resource)
+        if query.group:
+            statement = statement.where(LogRow.group_id == query.group)
+        if query.actor:
+            statement = statement.where(LogRow.actor == query.actor)
+        if query.actions:
+            statement = statement.where(LogRow.action.in_(query.actions))
+        if query.start_us:
+            statement = statement.where(LogRow.time_us >= query.start_us)
+        if query.end_us:
+            statement = statement.where(LogRow.time_us < query.end_us)
+        if after_seq is not None:
+            statement = statement.where(LogRow.seq < after_seq if query.newest_first else LogRow.seq > after_seq)
+        statement = statement.order_by(LogRow.seq.desc() if query.newest_first else LogRow.seq.asc()).limit(limit)
+        return [entry_of(row) for row in (await self.conn.execute(statement)).all()]
+
+    async def log_range(self, after_seq: int, limit: int) -> list[LogEntry]:
+        statement = (
+            select(*LOG_COLUMNS)
+            .where(LogRow.tenant == self.tenant, LogRow.seq > after_seq)
+            .order_by(LogRow.seq)
+            .limit(limit)
+        )
+        return [entry_of(row) for row in (await self.conn.execute(statement)).all()]
+
+    async def chain_head(self) -> tuple[int, str]:
+        row = (await self.conn.execute(select(ChainHead.seq, ChainHead.hash).where(ChainHead.tenant == self.tenant))).first()
+        return (0, GENESIS_HASH) if row is None else (row.seq, row.hash)
+
+
+def _strip_group_prefix(node: Node) -> Node:
+    """Lets `name = "groups/fraud"` and `name = "fraud"` mean the same."""
+    if isinstance(node, Comparison):
+        if node.field.name == "name" and isinstance(node.value, str):
+            return replace(node, value=node.value.removeprefix("groups/"))
+        return node
+    if isinstance(node, And):
+        return And(tuple(_strip_group_prefix(t) for t in node.terms))
+    if isinstance(node, Or):
+        return Or(tuple(_strip_group_prefix(t) for t in node.terms))
+    return Not(_strip_group_prefix(node.term))
+
+
+Resource = TypeVar("Resource", pb.ModelGroup, pb.ModelVersion)
+
+
+def _slice(rows: Sequence[Row[Any]], limit: int, kind: type[Resource]) -> Slice[Resource]:
+    items = [kind.FromString(row[0]) for row in rows[:limit]]
+    resume = tuple(rows[limit - 1][1:]) if len(rows) > limit else None
+    return Slice(items, resume)
+
+
+class SqlWriter(SqlReader):
+    """One transaction that holds the tenant's chain head row until it commits."""
+
+    def __init__(self, conn: AsyncConnection, tenant: str) -> None:
+        super().__init__(conn, tenant)
+        self.head: tuple[int, str] | None = None
+        self.appended = False
+
+    async def lock_chain(self, postgres: bool) -> None:
+        """Takes the tenant's write lock; on SQLite the IMMEDIATE transaction already holds it."""
+        dialect_insert = pg_insert if postgres else sqlite_insert
+        await self.conn.execute(
+            dialect_insert(ChainHead).values(tenant=self.tenant, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing()
+        )
+        query = select(ChainHead.seq, ChainHead.hash).where(ChainHead.tenant == self.tenant)
+        if postgres:
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).one()
+        self.head = (row.seq, row.hash)
+
+    async def replay(self, request_id: str) -> LogEntry | None:
+        row = (
+            await self.conn.execute(select(*LOG_COLUMNS).where(LogRow.tenant == self.tenant, LogRow.request_id == request_id))
+        ).first()
+        return None if row is None else entry_of(row)
+
+    async def insert_group(self, group: pb.ModelGroup) -> None:
+        pk = await self.conn.scalar(insert(GroupRow).values(tenant=self.tenant, **group_values(group)).returning(GroupRow.id))
+        assert pk is not None
+        self.group_pks[group.name.removeprefix("groups/")] = pk
+
+    async def update_group(self, group: pb.ModelGroup) -> None:
+        group_id = group.name.removeprefix("groups/")
+        await self.conn.execute(
+            update(GroupRow).where(GroupRow.tenant == self.tenant, GroupRow.group_id == group_id).values(**group_values(group))
+        )
+
+    async def delete_group(self, group: str) -> None:
+        pk = await self._group_pk(group)
+        await self.conn.execute(delete(VersionRow).where(VersionRow.tenant == self.tenant, VersionRow.group_pk == pk))
+        await self.conn.execute(delete(GroupRow).where(GroupRow.tenant == self.tenant, GroupRow.id == pk))
+        self.group_pks.pop(group, None)
+
+    async def count_versions(self, group: str, *, stage: int | None = None) -> int:
+        query = select(func.count()).select_from(VersionRow).where(
+            VersionRow.tenant == self.tenant, VersionRow.group_pk == await self._group_pk(group)
+        )
+        if stage is not None:
+            query = query.where(VersionRow.stage == stage)
+        return int(await self.conn.scalar(query) or 0)
+
+    async def version_with_artifact(self, group: str, sha256: str) -> int | None:
+        return await self.conn.scalar(
+            select(VersionRow.number).where(
+                VersionRow.tenant == self.tenant,
+                VersionRow.group_pk == await self._group_pk(group),
+                VersionRow.artifact_sha256 == sha256,
+            )
+        )
+
+    async def missing_versions(self, refs: Sequence[str]) -> list[str]:
+        missing = []
+        for ref in dict.fromkeys(refs):
+            parsed = names.parse_version_name(ref, "lineage")
+            if await self.version(parsed.group, parsed.number) is None:
+                missing.append(ref)
+        return missing
+
+    async def insert_version(self, group: str, version: pb.ModelVersion) -> None:
+        await self.conn.execute(
+            insert(VersionRow).values(tenant=self.tenant, group_pk=await self._group_pk(group), **version_values(version))
+        )
+
+    async def update_version(self, group: str, version: pb.ModelVersion) -> None:
+        await self.conn.execute(
+            update(VersionRow)
+            .where(
+                VersionRow.tenant == self.tenant,
+                VersionRow.group_pk == await self._group_pk(group),
+                VersionRow.number == version.version,
+            )
+            .values(**version_values(version))
+        )
+
+    async def delete_version(self, group: str, number: int) -> None:
+        await self.conn.execute(
+            delete(VersionRow).where(
+                VersionRow.tenant == self.tenant,
+                VersionRow.group_pk == await self._group_pk(group),
+                VersionRow.number == number,
+            )
+        )
+
+    async def append(self, draft: LogDraft) -> LogEntry:
+        assert self.head is not None, "append needs the chain lock"
+        assert not self.appended, "a change writes exactly one log entry"
+        seq, prev_hash = self.head[0] + 1, self.head[1]
+        before, after = snapshot(draft.before), snapshot(draft.after)
+        form = canonical(
+            tenant=self.tenant,
+            seq=seq,
+            time_us=draft.time_us,
+            actor=draft.actor,
+            action=draft.action,
+            resource=draft.resource,
+            group=draft.group,
+            version=draft.version,
+            before=before,
+            after=after,
+            reason=draft.reason,
+            request_id=draft.request_id,
+            request_digest=draft.request_digest,
+        )
+        entry = LogEntry(
+            tenant=self.tenant,
+            seq=seq,
+            time_us=draft.time_us,
+            actor=draft.actor,
+            action=draft.action,
+            resource=draft.resource,
+            group=draft.group,
+            version=draft.version,
+            before=before,
+            after=after,
+            reason=draft.reason,
+            request_id=draft.request_id,
+            request_digest=draft.request_digest,
+            prev_hash=prev_hash,
+            hash=chain_hash(prev_hash, form),
+        )
+        await self.conn.execute(
+            insert(LogRow).values(
+                tenant=entry.tenant,
+                seq=entry.seq,
+                time_us=entry.time_us,
+                actor=entry.actor,
+                action=entry.action,
+                resource=entry.resource,
+                group_id=entry.group,
+                version=entry.version,
+                before=entry.before,
+                after=entry.after,
+                reason=entry.reason,
+                request_id=entry.request_id or None,
+                request_digest=entry.request_digest,
+                prev_hash=entry.prev_hash,
+                hash=entry.hash,
+            )
+        )
+        await self.conn.execute(
+            update(ChainHead).where(ChainHead.tenant == self.tenant).values(seq=entry.seq, hash=entry.hash)
+        )
+        self.head = (entry.seq, entry.hash)
+        self.appended = True
+        return entry
+
+
+@contextmanager
+def unavailable_on_connection_errors() -> Iterator[None]:
+    """Turns a lost or refused database connection into UNAVAILABLE, which callers retry."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as error:
+        if isinstance(error, OperationalError) and "locked" in str(error.orig):
+            raise Unavailable("DATABASE_UNAVAILABLE", "the database is busy; retry the request") from error
+        if isinstance(error, InterfaceError) or error.connection_invalidated or "connect" in str(error).lower():
+            raise Unavailable("DATABASE_UNAVAILABLE", "the database cannot be reached; retry the request") from error
+        raise
+
+
+class SqlStore:
+    """Implements domain.store.Store over SQLAlchemy async engines."""
+
+    def __init__(self, engines: Engines) -> None:
+        self.engines = engines
+        # SQLite has one writer per file; queue this process's writers here rather than in
+        # SQLite's busy loop, which sleeps and would add latency under contention.
+        self._write_lock = asyncio.Lock() if engines.sqlite else None
+        self.committed: list[Any] = []  # callbacks run after each commit (the event hub)
+
+    @asynccontextmanager
+    async def reader(self, tenant: str) -> AsyncIterator[SqlReader]:
+        with unavailable_on_connection_errors():
+            async with self.engines.read.connect() as conn:
+                yield SqlReader(conn, tenant)
+
+    @asynccontextmanager
+    async def writer(self, tenant: str) -> AsyncIterator[SqlWriter]:
+        if self._write_lock is not None:
+            async with self._write_lock:
+                async with self._transaction(tenant) as writer:
+                    yield writer
+        else:
+            async with self._transaction(tenant) as writer:
+                yield writer
+
+    @asynccontextmanager
+    async def _transaction(self, tenant: str) -> AsyncIterator[SqlWriter]:
+        with unavailable_on_connection_errors():
+            async with self.engines.write.begin() as conn:
+                writer = SqlWriter(conn, tenant)
+                await writer.lock_chain(postgres=not self.engines.sqlite)
+                yield writer
+        if writer.appended:
+            for callback in self.committed:
+                callback(tenant)

@@ -1,0 +1,115 @@
+"""The tables. A group or version row holds the resource (serialized protobuf, read in one
+piece) beside the columns that filters, orderings and uniqueness need."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+JSONColumn = JSON().with_variant(JSONB(), "postgresql")
+Id = BigInteger().with_variant(Integer(), "sqlite")  # SQLite aliases INTEGER PRIMARY KEY to rowid
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ChainHead(Base):
+    """One row per tenant: the head of its log. Locking it serializes the tenant's writes."""
+
+    __tablename__ = "chain_heads"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class LogRow(Base):
+    """The append-only log: never updated or deleted by the server."""
+
+    __tablename__ = "log_entries"
+    __table_args__ = (
+        Index("ix_log_resource", "tenant", "resource", "seq"),
+        Index("ix_log_group", "tenant", "group_id", "seq"),
+        Index("ix_log_actor", "tenant", "actor", "seq"),
+        Index("ix_log_action", "tenant", "action", "seq"),
+        Index("ix_log_time", "tenant", "time_us"),
+        Index("ux_log_request_id", "tenant", "request_id", unique=True),
+    )
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    time_us: Mapped[int] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(256))
+    action: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(256))
+    group_id: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
+    before: Mapped[str | None] = mapped_column(Text)
+    after: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    # NULL when the request had no id, so the unique index only binds real ids.
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    request_digest: Mapped[str] = mapped_column(String(64), default="")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class GroupRow(Base):
+    __tablename__ = "model_groups"
+    __table_args__ = (
+        UniqueConstraint("tenant", "group_id", name="ux_groups_tenant_group"),
+        Index("ix_groups_create_time", "tenant", "create_time_us"),
+        Index("ix_groups_update_time", "tenant", "update_time_us"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    group_id: Mapped[str] = mapped_column(String(63))
+    created_by: Mapped[str] = mapped_column(String(256))
+    create_time_us: Mapped[int] = mapped_column(BigInteger)
+    update_time_us: Mapped[int] = mapped_column(BigInteger)
+    latest_version: Mapped[int] = mapped_column(BigInteger, default=0)
+    tags: Mapped[dict[str, Any]] = mapped_column(JSONColumn)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class VersionRow(Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (
+        UniqueConstraint("group_pk", "number", name="ux_versions_group_number"),
+        UniqueConstraint("group_pk", "artifact_sha256", name="ux_versions_group_artifact"),
+        Index("ix_versions_tenant_number", "tenant", "number", "id"),
+        Index("ix_versions_stage", "group_pk", "stage", "number"),
+        Index("ix_versions_create_time", "group_pk", "create_time_us"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    group_pk: Mapped[int] = mapped_column(ForeignKey("model_groups.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(BigInteger)
+    stage: Mapped[int] = mapped_column(Integer)
+    approval_status: Mapped[int] = mapped_column(Integer)
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    artifact_format: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(256))
+    create_time_us: Mapped[int] = mapped_column(BigInteger)
+    update_time_us: Mapped[int] = mapped_column(BigInteger)
+    tags: Mapped[dict[str, Any]] = mapped_column(JSONColumn)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONColumn)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class TokenRow(Base):
+    """Bearer tokens, stored as their SHA-256 only."""
+
+    __tablename__ = "tokens"
+
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(256))
+    roles: Mapped[list[str]] = mapped_column(JSONColumn)
+    create_time_us: Mapped[int] = mapped_column(BigInteger)

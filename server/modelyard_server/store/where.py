@@ -1,0 +1,76 @@
+"""Filter trees and orderings turned into SQL expressions, and keyset conditions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import ColumnElement, and_, case, false, func, not_, or_, true, tuple_
+from sqlalchemy.sql.elements import ColumnElement as Col
+
+from modelyard_server.domain.errors import InvalidArgument
+from modelyard_server.domain.filters import And, Comparison, FieldSpec, Node, Not, Or, Ordering
+from modelyard_server.domain.store import Key
+
+Columns = Callable[[FieldSpec], ColumnElement[object]]
+
+
+def condition(node: Node, column_of: Columns) -> ColumnElement[bool]:
+    """Returns the SQL condition of a filter tree."""
+    if isinstance(node, And):
+        return and_(true(), *(condition(t, column_of) for t in node.terms))
+    if isinstance(node, Or):
+        return or_(false(), *(condition(t, column_of) for t in node.terms))
+    if isinstance(node, Not):
+        return not_(condition(node.term, column_of))
+    return _compare(node, column_of(node.field))
+
+
+def _compare(node: Comparison, column: ColumnElement[object]) -> ColumnElement[bool]:
+    value = node.value
+    op = node.op
+    if op == "=":
+        return column == value
+    if op == "!=":
+        # A map key the resource lacks is "not equal" to any value.
+        if node.field.key is not None:
+            return or_(column.is_(None), column != value)
+        return column != value
+    comparisons = {
+        "<": column < value,
+        "<=": column <= value,
+        ">": column > value,
+        ">=": column >= value,
+    }
+    return comparisons[op]
+
+
+def sort_columns(order: Ordering, column_of: Columns, tiebreak: ColumnElement[int]) -> list[tuple[Col[object], bool]]:
+    """Returns the columns to sort by, each with its direction; the last is a unique tiebreak."""
+    column = column_of(order.field)
+    if order.field.key is not None:
+        # Resources without the key sort last in either direction.
+        missing = case((column.is_(None), 1), else_=0)
+        present = func.coalesce(column, 0.0)
+        return [(missing, False), (present, order.descending), (tiebreak, order.descending)]
+    return [(column, order.descending), (tiebreak, order.descending)]
+
+
+def after_key(columns: Sequence[tuple[Col[object], bool]], key: Key) -> ColumnElement[bool]:
+    """Returns the condition that selects rows strictly after `key` in the given order."""
+    if len(key) != len(columns):
+        raise InvalidArgument("INVALID_PAGE_TOKEN", "the page_token does not fit this query; start again without it")
+    directions = {desc for _, desc in columns}
+    if len(directions) == 1:
+        left = tuple_(*(c for c, _ in columns))
+        right = tuple_(*key)
+        return left < right if directions.pop() else left > right
+    alternatives: list[ColumnElement[bool]] = []
+    for i, (column, desc) in enumerate(columns):
+        equal = [c == k for (c, _), k in zip(columns[:i], key[:i], strict=True)]
+        step = column < key[i] if desc else column > key[i]
+        alternatives.append(and_(*equal, step))
+    return or_(*alternatives)
+
+
+def order_clause(columns: Sequence[tuple[Col[object], bool]]) -> list[ColumnElement[object]]:
+    return [c.desc() if desc else c.asc() for c, desc in columns]
