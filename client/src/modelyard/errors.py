@@ -39,11 +39,13 @@ __all__ = [
     "AlreadyExists",
     "Cancelled",
     "DataLoss",
+    "DatabaseUnavailable",
     "DeadlineExceeded",
     "DuplicateArtifact",
     "FailedPrecondition",
     "ImmutableField",
     "Internal",
+    "InternalError",
     "InvalidArgument",
     "InvalidField",
     "InvalidFilter",
@@ -326,6 +328,15 @@ class SubscriberTooSlow(ResourceExhausted):
     """The subscriber fell too far behind; resume from its cursor."""
 
 
+class DatabaseUnavailable(Unavailable):
+    """The server's database cannot be reached or is busy; calls are retried as for any
+    UNAVAILABLE, with the same request_id."""
+
+
+class InternalError(Internal):
+    """A fault in the server; the message names no detail. Report it with the time."""
+
+
 #: The class raised for each status code when no reason class applies.
 STATUS_CLASSES: Mapping[grpc.StatusCode, type[ModelyardError]] = {
     cls.grpc_code: cls
@@ -376,6 +387,8 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "NO_ROLLBACK_TARGET": NoRollbackTarget,
     "VERSION_REFERENCED": VersionReferenced,
     "SUBSCRIBER_TOO_SLOW": SubscriberTooSlow,
+    "DATABASE_UNAVAILABLE": DatabaseUnavailable,
+    "INTERNAL_ERROR": InternalError,
 }
 
 
