@@ -72,7 +72,7 @@ class Checker:
         parts = urlsplit(value)
         if not URI_SCHEME.fullmatch(parts.scheme):
             self.fail(field, f"'{value}' is not a URI: it needs a scheme such as s3:// or file://")
-        elif parts.scheme == "file" and not parts.path.startswith("/"):
+        elif parts.scheme == "file" and (parts.netloc not in {"", "localhost"} or not parts.path.startswith("/")):
             self.fail(field, f"'{value}' is not a file URI: use file:///absolute/path")
         elif parts.scheme in {"s3", "gs", "http", "https"} and not parts.netloc:
             self.fail(field, f"'{value}' has no host or bucket after {parts.scheme}://")
