@@ -1,0 +1,168 @@
+"""What every command gets: its parsed arguments, the output, and a registry on demand."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import islice
+from typing import TypeAlias, TypeVar
+
+from modelyard.cli.output import Output
+from modelyard.client import Registry
+from modelyard.transport import DEFAULT_TIMEOUT
+
+__all__ = [
+    "Commands",
+    "Handler",
+    "Invocation",
+    "add_command",
+    "add_connection_options",
+    "add_limit",
+    "add_request_id",
+    "key_value",
+    "key_values",
+    "metric",
+    "timestamp",
+]
+
+T = TypeVar("T")
+
+# argparse does not export the type of add_subparsers()' result.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+@dataclass
+class Invocation:
+    """One run of a command: the arguments, where to print, and the registry to call."""
+
+    args: argparse.Namespace
+    output: Output
+    _registry: Registry | None = field(default=None, repr=False)
+
+    @property
+    def registry(self) -> Registry:
+        """The registry named by --address/--token (or the environment), opened on first use."""
+        if self._registry is None:
+            self._registry = Registry(
+                self.args.address, token=self.args.token, timeout=self.args.timeout
+            )
+        return self._registry
+
+    def close(self) -> None:
+        if self._registry is not None:
+            self._registry.close()
+
+    def limited(self, items: Iterable[T]) -> Iterator[T]:
+        """Returns at most --limit items (all of them when --limit is 0)."""
+        limit: int = self.args.limit
+        return iter(items) if limit <= 0 else islice(items, limit)
+
+    def page_size(self) -> int:
+        """Returns the page size that fetches --limit items in one call (0: the server's)."""
+        limit: int = self.args.limit
+        return min(limit, 1000) if limit > 0 else 0
+
+
+Handler = Callable[[Invocation], int | None]
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
+    """Adds --address, --token, --json and --timeout.
+
+    They are accepted before the family (``modelyard --json groups list``) and after the
+    command (``modelyard groups list --json``); on a command their defaults are suppressed
+    so they do not overwrite what was given before the family.
+    """
+
+    def default(value: object) -> object:
+        return value if top_level else argparse.SUPPRESS
+
+    parser.add_argument("--address", default=default(None), help="host:port of the registry")
+    parser.add_argument(
+        "--token", default=default(None), help="bearer token (prefer $MODELYARD_TOKEN)"
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="print proto JSON"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=default(DEFAULT_TIMEOUT),
+        metavar="SECONDS",
+        help=f"deadline of each call (default {DEFAULT_TIMEOUT:g})",
+    )
+
+
+def add_command(commands: Commands, name: str, help: str) -> argparse.ArgumentParser:
+    """Returns a new command's parser, which also takes the connection options."""
+    parser = commands.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".")
+    add_connection_options(parser, top_level=False)
+    return parser
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """Parses ``key=value`` (the value may be empty or contain ``=``)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    return key, value
+
+
+def metric(text: str) -> tuple[str, float]:
+    """Parses ``name=number``."""
+    key, value = key_value(text)
+    try:
+        return key, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"metric {key!r} needs a number, got {value!r}") from None
+
+
+def key_values(pairs: Sequence[tuple[str, T]] | None) -> dict[str, T]:
+    """Returns repeated ``--flag k=v`` options as a dict; a later key wins."""
+    return dict(pairs or ())
+
+
+def timestamp(text: str) -> datetime:
+    """Parses an RFC 3339 time; one without an offset is taken as UTC."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a time like 2026-11-01T00:00:00Z, got {text!r}"
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def positive_int(text: str) -> int:
+    """Parses a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def add_request_id(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--request-id``."""
+    parser.add_argument(
+        "--request-id",
+        default=None,
+        help="idempotency key: repeating the command with the same key changes nothing twice",
+    )
+
+
+def add_limit(parser: argparse.ArgumentParser, what: str) -> None:
+    """Adds ``--limit N``."""
+    parser.add_argument(
+        "--limit",
+        type=positive_int,
+        default=0,
+        metavar="N",
+        help=f"print at most N {what} (default: all)",
+    )

@@ -1,0 +1,237 @@
+"""``modelyard versions list|show|create|update|delete``."""
+
+from __future__ import annotations
+
+import argparse
+
+from modelyard.cli.options import (
+    Commands,
+    Invocation,
+    add_command,
+    add_limit,
+    add_request_id,
+    key_value,
+    key_values,
+    metric,
+    positive_int,
+)
+from modelyard.cli.output import enum_label, format_time
+from modelyard.names import split_version_name, version_name
+from modelyard.v1.resources_pb2 import ApprovalStatus, ArtifactFormat, ModelVersion, Stage
+
+__all__ = ["add_commands", "version_fields"]
+
+HEADERS = ("GROUP", "VERSION", "STAGE", "APPROVAL", "FORMAT", "METRICS", "CREATED_BY", "CREATED")
+FORMATS = [
+    enum_label(n, "ARTIFACT_FORMAT_").lower()
+    for n in ArtifactFormat.keys()  # noqa: SIM118 - an EnumTypeWrapper is not a dict
+    if not n.endswith("_UNSPECIFIED")
+]
+
+
+def _stage(version: ModelVersion) -> str:
+    return enum_label(Stage.Name(version.stage), "STAGE_")
+
+
+def _approval(version: ModelVersion) -> str:
+    return enum_label(ApprovalStatus.Name(version.approval_status), "APPROVAL_STATUS_")
+
+
+def _format(version: ModelVersion) -> str:
+    return enum_label(ArtifactFormat.Name(version.artifact.format), "ARTIFACT_FORMAT_").lower()
+
+
+def _pairs(values: dict[str, str] | dict[str, float]) -> str:
+    return ",".join(
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(values.items())
+    )
+
+
+def _row(version: ModelVersion) -> tuple[str, ...]:
+    group, number = split_version_name(version.name)
+    return (
+        group,
+        number,
+        _stage(version),
+        _approval(version),
+        _format(version),
+        _pairs(dict(version.metrics)),
+        version.created_by,
+        format_time(version.create_time),
+    )
+
+
+def version_fields(version: ModelVersion) -> list[tuple[str, str]]:
+    """Returns the ``label: value`` lines of ``versions show``."""
+    artifact = version.artifact
+    lineage = version.lineage
+    fields = [
+        ("name", version.name),
+        ("stage", _stage(version)),
+        ("approval", _approval(version)),
+        ("aliases", ",".join(version.aliases)),
+        ("uri", artifact.uri),
+        ("sha256", artifact.sha256),
+        ("size", f"{artifact.size_bytes} bytes"),
+        ("format", _format(version)),
+        ("framework", " ".join(p for p in (artifact.framework, artifact.framework_version) if p)),
+        ("inference image", version.inference_image),
+        ("metrics", _pairs(dict(version.metrics))),
+        ("hyperparameters", _pairs(dict(version.hyperparameters))),
+        ("tags", _pairs(dict(version.tags))),
+        ("description", version.description),
+    ]
+    if version.HasField("lineage"):
+        fields += [
+            ("code", " @ ".join(p for p in (lineage.code_repository, lineage.code_commit) if p)),
+            ("dataset", " @ ".join(p for p in (lineage.dataset_uri, lineage.dataset_digest) if p)),
+            ("training job", lineage.training_job),
+            ("parents", ",".join(lineage.parent_versions)),
+            ("depends on", ",".join(lineage.depends_on)),
+        ]
+    if version.HasField("model_card"):
+        card = version.model_card
+        fields += [
+            ("intended use", card.intended_use),
+            ("limitations", card.limitations),
+            ("training data", card.training_data),
+        ]
+    if version.HasField("schema"):
+        fields += [
+            ("inputs", ",".join(c.name for c in version.schema.inputs)),
+            ("outputs", ",".join(c.name for c in version.schema.outputs)),
+        ]
+    fields += [
+        ("created by", version.created_by),
+        ("created", format_time(version.create_time)),
+        ("updated", format_time(version.update_time)),
+        ("etag", version.etag),
+    ]
+    return [(label, value) for label, value in fields if value or label in ("name", "stage")]
+
+
+def _name(args: argparse.Namespace) -> str:
+    if args.version is None and "/versions/" not in args.group:
+        raise ValueError(
+            f"which version of {args.group!r}? give a number or 'latest' after the group, "
+            f"e.g. {args.group} 3, or a name like groups/{args.group}/versions/3"
+        )
+    return version_name(args.group, args.version)
+
+
+def list_versions(run: Invocation) -> None:
+    pager = run.registry.list_versions(
+        run.args.group,
+        filter=run.args.filter,
+        order_by=run.args.order_by,
+        page_size=run.page_size(),
+    )
+    run.output.listing(HEADERS, ((v, _row(v)) for v in run.limited(pager)))
+
+
+def show_version(run: Invocation) -> None:
+    version = run.registry.get_version(_name(run.args))
+    run.output.message(version, version_fields(version))
+
+
+def create_version(run: Invocation) -> None:
+    args = run.args
+    version = run.registry.register(
+        args.group,
+        uri=args.uri,
+        sha256=args.sha256,
+        size_bytes=args.size,
+        format=args.format,
+        framework=args.framework,
+        framework_version=args.framework_version,
+        metrics=key_values(args.metric),
+        hyperparameters=key_values(args.param),
+        tags=key_values(args.tag),
+        description=args.description,
+        inference_image=args.inference_image,
+        request_id=args.request_id,
+    )
+    run.output.message(version, version_fields(version))
+
+
+def update_version(run: Invocation) -> None:
+    args = run.args
+    if args.description is None and not args.tag and not args.remove_tag:
+        raise ValueError("nothing to update: give --description, --tag or --remove-tag")
+    changed = ModelVersion(name=_name(args), etag=args.etag)
+    mask: list[str] = []
+    if args.description is not None:
+        changed.description = args.description
+        mask.append("description")
+    # One mask path per tag changes that tag alone; a path whose key is absent removes it.
+    for key, value in args.tag or ():
+        changed.tags[key] = value
+        mask.append(f"tags.{key}")
+    mask += [f"tags.{key}" for key in args.remove_tag or ()]
+    version = run.registry.update_version(changed, update_mask=mask, request_id=args.request_id)
+    run.output.message(version, version_fields(version))
+
+
+def delete_version(run: Invocation) -> None:
+    name = _name(run.args)
+    run.registry.delete_version(name, etag=run.args.etag, request_id=run.args.request_id)
+    run.output.text(f"deleted {name}")
+
+
+def _add_version_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("group", help="group id, or a version name like groups/fraud/versions/3")
+    parser.add_argument("version", nargs="?", default=None, help="version number or 'latest'")
+
+
+def add_commands(commands: Commands) -> None:
+    """Adds the ``versions`` command family."""
+    family = commands.add_parser(
+        "versions",
+        help="model versions",
+        description="List, show, register, update and delete model versions.",
+    )
+    sub = family.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = add_command(sub, "list", help="list versions, newest first")
+    p.add_argument("group", nargs="?", default="-", help="group id (default: every group)")
+    p.add_argument("--filter", default="", help="e.g. 'stage = PRODUCTION AND metrics.auc > 0.9'")
+    p.add_argument("--order-by", default="", help="e.g. 'metrics.auc desc' (default: version desc)")
+    add_limit(p, "versions")
+    p.set_defaults(handler=list_versions)
+
+    p = add_command(sub, "show", help="show one version")
+    _add_version_arguments(p)
+    p.set_defaults(handler=show_version)
+
+    p = add_command(sub, "create", help="register a new version of a model")
+    p.add_argument("group", help="group id, e.g. fraud")
+    p.add_argument("--uri", required=True, help="where the artifact is, e.g. s3://bucket/key")
+    p.add_argument("--sha256", required=True, help="SHA-256 of the artifact, 64 hex digits")
+    p.add_argument("--size", type=positive_int, default=0, help="artifact size in bytes")
+    p.add_argument("--format", choices=FORMATS, default="other", help="artifact format")
+    p.add_argument("--framework", default="", help="e.g. sklearn")
+    p.add_argument("--framework-version", default="", help="e.g. 1.5.2")
+    p.add_argument("--inference-image", default="", help="container image that serves it")
+    p.add_argument("--metric", action="append", type=metric, metavar="NAME=NUMBER")
+    p.add_argument(
+        "--param", action="append", type=key_value, metavar="NAME=VALUE", help="a hyperparameter"
+    )
+    p.add_argument("--tag", action="append", type=key_value, metavar="KEY=VALUE")
+    p.add_argument("--description", default="")
+    add_request_id(p)
+    p.set_defaults(handler=create_version)
+
+    p = add_command(sub, "update", help="change a version's description or tags")
+    _add_version_arguments(p)
+    p.add_argument("--description", default=None)
+    p.add_argument("--tag", action="append", type=key_value, metavar="KEY=VALUE", help="set a tag")
+    p.add_argument("--remove-tag", action="append", metavar="KEY", help="remove a tag")
+    p.add_argument("--etag", default="", help="fail if the version changed since this etag")
+    add_request_id(p)
+    p.set_defaults(handler=update_version)
+
+    p = add_command(sub, "delete", help="delete a version (its number is never reused)")
+    _add_version_arguments(p)
+    p.add_argument("--etag", default="", help="fail if the version changed since this etag")
+    add_request_id(p)
+    p.set_defaults(handler=delete_version)
