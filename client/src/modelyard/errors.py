@@ -105,15 +105,15 @@ class ModelyardError(Exception):
         self,
         message: str,
         *,
-        code: grpc.StatusCode = grpc.StatusCode.UNKNOWN,
+        code: grpc.StatusCode | None = None,
         reason: str = "",
         metadata: Mapping[str, str] | None = None,
         field_violations: Iterable[tuple[str, str]] = (),
         status: Message | None = None,
     ) -> None:
         super().__init__(message)
-        self.code = code
-        self.reason = reason or code.name
+        self.code = code or type(self).grpc_code or grpc.StatusCode.UNKNOWN
+        self.reason = reason or self.code.name
         self.message = message
         self.metadata: dict[str, str] = dict(metadata or {})
         self.field_violations: list[tuple[str, str]] = list(field_violations)
