@@ -1,4 +1,4 @@
-"""Regenerates modelyard/v1 (messages, .pyi stubs, typed grpc stubs) from protos/.
+"""Regenerates modelyard/v1 (messages, .pyi stubs, typed grpc stubs, descriptor set) from protos/.
 
 Usage: python scripts/gen_protos.py OUT_DIR   (the repository uses client/src)
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
 PACKAGE = Path("modelyard") / "v1"
+DESCRIPTOR_SET = "descriptor_set.binpb"
 INIT = '"""Generated from protos/modelyard/v1 by `make proto`. Do not edit."""\n'
 
 
@@ -37,6 +38,10 @@ def generate(out_dir: Path) -> None:
             f"--grpc_python_out={out_dir}",
             f"--mypy_out={out_dir}",
             f"--mypy_grpc_out={out_dir}",
+            # With comments, so that grpcurl `describe` through reflection shows them.
+            f"--descriptor_set_out={target / DESCRIPTOR_SET}",
+            "--include_source_info",
+            "--include_imports",
             *protos,
         ],
         check=True,

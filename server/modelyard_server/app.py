@@ -17,6 +17,7 @@ from modelyard.v1 import registry_service_pb2_grpc as rs_grpc
 
 from modelyard_server.api.audit import AuditServicer
 from modelyard_server.api.auth import AuthInterceptor, Authenticator
+from modelyard_server.api.reflection import commented_pool
 from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.config import Settings
 from modelyard_server.domain.audit import Audit
@@ -69,16 +70,15 @@ async def start(settings: Settings) -> Running:
     await ensure_admin_token(engines, settings)
     store = SqlStore(engines)
 
-    async def lookup(token: str) -> object:
-        return await principal_of(engines, token)
-
     server = grpc.aio.server(interceptors=[AuthInterceptor(Authenticator(lambda t: principal_of(engines, t)))])
     rs_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(Registry(store)), server)
     aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(Audit(store)), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME), server
+        (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+        pool=commented_pool(),  # type: ignore[arg-type]
     )
     port = server.add_insecure_port(settings.address)
     if port == 0:
