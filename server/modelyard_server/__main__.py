@@ -17,20 +17,38 @@ def _settings(args: argparse.Namespace) -> config.Settings:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="modelyard-server", description="The modelyard model registry server.")
-    parser.add_argument("--address", help=f"host:port to listen on (MODELYARD_ADDRESS, default {config.DEFAULT_ADDRESS})")
-    parser.add_argument("--data-dir", help=f"data directory (MODELYARD_DATA_DIR, default ./{config.DEFAULT_DATA_DIR})")
-    parser.add_argument("--database-url", help="SQLAlchemy URL (MODELYARD_DATABASE_URL, default SQLite in the data dir)")
+    parser = argparse.ArgumentParser(
+        prog="modelyard-server", description="The modelyard model registry server."
+    )
+    parser.add_argument(
+        "--address",
+        help=f"host:port to listen on (MODELYARD_ADDRESS, default {config.DEFAULT_ADDRESS})",
+    )
+    parser.add_argument(
+        "--data-dir",
+        help=f"data directory (MODELYARD_DATA_DIR, default ./{config.DEFAULT_DATA_DIR})",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="SQLAlchemy URL (MODELYARD_DATABASE_URL, default SQLite in the data dir)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="apply migrations and serve")
     commands.add_parser("migrate", help="apply database migrations and exit")
     token = commands.add_parser("token", help="create a bearer token for a principal")
     token.add_argument("--subject", required=True, help="who the token identifies, e.g. alice")
-    token.add_argument("--role", action="append", required=True, dest="roles",
-                       help="viewer, contributor, approver, deployer or admin; `role@group` binds it to one group")
+    token.add_argument(
+        "--role",
+        action="append",
+        required=True,
+        dest="roles",
+        help="viewer, contributor, approver, deployer or admin; `role@group` binds it to one group",
+    )
     token.add_argument("--tenant", default=app.DEFAULT_TENANT)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     settings = _settings(args)
     if args.command == "serve":
         try:
@@ -44,7 +62,9 @@ def main(argv: list[str] | None = None) -> None:
         print(asyncio.run(_create_token(settings, args.tenant, args.subject, args.roles)))
 
 
-async def _create_token(settings: config.Settings, tenant: str, subject: str, roles: list[str]) -> str:
+async def _create_token(
+    settings: config.Settings, tenant: str, subject: str, roles: list[str]
+) -> str:
     engines = open_engines(settings.database_url, pool_size=1)
     try:
         from modelyard_server.store.engine import migrate

@@ -9,14 +9,15 @@ import signal
 from dataclasses import dataclass
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import _async as health_aio
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from modelyard.v1 import audit_service_pb2, registry_service_pb2
 from modelyard.v1 import audit_service_pb2_grpc as aus_grpc
 from modelyard.v1 import registry_service_pb2_grpc as rs_grpc
 
 from modelyard_server.api.audit import AuditServicer
-from modelyard_server.api.auth import AuthInterceptor, Authenticator
+from modelyard_server.api.auth import Authenticator, AuthInterceptor
 from modelyard_server.api.reflection import commented_pool
 from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.config import Settings
@@ -52,7 +53,7 @@ async def ensure_admin_token(engines: Engines, settings: Settings) -> None:
 @dataclass
 class Running:
     server: grpc.aio.Server
-    health: health.aio.HealthServicer
+    health: health_aio.HealthServicer
     engines: Engines
     port: int
 
@@ -70,13 +71,19 @@ async def start(settings: Settings) -> Running:
     await ensure_admin_token(engines, settings)
     store = SqlStore(engines)
 
-    server = grpc.aio.server(interceptors=[AuthInterceptor(Authenticator(lambda t: principal_of(engines, t)))])
+    server = grpc.aio.server(
+        interceptors=[AuthInterceptor(Authenticator(lambda t: principal_of(engines, t)))]
+    )
     rs_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(Registry(store)), server)
     aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(Audit(store)), server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        (
+            *SERVICES,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
         server,
         pool=commented_pool(),  # type: ignore[arg-type]
     )

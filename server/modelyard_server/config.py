@@ -22,10 +22,16 @@ class Settings:
         return self.data_dir / "admin.token"
 
 
-def load(address: str | None = None, data_dir: str | None = None, database_url: str | None = None) -> Settings:
+def load(
+    address: str | None = None, data_dir: str | None = None, database_url: str | None = None
+) -> Settings:
     """Returns the settings, each taken from its flag, else its environment variable, else the default."""
     directory = Path(data_dir or os.environ.get("MODELYARD_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
-    url = database_url or os.environ.get("MODELYARD_DATABASE_URL") or f"sqlite:///{directory / 'modelyard.db'}"
+    url = (
+        database_url
+        or os.environ.get("MODELYARD_DATABASE_URL")
+        or f"sqlite:///{directory / 'modelyard.db'}"
+    )
     return Settings(
         address=address or os.environ.get("MODELYARD_ADDRESS") or DEFAULT_ADDRESS,
         data_dir=directory,

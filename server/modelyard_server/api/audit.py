@@ -24,11 +24,15 @@ class AuditServicer(aus_grpc.AuditServiceServicer):
         self.audit = audit
 
     @rpc
-    async def ListAuditEvents(self, request: aus.ListAuditEventsRequest, context: Context) -> aus.ListAuditEventsResponse:
+    async def ListAuditEvents(
+        self, request: aus.ListAuditEventsRequest, context: Context
+    ) -> aus.ListAuditEventsResponse:
         actions = []
         for i, action in enumerate(request.actions):
             if action == pb.ACTION_UNSPECIFIED or action not in pb.Action.values():
-                raise invalid_fields([FieldViolation(f"actions[{i}]", f"{action} is not an Action")])
+                raise invalid_fields(
+                    [FieldViolation(f"actions[{i}]", f"{action} is not an Action")]
+                )
             actions.append(pb.Action.Name(action).removeprefix("ACTION_"))
         query = AuditQuery(
             resource=request.resource,
@@ -38,11 +42,17 @@ class AuditServicer(aus_grpc.AuditServiceServicer):
             end_us=request.end_time.ToMicroseconds() if request.HasField("end_time") else 0,
             newest_first=request.newest_first,
         )
-        entries, token = await self.audit.list(current_principal(), query, request.page_size, request.page_token)
-        return aus.ListAuditEventsResponse(audit_events=[audit_event(e) for e in entries], next_page_token=token)
+        entries, token = await self.audit.list(
+            current_principal(), query, request.page_size, request.page_token
+        )
+        return aus.ListAuditEventsResponse(
+            audit_events=[audit_event(e) for e in entries], next_page_token=token
+        )
 
     @rpc
-    async def VerifyAuditLog(self, request: aus.VerifyAuditLogRequest, context: Context) -> aus.VerifyAuditLogResponse:
+    async def VerifyAuditLog(
+        self, request: aus.VerifyAuditLogRequest, context: Context
+    ) -> aus.VerifyAuditLogResponse:
         verdict = await self.audit.verify(current_principal())
         return aus.VerifyAuditLogResponse(
             ok=verdict.ok,

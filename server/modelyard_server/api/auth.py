@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 
-from modelyard_server.api.errors import status_of
+from modelyard_server.api.errors import abort
 from modelyard_server.domain.errors import Unauthenticated
 from modelyard_server.domain.principal import Principal
 
 # Health checks and reflection need no token: load balancers and grpcurl list/describe.
-OPEN_SERVICES = ("/grpc.health.v1.Health/", "/grpc.reflection.v1alpha.ServerReflection/",
-                 "/grpc.reflection.v1.ServerReflection/")
+OPEN_SERVICES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
 CACHE_SECONDS = 30.0
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
@@ -35,7 +38,7 @@ class Authenticator:
         self.lookup = lookup
         self.cache: dict[str, tuple[float, Principal]] = {}
 
-    async def principal(self, metadata: tuple[tuple[str, str | bytes], ...] | None) -> Principal:
+    async def principal(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Principal:
         header = next((str(v) for k, v in metadata or () if k == "authorization"), "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -58,7 +61,15 @@ class Authenticator:
         return principal
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+if TYPE_CHECKING:
+    Interceptor = grpc.aio.ServerInterceptor[Any, Any]
+    Handler = grpc.RpcMethodHandler[Any, Any]
+else:
+    Interceptor = grpc.aio.ServerInterceptor
+    Handler = grpc.RpcMethodHandler
+
+
+class AuthInterceptor(Interceptor):
     """Authenticates every call except health and reflection, before the servicer runs."""
 
     def __init__(self, authenticator: Authenticator) -> None:
@@ -66,9 +77,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> Handler:
         handler = await continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(OPEN_SERVICES):
             return handler
@@ -76,13 +87,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
         async def authenticate(context: grpc.aio.ServicerContext[Any, Any]) -> None:
             try:
-                principal = await authenticator.principal(context.invocation_metadata())
+                # A tuple of (key, value) pairs at run time, whatever the stubs say.
+                metadata = cast(Sequence[tuple[str, str | bytes]], context.invocation_metadata())
+                principal = await authenticator.principal(metadata)
             except Unauthenticated as error:
-                await context.abort_with_status(status_of(error))
+                await abort(context, error)
             _principal.set(principal)
 
         if handler.unary_unary is not None:
-            behavior = handler.unary_unary
+            behavior = cast(Callable[[Any, Any], Awaitable[Any]], handler.unary_unary)
 
             async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
                 await authenticate(context)
@@ -92,9 +105,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
                 unary_unary, handler.request_deserializer, handler.response_serializer
             )
         if handler.unary_stream is not None:
-            stream = handler.unary_stream
+            stream = cast(Callable[[Any, Any], AsyncIterator[Any]], handler.unary_stream)
 
-            async def unary_stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            async def unary_stream(
+                request: Any, context: grpc.aio.ServicerContext[Any, Any]
+            ) -> AsyncIterator[Any]:
                 await authenticate(context)
                 async for response in stream(request, context):
                     yield response

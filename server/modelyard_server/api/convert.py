@@ -43,5 +43,7 @@ def request_digest(method: str, request: Message) -> str:
     copy = type(request)()
     copy.CopyFrom(request)
     if "request_id" in copy.DESCRIPTOR.fields_by_name:
-        copy.ClearField("request_id")  # type: ignore[arg-type]
-    return hashlib.sha256(method.encode() + b"\x00" + copy.SerializeToString(deterministic=True)).hexdigest()
+        copy.ClearField("request_id")
+    return hashlib.sha256(
+        method.encode() + b"\x00" + copy.SerializeToString(deterministic=True)
+    ).hexdigest()

@@ -10,54 +10,66 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
 
 from modelyard_server.domain.errors import DomainError, ErrorKind
 
 DOMAIN = "modelyard.dev"
 log = logging.getLogger("modelyard.api")
 
-CODES: dict[ErrorKind, grpc.StatusCode] = {kind: getattr(grpc.StatusCode, kind.value) for kind in ErrorKind}
+CODES: dict[ErrorKind, grpc.StatusCode] = {
+    kind: getattr(grpc.StatusCode, kind.value) for kind in ErrorKind
+}
 
 R = TypeVar("R")
 
 
-def status_of(error: DomainError) -> grpc.Status:
+def status_of(error: DomainError) -> status_pb2.Status:
     """Returns the rich status of a domain error: code, message, ErrorInfo, BadRequest."""
     code = CODES[error.kind]
     details = []
     info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata))
+    info.Pack(
+        error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata)
+    )
     details.append(info)
     if error.violations:
         bad_request = any_pb2.Any()
         bad_request.Pack(
             error_details_pb2.BadRequest(
                 field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.description
+                    )
                     for v in error.violations
                 ]
             )
         )
         details.append(bad_request)
-    status = status_pb2.Status(code=code.value[0], message=error.message, details=details)
-    return rpc_status.to_status(status)
+    return status_pb2.Status(code=code.value[0], message=error.message, details=details)
 
 
-def internal_status() -> grpc.Status:
+def internal_status() -> status_pb2.Status:
     info = any_pb2.Any()
     info.Pack(error_details_pb2.ErrorInfo(reason="INTERNAL_ERROR", domain=DOMAIN))
-    status = status_pb2.Status(
+    return status_pb2.Status(
         code=code_pb2.INTERNAL,
         message="the server failed to handle the request; it has been logged",
         details=[info],
     )
-    return rpc_status.to_status(status)
+
+
+async def abort_with(
+    context: grpc.aio.ServicerContext[Any, Any], status: status_pb2.Status
+) -> NoReturn:
+    """Ends the call with the status, its details in the `grpc-status-details-bin` trailer."""
+    code = next(c for c in grpc.StatusCode if c.value[0] == status.code)
+    trailers = (("grpc-status-details-bin", status.SerializeToString()),)
+    await context.abort(code, status.message, trailers)
+    raise AssertionError("unreachable")  # abort always raises
 
 
 async def abort(context: grpc.aio.ServicerContext[Any, Any], error: DomainError) -> NoReturn:
-    await context.abort_with_status(status_of(error))
-    raise AssertionError("unreachable")  # abort_with_status always raises
+    await abort_with(context, status_of(error))
 
 
 def rpc(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
@@ -73,7 +85,6 @@ def rpc(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
             raise
         except Exception:
             log.exception("unhandled error in %s", method.__qualname__)
-            await context.abort_with_status(internal_status())
-            raise AssertionError("unreachable") from None
+            await abort_with(context, internal_status())
 
     return wrapper

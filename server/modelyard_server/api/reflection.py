@@ -23,7 +23,7 @@ class _File:
     def dependencies(self) -> list[_File]:
         return [_File(d, self._pool) for d in self._descriptor.dependencies]
 
-    def CopyToProto(self, proto: descriptor_pb2.FileDescriptorProto) -> None:  # noqa: N802 (protobuf's name)
+    def CopyToProto(self, proto: descriptor_pb2.FileDescriptorProto) -> None:
         original = self._pool.originals.get(self.name)
         if original is not None:
             proto.CopyFrom(original)
@@ -45,19 +45,19 @@ class CommentedPool:
             if proto.name not in self.originals:
                 self.pool.Add(proto)
 
-    def FindFileByName(self, name: str) -> _File:  # noqa: N802
+    def FindFileByName(self, name: str) -> _File:
         return _File(self.pool.FindFileByName(name), self)
 
-    def FindFileContainingSymbol(self, symbol: str) -> _File:  # noqa: N802
+    def FindFileContainingSymbol(self, symbol: str) -> _File:
         return _File(self.pool.FindFileContainingSymbol(symbol), self)
 
-    def FindMessageTypeByName(self, name: str) -> Any:  # noqa: N802
+    def FindMessageTypeByName(self, name: str) -> Any:
         return self.pool.FindMessageTypeByName(name)
 
-    def FindExtensionByNumber(self, message: Any, number: int) -> Any:  # noqa: N802
+    def FindExtensionByNumber(self, message: Any, number: int) -> Any:
         return self.pool.FindExtensionByNumber(message, number)
 
-    def FindAllExtensions(self, message: Any) -> Any:  # noqa: N802
+    def FindAllExtensions(self, message: Any) -> Any:
         return self.pool.FindAllExtensions(message)
 
 

@@ -20,8 +20,11 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def mutation(method: str, request: Message, request_id: str) -> Mutation:
-    return Mutation(principal=current_principal(), request_id=request_id,
-                    request_digest=request_digest(method, request))
+    return Mutation(
+        principal=current_principal(),
+        request_id=request_id,
+        request_digest=request_digest(method, request),
+    )
 
 
 class RegistryServicer(rs_grpc.RegistryServiceServicer):
@@ -29,43 +32,70 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
         self.registry = registry
 
     @rpc
-    async def CreateModelGroup(self, request: rs.CreateModelGroupRequest, context: Context) -> pb.ModelGroup:
+    async def CreateModelGroup(
+        self, request: rs.CreateModelGroupRequest, context: Context
+    ) -> pb.ModelGroup:
         return await self.registry.create_group(
-            mutation("CreateModelGroup", request, request.request_id), request.model_group_id, request.model_group
+            mutation("CreateModelGroup", request, request.request_id),
+            request.model_group_id,
+            request.model_group,
         )
 
     @rpc
-    async def GetModelGroup(self, request: rs.GetModelGroupRequest, context: Context) -> pb.ModelGroup:
+    async def GetModelGroup(
+        self, request: rs.GetModelGroupRequest, context: Context
+    ) -> pb.ModelGroup:
         return await self.registry.get_group(current_principal(), request.name)
 
     @rpc
-    async def ListModelGroups(self, request: rs.ListModelGroupsRequest, context: Context) -> rs.ListModelGroupsResponse:
+    async def ListModelGroups(
+        self, request: rs.ListModelGroupsRequest, context: Context
+    ) -> rs.ListModelGroupsResponse:
         groups, token = await self.registry.list_groups(
-            current_principal(), request.page_size, request.page_token, request.filter, request.order_by
+            current_principal(),
+            request.page_size,
+            request.page_token,
+            request.filter,
+            request.order_by,
         )
         return rs.ListModelGroupsResponse(model_groups=groups, next_page_token=token)
 
     @rpc
-    async def UpdateModelGroup(self, request: rs.UpdateModelGroupRequest, context: Context) -> pb.ModelGroup:
+    async def UpdateModelGroup(
+        self, request: rs.UpdateModelGroupRequest, context: Context
+    ) -> pb.ModelGroup:
         return await self.registry.update_group(
-            mutation("UpdateModelGroup", request, request.request_id), request.model_group, request.update_mask.paths
+            mutation("UpdateModelGroup", request, request.request_id),
+            request.model_group,
+            request.update_mask.paths,
         )
 
     @rpc
-    async def DeleteModelGroup(self, request: rs.DeleteModelGroupRequest, context: Context) -> empty_pb2.Empty:
+    async def DeleteModelGroup(
+        self, request: rs.DeleteModelGroupRequest, context: Context
+    ) -> empty_pb2.Empty:
         await self.registry.delete_group(
-            mutation("DeleteModelGroup", request, request.request_id), request.name, request.etag, request.force
+            mutation("DeleteModelGroup", request, request.request_id),
+            request.name,
+            request.etag,
+            request.force,
         )
         return empty_pb2.Empty()
 
     @rpc
-    async def CreateModelVersion(self, request: rs.CreateModelVersionRequest, context: Context) -> pb.ModelVersion:
+    async def CreateModelVersion(
+        self, request: rs.CreateModelVersionRequest, context: Context
+    ) -> pb.ModelVersion:
         return await self.registry.create_version(
-            mutation("CreateModelVersion", request, request.request_id), request.parent, request.model_version
+            mutation("CreateModelVersion", request, request.request_id),
+            request.parent,
+            request.model_version,
         )
 
     @rpc
-    async def GetModelVersion(self, request: rs.GetModelVersionRequest, context: Context) -> pb.ModelVersion:
+    async def GetModelVersion(
+        self, request: rs.GetModelVersionRequest, context: Context
+    ) -> pb.ModelVersion:
         return await self.registry.get_version(current_principal(), request.name)
 
     @rpc
@@ -73,18 +103,29 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
         self, request: rs.ListModelVersionsRequest, context: Context
     ) -> rs.ListModelVersionsResponse:
         versions, token = await self.registry.list_versions(
-            current_principal(), request.parent, request.page_size, request.page_token, request.filter, request.order_by
+            current_principal(),
+            request.parent,
+            request.page_size,
+            request.page_token,
+            request.filter,
+            request.order_by,
         )
         return rs.ListModelVersionsResponse(model_versions=versions, next_page_token=token)
 
     @rpc
-    async def UpdateModelVersion(self, request: rs.UpdateModelVersionRequest, context: Context) -> pb.ModelVersion:
+    async def UpdateModelVersion(
+        self, request: rs.UpdateModelVersionRequest, context: Context
+    ) -> pb.ModelVersion:
         return await self.registry.update_version(
-            mutation("UpdateModelVersion", request, request.request_id), request.model_version, request.update_mask.paths
+            mutation("UpdateModelVersion", request, request.request_id),
+            request.model_version,
+            request.update_mask.paths,
         )
 
     @rpc
-    async def DeleteModelVersion(self, request: rs.DeleteModelVersionRequest, context: Context) -> empty_pb2.Empty:
+    async def DeleteModelVersion(
+        self, request: rs.DeleteModelVersionRequest, context: Context
+    ) -> empty_pb2.Empty:
         await self.registry.delete_version(
             mutation("DeleteModelVersion", request, request.request_id), request.name, request.etag
         )

@@ -18,7 +18,9 @@ class Audit:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def list(self, principal: Principal, query: AuditQuery, size: int, token: str) -> tuple[list[LogEntry], str]:
+    async def list(
+        self, principal: Principal, query: AuditQuery, size: int, token: str
+    ) -> tuple[list[LogEntry], str]:
         """Returns one page of entries in seq order and the token of the next page."""
         scope = _group_of(query.resource)
         principal.authorize(Permission.READ, scope)

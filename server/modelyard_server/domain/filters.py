@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 
@@ -36,7 +37,7 @@ class FieldSpec:
 
     name: str
     kind: Kind
-    enum: EnumTypeWrapper | None = None
+    enum: EnumTypeWrapper | type[Any] | None = None
     enum_prefix: str = ""
     orderable: bool = False
     key: str | None = None
@@ -89,7 +90,9 @@ class Schema:
             spec = self.maps[prefix]
             return FieldSpec(spec.name, spec.kind, orderable=spec.orderable, key=key)
         known = sorted([*self.fields, *(f"{m}.<key>" for m in self.maps)])
-        raise InvalidArgument(error_reason, f"unknown field '{path}'; known fields: {', '.join(known)}")
+        raise InvalidArgument(
+            error_reason, f"unknown field '{path}'; known fields: {', '.join(known)}"
+        )
 
 
 TOKEN = re.compile(
@@ -121,7 +124,10 @@ def _tokens(text: str) -> list[Token]:
         match = TOKEN.match(text, pos)
         if not match or match.lastgroup is None:
             where = len(text[:pos]) + (len(text[pos:]) - len(text[pos:].lstrip()))
-            raise InvalidArgument("INVALID_FILTER", f"cannot read the filter at position {where}: '{text[where:where + 20]}'")
+            raise InvalidArgument(
+                "INVALID_FILTER",
+                f"cannot read the filter at position {where}: '{text[where : where + 20]}'",
+            )
         kind = match.lastgroup
         token_text, start = match.group(kind), match.start(kind)
         if kind == "word" and token_text.upper() in KEYWORDS:
@@ -144,7 +150,10 @@ class _Parser:
     def take(self) -> Token:
         token = self.peek()
         if token is None:
-            raise InvalidArgument("INVALID_FILTER", "the filter ends too early: a comparison like `stage = PRODUCTION` is incomplete")
+            raise InvalidArgument(
+                "INVALID_FILTER",
+                "the filter ends too early: a comparison like `stage = PRODUCTION` is incomplete",
+            )
         self.i += 1
         return token
 
@@ -152,7 +161,10 @@ class _Parser:
         node = self.expr()
         extra = self.peek()
         if extra is not None:
-            raise InvalidArgument("INVALID_FILTER", f"unexpected '{extra.text}' at position {extra.pos}; join comparisons with AND or OR")
+            raise InvalidArgument(
+                "INVALID_FILTER",
+                f"unexpected '{extra.text}' at position {extra.pos}; join comparisons with AND or OR",
+            )
         return node
 
     def expr(self) -> Node:
@@ -180,14 +192,22 @@ class _Parser:
                 raise InvalidArgument("INVALID_FILTER", f"expected ')' at position {close.pos}")
             return node
         if token.kind != "word":
-            raise InvalidArgument("INVALID_FILTER", f"expected a field name at position {token.pos}, found '{token.text}'")
+            raise InvalidArgument(
+                "INVALID_FILTER",
+                f"expected a field name at position {token.pos}, found '{token.text}'",
+            )
         self.comparisons += 1
         if self.comparisons > MAX_TERMS:
-            raise InvalidArgument("INVALID_FILTER", f"the filter has more than {MAX_TERMS} comparisons")
+            raise InvalidArgument(
+                "INVALID_FILTER", f"the filter has more than {MAX_TERMS} comparisons"
+            )
         field = self.schema.resolve(token.text, "INVALID_FILTER")
         op = self.take()
         if op.kind != "op":
-            raise InvalidArgument("INVALID_FILTER", f"expected an operator (= != < <= > >=) after '{token.text}', found '{op.text}'")
+            raise InvalidArgument(
+                "INVALID_FILTER",
+                f"expected an operator (= != < <= > >=) after '{token.text}', found '{op.text}'",
+            )
         value = self.take()
         return Comparison(field, op.text, _value(field, token.text, op.text, value))
 
@@ -201,7 +221,9 @@ def _unquote(token: Token) -> str:
 
 def _value(field: FieldSpec, path: str, op: str, token: Token) -> int | float | str:
     if token.kind not in {"string", "number", "word"}:
-        raise InvalidArgument("INVALID_FILTER", f"expected a value after '{path} {op}', found '{token.text}'")
+        raise InvalidArgument(
+            "INVALID_FILTER", f"expected a value after '{path} {op}', found '{token.text}'"
+        )
     problem = f"'{path}' compares with {field.kind.value}, not {token.text}"
     if field.kind is Kind.INT:
         if token.kind != "number" or not re.fullmatch(r"-?\d+", token.text):
@@ -217,7 +239,9 @@ def _value(field: FieldSpec, path: str, op: str, token: Token) -> int | float | 
         except ValueError:
             raise InvalidArgument("INVALID_FILTER", problem) from None
         if moment.tzinfo is None:
-            raise InvalidArgument("INVALID_FILTER", f"the time for '{path}' needs a zone, e.g. a trailing Z")
+            raise InvalidArgument(
+                "INVALID_FILTER", f"the time for '{path}' needs a zone, e.g. a trailing Z"
+            )
         return int(moment.timestamp() * 1_000_000)
     if field.kind is Kind.ENUM:
         assert field.enum is not None
@@ -225,9 +249,13 @@ def _value(field: FieldSpec, path: str, op: str, token: Token) -> int | float | 
             raise InvalidArgument("INVALID_FILTER", f"'{path}' supports only = and !=")
         word = _unquote(token).upper()
         name = word if word.startswith(field.enum_prefix) else field.enum_prefix + word
-        if name not in field.enum.keys() or name.endswith("_UNSPECIFIED"):
-            allowed = [n.removeprefix(field.enum_prefix) for n in field.enum.keys() if not n.endswith("_UNSPECIFIED")]
-            raise InvalidArgument("INVALID_FILTER", f"'{word}' is not a value of '{path}'; use one of {', '.join(allowed)}")
+        known = [n for n in field.enum.keys() if not n.endswith("_UNSPECIFIED")]  # noqa: SIM118
+        if name not in known:
+            allowed = [n.removeprefix(field.enum_prefix) for n in known]
+            raise InvalidArgument(
+                "INVALID_FILTER",
+                f"'{word}' is not a value of '{path}'; use one of {', '.join(allowed)}",
+            )
         return int(field.enum.Value(name))
     return _unquote(token)
 
@@ -235,7 +263,9 @@ def _value(field: FieldSpec, path: str, op: str, token: Token) -> int | float | 
 def parse_filter(text: str, schema: Schema) -> Node | None:
     """Returns the typed tree of a filter expression, or None for an empty filter."""
     if len(text) > MAX_FILTER:
-        raise InvalidArgument("INVALID_FILTER", f"the filter is longer than {MAX_FILTER} characters")
+        raise InvalidArgument(
+            "INVALID_FILTER", f"the filter is longer than {MAX_FILTER} characters"
+        )
     if not text.strip():
         return None
     return _Parser(text, schema).parse()
@@ -247,11 +277,18 @@ def parse_order_by(text: str, schema: Schema) -> Ordering:
     if not words:
         return schema.default_order
     if "," in words:
-        raise InvalidArgument("INVALID_ORDER_BY", "order by one field only; ties are broken by creation order")
+        raise InvalidArgument(
+            "INVALID_ORDER_BY", "order by one field only; ties are broken by creation order"
+        )
     if len(words) > 2 or (len(words) == 2 and words[1].lower() not in {"asc", "desc"}):
         raise InvalidArgument("INVALID_ORDER_BY", f"'{text}' is not `<field> [asc|desc]`")
     field = schema.resolve(words[0], "INVALID_ORDER_BY")
     if not field.orderable:
-        orderable = sorted([n for n, f in schema.fields.items() if f.orderable] + [f"{m}.<key>" for m, f in schema.maps.items() if f.orderable])
-        raise InvalidArgument("INVALID_ORDER_BY", f"cannot order by '{words[0]}'; use one of {', '.join(orderable)}")
+        orderable = sorted(
+            [n for n, f in schema.fields.items() if f.orderable]
+            + [f"{m}.<key>" for m, f in schema.maps.items() if f.orderable]
+        )
+        raise InvalidArgument(
+            "INVALID_ORDER_BY", f"cannot order by '{words[0]}'; use one of {', '.join(orderable)}"
+        )
     return Ordering(field, len(words) == 2 and words[1].lower() == "desc")

@@ -22,7 +22,11 @@ class VersionRef:
 
     @property
     def name(self) -> str:
-        return version_name(self.group, self.number) if self.number else f"groups/{self.group}/versions/{LATEST}"
+        return (
+            version_name(self.group, self.number)
+            if self.number
+            else f"groups/{self.group}/versions/{LATEST}"
+        )
 
 
 def group_name(group: str) -> str:
@@ -36,7 +40,9 @@ def version_name(group: str, number: int | None) -> str:
 def check_group_id(group: str, field: str) -> str:
     """Returns the id if it is a valid group id, else raises INVALID_FIELD for `field`."""
     if not GROUP_ID.fullmatch(group):
-        raise invalid_fields([FieldViolation(field, f"'{group}' is not a group id: {GROUP_ID_RULE}")])
+        raise invalid_fields(
+            [FieldViolation(field, f"'{group}' is not a group id: {GROUP_ID_RULE}")]
+        )
     return group
 
 
@@ -44,7 +50,9 @@ def parse_group_name(name: str, field: str = "name", *, allow_all: bool = False)
     """Returns the group id of `groups/{group}`, or `-` when allowed."""
     parts = name.split("/")
     if len(parts) != 2 or parts[0] != "groups":
-        raise invalid_fields([FieldViolation(field, f"'{name}' is not a group name: expected groups/{{group}}")])
+        raise invalid_fields(
+            [FieldViolation(field, f"'{name}' is not a group name: expected groups/{{group}}")]
+        )
     if allow_all and parts[1] == ALL_GROUPS:
         return ALL_GROUPS
     return check_group_id(parts[1], field)
@@ -55,12 +63,19 @@ def parse_version_name(name: str, field: str = "name", *, allow_latest: bool = F
     parts = name.split("/")
     if len(parts) != 4 or parts[0] != "groups" or parts[2] != "versions":
         raise invalid_fields(
-            [FieldViolation(field, f"'{name}' is not a version name: expected groups/{{group}}/versions/{{version}}")]
+            [
+                FieldViolation(
+                    field,
+                    f"'{name}' is not a version name: expected groups/{{group}}/versions/{{version}}",
+                )
+            ]
         )
     group = check_group_id(parts[1], field)
     if allow_latest and parts[3] == LATEST:
         return VersionRef(group, None)
     if not parts[3].isdigit() or int(parts[3]) < 1 or len(parts[3]) > 18:
         expected = "a positive number or 'latest'" if allow_latest else "a positive number"
-        raise invalid_fields([FieldViolation(field, f"version '{parts[3]}' in '{name}' is not {expected}")])
+        raise invalid_fields(
+            [FieldViolation(field, f"version '{parts[3]}' in '{name}' is not {expected}")]
+        )
     return VersionRef(group, int(parts[3]))

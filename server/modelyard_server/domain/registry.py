@@ -62,8 +62,16 @@ class Mutation:
     request_digest: str = ""
     reason: str = ""
 
-    def draft(self, action: str, resource: str, group: str, version: int,
-              before: Message | None, after: Message | None, time_us: int) -> LogDraft:
+    def draft(
+        self,
+        action: str,
+        resource: str,
+        group: str,
+        version: int,
+        before: Message | None,
+        after: Message | None,
+        time_us: int,
+    ) -> LogDraft:
         return LogDraft(
             action=action,
             resource=resource,
@@ -80,38 +88,69 @@ class Mutation:
 
 
 def group_not_found(group: str) -> NotFound:
-    return NotFound("MODEL_GROUP_NOT_FOUND", f"model group 'groups/{group}' does not exist",
-                    metadata={"resource": names.group_name(group)})
+    return NotFound(
+        "MODEL_GROUP_NOT_FOUND",
+        f"model group 'groups/{group}' does not exist",
+        metadata={"resource": names.group_name(group)},
+    )
 
 
 def version_not_found(ref: names.VersionRef) -> NotFound:
-    return NotFound("MODEL_VERSION_NOT_FOUND", f"model version '{ref.name}' does not exist",
-                    metadata={"resource": ref.name})
+    return NotFound(
+        "MODEL_VERSION_NOT_FOUND",
+        f"model version '{ref.name}' does not exist",
+        metadata={"resource": ref.name},
+    )
 
 
 def check_etag(sent: str, current: str, name: str) -> None:
     if sent and sent != current:
-        raise Aborted("STALE_ETAG",
-                      f"'{name}' changed since you read it (etag {sent}, now {current}); read it again and retry",
-                      metadata={"resource": name, "current_etag": current})
+        raise Aborted(
+            "STALE_ETAG",
+            f"'{name}' changed since you read it (etag {sent}, now {current}); read it again and retry",
+            metadata={"resource": name, "current_etag": current},
+        )
 
 
-def mask_paths(paths: Sequence[str], mutable: set[str], immutable: set[str], output_only: set[str],
-               map_fields: set[str], message_fields: set[str]) -> list[str]:
+def mask_paths(
+    paths: Sequence[str],
+    mutable: set[str],
+    immutable: set[str],
+    output_only: set[str],
+    map_fields: set[str],
+    message_fields: set[str],
+) -> list[str]:
     """Returns the update mask's paths if each names a field that may change."""
     if not paths:
-        raise InvalidArgument("INVALID_FIELD", "update_mask is required: name the fields to change, e.g. 'description'",
-                              violations=[FieldViolation("update_mask", "is empty")])
+        raise InvalidArgument(
+            "INVALID_FIELD",
+            "update_mask is required: name the fields to change, e.g. 'description'",
+            violations=[FieldViolation("update_mask", "is empty")],
+        )
     for path in paths:
         head, dot, rest = path.partition(".")
         if head in output_only:
-            raise InvalidArgument("IMMUTABLE_FIELD", f"'{path}' is output only and cannot be updated")
+            raise InvalidArgument(
+                "IMMUTABLE_FIELD", f"'{path}' is output only and cannot be updated"
+            )
         if head in immutable:
-            raise InvalidArgument("IMMUTABLE_FIELD",
-                                  f"'{path}' describes how the model was made and is immutable; register a new version instead")
-        if head not in mutable or (dot and head not in map_fields | message_fields) or (dot and not rest):
+            raise InvalidArgument(
+                "IMMUTABLE_FIELD",
+                f"'{path}' describes how the model was made and is immutable; register a new version instead",
+            )
+        if (
+            head not in mutable
+            or (dot and head not in map_fields | message_fields)
+            or (dot and not rest)
+        ):
             allowed = ", ".join(sorted(mutable))
-            raise invalid_fields([FieldViolation("update_mask", f"'{path}' is not a field that can be updated ({allowed})")])
+            raise invalid_fields(
+                [
+                    FieldViolation(
+                        "update_mask", f"'{path}' is not a field that can be updated ({allowed})"
+                    )
+                ]
+            )
     return list(paths)
 
 
@@ -129,7 +168,9 @@ def apply_mask(target: Message, patch: Message, paths: Sequence[str], map_fields
             sub_target, sub_patch = getattr(target, head), getattr(patch, head)
             descriptor = sub_target.DESCRIPTOR.fields_by_name.get(rest)
             if descriptor is None:
-                raise invalid_fields([FieldViolation("update_mask", f"'{path}' names no field of {head}")])
+                raise invalid_fields(
+                    [FieldViolation("update_mask", f"'{path}' names no field of {head}")]
+                )
             sub_target.ClearField(rest)
             if descriptor.is_repeated:
                 getattr(sub_target, rest).extend(getattr(sub_patch, rest))
@@ -157,8 +198,12 @@ class Registry:
         self.store = store
         self.clock = clock
 
-    async def write(self, mutation: Mutation, result_type: type[M] | None,
-                    change: Callable[[Writer, int], Awaitable[tuple[LogDraft, M | None]]]) -> M | None:
+    async def write(
+        self,
+        mutation: Mutation,
+        result_type: type[M] | None,
+        change: Callable[[Writer, int], Awaitable[tuple[LogDraft, M | None]]],
+    ) -> M | None:
         """Runs `change` in one unit of work and logs it; a retried request_id replays the first result."""
         validation.check_request_id(mutation.request_id)
         async with self.store.writer(mutation.principal.tenant) as writer:
@@ -180,7 +225,9 @@ class Registry:
 
     # Groups
 
-    async def create_group(self, mutation: Mutation, group_id: str, group: pb.ModelGroup) -> pb.ModelGroup:
+    async def create_group(
+        self, mutation: Mutation, group_id: str, group: pb.ModelGroup
+    ) -> pb.ModelGroup:
         """Returns the new group."""
         names.check_group_id(group_id, "model_group_id")
         validation.check_group(group)
@@ -188,8 +235,11 @@ class Registry:
 
         async def change(writer: Writer, now: int) -> tuple[LogDraft, pb.ModelGroup]:
             if await writer.group(group_id) is not None:
-                raise AlreadyExists("MODEL_GROUP_ALREADY_EXISTS", f"model group 'groups/{group_id}' already exists",
-                                    metadata={"resource": names.group_name(group_id)})
+                raise AlreadyExists(
+                    "MODEL_GROUP_ALREADY_EXISTS",
+                    f"model group 'groups/{group_id}' already exists",
+                    metadata={"resource": names.group_name(group_id)},
+                )
             created = pb.ModelGroup(
                 name=names.group_name(group_id),
                 description=group.description,
@@ -201,7 +251,9 @@ class Registry:
                 etag=new_etag(),
             )
             await writer.insert_group(created)
-            return mutation.draft("MODEL_GROUP_CREATED", created.name, group_id, 0, None, created, now), created
+            return mutation.draft(
+                "MODEL_GROUP_CREATED", created.name, group_id, 0, None, created, now
+            ), created
 
         return await self._must(self.write(mutation, pb.ModelGroup, change))
 
@@ -214,8 +266,9 @@ class Registry:
             raise group_not_found(group_id)
         return group
 
-    async def list_groups(self, principal: Principal, size: int, token: str, filter_text: str,
-                          order_by: str) -> tuple[list[pb.ModelGroup], str]:
+    async def list_groups(
+        self, principal: Principal, size: int, token: str, filter_text: str, order_by: str
+    ) -> tuple[list[pb.ModelGroup], str]:
         """Returns one page of groups and the token of the next (empty on the last page)."""
         principal.authorize(Permission.READ)
         where = parse_filter(filter_text, GROUPS)
@@ -227,10 +280,18 @@ class Registry:
             page = await reader.list_groups(where, order, limit, after)
         return page.items, encode_token(page.resume_after, query)
 
-    async def update_group(self, mutation: Mutation, patch: pb.ModelGroup, paths: Sequence[str]) -> pb.ModelGroup:
+    async def update_group(
+        self, mutation: Mutation, patch: pb.ModelGroup, paths: Sequence[str]
+    ) -> pb.ModelGroup:
         group_id = names.parse_group_name(patch.name, "model_group.name")
-        mask_paths(paths, GROUP_MUTABLE, set(), {"name", "latest_version", "created_by", "create_time", "update_time", "etag"},
-                   {"tags"}, set())
+        mask_paths(
+            paths,
+            GROUP_MUTABLE,
+            set(),
+            {"name", "latest_version", "created_by", "create_time", "update_time", "etag"},
+            {"tags"},
+            set(),
+        )
         validation.check_group(patch)
         mutation.principal.authorize(Permission.REGISTER, group_id)
 
@@ -246,7 +307,9 @@ class Registry:
             after.update_time.CopyFrom(timestamp(now))
             after.etag = new_etag()
             await writer.update_group(after)
-            return mutation.draft("MODEL_GROUP_UPDATED", after.name, group_id, 0, before, after, now), after
+            return mutation.draft(
+                "MODEL_GROUP_UPDATED", after.name, group_id, 0, before, after, now
+            ), after
 
         return await self._must(self.write(mutation, pb.ModelGroup, change))
 
@@ -261,22 +324,30 @@ class Registry:
             check_etag(etag, before.etag, before.name)
             count = await writer.count_versions(group_id)
             if count and not force:
-                raise FailedPrecondition("MODEL_GROUP_NOT_EMPTY",
-                                         f"'{before.name}' still has {count} versions; delete them first or pass force",
-                                         metadata={"resource": before.name, "versions": str(count)})
+                raise FailedPrecondition(
+                    "MODEL_GROUP_NOT_EMPTY",
+                    f"'{before.name}' still has {count} versions; delete them first or pass force",
+                    metadata={"resource": before.name, "versions": str(count)},
+                )
             in_production = await writer.count_versions(group_id, stage=pb.STAGE_PRODUCTION)
             if in_production:
-                raise FailedPrecondition("VERSION_IN_PRODUCTION",
-                                         f"'{before.name}' has a version in production; archive it before deleting the group",
-                                         metadata={"resource": before.name})
+                raise FailedPrecondition(
+                    "VERSION_IN_PRODUCTION",
+                    f"'{before.name}' has a version in production; archive it before deleting the group",
+                    metadata={"resource": before.name},
+                )
             await writer.delete_group(group_id)
-            return mutation.draft("MODEL_GROUP_DELETED", before.name, group_id, 0, before, None, now), None
+            return mutation.draft(
+                "MODEL_GROUP_DELETED", before.name, group_id, 0, before, None, now
+            ), None
 
         await self.write(mutation, None, change)
 
     # Versions
 
-    async def create_version(self, mutation: Mutation, parent: str, version: pb.ModelVersion) -> pb.ModelVersion:
+    async def create_version(
+        self, mutation: Mutation, parent: str, version: pb.ModelVersion
+    ) -> pb.ModelVersion:
         """Returns the registered version, numbered by the server."""
         group_id = names.parse_group_name(parent, "parent")
         validation.check_version(version)
@@ -289,21 +360,25 @@ class Registry:
             existing = await writer.version_with_artifact(group_id, version.artifact.sha256)
             if existing is not None:
                 existing_name = names.version_name(group_id, existing)
-                raise AlreadyExists("DUPLICATE_ARTIFACT",
-                                    f"an artifact with sha256 {version.artifact.sha256} is already registered as "
-                                    f"'{existing_name}'; use that version instead of registering it again",
-                                    metadata={"existing_version": existing_name})
+                raise AlreadyExists(
+                    "DUPLICATE_ARTIFACT",
+                    f"an artifact with sha256 {version.artifact.sha256} is already registered as "
+                    f"'{existing_name}'; use that version instead of registering it again",
+                    metadata={"existing_version": existing_name},
+                )
             references = [*version.lineage.parent_versions, *version.lineage.depends_on]
             missing = await writer.missing_versions(references) if references else []
             if missing:
-                raise FailedPrecondition("REFERENCED_VERSION_NOT_FOUND",
-                                         f"the lineage names versions that do not exist: {', '.join(missing)}",
-                                         metadata={"missing": ",".join(missing)})
+                raise FailedPrecondition(
+                    "REFERENCED_VERSION_NOT_FOUND",
+                    f"the lineage names versions that do not exist: {', '.join(missing)}",
+                    metadata={"missing": ",".join(missing)},
+                )
             number = group.latest_version + 1
             created = pb.ModelVersion()
             created.CopyFrom(version)
             for field in VERSION_OUTPUT_ONLY:
-                created.ClearField(field)
+                created.ClearField(field)  # type: ignore[arg-type]
             if created.artifact.format == pb.ARTIFACT_FORMAT_UNSPECIFIED:
                 created.artifact.format = pb.ARTIFACT_FORMAT_OTHER
             created.name = names.version_name(group_id, number)
@@ -317,7 +392,9 @@ class Registry:
             group.latest_version = number
             await writer.update_group(group)
             await writer.insert_version(group_id, created)
-            return mutation.draft("MODEL_VERSION_CREATED", created.name, group_id, number, None, created, now), created
+            return mutation.draft(
+                "MODEL_VERSION_CREATED", created.name, group_id, number, None, created, now
+            ), created
 
         return await self._must(self.write(mutation, pb.ModelVersion, change))
 
@@ -332,8 +409,15 @@ class Registry:
             raise version_not_found(ref)
         return version
 
-    async def list_versions(self, principal: Principal, parent: str, size: int, token: str, filter_text: str,
-                            order_by: str) -> tuple[list[pb.ModelVersion], str]:
+    async def list_versions(
+        self,
+        principal: Principal,
+        parent: str,
+        size: int,
+        token: str,
+        filter_text: str,
+        order_by: str,
+    ) -> tuple[list[pb.ModelVersion], str]:
         """Returns one page of versions and the token of the next (empty on the last page)."""
         group_id = names.parse_group_name(parent, "parent", allow_all=True)
         scope = None if group_id == names.ALL_GROUPS else group_id
@@ -349,9 +433,13 @@ class Registry:
             page = await reader.list_versions(scope, where, order, limit, after)
         return page.items, encode_token(page.resume_after, query)
 
-    async def update_version(self, mutation: Mutation, patch: pb.ModelVersion, paths: Sequence[str]) -> pb.ModelVersion:
+    async def update_version(
+        self, mutation: Mutation, patch: pb.ModelVersion, paths: Sequence[str]
+    ) -> pb.ModelVersion:
         ref = names.parse_version_name(patch.name, "model_version.name")
-        mask_paths(paths, VERSION_MUTABLE, VERSION_IMMUTABLE, VERSION_OUTPUT_ONLY, {"tags"}, {"model_card"})
+        mask_paths(
+            paths, VERSION_MUTABLE, VERSION_IMMUTABLE, VERSION_OUTPUT_ONLY, {"tags"}, {"model_card"}
+        )
         validation.check_version_update(patch)
         mutation.principal.authorize(Permission.REGISTER, ref.group)
 
@@ -365,7 +453,9 @@ class Registry:
             after.update_time.CopyFrom(timestamp(now))
             after.etag = new_etag()
             await writer.update_version(ref.group, after)
-            return mutation.draft("MODEL_VERSION_UPDATED", after.name, ref.group, after.version, before, after, now), after
+            return mutation.draft(
+                "MODEL_VERSION_UPDATED", after.name, ref.group, after.version, before, after, now
+            ), after
 
         return await self._must(self.write(mutation, pb.ModelVersion, change))
 
@@ -377,11 +467,15 @@ class Registry:
             before = await self._version(writer, ref)
             check_etag(etag, before.etag, before.name)
             if before.stage == pb.STAGE_PRODUCTION:
-                raise FailedPrecondition("VERSION_IN_PRODUCTION",
-                                         f"'{before.name}' is in production; roll back or archive it before deleting it",
-                                         metadata={"resource": before.name})
+                raise FailedPrecondition(
+                    "VERSION_IN_PRODUCTION",
+                    f"'{before.name}' is in production; roll back or archive it before deleting it",
+                    metadata={"resource": before.name},
+                )
             await writer.delete_version(ref.group, before.version)
-            return mutation.draft("MODEL_VERSION_DELETED", before.name, ref.group, before.version, before, None, now), None
+            return mutation.draft(
+                "MODEL_VERSION_DELETED", before.name, ref.group, before.version, before, None, now
+            ), None
 
         await self.write(mutation, None, change)
 

@@ -72,7 +72,9 @@ class Reader(Protocol):
         self, group: str | None, where: Node | None, order: Ordering, limit: int, after: Key | None
     ) -> Slice[pb.ModelVersion]: ...
 
-    async def list_log(self, query: AuditQuery, limit: int, after_seq: int | None) -> list[LogEntry]: ...
+    async def list_log(
+        self, query: AuditQuery, limit: int, after_seq: int | None
+    ) -> list[LogEntry]: ...
 
     async def log_range(self, after_seq: int, limit: int) -> list[LogEntry]:
         """Returns up to `limit` entries with seq > after_seq, in seq order."""

@@ -72,7 +72,9 @@ class Checker:
         parts = urlsplit(value)
         if not URI_SCHEME.fullmatch(parts.scheme):
             self.fail(field, f"'{value}' is not a URI: it needs a scheme such as s3:// or file://")
-        elif parts.scheme == "file" and (parts.netloc not in {"", "localhost"} or not parts.path.startswith("/")):
+        elif parts.scheme == "file" and (
+            parts.netloc not in {"", "localhost"} or not parts.path.startswith("/")
+        ):
             self.fail(field, f"'{value}' is not a file URI: use file:///absolute/path")
         elif parts.scheme in {"s3", "gs", "http", "https"} and not parts.netloc:
             self.fail(field, f"'{value}' has no host or bucket after {parts.scheme}://")
@@ -85,7 +87,10 @@ class Checker:
         for key, value in values.items():
             self.key(f"{field}[{key!r}]", key)
             if len(value) > MAX_VALUE:
-                self.fail(f"{field}[{key!r}]", f"value is {len(value)} characters long; the limit is {MAX_VALUE}")
+                self.fail(
+                    f"{field}[{key!r}]",
+                    f"value is {len(value)} characters long; the limit is {MAX_VALUE}",
+                )
 
     def key(self, field: str, key: str) -> None:
         if not KEY.fullmatch(key):
@@ -110,7 +115,10 @@ class Checker:
                 and int(parts[3]) >= 1
             )
             if not ok:
-                self.fail(f"{field}[{i}]", f"'{name}' is not a version name groups/{{group}}/versions/{{number}}")
+                self.fail(
+                    f"{field}[{i}]",
+                    f"'{name}' is not a version name groups/{{group}}/versions/{{number}}",
+                )
 
 
 def check_request_id(request_id: str) -> None:
@@ -137,7 +145,10 @@ def check_version(version: pb.ModelVersion, prefix: str = "model_version") -> No
         artifact = version.artifact
         checker.uri(f"{prefix}.artifact.uri", artifact.uri, required=True)
         if not SHA256.fullmatch(artifact.sha256):
-            checker.fail(f"{prefix}.artifact.sha256", "must be 64 lowercase hex digits (the SHA-256 of the artifact)")
+            checker.fail(
+                f"{prefix}.artifact.sha256",
+                "must be 64 lowercase hex digits (the SHA-256 of the artifact)",
+            )
         if artifact.size_bytes < 0:
             checker.fail(f"{prefix}.artifact.size_bytes", "must not be negative")
         if artifact.format not in pb.ArtifactFormat.values():
@@ -146,7 +157,9 @@ def check_version(version: pb.ModelVersion, prefix: str = "model_version") -> No
         checker.text(f"{prefix}.artifact.framework_version", artifact.framework_version, MAX_SHORT)
     checker.text(f"{prefix}.inference_image", version.inference_image, MAX_VALUE)
     if len(version.metrics) > MAX_METRICS:
-        checker.fail(f"{prefix}.metrics", f"has {len(version.metrics)} entries; the limit is {MAX_METRICS}")
+        checker.fail(
+            f"{prefix}.metrics", f"has {len(version.metrics)} entries; the limit is {MAX_METRICS}"
+        )
     for name, value in version.metrics.items():
         checker.key(f"{prefix}.metrics[{name!r}]", name)
         checker.finite(f"{prefix}.metrics[{name!r}]", value)
@@ -188,7 +201,9 @@ def check_model_card(checker: Checker, card: pb.ModelCard, prefix: str) -> None:
         checker.text(f"{field}.metric", evaluation.metric, MAX_SHORT, required=True)
         checker.finite(f"{field}.value", evaluation.value)
     if card.HasField("extra") and card.extra.ByteSize() > MAX_CARD_EXTRA:
-        checker.fail(f"{prefix}.extra", f"is {card.extra.ByteSize()} bytes; the limit is {MAX_CARD_EXTRA}")
+        checker.fail(
+            f"{prefix}.extra", f"is {card.extra.ByteSize()} bytes; the limit is {MAX_CARD_EXTRA}"
+        )
 
 
 def check_columns(checker: Checker, columns: Iterable[pb.ColumnSpec], prefix: str) -> None:

@@ -58,7 +58,21 @@ def canonical(
     request_digest: str,
 ) -> bytes:
     """Returns the bytes the entry's hash covers: every field but the hashes, in fixed order."""
-    fields = [tenant, seq, time_us, actor, action, resource, group, version, before, after, reason, request_id, request_digest]
+    fields = [
+        tenant,
+        seq,
+        time_us,
+        actor,
+        action,
+        resource,
+        group,
+        version,
+        before,
+        after,
+        reason,
+        request_id,
+        request_digest,
+    ]
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -133,7 +147,14 @@ class ChainVerifier:
     def verdict(self, head_seq: int, head_hash: str) -> Verdict:
         """Returns the outcome, given the chain head the store records."""
         if self.broken is not None:
-            return Verdict(False, self.broken.checked, head_seq, head_hash, self.broken.first_broken_seq, self.broken.problem)
+            return Verdict(
+                False,
+                self.broken.checked,
+                head_seq,
+                head_hash,
+                self.broken.first_broken_seq,
+                self.broken.problem,
+            )
         if self.checked != head_seq or self.prev_hash != head_hash:
             return Verdict(
                 False,

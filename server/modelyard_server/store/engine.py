@@ -21,7 +21,12 @@ def normalize_url(url: str) -> str:
     parsed = make_url(url)
     if parsed.drivername in {"sqlite", "sqlite+pysqlite"}:
         parsed = parsed.set(drivername="sqlite+aiosqlite")
-    elif parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"}:
+    elif parsed.drivername in {
+        "postgresql",
+        "postgres",
+        "postgresql+psycopg2",
+        "postgresql+psycopg",
+    }:
         parsed = parsed.set(drivername="postgresql+asyncpg")
     return parsed.render_as_string(hide_password=False)
 
@@ -81,7 +86,9 @@ def open_engines(url: str, *, pool_size: int = 8) -> Engines:
             read=_sqlite_engine(url, immediate=False, pool_size=pool_size),
             write=_sqlite_engine(url, immediate=True, pool_size=1),
         )
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
     return Engines(url, read=engine, write=engine)
 
 

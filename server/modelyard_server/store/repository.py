@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from modelyard.v1 import resources_pb2 as pb
 from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
@@ -45,16 +45,16 @@ VERSION_COLUMNS: dict[str, Any] = {
 
 def group_column(field: FieldSpec) -> ColumnElement[Any]:
     if field.key is not None:
-        return GroupRow.tags[field.key].as_string()
-    return GROUP_COLUMNS[field.name]  # type: ignore[no-any-return]
+        return cast(ColumnElement[Any], GroupRow.tags[field.key].as_string())
+    return cast(ColumnElement[Any], GROUP_COLUMNS[field.name])
 
 
 def version_column(field: FieldSpec) -> ColumnElement[Any]:
     if field.key is not None:
         if field.name == "metrics":
-            return VersionRow.metrics[field.key].as_float()
-        return VersionRow.tags[field.key].as_string()
-    return VERSION_COLUMNS[field.name]  # type: ignore[no-any-return]
+            return cast(ColumnElement[Any], VersionRow.metrics[field.key].as_float())
+        return cast(ColumnElement[Any], VersionRow.tags[field.key].as_string())
+    return cast(ColumnElement[Any], VERSION_COLUMNS[field.name])
 
 
 def group_values(group: pb.ModelGroup) -> dict[str, Any]:
@@ -121,7 +121,9 @@ class SqlReader:
     async def _group_pk(self, group: str) -> int | None:
         if group not in self.group_pks:
             pk = await self.conn.scalar(
-                select(GroupRow.id).where(GroupRow.tenant == self.tenant, GroupRow.group_id == group)
+                select(GroupRow.id).where(
+                    GroupRow.tenant == self.tenant, GroupRow.group_id == group
+                )
             )
             if pk is None:
                 return None
@@ -131,7 +133,9 @@ class SqlReader:
     async def group(self, group: str) -> pb.ModelGroup | None:
         row = (
             await self.conn.execute(
-                select(GroupRow.id, GroupRow.body).where(GroupRow.tenant == self.tenant, GroupRow.group_id == group)
+                select(GroupRow.id, GroupRow.body).where(
+                    GroupRow.tenant == self.tenant, GroupRow.group_id == group
+                )
             )
         ).first()
         if row is None:
@@ -143,7 +147,11 @@ class SqlReader:
         query = (
             select(VersionRow.body)
             .join(GroupRow, GroupRow.id == VersionRow.group_pk)
-            .where(GroupRow.tenant == self.tenant, GroupRow.group_id == group, VersionRow.tenant == self.tenant)
+            .where(
+                GroupRow.tenant == self.tenant,
+                GroupRow.group_id == group,
+                VersionRow.tenant == self.tenant,
+            )
         )
         if number is None:
             query = query.order_by(VersionRow.number.desc()).limit(1)
@@ -152,31 +160,43 @@ class SqlReader:
         body = await self.conn.scalar(query)
         return None if body is None else pb.ModelVersion.FromString(body)
 
-    async def list_groups(self, where: Node | None, order: Ordering, limit: int, after: Key | None) -> Slice[pb.ModelGroup]:
-        columns = sort_columns(order, group_column, GroupRow.id)
-        query = select(GroupRow.body, *(c for c, _ in columns)).where(GroupRow.tenant == self.tenant)
+    async def list_groups(
+        self, where: Node | None, order: Ordering, limit: int, after: Key | None
+    ) -> Slice[pb.ModelGroup]:
+        columns = sort_columns(order, group_column, cast(ColumnElement[Any], GroupRow.id))
+        query = select(GroupRow.body, *(c for c, _ in columns)).where(
+            GroupRow.tenant == self.tenant
+        )
         if where is not None:
             query = query.where(condition(_strip_group_prefix(where), group_column))
         if after is not None:
             query = query.where(after_key(columns, after))
-        rows = (await self.conn.execute(query.order_by(*order_clause(columns)).limit(limit + 1))).all()
+        rows = (
+            await self.conn.execute(query.order_by(*order_clause(columns)).limit(limit + 1))
+        ).all()
         return _slice(rows, limit, pb.ModelGroup)
 
     async def list_versions(
         self, group: str | None, where: Node | None, order: Ordering, limit: int, after: Key | None
     ) -> Slice[pb.ModelVersion]:
-        columns = sort_columns(order, version_column, VersionRow.id)
-        query = select(VersionRow.body, *(c for c, _ in columns)).where(VersionRow.tenant == self.tenant)
+        columns = sort_columns(order, version_column, cast(ColumnElement[Any], VersionRow.id))
+        query = select(VersionRow.body, *(c for c, _ in columns)).where(
+            VersionRow.tenant == self.tenant
+        )
         if group is not None:
             query = query.where(VersionRow.group_pk == await self._group_pk(group))
         if where is not None:
             query = query.where(condition(where, version_column))
         if after is not None:
             query = query.where(after_key(columns, after))
-        rows = (await self.conn.execute(query.order_by(*order_clause(columns)).limit(limit + 1))).all()
+        rows = (
+            await self.conn.execute(query.order_by(*order_clause(columns)).limit(limit + 1))
+        ).all()
         return _slice(rows, limit, pb.ModelVersion)
 
-    async def list_log(self, query: AuditQuery, limit: int, after_seq: int | None) -> list[LogEntry]:
+    async def list_log(
+        self, query: AuditQuery, limit: int, after_seq: int | None
+    ) -> list[LogEntry]:
         statement = select(*LOG_COLUMNS).where(LogRow.tenant == self.tenant)
         if query.resource:
             statement = statement.where(LogRow.resource == query.resource)
@@ -191,8 +211,12 @@ class SqlReader:
         if query.end_us:
             statement = statement.where(LogRow.time_us < query.end_us)
         if after_seq is not None:
-            statement = statement.where(LogRow.seq < after_seq if query.newest_first else LogRow.seq > after_seq)
-        statement = statement.order_by(LogRow.seq.desc() if query.newest_first else LogRow.seq.asc()).limit(limit)
+            statement = statement.where(
+                LogRow.seq < after_seq if query.newest_first else LogRow.seq > after_seq
+            )
+        statement = statement.order_by(
+            LogRow.seq.desc() if query.newest_first else LogRow.seq.asc()
+        ).limit(limit)
         return [entry_of(row) for row in (await self.conn.execute(statement)).all()]
 
     async def log_range(self, after_seq: int, limit: int) -> list[LogEntry]:
@@ -205,7 +229,11 @@ class SqlReader:
         return [entry_of(row) for row in (await self.conn.execute(statement)).all()]
 
     async def chain_head(self) -> tuple[int, str]:
-        row = (await self.conn.execute(select(ChainHead.seq, ChainHead.hash).where(ChainHead.tenant == self.tenant))).first()
+        row = (
+            await self.conn.execute(
+                select(ChainHead.seq, ChainHead.hash).where(ChainHead.tenant == self.tenant)
+            )
+        ).first()
         return (0, GENESIS_HASH) if row is None else (row.seq, row.hash)
 
 
@@ -225,9 +253,11 @@ def _strip_group_prefix(node: Node) -> Node:
 Resource = TypeVar("Resource", pb.ModelGroup, pb.ModelVersion)
 
 
-def _slice(rows: Sequence[Row[Any]], limit: int, kind: type[Resource]) -> Slice[Resource]:
+def _slice(
+    rows: Sequence[Row[Any]] | Sequence[Any], limit: int, kind: type[Resource]
+) -> Slice[Resource]:
     items = [kind.FromString(row[0]) for row in rows[:limit]]
-    resume = tuple(rows[limit - 1][1:]) if len(rows) > limit else None
+    resume: tuple[Any, ...] | None = tuple(rows[limit - 1][1:]) if len(rows) > limit else None
     return Slice(items, resume)
 
 
@@ -243,7 +273,9 @@ class SqlWriter(SqlReader):
         """Takes the tenant's write lock; on SQLite the IMMEDIATE transaction already holds it."""
         dialect_insert = pg_insert if postgres else sqlite_insert
         await self.conn.execute(
-            dialect_insert(ChainHead).values(tenant=self.tenant, seq=0, hash=GENESIS_HASH).on_conflict_do_nothing()
+            dialect_insert(ChainHead)
+            .values(tenant=self.tenant, seq=0, hash=GENESIS_HASH)
+            .on_conflict_do_nothing()
         )
         query = select(ChainHead.seq, ChainHead.hash).where(ChainHead.tenant == self.tenant)
         if postgres:
@@ -253,30 +285,48 @@ class SqlWriter(SqlReader):
 
     async def replay(self, request_id: str) -> LogEntry | None:
         row = (
-            await self.conn.execute(select(*LOG_COLUMNS).where(LogRow.tenant == self.tenant, LogRow.request_id == request_id))
+            await self.conn.execute(
+                select(*LOG_COLUMNS).where(
+                    LogRow.tenant == self.tenant, LogRow.request_id == request_id
+                )
+            )
         ).first()
         return None if row is None else entry_of(row)
 
     async def insert_group(self, group: pb.ModelGroup) -> None:
-        pk = await self.conn.scalar(insert(GroupRow).values(tenant=self.tenant, **group_values(group)).returning(GroupRow.id))
+        pk = await self.conn.scalar(
+            insert(GroupRow)
+            .values(tenant=self.tenant, **group_values(group))
+            .returning(GroupRow.id)
+        )
         assert pk is not None
         self.group_pks[group.name.removeprefix("groups/")] = pk
 
     async def update_group(self, group: pb.ModelGroup) -> None:
         group_id = group.name.removeprefix("groups/")
         await self.conn.execute(
-            update(GroupRow).where(GroupRow.tenant == self.tenant, GroupRow.group_id == group_id).values(**group_values(group))
+            update(GroupRow)
+            .where(GroupRow.tenant == self.tenant, GroupRow.group_id == group_id)
+            .values(**group_values(group))
         )
 
     async def delete_group(self, group: str) -> None:
         pk = await self._group_pk(group)
-        await self.conn.execute(delete(VersionRow).where(VersionRow.tenant == self.tenant, VersionRow.group_pk == pk))
-        await self.conn.execute(delete(GroupRow).where(GroupRow.tenant == self.tenant, GroupRow.id == pk))
+        await self.conn.execute(
+            delete(VersionRow).where(VersionRow.tenant == self.tenant, VersionRow.group_pk == pk)
+        )
+        await self.conn.execute(
+            delete(GroupRow).where(GroupRow.tenant == self.tenant, GroupRow.id == pk)
+        )
         self.group_pks.pop(group, None)
 
     async def count_versions(self, group: str, *, stage: int | None = None) -> int:
-        query = select(func.count()).select_from(VersionRow).where(
-            VersionRow.tenant == self.tenant, VersionRow.group_pk == await self._group_pk(group)
+        query = (
+            select(func.count())
+            .select_from(VersionRow)
+            .where(
+                VersionRow.tenant == self.tenant, VersionRow.group_pk == await self._group_pk(group)
+            )
         )
         if stage is not None:
             query = query.where(VersionRow.stage == stage)
@@ -301,7 +351,9 @@ class SqlWriter(SqlReader):
 
     async def insert_version(self, group: str, version: pb.ModelVersion) -> None:
         await self.conn.execute(
-            insert(VersionRow).values(tenant=self.tenant, group_pk=await self._group_pk(group), **version_values(version))
+            insert(VersionRow).values(
+                tenant=self.tenant, group_pk=await self._group_pk(group), **version_values(version)
+            )
         )
 
     async def update_version(self, group: str, version: pb.ModelVersion) -> None:
@@ -381,7 +433,9 @@ class SqlWriter(SqlReader):
             )
         )
         await self.conn.execute(
-            update(ChainHead).where(ChainHead.tenant == self.tenant).values(seq=entry.seq, hash=entry.hash)
+            update(ChainHead)
+            .where(ChainHead.tenant == self.tenant)
+            .values(seq=entry.seq, hash=entry.hash)
         )
         self.head = (entry.seq, entry.hash)
         self.appended = True
@@ -395,9 +449,17 @@ def unavailable_on_connection_errors() -> Iterator[None]:
         yield
     except (OperationalError, InterfaceError) as error:
         if isinstance(error, OperationalError) and "locked" in str(error.orig):
-            raise Unavailable("DATABASE_UNAVAILABLE", "the database is busy; retry the request") from error
-        if isinstance(error, InterfaceError) or error.connection_invalidated or "connect" in str(error).lower():
-            raise Unavailable("DATABASE_UNAVAILABLE", "the database cannot be reached; retry the request") from error
+            raise Unavailable(
+                "DATABASE_UNAVAILABLE", "the database is busy; retry the request"
+            ) from error
+        if (
+            isinstance(error, InterfaceError)
+            or error.connection_invalidated
+            or "connect" in str(error).lower()
+        ):
+            raise Unavailable(
+                "DATABASE_UNAVAILABLE", "the database cannot be reached; retry the request"
+            ) from error
         raise
 
 
@@ -420,9 +482,8 @@ class SqlStore:
     @asynccontextmanager
     async def writer(self, tenant: str) -> AsyncIterator[SqlWriter]:
         if self._write_lock is not None:
-            async with self._write_lock:
-                async with self._transaction(tenant) as writer:
-                    yield writer
+            async with self._write_lock, self._transaction(tenant) as writer:
+                yield writer
         else:
             async with self._transaction(tenant) as writer:
                 yield writer

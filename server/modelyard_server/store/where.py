@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, false, func, not_, or_, true, tuple_
-from sqlalchemy.sql.elements import ColumnElement as Col
 
 from modelyard_server.domain.errors import InvalidArgument
 from modelyard_server.domain.filters import And, Comparison, FieldSpec, Node, Not, Or, Ordering
 from modelyard_server.domain.store import Key
 
-Columns = Callable[[FieldSpec], ColumnElement[object]]
+Columns = Callable[[FieldSpec], ColumnElement[Any]]
 
 
 def condition(node: Node, column_of: Columns) -> ColumnElement[bool]:
@@ -25,7 +25,7 @@ def condition(node: Node, column_of: Columns) -> ColumnElement[bool]:
     return _compare(node, column_of(node.field))
 
 
-def _compare(node: Comparison, column: ColumnElement[object]) -> ColumnElement[bool]:
+def _compare(node: Comparison, column: ColumnElement[Any]) -> ColumnElement[bool]:
     value = node.value
     op = node.op
     if op == "=":
@@ -44,7 +44,9 @@ def _compare(node: Comparison, column: ColumnElement[object]) -> ColumnElement[b
     return comparisons[op]
 
 
-def sort_columns(order: Ordering, column_of: Columns, tiebreak: ColumnElement[int]) -> list[tuple[Col[object], bool]]:
+def sort_columns(
+    order: Ordering, column_of: Columns, tiebreak: ColumnElement[Any]
+) -> list[tuple[ColumnElement[Any], bool]]:
     """Returns the columns to sort by, each with its direction; the last is a unique tiebreak."""
     column = column_of(order.field)
     if order.field.key is not None:
@@ -55,10 +57,12 @@ def sort_columns(order: Ordering, column_of: Columns, tiebreak: ColumnElement[in
     return [(column, order.descending), (tiebreak, order.descending)]
 
 
-def after_key(columns: Sequence[tuple[Col[object], bool]], key: Key) -> ColumnElement[bool]:
+def after_key(columns: Sequence[tuple[ColumnElement[Any], bool]], key: Key) -> ColumnElement[bool]:
     """Returns the condition that selects rows strictly after `key` in the given order."""
     if len(key) != len(columns):
-        raise InvalidArgument("INVALID_PAGE_TOKEN", "the page_token does not fit this query; start again without it")
+        raise InvalidArgument(
+            "INVALID_PAGE_TOKEN", "the page_token does not fit this query; start again without it"
+        )
     directions = {desc for _, desc in columns}
     if len(directions) == 1:
         left = tuple_(*(c for c, _ in columns))
@@ -72,5 +76,5 @@ def after_key(columns: Sequence[tuple[Col[object], bool]], key: Key) -> ColumnEl
     return or_(*alternatives)
 
 
-def order_clause(columns: Sequence[tuple[Col[object], bool]]) -> list[ColumnElement[object]]:
+def order_clause(columns: Sequence[tuple[ColumnElement[Any], bool]]) -> list[ColumnElement[Any]]:
     return [c.desc() if desc else c.asc() for c, desc in columns]
