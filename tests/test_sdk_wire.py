@@ -226,13 +226,13 @@ def wire() -> Iterator[tuple[WireServer, str]]:
 
 
 @pytest.fixture
-def registry(wire: tuple[WireServer, str]) -> Iterator[modelyard.Registry]:
+def client(wire: tuple[WireServer, str]) -> Iterator[modelyard.Registry]:
     with modelyard.Registry(wire[1], token="t0ken", timeout=5) as reg:
         yield reg
 
 
 @pytest.fixture
-def server(wire: tuple[WireServer, str]) -> WireServer:
+def wire_server(wire: tuple[WireServer, str]) -> WireServer:
     return wire[0]
 
 
@@ -259,11 +259,9 @@ def test_every_reason_class_is_exported_from_the_package() -> None:
 
 
 @pytest.mark.parametrize("reason", sorted(REASON_CODES))
-def test_a_reason_from_the_server_raises_its_class(
-    registry: modelyard.Registry, reason: str
-) -> None:
+def test_a_reason_from_the_server_raises_its_class(client: modelyard.Registry, reason: str) -> None:
     with pytest.raises(errors.REASON_CLASSES[reason]) as caught:
-        registry.get_group(f"reason-{reason}")
+        client.get_group(f"reason-{reason}")
     err = caught.value
     assert err.code == REASON_CODES[reason]
     assert err.reason == reason
@@ -281,41 +279,41 @@ async def test_the_async_client_raises_the_same_classes(
     assert caught.value.reason == reason
 
 
-def test_bad_fields_come_with_field_violations(registry: modelyard.Registry) -> None:
+def test_bad_fields_come_with_field_violations(client: modelyard.Registry) -> None:
     with pytest.raises(modelyard.InvalidField) as caught:
-        registry.register("fraud", uri="s3://b/k", sha256="")
+        client.register("fraud", uri="s3://b/k", sha256="")
     assert caught.value.field_violations == [("model_version.artifact.sha256", "is required")]
     assert "model_version.artifact.sha256: is required" in str(caught.value)
 
 
-def test_duplicate_artifact_names_the_existing_version(registry: modelyard.Registry) -> None:
+def test_duplicate_artifact_names_the_existing_version(client: modelyard.Registry) -> None:
     with pytest.raises(modelyard.DuplicateArtifact) as caught:
-        registry.register("fraud", uri="s3://b/k", sha256="d" * 64)
+        client.register("fraud", uri="s3://b/k", sha256="d" * 64)
     assert caught.value.existing_version == "groups/fraud/versions/1"
     assert isinstance(caught.value, modelyard.AlreadyExists)
 
 
 def test_a_reason_under_an_unexpected_code_raises_the_code_class(
-    registry: modelyard.Registry,
+    client: modelyard.Registry,
 ) -> None:
     with pytest.raises(modelyard.FailedPrecondition) as caught:
-        registry.get_group("mismatch")
+        client.get_group("mismatch")
     assert not isinstance(caught.value, modelyard.ModelGroupNotFound)
     assert caught.value.reason == "MODEL_GROUP_NOT_FOUND"
 
 
 def test_an_older_server_without_the_method_raises_unimplemented(
-    registry: modelyard.Registry,
+    client: modelyard.Registry,
 ) -> None:
     with pytest.raises(modelyard.Unimplemented):
-        registry.get_version("fraud", 1)
+        client.get_version("fraud", 1)
 
 
 def test_a_status_without_details_raises_the_code_class_named_by_its_code(
-    registry: modelyard.Registry,
+    client: modelyard.Registry,
 ) -> None:
     with pytest.raises(modelyard.NotFound) as caught:
-        registry.get_group("bare-not-found")
+        client.get_group("bare-not-found")
     assert type(caught.value) is modelyard.NotFound
     assert caught.value.reason == "NOT_FOUND"
     assert caught.value.message == "nothing here"
@@ -351,12 +349,12 @@ class socket_closed_port:
 
 
 def test_unavailable_is_retried_with_the_same_request_id(
-    server: WireServer, registry: modelyard.Registry
+    wire_server: WireServer, client: modelyard.Registry
 ) -> None:
-    server.unavailable_left = 2
-    version = registry.register("fraud", uri="s3://b/k", sha256="a" * 64)
+    wire_server.unavailable_left = 2
+    version = client.register("fraud", uri="s3://b/k", sha256="a" * 64)
     assert version.version == 2
-    attempts = server.calls_to("CreateModelVersion")
+    attempts = wire_server.calls_to("CreateModelVersion")
     assert len(attempts) == 3
     ids = {req.request_id for req, _ in attempts}  # type: ignore[attr-defined]
     assert len(ids) == 1
@@ -364,72 +362,74 @@ def test_unavailable_is_retried_with_the_same_request_id(
 
 
 def test_reads_are_retried_on_unavailable_too(
-    server: WireServer, registry: modelyard.Registry
+    wire_server: WireServer, client: modelyard.Registry
 ) -> None:
-    server.unavailable_left = 1
-    assert registry.get_group("fraud").name == "groups/fraud"
-    assert len(server.calls_to("GetModelGroup")) == 2
+    wire_server.unavailable_left = 1
+    assert client.get_group("fraud").name == "groups/fraud"
+    assert len(wire_server.calls_to("GetModelGroup")) == 2
 
 
-def test_retries_stop_after_max_attempts(server: WireServer, wire: tuple[WireServer, str]) -> None:
-    server.unavailable_left = 100
+def test_retries_stop_after_max_attempts(
+    wire_server: WireServer, wire: tuple[WireServer, str]
+) -> None:
+    wire_server.unavailable_left = 100
     with (
         modelyard.Registry(wire[1], token="t", max_attempts=3) as registry,
         pytest.raises(modelyard.Unavailable),
     ):
         registry.get_group("fraud")
-    assert len(server.calls_to("GetModelGroup")) == 3
+    assert len(wire_server.calls_to("GetModelGroup")) == 3
 
 
 def test_errors_other_than_unavailable_are_not_retried(
-    server: WireServer, registry: modelyard.Registry
+    wire_server: WireServer, client: modelyard.Registry
 ) -> None:
     with pytest.raises(modelyard.InvalidField):
-        registry.register("fraud", uri="s3://b/k", sha256="")
-    assert len(server.calls_to("CreateModelVersion")) == 1
+        client.register("fraud", uri="s3://b/k", sha256="")
+    assert len(wire_server.calls_to("CreateModelVersion")) == 1
 
 
 def test_a_request_id_given_by_the_caller_is_sent_as_is(
-    server: WireServer, registry: modelyard.Registry
+    wire_server: WireServer, client: modelyard.Registry
 ) -> None:
-    registry.register("fraud", uri="s3://b/k", sha256="a" * 64, request_id="deploy-42")
-    registry.delete_group("fraud")
-    ((create, _),) = server.calls_to("CreateModelVersion")
-    ((delete, _),) = server.calls_to("DeleteModelGroup")
+    client.register("fraud", uri="s3://b/k", sha256="a" * 64, request_id="deploy-42")
+    client.delete_group("fraud")
+    ((create, _),) = wire_server.calls_to("CreateModelVersion")
+    ((delete, _),) = wire_server.calls_to("DeleteModelGroup")
     assert create.request_id == "deploy-42"  # type: ignore[attr-defined]
     assert delete.request_id != ""  # type: ignore[attr-defined]
 
 
 def test_the_bearer_token_and_the_callers_metadata_are_sent(
-    server: WireServer, registry: modelyard.Registry
+    wire_server: WireServer, client: modelyard.Registry
 ) -> None:
-    registry.get_group("fraud", metadata=[("x-team", "risk")])
-    ((_, md),) = server.calls_to("GetModelGroup")
+    client.get_group("fraud", metadata=[("x-team", "risk")])
+    ((_, md),) = wire_server.calls_to("GetModelGroup")
     assert md["authorization"] == "Bearer t0ken"
     assert md["x-team"] == "risk"
     assert md["user-agent"].startswith("modelyard-python/")
 
 
 def test_an_authorization_in_the_callers_metadata_replaces_the_token(
-    server: WireServer, registry: modelyard.Registry
+    wire_server: WireServer, client: modelyard.Registry
 ) -> None:
-    registry.get_group("fraud", metadata=[("authorization", "Bearer other")])
-    ((_, md),) = server.calls_to("GetModelGroup")
+    client.get_group("fraud", metadata=[("authorization", "Bearer other")])
+    ((_, md),) = wire_server.calls_to("GetModelGroup")
     assert md["authorization"] == "Bearer other"
 
 
-def test_a_call_past_its_timeout_raises_deadline_exceeded(registry: modelyard.Registry) -> None:
+def test_a_call_past_its_timeout_raises_deadline_exceeded(client: modelyard.Registry) -> None:
     started = time.monotonic()
     with pytest.raises(modelyard.DeadlineExceeded):
-        registry.get_group("slow", timeout=0.3)
+        client.get_group("slow", timeout=0.3)
     assert time.monotonic() - started < 1.5
 
 
 def test_set_tag_sends_one_update_of_that_tag(
-    server: WireServer, registry: modelyard.Registry
+    wire_server: WireServer, client: modelyard.Registry
 ) -> None:
-    registry.set_tag("fraud", 3, "owner", "ana")
-    ((request, _),) = server.calls_to("UpdateModelVersion")
+    client.set_tag("fraud", 3, "owner", "ana")
+    ((request, _),) = wire_server.calls_to("UpdateModelVersion")
     assert isinstance(request, registry_service_pb2.UpdateModelVersionRequest)
     assert request.model_version.name == "groups/fraud/versions/3"
     assert dict(request.model_version.tags) == {"owner": "ana"}
@@ -441,43 +441,45 @@ def test_set_tag_sends_one_update_of_that_tag(
 
 
 def test_iterating_a_pager_yields_every_item_across_pages(
-    server: WireServer, registry: modelyard.Registry
+    wire_server: WireServer, client: modelyard.Registry
 ) -> None:
-    names = [g.name for g in registry.list_groups()]
-    assert names == [g.name for g in server.groups]
-    assert [r.page_token for r, _ in server.calls_to("ListModelGroups")] == ["", "3", "6"]  # type: ignore[attr-defined]
+    names = [g.name for g in client.list_groups()]
+    assert names == [g.name for g in wire_server.groups]
+    assert [r.page_token for r, _ in wire_server.calls_to("ListModelGroups")] == ["", "3", "6"]  # type: ignore[attr-defined]
 
 
 def test_a_pager_fetches_pages_only_as_they_are_reached(
-    server: WireServer, registry: modelyard.Registry
+    wire_server: WireServer, client: modelyard.Registry
 ) -> None:
-    pager = registry.list_groups(page_size=2)
-    assert len(server.calls_to("ListModelGroups")) == 1
+    pager = client.list_groups(page_size=2)
+    assert len(wire_server.calls_to("ListModelGroups")) == 1
     first_two = [g for _, g in zip(range(2), pager, strict=False)]
     assert len(first_two) == 2
-    assert len(server.calls_to("ListModelGroups")) == 1
+    assert len(wire_server.calls_to("ListModelGroups")) == 1
 
 
-def test_pages_yields_the_raw_responses(server: WireServer, registry: modelyard.Registry) -> None:
-    pages = list(registry.list_groups(page_size=3).pages)
+def test_pages_yields_the_raw_responses(
+    wire_server: WireServer, client: modelyard.Registry
+) -> None:
+    pages = list(client.list_groups(page_size=3).pages)
     assert [len(p.model_groups) for p in pages] == [3, 3, 1]
     assert [p.next_page_token for p in pages] == ["3", "6", ""]
 
 
 def test_page_requests_keep_the_filter_and_order(
-    server: WireServer, registry: modelyard.Registry
+    wire_server: WireServer, client: modelyard.Registry
 ) -> None:
-    list(registry.list_groups(filter='tags.team = "risk"', order_by="name desc", page_size=3))
-    for request, _ in server.calls_to("ListModelGroups"):
+    list(client.list_groups(filter='tags.team = "risk"', order_by="name desc", page_size=3))
+    for request, _ in wire_server.calls_to("ListModelGroups"):
         assert isinstance(request, registry_service_pb2.ListModelGroupsRequest)
         assert request.filter == 'tags.team = "risk"'
         assert request.order_by == "name desc"
         assert request.page_size == 3
 
 
-def test_a_bad_filter_raises_at_the_list_call(registry: modelyard.Registry) -> None:
+def test_a_bad_filter_raises_at_the_list_call(client: modelyard.Registry) -> None:
     with pytest.raises(modelyard.InvalidFilter, match="no field bad"):
-        registry.list_groups(filter="bad")
+        client.list_groups(filter="bad")
 
 
 def test_an_empty_list_yields_nothing(wire: tuple[WireServer, str]) -> None:
