@@ -70,6 +70,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """FAILED_PRECONDITION: there is no earlier production version to roll back to."""
     VERSION_REFERENCED: _ErrorReason.ValueType  # 56
     """FAILED_PRECONDITION: the version is used by another (depends_on or parent_versions)."""
+    PRODUCTION_LIMIT_REACHED: _ErrorReason.ValueType  # 57
+    """FAILED_PRECONDITION: the group's policy allows no more versions in production at once."""
     SUBSCRIBER_TOO_SLOW: _ErrorReason.ValueType  # 60
     """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
     DATABASE_UNAVAILABLE: _ErrorReason.ValueType  # 70
@@ -132,6 +134,8 @@ NO_ROLLBACK_TARGET: ErrorReason.ValueType  # 55
 """FAILED_PRECONDITION: there is no earlier production version to roll back to."""
 VERSION_REFERENCED: ErrorReason.ValueType  # 56
 """FAILED_PRECONDITION: the version is used by another (depends_on or parent_versions)."""
+PRODUCTION_LIMIT_REACHED: ErrorReason.ValueType  # 57
+"""FAILED_PRECONDITION: the group's policy allows no more versions in production at once."""
 SUBSCRIBER_TOO_SLOW: ErrorReason.ValueType  # 60
 """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
 DATABASE_UNAVAILABLE: ErrorReason.ValueType  # 70

@@ -24,40 +24,65 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from modelyard.v1 import resources_pb2 as modelyard_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#modelyard/v1/registry_service.proto\x12\x0cmodelyard.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1cmodelyard/v1/resources.proto\"t\n\x17\x43reateModelGroupRequest\x12\x16\n\x0emodel_group_id\x18\x01 \x01(\t\x12-\n\x0bmodel_group\x18\x02 \x01(\x0b\x32\x18.modelyard.v1.ModelGroup\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"$\n\x14GetModelGroupRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"a\n\x16ListModelGroupsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"b\n\x17ListModelGroupsResponse\x12.\n\x0cmodel_groups\x18\x01 \x03(\x0b\x32\x18.modelyard.v1.ModelGroup\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8d\x01\n\x17UpdateModelGroupRequest\x12-\n\x0bmodel_group\x18\x01 \x01(\x0b\x32\x18.modelyard.v1.ModelGroup\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"X\n\x17\x44\x65leteModelGroupRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\r\n\x05\x66orce\x18\x03 \x01(\x08\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"r\n\x19\x43reateModelVersionRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x31\n\rmodel_version\x18\x02 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"&\n\x16GetModelVersionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"s\n\x18ListModelVersionsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x10\n\x08order_by\x18\x05 \x01(\t\"h\n\x19ListModelVersionsResponse\x12\x32\n\x0emodel_versions\x18\x01 \x03(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x93\x01\n\x19UpdateModelVersionRequest\x12\x31\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"K\n\x19\x44\x65leteModelVersionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t2\x85\x07\n\x0fRegistryService\x12S\n\x10\x43reateModelGroup\x12%.modelyard.v1.CreateModelGroupRequest\x1a\x18.modelyard.v1.ModelGroup\x12M\n\rGetModelGroup\x12\".modelyard.v1.GetModelGroupRequest\x1a\x18.modelyard.v1.ModelGroup\x12^\n\x0fListModelGroups\x12$.modelyard.v1.ListModelGroupsRequest\x1a%.modelyard.v1.ListModelGroupsResponse\x12S\n\x10UpdateModelGroup\x12%.modelyard.v1.UpdateModelGroupRequest\x1a\x18.modelyard.v1.ModelGroup\x12Q\n\x10\x44\x65leteModelGroup\x12%.modelyard.v1.DeleteModelGroupRequest\x1a\x16.google.protobuf.Empty\x12Y\n\x12\x43reateModelVersion\x12\'.modelyard.v1.CreateModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12S\n\x0fGetModelVersion\x12$.modelyard.v1.GetModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12\x64\n\x11ListModelVersions\x12&.modelyard.v1.ListModelVersionsRequest\x1a\'.modelyard.v1.ListModelVersionsResponse\x12Y\n\x12UpdateModelVersion\x12\'.modelyard.v1.UpdateModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12U\n\x12\x44\x65leteModelVersion\x12\'.modelyard.v1.DeleteModelVersionRequest\x1a\x16.google.protobuf.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#modelyard/v1/registry_service.proto\x12\x0cmodelyard.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmodelyard/v1/resources.proto\"t\n\x17\x43reateModelGroupRequest\x12\x16\n\x0emodel_group_id\x18\x01 \x01(\t\x12-\n\x0bmodel_group\x18\x02 \x01(\x0b\x32\x18.modelyard.v1.ModelGroup\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"$\n\x14GetModelGroupRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"a\n\x16ListModelGroupsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\x12\x10\n\x08order_by\x18\x04 \x01(\t\"b\n\x17ListModelGroupsResponse\x12.\n\x0cmodel_groups\x18\x01 \x03(\x0b\x32\x18.modelyard.v1.ModelGroup\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x8d\x01\n\x17UpdateModelGroupRequest\x12-\n\x0bmodel_group\x18\x01 \x01(\x0b\x32\x18.modelyard.v1.ModelGroup\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"X\n\x17\x44\x65leteModelGroupRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\r\n\x05\x66orce\x18\x03 \x01(\x08\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"r\n\x19\x43reateModelVersionRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x31\n\rmodel_version\x18\x02 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"&\n\x16GetModelVersionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"s\n\x18ListModelVersionsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\x12\x10\n\x08order_by\x18\x05 \x01(\t\"h\n\x19ListModelVersionsResponse\x12\x32\n\x0emodel_versions\x18\x01 \x03(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x93\x01\n\x19UpdateModelVersionRequest\x12\x31\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"K\n\x19\x44\x65leteModelVersionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\xaa\x01\n\"TransitionModelVersionStageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x05stage\x18\x02 \x01(\x0e\x32\x13.modelyard.v1.Stage\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12 \n\x18keep_existing_production\x18\x04 \x01(\x08\x12\x0c\n\x04\x65tag\x18\x05 \x01(\t\x12\x12\n\nrequest_id\x18\x06 \x01(\t\"\x8f\x01\n#TransitionModelVersionStageResponse\x12\x31\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12\x35\n\x11\x61rchived_versions\x18\x02 \x03(\x0b\x32\x1a.modelyard.v1.ModelVersion\"f\n\x19RollbackProductionRequest\x12\r\n\x05group\x18\x01 \x01(\t\x12\x16\n\x0etarget_version\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"\x89\x01\n\x1aRollbackProductionResponse\x12\x34\n\x10restored_version\x18\x01 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12\x35\n\x11\x61rchived_versions\x18\x02 \x03(\x0b\x32\x1a.modelyard.v1.ModelVersion\"I\n\x0fSetAliasRequest\x12\"\n\x05\x61lias\x18\x01 \x01(\x0b\x32\x13.modelyard.v1.Alias\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\x1f\n\x0fGetAliasRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"K\n\x12ListAliasesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"T\n\x13ListAliasesResponse\x12$\n\x07\x61liases\x18\x01 \x03(\x0b\x32\x13.modelyard.v1.Alias\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"D\n\x12\x44\x65leteAliasRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x87\x01\n\x12WatchEventsRequest\x12\x18\n\x0bstart_after\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x0e\n\x06groups\x18\x02 \x03(\t\x12%\n\x07\x61\x63tions\x18\x03 \x03(\x0e\x32\x14.modelyard.v1.Action\x12\x10\n\x08versions\x18\x04 \x03(\tB\x0e\n\x0c_start_after\"v\n\x13WatchEventsResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.modelyard.v1.AuditEventH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.modelyard.v1.HeartbeatH\x00\x42\x06\n\x04kind\"G\n\tHeartbeat\x12\x10\n\x08head_seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xe6\x0b\n\x0fRegistryService\x12S\n\x10\x43reateModelGroup\x12%.modelyard.v1.CreateModelGroupRequest\x1a\x18.modelyard.v1.ModelGroup\x12M\n\rGetModelGroup\x12\".modelyard.v1.GetModelGroupRequest\x1a\x18.modelyard.v1.ModelGroup\x12^\n\x0fListModelGroups\x12$.modelyard.v1.ListModelGroupsRequest\x1a%.modelyard.v1.ListModelGroupsResponse\x12S\n\x10UpdateModelGroup\x12%.modelyard.v1.UpdateModelGroupRequest\x1a\x18.modelyard.v1.ModelGroup\x12Q\n\x10\x44\x65leteModelGroup\x12%.modelyard.v1.DeleteModelGroupRequest\x1a\x16.google.protobuf.Empty\x12Y\n\x12\x43reateModelVersion\x12\'.modelyard.v1.CreateModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12S\n\x0fGetModelVersion\x12$.modelyard.v1.GetModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12\x64\n\x11ListModelVersions\x12&.modelyard.v1.ListModelVersionsRequest\x1a\'.modelyard.v1.ListModelVersionsResponse\x12Y\n\x12UpdateModelVersion\x12\'.modelyard.v1.UpdateModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12U\n\x12\x44\x65leteModelVersion\x12\'.modelyard.v1.DeleteModelVersionRequest\x1a\x16.google.protobuf.Empty\x12\x82\x01\n\x1bTransitionModelVersionStage\x12\x30.modelyard.v1.TransitionModelVersionStageRequest\x1a\x31.modelyard.v1.TransitionModelVersionStageResponse\x12g\n\x12RollbackProduction\x12\'.modelyard.v1.RollbackProductionRequest\x1a(.modelyard.v1.RollbackProductionResponse\x12>\n\x08SetAlias\x12\x1d.modelyard.v1.SetAliasRequest\x1a\x13.modelyard.v1.Alias\x12>\n\x08GetAlias\x12\x1d.modelyard.v1.GetAliasRequest\x1a\x13.modelyard.v1.Alias\x12R\n\x0bListAliases\x12 .modelyard.v1.ListAliasesRequest\x1a!.modelyard.v1.ListAliasesResponse\x12G\n\x0b\x44\x65leteAlias\x12 .modelyard.v1.DeleteAliasRequest\x1a\x16.google.protobuf.Empty\x12T\n\x0bWatchEvents\x12 .modelyard.v1.WatchEventsRequest\x1a!.modelyard.v1.WatchEventsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelyard.v1.registry_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATEMODELGROUPREQUEST']._serialized_start=146
-  _globals['_CREATEMODELGROUPREQUEST']._serialized_end=262
-  _globals['_GETMODELGROUPREQUEST']._serialized_start=264
-  _globals['_GETMODELGROUPREQUEST']._serialized_end=300
-  _globals['_LISTMODELGROUPSREQUEST']._serialized_start=302
-  _globals['_LISTMODELGROUPSREQUEST']._serialized_end=399
-  _globals['_LISTMODELGROUPSRESPONSE']._serialized_start=401
-  _globals['_LISTMODELGROUPSRESPONSE']._serialized_end=499
-  _globals['_UPDATEMODELGROUPREQUEST']._serialized_start=502
-  _globals['_UPDATEMODELGROUPREQUEST']._serialized_end=643
-  _globals['_DELETEMODELGROUPREQUEST']._serialized_start=645
-  _globals['_DELETEMODELGROUPREQUEST']._serialized_end=733
-  _globals['_CREATEMODELVERSIONREQUEST']._serialized_start=735
-  _globals['_CREATEMODELVERSIONREQUEST']._serialized_end=849
-  _globals['_GETMODELVERSIONREQUEST']._serialized_start=851
-  _globals['_GETMODELVERSIONREQUEST']._serialized_end=889
-  _globals['_LISTMODELVERSIONSREQUEST']._serialized_start=891
-  _globals['_LISTMODELVERSIONSREQUEST']._serialized_end=1006
-  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_start=1008
-  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_end=1112
-  _globals['_UPDATEMODELVERSIONREQUEST']._serialized_start=1115
-  _globals['_UPDATEMODELVERSIONREQUEST']._serialized_end=1262
-  _globals['_DELETEMODELVERSIONREQUEST']._serialized_start=1264
-  _globals['_DELETEMODELVERSIONREQUEST']._serialized_end=1339
-  _globals['_REGISTRYSERVICE']._serialized_start=1342
-  _globals['_REGISTRYSERVICE']._serialized_end=2243
+  _globals['_CREATEMODELGROUPREQUEST']._serialized_start=179
+  _globals['_CREATEMODELGROUPREQUEST']._serialized_end=295
+  _globals['_GETMODELGROUPREQUEST']._serialized_start=297
+  _globals['_GETMODELGROUPREQUEST']._serialized_end=333
+  _globals['_LISTMODELGROUPSREQUEST']._serialized_start=335
+  _globals['_LISTMODELGROUPSREQUEST']._serialized_end=432
+  _globals['_LISTMODELGROUPSRESPONSE']._serialized_start=434
+  _globals['_LISTMODELGROUPSRESPONSE']._serialized_end=532
+  _globals['_UPDATEMODELGROUPREQUEST']._serialized_start=535
+  _globals['_UPDATEMODELGROUPREQUEST']._serialized_end=676
+  _globals['_DELETEMODELGROUPREQUEST']._serialized_start=678
+  _globals['_DELETEMODELGROUPREQUEST']._serialized_end=766
+  _globals['_CREATEMODELVERSIONREQUEST']._serialized_start=768
+  _globals['_CREATEMODELVERSIONREQUEST']._serialized_end=882
+  _globals['_GETMODELVERSIONREQUEST']._serialized_start=884
+  _globals['_GETMODELVERSIONREQUEST']._serialized_end=922
+  _globals['_LISTMODELVERSIONSREQUEST']._serialized_start=924
+  _globals['_LISTMODELVERSIONSREQUEST']._serialized_end=1039
+  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_start=1041
+  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_end=1145
+  _globals['_UPDATEMODELVERSIONREQUEST']._serialized_start=1148
+  _globals['_UPDATEMODELVERSIONREQUEST']._serialized_end=1295
+  _globals['_DELETEMODELVERSIONREQUEST']._serialized_start=1297
+  _globals['_DELETEMODELVERSIONREQUEST']._serialized_end=1372
+  _globals['_TRANSITIONMODELVERSIONSTAGEREQUEST']._serialized_start=1375
+  _globals['_TRANSITIONMODELVERSIONSTAGEREQUEST']._serialized_end=1545
+  _globals['_TRANSITIONMODELVERSIONSTAGERESPONSE']._serialized_start=1548
+  _globals['_TRANSITIONMODELVERSIONSTAGERESPONSE']._serialized_end=1691
+  _globals['_ROLLBACKPRODUCTIONREQUEST']._serialized_start=1693
+  _globals['_ROLLBACKPRODUCTIONREQUEST']._serialized_end=1795
+  _globals['_ROLLBACKPRODUCTIONRESPONSE']._serialized_start=1798
+  _globals['_ROLLBACKPRODUCTIONRESPONSE']._serialized_end=1935
+  _globals['_SETALIASREQUEST']._serialized_start=1937
+  _globals['_SETALIASREQUEST']._serialized_end=2010
+  _globals['_GETALIASREQUEST']._serialized_start=2012
+  _globals['_GETALIASREQUEST']._serialized_end=2043
+  _globals['_LISTALIASESREQUEST']._serialized_start=2045
+  _globals['_LISTALIASESREQUEST']._serialized_end=2120
+  _globals['_LISTALIASESRESPONSE']._serialized_start=2122
+  _globals['_LISTALIASESRESPONSE']._serialized_end=2206
+  _globals['_DELETEALIASREQUEST']._serialized_start=2208
+  _globals['_DELETEALIASREQUEST']._serialized_end=2276
+  _globals['_WATCHEVENTSREQUEST']._serialized_start=2279
+  _globals['_WATCHEVENTSREQUEST']._serialized_end=2414
+  _globals['_WATCHEVENTSRESPONSE']._serialized_start=2416
+  _globals['_WATCHEVENTSRESPONSE']._serialized_end=2534
+  _globals['_HEARTBEAT']._serialized_start=2536
+  _globals['_HEARTBEAT']._serialized_end=2607
+  _globals['_REGISTRYSERVICE']._serialized_start=2610
+  _globals['_REGISTRYSERVICE']._serialized_end=4120
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from modelyard.v1 import resources_pb2 as _resources_pb2
 import builtins as _builtins
@@ -251,7 +252,9 @@ class GetModelVersionRequest(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Required. `groups/{group}/versions/{version}`; {version} is a number or `latest`."""
+    """Required. `groups/{group}/versions/{version}` ({version} is a number or `latest`), or
+    `groups/{group}/aliases/{alias}` for the version an alias points at.
+    """
     def __init__(
         self,
         *,
@@ -407,3 +410,387 @@ class DeleteModelVersionRequest(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteModelVersionRequest: _TypeAlias = DeleteModelVersionRequest  # noqa: Y015
+
+@_typing.final
+class TransitionModelVersionStageRequest(_message.Message):
+    """Request for RegistryService.TransitionModelVersionStage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    KEEP_EXISTING_PRODUCTION_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Required. `groups/{group}/versions/{version}`."""
+    stage: _resources_pb2.Stage.ValueType
+    """Required. The stage to move to."""
+    reason: _builtins.str
+    """Why, recorded in the log. At most 4096 characters."""
+    keep_existing_production: _builtins.bool
+    """For PRODUCTION: keep the versions already in production (A/B) instead of archiving them.
+    Allowed only while the policy's max_production_versions is not exceeded.
+    """
+    etag: _builtins.str
+    """If set, fails with ABORTED (STALE_ETAG) unless it matches the version's etag."""
+    request_id: _builtins.str
+    """Optional idempotency key, at most 128 characters."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        stage: _resources_pb2.Stage.ValueType = ...,
+        reason: _builtins.str = ...,
+        keep_existing_production: _builtins.bool = ...,
+        etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "keep_existing_production", b"keep_existing_production", "name", b"name", "reason", b"reason", "request_id", b"request_id", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransitionModelVersionStageRequest: _TypeAlias = TransitionModelVersionStageRequest  # noqa: Y015
+
+@_typing.final
+class TransitionModelVersionStageResponse(_message.Message):
+    """Response for RegistryService.TransitionModelVersionStage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_VERSION_FIELD_NUMBER: _builtins.int
+    ARCHIVED_VERSIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def model_version(self) -> _resources_pb2.ModelVersion:
+        """The version after the move."""
+
+    @_builtins.property
+    def archived_versions(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.ModelVersion]:
+        """Versions the move archived (the production version a promotion replaced)."""
+
+    def __init__(
+        self,
+        *,
+        model_version: _resources_pb2.ModelVersion | None = ...,
+        archived_versions: _abc.Iterable[_resources_pb2.ModelVersion] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model_version", b"model_version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archived_versions", b"archived_versions", "model_version", b"model_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TransitionModelVersionStageResponse: _TypeAlias = TransitionModelVersionStageResponse  # noqa: Y015
+
+@_typing.final
+class RollbackProductionRequest(_message.Message):
+    """Request for RegistryService.RollbackProduction."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GROUP_FIELD_NUMBER: _builtins.int
+    TARGET_VERSION_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    group: _builtins.str
+    """Required. The group, `groups/{group}`."""
+    target_version: _builtins.str
+    """The version to restore, `groups/{group}/versions/{version}`; default the version that was
+    in production before the current one.
+    """
+    reason: _builtins.str
+    """Why, recorded in the log. At most 4096 characters."""
+    request_id: _builtins.str
+    """Optional idempotency key, at most 128 characters."""
+    def __init__(
+        self,
+        *,
+        group: _builtins.str = ...,
+        target_version: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group", b"group", "reason", b"reason", "request_id", b"request_id", "target_version", b"target_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RollbackProductionRequest: _TypeAlias = RollbackProductionRequest  # noqa: Y015
+
+@_typing.final
+class RollbackProductionResponse(_message.Message):
+    """Response for RegistryService.RollbackProduction."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESTORED_VERSION_FIELD_NUMBER: _builtins.int
+    ARCHIVED_VERSIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def restored_version(self) -> _resources_pb2.ModelVersion:
+        """The version now in production."""
+
+    @_builtins.property
+    def archived_versions(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.ModelVersion]:
+        """The versions that were in production and are now archived."""
+
+    def __init__(
+        self,
+        *,
+        restored_version: _resources_pb2.ModelVersion | None = ...,
+        archived_versions: _abc.Iterable[_resources_pb2.ModelVersion] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["restored_version", b"restored_version"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["archived_versions", b"archived_versions", "restored_version", b"restored_version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RollbackProductionResponse: _TypeAlias = RollbackProductionResponse  # noqa: Y015
+
+@_typing.final
+class SetAliasRequest(_message.Message):
+    """Request for RegistryService.SetAlias."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALIAS_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional idempotency key, at most 128 characters."""
+    @_builtins.property
+    def alias(self) -> _resources_pb2.Alias:
+        """Required. The alias with its `name` and the `version` to point at; `etag` optional."""
+
+    def __init__(
+        self,
+        *,
+        alias: _resources_pb2.Alias | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alias", b"alias", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetAliasRequest: _TypeAlias = SetAliasRequest  # noqa: Y015
+
+@_typing.final
+class GetAliasRequest(_message.Message):
+    """Request for RegistryService.GetAlias."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Required. `groups/{group}/aliases/{alias}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAliasRequest: _TypeAlias = GetAliasRequest  # noqa: Y015
+
+@_typing.final
+class ListAliasesRequest(_message.Message):
+    """Request for RegistryService.ListAliases."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """Required. `groups/{group}`."""
+    page_size: _builtins.int
+    """Maximum number of aliases to return: 0 means 50; values above 1000 are treated as 1000."""
+    page_token: _builtins.str
+    """The `next_page_token` of the previous page."""
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAliasesRequest: _TypeAlias = ListAliasesRequest  # noqa: Y015
+
+@_typing.final
+class ListAliasesResponse(_message.Message):
+    """Response for RegistryService.ListAliases."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALIASES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """Token for the next page; empty on the last page."""
+    @_builtins.property
+    def aliases(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.Alias]:
+        """One page of aliases, by name."""
+
+    def __init__(
+        self,
+        *,
+        aliases: _abc.Iterable[_resources_pb2.Alias] | None = ...,
+        next_page_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "next_page_token", b"next_page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAliasesResponse: _TypeAlias = ListAliasesResponse  # noqa: Y015
+
+@_typing.final
+class DeleteAliasRequest(_message.Message):
+    """Request for RegistryService.DeleteAlias."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Required. `groups/{group}/aliases/{alias}`."""
+    etag: _builtins.str
+    """If set, fails with ABORTED (STALE_ETAG) unless it matches the alias's etag."""
+    request_id: _builtins.str
+    """Optional idempotency key, at most 128 characters."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        etag: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name", "request_id", b"request_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteAliasRequest: _TypeAlias = DeleteAliasRequest  # noqa: Y015
+
+@_typing.final
+class WatchEventsRequest(_message.Message):
+    """Request for RegistryService.WatchEvents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    START_AFTER_FIELD_NUMBER: _builtins.int
+    GROUPS_FIELD_NUMBER: _builtins.int
+    ACTIONS_FIELD_NUMBER: _builtins.int
+    VERSIONS_FIELD_NUMBER: _builtins.int
+    start_after: _builtins.int
+    """Deliver events with seq greater than this (0: from the first event). Absent: only events
+    that commit after the stream starts.
+    """
+    @_builtins.property
+    def groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only events of these groups (ids, e.g. `fraud`); empty: all groups."""
+
+    @_builtins.property
+    def actions(self) -> _containers.RepeatedScalarFieldContainer[_resources_pb2.Action.ValueType]:
+        """Only events with these actions; empty: all actions."""
+
+    @_builtins.property
+    def versions(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Only events about these versions, `groups/{group}/versions/{version}`; empty: all."""
+
+    def __init__(
+        self,
+        *,
+        start_after: _builtins.int | None = ...,
+        groups: _abc.Iterable[_builtins.str] | None = ...,
+        actions: _abc.Iterable[_resources_pb2.Action.ValueType] | None = ...,
+        versions: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_start_after", b"_start_after", "start_after", b"start_after"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_start_after", b"_start_after", "actions", b"actions", "groups", b"groups", "start_after", b"start_after", "versions", b"versions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__start_after: _TypeAlias = _typing.Literal["start_after"]  # noqa: Y015
+    _WhichOneofArgType__start_after: _TypeAlias = _typing.Literal["_start_after", b"_start_after"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__start_after) -> _WhichOneofReturnType__start_after | None: ...
+
+Global___WatchEventsRequest: _TypeAlias = WatchEventsRequest  # noqa: Y015
+
+@_typing.final
+class WatchEventsResponse(_message.Message):
+    """One message of RegistryService.WatchEvents: an event or a heartbeat."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_FIELD_NUMBER: _builtins.int
+    HEARTBEAT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def event(self) -> _resources_pb2.AuditEvent:
+        """The next event that matches the filters."""
+
+    @_builtins.property
+    def heartbeat(self) -> Global___Heartbeat:
+        """Sent every few seconds: the stream is alive, and every event up to `head_seq` that
+        matches the filters has been delivered, so the cursor may advance to it.
+        """
+
+    def __init__(
+        self,
+        *,
+        event: _resources_pb2.AuditEvent | None = ...,
+        heartbeat: Global___Heartbeat | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "heartbeat", b"heartbeat", "kind", b"kind"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "heartbeat", b"heartbeat", "kind", b"kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["event", "heartbeat"]  # noqa: Y015
+    _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
+
+Global___WatchEventsResponse: _TypeAlias = WatchEventsResponse  # noqa: Y015
+
+@_typing.final
+class Heartbeat(_message.Message):
+    """A keep-alive of a WatchEvents stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEAD_SEQ_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    head_seq: _builtins.int
+    """The newest seq in the log when the heartbeat was sent."""
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When it was sent."""
+
+    def __init__(
+        self,
+        *,
+        head_seq: _builtins.int = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["head_seq", b"head_seq", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Heartbeat: _TypeAlias = Heartbeat  # noqa: Y015

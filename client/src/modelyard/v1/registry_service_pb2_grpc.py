@@ -94,6 +94,41 @@ class RegistryServiceStub:
                 request_serializer=modelyard_dot_v1_dot_registry__service__pb2.DeleteModelVersionRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
+        self.TransitionModelVersionStage = channel.unary_unary(
+                '/modelyard.v1.RegistryService/TransitionModelVersionStage',
+                request_serializer=modelyard_dot_v1_dot_registry__service__pb2.TransitionModelVersionStageRequest.SerializeToString,
+                response_deserializer=modelyard_dot_v1_dot_registry__service__pb2.TransitionModelVersionStageResponse.FromString,
+                _registered_method=True)
+        self.RollbackProduction = channel.unary_unary(
+                '/modelyard.v1.RegistryService/RollbackProduction',
+                request_serializer=modelyard_dot_v1_dot_registry__service__pb2.RollbackProductionRequest.SerializeToString,
+                response_deserializer=modelyard_dot_v1_dot_registry__service__pb2.RollbackProductionResponse.FromString,
+                _registered_method=True)
+        self.SetAlias = channel.unary_unary(
+                '/modelyard.v1.RegistryService/SetAlias',
+                request_serializer=modelyard_dot_v1_dot_registry__service__pb2.SetAliasRequest.SerializeToString,
+                response_deserializer=modelyard_dot_v1_dot_resources__pb2.Alias.FromString,
+                _registered_method=True)
+        self.GetAlias = channel.unary_unary(
+                '/modelyard.v1.RegistryService/GetAlias',
+                request_serializer=modelyard_dot_v1_dot_registry__service__pb2.GetAliasRequest.SerializeToString,
+                response_deserializer=modelyard_dot_v1_dot_resources__pb2.Alias.FromString,
+                _registered_method=True)
+        self.ListAliases = channel.unary_unary(
+                '/modelyard.v1.RegistryService/ListAliases',
+                request_serializer=modelyard_dot_v1_dot_registry__service__pb2.ListAliasesRequest.SerializeToString,
+                response_deserializer=modelyard_dot_v1_dot_registry__service__pb2.ListAliasesResponse.FromString,
+                _registered_method=True)
+        self.DeleteAlias = channel.unary_unary(
+                '/modelyard.v1.RegistryService/DeleteAlias',
+                request_serializer=modelyard_dot_v1_dot_registry__service__pb2.DeleteAliasRequest.SerializeToString,
+                response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+                _registered_method=True)
+        self.WatchEvents = channel.unary_stream(
+                '/modelyard.v1.RegistryService/WatchEvents',
+                request_serializer=modelyard_dot_v1_dot_registry__service__pb2.WatchEventsRequest.SerializeToString,
+                response_deserializer=modelyard_dot_v1_dot_registry__service__pb2.WatchEventsResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
@@ -181,6 +216,65 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def TransitionModelVersionStage(self, request, context):
+        """Moves a version to another stage. Allowed: NONE -> STAGING -> PRODUCTION -> ARCHIVED,
+        NONE|STAGING -> ARCHIVED, ARCHIVED -> STAGING; anything else fails with
+        FAILED_PRECONDITION (INVALID_TRANSITION). PRODUCTION needs an APPROVED version
+        (VERSION_NOT_APPROVED) and archives the version it replaces in the same transaction,
+        unless the policy allows several production versions and the request keeps them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RollbackProduction(self, request, context):
+        """Puts back the version that was in production before the current one (or a named one),
+        if it is still APPROVED, and archives the current one. FAILED_PRECONDITION
+        (NO_ROLLBACK_TARGET or VERSION_NOT_APPROVED) otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetAlias(self, request, context):
+        """Creates or moves an alias. Protected aliases (see ApprovalPolicy) only point at APPROVED
+        versions and only move for callers with a promoter role.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAlias(self, request, context):
+        """Returns an alias. NOT_FOUND (ALIAS_NOT_FOUND) if there is none.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAliases(self, request, context):
+        """Lists the aliases of a group, by name.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAlias(self, request, context):
+        """Deletes an alias.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchEvents(self, request, context):
+        """Streams the log's events in seq order: first those after `start_after`, then new ones as
+        they commit. No gaps, no duplicates; resume with the last seq you processed. Heartbeats
+        carry the head seq. A subscriber that falls too far behind is ended with
+        RESOURCE_EXHAUSTED (SUBSCRIBER_TOO_SLOW) and should resume from its cursor.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -233,6 +327,41 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.DeleteModelVersion,
                     request_deserializer=modelyard_dot_v1_dot_registry__service__pb2.DeleteModelVersionRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'TransitionModelVersionStage': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransitionModelVersionStage,
+                    request_deserializer=modelyard_dot_v1_dot_registry__service__pb2.TransitionModelVersionStageRequest.FromString,
+                    response_serializer=modelyard_dot_v1_dot_registry__service__pb2.TransitionModelVersionStageResponse.SerializeToString,
+            ),
+            'RollbackProduction': grpc.unary_unary_rpc_method_handler(
+                    servicer.RollbackProduction,
+                    request_deserializer=modelyard_dot_v1_dot_registry__service__pb2.RollbackProductionRequest.FromString,
+                    response_serializer=modelyard_dot_v1_dot_registry__service__pb2.RollbackProductionResponse.SerializeToString,
+            ),
+            'SetAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetAlias,
+                    request_deserializer=modelyard_dot_v1_dot_registry__service__pb2.SetAliasRequest.FromString,
+                    response_serializer=modelyard_dot_v1_dot_resources__pb2.Alias.SerializeToString,
+            ),
+            'GetAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAlias,
+                    request_deserializer=modelyard_dot_v1_dot_registry__service__pb2.GetAliasRequest.FromString,
+                    response_serializer=modelyard_dot_v1_dot_resources__pb2.Alias.SerializeToString,
+            ),
+            'ListAliases': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAliases,
+                    request_deserializer=modelyard_dot_v1_dot_registry__service__pb2.ListAliasesRequest.FromString,
+                    response_serializer=modelyard_dot_v1_dot_registry__service__pb2.ListAliasesResponse.SerializeToString,
+            ),
+            'DeleteAlias': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAlias,
+                    request_deserializer=modelyard_dot_v1_dot_registry__service__pb2.DeleteAliasRequest.FromString,
+                    response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'WatchEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchEvents,
+                    request_deserializer=modelyard_dot_v1_dot_registry__service__pb2.WatchEventsRequest.FromString,
+                    response_serializer=modelyard_dot_v1_dot_registry__service__pb2.WatchEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -513,6 +642,195 @@ class RegistryService:
             '/modelyard.v1.RegistryService/DeleteModelVersion',
             modelyard_dot_v1_dot_registry__service__pb2.DeleteModelVersionRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransitionModelVersionStage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelyard.v1.RegistryService/TransitionModelVersionStage',
+            modelyard_dot_v1_dot_registry__service__pb2.TransitionModelVersionStageRequest.SerializeToString,
+            modelyard_dot_v1_dot_registry__service__pb2.TransitionModelVersionStageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RollbackProduction(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelyard.v1.RegistryService/RollbackProduction',
+            modelyard_dot_v1_dot_registry__service__pb2.RollbackProductionRequest.SerializeToString,
+            modelyard_dot_v1_dot_registry__service__pb2.RollbackProductionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelyard.v1.RegistryService/SetAlias',
+            modelyard_dot_v1_dot_registry__service__pb2.SetAliasRequest.SerializeToString,
+            modelyard_dot_v1_dot_resources__pb2.Alias.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelyard.v1.RegistryService/GetAlias',
+            modelyard_dot_v1_dot_registry__service__pb2.GetAliasRequest.SerializeToString,
+            modelyard_dot_v1_dot_resources__pb2.Alias.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAliases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelyard.v1.RegistryService/ListAliases',
+            modelyard_dot_v1_dot_registry__service__pb2.ListAliasesRequest.SerializeToString,
+            modelyard_dot_v1_dot_registry__service__pb2.ListAliasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAlias(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelyard.v1.RegistryService/DeleteAlias',
+            modelyard_dot_v1_dot_registry__service__pb2.DeleteAliasRequest.SerializeToString,
+            google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/modelyard.v1.RegistryService/WatchEvents',
+            modelyard_dot_v1_dot_registry__service__pb2.WatchEventsRequest.SerializeToString,
+            modelyard_dot_v1_dot_registry__service__pb2.WatchEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -71,6 +71,34 @@ class RegistryServiceStub:
     """Deletes a version. Its number is never reused. FAILED_PRECONDITION
     (VERSION_IN_PRODUCTION) while it is in production.
     """
+    TransitionModelVersionStage: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.TransitionModelVersionStageRequest, _registry_service_pb2.TransitionModelVersionStageResponse]
+    """Moves a version to another stage. Allowed: NONE -> STAGING -> PRODUCTION -> ARCHIVED,
+    NONE|STAGING -> ARCHIVED, ARCHIVED -> STAGING; anything else fails with
+    FAILED_PRECONDITION (INVALID_TRANSITION). PRODUCTION needs an APPROVED version
+    (VERSION_NOT_APPROVED) and archives the version it replaces in the same transaction,
+    unless the policy allows several production versions and the request keeps them.
+    """
+    RollbackProduction: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.RollbackProductionRequest, _registry_service_pb2.RollbackProductionResponse]
+    """Puts back the version that was in production before the current one (or a named one),
+    if it is still APPROVED, and archives the current one. FAILED_PRECONDITION
+    (NO_ROLLBACK_TARGET or VERSION_NOT_APPROVED) otherwise.
+    """
+    SetAlias: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.SetAliasRequest, _resources_pb2.Alias]
+    """Creates or moves an alias. Protected aliases (see ApprovalPolicy) only point at APPROVED
+    versions and only move for callers with a promoter role.
+    """
+    GetAlias: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.GetAliasRequest, _resources_pb2.Alias]
+    """Returns an alias. NOT_FOUND (ALIAS_NOT_FOUND) if there is none."""
+    ListAliases: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListAliasesRequest, _registry_service_pb2.ListAliasesResponse]
+    """Lists the aliases of a group, by name."""
+    DeleteAlias: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteAliasRequest, _empty_pb2.Empty]
+    """Deletes an alias."""
+    WatchEvents: _grpc.UnaryStreamMultiCallable[_registry_service_pb2.WatchEventsRequest, _registry_service_pb2.WatchEventsResponse]
+    """Streams the log's events in seq order: first those after `start_after`, then new ones as
+    they commit. No gaps, no duplicates; resume with the last seq you processed. Heartbeats
+    carry the head seq. A subscriber that falls too far behind is ended with
+    RESOURCE_EXHAUSTED (SUBSCRIBER_TOO_SLOW) and should resume from its cursor.
+    """
 
 @_typing.type_check_only
 class RegistryServiceAsyncStub(RegistryServiceStub):
@@ -112,6 +140,34 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     DeleteModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelVersionRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Deletes a version. Its number is never reused. FAILED_PRECONDITION
     (VERSION_IN_PRODUCTION) while it is in production.
+    """
+    TransitionModelVersionStage: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.TransitionModelVersionStageRequest, _registry_service_pb2.TransitionModelVersionStageResponse]  # type: ignore[assignment]
+    """Moves a version to another stage. Allowed: NONE -> STAGING -> PRODUCTION -> ARCHIVED,
+    NONE|STAGING -> ARCHIVED, ARCHIVED -> STAGING; anything else fails with
+    FAILED_PRECONDITION (INVALID_TRANSITION). PRODUCTION needs an APPROVED version
+    (VERSION_NOT_APPROVED) and archives the version it replaces in the same transaction,
+    unless the policy allows several production versions and the request keeps them.
+    """
+    RollbackProduction: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.RollbackProductionRequest, _registry_service_pb2.RollbackProductionResponse]  # type: ignore[assignment]
+    """Puts back the version that was in production before the current one (or a named one),
+    if it is still APPROVED, and archives the current one. FAILED_PRECONDITION
+    (NO_ROLLBACK_TARGET or VERSION_NOT_APPROVED) otherwise.
+    """
+    SetAlias: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.SetAliasRequest, _resources_pb2.Alias]  # type: ignore[assignment]
+    """Creates or moves an alias. Protected aliases (see ApprovalPolicy) only point at APPROVED
+    versions and only move for callers with a promoter role.
+    """
+    GetAlias: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.GetAliasRequest, _resources_pb2.Alias]  # type: ignore[assignment]
+    """Returns an alias. NOT_FOUND (ALIAS_NOT_FOUND) if there is none."""
+    ListAliases: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListAliasesRequest, _registry_service_pb2.ListAliasesResponse]  # type: ignore[assignment]
+    """Lists the aliases of a group, by name."""
+    DeleteAlias: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteAliasRequest, _empty_pb2.Empty]  # type: ignore[assignment]
+    """Deletes an alias."""
+    WatchEvents: _aio.UnaryStreamMultiCallable[_registry_service_pb2.WatchEventsRequest, _registry_service_pb2.WatchEventsResponse]  # type: ignore[assignment]
+    """Streams the log's events in seq order: first those after `start_after`, then new ones as
+    they commit. No gaps, no duplicates; resume with the last seq you processed. Heartbeats
+    carry the head seq. A subscriber that falls too far behind is ended with
+    RESOURCE_EXHAUSTED (SUBSCRIBER_TOO_SLOW) and should resume from its cursor.
     """
 
 class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -211,6 +267,76 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
         """Deletes a version. Its number is never reused. FAILED_PRECONDITION
         (VERSION_IN_PRODUCTION) while it is in production.
+        """
+
+    @_abc_1.abstractmethod
+    def TransitionModelVersionStage(
+        self,
+        request: _registry_service_pb2.TransitionModelVersionStageRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_service_pb2.TransitionModelVersionStageResponse, _abc.Awaitable[_registry_service_pb2.TransitionModelVersionStageResponse]]:
+        """Moves a version to another stage. Allowed: NONE -> STAGING -> PRODUCTION -> ARCHIVED,
+        NONE|STAGING -> ARCHIVED, ARCHIVED -> STAGING; anything else fails with
+        FAILED_PRECONDITION (INVALID_TRANSITION). PRODUCTION needs an APPROVED version
+        (VERSION_NOT_APPROVED) and archives the version it replaces in the same transaction,
+        unless the policy allows several production versions and the request keeps them.
+        """
+
+    @_abc_1.abstractmethod
+    def RollbackProduction(
+        self,
+        request: _registry_service_pb2.RollbackProductionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_service_pb2.RollbackProductionResponse, _abc.Awaitable[_registry_service_pb2.RollbackProductionResponse]]:
+        """Puts back the version that was in production before the current one (or a named one),
+        if it is still APPROVED, and archives the current one. FAILED_PRECONDITION
+        (NO_ROLLBACK_TARGET or VERSION_NOT_APPROVED) otherwise.
+        """
+
+    @_abc_1.abstractmethod
+    def SetAlias(
+        self,
+        request: _registry_service_pb2.SetAliasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resources_pb2.Alias, _abc.Awaitable[_resources_pb2.Alias]]:
+        """Creates or moves an alias. Protected aliases (see ApprovalPolicy) only point at APPROVED
+        versions and only move for callers with a promoter role.
+        """
+
+    @_abc_1.abstractmethod
+    def GetAlias(
+        self,
+        request: _registry_service_pb2.GetAliasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_resources_pb2.Alias, _abc.Awaitable[_resources_pb2.Alias]]:
+        """Returns an alias. NOT_FOUND (ALIAS_NOT_FOUND) if there is none."""
+
+    @_abc_1.abstractmethod
+    def ListAliases(
+        self,
+        request: _registry_service_pb2.ListAliasesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_service_pb2.ListAliasesResponse, _abc.Awaitable[_registry_service_pb2.ListAliasesResponse]]:
+        """Lists the aliases of a group, by name."""
+
+    @_abc_1.abstractmethod
+    def DeleteAlias(
+        self,
+        request: _registry_service_pb2.DeleteAliasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
+        """Deletes an alias."""
+
+    @_abc_1.abstractmethod
+    def WatchEvents(
+        self,
+        request: _registry_service_pb2.WatchEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_registry_service_pb2.WatchEventsResponse], _abc.AsyncIterator[_registry_service_pb2.WatchEventsResponse]]:
+        """Streams the log's events in seq order: first those after `start_after`, then new ones as
+        they commit. No gaps, no duplicates; resume with the last seq you processed. Heartbeats
+        carry the head seq. A subscriber that falls too far behind is ended with
+        RESOURCE_EXHAUSTED (SUBSCRIBER_TOO_SLOW) and should resume from its cursor.
         """
 
 def add_RegistryServiceServicer_to_server(servicer: RegistryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

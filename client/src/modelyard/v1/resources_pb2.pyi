@@ -154,6 +154,30 @@ COLUMN_TYPE_TENSOR: ColumnType.ValueType  # 9
 """An n-dimensional array; its dimensions are in `shape`."""
 Global___ColumnType: _TypeAlias = ColumnType  # noqa: Y015
 
+class _Decision:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DecisionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Decision.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DECISION_UNSPECIFIED: _Decision.ValueType  # 0
+    """Never returned by the server."""
+    DECISION_APPROVE: _Decision.ValueType  # 1
+    """The reviewer approved the version."""
+    DECISION_REJECT: _Decision.ValueType  # 2
+    """The reviewer rejected the version (or revoked an approval)."""
+
+class Decision(_Decision, metaclass=_DecisionEnumTypeWrapper):
+    """A reviewer's decision on a model version."""
+
+DECISION_UNSPECIFIED: Decision.ValueType  # 0
+"""Never returned by the server."""
+DECISION_APPROVE: Decision.ValueType  # 1
+"""The reviewer approved the version."""
+DECISION_REJECT: Decision.ValueType  # 2
+"""The reviewer rejected the version (or revoked an approval)."""
+Global___Decision: _TypeAlias = Decision  # noqa: Y015
+
 class _Action:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -168,6 +192,24 @@ class _ActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Action.ValueTy
     ACTION_MODEL_VERSION_CREATED: _Action.ValueType  # 4
     ACTION_MODEL_VERSION_UPDATED: _Action.ValueType  # 5
     ACTION_MODEL_VERSION_DELETED: _Action.ValueType  # 6
+    ACTION_APPROVAL_CHANGED: _Action.ValueType  # 7
+    """A reviewer approved or rejected a version; `after.approval_status` is the result."""
+    ACTION_STAGE_CHANGED: _Action.ValueType  # 8
+    """A version moved between stages; `related` lists versions archived or restored with it."""
+    ACTION_ALIAS_SET: _Action.ValueType  # 9
+    """An alias was created or moved."""
+    ACTION_ALIAS_DELETED: _Action.ValueType  # 10
+    """An alias was deleted."""
+    ACTION_ROLLED_BACK: _Action.ValueType  # 11
+    """Production was rolled back; `resource` is the version restored, `related` the one archived."""
+    ACTION_APPROVAL_POLICY_UPDATED: _Action.ValueType  # 12
+    """A group's approval policy changed."""
+    ACTION_WEBHOOK_CREATED: _Action.ValueType  # 13
+    """A webhook was registered."""
+    ACTION_WEBHOOK_UPDATED: _Action.ValueType  # 14
+    """A webhook was changed."""
+    ACTION_WEBHOOK_DELETED: _Action.ValueType  # 15
+    """A webhook was deleted."""
 
 class Action(_Action, metaclass=_ActionEnumTypeWrapper):
     """What an audit entry records. Each mutating request writes exactly one."""
@@ -180,6 +222,24 @@ ACTION_MODEL_GROUP_DELETED: Action.ValueType  # 3
 ACTION_MODEL_VERSION_CREATED: Action.ValueType  # 4
 ACTION_MODEL_VERSION_UPDATED: Action.ValueType  # 5
 ACTION_MODEL_VERSION_DELETED: Action.ValueType  # 6
+ACTION_APPROVAL_CHANGED: Action.ValueType  # 7
+"""A reviewer approved or rejected a version; `after.approval_status` is the result."""
+ACTION_STAGE_CHANGED: Action.ValueType  # 8
+"""A version moved between stages; `related` lists versions archived or restored with it."""
+ACTION_ALIAS_SET: Action.ValueType  # 9
+"""An alias was created or moved."""
+ACTION_ALIAS_DELETED: Action.ValueType  # 10
+"""An alias was deleted."""
+ACTION_ROLLED_BACK: Action.ValueType  # 11
+"""Production was rolled back; `resource` is the version restored, `related` the one archived."""
+ACTION_APPROVAL_POLICY_UPDATED: Action.ValueType  # 12
+"""A group's approval policy changed."""
+ACTION_WEBHOOK_CREATED: Action.ValueType  # 13
+"""A webhook was registered."""
+ACTION_WEBHOOK_UPDATED: Action.ValueType  # 14
+"""A webhook was changed."""
+ACTION_WEBHOOK_DELETED: Action.ValueType  # 15
+"""A webhook was deleted."""
 Global___Action: _TypeAlias = Action  # noqa: Y015
 
 @_typing.final
@@ -605,6 +665,8 @@ class ModelVersion(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    APPROVERS_FIELD_NUMBER: _builtins.int
+    LAST_DECISION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Output only. Resource name, `groups/{group}/versions/{version}`."""
     version: _builtins.int
@@ -669,6 +731,16 @@ class ModelVersion(_message.Message):
     def update_time(self) -> _timestamp_pb2.Timestamp:
         """Output only."""
 
+    @_builtins.property
+    def approvers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Output only. The distinct reviewers whose approvals count toward the group's required
+        number of approvals (since registration or the last rejection).
+        """
+
+    @_builtins.property
+    def last_decision(self) -> Global___ApprovalDecision:
+        """Output only. The most recent approval decision, if any."""
+
     def __init__(
         self,
         *,
@@ -690,14 +762,208 @@ class ModelVersion(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        approvers: _abc.Iterable[_builtins.str] | None = ...,
+        last_decision: Global___ApprovalDecision | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "create_time", b"create_time", "lineage", b"lineage", "model_card", b"model_card", "schema", b"schema", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "create_time", b"create_time", "last_decision", b"last_decision", "lineage", b"lineage", "model_card", b"model_card", "schema", b"schema", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "approval_status", b"approval_status", "artifact", b"artifact", "create_time", b"create_time", "created_by", b"created_by", "description", b"description", "etag", b"etag", "hyperparameters", b"hyperparameters", "inference_image", b"inference_image", "lineage", b"lineage", "metrics", b"metrics", "model_card", b"model_card", "name", b"name", "schema", b"schema", "stage", b"stage", "tags", b"tags", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "approval_status", b"approval_status", "approvers", b"approvers", "artifact", b"artifact", "create_time", b"create_time", "created_by", b"created_by", "description", b"description", "etag", b"etag", "hyperparameters", b"hyperparameters", "inference_image", b"inference_image", "last_decision", b"last_decision", "lineage", b"lineage", "metrics", b"metrics", "model_card", b"model_card", "name", b"name", "schema", b"schema", "stage", b"stage", "tags", b"tags", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ModelVersion: _TypeAlias = ModelVersion  # noqa: Y015
+
+@_typing.final
+class ApprovalDecision(_message.Message):
+    """One approval decision, as recorded in the log."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    DECISION_FIELD_NUMBER: _builtins.int
+    REVIEWER_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    DECIDE_TIME_FIELD_NUMBER: _builtins.int
+    RESULTING_STATUS_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    """The version decided on, `groups/{group}/versions/{version}`."""
+    decision: Global___Decision.ValueType
+    """What the reviewer decided."""
+    reviewer: _builtins.str
+    """The reviewer (the authenticated principal)."""
+    reason: _builtins.str
+    """Why. Required for rejections; at most 4096 characters."""
+    resulting_status: Global___ApprovalStatus.ValueType
+    """The version's approval status after the decision."""
+    seq: _builtins.int
+    """The seq of the log entry that records the decision."""
+    @_builtins.property
+    def decide_time(self) -> _timestamp_pb2.Timestamp:
+        """When the decision committed."""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        decision: Global___Decision.ValueType = ...,
+        reviewer: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        decide_time: _timestamp_pb2.Timestamp | None = ...,
+        resulting_status: Global___ApprovalStatus.ValueType = ...,
+        seq: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["decide_time", b"decide_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["decide_time", b"decide_time", "decision", b"decision", "reason", b"reason", "resulting_status", b"resulting_status", "reviewer", b"reviewer", "seq", b"seq", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovalDecision: _TypeAlias = ApprovalDecision  # noqa: Y015
+
+@_typing.final
+class ApprovalPolicy(_message.Message):
+    """The governance rules of one model group."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    REQUIRED_APPROVALS_FIELD_NUMBER: _builtins.int
+    ALLOW_SELF_APPROVAL_FIELD_NUMBER: _builtins.int
+    APPROVER_ROLES_FIELD_NUMBER: _builtins.int
+    PROMOTER_ROLES_FIELD_NUMBER: _builtins.int
+    MAX_PRODUCTION_VERSIONS_FIELD_NUMBER: _builtins.int
+    PROTECTED_ALIASES_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name, `groups/{group}/approvalPolicy`."""
+    required_approvals: _builtins.int
+    """How many distinct reviewers must approve before a version is APPROVED. 1-10; default 1."""
+    allow_self_approval: _builtins.bool
+    """Whether the principal that registered a version may approve it. Default false
+    (PERMISSION_DENIED, reason SELF_APPROVAL_FORBIDDEN).
+    """
+    max_production_versions: _builtins.int
+    """How many versions may be in PRODUCTION at once (A/B). 1-10; default 1. Above 1, a
+    promotion keeps the current production versions only when it asks to.
+    """
+    etag: _builtins.str
+    """Output only. Send it back on update to detect concurrent changes (ABORTED, STALE_ETAG)."""
+    @_builtins.property
+    def approver_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Roles that may approve or reject; a caller needs one, tenant-wide or bound to the group.
+        Default: approver, admin.
+        """
+
+    @_builtins.property
+    def promoter_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Roles that may change stages, move aliases and roll back. Default: deployer, admin."""
+
+    @_builtins.property
+    def protected_aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Aliases that may only point at APPROVED versions and only be moved by a promoter role."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """Output only."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        required_approvals: _builtins.int = ...,
+        allow_self_approval: _builtins.bool = ...,
+        approver_roles: _abc.Iterable[_builtins.str] | None = ...,
+        promoter_roles: _abc.Iterable[_builtins.str] | None = ...,
+        max_production_versions: _builtins.int = ...,
+        protected_aliases: _abc.Iterable[_builtins.str] | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_self_approval", b"allow_self_approval", "approver_roles", b"approver_roles", "etag", b"etag", "max_production_versions", b"max_production_versions", "name", b"name", "promoter_roles", b"promoter_roles", "protected_aliases", b"protected_aliases", "required_approvals", b"required_approvals", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ApprovalPolicy: _TypeAlias = ApprovalPolicy  # noqa: Y015
+
+@_typing.final
+class Alias(_message.Message):
+    """A movable, named pointer to one version of a group (`champion`, `challenger`)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    UPDATED_BY_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Resource name, `groups/{group}/aliases/{alias}`. {alias}: lowercase letters, digits, `-`
+    and `_`, 1-63 characters, starting with a letter; `latest` and `v<N>` are reserved.
+    """
+    version: _builtins.str
+    """The version it points at, `groups/{group}/versions/{version}`."""
+    updated_by: _builtins.str
+    """Output only. Who last moved it."""
+    etag: _builtins.str
+    """Output only. Send it back on set or delete to detect concurrent moves."""
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """Output only."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        version: _builtins.str = ...,
+        updated_by: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name", "update_time", b"update_time", "updated_by", b"updated_by", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Alias: _TypeAlias = Alias  # noqa: Y015
+
+@_typing.final
+class RelatedChange(_message.Message):
+    """Another resource that the same change altered, in the same transaction."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESOURCE_FIELD_NUMBER: _builtins.int
+    BEFORE_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    resource: _builtins.str
+    """The resource, e.g. the production version a promotion archived."""
+    @_builtins.property
+    def before(self) -> _struct_pb2.Struct:
+        """It before the change."""
+
+    @_builtins.property
+    def after(self) -> _struct_pb2.Struct:
+        """It after the change."""
+
+    def __init__(
+        self,
+        *,
+        resource: _builtins.str = ...,
+        before: _struct_pb2.Struct | None = ...,
+        after: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "before", b"before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "before", b"before", "resource", b"resource"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RelatedChange: _TypeAlias = RelatedChange  # noqa: Y015
 
 @_typing.final
 class AuditEvent(_message.Message):
@@ -718,6 +984,7 @@ class AuditEvent(_message.Message):
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     PREV_HASH_FIELD_NUMBER: _builtins.int
     HASH_FIELD_NUMBER: _builtins.int
+    RELATED_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
     """Position in the tenant's log: starts at 1, gapless, in commit order."""
     actor: _builtins.str
@@ -750,6 +1017,10 @@ class AuditEvent(_message.Message):
     def after(self) -> _struct_pb2.Struct:
         """The resource after the change, as its JSON form; empty for deletions."""
 
+    @_builtins.property
+    def related(self) -> _containers.RepeatedCompositeFieldContainer[Global___RelatedChange]:
+        """Other resources the same change altered (e.g. the version a promotion archived)."""
+
     def __init__(
         self,
         *,
@@ -766,10 +1037,11 @@ class AuditEvent(_message.Message):
         request_id: _builtins.str = ...,
         prev_hash: _builtins.str = ...,
         hash: _builtins.str = ...,
+        related: _abc.Iterable[Global___RelatedChange] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "before", b"before", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "after", b"after", "before", b"before", "group", b"group", "hash", b"hash", "prev_hash", b"prev_hash", "reason", b"reason", "request_id", b"request_id", "resource", b"resource", "seq", b"seq", "time", b"time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "actor", b"actor", "after", b"after", "before", b"before", "group", b"group", "hash", b"hash", "prev_hash", b"prev_hash", "reason", b"reason", "related", b"related", "request_id", b"request_id", "resource", b"resource", "seq", b"seq", "time", b"time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
