@@ -26,6 +26,7 @@ def test_a_group_may_be_named_by_id_or_resource_name(group: str) -> None:
         ("groups/fraud", "3", "groups/fraud/versions/3"),
         ("fraud", "latest", "groups/fraud/versions/latest"),
         ("groups/fraud/versions/7", None, "groups/fraud/versions/7"),
+        ("groups/fraud/aliases/champion", None, "groups/fraud/aliases/champion"),
     ],
 )
 def test_a_version_may_be_named_by_group_and_number_or_by_name(

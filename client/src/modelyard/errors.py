@@ -22,13 +22,7 @@ from typing import ClassVar
 
 import grpc
 from google.protobuf.message import Message
-
-# googleapis-common-protos ships .pyi stubs but no py.typed marker, so mypy will not read
-# them unless told to (mypy override `follow_untyped_imports` for google.rpc.*).
-from google.rpc import (  # type: ignore[import-untyped,unused-ignore]
-    error_details_pb2,
-    status_pb2,
-)
+from google.rpc import error_details_pb2, status_pb2
 
 __all__ = [
     "ERROR_DOMAIN",
@@ -62,6 +56,7 @@ __all__ = [
     "NotFound",
     "OutOfRange",
     "PermissionDenied",
+    "ProductionLimitReached",
     "ReferencedVersionNotFound",
     "RequestIdReused",
     "ResourceExhausted",
@@ -324,6 +319,10 @@ class VersionReferenced(FailedPrecondition):
     """The version is used by another (depends_on or parent_versions)."""
 
 
+class ProductionLimitReached(FailedPrecondition):
+    """The group's policy allows no more versions in production at once."""
+
+
 class SubscriberTooSlow(ResourceExhausted):
     """The subscriber fell too far behind; resume from its cursor."""
 
@@ -386,6 +385,7 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "VERSION_NOT_APPROVED": VersionNotApproved,
     "NO_ROLLBACK_TARGET": NoRollbackTarget,
     "VERSION_REFERENCED": VersionReferenced,
+    "PRODUCTION_LIMIT_REACHED": ProductionLimitReached,
     "SUBSCRIBER_TOO_SLOW": SubscriberTooSlow,
     "DATABASE_UNAVAILABLE": DatabaseUnavailable,
     "INTERNAL_ERROR": InternalError,

@@ -11,6 +11,7 @@ __all__ = ["GROUP_PREFIX", "group_name", "split_version_name", "version_name"]
 
 GROUP_PREFIX = "groups/"
 _VERSIONS = "/versions/"
+_ALIASES = "/aliases/"
 
 
 def group_name(group: str) -> str:
@@ -24,16 +25,17 @@ def version_name(group_or_name: str, version: int | str | None = None) -> str:
     """Returns ``groups/{group}/versions/{version}``.
 
     Accepts ``("fraud", 3)``, ``("groups/fraud", "latest")`` or a version's full resource
-    name with ``version`` left out.
+    name with ``version`` left out; an alias's name (``groups/fraud/aliases/champion``) is
+    returned as it is, since the server resolves it to the version it points at.
     """
     if version is None:
-        if _VERSIONS not in group_or_name:
+        if _VERSIONS not in group_or_name and _ALIASES not in group_or_name:
             raise ValueError(
                 f"{group_or_name!r} is not a version name; pass the version too, "
                 "e.g. ('fraud', 3) or 'groups/fraud/versions/3'"
             )
         return group_name(group_or_name)
-    if _VERSIONS in group_or_name:
+    if _VERSIONS in group_or_name or _ALIASES in group_or_name:
         raise ValueError(
             f"{group_or_name!r} already names a version; do not pass version={version!r} too"
         )

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from typing import Generic, Protocol, TypeVar, cast
 
 from google.protobuf.message import Message
+
 from modelyard.v1 import audit_service_pb2, registry_service_pb2, resources_pb2
 
 __all__ = [

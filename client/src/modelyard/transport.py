@@ -27,6 +27,7 @@ from typing import TypeVar
 import grpc
 import grpc.aio
 from google.protobuf.message import Message
+
 from modelyard.errors import ModelyardError, from_rpc_error
 
 __all__ = [

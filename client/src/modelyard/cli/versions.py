@@ -111,7 +111,7 @@ def version_fields(version: ModelVersion) -> list[tuple[str, str]]:
 
 
 def _name(args: argparse.Namespace) -> str:
-    if args.version is None and "/versions/" not in args.group:
+    if args.version is None and "/versions/" not in args.group and "/aliases/" not in args.group:
         raise ValueError(
             f"which version of {args.group!r}? give a number or 'latest' after the group, "
             f"e.g. {args.group} 3, or a name like groups/{args.group}/versions/3"
