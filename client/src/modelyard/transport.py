@@ -149,7 +149,13 @@ def _user_agent() -> str:
 
 
 def _channel_options() -> list[tuple[str, str | int]]:
-    return [("grpc.primary_user_agent", _user_agent())]
+    return [
+        ("grpc.primary_user_agent", _user_agent()),
+        # gRPC's reconnect backoff grows to 120 s by default; a registry that restarts must
+        # be reachable again within the few seconds the call's own retries last.
+        ("grpc.initial_reconnect_backoff_ms", 200),
+        ("grpc.max_reconnect_backoff_ms", 2000),
+    ]
 
 
 class _Deadline:
