@@ -667,6 +667,8 @@ class ModelVersion(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     APPROVERS_FIELD_NUMBER: _builtins.int
     LAST_DECISION_FIELD_NUMBER: _builtins.int
+    STAGE_TIME_FIELD_NUMBER: _builtins.int
+    PRODUCTION_END_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Output only. Resource name, `groups/{group}/versions/{version}`."""
     version: _builtins.int
@@ -741,6 +743,16 @@ class ModelVersion(_message.Message):
     def last_decision(self) -> Global___ApprovalDecision:
         """Output only. The most recent approval decision, if any."""
 
+    @_builtins.property
+    def stage_time(self) -> _timestamp_pb2.Timestamp:
+        """Output only. When the version entered its current stage."""
+
+    @_builtins.property
+    def production_end_time(self) -> _timestamp_pb2.Timestamp:
+        """Output only. When the version last left PRODUCTION; unset if it never did. Rollback
+        restores the version that left production most recently.
+        """
+
     def __init__(
         self,
         *,
@@ -764,10 +776,12 @@ class ModelVersion(_message.Message):
         etag: _builtins.str = ...,
         approvers: _abc.Iterable[_builtins.str] | None = ...,
         last_decision: Global___ApprovalDecision | None = ...,
+        stage_time: _timestamp_pb2.Timestamp | None = ...,
+        production_end_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "create_time", b"create_time", "last_decision", b"last_decision", "lineage", b"lineage", "model_card", b"model_card", "schema", b"schema", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "create_time", b"create_time", "last_decision", b"last_decision", "lineage", b"lineage", "model_card", b"model_card", "production_end_time", b"production_end_time", "schema", b"schema", "stage_time", b"stage_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "approval_status", b"approval_status", "approvers", b"approvers", "artifact", b"artifact", "create_time", b"create_time", "created_by", b"created_by", "description", b"description", "etag", b"etag", "hyperparameters", b"hyperparameters", "inference_image", b"inference_image", "last_decision", b"last_decision", "lineage", b"lineage", "metrics", b"metrics", "model_card", b"model_card", "name", b"name", "schema", b"schema", "stage", b"stage", "tags", b"tags", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "approval_status", b"approval_status", "approvers", b"approvers", "artifact", b"artifact", "create_time", b"create_time", "created_by", b"created_by", "description", b"description", "etag", b"etag", "hyperparameters", b"hyperparameters", "inference_image", b"inference_image", "last_decision", b"last_decision", "lineage", b"lineage", "metrics", b"metrics", "model_card", b"model_card", "name", b"name", "production_end_time", b"production_end_time", "schema", b"schema", "stage", b"stage", "stage_time", b"stage_time", "tags", b"tags", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
