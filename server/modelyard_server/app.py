@@ -12,16 +12,20 @@ import grpc
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from modelyard.v1 import audit_service_pb2, registry_service_pb2
+from modelyard.v1 import approval_service_pb2, audit_service_pb2, registry_service_pb2
+from modelyard.v1 import approval_service_pb2_grpc as aps_grpc
 from modelyard.v1 import audit_service_pb2_grpc as aus_grpc
 from modelyard.v1 import registry_service_pb2_grpc as rs_grpc
 
+from modelyard_server.api.approval import ApprovalServicer
 from modelyard_server.api.audit import AuditServicer
 from modelyard_server.api.auth import Authenticator, AuthInterceptor
 from modelyard_server.api.reflection import commented_pool
 from modelyard_server.api.registry import RegistryServicer
+from modelyard_server.api.watch import EventStreams
 from modelyard_server.config import Settings
 from modelyard_server.domain.audit import Audit
+from modelyard_server.domain.governance import Governance
 from modelyard_server.domain.registry import Registry
 from modelyard_server.store.engine import Engines, migrate, open_engines
 from modelyard_server.store.repository import SqlStore
@@ -31,6 +35,7 @@ log = logging.getLogger("modelyard.server")
 
 SERVICES = (
     registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
+    approval_service_pb2.DESCRIPTOR.services_by_name["ApprovalService"].full_name,
     audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
 )
 DEFAULT_TENANT = "default"
@@ -74,7 +79,11 @@ async def start(settings: Settings) -> Running:
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(Authenticator(lambda t: principal_of(engines, t)))]
     )
-    rs_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(Registry(store)), server)
+    governance = Governance(store)
+    rs_grpc.add_RegistryServiceServicer_to_server(
+        RegistryServicer(Registry(store), governance, EventStreams()), server
+    )
+    aps_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(governance), server)
     aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(Audit(store)), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

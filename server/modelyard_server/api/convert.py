@@ -31,6 +31,12 @@ def audit_event(entry: LogEntry) -> pb.AuditEvent:
         _fill(event.before, entry.before)
     if entry.after is not None:
         _fill(event.after, entry.after)
+    for item in json.loads(entry.related) if entry.related else ():
+        change = event.related.add(resource=item["resource"])
+        if item["before"] is not None:
+            change.before.update(item["before"])
+        if item["after"] is not None:
+            change.after.update(item["after"])
     return event
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
 import grpc
@@ -82,6 +83,29 @@ def rpc(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
         except DomainError as error:
             await abort(context, error)
         except grpc.aio.AbortError:
+            raise
+        except Exception:
+            log.exception("unhandled error in %s", method.__qualname__)
+            await abort_with(context, internal_status())
+
+    return wrapper
+
+
+def stream_rpc(
+    method: Callable[..., AsyncIterator[R]],
+) -> Callable[..., AsyncIterator[R]]:
+    """Wraps a server-streaming method (an async generator) as `rpc` wraps unary ones."""
+
+    @functools.wraps(method)
+    async def wrapper(
+        self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[R]:
+        try:
+            async for response in method(self, request, context):
+                yield response
+        except DomainError as error:
+            await abort(context, error)
+        except (grpc.aio.AbortError, asyncio.CancelledError):
             raise
         except Exception:
             log.exception("unhandled error in %s", method.__qualname__)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -13,23 +14,29 @@ from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.api.auth import current_principal
 from modelyard_server.api.convert import request_digest
-from modelyard_server.api.errors import rpc
-from modelyard_server.domain.registry import Mutation, Registry
+from modelyard_server.api.errors import rpc, stream_rpc
+from modelyard_server.api.watch import EventStreams
+from modelyard_server.domain.changes import Mutation
+from modelyard_server.domain.governance import Governance
+from modelyard_server.domain.registry import Registry
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def mutation(method: str, request: Message, request_id: str) -> Mutation:
+def mutation(method: str, request: Message, request_id: str, reason: str = "") -> Mutation:
     return Mutation(
         principal=current_principal(),
         request_id=request_id,
         request_digest=request_digest(method, request),
+        reason=reason,
     )
 
 
 class RegistryServicer(rs_grpc.RegistryServiceServicer):
-    def __init__(self, registry: Registry) -> None:
+    def __init__(self, registry: Registry, governance: Governance, streams: EventStreams) -> None:
         self.registry = registry
+        self.governance = governance
+        self.streams = streams
 
     @rpc
     async def CreateModelGroup(
@@ -130,3 +137,64 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
             mutation("DeleteModelVersion", request, request.request_id), request.name, request.etag
         )
         return empty_pb2.Empty()
+
+    @rpc
+    async def TransitionModelVersionStage(
+        self, request: rs.TransitionModelVersionStageRequest, context: Context
+    ) -> rs.TransitionModelVersionStageResponse:
+        moved, archived = await self.governance.transition(
+            mutation("TransitionModelVersionStage", request, request.request_id, request.reason),
+            request.name,
+            request.stage,
+            request.keep_existing_production,
+            request.etag,
+        )
+        return rs.TransitionModelVersionStageResponse(
+            model_version=moved, archived_versions=archived
+        )
+
+    @rpc
+    async def RollbackProduction(
+        self, request: rs.RollbackProductionRequest, context: Context
+    ) -> rs.RollbackProductionResponse:
+        restored, archived = await self.governance.rollback(
+            mutation("RollbackProduction", request, request.request_id, request.reason),
+            request.group,
+            request.target_version,
+        )
+        return rs.RollbackProductionResponse(restored_version=restored, archived_versions=archived)
+
+    @rpc
+    async def SetAlias(self, request: rs.SetAliasRequest, context: Context) -> pb.Alias:
+        return await self.governance.set_alias(
+            mutation("SetAlias", request, request.request_id), request.alias
+        )
+
+    @rpc
+    async def GetAlias(self, request: rs.GetAliasRequest, context: Context) -> pb.Alias:
+        return await self.governance.get_alias(current_principal(), request.name)
+
+    @rpc
+    async def ListAliases(
+        self, request: rs.ListAliasesRequest, context: Context
+    ) -> rs.ListAliasesResponse:
+        aliases, token = await self.governance.list_aliases(
+            current_principal(), request.parent, request.page_size, request.page_token
+        )
+        return rs.ListAliasesResponse(aliases=aliases, next_page_token=token)
+
+    @rpc
+    async def DeleteAlias(
+        self, request: rs.DeleteAliasRequest, context: Context
+    ) -> empty_pb2.Empty:
+        await self.governance.delete_alias(
+            mutation("DeleteAlias", request, request.request_id), request.name, request.etag
+        )
+        return empty_pb2.Empty()
+
+    @stream_rpc
+    async def WatchEvents(
+        self, request: rs.WatchEventsRequest, context: Context
+    ) -> AsyncIterator[rs.WatchEventsResponse]:
+        async for response in self.streams.watch(current_principal(), request):
+            yield response

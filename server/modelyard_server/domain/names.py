@@ -79,3 +79,75 @@ def parse_version_name(name: str, field: str = "name", *, allow_latest: bool = F
             [FieldViolation(field, f"version '{parts[3]}' in '{name}' is not {expected}")]
         )
     return VersionRef(group, int(parts[3]))
+
+
+ALIAS_ID = re.compile(r"[a-z][a-z0-9_-]{0,62}")
+RESERVED_ALIAS = re.compile(r"latest|v\d+")
+
+
+@dataclass(frozen=True)
+class AliasRef:
+    group: str
+    alias: str
+
+    @property
+    def name(self) -> str:
+        return f"groups/{self.group}/aliases/{self.alias}"
+
+
+def is_alias_name(name: str) -> bool:
+    parts = name.split("/")
+    return len(parts) == 4 and parts[0] == "groups" and parts[2] == "aliases"
+
+
+def parse_alias_name(name: str, field: str = "name", *, for_write: bool = False) -> AliasRef:
+    """Returns the group and alias of `groups/{group}/aliases/{alias}`."""
+    parts = name.split("/")
+    if not is_alias_name(name):
+        raise invalid_fields(
+            [
+                FieldViolation(
+                    field,
+                    f"'{name}' is not an alias name: expected groups/{{group}}/aliases/{{alias}}",
+                )
+            ]
+        )
+    group = check_group_id(parts[1], field)
+    alias = parts[3]
+    if not ALIAS_ID.fullmatch(alias):
+        raise invalid_fields(
+            [
+                FieldViolation(
+                    field,
+                    f"'{alias}' is not an alias: lowercase letters, digits, '-' and '_', 1-63, starting with a letter",
+                )
+            ]
+        )
+    if for_write and RESERVED_ALIAS.fullmatch(alias):
+        raise invalid_fields(
+            [
+                FieldViolation(
+                    field, f"'{alias}' is reserved: 'latest' and 'v<N>' name versions already"
+                )
+            ]
+        )
+    return AliasRef(group, alias)
+
+
+def policy_name(group: str) -> str:
+    return f"groups/{group}/approvalPolicy"
+
+
+def parse_policy_name(name: str, field: str = "name") -> str:
+    """Returns the group of `groups/{group}/approvalPolicy`."""
+    parts = name.split("/")
+    if len(parts) != 3 or parts[0] != "groups" or parts[2] != "approvalPolicy":
+        raise invalid_fields(
+            [
+                FieldViolation(
+                    field,
+                    f"'{name}' is not a policy name: expected groups/{{group}}/approvalPolicy",
+                )
+            ]
+        )
+    return check_group_id(parts[1], field)

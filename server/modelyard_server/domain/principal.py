@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -44,6 +45,26 @@ class Principal:
                 continue
             granted |= ROLES.get(role, frozenset())
         return frozenset(granted)
+
+    def has_role(self, roles: Iterable[str], group: str | None) -> bool:
+        """Returns whether one of the roles is bound to the principal tenant-wide or on the group."""
+        wanted = set(roles)
+        for binding in self.roles:
+            role, _, scope = binding.partition("@")
+            if role in wanted and (not scope or scope == group):
+                return True
+        return False
+
+    def require_role(self, roles: Iterable[str], action: str, group: str) -> None:
+        """Raises PermissionDenied unless the principal holds one of the roles on the group."""
+        roles = sorted(roles)
+        if not self.has_role(roles, group):
+            raise PermissionDenied(
+                "MISSING_PERMISSION",
+                f"'{self.subject}' may not {action} in group '{group}': the group's policy asks for "
+                f"one of the roles {', '.join(roles)}",
+                metadata={"roles": ",".join(roles)},
+            )
 
     def authorize(self, permission: Permission, group: str | None = None) -> None:
         """Raises PermissionDenied unless the principal holds `permission` on `group`."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from google.protobuf import json_format
 from google.protobuf.message import Message
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.domain import names, validation
+from modelyard_server.domain.changes import Change, Mutation, must, write
 from modelyard_server.domain.clock import new_etag, now_us, timestamp
 from modelyard_server.domain.errors import (
     Aborted,
@@ -41,6 +40,10 @@ VERSION_IMMUTABLE = {
     "schema",
 }
 VERSION_OUTPUT_ONLY = {
+    "approvers",
+    "last_decision",
+    "stage_time",
+    "production_end_time",
     "name",
     "version",
     "approval_status",
@@ -51,40 +54,6 @@ VERSION_OUTPUT_ONLY = {
     "update_time",
     "etag",
 }
-
-
-@dataclass(frozen=True)
-class Mutation:
-    """Who asks for a change, and the idempotency key and fingerprint of their request."""
-
-    principal: Principal
-    request_id: str = ""
-    request_digest: str = ""
-    reason: str = ""
-
-    def draft(
-        self,
-        action: str,
-        resource: str,
-        group: str,
-        version: int,
-        before: Message | None,
-        after: Message | None,
-        time_us: int,
-    ) -> LogDraft:
-        return LogDraft(
-            action=action,
-            resource=resource,
-            group=group,
-            version=version,
-            before=before,
-            after=after,
-            actor=self.principal.subject,
-            time_us=time_us,
-            reason=self.reason,
-            request_id=self.request_id,
-            request_digest=self.request_digest,
-        )
 
 
 def group_not_found(group: str) -> NotFound:
@@ -100,6 +69,12 @@ def version_not_found(ref: names.VersionRef) -> NotFound:
         "MODEL_VERSION_NOT_FOUND",
         f"model version '{ref.name}' does not exist",
         metadata={"resource": ref.name},
+    )
+
+
+def alias_not_found(ref: names.AliasRef) -> NotFound:
+    return NotFound(
+        "ALIAS_NOT_FOUND", f"alias '{ref.name}' does not exist", metadata={"resource": ref.name}
     )
 
 
@@ -199,29 +174,9 @@ class Registry:
         self.clock = clock
 
     async def write(
-        self,
-        mutation: Mutation,
-        result_type: type[M] | None,
-        change: Callable[[Writer, int], Awaitable[tuple[LogDraft, M | None]]],
+        self, mutation: Mutation, result_type: type[M] | None, change: Change[M]
     ) -> M | None:
-        """Runs `change` in one unit of work and logs it; a retried request_id replays the first result."""
-        validation.check_request_id(mutation.request_id)
-        async with self.store.writer(mutation.principal.tenant) as writer:
-            if mutation.request_id:
-                prior = await writer.replay(mutation.request_id)
-                if prior is not None:
-                    if prior.request_digest != mutation.request_digest:
-                        raise InvalidArgument(
-                            "REQUEST_ID_REUSED",
-                            f"request_id '{mutation.request_id}' was already used for a different request; "
-                            "use a new request_id for a new request",
-                        )
-                    if result_type is None or prior.after is None:
-                        return None
-                    return json_format.Parse(prior.after, result_type())
-            draft, result = await change(writer, self.clock())
-            await writer.append(draft)
-            return result
+        return await write(self.store, self.clock, mutation, result_type, change)
 
     # Groups
 
@@ -255,7 +210,7 @@ class Registry:
                 "MODEL_GROUP_CREATED", created.name, group_id, 0, None, created, now
             ), created
 
-        return await self._must(self.write(mutation, pb.ModelGroup, change))
+        return await must(self.write(mutation, pb.ModelGroup, change))
 
     async def get_group(self, principal: Principal, name: str) -> pb.ModelGroup:
         group_id = names.parse_group_name(name)
@@ -311,7 +266,7 @@ class Registry:
                 "MODEL_GROUP_UPDATED", after.name, group_id, 0, before, after, now
             ), after
 
-        return await self._must(self.write(mutation, pb.ModelGroup, change))
+        return await must(self.write(mutation, pb.ModelGroup, change))
 
     async def delete_group(self, mutation: Mutation, name: str, etag: str, force: bool) -> None:
         group_id = names.parse_group_name(name)
@@ -388,6 +343,7 @@ class Registry:
             created.created_by = mutation.principal.subject
             created.create_time.CopyFrom(timestamp(now))
             created.update_time.CopyFrom(timestamp(now))
+            created.stage_time.CopyFrom(timestamp(now))
             created.etag = new_etag()
             group.latest_version = number
             await writer.update_group(group)
@@ -396,9 +352,12 @@ class Registry:
                 "MODEL_VERSION_CREATED", created.name, group_id, number, None, created, now
             ), created
 
-        return await self._must(self.write(mutation, pb.ModelVersion, change))
+        return await must(self.write(mutation, pb.ModelVersion, change))
 
     async def get_version(self, principal: Principal, name: str) -> pb.ModelVersion:
+        """Returns a version named by number, `latest`, or an alias (`groups/g/aliases/champion`)."""
+        if names.is_alias_name(name):
+            return await self._version_by_alias(principal, names.parse_alias_name(name))
         ref = names.parse_version_name(name, allow_latest=True)
         principal.authorize(Permission.READ, ref.group)
         async with self.store.reader(principal.tenant) as reader:
@@ -407,6 +366,20 @@ class Registry:
                 raise group_not_found(ref.group)
         if version is None:
             raise version_not_found(ref)
+        return version
+
+    async def _version_by_alias(self, principal: Principal, ref: names.AliasRef) -> pb.ModelVersion:
+        principal.authorize(Permission.READ, ref.group)
+        async with self.store.reader(principal.tenant) as reader:
+            alias = await reader.alias(ref.group, ref.alias)
+            if alias is None:
+                if await reader.group(ref.group) is None:
+                    raise group_not_found(ref.group)
+                raise alias_not_found(ref)
+            target = names.parse_version_name(alias.version)
+            version = await reader.version(target.group, target.number)
+        if version is None:
+            raise version_not_found(target)
         return version
 
     async def list_versions(
@@ -457,7 +430,7 @@ class Registry:
                 "MODEL_VERSION_UPDATED", after.name, ref.group, after.version, before, after, now
             ), after
 
-        return await self._must(self.write(mutation, pb.ModelVersion, change))
+        return await must(self.write(mutation, pb.ModelVersion, change))
 
     async def delete_version(self, mutation: Mutation, name: str, etag: str) -> None:
         ref = names.parse_version_name(name)
@@ -466,6 +439,12 @@ class Registry:
         async def change(writer: Writer, now: int) -> tuple[LogDraft, None]:
             before = await self._version(writer, ref)
             check_etag(etag, before.etag, before.name)
+            if before.aliases:
+                raise FailedPrecondition(
+                    "VERSION_REFERENCED",
+                    f"aliases {', '.join(before.aliases)} point at '{before.name}'; move or delete them first",
+                    metadata={"resource": before.name, "aliases": ",".join(before.aliases)},
+                )
             if before.stage == pb.STAGE_PRODUCTION:
                 raise FailedPrecondition(
                     "VERSION_IN_PRODUCTION",
@@ -487,9 +466,3 @@ class Registry:
                 raise group_not_found(ref.group)
             raise version_not_found(ref)
         return version
-
-    @staticmethod
-    async def _must(result: Awaitable[M | None]) -> M:
-        value = await result
-        assert value is not None
-        return value

@@ -34,6 +34,8 @@ class LogDraft:
     reason: str = ""
     request_id: str = ""
     request_digest: str = ""
+    # Other resources the change altered: (resource name, before, after).
+    related: tuple[tuple[str, Message | None, Message | None], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,20 @@ class Reader(Protocol):
 
     async def chain_head(self) -> tuple[int, str]: ...
 
+    async def policy(self, group: str) -> pb.ApprovalPolicy | None:
+        """Returns the group's stored policy; None until it is first updated."""
+        ...
+
+    async def versions_in_stage(self, group: str, stage: int) -> list[pb.ModelVersion]: ...
+
+    async def former_production(self, group: str, limit: int) -> list[pb.ModelVersion]:
+        """Returns versions that have left production, the most recent to leave first."""
+        ...
+
+    async def alias(self, group: str, alias: str) -> pb.Alias | None: ...
+
+    async def list_aliases(self, group: str, limit: int, after: str | None) -> list[pb.Alias]: ...
+
 
 class Writer(Reader, Protocol):
     """One unit of work: a transaction that holds the tenant's log lock until it commits."""
@@ -111,6 +127,14 @@ class Writer(Reader, Protocol):
     async def update_version(self, group: str, version: pb.ModelVersion) -> None: ...
 
     async def delete_version(self, group: str, number: int) -> None: ...
+
+    async def save_policy(self, group: str, policy: pb.ApprovalPolicy) -> None: ...
+
+    async def save_alias(self, group: str, alias: pb.Alias, number: int) -> None:
+        """Creates or moves an alias (number is the version it points at)."""
+        ...
+
+    async def delete_alias(self, group: str, alias: str) -> None: ...
 
     async def append(self, draft: LogDraft) -> LogEntry:
         """Appends the change's log entry; the transaction commits when the block exits."""

@@ -31,6 +31,7 @@ class LogEntry:
     request_digest: str
     prev_hash: str
     hash: str
+    related: str | None = None  # canonical JSON list of {resource, before, after}
 
 
 def snapshot(message: Message | None) -> str | None:
@@ -39,6 +40,21 @@ def snapshot(message: Message | None) -> str | None:
         return None
     as_dict = json_format.MessageToDict(message, preserving_proto_field_name=True)
     return json.dumps(as_dict, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def related_snapshot(changes: list[tuple[str, Message | None, Message | None]]) -> str | None:
+    """Returns the canonical JSON of the other resources a change altered, or None if none."""
+    if not changes:
+        return None
+    items = [
+        {
+            "resource": resource,
+            "before": None if before is None else json.loads(snapshot(before) or "null"),
+            "after": None if after is None else json.loads(snapshot(after) or "null"),
+        }
+        for resource, before, after in changes
+    ]
+    return json.dumps(items, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical(
@@ -56,9 +72,10 @@ def canonical(
     reason: str,
     request_id: str,
     request_digest: str,
+    related: str | None = None,
 ) -> bytes:
     """Returns the bytes the entry's hash covers: every field but the hashes, in fixed order."""
-    fields = [
+    fields: list[object] = [
         tenant,
         seq,
         time_us,
@@ -73,6 +90,8 @@ def canonical(
         request_id,
         request_digest,
     ]
+    if related is not None:  # absent from entries that alter one resource only
+        fields.append(related)
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -97,6 +116,7 @@ def entry_hash(entry: LogEntry) -> str:
         reason=entry.reason,
         request_id=entry.request_id,
         request_digest=entry.request_digest,
+        related=entry.related,
     )
     return chain_hash(entry.prev_hash, form)
 

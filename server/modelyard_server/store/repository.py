@@ -19,10 +19,20 @@ from modelyard_server.domain import names
 from modelyard_server.domain.errors import Unavailable
 from modelyard_server.domain.filters import And, Comparison, FieldSpec, Node, Not, Or, Ordering
 from modelyard_server.domain.store import AuditQuery, Key, LogDraft, Slice
-from modelyard_server.log.chain import GENESIS_HASH, LogEntry, canonical, chain_hash, snapshot
+from modelyard_server.log.chain import (
+    GENESIS_HASH,
+    LogEntry,
+    canonical,
+    chain_hash,
+    related_snapshot,
+    snapshot,
+)
 from modelyard_server.store.engine import Engines
-from modelyard_server.store.tables import ChainHead, GroupRow, LogRow, VersionRow
+from modelyard_server.store.tables import AliasRow, ChainHead, GroupRow, LogRow, VersionRow
 from modelyard_server.store.where import after_key, condition, order_clause, sort_columns
+
+# PostgreSQL channel on which a committed log entry announces itself as "tenant:seq".
+NOTIFY_CHANNEL = "modelyard_log"
 
 GROUP_COLUMNS: dict[str, Any] = {
     "name": GroupRow.group_id,
@@ -84,6 +94,11 @@ def version_values(version: pb.ModelVersion) -> dict[str, Any]:
         "tags": dict(version.tags),
         "metrics": dict(version.metrics),
         "body": version.SerializeToString(deterministic=True),
+        "production_end_us": (
+            version.production_end_time.ToMicroseconds()
+            if version.HasField("production_end_time")
+            else None
+        ),
     }
 
 
@@ -104,6 +119,7 @@ def entry_of(row: Row[Any]) -> LogEntry:
         request_digest=row.request_digest,
         prev_hash=row.prev_hash,
         hash=row.hash,
+        related=row.related,
     )
 
 
@@ -228,6 +244,59 @@ class SqlReader:
         )
         return [entry_of(row) for row in (await self.conn.execute(statement)).all()]
 
+    async def policy(self, group: str) -> pb.ApprovalPolicy | None:
+        body = await self.conn.scalar(
+            select(GroupRow.policy).where(
+                GroupRow.tenant == self.tenant, GroupRow.group_id == group
+            )
+        )
+        return None if body is None else pb.ApprovalPolicy.FromString(body)
+
+    async def versions_in_stage(self, group: str, stage: int) -> list[pb.ModelVersion]:
+        query = (
+            select(VersionRow.body)
+            .where(
+                VersionRow.tenant == self.tenant,
+                VersionRow.group_pk == await self._group_pk(group),
+                VersionRow.stage == stage,
+            )
+            .order_by(VersionRow.number)
+        )
+        return [pb.ModelVersion.FromString(body) for body in (await self.conn.scalars(query)).all()]
+
+    async def former_production(self, group: str, limit: int) -> list[pb.ModelVersion]:
+        query = (
+            select(VersionRow.body)
+            .where(
+                VersionRow.tenant == self.tenant,
+                VersionRow.group_pk == await self._group_pk(group),
+                VersionRow.production_end_us.is_not(None),
+                VersionRow.stage != pb.STAGE_PRODUCTION,
+            )
+            .order_by(VersionRow.production_end_us.desc(), VersionRow.number.desc())
+            .limit(limit)
+        )
+        return [pb.ModelVersion.FromString(body) for body in (await self.conn.scalars(query)).all()]
+
+    async def alias(self, group: str, alias: str) -> pb.Alias | None:
+        body = await self.conn.scalar(
+            select(AliasRow.body).where(
+                AliasRow.tenant == self.tenant,
+                AliasRow.group_pk == await self._group_pk(group),
+                AliasRow.alias == alias,
+            )
+        )
+        return None if body is None else pb.Alias.FromString(body)
+
+    async def list_aliases(self, group: str, limit: int, after: str | None) -> list[pb.Alias]:
+        query = select(AliasRow.body).where(
+            AliasRow.tenant == self.tenant, AliasRow.group_pk == await self._group_pk(group)
+        )
+        if after is not None:
+            query = query.where(AliasRow.alias > after)
+        rows = await self.conn.scalars(query.order_by(AliasRow.alias).limit(limit))
+        return [pb.Alias.FromString(body) for body in rows.all()]
+
     async def chain_head(self) -> tuple[int, str]:
         row = (
             await self.conn.execute(
@@ -264,13 +333,15 @@ def _slice(
 class SqlWriter(SqlReader):
     """One transaction that holds the tenant's chain head row until it commits."""
 
-    def __init__(self, conn: AsyncConnection, tenant: str) -> None:
+    def __init__(self, conn: AsyncConnection, tenant: str, *, postgres: bool) -> None:
         super().__init__(conn, tenant)
+        self.postgres = postgres
         self.head: tuple[int, str] | None = None
         self.appended = False
 
-    async def lock_chain(self, postgres: bool) -> None:
+    async def lock_chain(self) -> None:
         """Takes the tenant's write lock; on SQLite the IMMEDIATE transaction already holds it."""
+        postgres = self.postgres
         dialect_insert = pg_insert if postgres else sqlite_insert
         await self.conn.execute(
             dialect_insert(ChainHead)
@@ -312,6 +383,9 @@ class SqlWriter(SqlReader):
 
     async def delete_group(self, group: str) -> None:
         pk = await self._group_pk(group)
+        await self.conn.execute(
+            delete(AliasRow).where(AliasRow.tenant == self.tenant, AliasRow.group_pk == pk)
+        )
         await self.conn.execute(
             delete(VersionRow).where(VersionRow.tenant == self.tenant, VersionRow.group_pk == pk)
         )
@@ -376,11 +450,48 @@ class SqlWriter(SqlReader):
             )
         )
 
+    async def save_policy(self, group: str, policy: pb.ApprovalPolicy) -> None:
+        await self.conn.execute(
+            update(GroupRow)
+            .where(GroupRow.tenant == self.tenant, GroupRow.group_id == group)
+            .values(policy=policy.SerializeToString(deterministic=True))
+        )
+
+    async def save_alias(self, group: str, alias: pb.Alias, number: int) -> None:
+        group_pk = await self._group_pk(group)
+        alias_id = alias.name.rsplit("/", 1)[1]
+        body = alias.SerializeToString(deterministic=True)
+        moved = await self.conn.execute(
+            update(AliasRow)
+            .where(
+                AliasRow.tenant == self.tenant,
+                AliasRow.group_pk == group_pk,
+                AliasRow.alias == alias_id,
+            )
+            .values(number=number, body=body)
+        )
+        if moved.rowcount == 0:
+            await self.conn.execute(
+                insert(AliasRow).values(
+                    tenant=self.tenant, group_pk=group_pk, alias=alias_id, number=number, body=body
+                )
+            )
+
+    async def delete_alias(self, group: str, alias: str) -> None:
+        await self.conn.execute(
+            delete(AliasRow).where(
+                AliasRow.tenant == self.tenant,
+                AliasRow.group_pk == await self._group_pk(group),
+                AliasRow.alias == alias,
+            )
+        )
+
     async def append(self, draft: LogDraft) -> LogEntry:
         assert self.head is not None, "append needs the chain lock"
         assert not self.appended, "a change writes exactly one log entry"
         seq, prev_hash = self.head[0] + 1, self.head[1]
         before, after = snapshot(draft.before), snapshot(draft.after)
+        related = related_snapshot(list(draft.related))
         form = canonical(
             tenant=self.tenant,
             seq=seq,
@@ -395,6 +506,7 @@ class SqlWriter(SqlReader):
             reason=draft.reason,
             request_id=draft.request_id,
             request_digest=draft.request_digest,
+            related=related,
         )
         entry = LogEntry(
             tenant=self.tenant,
@@ -412,6 +524,7 @@ class SqlWriter(SqlReader):
             request_digest=draft.request_digest,
             prev_hash=prev_hash,
             hash=chain_hash(prev_hash, form),
+            related=related,
         )
         await self.conn.execute(
             insert(LogRow).values(
@@ -430,8 +543,14 @@ class SqlWriter(SqlReader):
                 request_digest=entry.request_digest,
                 prev_hash=entry.prev_hash,
                 hash=entry.hash,
+                related=entry.related,
             )
         )
+        if self.postgres:
+            # Wakes the event hub of every replica when (and only if) this transaction commits.
+            await self.conn.execute(
+                select(func.pg_notify(NOTIFY_CHANNEL, f"{self.tenant}:{entry.seq}"))
+            )
         await self.conn.execute(
             update(ChainHead)
             .where(ChainHead.tenant == self.tenant)
@@ -492,8 +611,8 @@ class SqlStore:
     async def _transaction(self, tenant: str) -> AsyncIterator[SqlWriter]:
         with unavailable_on_connection_errors():
             async with self.engines.write.begin() as conn:
-                writer = SqlWriter(conn, tenant)
-                await writer.lock_chain(postgres=not self.engines.sqlite)
+                writer = SqlWriter(conn, tenant, postgres=not self.engines.sqlite)
+                await writer.lock_chain()
                 yield writer
         if writer.appended:
             for callback in self.committed:

@@ -66,6 +66,8 @@ class LogRow(Base):
     request_digest: Mapped[str] = mapped_column(String(64), default="")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # Other resources the same change altered: canonical JSON list of {resource, before, after}.
+    related: Mapped[str | None] = mapped_column(Text)
 
 
 class GroupRow(Base):
@@ -85,6 +87,8 @@ class GroupRow(Base):
     latest_version: Mapped[int] = mapped_column(BigInteger, default=0)
     tags: Mapped[dict[str, Any]] = mapped_column(JSONColumn)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    # The group's ApprovalPolicy, serialized; NULL until it is first updated (defaults apply).
+    policy: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class VersionRow(Base):
@@ -110,6 +114,23 @@ class VersionRow(Base):
     update_time_us: Mapped[int] = mapped_column(BigInteger)
     tags: Mapped[dict[str, Any]] = mapped_column(JSONColumn)
     metrics: Mapped[dict[str, Any]] = mapped_column(JSONColumn)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    # When the version last left PRODUCTION (rollback's target is the latest), else NULL.
+    production_end_us: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class AliasRow(Base):
+    __tablename__ = "aliases"
+    __table_args__ = (
+        UniqueConstraint("group_pk", "alias", name="ux_aliases_group_alias"),
+        Index("ix_aliases_version", "group_pk", "number"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    group_pk: Mapped[int] = mapped_column(ForeignKey("model_groups.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(63))
+    number: Mapped[int] = mapped_column(BigInteger)
     body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
