@@ -1,0 +1,217 @@
+"""Timing loops and statistics shared by every benchmark worker.
+
+Standard library only: this module is imported both by the MLflow worker (which runs in
+bench/.venv-mlflow) and by the modelyard and empty-RPC workers (which run in the top-level
+.venv), so it must not import either system's client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import resource
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+# A measurement as it travels from a worker to the driver (JSON on stdout).
+Result = dict[str, Any]
+
+
+def percentile(sorted_ns: list[int], q: float) -> float:
+    """The q-quantile (0..1) of already sorted samples, nearest-rank, in milliseconds."""
+    if not sorted_ns:
+        return math.nan
+    rank = max(1, math.ceil(q * len(sorted_ns)))
+    return sorted_ns[rank - 1] / 1e6
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def summarize(
+    latencies_ns: list[int], wall_s: float, cpu_s: float, errors: int, clients: int
+) -> Result:
+    """Throughput counts successful operations only; latencies are of successful ones."""
+    lat = sorted(latencies_ns)
+    n = len(lat)
+    return {
+        "ops": n,
+        "errors": errors,
+        "clients": clients,
+        "seconds": round(wall_s, 4),
+        "ops_per_s": round(n / wall_s, 2) if wall_s > 0 else 0.0,
+        "p50_ms": round(percentile(lat, 0.50), 4),
+        "p99_ms": round(percentile(lat, 0.99), 4),
+        "mean_ms": round(sum(lat) / n / 1e6, 4) if n else math.nan,
+        # CPU the client process burned during the measurement: on a 2-core machine this
+        # is CPU the server did not get, so it is reported next to every number.
+        "client_cpu_s": round(cpu_s, 4),
+    }
+
+
+def measure_sequential(
+    op: Callable[[int], object], n: int, *, warmup: int = 20, max_seconds: float = 60.0
+) -> Result:
+    """Call op(i) n times back to back (after `warmup` untimed calls).
+
+    Stops early, with what it has, once max_seconds have passed; the result says how many
+    operations it did. An exception counts as an error and is not timed.
+    """
+    for i in range(warmup):
+        op(-1 - i)
+    latencies: list[int] = []
+    errors = 0
+    first_error: str | None = None
+    cpu0 = _cpu_seconds()
+    start = time.perf_counter_ns()
+    deadline = start + int(max_seconds * 1e9)
+    for i in range(n):
+        t0 = time.perf_counter_ns()
+        try:
+            op(i)
+        except Exception as exc:
+            errors += 1
+            first_error = first_error or repr(exc)
+            continue
+        t1 = time.perf_counter_ns()
+        latencies.append(t1 - t0)
+        if t1 > deadline:
+            break
+    wall = (time.perf_counter_ns() - start) / 1e9
+    result = summarize(latencies, wall, _cpu_seconds() - cpu0, errors, 1)
+    if first_error:
+        result["first_error"] = first_error
+    return result
+
+
+def measure_threads(
+    make_op: Callable[[int], Callable[[int], object]],
+    clients: int,
+    n: int,
+    *,
+    warmup_per_client: int = 5,
+    max_seconds: float = 60.0,
+) -> Result:
+    """`clients` threads, each with its own op from make_op(client_index), share n calls.
+
+    Every thread warms up, then all start together on a barrier; the wall time runs from
+    the barrier to the last thread's end.
+    """
+    counter = iter(range(n))
+    lock = threading.Lock()
+    latencies: list[int] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(clients + 1)
+    deadline_box: list[int] = [0]
+
+    def run(index: int) -> None:
+        op = make_op(index)
+        for w in range(warmup_per_client):
+            op(-1 - w - index * warmup_per_client)
+        barrier.wait()
+        mine: list[int] = []
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            t0 = time.perf_counter_ns()
+            try:
+                op(i)
+            except Exception as exc:
+                errors.append(repr(exc))
+                continue
+            t1 = time.perf_counter_ns()
+            mine.append(t1 - t0)
+            if t1 > deadline_box[0]:
+                break
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in range(clients)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    cpu0 = _cpu_seconds()
+    start = time.perf_counter_ns()
+    deadline_box[0] = start + int(max_seconds * 1e9)
+    for t in threads:
+        t.join()
+    wall = (time.perf_counter_ns() - start) / 1e9
+    result = summarize(latencies, wall, _cpu_seconds() - cpu0, len(errors), clients)
+    if errors:
+        result["first_error"] = errors[0]
+    return result
+
+
+async def measure_async(
+    op: Callable[[int], Awaitable[object]],
+    clients: int,
+    n: int,
+    *,
+    warmup_per_client: int = 5,
+    max_seconds: float = 60.0,
+) -> Result:
+    """`clients` coroutines on one event loop (one process, one grpc.aio channel) share n calls."""
+    counter = iter(range(n))
+    latencies: list[int] = []
+    errors: list[str] = []
+
+    async def warm(index: int) -> None:
+        for w in range(warmup_per_client):
+            await op(-1 - w - index * warmup_per_client)
+
+    await asyncio.gather(*(warm(c) for c in range(clients)))
+    cpu0 = _cpu_seconds()
+    start = time.perf_counter_ns()
+    deadline = start + int(max_seconds * 1e9)
+
+    async def run() -> None:
+        # next() on a shared iterator is safe: coroutines on one loop never interleave in it.
+        for i in counter:
+            t0 = time.perf_counter_ns()
+            try:
+                await op(i)
+            except Exception as exc:
+                errors.append(repr(exc))
+                continue
+            t1 = time.perf_counter_ns()
+            latencies.append(t1 - t0)
+            if t1 > deadline:
+                break
+
+    await asyncio.gather(*(run() for _ in range(clients)))
+    wall = (time.perf_counter_ns() - start) / 1e9
+    result = summarize(latencies, wall, _cpu_seconds() - cpu0, len(errors), clients)
+    if errors:
+        result["first_error"] = errors[0]
+    return result
+
+
+def pending(reason: str) -> Result:
+    """An operation that cannot be measured yet, with why; never a made-up number."""
+    return {"pending": reason}
+
+
+def log(message: str) -> None:
+    """Progress goes to stderr; stdout carries only the final JSON document."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def emit(document: dict[str, Any]) -> None:
+    json.dump(document, sys.stdout)
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def sha256_for(prefix: str, i: int) -> str:
+    """A distinct, valid-looking sha256 per registered version."""
+    import hashlib
+
+    return hashlib.sha256(f"{prefix}/{i}".encode()).hexdigest()
