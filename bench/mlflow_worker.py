@@ -1,0 +1,209 @@
+"""The workload against `mlflow server`, through MLflow's own client (MlflowClient).
+
+Runs with bench/.venv-mlflow's python (it imports mlflow, which the top-level venv does
+not have). Prints one JSON document on stdout: {"ops": {op: result}, "seed": {...}, ...}.
+
+How the modelyard workload maps onto MLflow:
+- register: modelyard takes metrics on the version itself; in MLflow metrics live on a
+  run. Registering a version with 5 metrics is therefore create_run + log_batch (the 5
+  metrics) + create_model_version(run_id=..., tags=5 tags): three calls, all timed as one
+  operation, since that is what an MLflow user has to do to get the same record. A
+  "version only" measurement (create_model_version with the 5 tags, no run, no metrics) is
+  reported beside it as the lower bound for MLflow's cost.
+- the list group is seeded with create_model_version + 5 tags only (no run): the list op
+  filters on a tag and never reads metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from benchlib import (
+    Result,
+    emit,
+    log,
+    measure_sequential,
+    measure_threads,
+    sha256_for,
+)
+from workload import (
+    ALIAS,
+    LIST_GROUP,
+    REGISTER_GROUP,
+    Config,
+    metrics_for,
+    tags_for,
+)
+
+# Enough pooled HTTP connections for 16 client threads (MLflow's default pool keeps 10,
+# and would open and drop connections under 16 threads). Set before mlflow is imported.
+os.environ.setdefault("MLFLOW_HTTP_POOL_MAXSIZE", "64")
+os.environ.setdefault("MLFLOW_HTTP_POOL_CONNECTIONS", "64")
+
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+
+
+def new_client(uri: str) -> MlflowClient:
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def register_op(client: MlflowClient, experiment_id: str, prefix: str) -> Callable[[int], object]:
+    """One registration with 5 tags and 5 metrics, the MLflow way (see the module doc)."""
+
+    def op(i: int) -> object:
+        run = client.create_run(experiment_id)
+        run_id = run.info.run_id
+        now_ms = int(time.time() * 1000)
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, v, now_ms, 0) for k, v in metrics_for(i).items()],
+        )
+        return client.create_model_version(
+            REGISTER_GROUP,
+            source=f"s3://bench/{prefix}/{sha256_for(prefix, i)}",
+            run_id=run_id,
+            tags=tags_for(i),
+            await_creation_for=0,
+        )
+
+    return op
+
+
+def version_only_op(client: MlflowClient, prefix: str) -> Callable[[int], object]:
+    def op(i: int) -> object:
+        return client.create_model_version(
+            REGISTER_GROUP,
+            source=f"s3://bench/{prefix}/{sha256_for(prefix, i)}",
+            tags=tags_for(i),
+            await_creation_for=0,
+        )
+
+    return op
+
+
+def seed_list_group(uri: str, cfg: Config) -> Result:
+    """Fill LIST_GROUP with cfg.list_group_size versions, cfg.seed_clients threads at once."""
+    client = new_client(uri)
+    client.create_registered_model(LIST_GROUP)
+    clients = [new_client(uri) for _ in range(cfg.seed_clients)]
+
+    def make(index: int) -> Callable[[int], object]:
+        c = clients[index]
+
+        def op(i: int) -> object:
+            if i < 0:
+                return None  # no warm-up: every version counts toward the group's size
+            return c.create_model_version(
+                LIST_GROUP,
+                source=f"s3://bench/list/{sha256_for('list', i)}",
+                tags=tags_for(i),
+                await_creation_for=0,
+            )
+
+        return op
+
+    started = time.perf_counter()
+    result = measure_threads(
+        make, cfg.seed_clients, cfg.list_group_size, warmup_per_client=0, max_seconds=3600
+    )
+    result["total_seconds"] = round(time.perf_counter() - started, 2)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--uri", required=True)
+    parser.add_argument("--config", required=True, help="workload.Config as JSON")
+    args = parser.parse_args()
+    cfg = Config.from_json(json.loads(args.config))
+    uri: str = args.uri
+    client = new_client(uri)
+    ops: dict[str, Result] = {}
+    extra: dict[str, Any] = {}
+
+    experiment_id = client.create_experiment("bench")
+    client.create_registered_model(REGISTER_GROUP)
+
+    log(f"mlflow: seeding {cfg.list_group_size} versions into {LIST_GROUP}")
+    seed = seed_list_group(uri, cfg)
+    log(f"mlflow: seeded in {seed['total_seconds']} s ({seed['ops_per_s']} versions/s)")
+    if seed["errors"]:
+        raise SystemExit(f"mlflow seeding failed: {seed.get('first_error')}")
+
+    log("mlflow: register, sequential")
+    ops["register_seq"] = measure_sequential(
+        register_op(client, experiment_id, "seq"), cfg.register_seq_n, max_seconds=cfg.max_seconds
+    )
+    log("mlflow: register (version only, no run), sequential")
+    extra["register_seq_version_only"] = measure_sequential(
+        version_only_op(client, "vo"), cfg.register_seq_n, max_seconds=cfg.max_seconds
+    )
+
+    log("mlflow: register, 8 concurrent")
+    thread_clients = [new_client(uri) for _ in range(16)]
+    ops["register_c8"] = measure_threads(
+        lambda c: register_op(thread_clients[c], experiment_id, f"c8-{c}"),
+        8,
+        cfg.register_c8_n,
+        max_seconds=cfg.max_seconds,
+    )
+
+    reads = cfg.read_versions
+    client.set_registered_model_alias(REGISTER_GROUP, ALIAS, "1")
+    first = client.get_model_version(REGISTER_GROUP, "1")
+    assert first.tags["framework"] == "sklearn", first.tags
+    assert client.get_model_version_by_alias(REGISTER_GROUP, ALIAS).version == "1"
+
+    log("mlflow: get by number, sequential")
+    ops["get_seq"] = measure_sequential(
+        lambda i: client.get_model_version(REGISTER_GROUP, str(1 + i % reads)),
+        cfg.seq_n,
+        max_seconds=cfg.max_seconds,
+    )
+    log("mlflow: get by alias, sequential")
+    ops["get_alias_seq"] = measure_sequential(
+        lambda i: client.get_model_version_by_alias(REGISTER_GROUP, ALIAS),
+        cfg.seq_n,
+        max_seconds=cfg.max_seconds,
+    )
+
+    def get_op(c: int) -> Callable[[int], object]:
+        tc = thread_clients[c]
+        return lambda i: tc.get_model_version(REGISTER_GROUP, str(1 + i % reads))
+
+    log("mlflow: get, 16 concurrent")
+    ops["get_c16"] = measure_threads(get_op, 16, cfg.get_c16_n, max_seconds=cfg.max_seconds)
+
+    list_filter = f"name = '{LIST_GROUP}' AND tags.team = 'risk'"
+    page = client.search_model_versions(list_filter, max_results=100)
+    assert len(page) == 100 and all(v.tags["team"] == "risk" for v in page), len(page)
+    log("mlflow: list 100 of the seeded group, filtered by tag")
+    ops["list_10k"] = measure_sequential(
+        lambda i: client.search_model_versions(list_filter, max_results=100),
+        cfg.list_n,
+        warmup=5,
+        max_seconds=cfg.max_seconds,
+    )
+
+    log("mlflow: set a version's tag, sequential")
+    ops["set_tag_seq"] = measure_sequential(
+        lambda i: client.set_model_version_tag(
+            REGISTER_GROUP, str(1 + i % reads), "team", f"team-{i % 7}"
+        ),
+        cfg.seq_n,
+        max_seconds=cfg.max_seconds,
+    )
+
+    import mlflow
+
+    emit({"ops": ops, "seed": seed, "extra": extra, "client_version": mlflow.__version__})
+
+
+if __name__ == "__main__":
+    main()
