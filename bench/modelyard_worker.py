@@ -1,0 +1,193 @@
+"""The workload against modelyard-server, through the SDK (modelyard.Registry for the
+sequential operations, modelyard.AsyncRegistry for the concurrent ones and the seeding).
+
+Runs in the top-level .venv. Prints one JSON document on stdout:
+{"ops": {op: result}, "seed": {...}, ...}. An operation the SDK does not offer yet is
+reported as {"pending": why}, never estimated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import modelyard
+from benchlib import (
+    Result,
+    emit,
+    log,
+    measure_async,
+    measure_sequential,
+    pending,
+    sha256_for,
+)
+from modelyard import AsyncRegistry, Registry
+from workload import ALIAS, LIST_GROUP, REGISTER_GROUP, Config, metrics_for, tags_for
+
+LIST_FILTER = 'tags.team = "risk"'
+
+
+def register_op(reg: Registry, prefix: str) -> Callable[[int], object]:
+    def op(i: int) -> object:
+        return reg.register(
+            REGISTER_GROUP,
+            uri=f"s3://bench/{prefix}/{i}",
+            sha256=sha256_for(prefix, i),
+            size_bytes=1,
+            metrics=metrics_for(i),
+            tags=tags_for(i),
+        )
+
+    return op
+
+
+async def seed_list_group(address: str, token: str, cfg: Config) -> Result:
+    """Fill LIST_GROUP through the API (CreateModelVersion, cfg.seed_clients at once)."""
+    async with AsyncRegistry(address, token=token) as reg:
+        await reg.create_group(LIST_GROUP, description="")
+
+        async def op(i: int) -> object:
+            if i < 0:
+                return None  # no warm-up: every version counts toward the group's size
+            return await reg.register(
+                LIST_GROUP,
+                uri=f"s3://bench/list/{i}",
+                sha256=sha256_for("list", i),
+                size_bytes=1,
+                tags=tags_for(i),
+            )
+
+        started = time.perf_counter()
+        result = await measure_async(
+            op, cfg.seed_clients, cfg.list_group_size, warmup_per_client=0, max_seconds=3600
+        )
+        result["total_seconds"] = round(time.perf_counter() - started, 2)
+        return result
+
+
+async def register_concurrent(address: str, token: str, cfg: Config) -> Result:
+    async with AsyncRegistry(address, token=token) as reg:
+
+        async def op(i: int) -> object:
+            return await reg.register(
+                REGISTER_GROUP,
+                uri=f"s3://bench/c8/{i}",
+                sha256=sha256_for("c8", i),
+                size_bytes=1,
+                metrics=metrics_for(i),
+                tags=tags_for(i),
+            )
+
+        return await measure_async(op, 8, cfg.register_c8_n, max_seconds=cfg.max_seconds)
+
+
+async def get_concurrent(address: str, token: str, cfg: Config) -> Result:
+    reads = cfg.read_versions
+    async with AsyncRegistry(address, token=token) as reg:
+
+        async def op(i: int) -> object:
+            return await reg.get_version(REGISTER_GROUP, 1 + i % reads)
+
+        return await measure_async(op, 16, cfg.get_c16_n, max_seconds=cfg.max_seconds)
+
+
+def alias_op(reg: Registry) -> tuple[Callable[[int], object] | None, str]:
+    """The by-alias read, if the SDK has it; else None and why."""
+    by_alias = getattr(reg, "by_alias", None)
+    set_alias = getattr(reg, "set_alias", None)
+    if by_alias is None:
+        return None, "Registry.by_alias does not exist yet (governance work not landed)"
+    if set_alias is None:
+        return None, "Registry.set_alias does not exist yet (governance work not landed)"
+    set_alias(REGISTER_GROUP, ALIAS, 1)
+    found = by_alias(REGISTER_GROUP, ALIAS)
+    assert found.version == 1, found
+    return (lambda i: by_alias(REGISTER_GROUP, ALIAS)), ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--token-file", required=True)
+    parser.add_argument("--config", required=True, help="workload.Config as JSON")
+    args = parser.parse_args()
+    cfg = Config.from_json(json.loads(args.config))
+    address: str = args.address
+    with open(args.token_file) as f:
+        token = f.read().strip()
+    ops: dict[str, Result] = {}
+    extra: dict[str, Any] = {}
+    reads = cfg.read_versions
+
+    with Registry(address, token=token) as reg:
+        reg.create_group(REGISTER_GROUP, description="")
+
+        log(f"modelyard: seeding {cfg.list_group_size} versions into {LIST_GROUP}")
+        seed = asyncio.run(seed_list_group(address, token, cfg))
+        log(f"modelyard: seeded in {seed['total_seconds']} s ({seed['ops_per_s']} versions/s)")
+        if seed["errors"]:
+            raise SystemExit(f"modelyard seeding failed: {seed.get('first_error')}")
+
+        log("modelyard: register, sequential")
+        ops["register_seq"] = measure_sequential(
+            register_op(reg, "seq"), cfg.register_seq_n, max_seconds=cfg.max_seconds
+        )
+        log("modelyard: register, 8 concurrent")
+        ops["register_c8"] = asyncio.run(register_concurrent(address, token, cfg))
+
+        first = reg.get_version(REGISTER_GROUP, 1)
+        assert first.tags["framework"] == "sklearn" and len(first.metrics) == 5, first
+
+        log("modelyard: get by number, sequential")
+        ops["get_seq"] = measure_sequential(
+            lambda i: reg.get_version(REGISTER_GROUP, 1 + i % reads),
+            cfg.seq_n,
+            max_seconds=cfg.max_seconds,
+        )
+        op, why = alias_op(reg)
+        if op is None:
+            log(f"modelyard: get by alias is pending: {why}")
+            ops["get_alias_seq"] = pending(why)
+        else:
+            log("modelyard: get by alias, sequential")
+            ops["get_alias_seq"] = measure_sequential(op, cfg.seq_n, max_seconds=cfg.max_seconds)
+
+        log("modelyard: get, 16 concurrent")
+        ops["get_c16"] = asyncio.run(get_concurrent(address, token, cfg))
+
+        def list_page(i: int) -> int:
+            pager = reg.list_versions(LIST_GROUP, filter=LIST_FILTER, page_size=100)
+            return len(next(iter(pager.pages)).model_versions)
+
+        page = next(
+            iter(reg.list_versions(LIST_GROUP, filter=LIST_FILTER, page_size=100).pages)
+        ).model_versions
+        assert len(page) == 100 and all(v.tags["team"] == "risk" for v in page), len(page)
+        log("modelyard: list 100 of the seeded group, filtered by tag")
+        ops["list_10k"] = measure_sequential(
+            list_page, cfg.list_n, warmup=5, max_seconds=cfg.max_seconds
+        )
+
+        log("modelyard: set a version's tag, sequential")
+        ops["set_tag_seq"] = measure_sequential(
+            lambda i: reg.set_tag(REGISTER_GROUP, 1 + i % reads, "team", f"team-{i % 7}"),
+            cfg.seq_n,
+            max_seconds=cfg.max_seconds,
+        )
+
+    emit(
+        {
+            "ops": ops,
+            "seed": seed,
+            "extra": extra,
+            "client_version": getattr(modelyard, "__version__", "unknown"),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()
