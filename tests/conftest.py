@@ -9,9 +9,9 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from modelyard import Registry
 from modelyard.v1 import audit_service_pb2_grpc, registry_service_pb2_grpc
+
 from tests.helpers import Raw
 from tests.servers import PostgresUnavailable, ServerProcess, create_database, drop_database
 
@@ -37,7 +37,9 @@ def start_server(backend: str, data_dir: Path, request: pytest.FixtureRequest) -
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     """A modelyard server shared by the session, once per backend."""
     backend: str = request.param
     process = start_server(backend, tmp_path_factory.mktemp(f"data-{backend}"), request)
@@ -46,7 +48,9 @@ def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="session")
-def sqlite_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+def sqlite_server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ServerProcess]:
     """A server on SQLite only, for tests about things that do not depend on the database."""
     process = start_server("sqlite", tmp_path_factory.mktemp("data-sqlite-only"), request)
     yield process

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
-
 from modelyard import Registry
 from modelyard.v1 import audit_service_pb2_grpc, registry_service_pb2_grpc
 from modelyard.v1 import resources_pb2 as pb
@@ -56,6 +55,9 @@ def sha(seed: object | None = None) -> str:
 
 def register(registry: Registry, group: str, **fields: object) -> pb.ModelVersion:
     """Registers a version with a fresh artifact; fields override the defaults."""
-    args: dict[str, object] = {"uri": f"s3://models/{group}/{uuid.uuid4().hex}.onnx", "sha256": sha()}
+    args: dict[str, object] = {
+        "uri": f"s3://models/{group}/{uuid.uuid4().hex}.onnx",
+        "sha256": sha(),
+    }
     args.update(fields)
     return registry.register(group, **args)  # type: ignore[arg-type]

@@ -63,10 +63,14 @@ class ServerProcess:
                 wait_serving(self.address, timeout=deadline - time.monotonic())
                 return self
             if self.process.poll() is not None:
-                raise RuntimeError(f"modelyard-server exited with {self.process.returncode}:\n{text}")
+                raise RuntimeError(
+                    f"modelyard-server exited with {self.process.returncode}:\n{text}"
+                )
             time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"modelyard-server did not start in {timeout}s:\n{self.log_file.read_text()}")
+        raise RuntimeError(
+            f"modelyard-server did not start in {timeout}s:\n{self.log_file.read_text()}"
+        )
 
     def kill9(self) -> None:
         """Kills the process with SIGKILL: no shutdown code runs."""

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from itertools import pairwise
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from modelyard import Registry
 from modelyard.v1 import resources_pb2 as pb
+
 from tests.helpers import register
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, create_database, drop_database
 
 
-def test_every_change_writes_one_entry_with_before_and_after(registry: Registry, unique_group: str) -> None:
+def test_every_change_writes_one_entry_with_before_and_after(
+    registry: Registry, unique_group: str
+) -> None:
     registry.create_group(unique_group)
     version = register(registry, unique_group, description="one")
-    registry.update_version(pb.ModelVersion(name=version.name, description="two"), update_mask=["description"])
+    registry.update_version(
+        pb.ModelVersion(name=version.name, description="two"), update_mask=["description"]
+    )
     registry.delete_version(version.name)
     trail = list(registry.list_audit_events(resource=f"groups/{unique_group}"))
     assert [e.action for e in trail] == [
@@ -32,25 +38,55 @@ def test_every_change_writes_one_entry_with_before_and_after(registry: Registry,
     assert deleted.before["description"] == "two" and not deleted.HasField("after")
     assert all(e.actor == "admin" and e.group == unique_group for e in trail)
     assert [e.seq for e in trail] == sorted(e.seq for e in trail)
-    for previous, entry in zip(trail, trail[1:], strict=False):
+    for previous, entry in pairwise(trail):
         if entry.seq == previous.seq + 1:
             assert entry.prev_hash == previous.hash
 
 
-def test_entries_filter_by_resource_actor_action_and_time(registry: Registry, unique_group: str) -> None:
+def test_entries_filter_by_resource_actor_action_and_time(
+    registry: Registry, unique_group: str
+) -> None:
     registry.create_group(unique_group)
     one = register(registry, unique_group)
     register(registry, unique_group)
     assert [e.resource for e in registry.list_audit_events(resource=one.name)] == [one.name]
-    assert len(list(registry.list_audit_events(resource=f"groups/{unique_group}",
-                                               actions=[pb.ACTION_MODEL_VERSION_CREATED]))) == 2
-    assert list(registry.list_audit_events(resource=f"groups/{unique_group}", actor="somebody-else")) == []
+    assert (
+        len(
+            list(
+                registry.list_audit_events(
+                    resource=f"groups/{unique_group}", actions=[pb.ACTION_MODEL_VERSION_CREATED]
+                )
+            )
+        )
+        == 2
+    )
+    assert (
+        list(registry.list_audit_events(resource=f"groups/{unique_group}", actor="somebody-else"))
+        == []
+    )
     future = datetime.now(UTC) + timedelta(hours=1)
-    assert list(registry.list_audit_events(resource=f"groups/{unique_group}", start_time=future)) == []
+    assert (
+        list(registry.list_audit_events(resource=f"groups/{unique_group}", start_time=future)) == []
+    )
     past = datetime.now(UTC) - timedelta(hours=1)
-    assert len(list(registry.list_audit_events(resource=f"groups/{unique_group}", start_time=past, end_time=future))) == 3
-    newest = list(registry.list_audit_events(resource=f"groups/{unique_group}", newest_first=True, page_size=1))
-    assert [e.action for e in newest] == [pb.ACTION_MODEL_VERSION_CREATED] * 2 + [pb.ACTION_MODEL_GROUP_CREATED]
+    assert (
+        len(
+            list(
+                registry.list_audit_events(
+                    resource=f"groups/{unique_group}", start_time=past, end_time=future
+                )
+            )
+        )
+        == 3
+    )
+    newest = list(
+        registry.list_audit_events(
+            resource=f"groups/{unique_group}", newest_first=True, page_size=1
+        )
+    )
+    assert [e.action for e in newest] == [pb.ACTION_MODEL_VERSION_CREATED] * 2 + [
+        pb.ACTION_MODEL_GROUP_CREATED
+    ]
 
 
 ALTER = "UPDATE log_entries SET actor = 'mallory' WHERE tenant = 'default' AND seq = {seq}"
@@ -78,19 +114,19 @@ def tamper(server: ServerProcess, sql: str) -> None:
 
 
 @pytest.fixture
-def own_server(server: ServerProcess, tmp_path_factory: pytest.TempPathFactory,
-               request: pytest.FixtureRequest) -> ServerProcess:
+def own_server(
+    server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     """A server of the same backend with a log of its own, so tampering harms no other test."""
-    from tests.servers import create_database, drop_database
-
-    database_url = None
-    if server.backend == "postgres":
-        database_url = create_database()
-        request.addfinalizer(lambda: drop_database(database_url))
-    process = ServerProcess(tmp_path_factory.mktemp("tamper"), database_url=database_url, backend=server.backend)
+    database_url = create_database() if server.backend == "postgres" else None
+    process = ServerProcess(
+        tmp_path_factory.mktemp("tamper"), database_url=database_url, backend=server.backend
+    )
     process.start()
-    request.addfinalizer(process.stop)
-    return process
+    yield process
+    process.stop()
+    if database_url:
+        drop_database(database_url)
 
 
 @pytest.mark.parametrize(
@@ -104,7 +140,11 @@ def test_verify_finds_the_first_entry_changed_in_the_database(
         for _ in range(4):
             register(registry, unique_group)
         clean = registry.verify_audit_log()
-        assert clean.ok and clean.entries_checked == clean.head_seq == 5 and clean.first_broken_seq == 0
+        assert (
+            clean.ok
+            and clean.entries_checked == clean.head_seq == 5
+            and clean.first_broken_seq == 0
+        )
         tamper(own_server, change.format(seq=3))
         broken = registry.verify_audit_log()
         assert not broken.ok

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from modelyard import Registry, errors
+
 from tests.helpers import register, sha
 from tests.servers import ServerProcess, create_database, drop_database
 
@@ -20,10 +20,14 @@ SERVER_BIN = Path(sys.executable).parent / "modelyard-server"
 
 
 def grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(GRPCURL), "-plaintext", *args], capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [str(GRPCURL), "-plaintext", *args], capture_output=True, text=True, timeout=30
+    )
 
 
-def test_grpcurl_lists_and_describes_every_service_without_a_token(sqlite_server: ServerProcess) -> None:
+def test_grpcurl_lists_and_describes_every_service_without_a_token(
+    sqlite_server: ServerProcess,
+) -> None:
     listed = grpcurl(sqlite_server.address, "list")
     assert listed.returncode == 0, listed.stderr
     assert set(listed.stdout.split()) >= {
@@ -32,7 +36,9 @@ def test_grpcurl_lists_and_describes_every_service_without_a_token(sqlite_server
         "grpc.health.v1.Health",
     }
     described = grpcurl(sqlite_server.address, "describe", "modelyard.v1.RegistryService")
-    assert "rpc CreateModelVersion" in described.stdout and "rpc ListModelVersions" in described.stdout
+    assert (
+        "rpc CreateModelVersion" in described.stdout and "rpc ListModelVersions" in described.stdout
+    )
     message = grpcurl(sqlite_server.address, "describe", "modelyard.v1.ModelVersion")
     assert "Output only. The version number" in message.stdout  # proto comments reach the user
 
@@ -40,23 +46,48 @@ def test_grpcurl_lists_and_describes_every_service_without_a_token(sqlite_server
 def test_grpcurl_health_check_says_serving(sqlite_server: ServerProcess) -> None:
     health = grpcurl(sqlite_server.address, "grpc.health.v1.Health/Check")
     assert json.loads(health.stdout) == {"status": "SERVING"}
-    per_service = grpcurl("-d", '{"service":"modelyard.v1.RegistryService"}', sqlite_server.address,
-                          "grpc.health.v1.Health/Check")
+    per_service = grpcurl(
+        "-d",
+        '{"service":"modelyard.v1.RegistryService"}',
+        sqlite_server.address,
+        "grpc.health.v1.Health/Check",
+    )
     assert json.loads(per_service.stdout) == {"status": "SERVING"}
 
 
-def test_grpcurl_calls_with_the_admin_token(sqlite_server: ServerProcess, unique_group: str) -> None:
+def test_grpcurl_calls_with_the_admin_token(
+    sqlite_server: ServerProcess, unique_group: str
+) -> None:
     auth = f"authorization: Bearer {sqlite_server.token}"
-    created = grpcurl("-H", auth, "-d", json.dumps({"model_group_id": unique_group}), sqlite_server.address,
-                      "modelyard.v1.RegistryService/CreateModelGroup")
+    created = grpcurl(
+        "-H",
+        auth,
+        "-d",
+        json.dumps({"model_group_id": unique_group}),
+        sqlite_server.address,
+        "modelyard.v1.RegistryService/CreateModelGroup",
+    )
     assert json.loads(created.stdout)["name"] == f"groups/{unique_group}"
-    refused = grpcurl("-d", json.dumps({"name": f"groups/{unique_group}"}), sqlite_server.address,
-                      "modelyard.v1.RegistryService/GetModelGroup")
-    assert refused.returncode != 0 and "Unauthenticated" in refused.stderr and "bearer token" in refused.stderr
+    refused = grpcurl(
+        "-d",
+        json.dumps({"name": f"groups/{unique_group}"}),
+        sqlite_server.address,
+        "modelyard.v1.RegistryService/GetModelGroup",
+    )
+    assert (
+        refused.returncode != 0
+        and "Unauthenticated" in refused.stderr
+        and "bearer token" in refused.stderr
+    )
 
 
-def test_calls_without_a_known_token_are_unauthenticated(sqlite_server: ServerProcess, unique_group: str) -> None:
-    with Registry(sqlite_server.address, token="myd_not-a-real-token") as stranger, pytest.raises(errors.Unauthenticated):
+def test_calls_without_a_known_token_are_unauthenticated(
+    sqlite_server: ServerProcess, unique_group: str
+) -> None:
+    with (
+        Registry(sqlite_server.address, token="myd_not-a-real-token") as stranger,
+        pytest.raises(errors.Unauthenticated),
+    ):
         stranger.get_group(unique_group)
 
 
@@ -109,7 +140,9 @@ def fresh_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ser
     if request.param == "postgres":
         request.getfixturevalue("postgres_url")  # skips when PostgreSQL is unavailable
         database_url = create_database()
-    process = ServerProcess(tmp_path / "data", database_url=database_url, backend=request.param).start()
+    process = ServerProcess(
+        tmp_path / "data", database_url=database_url, backend=request.param
+    ).start()
     yield process
     process.stop()
     if database_url:
@@ -148,11 +181,16 @@ def test_a_second_start_keeps_the_admin_token(tmp_path: Path) -> None:
 
 def test_the_generated_code_matches_the_protos(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parent.parent
-    subprocess.run([sys.executable, str(root / "scripts" / "gen_protos.py"), str(tmp_path)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, str(root / "scripts" / "gen_protos.py"), str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     committed = root / "client" / "src" / "modelyard" / "v1"
     fresh = tmp_path / "modelyard" / "v1"
     names = sorted(p.name for p in fresh.iterdir() if p.is_file())
-    assert names == sorted(p.name for p in committed.iterdir() if p.is_file() and p.suffix in {".py", ".pyi", ".binpb"})
+    assert names == sorted(
+        p.name for p in committed.iterdir() if p.is_file() and p.suffix in {".py", ".pyi", ".binpb"}
+    )
     stale = [n for n in names if (fresh / n).read_bytes() != (committed / n).read_bytes()]
     assert not stale, f"generated code is stale, run `make proto`: {stale}"
