@@ -89,6 +89,17 @@ class ServerProcess:
             self.process.kill()
             return self.process.wait(timeout=10)
 
+    def mint_token(self, subject: str, *roles: str) -> str:
+        """Returns a new bearer token for `subject`, made by the operator command."""
+        command = [str(SERVER_BIN), "--data-dir", str(self.data_dir)]
+        if self.database_url:
+            command += ["--database-url", self.database_url]
+        command += ["token", "--subject", subject]
+        for role in roles:
+            command += ["--role", role]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+        return done.stdout.strip()
+
     def restart(self) -> ServerProcess:
         self.stop()
         return self.start()

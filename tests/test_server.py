@@ -16,7 +16,6 @@ from tests.helpers import register, sha
 from tests.servers import ServerProcess, create_database, drop_database
 
 GRPCURL = Path(sys.executable).parent / "grpcurl"
-SERVER_BIN = Path(sys.executable).parent / "modelyard-server"
 
 
 def grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
@@ -91,23 +90,12 @@ def test_calls_without_a_known_token_are_unauthenticated(
         stranger.get_group(unique_group)
 
 
-def make_token(server: ServerProcess, subject: str, *roles: str) -> str:
-    command = [str(SERVER_BIN), "--data-dir", str(server.data_dir)]
-    if server.database_url:
-        command += ["--database-url", server.database_url]
-    command += ["token", "--subject", subject]
-    for role in roles:
-        command += ["--role", role]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
-    return done.stdout.strip()
-
-
 def test_roles_decide_what_a_caller_may_do(sqlite_server: ServerProcess, unique_group: str) -> None:
     with Registry(sqlite_server.address, token=sqlite_server.token) as admin:
         admin.create_group(unique_group)
         admin.create_group(unique_group + "-other")
-    viewer = make_token(sqlite_server, "vera", "viewer")
-    scoped = make_token(sqlite_server, "carl", f"contributor@{unique_group}")
+    viewer = sqlite_server.mint_token("vera", "viewer")
+    scoped = sqlite_server.mint_token("carl", f"contributor@{unique_group}")
     with Registry(sqlite_server.address, token=viewer) as vera:
         assert vera.get_group(unique_group).name == f"groups/{unique_group}"
         with pytest.raises(errors.MissingPermission) as caught:
@@ -123,7 +111,7 @@ def test_roles_decide_what_a_caller_may_do(sqlite_server: ServerProcess, unique_
 
 def test_unknown_roles_are_refused_when_minting_a_token(sqlite_server: ServerProcess) -> None:
     with pytest.raises(subprocess.CalledProcessError) as caught:
-        make_token(sqlite_server, "x", "superuser")
+        sqlite_server.mint_token("x", "superuser")
     assert "unknown role 'superuser'" in caught.value.stderr
 
 
