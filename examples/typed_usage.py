@@ -79,9 +79,10 @@ def register_model(registry: Registry, group_id: str, artifact: bytes) -> ModelV
 
 def best_version(registry: Registry, group_id: str) -> ModelVersion | None:
     """Returns the version with the highest AUC, or None if no version has one."""
-    for version in registry.list_versions(group_id, order_by="metrics.auc desc", page_size=1):
-        return version
-    return None
+    ranked: modelyard.Pager[ModelVersion] = registry.list_versions(
+        group_id, order_by="metrics.auc desc", page_size=1
+    )
+    return next(iter(ranked), None)
 
 
 def describe(version: ModelVersion) -> str:
@@ -95,7 +96,7 @@ async def recent_changes(group_id: str) -> list[str]:
     """Returns what happened to the group in the last hour, newest first."""
     since = datetime.now(UTC) - timedelta(hours=1)
     async with AsyncRegistry() as registry:
-        pager = await registry.list_audit_events(
+        pager: modelyard.AsyncPager[modelyard.AuditEvent] = await registry.list_audit_events(
             resource=modelyard.group_name(group_id), start_time=since, newest_first=True
         )
         return [
