@@ -32,6 +32,7 @@ __all__ = [
     "AliasNotFound",
     "AlreadyExists",
     "Cancelled",
+    "CursorAheadOfLog",
     "DataLoss",
     "DatabaseUnavailable",
     "DeadlineExceeded",
@@ -61,6 +62,7 @@ __all__ = [
     "RequestIdReused",
     "ResourceExhausted",
     "SelfApprovalForbidden",
+    "ServerShuttingDown",
     "StaleEtag",
     "SubscriberTooSlow",
     "Unauthenticated",
@@ -70,6 +72,8 @@ __all__ = [
     "VersionInProduction",
     "VersionNotApproved",
     "VersionReferenced",
+    "WebhookDeliveryNotFound",
+    "WebhookNotFound",
     "from_rpc_error",
 ]
 
@@ -270,6 +274,14 @@ class AliasNotFound(NotFound):
     """No such alias."""
 
 
+class WebhookNotFound(NotFound):
+    """No such webhook."""
+
+
+class WebhookDeliveryNotFound(NotFound):
+    """No such webhook delivery."""
+
+
 class ModelGroupAlreadyExists(AlreadyExists):
     """A model group with this id exists."""
 
@@ -327,9 +339,18 @@ class SubscriberTooSlow(ResourceExhausted):
     """The subscriber fell too far behind; resume from its cursor."""
 
 
+class CursorAheadOfLog(OutOfRange):
+    """The stream's ``start_after`` is beyond the head of the log: the cursor comes from
+    another log (another database, or one restored from an older backup)."""
+
+
 class DatabaseUnavailable(Unavailable):
     """The server's database cannot be reached or is busy; calls are retried as for any
     UNAVAILABLE, with the same request_id."""
+
+
+class ServerShuttingDown(Unavailable):
+    """The server is shutting down; calls are retried, and a watch resumes from its cursor."""
 
 
 class InternalError(Internal):
@@ -375,6 +396,8 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "MODEL_GROUP_NOT_FOUND": ModelGroupNotFound,
     "MODEL_VERSION_NOT_FOUND": ModelVersionNotFound,
     "ALIAS_NOT_FOUND": AliasNotFound,
+    "WEBHOOK_NOT_FOUND": WebhookNotFound,
+    "WEBHOOK_DELIVERY_NOT_FOUND": WebhookDeliveryNotFound,
     "MODEL_GROUP_ALREADY_EXISTS": ModelGroupAlreadyExists,
     "DUPLICATE_ARTIFACT": DuplicateArtifact,
     "STALE_ETAG": StaleEtag,
@@ -387,7 +410,9 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "VERSION_REFERENCED": VersionReferenced,
     "PRODUCTION_LIMIT_REACHED": ProductionLimitReached,
     "SUBSCRIBER_TOO_SLOW": SubscriberTooSlow,
+    "CURSOR_AHEAD_OF_LOG": CursorAheadOfLog,
     "DATABASE_UNAVAILABLE": DatabaseUnavailable,
+    "SERVER_SHUTTING_DOWN": ServerShuttingDown,
     "INTERNAL_ERROR": InternalError,
 }
 

@@ -48,6 +48,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """NOT_FOUND: no such model version."""
     ALIAS_NOT_FOUND: _ErrorReason.ValueType  # 22
     """NOT_FOUND: no such alias."""
+    WEBHOOK_NOT_FOUND: _ErrorReason.ValueType  # 23
+    """NOT_FOUND: no such webhook."""
+    WEBHOOK_DELIVERY_NOT_FOUND: _ErrorReason.ValueType  # 24
+    """NOT_FOUND: no such webhook delivery."""
     MODEL_GROUP_ALREADY_EXISTS: _ErrorReason.ValueType  # 30
     """ALREADY_EXISTS: a model group with this id exists."""
     DUPLICATE_ARTIFACT: _ErrorReason.ValueType  # 31
@@ -74,8 +78,14 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """FAILED_PRECONDITION: the group's policy allows no more versions in production at once."""
     SUBSCRIBER_TOO_SLOW: _ErrorReason.ValueType  # 60
     """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
+    CURSOR_AHEAD_OF_LOG: _ErrorReason.ValueType  # 61
+    """OUT_OF_RANGE: the stream's start_after is beyond the head of the log, so the cursor
+    comes from another log (another database, or one restored from an older backup).
+    """
     DATABASE_UNAVAILABLE: _ErrorReason.ValueType  # 70
     """UNAVAILABLE: the database cannot be reached or is busy; retry with the same request_id."""
+    SERVER_SHUTTING_DOWN: _ErrorReason.ValueType  # 71
+    """UNAVAILABLE: the server is shutting down; retry (a stream resumes from its cursor)."""
     INTERNAL_ERROR: _ErrorReason.ValueType  # 80
     """INTERNAL: a fault in the server; the message names no detail. Report it with the time."""
 
@@ -112,6 +122,10 @@ MODEL_VERSION_NOT_FOUND: ErrorReason.ValueType  # 21
 """NOT_FOUND: no such model version."""
 ALIAS_NOT_FOUND: ErrorReason.ValueType  # 22
 """NOT_FOUND: no such alias."""
+WEBHOOK_NOT_FOUND: ErrorReason.ValueType  # 23
+"""NOT_FOUND: no such webhook."""
+WEBHOOK_DELIVERY_NOT_FOUND: ErrorReason.ValueType  # 24
+"""NOT_FOUND: no such webhook delivery."""
 MODEL_GROUP_ALREADY_EXISTS: ErrorReason.ValueType  # 30
 """ALREADY_EXISTS: a model group with this id exists."""
 DUPLICATE_ARTIFACT: ErrorReason.ValueType  # 31
@@ -138,8 +152,14 @@ PRODUCTION_LIMIT_REACHED: ErrorReason.ValueType  # 57
 """FAILED_PRECONDITION: the group's policy allows no more versions in production at once."""
 SUBSCRIBER_TOO_SLOW: ErrorReason.ValueType  # 60
 """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
+CURSOR_AHEAD_OF_LOG: ErrorReason.ValueType  # 61
+"""OUT_OF_RANGE: the stream's start_after is beyond the head of the log, so the cursor
+comes from another log (another database, or one restored from an older backup).
+"""
 DATABASE_UNAVAILABLE: ErrorReason.ValueType  # 70
 """UNAVAILABLE: the database cannot be reached or is busy; retry with the same request_id."""
+SERVER_SHUTTING_DOWN: ErrorReason.ValueType  # 71
+"""UNAVAILABLE: the server is shutting down; retry (a stream resumes from its cursor)."""
 INTERNAL_ERROR: ErrorReason.ValueType  # 80
 """INTERNAL: a fault in the server; the message names no detail. Report it with the time."""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

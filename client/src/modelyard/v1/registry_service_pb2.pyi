@@ -776,7 +776,9 @@ class Heartbeat(_message.Message):
     HEAD_SEQ_FIELD_NUMBER: _builtins.int
     TIME_FIELD_NUMBER: _builtins.int
     head_seq: _builtins.int
-    """The newest seq in the log when the heartbeat was sent."""
+    """The seq up to which the stream has read the log: the newest seq in the log when the
+    stream is caught up. Every matching event up to it has been delivered.
+    """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
         """When it was sent."""

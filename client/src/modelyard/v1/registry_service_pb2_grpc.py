@@ -267,9 +267,12 @@ class RegistryServiceServicer:
 
     def WatchEvents(self, request, context):
         """Streams the log's events in seq order: first those after `start_after`, then new ones as
-        they commit. No gaps, no duplicates; resume with the last seq you processed. Heartbeats
-        carry the head seq. A subscriber that falls too far behind is ended with
-        RESOURCE_EXHAUSTED (SUBSCRIBER_TOO_SLOW) and should resume from its cursor.
+        they commit. No gaps, no duplicates; resume with the last seq you processed. The first
+        message is a heartbeat carrying the seq the stream starts after; later heartbeats carry
+        the head seq. A subscriber that falls too far behind is ended with RESOURCE_EXHAUSTED
+        (SUBSCRIBER_TOO_SLOW) and should resume from its cursor. A `start_after` beyond the head
+        of the log fails with OUT_OF_RANGE (CURSOR_AHEAD_OF_LOG): the cursor is from another log.
+        Needs the read permission tenant-wide, or on each group named in the filters.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

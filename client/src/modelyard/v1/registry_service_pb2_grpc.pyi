@@ -95,9 +95,12 @@ class RegistryServiceStub:
     """Deletes an alias."""
     WatchEvents: _grpc.UnaryStreamMultiCallable[_registry_service_pb2.WatchEventsRequest, _registry_service_pb2.WatchEventsResponse]
     """Streams the log's events in seq order: first those after `start_after`, then new ones as
-    they commit. No gaps, no duplicates; resume with the last seq you processed. Heartbeats
-    carry the head seq. A subscriber that falls too far behind is ended with
-    RESOURCE_EXHAUSTED (SUBSCRIBER_TOO_SLOW) and should resume from its cursor.
+    they commit. No gaps, no duplicates; resume with the last seq you processed. The first
+    message is a heartbeat carrying the seq the stream starts after; later heartbeats carry
+    the head seq. A subscriber that falls too far behind is ended with RESOURCE_EXHAUSTED
+    (SUBSCRIBER_TOO_SLOW) and should resume from its cursor. A `start_after` beyond the head
+    of the log fails with OUT_OF_RANGE (CURSOR_AHEAD_OF_LOG): the cursor is from another log.
+    Needs the read permission tenant-wide, or on each group named in the filters.
     """
 
 @_typing.type_check_only
@@ -165,9 +168,12 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Deletes an alias."""
     WatchEvents: _aio.UnaryStreamMultiCallable[_registry_service_pb2.WatchEventsRequest, _registry_service_pb2.WatchEventsResponse]  # type: ignore[assignment]
     """Streams the log's events in seq order: first those after `start_after`, then new ones as
-    they commit. No gaps, no duplicates; resume with the last seq you processed. Heartbeats
-    carry the head seq. A subscriber that falls too far behind is ended with
-    RESOURCE_EXHAUSTED (SUBSCRIBER_TOO_SLOW) and should resume from its cursor.
+    they commit. No gaps, no duplicates; resume with the last seq you processed. The first
+    message is a heartbeat carrying the seq the stream starts after; later heartbeats carry
+    the head seq. A subscriber that falls too far behind is ended with RESOURCE_EXHAUSTED
+    (SUBSCRIBER_TOO_SLOW) and should resume from its cursor. A `start_after` beyond the head
+    of the log fails with OUT_OF_RANGE (CURSOR_AHEAD_OF_LOG): the cursor is from another log.
+    Needs the read permission tenant-wide, or on each group named in the filters.
     """
 
 class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -334,9 +340,12 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_registry_service_pb2.WatchEventsResponse], _abc.AsyncIterator[_registry_service_pb2.WatchEventsResponse]]:
         """Streams the log's events in seq order: first those after `start_after`, then new ones as
-        they commit. No gaps, no duplicates; resume with the last seq you processed. Heartbeats
-        carry the head seq. A subscriber that falls too far behind is ended with
-        RESOURCE_EXHAUSTED (SUBSCRIBER_TOO_SLOW) and should resume from its cursor.
+        they commit. No gaps, no duplicates; resume with the last seq you processed. The first
+        message is a heartbeat carrying the seq the stream starts after; later heartbeats carry
+        the head seq. A subscriber that falls too far behind is ended with RESOURCE_EXHAUSTED
+        (SUBSCRIBER_TOO_SLOW) and should resume from its cursor. A `start_after` beyond the head
+        of the log fails with OUT_OF_RANGE (CURSOR_AHEAD_OF_LOG): the cursor is from another log.
+        Needs the read permission tenant-wide, or on each group named in the filters.
         """
 
 def add_RegistryServiceServicer_to_server(servicer: RegistryServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
