@@ -13,7 +13,10 @@ from modelyard_server.store.tokens import create_token
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
-    return config.load(args.address, args.data_dir, args.database_url)
+    try:
+        return config.load(args.address, args.data_dir, args.database_url, args.heartbeat_seconds)
+    except ValueError as error:
+        sys.exit(f"modelyard-server: {error}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,6 +34,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--database-url",
         help="SQLAlchemy URL (MODELYARD_DATABASE_URL, default SQLite in the data dir)",
+    )
+    parser.add_argument(
+        "--heartbeat-seconds",
+        metavar="SECONDS",
+        help="event streams send a heartbeat after this long without a message "
+        f"(MODELYARD_HEARTBEAT_SECONDS, default {config.DEFAULT_HEARTBEAT_SECONDS:g})",
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="apply migrations and serve")

@@ -22,11 +22,13 @@ from modelyard_server.api.audit import AuditServicer
 from modelyard_server.api.auth import Authenticator, AuthInterceptor
 from modelyard_server.api.reflection import commented_pool
 from modelyard_server.api.registry import RegistryServicer
-from modelyard_server.api.watch import EventStreams
+from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.config import Settings
 from modelyard_server.domain.audit import Audit
 from modelyard_server.domain.governance import Governance
 from modelyard_server.domain.registry import Registry
+from modelyard_server.events.hub import EventHub, HubSettings
+from modelyard_server.events.listener import LogListener
 from modelyard_server.store.engine import Engines, migrate, open_engines
 from modelyard_server.store.repository import SqlStore
 from modelyard_server.store.tokens import count_tokens, create_token, principal_of
@@ -61,12 +63,29 @@ class Running:
     health: health_aio.HealthServicer
     engines: Engines
     port: int
+    hub: EventHub[registry_service_pb2.WatchEventsResponse]
+    listener: LogListener | None
 
     async def stop(self, grace: float) -> None:
-        """Stops taking calls (health NOT_SERVING), drains in-flight ones, closes the database."""
+        """Stops taking calls (health NOT_SERVING), ends the event streams (their clients
+        resume elsewhere or after the restart), drains in-flight calls, closes the database."""
         await self.health.enter_graceful_shutdown()
+        self.hub.close()
         await self.server.stop(grace)
+        if self.listener is not None:
+            await self.listener.stop()
         await self.engines.dispose()
+
+
+def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
+    """Returns the hub's settings. SQLite has no NOTIFY, and other processes may write the same
+    file, so the hub polls it more often than PostgreSQL, where polling is only a safety net."""
+    poll = settings.watch_poll_seconds or (1.0 if sqlite else 5.0)
+    return HubSettings(
+        heartbeat_seconds=settings.heartbeat_seconds,
+        poll_seconds=poll,
+        buffer=settings.watch_buffer,
+    )
 
 
 async def start(settings: Settings) -> Running:
@@ -75,13 +94,16 @@ async def start(settings: Settings) -> Running:
     await migrate(engines)
     await ensure_admin_token(engines, settings)
     store = SqlStore(engines)
+    hub = EventHub(store, event_response, hub_settings(settings, engines.sqlite))
+    listener = None if engines.sqlite else LogListener(engines.url, hub.wake)
+    store.committed.append(hub.wake)
 
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(Authenticator(lambda t: principal_of(engines, t)))]
     )
     governance = Governance(store)
     rs_grpc.add_RegistryServiceServicer_to_server(
-        RegistryServicer(Registry(store), governance, EventStreams()), server
+        RegistryServicer(Registry(store), governance, EventStreams(hub)), server
     )
     aps_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(governance), server)
     aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(Audit(store)), server)
@@ -100,9 +122,11 @@ async def start(settings: Settings) -> Running:
     if port == 0:
         raise OSError(f"cannot listen on {settings.address}")
     await server.start()
+    if listener is not None:
+        listener.start()
     for service in ("", *SERVICES):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return Running(server, health_servicer, engines, port)
+    return Running(server, health_servicer, engines, port, hub, listener)
 
 
 async def serve(settings: Settings) -> None:

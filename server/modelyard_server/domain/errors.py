@@ -18,6 +18,7 @@ class ErrorKind(Enum):
     ABORTED = "ABORTED"
     FAILED_PRECONDITION = "FAILED_PRECONDITION"
     RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
     UNAVAILABLE = "UNAVAILABLE"
 
 
@@ -79,6 +80,10 @@ class FailedPrecondition(DomainError):
 
 class ResourceExhausted(DomainError):
     kind = ErrorKind.RESOURCE_EXHAUSTED
+
+
+class OutOfRange(DomainError):
+    kind = ErrorKind.OUT_OF_RANGE
 
 
 class Unavailable(DomainError):

@@ -1,0 +1,1 @@
+"""The event hub: wakes streams after commit, fans out, heartbeats; and webhook deliveries."""
