@@ -10,7 +10,11 @@ from pathlib import Path
 import grpc
 import pytest
 from modelyard import Registry
-from modelyard.v1 import audit_service_pb2_grpc, registry_service_pb2_grpc
+from modelyard.v1 import (
+    approval_service_pb2_grpc,
+    audit_service_pb2_grpc,
+    registry_service_pb2_grpc,
+)
 
 from tests.helpers import Raw
 from tests.servers import PostgresUnavailable, ServerProcess, create_database, drop_database
@@ -72,6 +76,7 @@ def raw(server: ServerProcess) -> Iterator[Raw]:
             channel,
             registry_service_pb2_grpc.RegistryServiceStub(channel),
             audit_service_pb2_grpc.AuditServiceStub(channel),
+            approval_service_pb2_grpc.ApprovalServiceStub(channel),
             (("authorization", f"Bearer {server.token}"),),
         )
 

@@ -9,7 +9,11 @@ from dataclasses import dataclass
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 from modelyard import Registry
-from modelyard.v1 import audit_service_pb2_grpc, registry_service_pb2_grpc
+from modelyard.v1 import (
+    approval_service_pb2_grpc,
+    audit_service_pb2_grpc,
+    registry_service_pb2_grpc,
+)
 from modelyard.v1 import resources_pb2 as pb
 
 
@@ -20,6 +24,7 @@ class Raw:
     channel: grpc.Channel
     registry: registry_service_pb2_grpc.RegistryServiceStub
     audit: audit_service_pb2_grpc.AuditServiceStub
+    approval: approval_service_pb2_grpc.ApprovalServiceStub
     metadata: tuple[tuple[str, str], ...]
 
 

@@ -7,6 +7,7 @@ import math
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2, text_format
+from modelyard.v1 import approval_service_pb2 as aps
 from modelyard.v1 import audit_service_pb2 as aus
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import resources_pb2 as pb
@@ -346,6 +347,139 @@ CASES: list[tuple[str, str, object, str, str]] = [
         "name",
     ),
     (
+        "approve-name",
+        "ApproveModelVersion",
+        aps.ApproveModelVersionRequest(name="groups/{group}/versions/x"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "approve-reason-long",
+        "ApproveModelVersion",
+        aps.ApproveModelVersionRequest(name="groups/{group}/versions/1", reason="r" * 5000),
+        "INVALID_FIELD",
+        "reason",
+    ),
+    (
+        "reject-no-reason",
+        "RejectModelVersion",
+        aps.RejectModelVersionRequest(name="groups/{group}/versions/1"),
+        "INVALID_FIELD",
+        "reason",
+    ),
+    (
+        "reject-name",
+        "RejectModelVersion",
+        aps.RejectModelVersionRequest(name="{group}/1", reason="bad"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "approvals-parent",
+        "ListApprovals",
+        aps.ListApprovalsRequest(parent="groups/{group}/aliases/x"),
+        "INVALID_FIELD",
+        "parent",
+    ),
+    (
+        "policy-name",
+        "GetApprovalPolicy",
+        aps.GetApprovalPolicyRequest(name="groups/{group}/policy"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "policy-values",
+        "UpdateApprovalPolicy",
+        aps.UpdateApprovalPolicyRequest(
+            approval_policy=pb.ApprovalPolicy(
+                name="groups/{group}/approvalPolicy", max_production_versions=99
+            ),
+            update_mask=field_mask_pb2.FieldMask(paths=["max_production_versions"]),
+        ),
+        "INVALID_FIELD",
+        "approval_policy.max_production_versions",
+    ),
+    (
+        "policy-mask",
+        "UpdateApprovalPolicy",
+        aps.UpdateApprovalPolicyRequest(
+            approval_policy=pb.ApprovalPolicy(name="groups/{group}/approvalPolicy"),
+            update_mask=field_mask_pb2.FieldMask(paths=["owner"]),
+        ),
+        "INVALID_FIELD",
+        "update_mask",
+    ),
+    (
+        "transition-no-stage",
+        "TransitionModelVersionStage",
+        rs.TransitionModelVersionStageRequest(name="groups/{group}/versions/1"),
+        "INVALID_FIELD",
+        "stage",
+    ),
+    (
+        "transition-name",
+        "TransitionModelVersionStage",
+        rs.TransitionModelVersionStageRequest(name="groups/{group}", stage=pb.STAGE_STAGING),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "rollback-group",
+        "RollbackProduction",
+        rs.RollbackProductionRequest(group="{group}"),
+        "INVALID_FIELD",
+        "group",
+    ),
+    (
+        "rollback-foreign-target",
+        "RollbackProduction",
+        rs.RollbackProductionRequest(
+            group="groups/{group}", target_version="groups/other/versions/1"
+        ),
+        "INVALID_FIELD",
+        "target_version",
+    ),
+    (
+        "alias-reserved",
+        "SetAlias",
+        rs.SetAliasRequest(
+            alias=pb.Alias(
+                name="groups/{group}/aliases/latest", version="groups/{group}/versions/1"
+            )
+        ),
+        "INVALID_FIELD",
+        "alias.name",
+    ),
+    (
+        "alias-version",
+        "SetAlias",
+        rs.SetAliasRequest(alias=pb.Alias(name="groups/{group}/aliases/champion", version="1")),
+        "INVALID_FIELD",
+        "alias.version",
+    ),
+    (
+        "alias-get-name",
+        "GetAlias",
+        rs.GetAliasRequest(name="groups/{group}/aliases/Champion"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "alias-list-parent",
+        "ListAliases",
+        rs.ListAliasesRequest(parent="groups"),
+        "INVALID_FIELD",
+        "parent",
+    ),
+    (
+        "alias-delete-name",
+        "DeleteAlias",
+        rs.DeleteAliasRequest(name="groups/{group}/versions/1"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
         "audit-action",
         "ListAuditEvents",
         aus.ListAuditEventsRequest(actions=[pb.ACTION_UNSPECIFIED]),
@@ -377,7 +511,11 @@ def test_bad_input_is_invalid_argument_with_reason_and_field(
     raw.registry.CreateModelGroup(
         rs.CreateModelGroupRequest(model_group_id=unique_group), metadata=raw.metadata
     )
-    stub = raw.audit if rpc in {"ListAuditEvents", "VerifyAuditLog"} else raw.registry
+    stub: object = raw.registry
+    if rpc in {"ListAuditEvents", "VerifyAuditLog"}:
+        stub = raw.audit
+    elif rpc in aps.DESCRIPTOR.services_by_name["ApprovalService"].methods_by_name:
+        stub = raw.approval
     with pytest.raises(grpc.RpcError) as caught:
         getattr(stub, rpc)(_bind(request_, unique_group), metadata=raw.metadata)
     error = caught.value
