@@ -66,8 +66,12 @@ from modelyard.errors import (
     WebhookDeliveryNotFound,
     WebhookNotFound,
 )
-from modelyard.names import group_name, split_version_name, version_name
+from modelyard.names import alias_name, group_name, policy_name, split_version_name, version_name
 from modelyard.pagers import (
+    AliasesPager,
+    ApprovalsPager,
+    AsyncAliasesPager,
+    AsyncApprovalsPager,
     AsyncAuditEventsPager,
     AsyncModelGroupsPager,
     AsyncModelVersionsPager,
@@ -80,14 +84,22 @@ from modelyard.pagers import (
 from modelyard.transport import RetryPolicy, discover_token, resolve_address
 from modelyard.v1.audit_service_pb2 import VerifyAuditLogResponse
 from modelyard.v1.errors_pb2 import ErrorReason
+from modelyard.v1.registry_service_pb2 import (
+    RollbackProductionResponse,
+    TransitionModelVersionStageResponse,
+)
 from modelyard.v1.resources_pb2 import (
     Action,
+    Alias,
+    ApprovalDecision,
+    ApprovalPolicy,
     ApprovalStatus,
     Artifact,
     ArtifactFormat,
     AuditEvent,
     ColumnSpec,
     ColumnType,
+    Decision,
     FairnessEvaluation,
     Lineage,
     ModelCard,
@@ -105,11 +117,18 @@ except _metadata.PackageNotFoundError:  # running from a source tree without ins
 __all__ = [
     "Aborted",
     "Action",
+    "Alias",
     "AliasNotFound",
+    "AliasesPager",
     "AlreadyExists",
+    "ApprovalDecision",
+    "ApprovalPolicy",
     "ApprovalStatus",
+    "ApprovalsPager",
     "Artifact",
     "ArtifactFormat",
+    "AsyncAliasesPager",
+    "AsyncApprovalsPager",
     "AsyncAuditEventsPager",
     "AsyncModelGroupsPager",
     "AsyncModelVersionsPager",
@@ -124,6 +143,7 @@ __all__ = [
     "DataLoss",
     "DatabaseUnavailable",
     "DeadlineExceeded",
+    "Decision",
     "DuplicateArtifact",
     "ErrorReason",
     "FailedPrecondition",
@@ -161,11 +181,13 @@ __all__ = [
     "RequestIdReused",
     "ResourceExhausted",
     "RetryPolicy",
+    "RollbackProductionResponse",
     "SelfApprovalForbidden",
     "ServerShuttingDown",
     "Stage",
     "StaleEtag",
     "SubscriberTooSlow",
+    "TransitionModelVersionStageResponse",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
@@ -177,8 +199,10 @@ __all__ = [
     "WebhookDeliveryNotFound",
     "WebhookNotFound",
     "__version__",
+    "alias_name",
     "discover_token",
     "group_name",
+    "policy_name",
     "resolve_address",
     "split_version_name",
     "version_name",

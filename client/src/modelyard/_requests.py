@@ -13,17 +13,39 @@ from typing import TypeAlias, TypeVar
 
 from google.protobuf import field_mask_pb2, timestamp_pb2
 
-from modelyard.names import GROUP_PREFIX, group_name, version_name
-from modelyard.v1 import audit_service_pb2, registry_service_pb2, resources_pb2
+from modelyard.names import (
+    GROUP_PREFIX,
+    alias_name,
+    group_name,
+    policy_name,
+    version_name,
+)
+from modelyard.v1 import (
+    approval_service_pb2,
+    audit_service_pb2,
+    registry_service_pb2,
+    resources_pb2,
+)
 
 ArtifactFormatLike: TypeAlias = "resources_pb2.ArtifactFormat.ValueType | str"
 ActionLike: TypeAlias = "resources_pb2.Action.ValueType | str"
+StageLike: TypeAlias = "resources_pb2.Stage.ValueType | str"
 ListRequestT = TypeVar(
     "ListRequestT",
     registry_service_pb2.ListModelGroupsRequest,
     registry_service_pb2.ListModelVersionsRequest,
+    registry_service_pb2.ListAliasesRequest,
+    approval_service_pb2.ListApprovalsRequest,
     audit_service_pb2.ListAuditEventsRequest,
 )
+
+
+#: The most versions a group's policy may keep in production at once (A/B), so one page
+#: of a production list holds them all.
+PRODUCTION_PAGE = 10
+PRODUCTION_FILTER = "stage = PRODUCTION"
+APPROVED_FILTER = "approval_status = APPROVED"
+_VERSION_SEPARATOR = "/versions/"
 
 
 def request_id(given: str | None) -> str:
@@ -32,7 +54,9 @@ def request_id(given: str | None) -> str:
 
 
 def _enum_value(
-    wrapper: type[resources_pb2.ArtifactFormat] | type[resources_pb2.Action],
+    wrapper: (
+        type[resources_pb2.ArtifactFormat] | type[resources_pb2.Action] | type[resources_pb2.Stage]
+    ),
     prefix: str,
     value: int | str,
     what: str,
@@ -60,6 +84,12 @@ def action(value: ActionLike) -> resources_pb2.Action.ValueType:
     """Returns the Action for an enum value or a name such as ``"MODEL_GROUP_CREATED"``."""
     number = _enum_value(resources_pb2.Action, "ACTION_", value, "action")
     return resources_pb2.Action.ValueType(number)
+
+
+def stage(value: StageLike) -> resources_pb2.Stage.ValueType:
+    """Returns the Stage for an enum value or a name such as ``"staging"``."""
+    number = _enum_value(resources_pb2.Stage, "STAGE_", value, "stage")
+    return resources_pb2.Stage.ValueType(number)
 
 
 def _timestamp(value: datetime | None, what: str) -> timestamp_pb2.Timestamp | None:
@@ -220,6 +250,140 @@ def delete_version(
     return registry_service_pb2.DeleteModelVersionRequest(
         name=version_name(group_or_name, version), etag=etag, request_id=request_id(request_id_)
     )
+
+
+def approve(
+    group_or_name: str,
+    version: int | str | None,
+    *,
+    reason: str,
+    etag: str,
+    request_id_: str | None,
+) -> approval_service_pb2.ApproveModelVersionRequest:
+    return approval_service_pb2.ApproveModelVersionRequest(
+        name=version_name(group_or_name, version),
+        reason=reason,
+        etag=etag,
+        request_id=request_id(request_id_),
+    )
+
+
+def reject(
+    group_or_name: str,
+    version: int | str | None,
+    *,
+    reason: str,
+    etag: str,
+    request_id_: str | None,
+) -> approval_service_pb2.RejectModelVersionRequest:
+    return approval_service_pb2.RejectModelVersionRequest(
+        name=version_name(group_or_name, version),
+        reason=reason,
+        etag=etag,
+        request_id=request_id(request_id_),
+    )
+
+
+def list_approvals(
+    group_or_name: str, version: int | str | None, *, page_size: int
+) -> approval_service_pb2.ListApprovalsRequest:
+    if version is None and _VERSION_SEPARATOR not in group_or_name:
+        parent = group_name(group_or_name)
+    else:
+        parent = version_name(group_or_name, version)
+    return approval_service_pb2.ListApprovalsRequest(parent=parent, page_size=page_size)
+
+
+def get_approval_policy(group: str) -> approval_service_pb2.GetApprovalPolicyRequest:
+    return approval_service_pb2.GetApprovalPolicyRequest(name=policy_name(group))
+
+
+def update_approval_policy(
+    policy: resources_pb2.ApprovalPolicy, *, update_mask: Sequence[str], request_id_: str | None
+) -> approval_service_pb2.UpdateApprovalPolicyRequest:
+    sent = resources_pb2.ApprovalPolicy()
+    sent.CopyFrom(policy)  # the caller's message stays as it was
+    sent.name = policy_name(policy.name)
+    return approval_service_pb2.UpdateApprovalPolicyRequest(
+        approval_policy=sent, update_mask=_mask(update_mask), request_id=request_id(request_id_)
+    )
+
+
+def transition(
+    name: str,
+    to: StageLike,
+    *,
+    reason: str,
+    keep_existing_production: bool,
+    etag: str,
+    request_id_: str | None,
+) -> registry_service_pb2.TransitionModelVersionStageRequest:
+    return registry_service_pb2.TransitionModelVersionStageRequest(
+        name=version_name(name),
+        stage=stage(to),
+        reason=reason,
+        keep_existing_production=keep_existing_production,
+        etag=etag,
+        request_id=request_id(request_id_),
+    )
+
+
+def _version_of(group: str, version: int | str) -> str:
+    """Returns the name of one of the group's versions, given its number or its name."""
+    if isinstance(version, str) and _VERSION_SEPARATOR in version:
+        return version
+    return version_name(group, version)
+
+
+def rollback(
+    group: str, *, to: int | str | None, reason: str, request_id_: str | None
+) -> registry_service_pb2.RollbackProductionRequest:
+    return registry_service_pb2.RollbackProductionRequest(
+        group=group_name(group),
+        target_version="" if to is None else _version_of(group, to),
+        reason=reason,
+        request_id=request_id(request_id_),
+    )
+
+
+def set_alias(
+    group: str, alias: str, version: int | str, *, etag: str, request_id_: str | None
+) -> registry_service_pb2.SetAliasRequest:
+    return registry_service_pb2.SetAliasRequest(
+        alias=resources_pb2.Alias(
+            name=alias_name(group, alias), version=_version_of(group, version), etag=etag
+        ),
+        request_id=request_id(request_id_),
+    )
+
+
+def get_alias(group_or_name: str, alias: str | None) -> registry_service_pb2.GetAliasRequest:
+    return registry_service_pb2.GetAliasRequest(name=alias_name(group_or_name, alias))
+
+
+def list_aliases(group: str, *, page_size: int) -> registry_service_pb2.ListAliasesRequest:
+    return registry_service_pb2.ListAliasesRequest(parent=group_name(group), page_size=page_size)
+
+
+def delete_alias(
+    group_or_name: str, alias: str | None, *, etag: str, request_id_: str | None
+) -> registry_service_pb2.DeleteAliasRequest:
+    return registry_service_pb2.DeleteAliasRequest(
+        name=alias_name(group_or_name, alias), etag=etag, request_id=request_id(request_id_)
+    )
+
+
+def version_by_alias(
+    group_or_name: str, alias: str | None
+) -> registry_service_pb2.GetModelVersionRequest:
+    return registry_service_pb2.GetModelVersionRequest(name=alias_name(group_or_name, alias))
+
+
+def most_recently_promoted(
+    versions: Iterable[resources_pb2.ModelVersion],
+) -> list[resources_pb2.ModelVersion]:
+    """Returns production versions, the one that entered production last first."""
+    return sorted(versions, key=lambda v: (v.stage_time.ToNanoseconds(), v.version), reverse=True)
 
 
 def list_audit_events(

@@ -24,13 +24,18 @@ from types import TracebackType
 import grpc
 
 from modelyard import _requests as build
+from modelyard.names import version_name
 from modelyard.pagers import (
+    AsyncAliasesPager,
+    AsyncApprovalsPager,
     AsyncAuditEventsPager,
     AsyncModelGroupsPager,
     AsyncModelVersionsPager,
 )
 from modelyard.transport import DEFAULT_TIMEOUT, AsyncTransport, Metadata, RetryPolicy
 from modelyard.v1 import (
+    approval_service_pb2,
+    approval_service_pb2_grpc,
     audit_service_pb2,
     audit_service_pb2_grpc,
     registry_service_pb2,
@@ -85,6 +90,7 @@ class AsyncRegistry:
             tuple[
                 registry_service_pb2_grpc.RegistryServiceAsyncStub,
                 audit_service_pb2_grpc.AuditServiceAsyncStub,
+                approval_service_pb2_grpc.ApprovalServiceAsyncStub,
             ]
             | None
         ) = None
@@ -97,17 +103,23 @@ class AsyncRegistry:
     def _audit(self) -> audit_service_pb2_grpc.AuditServiceAsyncStub:
         return self._open()[1]
 
+    @property
+    def _approvals(self) -> approval_service_pb2_grpc.ApprovalServiceAsyncStub:
+        return self._open()[2]
+
     def _open(
         self,
     ) -> tuple[
         registry_service_pb2_grpc.RegistryServiceAsyncStub,
         audit_service_pb2_grpc.AuditServiceAsyncStub,
+        approval_service_pb2_grpc.ApprovalServiceAsyncStub,
     ]:
         if self._stubs is None:
             channel = self._transport.channel
             self._stubs = (
                 registry_service_pb2_grpc.RegistryServiceStub(channel),
                 audit_service_pb2_grpc.AuditServiceStub(channel),
+                approval_service_pb2_grpc.ApprovalServiceStub(channel),
             )
         return self._stubs
 
@@ -397,6 +409,330 @@ class AsyncRegistry:
         request = build.delete_version(group_or_name, version, etag=etag, request_id_=request_id)
         await self._transport.call(
             self._registry.DeleteModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    # Approvals
+
+    async def approve(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version with the caller's approval counted: ``("fraud", 3)`` or
+        ``"groups/fraud/versions/3"``.
+
+        It becomes APPROVED once the group's required number of distinct reviewers have
+        approved. Raises SelfApprovalForbidden when the caller registered it and the policy
+        forbids that, MissingPermission without an approver role, StaleEtag if ``etag`` is
+        given and stale.
+        """
+        request = build.approve(
+            group_or_name, version, reason=reason, etag=etag, request_id_=request_id
+        )
+        return await self._transport.call(
+            self._approvals.ApproveModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    async def reject(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        reason: str,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version REJECTED (or its approval revoked); ``reason`` is required.
+
+        A production version leaves production in the same change: the previous approved
+        production version returns, or it is archived when there is none.
+        """
+        request = build.reject(
+            group_or_name, version, reason=reason, etag=etag, request_id_=request_id
+        )
+        return await self._transport.call(
+            self._approvals.RejectModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_approvals(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncApprovalsPager:
+        """Returns a pager over the approval decisions, oldest first, on one version
+        (``("fraud", 3)``, ``"groups/fraud/versions/3"``) or on every version of a group
+        (``"fraud"``)."""
+        request = build.list_approvals(group_or_name, version, page_size=page_size)
+
+        async def fetch(token: str) -> approval_service_pb2.ListApprovalsResponse:
+            return await self._transport.call(
+                self._approvals.ListApprovals,
+                build.page_after(request, token),
+                timeout=timeout,
+                metadata=metadata,
+            )
+
+        return AsyncApprovalsPager(fetch, await fetch(""))
+
+    async def get_approval_policy(
+        self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> resources_pb2.ApprovalPolicy:
+        """Returns the group's approval policy (the defaults until an admin changes it)."""
+        request = build.get_approval_policy(group)
+        return await self._transport.call(
+            self._approvals.GetApprovalPolicy, request, timeout=timeout, metadata=metadata
+        )
+
+    async def update_approval_policy(
+        self,
+        policy: resources_pb2.ApprovalPolicy,
+        *,
+        update_mask: Sequence[str],
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ApprovalPolicy:
+        """Returns the policy after setting the fields named in ``update_mask`` from ``policy``.
+
+        ``policy.name`` says which group's (``groups/fraud/approvalPolicy``, or the group);
+        paths are ``required_approvals``, ``allow_self_approval``, ``approver_roles``,
+        ``promoter_roles``, ``max_production_versions`` and ``protected_aliases``. Admins
+        only; a stale ``policy.etag`` raises StaleEtag.
+        """
+        request = build.update_approval_policy(
+            policy, update_mask=update_mask, request_id_=request_id
+        )
+        return await self._transport.call(
+            self._approvals.UpdateApprovalPolicy, request, timeout=timeout, metadata=metadata
+        )
+
+    # Stages and production
+
+    async def transition(
+        self,
+        name: str,
+        stage: build.StageLike,
+        *,
+        reason: str = "",
+        keep_existing_production: bool = False,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> registry_service_pb2.TransitionModelVersionStageResponse:
+        """Returns the version after moving it to ``stage`` (``.model_version``) and the
+        versions the move archived (``.archived_versions``).
+
+        ``name`` is ``groups/fraud/versions/3``; ``stage`` a ``Stage`` value or a name such
+        as ``"staging"``. The lifecycle is NONE -> STAGING -> PRODUCTION -> ARCHIVED,
+        NONE|STAGING -> ARCHIVED and ARCHIVED -> STAGING; other moves raise
+        InvalidTransition. PRODUCTION needs an APPROVED version (VersionNotApproved) and
+        archives the production version it replaces, unless ``keep_existing_production``
+        and the policy allows several (else ProductionLimitReached).
+        """
+        request = build.transition(
+            name,
+            stage,
+            reason=reason,
+            keep_existing_production=keep_existing_production,
+            etag=etag,
+            request_id_=request_id,
+        )
+        return await self._transport.call(
+            self._registry.TransitionModelVersionStage,
+            request,
+            timeout=timeout,
+            metadata=metadata,
+        )
+
+    async def promote(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        reason: str = "",
+        keep_existing_production: bool = False,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version after moving it from STAGING to PRODUCTION (see
+        :meth:`transition`); the version it replaces is archived in the same change."""
+        response = await self.transition(
+            version_name(group_or_name, version),
+            resources_pb2.STAGE_PRODUCTION,
+            reason=reason,
+            keep_existing_production=keep_existing_production,
+            etag=etag,
+            request_id=request_id,
+            timeout=timeout,
+            metadata=metadata,
+        )
+        return response.model_version
+
+    async def rollback(
+        self,
+        group: str,
+        *,
+        to: int | str | None = None,
+        reason: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> registry_service_pb2.RollbackProductionResponse:
+        """Returns the version put back in production (``.restored_version``) and the ones
+        it replaced, now archived (``.archived_versions``).
+
+        Without ``to``, the version that left production most recently comes back; ``to``
+        names another (a number or ``groups/fraud/versions/2``). Raises NoRollbackTarget
+        when nothing was in production before, VersionNotApproved when the target is no
+        longer APPROVED.
+        """
+        request = build.rollback(group, to=to, reason=reason, request_id_=request_id)
+        return await self._transport.call(
+            self._registry.RollbackProduction, request, timeout=timeout, metadata=metadata
+        )
+
+    async def production_versions(
+        self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> list[resources_pb2.ModelVersion]:
+        """Returns the versions in production, the most recently promoted first (several
+        only when the group's policy allows A/B)."""
+        pager = await self.list_versions(
+            group,
+            filter=build.PRODUCTION_FILTER,
+            order_by="version desc",
+            page_size=build.PRODUCTION_PAGE,
+            timeout=timeout,
+            metadata=metadata,
+        )
+        return build.most_recently_promoted([v async for v in pager])
+
+    async def production(
+        self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> resources_pb2.ModelVersion | None:
+        """Returns the version in production (with A/B, the most recently promoted), or None
+        when there is none."""
+        versions = await self.production_versions(group, timeout=timeout, metadata=metadata)
+        return versions[0] if versions else None
+
+    async def latest_approved(
+        self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> resources_pb2.ModelVersion | None:
+        """Returns the highest-numbered APPROVED version, or None when there is none."""
+        pager = await self.list_versions(
+            group,
+            filter=build.APPROVED_FILTER,
+            order_by="version desc",
+            page_size=1,
+            timeout=timeout,
+            metadata=metadata,
+        )
+        async for version in pager:
+            return version
+        return None
+
+    # Aliases
+
+    async def set_alias(
+        self,
+        group: str,
+        alias: str,
+        version: int | str,
+        *,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.Alias:
+        """Returns the alias after pointing it at ``version`` (a number or
+        ``groups/fraud/versions/3``), creating it if needed.
+
+        Protected aliases (see the policy) only point at APPROVED versions
+        (VersionNotApproved) and only move for callers with a promoter role.
+        """
+        request = build.set_alias(group, alias, version, etag=etag, request_id_=request_id)
+        return await self._transport.call(
+            self._registry.SetAlias, request, timeout=timeout, metadata=metadata
+        )
+
+    async def get_alias(
+        self,
+        group_or_name: str,
+        alias: str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.Alias:
+        """Returns the alias, ``("fraud", "champion")`` or ``"groups/fraud/aliases/champion"``;
+        raises AliasNotFound if there is none."""
+        request = build.get_alias(group_or_name, alias)
+        return await self._transport.call(
+            self._registry.GetAlias, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_aliases(
+        self,
+        group: str,
+        *,
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncAliasesPager:
+        """Returns a pager over the group's aliases, by name."""
+        request = build.list_aliases(group, page_size=page_size)
+
+        async def fetch(token: str) -> registry_service_pb2.ListAliasesResponse:
+            return await self._transport.call(
+                self._registry.ListAliases,
+                build.page_after(request, token),
+                timeout=timeout,
+                metadata=metadata,
+            )
+
+        return AsyncAliasesPager(fetch, await fetch(""))
+
+    async def delete_alias(
+        self,
+        group_or_name: str,
+        alias: str | None = None,
+        *,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> None:
+        """Deletes the alias; returns nothing. The version it pointed at stays."""
+        request = build.delete_alias(group_or_name, alias, etag=etag, request_id_=request_id)
+        await self._transport.call(
+            self._registry.DeleteAlias, request, timeout=timeout, metadata=metadata
+        )
+
+    async def by_alias(
+        self,
+        group_or_name: str,
+        alias: str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version the alias points at; raises AliasNotFound if there is none."""
+        request = build.version_by_alias(group_or_name, alias)
+        return await self._transport.call(
+            self._registry.GetModelVersion, request, timeout=timeout, metadata=metadata
         )
 
     # Audit log

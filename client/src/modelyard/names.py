@@ -1,4 +1,5 @@
-"""Resource names: ``groups/{group}`` and ``groups/{group}/versions/{version}``.
+"""Resource names: ``groups/{group}``, ``groups/{group}/versions/{version}``,
+``groups/{group}/aliases/{alias}`` and ``groups/{group}/approvalPolicy``.
 
 The SDK accepts a bare group id (``"fraud"``) wherever a group is named and turns it into
 the resource name the API wants. Ids are validated by the server, which says what is
@@ -7,11 +8,19 @@ wrong; these functions only assemble and split names.
 
 from __future__ import annotations
 
-__all__ = ["GROUP_PREFIX", "group_name", "split_version_name", "version_name"]
+__all__ = [
+    "GROUP_PREFIX",
+    "alias_name",
+    "group_name",
+    "policy_name",
+    "split_version_name",
+    "version_name",
+]
 
 GROUP_PREFIX = "groups/"
 _VERSIONS = "/versions/"
 _ALIASES = "/aliases/"
+_POLICY = "/approvalPolicy"
 
 
 def group_name(group: str) -> str:
@@ -53,3 +62,31 @@ def split_version_name(name: str) -> tuple[str, str]:
     if not sep or not head.startswith(GROUP_PREFIX):
         raise ValueError(f"{name!r} is not a version name like 'groups/fraud/versions/3'")
     return head[len(GROUP_PREFIX) :], version
+
+
+def alias_name(group_or_name: str, alias: str | None = None) -> str:
+    """Returns ``groups/{group}/aliases/{alias}``.
+
+    Accepts ``("fraud", "champion")``, ``("groups/fraud", "champion")`` or an alias's full
+    resource name with ``alias`` left out.
+    """
+    if alias is None:
+        if _ALIASES not in group_or_name:
+            raise ValueError(
+                f"{group_or_name!r} is not an alias name; pass the alias too, "
+                "e.g. ('fraud', 'champion') or 'groups/fraud/aliases/champion'"
+            )
+        return group_name(group_or_name)
+    if _ALIASES in group_or_name or _VERSIONS in group_or_name:
+        raise ValueError(f"{group_or_name!r} is not a group; name the group, e.g. 'fraud'")
+    if not alias:
+        raise ValueError("an alias is required, e.g. 'champion'")
+    return f"{group_name(group_or_name)}{_ALIASES}{alias}"
+
+
+def policy_name(group: str) -> str:
+    """Returns ``groups/{group}/approvalPolicy`` for a group id, a group's name or the
+    policy's own name."""
+    if group.endswith(_POLICY):
+        return group
+    return group_name(group) + _POLICY

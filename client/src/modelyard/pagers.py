@@ -21,9 +21,18 @@ from typing import Generic, Protocol, TypeVar, cast
 
 from google.protobuf.message import Message
 
-from modelyard.v1 import audit_service_pb2, registry_service_pb2, resources_pb2
+from modelyard.v1 import (
+    approval_service_pb2,
+    audit_service_pb2,
+    registry_service_pb2,
+    resources_pb2,
+)
 
 __all__ = [
+    "AliasesPager",
+    "ApprovalsPager",
+    "AsyncAliasesPager",
+    "AsyncApprovalsPager",
     "AsyncAuditEventsPager",
     "AsyncModelGroupsPager",
     "AsyncModelVersionsPager",
@@ -129,6 +138,30 @@ class AuditEventsPager(
         super().__init__(fetch, first, lambda page: page.audit_events)
 
 
+class AliasesPager(_ListPager[resources_pb2.Alias, registry_service_pb2.ListAliasesResponse]):
+    """The aliases of a ListAliases call, by name; ``.pages`` yields its responses."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str], registry_service_pb2.ListAliasesResponse],
+        first: registry_service_pb2.ListAliasesResponse,
+    ) -> None:
+        super().__init__(fetch, first, lambda page: page.aliases)
+
+
+class ApprovalsPager(
+    _ListPager[resources_pb2.ApprovalDecision, approval_service_pb2.ListApprovalsResponse]
+):
+    """The decisions of a ListApprovals call, oldest first; ``.pages`` yields its responses."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str], approval_service_pb2.ListApprovalsResponse],
+        first: approval_service_pb2.ListApprovalsResponse,
+    ) -> None:
+        super().__init__(fetch, first, lambda page: page.approvals)
+
+
 class AsyncPager(ABC, Generic[ItemT]):
     """The items of a list call, in order, across all its pages, for ``async for``."""
 
@@ -214,3 +247,29 @@ class AsyncAuditEventsPager(
         first: audit_service_pb2.ListAuditEventsResponse,
     ) -> None:
         super().__init__(fetch, first, lambda page: page.audit_events)
+
+
+class AsyncAliasesPager(
+    _AsyncListPager[resources_pb2.Alias, registry_service_pb2.ListAliasesResponse]
+):
+    """The aliases of a ListAliases call, by name; ``.pages`` yields its responses."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str], Awaitable[registry_service_pb2.ListAliasesResponse]],
+        first: registry_service_pb2.ListAliasesResponse,
+    ) -> None:
+        super().__init__(fetch, first, lambda page: page.aliases)
+
+
+class AsyncApprovalsPager(
+    _AsyncListPager[resources_pb2.ApprovalDecision, approval_service_pb2.ListApprovalsResponse]
+):
+    """The decisions of a ListApprovals call, oldest first; ``.pages`` yields its responses."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str], Awaitable[approval_service_pb2.ListApprovalsResponse]],
+        first: approval_service_pb2.ListApprovalsResponse,
+    ) -> None:
+        super().__init__(fetch, first, lambda page: page.approvals)
