@@ -35,6 +35,7 @@ from workload import (
     ALIAS,
     LIST_GROUP,
     REGISTER_GROUP,
+    TITLES,
     Config,
     metrics_for,
     tags_for,
@@ -129,76 +130,117 @@ def main() -> None:
 
     experiment_id = client.create_experiment("bench")
     client.create_registered_model(REGISTER_GROUP)
-
-    log(f"mlflow: seeding {cfg.list_group_size} versions into {LIST_GROUP}")
-    seed = seed_list_group(uri, cfg)
-    log(f"mlflow: seeded in {seed['total_seconds']} s ({seed['ops_per_s']} versions/s)")
-    if seed["errors"]:
-        raise SystemExit(f"mlflow seeding failed: {seed.get('first_error')}")
-
-    log("mlflow: register, sequential")
-    ops["register_seq"] = measure_sequential(
-        register_op(client, experiment_id, "seq"), cfg.register_seq_n, max_seconds=cfg.max_seconds
-    )
-    log("mlflow: register (version only, no run), sequential")
-    extra["register_seq_version_only"] = measure_sequential(
-        version_only_op(client, "vo"), cfg.register_seq_n, max_seconds=cfg.max_seconds
-    )
-
-    log("mlflow: register, 8 concurrent")
     thread_clients = [new_client(uri) for _ in range(16)]
-    ops["register_c8"] = measure_threads(
-        lambda c: register_op(thread_clients[c], experiment_id, f"c8-{c}"),
-        8,
-        cfg.register_c8_n,
-        max_seconds=cfg.max_seconds,
-    )
-
     reads = cfg.read_versions
-    client.set_registered_model_alias(REGISTER_GROUP, ALIAS, "1")
-    first = client.get_model_version(REGISTER_GROUP, "1")
-    assert first.tags["framework"] == "sklearn", first.tags
-    assert client.get_model_version_by_alias(REGISTER_GROUP, ALIAS).version == "1"
+    list_filter = f"name = '{LIST_GROUP}' AND tags.team = 'risk'"
 
-    log("mlflow: get by number, sequential")
-    ops["get_seq"] = measure_sequential(
-        lambda i: client.get_model_version(REGISTER_GROUP, str(1 + i % reads)),
-        cfg.seq_n,
-        max_seconds=cfg.max_seconds,
-    )
-    log("mlflow: get by alias, sequential")
-    ops["get_alias_seq"] = measure_sequential(
-        lambda i: client.get_model_version_by_alias(REGISTER_GROUP, ALIAS),
-        cfg.seq_n,
-        max_seconds=cfg.max_seconds,
-    )
+    seed: Result | None = None
+    if cfg.wants("list_10k"):
+        log(f"mlflow: seeding {cfg.list_group_size} versions into {LIST_GROUP}")
+        seed = seed_list_group(uri, cfg)
+        log(f"mlflow: seeded in {seed['total_seconds']} s ({seed['ops_per_s']} versions/s)")
+        if seed["errors"]:
+            raise SystemExit(f"mlflow seeding failed: {seed.get('first_error')}")
+
+    def check_reads() -> None:
+        # The reads cycle over versions 1..reads; register them if --ops left out the
+        # registration ops that normally create them.
+        latest = client.search_model_versions(
+            f"name = '{REGISTER_GROUP}'", max_results=1, order_by=["version_number DESC"]
+        )
+        fill = register_op(client, experiment_id, "fill")
+        for i in range(int(latest[0].version) if latest else 0, reads):
+            fill(i)
+        client.set_registered_model_alias(REGISTER_GROUP, ALIAS, "1")
+        first = client.get_model_version(REGISTER_GROUP, "1")
+        assert first.tags["framework"] == "sklearn", first.tags
+        assert client.get_model_version_by_alias(REGISTER_GROUP, ALIAS).version == "1"
+
+    def check_list() -> None:
+        page = client.search_model_versions(list_filter, max_results=100)
+        assert len(page) == 100 and all(v.tags["team"] == "risk" for v in page), len(page)
 
     def get_op(c: int) -> Callable[[int], object]:
         tc = thread_clients[c]
         return lambda i: tc.get_model_version(REGISTER_GROUP, str(1 + i % reads))
 
-    log("mlflow: get, 16 concurrent")
-    ops["get_c16"] = measure_threads(get_op, 16, cfg.get_c16_n, max_seconds=cfg.max_seconds)
-
-    list_filter = f"name = '{LIST_GROUP}' AND tags.team = 'risk'"
-    page = client.search_model_versions(list_filter, max_results=100)
-    assert len(page) == 100 and all(v.tags["team"] == "risk" for v in page), len(page)
-    log("mlflow: list 100 of the seeded group, filtered by tag")
-    ops["list_10k"] = measure_sequential(
-        lambda i: client.search_model_versions(list_filter, max_results=100),
-        cfg.list_n,
-        warmup=5,
-        max_seconds=cfg.max_seconds,
-    )
-
-    log("mlflow: set a version's tag, sequential")
-    ops["set_tag_seq"] = measure_sequential(
-        lambda i: client.set_model_version_tag(
-            REGISTER_GROUP, str(1 + i % reads), "team", f"team-{i % 7}"
+    plan: list[tuple[str, Callable[[], None] | None, Callable[[], Result]]] = [
+        (
+            "register_seq",
+            None,
+            lambda: measure_sequential(
+                register_op(client, experiment_id, "seq"),
+                cfg.register_seq_n,
+                max_seconds=cfg.max_seconds,
+            ),
         ),
-        cfg.seq_n,
-        max_seconds=cfg.max_seconds,
-    )
+        (
+            "register_c8",
+            None,
+            lambda: measure_threads(
+                lambda c: register_op(thread_clients[c], experiment_id, f"c8-{c}"),
+                8,
+                cfg.register_c8_n,
+                max_seconds=cfg.max_seconds,
+            ),
+        ),
+        (
+            "get_seq",
+            check_reads,
+            lambda: measure_sequential(
+                lambda i: client.get_model_version(REGISTER_GROUP, str(1 + i % reads)),
+                cfg.seq_n,
+                max_seconds=cfg.max_seconds,
+            ),
+        ),
+        (
+            "get_alias_seq",
+            check_reads,
+            lambda: measure_sequential(
+                lambda i: client.get_model_version_by_alias(REGISTER_GROUP, ALIAS),
+                cfg.seq_n,
+                max_seconds=cfg.max_seconds,
+            ),
+        ),
+        (
+            "get_c16",
+            check_reads,
+            lambda: measure_threads(get_op, 16, cfg.get_c16_n, max_seconds=cfg.max_seconds),
+        ),
+        (
+            "list_10k",
+            check_list,
+            lambda: measure_sequential(
+                lambda i: client.search_model_versions(list_filter, max_results=100),
+                cfg.list_n,
+                warmup=5,
+                max_seconds=cfg.max_seconds,
+            ),
+        ),
+        (
+            "set_tag_seq",
+            check_reads,
+            lambda: measure_sequential(
+                lambda i: client.set_model_version_tag(
+                    REGISTER_GROUP, str(1 + i % reads), "team", f"team-{i % 7}"
+                ),
+                cfg.seq_n,
+                max_seconds=cfg.max_seconds,
+            ),
+        ),
+    ]
+    for name, check, measure in plan:
+        if not cfg.wants(name):
+            continue
+        if check is not None:
+            check()
+        log(f"mlflow: {TITLES[name]}")
+        ops[name] = measure()
+        if name == "register_seq":
+            log("mlflow: register (version only: no run, no metrics), sequential")
+            extra["register_seq_version_only"] = measure_sequential(
+                version_only_op(client, "vo"), cfg.register_seq_n, max_seconds=cfg.max_seconds
+            )
 
     import mlflow
 

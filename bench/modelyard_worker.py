@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import signal
+import subprocess
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import modelyard
 from benchlib import (
@@ -26,7 +29,15 @@ from benchlib import (
     sha256_for,
 )
 from modelyard import AsyncRegistry, Registry
-from workload import ALIAS, LIST_GROUP, REGISTER_GROUP, Config, metrics_for, tags_for
+from workload import (
+    ALIAS,
+    LIST_GROUP,
+    REGISTER_GROUP,
+    TITLES,
+    Config,
+    metrics_for,
+    tags_for,
+)
 
 LIST_FILTER = 'tags.team = "risk"'
 
@@ -103,10 +114,65 @@ def alias_op(reg: Registry) -> tuple[Callable[[int], object] | None, str]:
         return None, "Registry.by_alias does not exist yet (governance work not landed)"
     if set_alias is None:
         return None, "Registry.set_alias does not exist yet (governance work not landed)"
-    set_alias(REGISTER_GROUP, ALIAS, 1)
+    try:
+        set_alias(REGISTER_GROUP, ALIAS, 1)
+    except TypeError as exc:
+        return None, f"Registry.set_alias(group, alias, version) does not fit the SDK: {exc}"
     found = by_alias(REGISTER_GROUP, ALIAS)
     assert found.version == 1, found
     return (lambda i: by_alias(REGISTER_GROUP, ALIAS)), ""
+
+
+class Profiler:
+    """py-spy attached to the server for the length of one measurement (--profile-dir)."""
+
+    def __init__(self, py_spy: str | None, server_pid: int | None, out_dir: Path | None) -> None:
+        self.enabled = bool(py_spy and server_pid and out_dir)
+        self.py_spy = py_spy or ""
+        self.server_pid = server_pid or 0
+        self.out_dir = out_dir or Path()
+
+    @contextlib.contextmanager
+    def op(self, name: str) -> Iterator[None]:
+        if not self.enabled:
+            yield
+            return
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        # --subprocesses: the server may fork workers; raw = collapsed stacks, one a line.
+        recorder = subprocess.Popen(
+            [
+                self.py_spy,
+                "record",
+                "--pid",
+                str(self.server_pid),
+                "--subprocesses",
+                "--rate",
+                "200",
+                "--format",
+                "raw",
+                "--output",
+                str(self.out_dir / f"{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.0)  # let it attach before the measurement starts
+        try:
+            yield
+        finally:
+            recorder.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+            recorder.wait(60)
+
+
+def ensure_read_versions(reg: Registry, cfg: Config) -> None:
+    """The read ops read versions 1..read_versions; register them if the ops that
+    normally create them were left out (--ops)."""
+    existing = 0
+    with contextlib.suppress(modelyard.NotFound):
+        existing = reg.get_version(REGISTER_GROUP, "latest").version
+    fill = register_op(reg, "fill")
+    for i in range(existing, cfg.read_versions):
+        fill(i)
 
 
 def main() -> None:
@@ -114,76 +180,102 @@ def main() -> None:
     parser.add_argument("--address", required=True)
     parser.add_argument("--token-file", required=True)
     parser.add_argument("--config", required=True, help="workload.Config as JSON")
+    parser.add_argument("--py-spy", help="py-spy executable, to profile the server per op")
+    parser.add_argument("--server-pid", type=int)
+    parser.add_argument("--profile-dir", type=Path)
     args = parser.parse_args()
     cfg = Config.from_json(json.loads(args.config))
     address: str = args.address
     with open(args.token_file) as f:
         token = f.read().strip()
+    profiler = Profiler(args.py_spy, args.server_pid, args.profile_dir)
     ops: dict[str, Result] = {}
-    extra: dict[str, Any] = {}
+    seed: Result | None = None
     reads = cfg.read_versions
 
     with Registry(address, token=token) as reg:
         reg.create_group(REGISTER_GROUP, description="")
 
-        log(f"modelyard: seeding {cfg.list_group_size} versions into {LIST_GROUP}")
-        seed = asyncio.run(seed_list_group(address, token, cfg))
-        log(f"modelyard: seeded in {seed['total_seconds']} s ({seed['ops_per_s']} versions/s)")
-        if seed["errors"]:
-            raise SystemExit(f"modelyard seeding failed: {seed.get('first_error')}")
-
-        log("modelyard: register, sequential")
-        ops["register_seq"] = measure_sequential(
-            register_op(reg, "seq"), cfg.register_seq_n, max_seconds=cfg.max_seconds
-        )
-        log("modelyard: register, 8 concurrent")
-        ops["register_c8"] = asyncio.run(register_concurrent(address, token, cfg))
-
-        first = reg.get_version(REGISTER_GROUP, 1)
-        assert first.tags["framework"] == "sklearn" and len(first.metrics) == 5, first
-
-        log("modelyard: get by number, sequential")
-        ops["get_seq"] = measure_sequential(
-            lambda i: reg.get_version(REGISTER_GROUP, 1 + i % reads),
-            cfg.seq_n,
-            max_seconds=cfg.max_seconds,
-        )
-        op, why = alias_op(reg)
-        if op is None:
-            log(f"modelyard: get by alias is pending: {why}")
-            ops["get_alias_seq"] = pending(why)
-        else:
-            log("modelyard: get by alias, sequential")
-            ops["get_alias_seq"] = measure_sequential(op, cfg.seq_n, max_seconds=cfg.max_seconds)
-
-        log("modelyard: get, 16 concurrent")
-        ops["get_c16"] = asyncio.run(get_concurrent(address, token, cfg))
+        if cfg.wants("list_10k"):
+            log(f"modelyard: seeding {cfg.list_group_size} versions into {LIST_GROUP}")
+            seed = asyncio.run(seed_list_group(address, token, cfg))
+            log(f"modelyard: seeded in {seed['total_seconds']} s ({seed['ops_per_s']} versions/s)")
+            if seed["errors"]:
+                raise SystemExit(f"modelyard seeding failed: {seed.get('first_error')}")
 
         def list_page(i: int) -> int:
             pager = reg.list_versions(LIST_GROUP, filter=LIST_FILTER, page_size=100)
             return len(next(iter(pager.pages)).model_versions)
 
-        page = next(
-            iter(reg.list_versions(LIST_GROUP, filter=LIST_FILTER, page_size=100).pages)
-        ).model_versions
-        assert len(page) == 100 and all(v.tags["team"] == "risk" for v in page), len(page)
-        log("modelyard: list 100 of the seeded group, filtered by tag")
-        ops["list_10k"] = measure_sequential(
-            list_page, cfg.list_n, warmup=5, max_seconds=cfg.max_seconds
-        )
+        def check_reads() -> None:
+            ensure_read_versions(reg, cfg)
+            first = reg.get_version(REGISTER_GROUP, 1)
+            assert first.tags["framework"] == "sklearn" and len(first.metrics) == 5, first
 
-        log("modelyard: set a version's tag, sequential")
-        ops["set_tag_seq"] = measure_sequential(
-            lambda i: reg.set_tag(REGISTER_GROUP, 1 + i % reads, "team", f"team-{i % 7}"),
-            cfg.seq_n,
-            max_seconds=cfg.max_seconds,
-        )
+        def check_list() -> None:
+            page = next(
+                iter(reg.list_versions(LIST_GROUP, filter=LIST_FILTER, page_size=100).pages)
+            ).model_versions
+            assert len(page) == 100 and all(v.tags["team"] == "risk" for v in page), len(page)
+
+        def run_alias() -> Result:
+            op, why = alias_op(reg)
+            if op is None:
+                log(f"modelyard: get by alias is pending: {why}")
+                return pending(why)
+            return measure_sequential(op, cfg.seq_n, max_seconds=cfg.max_seconds)
+
+        plan: list[tuple[str, Callable[[], None] | None, Callable[[], Result]]] = [
+            (
+                "register_seq",
+                None,
+                lambda: measure_sequential(
+                    register_op(reg, "seq"), cfg.register_seq_n, max_seconds=cfg.max_seconds
+                ),
+            ),
+            ("register_c8", None, lambda: asyncio.run(register_concurrent(address, token, cfg))),
+            (
+                "get_seq",
+                check_reads,
+                lambda: measure_sequential(
+                    lambda i: reg.get_version(REGISTER_GROUP, 1 + i % reads),
+                    cfg.seq_n,
+                    max_seconds=cfg.max_seconds,
+                ),
+            ),
+            ("get_alias_seq", check_reads, run_alias),
+            ("get_c16", check_reads, lambda: asyncio.run(get_concurrent(address, token, cfg))),
+            (
+                "list_10k",
+                check_list,
+                lambda: measure_sequential(
+                    list_page, cfg.list_n, warmup=5, max_seconds=cfg.max_seconds
+                ),
+            ),
+            (
+                "set_tag_seq",
+                check_reads,
+                lambda: measure_sequential(
+                    lambda i: reg.set_tag(REGISTER_GROUP, 1 + i % reads, "team", f"team-{i % 7}"),
+                    cfg.seq_n,
+                    max_seconds=cfg.max_seconds,
+                ),
+            ),
+        ]
+        for name, check, measure in plan:
+            if not cfg.wants(name):
+                continue
+            if check is not None:
+                check()
+            log(f"modelyard: {TITLES[name]}")
+            with profiler.op(name):
+                ops[name] = measure()
 
     emit(
         {
             "ops": ops,
             "seed": seed,
-            "extra": extra,
+            "extra": {},
             "client_version": getattr(modelyard, "__version__", "unknown"),
         }
     )

@@ -15,6 +15,7 @@ table in bench/README.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from procs import Server, free_port, grpc_serving, http_ok, tcp_accepts
+from profile_summary import write_summary
 from workload import LIMIT_FOR_OP, LIMITS, OPS, Config
 
 HERE = Path(__file__).resolve().parent
@@ -35,6 +37,8 @@ RESULTS = HERE / "results"
 README = HERE / "README.md"
 TABLE_START = "<!-- bench-table:start -->"
 TABLE_END = "<!-- bench-table:end -->"
+PROFILE_RAW = HERE / "data" / "profile"  # py-spy's raw stacks (not committed)
+PROFILE_SUMMARY = RESULTS / "profile.md"
 
 MLFLOW_WORKERS = 4  # gunicorn sync workers; see README ("How MLflow is configured")
 
@@ -101,7 +105,7 @@ def modelyard_argv(address: str, data_dir: Path) -> list[str]:
     return [exe, "--address", address, "--data-dir", str(data_dir), "serve"]
 
 
-def stage_modelyard(workdir: Path, cfg: Config) -> Json:
+def stage_modelyard(workdir: Path, cfg: Config, py_spy: Path | None = None) -> Json:
     port = free_port()
     address = f"127.0.0.1:{port}"
     data_dir = workdir / "modelyard-data"
@@ -111,19 +115,20 @@ def stage_modelyard(workdir: Path, cfg: Config) -> Json:
     )
     try:
         ready_s = server.wait_ready(grpc_serving(address, also=token_file.exists), timeout_s=60)
-        result = run_worker(
-            [
-                sys.executable,
-                str(HERE / "modelyard_worker.py"),
-                "--address",
-                address,
-                "--token-file",
-                str(token_file),
-                "--config",
-                json.dumps(cfg.to_json()),
-            ],
-            "modelyard",
-        )
+        argv = [
+            sys.executable,
+            str(HERE / "modelyard_worker.py"),
+            "--address",
+            address,
+            "--token-file",
+            str(token_file),
+            "--config",
+            json.dumps(cfg.to_json()),
+        ]
+        if py_spy is not None:
+            argv += ["--py-spy", str(py_spy), "--server-pid", str(server.pid)]
+            argv += ["--profile-dir", str(PROFILE_RAW)]
+        result = run_worker(argv, "modelyard")
         result["server_ready_s"] = round(ready_s, 2)
         result["server_rss_mb_after"] = server.rss_mb()
         result["server_argv"] = server.argv
@@ -192,7 +197,7 @@ def stats(result: Json | None) -> Json | None:
 def ratio(a: Json | None, b: Json | None) -> float | None:
     if not a or not b or "ops_per_s" not in a or "ops_per_s" not in b or not b["ops_per_s"]:
         return None
-    return round(a["ops_per_s"] / b["ops_per_s"], 2)
+    return round(float(a["ops_per_s"]) / float(b["ops_per_s"]), 2)
 
 
 def build_table(
@@ -329,11 +334,25 @@ def main() -> None:
         action="append",
         help="run only these stages (repeatable)",
     )
+    parser.add_argument("--ops", help="comma-separated ops to run (default: all)")
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        help="profile modelyard-server with this py-spy during each op; summary in "
+        "results/profile.md",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--no-readme", action="store_true", help="leave README.md as it is")
     parser.add_argument("--keep", action="store_true", help="keep the servers' data and logs")
     args = parser.parse_args()
     cfg = QUICK if args.quick else FULL
+    if args.ops:
+        known = {op for op, _ in OPS}
+        cfg = dataclasses.replace(cfg, only_ops=[op.strip() for op in args.ops.split(",")])
+        if unknown := set(cfg.only_ops or []) - known:
+            parser.error(f"unknown ops {sorted(unknown)}; known: {sorted(known)}")
+    if args.py_spy is not None:
+        shutil.rmtree(PROFILE_RAW, ignore_errors=True)
     stages = set(args.only or ["empty", "modelyard", "mlflow"])
 
     started = time.monotonic()
@@ -356,7 +375,10 @@ def main() -> None:
             meta["empty"] = empty
         if "modelyard" in stages:
             meta["machine"]["loadavg_before_modelyard"] = loadavg()
-            modelyard = stage_modelyard(workdir, cfg)
+            modelyard = stage_modelyard(workdir, cfg, args.py_spy)
+            if args.py_spy is not None:
+                write_summary(PROFILE_RAW, PROFILE_SUMMARY)
+                print(f"wrote {PROFILE_SUMMARY.relative_to(ROOT)}", file=sys.stderr)
             meta["modelyard"] = modelyard
         if "mlflow" in stages:
             if not args.mlflow_python.exists():
@@ -381,7 +403,8 @@ def main() -> None:
     print(table)
     print()
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
-    if not args.quick and not args.no_readme and stages == {"empty", "modelyard", "mlflow"}:
+    complete = stages == {"empty", "modelyard", "mlflow"} and cfg.only_ops is None
+    if complete and not args.quick and not args.no_readme and args.py_spy is None:
         update_readme(table, meta)
 
 

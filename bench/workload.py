@@ -20,6 +20,8 @@ OPS: list[tuple[str, str]] = [
     ("set_tag_seq", "update a version's tag, sequential"),
 ]
 
+TITLES: dict[str, str] = dict(OPS)
+
 # The empty-RPC baseline each modelyard op is compared with (same client machinery:
 # the sync channel for sequential ops, grpc.aio with as many concurrent calls otherwise).
 LIMIT_FOR_OP: dict[str, str] = {
@@ -75,6 +77,10 @@ class Config:
     list_group_size: int = 10_000
     read_versions: int = 100  # reads and tag updates cycle over versions 1..read_versions
     seed_clients: int = 8
+    only_ops: list[str] | None = None  # run just these ops (None: all)
+
+    def wants(self, op: str) -> bool:
+        return self.only_ops is None or op in self.only_ops
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
