@@ -1,9 +1,9 @@
 """The ``modelyard`` command: the registry from a shell.
 
 ``modelyard [--address A] [--token T] [--json] FAMILY COMMAND ...``; a module per command
-family (``groups``, ``versions``, ``audit``) adds its commands with ``add_commands``, so
-new families slot in by adding a module to :data:`FAMILIES`. Tables are for people;
-``--json`` prints the proto JSON form for scripts. A failure prints one line
+family (``groups``, ``versions``, ``alias``, ``audit``, …) adds its commands with
+``add_commands``, so new families slot in by adding a module to :data:`FAMILIES`. Tables
+are for people; ``--json`` prints the proto JSON form for scripts. A failure prints one line
 ``error: <REASON>: <message>`` to stderr and exits non-zero, never a traceback.
 """
 
@@ -16,7 +16,16 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from modelyard import __version__
-from modelyard.cli import audit, groups, versions
+from modelyard.cli import (
+    aliases,
+    approvals,
+    audit,
+    groups,
+    history,
+    policy,
+    stages,
+    versions,
+)
 from modelyard.cli.options import Commands, Handler, Invocation, add_connection_options
 from modelyard.cli.output import Output
 from modelyard.errors import ModelyardError
@@ -28,6 +37,11 @@ __all__ = ["EXIT_ERROR", "EXIT_USAGE", "FAMILIES", "build_parser", "main"]
 FAMILIES: Sequence[Callable[[Commands], None]] = (
     groups.add_commands,
     versions.add_commands,
+    approvals.add_commands,
+    stages.add_commands,
+    aliases.add_commands,
+    policy.add_commands,
+    history.add_commands,
     audit.add_commands,
 )
 

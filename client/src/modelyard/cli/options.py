@@ -11,6 +11,7 @@ from typing import TypeAlias, TypeVar
 
 from modelyard.cli.output import Output
 from modelyard.client import Registry
+from modelyard.names import version_name
 from modelyard.transport import DEFAULT_TIMEOUT
 
 __all__ = [
@@ -21,9 +22,11 @@ __all__ = [
     "add_connection_options",
     "add_limit",
     "add_request_id",
+    "add_version_arguments",
     "key_value",
     "key_values",
     "metric",
+    "named_version",
     "timestamp",
 ]
 
@@ -166,3 +169,21 @@ def add_limit(parser: argparse.ArgumentParser, what: str) -> None:
         metavar="N",
         help=f"print at most N {what} (default: all)",
     )
+
+
+def add_version_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adds the ``GROUP [VERSION]`` positionals that name one version (see
+    :func:`named_version`)."""
+    parser.add_argument("group", help="group id, or a version name like groups/fraud/versions/3")
+    parser.add_argument("version", nargs="?", default=None, help="version number or 'latest'")
+
+
+def named_version(args: argparse.Namespace) -> str:
+    """Returns the version name that ``GROUP [VERSION]`` gives: ``fraud 3``,
+    ``groups/fraud/versions/3`` or ``groups/fraud/aliases/champion``."""
+    if args.version is None and "/versions/" not in args.group and "/aliases/" not in args.group:
+        raise ValueError(
+            f"which version of {args.group!r}? give a number or 'latest' after the group, "
+            f"e.g. {args.group} 3, or a name like groups/{args.group}/versions/3"
+        )
+    return version_name(args.group, args.version)

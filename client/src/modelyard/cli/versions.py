@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
-
 from modelyard.cli.options import (
     Commands,
     Invocation,
     add_command,
     add_limit,
     add_request_id,
+    add_version_arguments,
     key_value,
     key_values,
     metric,
+    named_version,
     positive_int,
 )
 from modelyard.cli.output import enum_label, format_time
-from modelyard.names import split_version_name, version_name
+from modelyard.names import split_version_name
 from modelyard.v1.resources_pb2 import ApprovalStatus, ArtifactFormat, ModelVersion, Stage
 
 __all__ = ["add_commands", "version_fields"]
@@ -70,6 +70,7 @@ def version_fields(version: ModelVersion) -> list[tuple[str, str]]:
         ("stage", _stage(version)),
         ("approval", _approval(version)),
         ("aliases", ",".join(version.aliases)),
+        ("approvers", ",".join(version.approvers)),
         ("uri", artifact.uri),
         ("sha256", artifact.sha256),
         ("size", f"{artifact.size_bytes} bytes"),
@@ -110,15 +111,6 @@ def version_fields(version: ModelVersion) -> list[tuple[str, str]]:
     return [(label, value) for label, value in fields if value or label in ("name", "stage")]
 
 
-def _name(args: argparse.Namespace) -> str:
-    if args.version is None and "/versions/" not in args.group and "/aliases/" not in args.group:
-        raise ValueError(
-            f"which version of {args.group!r}? give a number or 'latest' after the group, "
-            f"e.g. {args.group} 3, or a name like groups/{args.group}/versions/3"
-        )
-    return version_name(args.group, args.version)
-
-
 def list_versions(run: Invocation) -> None:
     pager = run.registry.list_versions(
         run.args.group,
@@ -130,7 +122,7 @@ def list_versions(run: Invocation) -> None:
 
 
 def show_version(run: Invocation) -> None:
-    version = run.registry.get_version(_name(run.args))
+    version = run.registry.get_version(named_version(run.args))
     run.output.message(version, version_fields(version))
 
 
@@ -158,7 +150,7 @@ def update_version(run: Invocation) -> None:
     args = run.args
     if args.description is None and not args.tag and not args.remove_tag:
         raise ValueError("nothing to update: give --description, --tag or --remove-tag")
-    changed = ModelVersion(name=_name(args), etag=args.etag)
+    changed = ModelVersion(name=named_version(args), etag=args.etag)
     mask: list[str] = []
     if args.description is not None:
         changed.description = args.description
@@ -173,14 +165,9 @@ def update_version(run: Invocation) -> None:
 
 
 def delete_version(run: Invocation) -> None:
-    name = _name(run.args)
+    name = named_version(run.args)
     run.registry.delete_version(name, etag=run.args.etag, request_id=run.args.request_id)
     run.output.text(f"deleted {name}")
-
-
-def _add_version_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("group", help="group id, or a version name like groups/fraud/versions/3")
-    parser.add_argument("version", nargs="?", default=None, help="version number or 'latest'")
 
 
 def add_commands(commands: Commands) -> None:
@@ -200,7 +187,7 @@ def add_commands(commands: Commands) -> None:
     p.set_defaults(handler=list_versions)
 
     p = add_command(sub, "show", help="show one version")
-    _add_version_arguments(p)
+    add_version_arguments(p)
     p.set_defaults(handler=show_version)
 
     p = add_command(sub, "create", help="register a new version of a model")
@@ -222,7 +209,7 @@ def add_commands(commands: Commands) -> None:
     p.set_defaults(handler=create_version)
 
     p = add_command(sub, "update", help="change a version's description or tags")
-    _add_version_arguments(p)
+    add_version_arguments(p)
     p.add_argument("--description", default=None)
     p.add_argument("--tag", action="append", type=key_value, metavar="KEY=VALUE", help="set a tag")
     p.add_argument("--remove-tag", action="append", metavar="KEY", help="remove a tag")
@@ -231,7 +218,7 @@ def add_commands(commands: Commands) -> None:
     p.set_defaults(handler=update_version)
 
     p = add_command(sub, "delete", help="delete a version (its number is never reused)")
-    _add_version_arguments(p)
+    add_version_arguments(p)
     p.add_argument("--etag", default="", help="fail if the version changed since this etag")
     add_request_id(p)
     p.set_defaults(handler=delete_version)
