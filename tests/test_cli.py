@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -44,7 +45,8 @@ def table(text: str) -> list[dict[str, str]]:
     """Parses an aligned table: each column starts where its header starts."""
     header, *lines = text.splitlines()
     names = header.split()
-    starts = [header.index(f"{name}") for name in names]
+    # By position, not by search: a header may begin with another (UPDATED_BY, UPDATED).
+    starts = [match.start() for match in re.finditer(r"\S+", header)]
     rows = []
     for line in lines:
         cells = [
