@@ -29,7 +29,8 @@ from modelyard.v1 import (
 
 ArtifactFormatLike: TypeAlias = "resources_pb2.ArtifactFormat.ValueType | str"
 ActionLike: TypeAlias = "resources_pb2.Action.ValueType | str"
-StageLike: TypeAlias = "resources_pb2.Stage.ValueType | str"
+# A plain int is accepted too: stages kept in int-typed variables or tables are ints to mypy.
+StageLike: TypeAlias = "resources_pb2.Stage.ValueType | int | str"
 ListRequestT = TypeVar(
     "ListRequestT",
     registry_service_pb2.ListModelGroupsRequest,
