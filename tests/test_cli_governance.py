@@ -106,6 +106,11 @@ def test_a_rejection_needs_a_reason_and_takes_the_version_out_of_production(
     assert (rejected["approval"], rejected["stage"]) == ("REJECTED", "ARCHIVED")
     rows = table(ok(cli_server, "versions", "list", unique_group))
     assert [(r["VERSION"], r["STAGE"]) for r in rows] == [("2", "ARCHIVED"), ("1", "PRODUCTION")]
+    revoked = table(ok(cli_server, "history", unique_group, "2"))[-1]
+    assert revoked["CHANGE"] == "rejected: APPROVED -> REJECTED, PRODUCTION -> ARCHIVED"
+    assert revoked["REASON"] == "drift in production"
+    restored = table(ok(cli_server, "history", unique_group, "1"))[-1]
+    assert restored["CHANGE"] == "ARCHIVED -> PRODUCTION (version 2 rejected)"
 
 
 def test_refusals_are_one_line_with_their_reason(
