@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
 import resource
 import sys
 import threading
@@ -34,10 +35,75 @@ def _cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+# The server under test, by its session id (the driver starts it in a new session, so
+# the id is the pid it started): lets each measurement say how much CPU the server, the
+# client and everything else on the machine used while it ran.
+_server_sid: int | None = None
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def watch_server(sid: int | None) -> None:
+    global _server_sid
+    _server_sid = sid
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return math.nan
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    guest = sum(fields[8:10]) if len(fields) > 9 else 0  # already inside user and nice
+    return (sum(fields) - idle - guest) / _TICK
+
+
+def _session_cpu_s(sid: int) -> float:
+    """CPU seconds used so far by the live processes of session `sid`."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                after_name = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # after the name: state(0) ppid pgrp session(3) ... utime(11) stime(12)
+        if int(after_name[3]) == sid:
+            total += int(after_name[11]) + int(after_name[12])
+    return total / _TICK
+
+
+class _Usage:
+    """CPU used by the client, the server and the machine during one measurement."""
+
+    def __init__(self) -> None:
+        self.client = _cpu_seconds()
+        self.machine = _machine_busy_s()
+        self.server = _session_cpu_s(_server_sid) if _server_sid else math.nan
+
+    def since(self, start: _Usage) -> dict[str, float]:
+        client = self.client - start.client
+        machine = self.machine - start.machine
+        server = self.server - start.server
+        out = {"client_cpu_s": round(client, 3), "machine_busy_cpu_s": round(machine, 3)}
+        if not math.isnan(server):
+            out["server_cpu_s"] = round(server, 3)
+            # Everything else on the machine (other test suites, builds): noise to know of.
+            out["other_cpu_s"] = round(max(0.0, machine - client - server), 3)
+        return out
+
+
 def summarize(
-    latencies_ns: list[int], wall_s: float, cpu_s: float, errors: int, clients: int
+    latencies_ns: list[int], wall_s: float, usage: dict[str, float], errors: int, clients: int
 ) -> Result:
-    """Throughput counts successful operations only; latencies are of successful ones."""
+    """Throughput counts successful operations only; latencies are of successful ones.
+
+    usage: CPU seconds by whom during the measurement (see _Usage). On a 2-core machine
+    the client's CPU is CPU the server did not get, so it is reported next to every number.
+    """
     lat = sorted(latencies_ns)
     n = len(lat)
     return {
@@ -49,9 +115,7 @@ def summarize(
         "p50_ms": round(percentile(lat, 0.50), 4),
         "p99_ms": round(percentile(lat, 0.99), 4),
         "mean_ms": round(sum(lat) / n / 1e6, 4) if n else math.nan,
-        # CPU the client process burned during the measurement: on a 2-core machine this
-        # is CPU the server did not get, so it is reported next to every number.
-        "client_cpu_s": round(cpu_s, 4),
+        **usage,
     }
 
 
@@ -68,7 +132,7 @@ def measure_sequential(
     latencies: list[int] = []
     errors = 0
     first_error: str | None = None
-    cpu0 = _cpu_seconds()
+    usage0 = _Usage()
     start = time.perf_counter_ns()
     deadline = start + int(max_seconds * 1e9)
     for i in range(n):
@@ -84,7 +148,7 @@ def measure_sequential(
         if t1 > deadline:
             break
     wall = (time.perf_counter_ns() - start) / 1e9
-    result = summarize(latencies, wall, _cpu_seconds() - cpu0, errors, 1)
+    result = summarize(latencies, wall, _Usage().since(usage0), errors, 1)
     if first_error:
         result["first_error"] = first_error
     return result
@@ -137,14 +201,14 @@ def measure_threads(
     threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in range(clients)]
     for t in threads:
         t.start()
+    usage0 = _Usage()
     barrier.wait()
-    cpu0 = _cpu_seconds()
     start = time.perf_counter_ns()
     deadline_box[0] = start + int(max_seconds * 1e9)
     for t in threads:
         t.join()
     wall = (time.perf_counter_ns() - start) / 1e9
-    result = summarize(latencies, wall, _cpu_seconds() - cpu0, len(errors), clients)
+    result = summarize(latencies, wall, _Usage().since(usage0), len(errors), clients)
     if errors:
         result["first_error"] = errors[0]
     return result
@@ -168,7 +232,7 @@ async def measure_async(
             await op(-1 - w - index * warmup_per_client)
 
     await asyncio.gather(*(warm(c) for c in range(clients)))
-    cpu0 = _cpu_seconds()
+    usage0 = _Usage()
     start = time.perf_counter_ns()
     deadline = start + int(max_seconds * 1e9)
 
@@ -188,7 +252,7 @@ async def measure_async(
 
     await asyncio.gather(*(run() for _ in range(clients)))
     wall = (time.perf_counter_ns() - start) / 1e9
-    result = summarize(latencies, wall, _cpu_seconds() - cpu0, len(errors), clients)
+    result = summarize(latencies, wall, _Usage().since(usage0), len(errors), clients)
     if errors:
         result["first_error"] = errors[0]
     return result

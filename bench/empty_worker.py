@@ -11,7 +11,7 @@ import asyncio
 import json
 
 import grpc
-from benchlib import Result, emit, log, measure_async, measure_sequential
+from benchlib import Result, emit, log, measure_async, measure_sequential, watch_server
 from empty_server import FULL_METHOD
 from google.protobuf.empty_pb2 import Empty
 from workload import LIMITS
@@ -57,7 +57,9 @@ def main() -> None:
     parser.add_argument("--address", required=True)
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--max-seconds", type=float, default=10.0)
+    parser.add_argument("--server-sid", type=int, help="session id of the server under test")
     args = parser.parse_args()
+    watch_server(args.server_sid)
     limits: dict[str, Result] = {}
     for name, title, clients in LIMITS:
         log(f"empty RPC: {title}")

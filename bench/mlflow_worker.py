@@ -30,6 +30,7 @@ from benchlib import (
     measure_sequential,
     measure_threads,
     sha256_for,
+    watch_server,
 )
 from workload import (
     ALIAS,
@@ -121,8 +122,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--uri", required=True)
     parser.add_argument("--config", required=True, help="workload.Config as JSON")
+    parser.add_argument("--server-sid", type=int, help="session id of the server under test")
     args = parser.parse_args()
     cfg = Config.from_json(json.loads(args.config))
+    watch_server(args.server_sid)
     uri: str = args.uri
     client = new_client(uri)
     ops: dict[str, Result] = {}

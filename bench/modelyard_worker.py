@@ -27,6 +27,7 @@ from benchlib import (
     measure_sequential,
     pending,
     sha256_for,
+    watch_server,
 )
 from modelyard import AsyncRegistry, Registry
 from workload import (
@@ -180,11 +181,13 @@ def main() -> None:
     parser.add_argument("--address", required=True)
     parser.add_argument("--token-file", required=True)
     parser.add_argument("--config", required=True, help="workload.Config as JSON")
+    parser.add_argument("--server-sid", type=int, help="session id of the server under test")
     parser.add_argument("--py-spy", help="py-spy executable, to profile the server per op")
     parser.add_argument("--server-pid", type=int)
     parser.add_argument("--profile-dir", type=Path)
     args = parser.parse_args()
     cfg = Config.from_json(json.loads(args.config))
+    watch_server(args.server_sid)
     address: str = args.address
     with open(args.token_file) as f:
         token = f.read().strip()

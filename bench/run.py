@@ -90,6 +90,8 @@ def stage_empty(workdir: Path, max_seconds: float) -> Json:
                 address,
                 "--max-seconds",
                 str(max_seconds),
+                "--server-sid",
+                str(server.pid),
             ],
             "empty-rpc",
         )
@@ -124,6 +126,8 @@ def stage_modelyard(workdir: Path, cfg: Config, py_spy: Path | None = None) -> J
             str(token_file),
             "--config",
             json.dumps(cfg.to_json()),
+            "--server-sid",
+            str(server.pid),
         ]
         if py_spy is not None:
             argv += ["--py-spy", str(py_spy), "--server-pid", str(server.pid)]
@@ -175,6 +179,8 @@ def stage_mlflow(workdir: Path, cfg: Config, mlflow_python: Path) -> Json:
                 uri,
                 "--config",
                 json.dumps(cfg.to_json()),
+                "--server-sid",
+                str(server.pid),
             ],
             "mlflow",
         )
@@ -263,6 +269,17 @@ def _cells(result: Json | None) -> list[str]:
     ]
 
 
+def other_load(results: list[Json | None]) -> float | None:
+    """Share of the machine's CPU that other processes used during these measurements."""
+    cpus = os.cpu_count() or 1
+    other = wall = 0.0
+    for r in results:
+        if r and "other_cpu_s" in r:
+            other += r["other_cpu_s"]
+            wall += r["seconds"]
+    return other / (wall * cpus) if wall else None
+
+
 def render_markdown(rows: list[Json]) -> str:
     header = (
         "| operation | modelyard ops/s | p50 ms | p99 ms | MLflow ops/s | p50 ms | p99 ms "
@@ -292,6 +309,21 @@ def render_markdown(rows: list[Json]) -> str:
     for row in rows:
         if row.get("kind") == "limit":
             lines.append(f"| {row['title']} | " + " | ".join(_cells(row["empty_rpc"])) + " |")
+    loads = []
+    for label, results in (
+        ("the limit's", [r.get("empty_rpc") for r in rows if r.get("kind") == "limit"]),
+        ("modelyard's", [r["modelyard"] for r in rows if r.get("kind") != "limit"]),
+        ("MLflow's", [r["mlflow"] for r in rows if r.get("kind") != "limit"]),
+    ):
+        share = other_load(results)
+        if share is not None:
+            loads.append(f"{share:.0%} during {label}")
+    if loads:
+        lines += [
+            "",
+            "CPU used by other processes on the machine (not the server under test, not its "
+            "client) while the measurements ran: " + ", ".join(loads) + ".",
+        ]
     return "\n".join(lines)
 
 
@@ -346,6 +378,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the servers' data and logs")
     args = parser.parse_args()
     cfg = QUICK if args.quick else FULL
+    # absolute(), not resolve(): a venv's python is a symlink that must stay unresolved.
+    args.mlflow_python = args.mlflow_python.absolute()
     if args.ops:
         known = {op for op, _ in OPS}
         cfg = dataclasses.replace(cfg, only_ops=[op.strip() for op in args.ops.split(",")])
