@@ -108,6 +108,7 @@ from modelyard.v1.resources_pb2 import (
     ModelVersion,
     Stage,
 )
+from modelyard.watch import AsyncWatch, Watch
 
 try:
     __version__ = _metadata.version("modelyard-client")
@@ -134,6 +135,7 @@ __all__ = [
     "AsyncModelVersionsPager",
     "AsyncPager",
     "AsyncRegistry",
+    "AsyncWatch",
     "AuditEvent",
     "AuditEventsPager",
     "Cancelled",
@@ -196,6 +198,7 @@ __all__ = [
     "VersionInProduction",
     "VersionNotApproved",
     "VersionReferenced",
+    "Watch",
     "WebhookDeliveryNotFound",
     "WebhookNotFound",
     "__version__",

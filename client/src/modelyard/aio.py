@@ -42,6 +42,7 @@ from modelyard.v1 import (
     registry_service_pb2_grpc,
     resources_pb2,
 )
+from modelyard.watch import AsyncWatch, watch_request
 
 __all__ = ["AsyncRegistry"]
 
@@ -786,4 +787,31 @@ class AsyncRegistry:
             audit_service_pb2.VerifyAuditLogRequest(),
             timeout=timeout,
             metadata=metadata,
+        )
+
+    # Event streams
+
+    async def watch(
+        self,
+        *,
+        groups: Iterable[str] = (),
+        actions: Iterable[build.ActionLike] = (),
+        versions: Iterable[str] = (),
+        start_after: int | None = None,
+        idle_timeout: float | None = 60.0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncWatch:
+        """Returns an async iterator over the log's events in seq order, once the stream is open.
+
+        The arguments are those of :meth:`modelyard.Registry.watch`; the iterator resumes by
+        itself after :attr:`AsyncWatch.cursor` and hands out each event exactly once.
+        """
+        return await AsyncWatch.open(
+            self._registry,
+            watch_request(groups, actions, versions, start_after),
+            token=self._transport.token,
+            metadata=metadata,
+            timeout=timeout if timeout is not None else self._transport.timeout,
+            idle_timeout=idle_timeout,
         )

@@ -39,6 +39,7 @@ from modelyard.v1 import (
     registry_service_pb2_grpc,
     resources_pb2,
 )
+from modelyard.watch import Watch, watch_request
 
 __all__ = ["Registry"]
 
@@ -743,4 +744,39 @@ class Registry:
             audit_service_pb2.VerifyAuditLogRequest(),
             timeout=timeout,
             metadata=metadata,
+        )
+
+    # Event streams
+
+    def watch(
+        self,
+        *,
+        groups: Iterable[str] = (),
+        actions: Iterable[build.ActionLike] = (),
+        versions: Iterable[str] = (),
+        start_after: int | None = None,
+        idle_timeout: float | None = 60.0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> Watch:
+        """Returns an iterator over the log's events in seq order, once the stream is open.
+
+        ``groups`` are ids or names (empty: the whole tenant, which needs tenant-wide read);
+        ``actions`` are ``Action`` values or names such as ``"STAGE_CHANGED"``; ``versions``
+        are names ``groups/{group}/versions/{n}``. ``start_after`` is a cursor from an
+        earlier watch (``0``: the whole log; None: only events that commit from now on).
+
+        The iterator reconnects by itself, with backoff, when the stream breaks or falls
+        behind, and resumes after :attr:`Watch.cursor`, so each event is handed out exactly
+        once; it also reconnects when the stream is silent for ``idle_timeout`` seconds.
+        ``timeout`` bounds opening the stream (default: the registry's). Raises a
+        ModelyardError only for what reconnecting cannot cure, e.g. MissingPermission.
+        """
+        return Watch(
+            self._registry,
+            watch_request(groups, actions, versions, start_after),
+            token=self._transport.token,
+            metadata=metadata,
+            timeout=timeout if timeout is not None else self._transport.timeout,
+            idle_timeout=idle_timeout,
         )
