@@ -25,6 +25,7 @@ from modelyard.cli import (
     policy,
     stages,
     versions,
+    watch,
 )
 from modelyard.cli.options import Commands, Handler, Invocation, add_connection_options
 from modelyard.cli.output import Output
@@ -43,6 +44,7 @@ FAMILIES: Sequence[Callable[[Commands], None]] = (
     policy.add_commands,
     history.add_commands,
     audit.add_commands,
+    watch.add_commands,
 )
 
 #: The call failed, or the check it ran found a problem.
