@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar, cast
 
 from modelyard.v1 import resources_pb2 as pb
-from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import ColumnElement, CursorResult, Row, delete, func, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from modelyard_server.domain import names
 from modelyard_server.domain.errors import Unavailable
@@ -27,7 +23,8 @@ from modelyard_server.log.chain import (
     related_snapshot,
     snapshot,
 )
-from modelyard_server.store.engine import Engines
+from modelyard_server.store import statements as sql
+from modelyard_server.store.engine import Conn, Engines
 from modelyard_server.store.tables import AliasRow, ChainHead, GroupRow, LogRow, VersionRow
 from modelyard_server.store.where import after_key, condition, order_clause, sort_columns
 
@@ -129,18 +126,14 @@ LOG_COLUMNS = [c for c in LogRow.__table__.c]
 class SqlReader:
     """Reads of one tenant on one connection."""
 
-    def __init__(self, conn: AsyncConnection, tenant: str) -> None:
+    def __init__(self, conn: Conn, tenant: str) -> None:
         self.conn = conn
         self.tenant = tenant
         self.group_pks: dict[str, int] = {}
 
     async def _group_pk(self, group: str) -> int | None:
         if group not in self.group_pks:
-            pk = await self.conn.scalar(
-                select(GroupRow.id).where(
-                    GroupRow.tenant == self.tenant, GroupRow.group_id == group
-                )
-            )
+            pk = await self.conn.scalar(sql.GROUP_PK, {"b_tenant": self.tenant, "b_group": group})
             if pk is None:
                 return None
             self.group_pks[group] = pk
@@ -148,11 +141,7 @@ class SqlReader:
 
     async def group(self, group: str) -> pb.ModelGroup | None:
         row = (
-            await self.conn.execute(
-                select(GroupRow.id, GroupRow.body).where(
-                    GroupRow.tenant == self.tenant, GroupRow.group_id == group
-                )
-            )
+            await self.conn.execute(sql.GROUP, {"b_tenant": self.tenant, "b_group": group})
         ).first()
         if row is None:
             return None
@@ -160,20 +149,8 @@ class SqlReader:
         return pb.ModelGroup.FromString(row.body)
 
     async def version(self, group: str, number: int | None) -> pb.ModelVersion | None:
-        query = (
-            select(VersionRow.body)
-            .join(GroupRow, GroupRow.id == VersionRow.group_pk)
-            .where(
-                GroupRow.tenant == self.tenant,
-                GroupRow.group_id == group,
-                VersionRow.tenant == self.tenant,
-            )
-        )
-        if number is None:
-            query = query.order_by(VersionRow.number.desc()).limit(1)
-        else:
-            query = query.where(VersionRow.number == number)
-        body = await self.conn.scalar(query)
+        params = {"b_tenant": self.tenant, "b_group": group, "b_number": number}
+        body = await self.conn.scalar(sql.LATEST_VERSION if number is None else sql.VERSION, params)
         return None if body is None else pb.ModelVersion.FromString(body)
 
     async def list_groups(
@@ -279,13 +256,12 @@ class SqlReader:
         return [pb.ModelVersion.FromString(body) for body in (await self.conn.scalars(query)).all()]
 
     async def alias(self, group: str, alias: str) -> pb.Alias | None:
-        body = await self.conn.scalar(
-            select(AliasRow.body).where(
-                AliasRow.tenant == self.tenant,
-                AliasRow.group_pk == await self._group_pk(group),
-                AliasRow.alias == alias,
-            )
-        )
+        params = {
+            "b_tenant": self.tenant,
+            "b_group_pk": await self._group_pk(group),
+            "b_alias": alias,
+        }
+        body = await self.conn.scalar(sql.ALIAS, params)
         return None if body is None else pb.Alias.FromString(body)
 
     async def list_aliases(self, group: str, limit: int, after: str | None) -> list[pb.Alias]:
@@ -333,7 +309,7 @@ def _slice(
 class SqlWriter(SqlReader):
     """One transaction that holds the tenant's chain head row until it commits."""
 
-    def __init__(self, conn: AsyncConnection, tenant: str, *, postgres: bool) -> None:
+    def __init__(self, conn: Conn, tenant: str, *, postgres: bool) -> None:
         super().__init__(conn, tenant)
         self.postgres = postgres
         self.head: tuple[int, str] | None = None
@@ -342,44 +318,28 @@ class SqlWriter(SqlReader):
     async def lock_chain(self) -> None:
         """Takes the tenant's write lock; on SQLite the IMMEDIATE transaction already holds it."""
         postgres = self.postgres
-        dialect_insert = pg_insert if postgres else sqlite_insert
-        await self.conn.execute(
-            dialect_insert(ChainHead)
-            .values(tenant=self.tenant, seq=0, hash=GENESIS_HASH)
-            .on_conflict_do_nothing()
-        )
-        query = select(ChainHead.seq, ChainHead.hash).where(ChainHead.tenant == self.tenant)
-        if postgres:
-            query = query.with_for_update()
-        row = (await self.conn.execute(query)).one()
+        create = sql.CREATE_HEAD_POSTGRES if postgres else sql.CREATE_HEAD_SQLITE
+        await self.conn.execute(create, {"tenant": self.tenant, "seq": 0, "hash": GENESIS_HASH})
+        head = sql.HEAD_FOR_UPDATE if postgres else sql.HEAD
+        row = (await self.conn.execute(head, {"b_tenant": self.tenant})).one()
         self.head = (row.seq, row.hash)
 
     async def replay(self, request_id: str) -> LogEntry | None:
-        row = (
-            await self.conn.execute(
-                select(*LOG_COLUMNS).where(
-                    LogRow.tenant == self.tenant, LogRow.request_id == request_id
-                )
-            )
-        ).first()
+        params = {"b_tenant": self.tenant, "b_request_id": request_id}
+        row = (await self.conn.execute(sql.REPLAY, params)).first()
         return None if row is None else entry_of(row)
 
     async def insert_group(self, group: pb.ModelGroup) -> None:
         pk = await self.conn.scalar(
-            insert(GroupRow)
-            .values(tenant=self.tenant, **group_values(group))
-            .returning(GroupRow.id)
+            sql.INSERT_GROUP, {"tenant": self.tenant, **group_values(group)}
         )
         assert pk is not None
         self.group_pks[group.name.removeprefix("groups/")] = pk
 
     async def update_group(self, group: pb.ModelGroup) -> None:
         group_id = group.name.removeprefix("groups/")
-        await self.conn.execute(
-            update(GroupRow)
-            .where(GroupRow.tenant == self.tenant, GroupRow.group_id == group_id)
-            .values(**group_values(group))
-        )
+        params = {"b_tenant": self.tenant, "b_group": group_id, **group_values(group)}
+        await self.conn.execute(sql.UPDATE_GROUP, params)
 
     async def delete_group(self, group: str) -> None:
         pk = await self._group_pk(group)
@@ -407,13 +367,13 @@ class SqlWriter(SqlReader):
         return int(await self.conn.scalar(query) or 0)
 
     async def version_with_artifact(self, group: str, sha256: str) -> int | None:
-        return await self.conn.scalar(
-            select(VersionRow.number).where(
-                VersionRow.tenant == self.tenant,
-                VersionRow.group_pk == await self._group_pk(group),
-                VersionRow.artifact_sha256 == sha256,
-            )
-        )
+        params = {
+            "b_tenant": self.tenant,
+            "b_group_pk": await self._group_pk(group),
+            "b_sha256": sha256,
+        }
+        number: int | None = await self.conn.scalar(sql.VERSION_WITH_ARTIFACT, params)
+        return number
 
     async def missing_versions(self, refs: Sequence[str]) -> list[str]:
         missing = []
@@ -424,31 +384,29 @@ class SqlWriter(SqlReader):
         return missing
 
     async def insert_version(self, group: str, version: pb.ModelVersion) -> None:
-        await self.conn.execute(
-            insert(VersionRow).values(
-                tenant=self.tenant, group_pk=await self._group_pk(group), **version_values(version)
-            )
-        )
+        params = {
+            "tenant": self.tenant,
+            "group_pk": await self._group_pk(group),
+            **version_values(version),
+        }
+        await self.conn.execute(sql.INSERT_VERSION, params)
 
     async def update_version(self, group: str, version: pb.ModelVersion) -> None:
-        await self.conn.execute(
-            update(VersionRow)
-            .where(
-                VersionRow.tenant == self.tenant,
-                VersionRow.group_pk == await self._group_pk(group),
-                VersionRow.number == version.version,
-            )
-            .values(**version_values(version))
-        )
+        params = {
+            "b_tenant": self.tenant,
+            "b_group_pk": await self._group_pk(group),
+            "b_number": version.version,
+            **version_values(version),
+        }
+        await self.conn.execute(sql.UPDATE_VERSION, params)
 
     async def delete_version(self, group: str, number: int) -> None:
-        await self.conn.execute(
-            delete(VersionRow).where(
-                VersionRow.tenant == self.tenant,
-                VersionRow.group_pk == await self._group_pk(group),
-                VersionRow.number == number,
-            )
-        )
+        params = {
+            "b_tenant": self.tenant,
+            "b_group_pk": await self._group_pk(group),
+            "b_number": number,
+        }
+        await self.conn.execute(sql.DELETE_VERSION, params)
 
     async def save_policy(self, group: str, policy: pb.ApprovalPolicy) -> None:
         await self.conn.execute(
@@ -470,7 +428,7 @@ class SqlWriter(SqlReader):
             )
             .values(number=number, body=body)
         )
-        if moved.rowcount == 0:
+        if cast(CursorResult[Any], moved).rowcount == 0:
             await self.conn.execute(
                 insert(AliasRow).values(
                     tenant=self.tenant, group_pk=group_pk, alias=alias_id, number=number, body=body
@@ -527,7 +485,8 @@ class SqlWriter(SqlReader):
             related=related,
         )
         await self.conn.execute(
-            insert(LogRow).values(
+            sql.INSERT_LOG,
+            dict(
                 tenant=entry.tenant,
                 seq=entry.seq,
                 time_us=entry.time_us,
@@ -544,18 +503,14 @@ class SqlWriter(SqlReader):
                 prev_hash=entry.prev_hash,
                 hash=entry.hash,
                 related=entry.related,
-            )
+            ),
         )
         if self.postgres:
             # Wakes the event hub of every replica when (and only if) this transaction commits.
-            await self.conn.execute(
-                select(func.pg_notify(NOTIFY_CHANNEL, f"{self.tenant}:{entry.seq}"))
-            )
-        await self.conn.execute(
-            update(ChainHead)
-            .where(ChainHead.tenant == self.tenant)
-            .values(seq=entry.seq, hash=entry.hash)
-        )
+            payload = f"{self.tenant}:{entry.seq}"
+            await self.conn.execute(sql.NOTIFY, {"b_channel": NOTIFY_CHANNEL, "b_payload": payload})
+        params = {"b_tenant": self.tenant, "seq": entry.seq, "hash": entry.hash}
+        await self.conn.execute(sql.UPDATE_HEAD, params)
         self.head = (entry.seq, entry.hash)
         self.appended = True
         return entry
@@ -583,34 +538,22 @@ def unavailable_on_connection_errors() -> Iterator[None]:
 
 
 class SqlStore:
-    """Implements domain.store.Store over SQLAlchemy async engines."""
+    """Implements domain.store.Store over SQLAlchemy (inline SQLite or async PostgreSQL)."""
 
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
-        # SQLite has one writer per file; queue this process's writers here rather than in
-        # SQLite's busy loop, which sleeps and would add latency under contention.
-        self._write_lock = asyncio.Lock() if engines.sqlite else None
         self.committed: list[Any] = []  # callbacks run after each commit (the event hub)
 
     @asynccontextmanager
     async def reader(self, tenant: str) -> AsyncIterator[SqlReader]:
         with unavailable_on_connection_errors():
-            async with self.engines.read.connect() as conn:
+            async with self.engines.reading() as conn:
                 yield SqlReader(conn, tenant)
 
     @asynccontextmanager
     async def writer(self, tenant: str) -> AsyncIterator[SqlWriter]:
-        if self._write_lock is not None:
-            async with self._write_lock, self._transaction(tenant) as writer:
-                yield writer
-        else:
-            async with self._transaction(tenant) as writer:
-                yield writer
-
-    @asynccontextmanager
-    async def _transaction(self, tenant: str) -> AsyncIterator[SqlWriter]:
         with unavailable_on_connection_errors():
-            async with self.engines.write.begin() as conn:
+            async with self.engines.writing() as conn:
                 writer = SqlWriter(conn, tenant, postgres=not self.engines.sqlite)
                 await writer.lock_chain()
                 yield writer

@@ -24,7 +24,7 @@ async def create_token(engines: Engines, *, tenant: str, subject: str, roles: li
     for binding in roles:
         parse_role_binding(binding)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    async with engines.write.begin() as conn:
+    async with engines.writing() as conn:
         await conn.execute(
             insert(TokenRow).values(
                 token_sha256=token_digest(token),
@@ -38,13 +38,13 @@ async def create_token(engines: Engines, *, tenant: str, subject: str, roles: li
 
 
 async def count_tokens(engines: Engines) -> int:
-    async with engines.read.connect() as conn:
+    async with engines.reading() as conn:
         return int(await conn.scalar(select(func.count()).select_from(TokenRow)) or 0)
 
 
 async def principal_of(engines: Engines, token: str) -> Principal | None:
     """Returns who the token belongs to, or None if the server does not know it."""
-    async with engines.read.connect() as conn:
+    async with engines.reading() as conn:
         row = (
             await conn.execute(
                 select(TokenRow.tenant, TokenRow.subject, TokenRow.roles).where(
