@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
         migrate_blocking(settings.database_url)
         print(f"migrated {settings.database_url}")
     elif args.command == "token":
+        logging.getLogger("alembic").setLevel(logging.WARNING)  # the token alone goes to stdout
         print(asyncio.run(_create_token(settings, args.tenant, args.subject, args.roles)))
 
 

@@ -159,6 +159,8 @@ def apply_mask(target: Message, patch: Message, paths: Sequence[str], map_fields
             value = getattr(patch, head)
             if head in map_fields:
                 getattr(target, head).update(value)
+            elif target.DESCRIPTOR.fields_by_name[head].is_repeated:
+                getattr(target, head).extend(value)
             elif isinstance(value, Message):
                 if patch.HasField(head):
                     getattr(target, head).CopyFrom(value)
