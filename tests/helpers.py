@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
+import google.rpc.error_details_pb2 as error_details_pb2
+import google.rpc.status_pb2 as status_pb2
 import grpc
-from google.rpc import error_details_pb2, status_pb2
 from modelyard import Registry
 from modelyard.v1 import (
     approval_service_pb2_grpc,
@@ -30,7 +33,8 @@ class Raw:
 
 def status_details(error: grpc.RpcError) -> status_pb2.Status:
     """Returns the google.rpc.Status the server put in the error's trailers."""
-    for key, value in error.trailing_metadata() or ():  # type: ignore[attr-defined]
+    trailers = cast(Sequence[tuple[str, bytes]], error.trailing_metadata() or ())
+    for key, value in trailers:
         if key == "grpc-status-details-bin":
             return status_pb2.Status.FromString(value)
     raise AssertionError(f"no status details in {error}")

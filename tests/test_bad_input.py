@@ -7,6 +7,7 @@ import math
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2, text_format
+from google.protobuf.message import Message
 from modelyard.v1 import approval_service_pb2 as aps
 from modelyard.v1 import audit_service_pb2 as aus
 from modelyard.v1 import registry_service_pb2 as rs
@@ -23,13 +24,13 @@ def version(**fields: object) -> pb.ModelVersion:
     return pb.ModelVersion(**base)  # type: ignore[arg-type]
 
 
-def create(v: pb.ModelVersion) -> tuple[str, object]:
+def create(v: pb.ModelVersion) -> tuple[str, Message]:
     return "CreateModelVersion", rs.CreateModelVersionRequest(
         parent="groups/{group}", model_version=v
     )
 
 
-CASES: list[tuple[str, str, object, str, str]] = [
+CASES: list[tuple[str, str, Message, str, str]] = [
     # (id, rpc, request, reason, field that must be named)
     (
         "group-id-uppercase",
@@ -496,17 +497,17 @@ CASES: list[tuple[str, str, object, str, str]] = [
 ]
 
 
-def _bind(request: object, group: str) -> object:
+def _bind(request: Message, group: str) -> Message:
     """Puts the test's group into every name of the request."""
-    text = text_format.MessageToString(request).replace("{group}", group)  # type: ignore[arg-type]
-    return text_format.Parse(text, type(request)())  # type: ignore[operator]
+    text = text_format.MessageToString(request).replace("{group}", group)
+    return text_format.Parse(text, type(request)())
 
 
 @pytest.mark.parametrize(
     ("rpc", "request_", "reason", "field"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
 )
 def test_bad_input_is_invalid_argument_with_reason_and_field(
-    raw: Raw, unique_group: str, rpc: str, request_: object, reason: str, field: str
+    raw: Raw, unique_group: str, rpc: str, request_: Message, reason: str, field: str
 ) -> None:
     raw.registry.CreateModelGroup(
         rs.CreateModelGroupRequest(model_group_id=unique_group), metadata=raw.metadata
@@ -521,7 +522,8 @@ def test_bad_input_is_invalid_argument_with_reason_and_field(
     error = caught.value
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
     assert reason_of(error) == reason
-    assert error.details() and "Traceback" not in error.details()
+    details = error.details() or ""
+    assert details and "Traceback" not in details
     if field:
         assert any(name.startswith(field) for name in violations_of(error)), violations_of(error)
     # Nothing was written: the group's trail holds only its creation.

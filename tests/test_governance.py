@@ -10,13 +10,18 @@ from dataclasses import dataclass
 
 import pytest
 from google.protobuf import json_format
-
 from modelyard import Registry, errors
 from modelyard.v1 import resources_pb2 as pb
+
 from tests.helpers import register
 from tests.servers import ServerProcess
 
-NONE, STAGING, PRODUCTION, ARCHIVED = pb.STAGE_NONE, pb.STAGE_STAGING, pb.STAGE_PRODUCTION, pb.STAGE_ARCHIVED
+NONE, STAGING, PRODUCTION, ARCHIVED = (
+    pb.STAGE_NONE,
+    pb.STAGE_STAGING,
+    pb.STAGE_PRODUCTION,
+    pb.STAGE_ARCHIVED,
+)
 ALLOWED = {
     (NONE, STAGING),
     (NONE, ARCHIVED),
@@ -26,7 +31,12 @@ ALLOWED = {
     (ARCHIVED, STAGING),
 }
 # How to bring a fresh version to each stage.
-PATHS = {NONE: [], STAGING: [STAGING], PRODUCTION: [STAGING, PRODUCTION], ARCHIVED: [ARCHIVED]}
+PATHS: dict[int, list[int]] = {
+    NONE: [],
+    STAGING: [STAGING],
+    PRODUCTION: [STAGING, PRODUCTION],
+    ARCHIVED: [ARCHIVED],
+}
 
 
 @dataclass
@@ -79,7 +89,13 @@ def test_every_transition_is_allowed_or_refused_as_the_lifecycle_says(
         moved = team.dee.transition(version.name, target, reason="as planned").model_version
         assert moved.stage == target
         assert moved.stage_time.ToMicroseconds() >= version.stage_time.ToMicroseconds()
-        entry = list(team.admin.list_audit_events(resource=version.name, newest_first=True, page_size=1).pages)[0]
+        entry = next(
+            iter(
+                team.admin.list_audit_events(
+                    resource=version.name, newest_first=True, page_size=1
+                ).pages
+            )
+        )
         assert entry.audit_events[0].action == pb.ACTION_STAGE_CHANGED
         assert entry.audit_events[0].reason == "as planned"
     else:
@@ -99,18 +115,28 @@ def test_production_needs_an_approved_version(team: Team, unique_group: str) -> 
     assert team.admin.get_version(version.name).stage == STAGING
 
 
-def test_promotion_archives_the_version_it_replaces_in_the_same_change(team: Team, unique_group: str) -> None:
+def test_promotion_archives_the_version_it_replaces_in_the_same_change(
+    team: Team, unique_group: str
+) -> None:
     team.admin.create_group(unique_group)
     first, second = approved(team, unique_group), approved(team, unique_group)
+    for version in (first, second):
+        team.dee.transition(version.name, STAGING)
     team.dee.promote(first.name)
     response = team.dee.transition(second.name, PRODUCTION)
     assert [v.name for v in response.archived_versions] == [first.name]
     assert team.admin.get_version(first.name).stage == ARCHIVED
-    assert team.admin.production(unique_group).name == second.name
+    assert production_name(team, unique_group) == second.name
     entry = next(iter(team.admin.list_audit_events(resource=second.name, newest_first=True)))
     assert [r.resource for r in entry.related] == [first.name]
     assert entry.related[0].before["stage"] == "STAGE_PRODUCTION"
     assert entry.related[0].after["stage"] == "STAGE_ARCHIVED"
+
+
+def production_name(team: Team, group: str) -> str | None:
+    """Returns the name of the group's production version, as a service would ask."""
+    version = team.admin.production(group)
+    return None if version is None else version.name
 
 
 def replay_stages(team: Team, group: str) -> dict[str, int]:
@@ -120,7 +146,9 @@ def replay_stages(team: Team, group: str) -> dict[str, int]:
         snapshots = [(entry.resource, entry.after), *((r.resource, r.after) for r in entry.related)]
         for resource, after in snapshots:
             if "/versions/" in resource and after.fields:
-                version = json_format.Parse(json.dumps(json_format.MessageToDict(after)), pb.ModelVersion())
+                version = json_format.Parse(
+                    json.dumps(json_format.MessageToDict(after)), pb.ModelVersion()
+                )
                 stages[resource] = version.stage
     return stages
 
@@ -174,12 +202,17 @@ def test_a_two_approver_policy_needs_two_distinct_reviewers(team: Team, unique_g
     assert history[1].reason == "agreed"
 
 
-def test_the_registrant_may_not_approve_their_own_version_by_default(team: Team, unique_group: str) -> None:
+def test_the_registrant_may_not_approve_their_own_version_by_default(
+    team: Team, unique_group: str
+) -> None:
     team.admin.create_group(unique_group)
     own = register(team.carl, unique_group)
     with pytest.raises(errors.SelfApprovalForbidden):
         team.carl.approve(own.name)
-    assert team.admin.get_version(own.name).approval_status == pb.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL
+    assert (
+        team.admin.get_version(own.name).approval_status
+        == pb.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL
+    )
     policy = team.admin.get_approval_policy(unique_group)
     policy.allow_self_approval = True
     team.admin.update_approval_policy(policy, update_mask=["allow_self_approval"])
@@ -209,7 +242,9 @@ def test_a_rejection_needs_a_reason(team: Team, unique_group: str) -> None:
     assert caught.value.field_violations[0][0] == "reason"
 
 
-def test_rejecting_the_production_version_rolls_production_back(team: Team, unique_group: str) -> None:
+def test_rejecting_the_production_version_rolls_production_back(
+    team: Team, unique_group: str
+) -> None:
     team.admin.create_group(unique_group)
     first, second = approved(team, unique_group), approved(team, unique_group)
     for version in (first, second):
@@ -218,7 +253,7 @@ def test_rejecting_the_production_version_rolls_production_back(team: Team, uniq
     revoked = team.bob.reject(second.name, reason="drift in production")
     assert revoked.approval_status == pb.APPROVAL_STATUS_REJECTED
     assert revoked.stage == ARCHIVED
-    assert team.admin.production(unique_group).name == first.name
+    assert production_name(team, unique_group) == first.name
     entry = next(iter(team.admin.list_audit_events(resource=second.name, newest_first=True)))
     assert entry.action == pb.ACTION_APPROVAL_CHANGED
     assert [r.resource for r in entry.related] == [first.name]
@@ -240,14 +275,16 @@ def test_rollback_restores_the_previous_production_version(team: Team, unique_gr
     back = team.dee.rollback(unique_group, reason="latency regression")
     assert back.restored_version.name == first.name
     assert [v.name for v in back.archived_versions] == [second.name]
-    assert team.admin.production(unique_group).name == first.name
+    assert production_name(team, unique_group) == first.name
     entry = next(iter(team.admin.list_audit_events(resource=first.name, newest_first=True)))
     assert entry.action == pb.ACTION_ROLLED_BACK and entry.reason == "latency regression"
     # Rolling back again swaps them back: the previous production version is now the second.
     assert team.dee.rollback(unique_group).restored_version.name == second.name
 
 
-def test_rollback_refuses_a_version_that_is_no_longer_approved(team: Team, unique_group: str) -> None:
+def test_rollback_refuses_a_version_that_is_no_longer_approved(
+    team: Team, unique_group: str
+) -> None:
     team.admin.create_group(unique_group)
     first, second = approved(team, unique_group), approved(team, unique_group)
     for version in (first, second):
@@ -256,7 +293,7 @@ def test_rollback_refuses_a_version_that_is_no_longer_approved(team: Team, uniqu
     team.ann.reject(first.name, reason="license problem found")
     with pytest.raises(errors.VersionNotApproved):
         team.dee.rollback(unique_group)
-    assert team.admin.production(unique_group).name == second.name
+    assert production_name(team, unique_group) == second.name
 
 
 def test_rollback_to_a_named_version(team: Team, unique_group: str) -> None:
@@ -267,10 +304,12 @@ def test_rollback_to_a_named_version(team: Team, unique_group: str) -> None:
         team.dee.promote(version.name)
     restored = team.dee.rollback(unique_group, to=versions[0].name).restored_version
     assert restored.name == versions[0].name
-    assert team.admin.production(unique_group).name == versions[0].name
+    assert production_name(team, unique_group) == versions[0].name
 
 
-def test_ab_production_needs_the_policy_and_the_request_to_keep(team: Team, unique_group: str) -> None:
+def test_ab_production_needs_the_policy_and_the_request_to_keep(
+    team: Team, unique_group: str
+) -> None:
     team.admin.create_group(unique_group)
     a, b, c = (approved(team, unique_group) for _ in range(3))
     for version in (a, b, c):
@@ -282,11 +321,15 @@ def test_ab_production_needs_the_policy_and_the_request_to_keep(team: Team, uniq
     policy.max_production_versions = 2
     team.admin.update_approval_policy(policy, update_mask=["max_production_versions"])
     team.dee.promote(b.name, keep_existing_production=True)
-    assert {v.name for v in team.admin.list_versions(unique_group, filter="stage = PRODUCTION")} == {a.name, b.name}
+    assert {
+        v.name for v in team.admin.list_versions(unique_group, filter="stage = PRODUCTION")
+    } == {a.name, b.name}
     with pytest.raises(errors.ProductionLimitReached):
         team.dee.promote(c.name, keep_existing_production=True)
     team.dee.promote(c.name)
-    assert [v.name for v in team.admin.list_versions(unique_group, filter="stage = PRODUCTION")] == [c.name]
+    assert [
+        v.name for v in team.admin.list_versions(unique_group, filter="stage = PRODUCTION")
+    ] == [c.name]
 
 
 def test_aliases_point_move_and_resolve(team: Team, unique_group: str) -> None:
@@ -303,7 +346,10 @@ def test_aliases_point_move_and_resolve(team: Team, unique_group: str) -> None:
     with pytest.raises(errors.VersionReferenced):
         team.admin.delete_version(two.name)
     team.dee.set_alias(unique_group, "challenger", one.version)
-    assert [a.name.rsplit("/", 1)[1] for a in team.admin.list_aliases(unique_group)] == ["challenger", "champion"]
+    assert [a.name.rsplit("/", 1)[1] for a in team.admin.list_aliases(unique_group)] == [
+        "challenger",
+        "champion",
+    ]
     team.dee.delete_alias(unique_group, "champion")
     with pytest.raises(errors.AliasNotFound):
         team.admin.by_alias(unique_group, "champion")
@@ -313,7 +359,9 @@ def test_aliases_point_move_and_resolve(team: Team, unique_group: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["latest", "v2", "Champion", "-x"])
-def test_reserved_and_malformed_alias_names_are_refused(team: Team, unique_group: str, name: str) -> None:
+def test_reserved_and_malformed_alias_names_are_refused(
+    team: Team, unique_group: str, name: str
+) -> None:
     team.admin.create_group(unique_group)
     version = register(team.admin, unique_group)
     with pytest.raises(errors.InvalidField):
@@ -336,16 +384,19 @@ def test_protected_aliases_only_point_at_approved_versions(team: Team, unique_gr
     assert team.dee.set_alias(unique_group, "scratch", pending.version).version == pending.name
 
 
-def test_latest_approved_and_production_answer_the_usual_questions(team: Team, unique_group: str) -> None:
+def test_latest_approved_and_production_answer_the_usual_questions(
+    team: Team, unique_group: str
+) -> None:
     team.admin.create_group(unique_group)
     assert team.admin.production(unique_group) is None
     assert team.admin.latest_approved(unique_group) is None
     first = approved(team, unique_group)
     register(team.admin, unique_group)  # newer but pending
-    assert team.admin.latest_approved(unique_group).name == first.name
+    latest = team.admin.latest_approved(unique_group)
+    assert latest is not None and latest.name == first.name
     team.dee.transition(first.name, STAGING)
     team.dee.promote(first.name)
-    assert team.admin.production(unique_group).name == first.name
+    assert production_name(team, unique_group) == first.name
 
 
 def test_a_bad_policy_is_refused_with_the_fields_to_fix(team: Team, unique_group: str) -> None:
