@@ -74,15 +74,26 @@ class AuthInterceptor(Interceptor):
 
     def __init__(self, authenticator: Authenticator) -> None:
         self.authenticator = authenticator
+        # One wrapped handler per method, built on its first call rather than on every call.
+        self.wrapped: dict[str, Handler] = {}
 
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler:
+        method = handler_call_details.method
+        wrapped = self.wrapped.get(method)
+        if wrapped is not None:
+            return wrapped
         handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(OPEN_SERVICES):
+        if handler is None or method.startswith(OPEN_SERVICES):
             return handler
+        wrapped = self._wrap(handler)
+        self.wrapped[method] = wrapped
+        return wrapped
+
+    def _wrap(self, handler: Handler) -> Handler:
         authenticator = self.authenticator
 
         async def authenticate(context: grpc.aio.ServicerContext[Any, Any]) -> None:

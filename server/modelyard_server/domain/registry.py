@@ -373,15 +373,11 @@ class Registry:
     async def _version_by_alias(self, principal: Principal, ref: names.AliasRef) -> pb.ModelVersion:
         principal.authorize(Permission.READ, ref.group)
         async with self.store.reader(principal.tenant) as reader:
-            alias = await reader.alias(ref.group, ref.alias)
-            if alias is None:
-                if await reader.group(ref.group) is None:
-                    raise group_not_found(ref.group)
-                raise alias_not_found(ref)
-            target = names.parse_version_name(alias.version)
-            version = await reader.version(target.group, target.number)
+            version = await reader.version_by_alias(ref.group, ref.alias)
+            if version is None and await reader.group(ref.group) is None:
+                raise group_not_found(ref.group)
         if version is None:
-            raise version_not_found(target)
+            raise alias_not_found(ref)
         return version
 
     async def list_versions(

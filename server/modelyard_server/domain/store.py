@@ -96,6 +96,10 @@ class Reader(Protocol):
 
     async def alias(self, group: str, alias: str) -> pb.Alias | None: ...
 
+    async def version_by_alias(self, group: str, alias: str) -> pb.ModelVersion | None:
+        """Returns the version the alias points at, or None if there is no such alias."""
+        ...
+
     async def list_aliases(self, group: str, limit: int, after: str | None) -> list[pb.Alias]: ...
 
 

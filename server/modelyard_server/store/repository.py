@@ -264,6 +264,11 @@ class SqlReader:
         body = await self.conn.scalar(sql.ALIAS, params)
         return None if body is None else pb.Alias.FromString(body)
 
+    async def version_by_alias(self, group: str, alias: str) -> pb.ModelVersion | None:
+        params = {"b_tenant": self.tenant, "b_group": group, "b_alias": alias}
+        body = await self.conn.scalar(sql.VERSION_BY_ALIAS, params)
+        return None if body is None else pb.ModelVersion.FromString(body)
+
     async def list_aliases(self, group: str, limit: int, after: str | None) -> list[pb.Alias]:
         query = select(AliasRow.body).where(
             AliasRow.tenant == self.tenant, AliasRow.group_pk == await self._group_pk(group)
@@ -318,10 +323,12 @@ class SqlWriter(SqlReader):
     async def lock_chain(self) -> None:
         """Takes the tenant's write lock; on SQLite the IMMEDIATE transaction already holds it."""
         postgres = self.postgres
-        create = sql.CREATE_HEAD_POSTGRES if postgres else sql.CREATE_HEAD_SQLITE
-        await self.conn.execute(create, {"tenant": self.tenant, "seq": 0, "hash": GENESIS_HASH})
         head = sql.HEAD_FOR_UPDATE if postgres else sql.HEAD
-        row = (await self.conn.execute(head, {"b_tenant": self.tenant})).one()
+        row = (await self.conn.execute(head, {"b_tenant": self.tenant})).first()
+        if row is None:  # the tenant's first write
+            create = sql.CREATE_HEAD_POSTGRES if postgres else sql.CREATE_HEAD_SQLITE
+            await self.conn.execute(create, {"tenant": self.tenant, "seq": 0, "hash": GENESIS_HASH})
+            row = (await self.conn.execute(head, {"b_tenant": self.tenant})).one()
         self.head = (row.seq, row.hash)
 
     async def replay(self, request_id: str) -> LogEntry | None:

@@ -50,6 +50,19 @@ DELETE_VERSION = delete(VERSIONS).where(
     VERSIONS.c.tenant == _tenant, VERSIONS.c.group_pk == _group_pk, VERSIONS.c.number == _number
 )
 
+VERSION_BY_ALIAS = (
+    select(VERSIONS.c.body)
+    .join(
+        ALIASES,
+        (ALIASES.c.group_pk == VERSIONS.c.group_pk) & (ALIASES.c.number == VERSIONS.c.number),
+    )
+    .join(GROUPS, GROUPS.c.id == VERSIONS.c.group_pk)
+    .where(
+        GROUPS.c.tenant == _tenant,
+        GROUPS.c.group_id == _group,
+        ALIASES.c.alias == bindparam("b_alias"),
+    )
+)
 ALIAS = select(ALIASES.c.body).where(
     ALIASES.c.tenant == _tenant,
     ALIASES.c.group_pk == _group_pk,
