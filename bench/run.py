@@ -40,6 +40,7 @@ TABLE_END = "<!-- bench-table:end -->"
 PROFILE_RAW = HERE / "data" / "profile"  # py-spy's raw stacks (not committed)
 PROFILE_SUMMARY = RESULTS / "profile.md"
 
+DISTURBED = 0.20  # share of the machine's CPU taken by other processes that voids a run
 MLFLOW_WORKERS = 4  # gunicorn sync workers; see README ("How MLflow is configured")
 
 FULL = Config(max_seconds=10.0)
@@ -89,7 +90,7 @@ def stage_empty(workdir: Path, max_seconds: float) -> Json:
                 "--address",
                 address,
                 "--max-seconds",
-                str(max_seconds),
+                str(max_seconds / 2),
                 "--server-sid",
                 str(server.pid),
             ],
@@ -310,6 +311,7 @@ def render_markdown(rows: list[Json]) -> str:
         if row.get("kind") == "limit":
             lines.append(f"| {row['title']} | " + " | ".join(_cells(row["empty_rpc"])) + " |")
     loads = []
+    disturbed = False
     for label, results in (
         ("the limit's", [r.get("empty_rpc") for r in rows if r.get("kind") == "limit"]),
         ("modelyard's", [r["modelyard"] for r in rows if r.get("kind") != "limit"]),
@@ -318,12 +320,18 @@ def render_markdown(rows: list[Json]) -> str:
         share = other_load(results)
         if share is not None:
             loads.append(f"{share:.0%} during {label}")
+            disturbed = disturbed or share > DISTURBED
     if loads:
         lines += [
             "",
             "CPU used by other processes on the machine (not the server under test, not its "
             "client) while the measurements ran: " + ", ".join(loads) + ".",
         ]
+    if disturbed:
+        lines[-1] += (
+            f" **Over {DISTURBED:.0%}: this run was disturbed by other work on the machine; "
+            "rerun when it is quiet.**"
+        )
     return "\n".join(lines)
 
 

@@ -68,11 +68,11 @@ def metrics_for(i: int) -> dict[str, float]:
 class Config:
     """How many operations of each kind a worker runs, and for how long at most."""
 
-    seq_n: int = 1000  # sequential ops
-    register_seq_n: int = 500
-    register_c8_n: int = 1000
-    get_c16_n: int = 4000
-    list_n: int = 300
+    seq_n: int = 3000  # sequential ops
+    register_seq_n: int = 1500
+    register_c8_n: int = 2000
+    get_c16_n: int = 8000
+    list_n: int = 1000
     max_seconds: float = 20.0  # per measurement; stops early with what it has
     list_group_size: int = 10_000
     read_versions: int = 100  # reads and tag updates cycle over versions 1..read_versions
