@@ -6,9 +6,19 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from google.protobuf import json_format
+from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server import app, config
-from modelyard_server.store.engine import migrate_blocking, open_engines
+from modelyard_server.domain.errors import DomainError
+from modelyard_server.domain.principal import Principal
+from modelyard_server.domain.registry import Registry
+from modelyard_server.store.engine import migrate, migrate_blocking, open_engines
+from modelyard_server.store.repository import SqlStore
 from modelyard_server.store.tokens import create_token
 
 
@@ -54,6 +64,18 @@ def main(argv: list[str] | None = None) -> None:
         help="viewer, contributor, approver, deployer or admin; `role@group` binds it to one group",
     )
     token.add_argument("--tenant", default=app.DEFAULT_TENANT)
+    bulk = commands.add_parser(
+        "import",
+        help="register many versions from a file, fast (one log entry per version, batches of 1000 commit atomically)",
+    )
+    bulk.add_argument("--group", required=True, help="the group id; created if it does not exist")
+    bulk.add_argument(
+        "file", help="one ModelVersion per line in protobuf JSON form, registered in file order"
+    )
+    bulk.add_argument(
+        "--actor", default="admin", help="the principal recorded as registrant (default admin)"
+    )
+    bulk.add_argument("--tenant", default=app.DEFAULT_TENANT)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -67,9 +89,44 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "migrate":
         migrate_blocking(settings.database_url)
         print(f"migrated {settings.database_url}")
+    elif args.command == "import":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        principal = Principal(subject=args.actor, tenant=args.tenant, roles=frozenset({"admin"}))
+        started = time.monotonic()
+        count = asyncio.run(_import(settings, principal, args.group, Path(args.file)))
+        print(
+            f"imported {count} versions into groups/{args.group} in {time.monotonic() - started:.1f} s"
+        )
     elif args.command == "token":
         logging.getLogger("alembic").setLevel(logging.WARNING)  # the token alone goes to stdout
         print(asyncio.run(_create_token(settings, args.tenant, args.subject, args.roles)))
+
+
+def _read_versions(path: Path) -> Iterator[pb.ModelVersion]:
+    with path.open() as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield json_format.Parse(line, pb.ModelVersion())
+            except json_format.ParseError as error:
+                sys.exit(
+                    f"modelyard-server: {path}:{number}: not a ModelVersion in JSON form: {error}"
+                )
+
+
+async def _import(settings: config.Settings, principal: Principal, group: str, path: Path) -> int:
+    engines = open_engines(settings.database_url, pool_size=1)
+    try:
+        await migrate(engines)
+        return await Registry(SqlStore(engines)).import_versions(
+            principal, group, _read_versions(path)
+        )
+    except DomainError as error:
+        details = "".join(f"\n  {v.field}: {v.description}" for v in error.violations)
+        sys.exit(f"modelyard-server: import stopped: {error.reason}: {error.message}{details}")
+    finally:
+        await engines.dispose()
 
 
 async def _create_token(
@@ -77,8 +134,6 @@ async def _create_token(
 ) -> str:
     engines = open_engines(settings.database_url, pool_size=1)
     try:
-        from modelyard_server.store.engine import migrate
-
         await migrate(engines)
         return await create_token(engines, tenant=tenant, subject=subject, roles=roles)
     except ValueError as error:

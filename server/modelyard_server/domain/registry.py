@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from google.protobuf.message import Message
@@ -76,6 +77,46 @@ def alias_not_found(ref: names.AliasRef) -> NotFound:
     return NotFound(
         "ALIAS_NOT_FOUND", f"alias '{ref.name}' does not exist", metadata={"resource": ref.name}
     )
+
+
+def duplicate_artifact(group: str, sha256: str, existing: int) -> AlreadyExists:
+    existing_name = names.version_name(group, existing)
+    return AlreadyExists(
+        "DUPLICATE_ARTIFACT",
+        f"an artifact with sha256 {sha256} is already registered as "
+        f"'{existing_name}'; use that version instead of registering it again",
+        metadata={"existing_version": existing_name},
+    )
+
+
+def references_missing(missing: Sequence[str]) -> FailedPrecondition:
+    return FailedPrecondition(
+        "REFERENCED_VERSION_NOT_FOUND",
+        f"the lineage names versions that do not exist: {', '.join(missing)}",
+        metadata={"missing": ",".join(missing)},
+    )
+
+
+def registered(
+    version: pb.ModelVersion, group: str, number: int, subject: str, now: int
+) -> pb.ModelVersion:
+    """Returns the version as the registry records it: numbered, pending, in stage NONE."""
+    created = pb.ModelVersion()
+    created.CopyFrom(version)
+    for field in VERSION_OUTPUT_ONLY:
+        created.ClearField(field)  # type: ignore[arg-type]
+    if created.artifact.format == pb.ARTIFACT_FORMAT_UNSPECIFIED:
+        created.artifact.format = pb.ARTIFACT_FORMAT_OTHER
+    created.name = names.version_name(group, number)
+    created.version = number
+    created.approval_status = pb.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL
+    created.stage = pb.STAGE_NONE
+    created.created_by = subject
+    created.create_time.CopyFrom(timestamp(now))
+    created.update_time.CopyFrom(timestamp(now))
+    created.stage_time.CopyFrom(timestamp(now))
+    created.etag = new_etag()
+    return created
 
 
 def check_etag(sent: str, current: str, name: str) -> None:
@@ -316,45 +357,92 @@ class Registry:
                 raise group_not_found(group_id)
             existing = await writer.version_with_artifact(group_id, version.artifact.sha256)
             if existing is not None:
-                existing_name = names.version_name(group_id, existing)
-                raise AlreadyExists(
-                    "DUPLICATE_ARTIFACT",
-                    f"an artifact with sha256 {version.artifact.sha256} is already registered as "
-                    f"'{existing_name}'; use that version instead of registering it again",
-                    metadata={"existing_version": existing_name},
-                )
+                raise duplicate_artifact(group_id, version.artifact.sha256, existing)
             references = [*version.lineage.parent_versions, *version.lineage.depends_on]
             missing = await writer.missing_versions(references) if references else []
             if missing:
-                raise FailedPrecondition(
-                    "REFERENCED_VERSION_NOT_FOUND",
-                    f"the lineage names versions that do not exist: {', '.join(missing)}",
-                    metadata={"missing": ",".join(missing)},
-                )
-            number = group.latest_version + 1
-            created = pb.ModelVersion()
-            created.CopyFrom(version)
-            for field in VERSION_OUTPUT_ONLY:
-                created.ClearField(field)  # type: ignore[arg-type]
-            if created.artifact.format == pb.ARTIFACT_FORMAT_UNSPECIFIED:
-                created.artifact.format = pb.ARTIFACT_FORMAT_OTHER
-            created.name = names.version_name(group_id, number)
-            created.version = number
-            created.approval_status = pb.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL
-            created.stage = pb.STAGE_NONE
-            created.created_by = mutation.principal.subject
-            created.create_time.CopyFrom(timestamp(now))
-            created.update_time.CopyFrom(timestamp(now))
-            created.stage_time.CopyFrom(timestamp(now))
-            created.etag = new_etag()
-            group.latest_version = number
+                raise references_missing(missing)
+            created = registered(
+                version, group_id, group.latest_version + 1, mutation.principal.subject, now
+            )
+            group.latest_version = created.version
             await writer.update_group(group)
-            await writer.insert_version(group_id, created)
-            return mutation.draft(
-                "MODEL_VERSION_CREATED", created.name, group_id, number, None, created, now
-            ), created
+            await writer.insert_versions(group_id, [created])
+            draft = mutation.draft(
+                "MODEL_VERSION_CREATED", created.name, group_id, created.version, None, created, now
+            )
+            return draft, created
 
         return await must(self.write(mutation, pb.ModelVersion, change))
+
+    async def import_versions(
+        self,
+        principal: Principal,
+        group_id: str,
+        versions: Iterable[pb.ModelVersion],
+        batch_size: int = 1000,
+    ) -> int:
+        """Returns how many versions were registered from `versions`, in order, in batches.
+
+        Each version is registered as by create_version, with its own log entry; a batch of
+        them commits atomically, so an import that fails keeps every batch before the bad one.
+        The group is created if it does not exist.
+        """
+        names.check_group_id(group_id, "group")
+        principal.authorize(Permission.REGISTER, group_id)
+        async with self.store.reader(principal.tenant) as reader:
+            exists = await reader.group(group_id) is not None
+        if not exists:
+            await self.create_group(Mutation(principal), group_id, pb.ModelGroup())
+        count = 0
+        source = iter(versions)
+        while batch := tuple(itertools.islice(source, batch_size)):
+            for i, version in enumerate(batch):
+                validation.check_version(version, prefix=f"versions[{count + i}]")
+            await self._import_batch(principal, group_id, batch)
+            count += len(batch)
+        return count
+
+    async def _import_batch(
+        self, principal: Principal, group_id: str, batch: Sequence[pb.ModelVersion]
+    ) -> None:
+        async with self.store.writer(principal.tenant) as writer:
+            now = self.clock()
+            group = await writer.group(group_id)
+            if group is None:
+                raise group_not_found(group_id)
+            shas = [v.artifact.sha256 for v in batch]
+            existing = await writer.existing_artifacts(group_id, shas)
+            seen: dict[str, int] = {}
+            created: list[pb.ModelVersion] = []
+            for version in batch:
+                sha = version.artifact.sha256
+                if sha in existing or sha in seen:
+                    raise duplicate_artifact(group_id, sha, existing.get(sha) or seen[sha])
+                number = group.latest_version + len(created) + 1
+                seen[sha] = number
+                created.append(registered(version, group_id, number, principal.subject, now))
+            new_names = {v.name for v in created}
+            references = {
+                r for v in batch for r in (*v.lineage.parent_versions, *v.lineage.depends_on)
+            }
+            missing = (
+                await writer.missing_versions(sorted(references - new_names)) if references else []
+            )
+            if missing:
+                raise references_missing(missing)
+            group.latest_version = created[-1].version
+            await writer.update_group(group)
+            await writer.insert_versions(group_id, created)
+            mutation = Mutation(principal)
+            await writer.append_many(
+                [
+                    mutation.draft(
+                        "MODEL_VERSION_CREATED", v.name, group_id, v.version, None, v, now
+                    )
+                    for v in created
+                ]
+            )
 
     async def get_version(self, principal: Principal, name: str) -> pb.ModelVersion:
         """Returns a version named by number, `latest`, or an alias (`groups/g/aliases/champion`)."""

@@ -126,7 +126,11 @@ class Writer(Reader, Protocol):
         """Returns those of the version names that do not exist."""
         ...
 
-    async def insert_version(self, group: str, version: pb.ModelVersion) -> None: ...
+    async def existing_artifacts(self, group: str, sha256s: Sequence[str]) -> dict[str, int]:
+        """Returns which of the digests are registered in the group, and as which version."""
+        ...
+
+    async def insert_versions(self, group: str, versions: Sequence[pb.ModelVersion]) -> None: ...
 
     async def update_version(self, group: str, version: pb.ModelVersion) -> None: ...
 
@@ -142,6 +146,10 @@ class Writer(Reader, Protocol):
 
     async def append(self, draft: LogDraft) -> LogEntry:
         """Appends the change's log entry; the transaction commits when the block exits."""
+        ...
+
+    async def append_many(self, drafts: Sequence[LogDraft]) -> list[LogEntry]:
+        """Appends the entries of several changes, in order (a bulk import's batch)."""
         ...
 
 

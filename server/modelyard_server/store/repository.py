@@ -120,6 +120,68 @@ def entry_of(row: Row[Any]) -> LogEntry:
     )
 
 
+def chain_entry(tenant: str, seq: int, prev_hash: str, draft: LogDraft) -> LogEntry:
+    """Returns the entry a draft becomes at `seq`, chained to the entry before it."""
+    before, after = snapshot(draft.before), snapshot(draft.after)
+    related = related_snapshot(list(draft.related))
+    form = canonical(
+        tenant=tenant,
+        seq=seq,
+        time_us=draft.time_us,
+        actor=draft.actor,
+        action=draft.action,
+        resource=draft.resource,
+        group=draft.group,
+        version=draft.version,
+        before=before,
+        after=after,
+        reason=draft.reason,
+        request_id=draft.request_id,
+        request_digest=draft.request_digest,
+        related=related,
+    )
+    return LogEntry(
+        tenant=tenant,
+        seq=seq,
+        time_us=draft.time_us,
+        actor=draft.actor,
+        action=draft.action,
+        resource=draft.resource,
+        group=draft.group,
+        version=draft.version,
+        before=before,
+        after=after,
+        reason=draft.reason,
+        request_id=draft.request_id,
+        request_digest=draft.request_digest,
+        prev_hash=prev_hash,
+        hash=chain_hash(prev_hash, form),
+        related=related,
+    )
+
+
+def log_values(entry: LogEntry) -> dict[str, Any]:
+    """Returns the log row of an entry."""
+    return {
+        "tenant": entry.tenant,
+        "seq": entry.seq,
+        "time_us": entry.time_us,
+        "actor": entry.actor,
+        "action": entry.action,
+        "resource": entry.resource,
+        "group_id": entry.group,
+        "version": entry.version,
+        "before": entry.before,
+        "after": entry.after,
+        "reason": entry.reason,
+        "request_id": entry.request_id or None,
+        "request_digest": entry.request_digest,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+        "related": entry.related,
+    }
+
+
 LOG_COLUMNS = [c for c in LogRow.__table__.c]
 
 
@@ -390,13 +452,20 @@ class SqlWriter(SqlReader):
                 missing.append(ref)
         return missing
 
-    async def insert_version(self, group: str, version: pb.ModelVersion) -> None:
-        params = {
-            "tenant": self.tenant,
-            "group_pk": await self._group_pk(group),
-            **version_values(version),
-        }
-        await self.conn.execute(sql.INSERT_VERSION, params)
+    async def existing_artifacts(self, group: str, sha256s: Sequence[str]) -> dict[str, int]:
+        query = select(VersionRow.artifact_sha256, VersionRow.number).where(
+            VersionRow.tenant == self.tenant,
+            VersionRow.group_pk == await self._group_pk(group),
+            VersionRow.artifact_sha256.in_(sha256s),
+        )
+        return {row.artifact_sha256: row.number for row in await self.conn.execute(query)}
+
+    async def insert_versions(self, group: str, versions: Sequence[pb.ModelVersion]) -> None:
+        group_pk = await self._group_pk(group)
+        rows = [
+            {"tenant": self.tenant, "group_pk": group_pk, **version_values(v)} for v in versions
+        ]
+        await self.conn.execute(sql.INSERT_VERSION, rows)
 
     async def update_version(self, group: str, version: pb.ModelVersion) -> None:
         params = {
@@ -452,75 +521,27 @@ class SqlWriter(SqlReader):
         )
 
     async def append(self, draft: LogDraft) -> LogEntry:
-        assert self.head is not None, "append needs the chain lock"
-        assert not self.appended, "a change writes exactly one log entry"
-        seq, prev_hash = self.head[0] + 1, self.head[1]
-        before, after = snapshot(draft.before), snapshot(draft.after)
-        related = related_snapshot(list(draft.related))
-        form = canonical(
-            tenant=self.tenant,
-            seq=seq,
-            time_us=draft.time_us,
-            actor=draft.actor,
-            action=draft.action,
-            resource=draft.resource,
-            group=draft.group,
-            version=draft.version,
-            before=before,
-            after=after,
-            reason=draft.reason,
-            request_id=draft.request_id,
-            request_digest=draft.request_digest,
-            related=related,
-        )
-        entry = LogEntry(
-            tenant=self.tenant,
-            seq=seq,
-            time_us=draft.time_us,
-            actor=draft.actor,
-            action=draft.action,
-            resource=draft.resource,
-            group=draft.group,
-            version=draft.version,
-            before=before,
-            after=after,
-            reason=draft.reason,
-            request_id=draft.request_id,
-            request_digest=draft.request_digest,
-            prev_hash=prev_hash,
-            hash=chain_hash(prev_hash, form),
-            related=related,
-        )
-        await self.conn.execute(
-            sql.INSERT_LOG,
-            dict(
-                tenant=entry.tenant,
-                seq=entry.seq,
-                time_us=entry.time_us,
-                actor=entry.actor,
-                action=entry.action,
-                resource=entry.resource,
-                group_id=entry.group,
-                version=entry.version,
-                before=entry.before,
-                after=entry.after,
-                reason=entry.reason,
-                request_id=entry.request_id or None,
-                request_digest=entry.request_digest,
-                prev_hash=entry.prev_hash,
-                hash=entry.hash,
-                related=entry.related,
-            ),
-        )
+        return (await self.append_many([draft]))[0]
+
+    async def append_many(self, drafts: Sequence[LogDraft]) -> list[LogEntry]:
+        assert self.head is not None, "appending needs the chain lock"
+        entries = []
+        seq, prev_hash = self.head
+        for draft in drafts:
+            entry = chain_entry(self.tenant, seq + 1, prev_hash, draft)
+            entries.append(entry)
+            seq, prev_hash = entry.seq, entry.hash
+        await self.conn.execute(sql.INSERT_LOG, [log_values(e) for e in entries])
         if self.postgres:
             # Wakes the event hub of every replica when (and only if) this transaction commits.
-            payload = f"{self.tenant}:{entry.seq}"
+            payload = f"{self.tenant}:{seq}"
             await self.conn.execute(sql.NOTIFY, {"b_channel": NOTIFY_CHANNEL, "b_payload": payload})
-        params = {"b_tenant": self.tenant, "seq": entry.seq, "hash": entry.hash}
-        await self.conn.execute(sql.UPDATE_HEAD, params)
-        self.head = (entry.seq, entry.hash)
+        await self.conn.execute(
+            sql.UPDATE_HEAD, {"b_tenant": self.tenant, "seq": seq, "hash": prev_hash}
+        )
+        self.head = (seq, prev_hash)
         self.appended = True
-        return entry
+        return entries
 
 
 @contextmanager
