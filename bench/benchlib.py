@@ -263,6 +263,11 @@ def pending(reason: str) -> Result:
     return {"pending": reason}
 
 
+def failed(error: str) -> Result:
+    """An operation that could not be measured because it broke; the table says so."""
+    return {"failed": error}
+
+
 def log(message: str) -> None:
     """Progress goes to stderr; stdout carries only the final JSON document."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

@@ -26,6 +26,7 @@ from typing import Any
 from benchlib import (
     Result,
     emit,
+    failed,
     log,
     measure_sequential,
     measure_threads,
@@ -143,7 +144,7 @@ def main() -> None:
         seed = seed_list_group(uri, cfg)
         log(f"mlflow: seeded in {seed['total_seconds']} s ({seed['ops_per_s']} versions/s)")
         if seed["errors"]:
-            raise SystemExit(f"mlflow seeding failed: {seed.get('first_error')}")
+            log(f"mlflow: seeding failed: {seed.get('first_error')}")
 
     def check_reads() -> None:
         # The reads cycle over versions 1..reads; register them if --ops left out the
@@ -235,10 +236,18 @@ def main() -> None:
     for name, check, measure in plan:
         if not cfg.wants(name):
             continue
-        if check is not None:
-            check()
+        if name == "list_10k" and seed is not None and seed["errors"]:
+            ops[name] = failed(f"seeding the list group failed: {seed.get('first_error')}")
+            continue
         log(f"mlflow: {TITLES[name]}")
-        ops[name] = measure()
+        try:
+            if check is not None:
+                check()
+            ops[name] = measure()
+        except Exception as exc:  # one broken op must not hide the others' numbers
+            log(f"mlflow: {name} failed: {exc!r}")
+            ops[name] = failed(repr(exc))
+            continue
         if name == "register_seq":
             log("mlflow: register (version only: no run, no metrics), sequential")
             extra["register_seq_version_only"] = measure_sequential(

@@ -2,7 +2,9 @@
 
 Each raw line is `frame;frame;...;frame COUNT`, outermost first, a frame being
 `function (file:line)`. The summary lists the functions with the most samples on top of
-the stack (self) and anywhere in it (inclusive), per file and function, lines merged.
+the stack (self), and the server's own functions with the most samples anywhere in the
+stack (inclusive), per file and function, lines merged. Time inside grpc's Cython layer
+shows as addresses in cygrpc's shared object.
 """
 
 from __future__ import annotations
@@ -12,7 +14,22 @@ from collections import Counter
 from pathlib import Path
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>.*?)(?::\d+)?\)$")
-_NOISE = ("/site-packages/", "/lib/python3")
+# Leaf frames of a thread that waits rather than works (py-spy --native samples those
+# too): dropped from the tables, and counted.
+_WAITS = (
+    "epoll_wait (",
+    "epoll_pwait (",
+    "poll (",
+    "select (",
+    "EpollSelector.select (",
+    "pthread_cond_wait",
+    "pthread_cond_timedwait",
+    "sem_wait",
+    "sem_timedwait",
+    "syscall (libc",  # futex waits, in the Python runtime's and grpc's locks
+    "__futex",
+    "nanosleep (",
+)
 
 
 def _short(frame: str) -> str:
@@ -32,7 +49,7 @@ def _short(frame: str) -> str:
 def summarize_raw(path: Path, top: int = 20) -> str:
     self_counts: Counter[str] = Counter()
     incl_counts: Counter[str] = Counter()
-    total = 0
+    total = waiting = 0
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -41,14 +58,23 @@ def summarize_raw(path: Path, top: int = 20) -> str:
         frames = [_short(f) for f in stack.split(";") if f and not f.startswith("process ")]
         if not frames:
             continue
+        if frames[-1].startswith(_WAITS):
+            waiting += count
+            continue
         total += count
         self_counts[frames[-1]] += count
         for frame in set(frames):
             incl_counts[frame] += count
     if total == 0:
         return f"### {path.stem}\n\nno samples\n"
-    out = [f"### {path.stem}", "", f"{total:,} samples of the server's threads (py-spy, 200/s)"]
-    for title, counts in (("self", self_counts), ("inclusive", incl_counts)):
+    out = [
+        f"### {path.stem}",
+        "",
+        f"{total:,} samples of the server's threads at work (py-spy --native, 200/s; "
+        f"{waiting:,} more samples of threads waiting in epoll, locks or sleep left out)",
+    ]
+    ours = Counter({f: c for f, c in incl_counts.items() if "modelyard_server/" in f})
+    for title, counts in (("self", self_counts), ("inclusive, modelyard_server only", ours)):
         out += ["", f"| {title} % | function (file) |", "|---:|---|"]
         for frame, count in counts.most_common(top):
             out.append(f"| {100 * count / total:.1f} | `{frame}` |")
@@ -61,5 +87,6 @@ def write_summary(raw_dir: Path, out: Path) -> None:
     out.write_text(
         "# Where modelyard-server spends its time, per benchmark op\n\n"
         "Written by `make -C bench profile` (py-spy attached to the server for each "
-        "measurement).\n\n" + "\n".join(sections)
+        "measurement). Sampling slows the server; read shares, not speeds.\n\n"
+        + "\n".join(sections)
     )

@@ -263,8 +263,11 @@ def _cells(result: Json | None) -> list[str]:
         return ["—", "—", "—"]
     if "pending" in result:
         return ["pending", "", ""]
+    if "failed" in result:
+        return ["failed", "", ""]
+    errors = f" ({result['errors']} errors)" if result.get("errors") else ""
     return [
-        _num(result["ops_per_s"]),
+        _num(result["ops_per_s"]) + errors,
         _num(result["p50_ms"], 2),
         _num(result["p99_ms"], 2),
     ]
