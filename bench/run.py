@@ -57,6 +57,33 @@ QUICK = Config(
 Json = dict[str, Any]
 
 
+def machine_busy_share(seconds: float = 2.0) -> float:
+    """Share of the machine's CPU in use over the next `seconds` (0..1), from /proc/stat."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+        idle = fields[3] + fields[4]
+        return sum(fields[:8]) - idle, sum(fields[:8])
+
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / max(1, total1 - total0)
+
+
+def wait_quiet(limit_s: float, stage: str) -> None:
+    """Waits (at most limit_s) until other work leaves the machine under 20% busy."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        share = machine_busy_share()
+        if share < DISTURBED:
+            return
+        print(f"machine {share:.0%} busy before the {stage} stage; waiting", file=sys.stderr)
+        time.sleep(5)
+    print(f"machine still busy; running the {stage} stage anyway", file=sys.stderr)
+
+
 def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -377,6 +404,13 @@ def main() -> None:
         action="append",
         help="run only these stages (repeatable)",
     )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each stage, wait up to this long for other work to leave the machine",
+    )
     parser.add_argument("--ops", help="comma-separated ops to run (default: all)")
     parser.add_argument(
         "--py-spy",
@@ -416,9 +450,11 @@ def main() -> None:
     empty = modelyard = mlflow = None
     try:
         if "empty" in stages:
+            wait_quiet(args.wait_quiet, "limit")
             empty = stage_empty(workdir, cfg.max_seconds)
             meta["empty"] = empty
         if "modelyard" in stages:
+            wait_quiet(args.wait_quiet, "modelyard")
             meta["machine"]["loadavg_before_modelyard"] = loadavg()
             modelyard = stage_modelyard(workdir, cfg, args.py_spy)
             if args.py_spy is not None:
@@ -428,6 +464,7 @@ def main() -> None:
         if "mlflow" in stages:
             if not args.mlflow_python.exists():
                 raise SystemExit(f"{args.mlflow_python} missing: run `make -C bench venv` first")
+            wait_quiet(args.wait_quiet, "mlflow")
             meta["machine"]["loadavg_before_mlflow"] = loadavg()
             mlflow = stage_mlflow(workdir, cfg, args.mlflow_python)
             meta["mlflow"] = mlflow
