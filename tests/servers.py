@@ -29,6 +29,7 @@ class ServerProcess:
     database_url: str | None = None
     backend: str = "sqlite"
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
     process: subprocess.Popen[bytes] | None = None
     address: str = ""
     port: int = 0
@@ -52,7 +53,8 @@ class ServerProcess:
         offset = self.log_file.stat().st_size
         env = {**os.environ, **self.extra_env}
         env.pop("MODELYARD_DATABASE_URL", None)
-        self.process = subprocess.Popen([*command, "serve"], stdout=log, stderr=log, env=env)
+        serve = ["serve", "--workers", str(self.workers)] if self.workers > 1 else ["serve"]
+        self.process = subprocess.Popen([*command, *serve], stdout=log, stderr=log, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             text = self.log_file.read_bytes()[offset:].decode(errors="replace")

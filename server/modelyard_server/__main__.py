@@ -13,7 +13,7 @@ from pathlib import Path
 from google.protobuf import json_format
 from modelyard.v1 import resources_pb2 as pb
 
-from modelyard_server import app, config
+from modelyard_server import app, config, workers
 from modelyard_server.domain.errors import DomainError
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
@@ -24,7 +24,10 @@ from modelyard_server.store.tokens import create_token
 
 def _settings(args: argparse.Namespace) -> config.Settings:
     try:
-        return config.load(args.address, args.data_dir, args.database_url, args.heartbeat_seconds)
+        workers = getattr(args, "workers", None)
+        return config.load(
+            args.address, args.data_dir, args.database_url, args.heartbeat_seconds, workers
+        )
     except ValueError as error:
         sys.exit(f"modelyard-server: {error}")
 
@@ -52,7 +55,11 @@ def main(argv: list[str] | None = None) -> None:
         f"(MODELYARD_HEARTBEAT_SECONDS, default {config.DEFAULT_HEARTBEAT_SECONDS:g})",
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="apply migrations and serve")
+    serve = commands.add_parser("serve", help="apply migrations and serve")
+    serve.add_argument(
+        "--workers",
+        help="server processes sharing the port, e.g. one per core (MODELYARD_WORKERS, default 1)",
+    )
     commands.add_parser("migrate", help="apply database migrations and exit")
     token = commands.add_parser("token", help="create a bearer token for a principal")
     token.add_argument("--subject", required=True, help="who the token identifies, e.g. alice")
@@ -82,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     settings = _settings(args)
     if args.command == "serve":
+        if settings.workers > 1:
+            sys.exit(workers.supervise(settings))
         try:
             asyncio.run(app.serve(settings))
         except OSError as error:

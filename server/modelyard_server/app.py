@@ -88,6 +88,16 @@ def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
     )
 
 
+async def prepare(settings: Settings) -> None:
+    """Migrates the database and writes the first admin token, before any worker starts."""
+    engines = open_engines(settings.database_url, pool_size=1)
+    try:
+        await migrate(engines)
+        await ensure_admin_token(engines, settings)
+    finally:
+        await engines.dispose()
+
+
 async def start(settings: Settings) -> Running:
     """Returns a started server; migrations are applied before it reports SERVING."""
     engines = open_engines(settings.database_url)
@@ -99,7 +109,10 @@ async def start(settings: Settings) -> Running:
     store.committed.append(hub.wake)
 
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(Authenticator(lambda t: principal_of(engines, t)))]
+        interceptors=[AuthInterceptor(Authenticator(lambda t: principal_of(engines, t)))],
+        # Share the port only with sibling workers: a second server started by mistake on a
+        # busy port must fail, not silently take half of the traffic.
+        options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],
     )
     governance = Governance(store)
     rs_grpc.add_RegistryServiceServicer_to_server(

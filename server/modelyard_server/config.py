@@ -30,6 +30,10 @@ class Settings:
     data_dir: Path
     database_url: str
     grace_seconds: float = 5.0
+    # Server processes sharing the port (SO_REUSEPORT); more than 1 uses more cores.
+    workers: int = 1
+    # Whether this process shares its port with sibling workers.
+    reuse_port: bool = False
     # Event streams: a heartbeat after this long without a message.
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
     # How often the hub looks for commits nobody announced (0: 1 s on SQLite, 5 s on PostgreSQL).
@@ -52,6 +56,7 @@ def load(
     data_dir: str | None = None,
     database_url: str | None = None,
     heartbeat_seconds: str | None = None,
+    workers: str | None = None,
 ) -> Settings:
     """Returns the settings, each taken from its flag, else its environment variable, else the default.
 
@@ -68,6 +73,8 @@ def load(
         address=address or os.environ.get("MODELYARD_ADDRESS") or DEFAULT_ADDRESS,
         data_dir=directory,
         database_url=url,
+        workers=int(_positive("MODELYARD_WORKERS", workers or env("MODELYARD_WORKERS"), 1)),
+        reuse_port=env("MODELYARD_REUSE_PORT") == "1",
         heartbeat_seconds=_positive(
             "MODELYARD_HEARTBEAT_SECONDS",
             heartbeat_seconds or env("MODELYARD_HEARTBEAT_SECONDS"),
