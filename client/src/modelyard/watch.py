@@ -112,7 +112,9 @@ class _Position:
             return None
         event = message.event
         if self.cursor is not None and event.seq <= self.cursor:
-            return None  # never hand out an event twice, whatever the server sends
+            # Never hand out an event twice, whatever the server sends; say so, it is a bug.
+            log.warning("dropped event seq %d, already past it (cursor %d)", event.seq, self.cursor)
+            return None
         self.cursor = event.seq
         return event
 

@@ -113,7 +113,7 @@ class Feed(Generic[R]):
 
     async def read(self, after: int) -> list[LogEntry]:
         async with self.hub.store.reader(self.tenant) as reader:
-            return await reader.log_range(after, self.hub.settings.batch)
+            return await reader.log_range(after, self.hub.batch)
 
     async def read_head(self) -> int:
         async with self.hub.store.reader(self.tenant) as reader:
@@ -141,7 +141,7 @@ class Feed(Generic[R]):
                 pass
 
     async def catch_up(self) -> None:
-        batch_size = self.hub.settings.batch
+        batch_size = self.hub.batch
         while True:
             batch = await self.read(self.head)
             if not batch:
@@ -154,6 +154,7 @@ class Feed(Generic[R]):
             self.head = batch[-1].seq
             if len(batch) < batch_size:
                 return
+            await asyncio.sleep(0)  # let the streams send before the next batch arrives
 
     def start_at(self, head: int) -> None:
         """Starts reading after `head`, a committed seq, unless it has started already."""
@@ -176,6 +177,8 @@ class EventHub(Generic[R]):
         self.store = store
         self.render = render
         self.settings = settings or HubSettings()
+        # One batch never overflows a subscriber that has kept up.
+        self.batch = max(1, min(self.settings.batch, self.settings.buffer))
         self.feeds: dict[str, Feed[R]] = {}
         self.closing = False
 
@@ -244,6 +247,8 @@ class EventHub(Generic[R]):
                 )
             feed.start_at(head)
             subscriber.scanned = head if start_after is None else start_after
+            if subscriber.scanned >= feed.head:
+                feed.join(subscriber)  # at the head already: from now on the feed reads for it
             yield Heartbeat(subscriber.scanned)
             async with aclosing(self._follow(feed, subscriber)) as items:
                 async for item in items:
