@@ -25,6 +25,8 @@ log = logging.getLogger("modelyard.events")
 # How often an idle listening connection is checked, so a half-open one is noticed.
 CHECK_SECONDS = 10.0
 MAX_BACKOFF = 5.0
+# How the listening connection shows in pg_stat_activity.
+APPLICATION_NAME = "modelyard-listener"
 
 
 def asyncpg_dsn(url: str) -> str:
@@ -59,7 +61,9 @@ class LogListener:
         pause = 0.2
         while True:
             try:
-                conn = await asyncpg.connect(self.dsn, timeout=10)
+                conn = await asyncpg.connect(
+                    self.dsn, timeout=10, server_settings={"application_name": APPLICATION_NAME}
+                )
             except (OSError, TimeoutError, asyncpg.PostgresError) as error:
                 log.warning("cannot LISTEN for commits (retrying in %.1fs): %s", pause, error)
                 await asyncio.sleep(pause)
