@@ -12,10 +12,16 @@ import grpc
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from modelyard.v1 import approval_service_pb2, audit_service_pb2, registry_service_pb2
+from modelyard.v1 import (
+    approval_service_pb2,
+    audit_service_pb2,
+    registry_service_pb2,
+    webhook_service_pb2,
+)
 from modelyard.v1 import approval_service_pb2_grpc as aps_grpc
 from modelyard.v1 import audit_service_pb2_grpc as aus_grpc
 from modelyard.v1 import registry_service_pb2_grpc as rs_grpc
+from modelyard.v1 import webhook_service_pb2_grpc as ws_grpc
 
 from modelyard_server.api.approval import ApprovalServicer
 from modelyard_server.api.audit import AuditServicer
@@ -23,12 +29,16 @@ from modelyard_server.api.auth import Authenticator, AuthInterceptor
 from modelyard_server.api.reflection import commented_pool
 from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.watch import EventStreams, event_response
+from modelyard_server.api.webhooks import WebhookServicer, delivery_body
 from modelyard_server.config import Settings
 from modelyard_server.domain.audit import Audit
 from modelyard_server.domain.governance import Governance
 from modelyard_server.domain.registry import Registry
+from modelyard_server.domain.webhooks import RetrySchedule, Webhooks
+from modelyard_server.events.deliveries import DeliveryWorker
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
+from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines, migrate, open_engines
 from modelyard_server.store.repository import SqlStore
 from modelyard_server.store.tokens import count_tokens, create_token, principal_of
@@ -39,6 +49,7 @@ SERVICES = (
     registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
     approval_service_pb2.DESCRIPTOR.services_by_name["ApprovalService"].full_name,
     audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
+    webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
 )
 DEFAULT_TENANT = "default"
 
@@ -65,6 +76,7 @@ class Running:
     port: int
     hub: EventHub[registry_service_pb2.WatchEventsResponse]
     listener: LogListener | None
+    deliveries: DeliveryWorker
 
     async def stop(self, grace: float) -> None:
         """Stops taking calls (health NOT_SERVING), ends the event streams (their clients
@@ -72,6 +84,7 @@ class Running:
         await self.health.enter_graceful_shutdown()
         self.hub.close()
         await self.server.stop(grace)
+        await self.deliveries.stop()
         if self.listener is not None:
             await self.listener.stop()
         await self.engines.dispose()
@@ -80,7 +93,7 @@ class Running:
 def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
     """Returns the hub's settings. SQLite has no NOTIFY, and other processes may write the same
     file, so the hub polls it more often than PostgreSQL, where polling is only a safety net."""
-    poll = settings.watch_poll_seconds or (1.0 if sqlite else 5.0)
+    poll = settings.watch_poll_seconds or (0.25 if sqlite else 5.0)
     return HubSettings(
         heartbeat_seconds=settings.heartbeat_seconds,
         poll_seconds=poll,
@@ -104,9 +117,26 @@ async def start(settings: Settings) -> Running:
     await migrate(engines)
     await ensure_admin_token(engines, settings)
     store = SqlStore(engines)
-    hub = EventHub(store, event_response, hub_settings(settings, engines.sqlite))
-    listener = None if engines.sqlite else LogListener(engines.url, hub.wake)
-    store.committed.append(hub.wake)
+    events = hub_settings(settings, engines.sqlite)
+    hub = EventHub(store, event_response, events)
+    queue = SqlDeliveryQueue(engines)
+    deliveries = DeliveryWorker(
+        queue,
+        delivery_body,
+        RetrySchedule(
+            backoff_seconds=settings.webhook_backoff_seconds,
+            max_attempts=settings.webhook_max_attempts,
+            timeout_seconds=settings.webhook_timeout_seconds,
+        ),
+        poll_seconds=events.poll_seconds,
+    )
+
+    def committed(tenant: str | None) -> None:
+        hub.wake(tenant)
+        deliveries.wake(tenant)
+
+    listener = None if engines.sqlite else LogListener(engines.url, committed)
+    store.committed.append(committed)
 
     server = grpc.aio.server(
         interceptors=[AuthInterceptor(Authenticator(lambda t: principal_of(engines, t)))],
@@ -120,6 +150,9 @@ async def start(settings: Settings) -> Running:
     )
     aps_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(governance), server)
     aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(Audit(store)), server)
+    ws_grpc.add_WebhookServiceServicer_to_server(
+        WebhookServicer(Webhooks(store, queue, wake=deliveries.wake)), server
+    )
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
@@ -137,9 +170,10 @@ async def start(settings: Settings) -> Running:
     await server.start()
     if listener is not None:
         listener.start()
+    deliveries.start()
     for service in ("", *SERVICES):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return Running(server, health_servicer, engines, port, hub, listener)
+    return Running(server, health_servicer, engines, port, hub, listener, deliveries)
 
 
 async def serve(settings: Settings) -> None:

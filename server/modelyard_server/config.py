@@ -36,7 +36,8 @@ class Settings:
     reuse_port: bool = False
     # Event streams: a heartbeat after this long without a message.
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
-    # How often the hub looks for commits nobody announced (0: 1 s on SQLite, 5 s on PostgreSQL).
+    # How often the hub looks for commits nobody announced (0: 0.25 s on SQLite, where other
+    # processes may share the file; 5 s on PostgreSQL, where NOTIFY announces them).
     watch_poll_seconds: float = 0.0
     # Events a stream may have waiting before it is ended as too slow.
     watch_buffer: int = 1000

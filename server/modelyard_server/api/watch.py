@@ -22,11 +22,12 @@ def event_response(entry: LogEntry) -> rs.WatchEventsResponse:
     return rs.WatchEventsResponse(event=audit_event(entry))
 
 
-def action_names(actions: list[pb.Action.ValueType]) -> list[str]:
+def action_names(actions: list[pb.Action.ValueType], field: str = "actions") -> list[str]:
+    """Returns the log's names of the actions (`STAGE_CHANGED`); INVALID_FIELD for a bad one."""
     names = []
     for i, action in enumerate(actions):
         if action == pb.ACTION_UNSPECIFIED or action not in pb.Action.values():
-            raise invalid_fields([FieldViolation(f"actions[{i}]", f"{action} is not an Action")])
+            raise invalid_fields([FieldViolation(f"{field}[{i}]", f"{action} is not an Action")])
         names.append(pb.Action.Name(action).removeprefix("ACTION_"))
     return names
 

@@ -9,6 +9,7 @@ from typing import Generic, Protocol, TypeVar
 
 from google.protobuf.message import Message
 from modelyard.v1 import resources_pb2 as pb
+from modelyard.v1 import webhook_service_pb2 as ws
 
 from modelyard_server.domain.filters import Node, Ordering
 from modelyard_server.log.chain import LogEntry
@@ -102,6 +103,16 @@ class Reader(Protocol):
 
     async def list_aliases(self, group: str, limit: int, after: str | None) -> list[pb.Alias]: ...
 
+    async def webhook(self, webhook_id: str) -> ws.Webhook | None:
+        """Returns a webhook (without its secret), or None."""
+        ...
+
+    async def list_webhooks(
+        self, group: str | None, limit: int, after: Key | None
+    ) -> Slice[ws.Webhook]:
+        """Returns webhooks oldest first: a group's, or every one of the tenant (None)."""
+        ...
+
 
 class Writer(Reader, Protocol):
     """One unit of work: a transaction that holds the tenant's log lock until it commits."""
@@ -143,6 +154,14 @@ class Writer(Reader, Protocol):
         ...
 
     async def delete_alias(self, group: str, alias: str) -> None: ...
+
+    async def insert_webhook(self, webhook: ws.Webhook, secret: str, actions: list[str]) -> None:
+        """Stores a new webhook; `actions` are log action names ([]: all)."""
+        ...
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        """Deletes a webhook and its delivery records."""
+        ...
 
     async def append(self, draft: LogDraft) -> LogEntry:
         """Appends the change's log entry; the transaction commits when the block exits."""

@@ -26,6 +26,7 @@ from modelyard_server.log.chain import (
 from modelyard_server.store import statements as sql
 from modelyard_server.store.engine import Conn, Engines
 from modelyard_server.store.tables import AliasRow, ChainHead, GroupRow, LogRow, VersionRow
+from modelyard_server.store.webhooks import WebhookReads, WebhookWrites
 from modelyard_server.store.where import after_key, condition, order_clause, sort_columns
 
 # PostgreSQL channel on which a committed log entry announces itself as "tenant:seq".
@@ -185,7 +186,7 @@ def log_values(entry: LogEntry) -> dict[str, Any]:
 LOG_COLUMNS = [c for c in LogRow.__table__.c]
 
 
-class SqlReader:
+class SqlReader(WebhookReads):
     """Reads of one tenant on one connection."""
 
     def __init__(self, conn: Conn, tenant: str) -> None:
@@ -373,7 +374,7 @@ def _slice(
     return Slice(items, resume)
 
 
-class SqlWriter(SqlReader):
+class SqlWriter(SqlReader, WebhookWrites):
     """One transaction that holds the tenant's chain head row until it commits."""
 
     def __init__(self, conn: Conn, tenant: str, *, postgres: bool) -> None:

@@ -144,3 +144,50 @@ class TokenRow(Base):
     subject: Mapped[str] = mapped_column(String(256))
     roles: Mapped[list[str]] = mapped_column(JSONColumn)
     create_time_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookRow(Base):
+    """A webhook: where to POST, the signing secret, its filters, and how far it has read the log."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (
+        UniqueConstraint("tenant", "webhook_id", name="ux_webhooks_tenant_webhook"),
+        Index("ix_webhooks_group", "tenant", "group_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    webhook_id: Mapped[str] = mapped_column(String(63))
+    group_id: Mapped[str] = mapped_column(String(63))  # "" for every group of the tenant
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str] = mapped_column(String(256))
+    actions: Mapped[list[str]] = mapped_column(JSONColumn)  # log action names; [] for all
+    # The seq of the last log entry turned into a delivery or skipped by the filters.
+    cursor: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # the Webhook, without its secret
+
+
+class DeliveryRow(Base):
+    """One event on its way to one webhook, and how its attempts went."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        UniqueConstraint("webhook_pk", "seq", name="ux_deliveries_webhook_seq"),
+        Index("ix_deliveries_due", "state", "next_attempt_us"),
+        Index("ix_deliveries_webhook_state", "webhook_pk", "state", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    webhook_pk: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    action: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(256))
+    state: Mapped[int] = mapped_column(Integer)  # a modelyard.v1.DeliveryState value
+    attempts: Mapped[int] = mapped_column(Integer)
+    # When the next attempt is due; while an attempt is in flight, when its lease runs out.
+    next_attempt_us: Mapped[int] = mapped_column(BigInteger)
+    last_attempt_us: Mapped[int | None] = mapped_column(BigInteger)
+    last_response_code: Mapped[int] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(Text)
+    create_time_us: Mapped[int] = mapped_column(BigInteger)

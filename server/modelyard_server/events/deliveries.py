@@ -1,0 +1,155 @@
+"""The webhook delivery worker: follows the log, POSTs signed deliveries, retries failures.
+
+Woken with the event hub (after a commit, a NOTIFY from another replica, or by its poll),
+it turns new log entries into delivery records, then claims the deliveries that are due
+and POSTs them, a few at a time, each with its own deadline. The records are the truth:
+a restarted worker, or one on another replica, carries on from them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+
+from modelyard_server.domain.clock import now_us
+from modelyard_server.domain.webhooks import (
+    Claim,
+    DeliveryQueue,
+    Outcome,
+    RetrySchedule,
+    signature,
+    wants,
+)
+from modelyard_server.log.chain import LogEntry
+
+log = logging.getLogger("modelyard.webhooks")
+
+# The body of a delivery: (webhook name, delivery name, entry) -> JSON bytes.
+RenderBody = Callable[[str, str, LogEntry], bytes]
+# One POST: (url, headers, body, timeout seconds) -> outcome. Blocking; run in a thread.
+Post = Callable[[str, Mapping[str, str], bytes, float], Outcome]
+
+BATCH = 500
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # a redirect is an answer that is not 2xx: the delivery failed
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def post_http(url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> Outcome:
+    """POSTs the body; returns ok for a 2xx answer, else the status and what went wrong."""
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+    try:
+        with _opener.open(request, timeout=timeout) as response:
+            status = int(response.status)
+    except urllib.error.HTTPError as error:
+        return Outcome(False, error.code, f"HTTP {error.code}")
+    except urllib.error.URLError as error:
+        return Outcome(False, 0, f"cannot reach the endpoint: {error.reason}")
+    except (OSError, ValueError) as error:
+        return Outcome(False, 0, f"cannot reach the endpoint: {error}")
+    if 200 <= status < 300:
+        return Outcome(True, status)
+    return Outcome(False, status, f"HTTP {status}")
+
+
+class DeliveryWorker:
+    """Delivers every webhook's events, at most `concurrency` POSTs at a time."""
+
+    def __init__(
+        self,
+        queue: DeliveryQueue,
+        render_body: RenderBody,
+        schedule: RetrySchedule,
+        *,
+        poll_seconds: float = 1.0,
+        concurrency: int = 8,
+        post: Post = post_http,
+    ) -> None:
+        self.queue = queue
+        self.render_body = render_body
+        self.schedule = schedule
+        self.poll_seconds = poll_seconds
+        self.post = post
+        self.slots = concurrency
+        self.in_flight: set[asyncio.Task[None]] = set()
+        self.wakeup = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def wake(self, tenant: str | None = None) -> None:
+        """Tells the worker that entries may have committed or deliveries become due."""
+        self.wakeup.set()
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name="webhook deliveries")
+
+    async def stop(self) -> None:
+        """Stops claiming; attempts in flight are abandoned to their leases."""
+        tasks = [t for t in (self.task, *self.in_flight) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _run(self) -> None:
+        pause = 0.1
+        while True:
+            self.wakeup.clear()
+            try:
+                await self._round()
+                pause = 0.1
+                due = await self.queue.next_due()
+            except Exception as error:  # the database went away: retry, deliveries are kept
+                log.warning("webhook deliveries paused (retrying in %.1fs): %s", pause, error)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, self.poll_seconds * 5)
+                continue
+            wait = self.poll_seconds
+            if due is not None:
+                wait = min(wait, max(0.0, (due - now_us()) / 1e6))
+            try:
+                async with asyncio.timeout(wait):
+                    await self.wakeup.wait()
+            except TimeoutError:
+                pass
+
+    async def _round(self) -> None:
+        while await self.queue.enqueue(wants, now_us(), BATCH) > 0:
+            pass
+        free = self.slots - len(self.in_flight)
+        for claim in await self.queue.claim(now_us(), self.schedule.lease_us, free):
+            task = asyncio.create_task(self._deliver(claim))
+            self.in_flight.add(task)
+            task.add_done_callback(self.in_flight.discard)
+
+    async def _deliver(self, claim: Claim) -> None:
+        body = self.render_body(claim.webhook, claim.delivery, claim.entry)
+        sent_at = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "modelyard-webhooks",
+            "webhook-id": claim.delivery,
+            "webhook-timestamp": str(sent_at),
+            "webhook-signature": signature(claim.secret, claim.delivery, sent_at, body),
+        }
+        outcome = await asyncio.to_thread(
+            self.post, claim.url, headers, body, self.schedule.timeout_seconds
+        )
+        now = now_us()
+        retry_at = None if outcome.ok else self.schedule.next_attempt_us(claim.attempt, now)
+        if not outcome.ok:
+            log.info(
+                "delivery %s attempt %d failed: %s", claim.delivery, claim.attempt, outcome.error
+            )
+        try:
+            await self.queue.finish(claim, outcome, retry_at, now)
+        except Exception as error:  # the lease runs out and the attempt is made again
+            log.warning("cannot record delivery %s: %s", claim.delivery, error)
+        self.wake()
