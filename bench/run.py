@@ -293,8 +293,10 @@ def _cells(result: Json | None) -> list[str]:
     if "failed" in result:
         return ["failed", "", ""]
     errors = f" ({result['errors']} errors)" if result.get("errors") else ""
+    share = other_load([result])
+    mark = "\\*" if share is not None and share > DISTURBED else ""
     return [
-        _num(result["ops_per_s"]) + errors,
+        _num(result["ops_per_s"]) + mark + errors,
         _num(result["p50_ms"], 2),
         _num(result["p99_ms"], 2),
     ]
@@ -356,6 +358,12 @@ def render_markdown(rows: list[Json]) -> str:
             "",
             "CPU used by other processes on the machine (not the server under test, not its "
             "client) while the measurements ran: " + ", ".join(loads) + ".",
+        ]
+    if any("\\*" in line for line in lines):
+        lines += [
+            "",
+            f"\\* other processes took over {DISTURBED:.0%} of the machine's CPU during "
+            "this measurement.",
         ]
     if disturbed:
         lines[-1] += (
