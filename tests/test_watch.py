@@ -22,7 +22,7 @@ from modelyard.v1 import registry_service_pb2_grpc
 from modelyard.v1 import resources_pb2 as pb
 
 from tests.helpers import Raw, reason_of, register
-from tests.servers import ServerProcess
+from tests.servers import SERVER_BIN, ServerProcess
 from tests.watching import (
     approve,
     head,
@@ -354,3 +354,16 @@ def test_the_cli_prints_one_line_per_event_and_keeps_a_cursor_file(
         as_json["resource"] == made[1].name and as_json["action"] == "ACTION_MODEL_VERSION_CREATED"
     )
     assert cursor_file.read_text().strip() == str(start + 2)
+
+
+def test_a_bad_stream_setting_stops_the_server_with_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(SERVER_BIN), "--data-dir", str(tmp_path), "--heartbeat-seconds", "0", "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "--heartbeat-seconds (MODELYARD_HEARTBEAT_SECONDS) must be a number above 0" in (
+        done.stderr
+    )

@@ -77,7 +77,7 @@ def load(
         workers=int(_positive("MODELYARD_WORKERS", workers or env("MODELYARD_WORKERS"), 1)),
         reuse_port=env("MODELYARD_REUSE_PORT") == "1",
         heartbeat_seconds=_positive(
-            "MODELYARD_HEARTBEAT_SECONDS",
+            "--heartbeat-seconds (MODELYARD_HEARTBEAT_SECONDS)",
             heartbeat_seconds or env("MODELYARD_HEARTBEAT_SECONDS"),
             DEFAULT_HEARTBEAT_SECONDS,
         ),
