@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchlib import DISTURBED
 from procs import Server, free_port, grpc_serving, http_ok, tcp_accepts
 from profile_summary import write_summary
 from workload import LIMIT_FOR_OP, LIMITS, OPS, Config
@@ -40,7 +41,6 @@ TABLE_END = "<!-- bench-table:end -->"
 PROFILE_RAW = HERE / "data" / "profile"  # py-spy's raw stacks (not committed)
 PROFILE_SUMMARY = RESULTS / "profile.md"
 
-DISTURBED = 0.20  # share of the machine's CPU taken by other processes that voids a run
 MLFLOW_WORKERS = 4  # gunicorn sync workers; see README ("How MLflow is configured")
 
 FULL = Config(max_seconds=10.0)
