@@ -66,6 +66,16 @@ DELIVERY_COLUMNS = (
 )
 
 
+# Built once: the worker asks these after commits, which must stay cheap.
+BEHIND = (
+    select(WEBHOOKS.c.id)
+    .join(HEADS, HEADS.c.tenant == WEBHOOKS.c.tenant)
+    .where(WEBHOOKS.c.cursor < HEADS.c.seq)
+    .order_by(WEBHOOKS.c.id)
+)
+NEXT_DUE = select(func.min(DELIVERIES.c.next_attempt_us)).where(DELIVERIES.c.state == PENDING)
+
+
 class SqlDeliveryQueue:
     """Implements domain.webhooks.DeliveryQueue over the store's engines."""
 
@@ -76,14 +86,7 @@ class SqlDeliveryQueue:
         self, wanted: Callable[[str, Sequence[str], LogEntry], bool], now: int, batch: int
     ) -> int:
         async with self.engines.reading() as conn:
-            behind = (
-                await conn.execute(
-                    select(WEBHOOKS.c.id)
-                    .join(HEADS, HEADS.c.tenant == WEBHOOKS.c.tenant)
-                    .where(WEBHOOKS.c.cursor < HEADS.c.seq)
-                    .order_by(WEBHOOKS.c.id)
-                )
-            ).all()
+            behind = (await conn.execute(BEHIND)).all()
         scanned = 0
         for (pk,) in behind:
             scanned += await self._enqueue_one(pk, wanted, now, batch)
@@ -201,9 +204,7 @@ class SqlDeliveryQueue:
 
     async def next_due(self) -> int | None:
         async with self.engines.reading() as conn:
-            due: int | None = await conn.scalar(
-                select(func.min(DELIVERIES.c.next_attempt_us)).where(DELIVERIES.c.state == PENDING)
-            )
+            due: int | None = await conn.scalar(NEXT_DUE)
             return due
 
     async def deliveries(
