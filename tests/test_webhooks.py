@@ -319,3 +319,26 @@ def test_bad_webhooks_are_refused_naming_every_problem(server: ServerProcess) ->
                 metadata=api.metadata,
             )
         assert reason_of(no_delivery.value) == "WEBHOOK_NOT_FOUND"
+
+
+def test_a_burst_of_events_reaches_the_endpoint_in_seq_order(
+    sqlite_server: ServerProcess, unique_group: str
+) -> None:
+    with (
+        Registry(sqlite_server.address, token=sqlite_server.token) as registry,
+        endpoint() as receiver,
+        hooks(sqlite_server) as api,
+    ):
+        registry.create_group(unique_group)
+        webhook = api.create(receiver.url, group=unique_group)
+        threads = [
+            threading.Thread(target=lambda: [register(registry, unique_group) for _ in range(10)])
+            for _ in range(3)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        wait_until(lambda: len(api.delivered(webhook.name)) == 30, what="thirty deliveries")
+        logged = [e.seq for e in log_after(registry, webhook.cursor)]
+    assert receiver.seqs() == logged

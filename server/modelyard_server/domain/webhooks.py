@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -155,6 +155,7 @@ class Claim:
     """One attempt at a delivery, taken by a worker: where to POST what, and the key."""
 
     id: int
+    webhook_key: int  # the store's key of the webhook
     webhook: str  # `webhooks/{id}`
     delivery: str  # `webhooks/{id}/deliveries/{seq}`
     url: str
@@ -182,8 +183,12 @@ class DeliveryQueue(Protocol):
         cursors on; returns how many entries it read (0: every webhook is at the head)."""
         ...
 
-    async def claim(self, now: int, lease_us: int, limit: int) -> list[Claim]:
-        """Takes up to `limit` due deliveries for one attempt each, in seq order."""
+    async def claim(
+        self, now: int, lease_us: int, limit: int, skip: Collection[int]
+    ) -> list[Claim]:
+        """Takes up to `limit` due deliveries for one attempt each, in seq order, except
+        those of the webhooks in `skip` (by key). A webhook's deliveries are attempted one
+        after the other, so the k-th of them in the batch is leased for k+1 leases."""
         ...
 
     async def finish(self, claim: Claim, outcome: Outcome, retry_at: int | None, now: int) -> None:

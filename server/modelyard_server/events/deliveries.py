@@ -84,6 +84,7 @@ class DeliveryWorker:
         self.post = post
         self.slots = concurrency
         self.in_flight: set[asyncio.Task[None]] = set()
+        self.busy: set[int] = set()  # webhooks (by key) with an attempt in flight
         self.wakeup = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
 
@@ -128,10 +129,25 @@ class DeliveryWorker:
         while await self.queue.enqueue(wants, now_us(), BATCH) > 0:
             pass
         free = self.slots - len(self.in_flight)
-        for claim in await self.queue.claim(now_us(), self.schedule.lease_us, free):
-            task = asyncio.create_task(self._deliver(claim))
+        claims = await self.queue.claim(now_us(), self.schedule.lease_us, free * 4, self.busy)
+        by_webhook: dict[int, list[Claim]] = {}
+        for claim in claims:  # in seq order
+            by_webhook.setdefault(claim.webhook_key, []).append(claim)
+        for key, queued in by_webhook.items():
+            self.busy.add(key)
+            task = asyncio.create_task(self._deliver_in_order(key, queued))
             self.in_flight.add(task)
             task.add_done_callback(self.in_flight.discard)
+
+    async def _deliver_in_order(self, key: int, claims: list[Claim]) -> None:
+        """Delivers one webhook's claims one after the other, so that its endpoint receives
+        events in seq order (unless an attempt fails and is retried later)."""
+        try:
+            for claim in claims:
+                await self._deliver(claim)
+        finally:
+            self.busy.discard(key)
+            self.wake()
 
     async def _deliver(self, claim: Claim) -> None:
         body = self.render_body(claim.webhook, claim.delivery, claim.entry)
@@ -156,4 +172,3 @@ class DeliveryWorker:
             await self.queue.finish(claim, outcome, retry_at, now)
         except Exception as error:  # the lease runs out and the attempt is made again
             log.warning("cannot record delivery %s: %s", claim.delivery, error)
-        self.wake()

@@ -9,7 +9,7 @@ lease runs out, so each is attempted at least once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from modelyard.v1 import resources_pb2 as pb
@@ -136,39 +136,46 @@ class SqlDeliveryQueue:
                 )
             return len(entries)
 
-    async def claim(self, now: int, lease_us: int, limit: int) -> list[Claim]:
+    async def claim(
+        self, now: int, lease_us: int, limit: int, skip: Collection[int]
+    ) -> list[Claim]:
         if limit <= 0:
             return []
+        query = (
+            select(
+                DELIVERIES.c.id,
+                DELIVERIES.c.webhook_pk,
+                DELIVERIES.c.tenant,
+                DELIVERIES.c.seq,
+                DELIVERIES.c.attempts,
+                WEBHOOKS.c.webhook_id,
+                WEBHOOKS.c.url,
+                WEBHOOKS.c.secret,
+            )
+            .join(WEBHOOKS, WEBHOOKS.c.id == DELIVERIES.c.webhook_pk)
+            .where(DELIVERIES.c.state == PENDING, DELIVERIES.c.next_attempt_us <= now)
+            .order_by(DELIVERIES.c.seq)
+            .limit(limit)
+            .with_for_update(skip_locked=True, of=DELIVERIES)
+        )
+        if skip:
+            query = query.where(DELIVERIES.c.webhook_pk.not_in(list(skip)))
         async with self.engines.writing() as conn:
-            due = (
-                await conn.execute(
-                    select(
-                        DELIVERIES.c.id,
-                        DELIVERIES.c.tenant,
-                        DELIVERIES.c.seq,
-                        DELIVERIES.c.attempts,
-                        WEBHOOKS.c.webhook_id,
-                        WEBHOOKS.c.url,
-                        WEBHOOKS.c.secret,
-                    )
-                    .join(WEBHOOKS, WEBHOOKS.c.id == DELIVERIES.c.webhook_pk)
-                    .where(DELIVERIES.c.state == PENDING, DELIVERIES.c.next_attempt_us <= now)
-                    .order_by(DELIVERIES.c.next_attempt_us, DELIVERIES.c.seq)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True, of=DELIVERIES)
-                )
-            ).all()
+            due = (await conn.execute(query)).all()
             claims = []
+            queued: dict[int, int] = {}  # per webhook: claims before this one
             for row in due:
+                ahead = queued[row.webhook_pk] = queued.get(row.webhook_pk, -1) + 1
                 await conn.execute(
                     update(DELIVERIES)
                     .where(DELIVERIES.c.id == row.id)
-                    .values(attempts=row.attempts + 1, next_attempt_us=now + lease_us)
+                    .values(attempts=row.attempts + 1, next_attempt_us=now + lease_us * (ahead + 1))
                 )
                 [entry] = await SqlReader(conn, row.tenant).log_range(row.seq - 1, 1)
                 claims.append(
                     Claim(
                         id=row.id,
+                        webhook_key=row.webhook_pk,
                         webhook=webhook_name(row.webhook_id),
                         delivery=delivery_name(row.webhook_id, row.seq),
                         url=row.url,

@@ -38,7 +38,8 @@ class WebhookServiceStub:
     anything else is retried with exponential backoff, then the delivery is FAILED and can be
     redelivered. Deliveries are made from the committed log, so a webhook never sees a change
     that did not commit and never misses one that did; each event is delivered at least once,
-    and receivers drop repeats by `webhook-id`.
+    and receivers drop repeats by `webhook-id`. A server POSTs one webhook's deliveries one at
+    a time, in seq order; a retried one arrives after newer ones, so order by the event's seq.
 
     Creating and deleting a webhook are changes, each with one log entry (ACTION_WEBHOOK_*).
     Every method needs the admin role: tenant-wide, or on the group of a group's webhook.
@@ -73,7 +74,8 @@ class WebhookServiceAsyncStub(WebhookServiceStub):
     anything else is retried with exponential backoff, then the delivery is FAILED and can be
     redelivered. Deliveries are made from the committed log, so a webhook never sees a change
     that did not commit and never misses one that did; each event is delivered at least once,
-    and receivers drop repeats by `webhook-id`.
+    and receivers drop repeats by `webhook-id`. A server POSTs one webhook's deliveries one at
+    a time, in seq order; a retried one arrives after newer ones, so order by the event's seq.
 
     Creating and deleting a webhook are changes, each with one log entry (ACTION_WEBHOOK_*).
     Every method needs the admin role: tenant-wide, or on the group of a group's webhook.
@@ -104,7 +106,8 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
     anything else is retried with exponential backoff, then the delivery is FAILED and can be
     redelivered. Deliveries are made from the committed log, so a webhook never sees a change
     that did not commit and never misses one that did; each event is delivered at least once,
-    and receivers drop repeats by `webhook-id`.
+    and receivers drop repeats by `webhook-id`. A server POSTs one webhook's deliveries one at
+    a time, in seq order; a retried one arrives after newer ones, so order by the event's seq.
 
     Creating and deleting a webhook are changes, each with one log entry (ACTION_WEBHOOK_*).
     Every method needs the admin role: tenant-wide, or on the group of a group's webhook.
