@@ -6,6 +6,7 @@ import grpc
 import pytest
 from modelyard import Registry, errors
 from modelyard.v1 import registry_service_pb2 as rs
+from modelyard.v1 import resources_pb2 as pb
 
 from tests.helpers import Raw, reason_of, register
 
@@ -162,3 +163,21 @@ def test_groups_filter_and_order(registry: Registry, unique_group: str) -> None:
     assert [g.name for g in registry.list_groups(filter=f'name = "groups/{unique_group}-b"')] == [
         f"groups/{unique_group}-b"
     ]
+
+
+def test_large_versions_come_in_pages_that_fit_in_a_message(
+    registry: Registry, unique_group: str
+) -> None:
+    registry.create_group(unique_group)
+    card = pb.ModelCard(intended_use="x" * 60_000, limitations="y" * 5_000)
+    for _ in range(60):  # about 3.9 MB in all: over one gRPC message's 4 MiB limit with overhead
+        register(registry, unique_group, model_card=card)
+    pages = list(registry.list_versions(unique_group, page_size=1000).pages)
+    assert len(pages) >= 2
+    assert sum(len(p.model_versions) for p in pages) == 60
+    assert all(p.ByteSize() < 3.5 * 1024 * 1024 for p in pages)
+    audit = list(
+        registry.list_audit_events(resource=f"groups/{unique_group}", page_size=1000).pages
+    )
+    assert len(audit) >= 2
+    assert sum(len(p.audit_events) for p in audit) == 61

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from modelyard_server.domain import names
-from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
+from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, fit, page_size
 from modelyard_server.domain.principal import Permission, Principal
 from modelyard_server.domain.store import AuditQuery, Store
 from modelyard_server.log.chain import ChainVerifier, LogEntry, Verdict
@@ -33,8 +33,9 @@ class Audit:
         after_seq = int(after[0]) if after and isinstance(after[0], int) else None
         async with self.store.reader(principal.tenant) as reader:
             entries = await reader.list_log(query, limit + 1, after_seq)
-        resume = (entries[limit - 1].seq,) if len(entries) > limit else None
-        return entries[:limit], encode_token(resume, key)
+        count = fit(entry_size(e) for e in entries[:limit])
+        resume = (entries[count - 1].seq,) if len(entries) > count else None
+        return entries[:count], encode_token(resume, key)
 
     async def verify(self, principal: Principal) -> Verdict:
         """Walks the whole chain and returns the first broken entry, if any."""
@@ -54,6 +55,11 @@ class Audit:
                     break
                 after = batch[-1].seq
         return verifier.verdict(head_seq, head_hash)
+
+
+def entry_size(entry: LogEntry) -> int:
+    """Returns about how many bytes the entry takes in a response."""
+    return 512 + sum(len(text or "") for text in (entry.before, entry.after, entry.related))
 
 
 def _group_of(resource: str) -> str | None:

@@ -5,9 +5,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Iterable
 
 from modelyard_server.domain.errors import InvalidArgument
 from modelyard_server.domain.store import Key
+
+# A page stays under gRPC's default 4 MiB message limit, whatever page_size asks for.
+MAX_PAGE_BYTES = 3 * 1024 * 1024
+
+
+def fit(sizes: Iterable[int], budget: int = MAX_PAGE_BYTES) -> int:
+    """Returns how many of the items, in order, fit in one page (always at least one)."""
+    total = count = 0
+    for size in sizes:
+        if count and total + size > budget:
+            break
+        total += size
+        count += 1
+    return count
 
 
 def page_size(requested: int, default: int, maximum: int = 1000) -> int:

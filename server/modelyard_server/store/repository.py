@@ -14,6 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from modelyard_server.domain import names
 from modelyard_server.domain.errors import Unavailable
 from modelyard_server.domain.filters import And, Comparison, FieldSpec, Node, Not, Or, Ordering
+from modelyard_server.domain.pages import fit
 from modelyard_server.domain.store import AuditQuery, Key, LogDraft, Slice
 from modelyard_server.log.chain import (
     GENESIS_HASH,
@@ -369,8 +370,9 @@ Resource = TypeVar("Resource", pb.ModelGroup, pb.ModelVersion)
 def _slice(
     rows: Sequence[Row[Any]] | Sequence[Any], limit: int, kind: type[Resource]
 ) -> Slice[Resource]:
-    items = [kind.FromString(row[0]) for row in rows[:limit]]
-    resume: tuple[Any, ...] | None = tuple(rows[limit - 1][1:]) if len(rows) > limit else None
+    count = fit(len(row[0]) for row in rows[:limit])
+    items = [kind.FromString(row[0]) for row in rows[:count]]
+    resume: tuple[Any, ...] | None = tuple(rows[count - 1][1:]) if len(rows) > count else None
     return Slice(items, resume)
 
 

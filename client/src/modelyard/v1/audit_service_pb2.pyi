@@ -35,7 +35,9 @@ class ListAuditEventsRequest(_message.Message):
     END_TIME_FIELD_NUMBER: _builtins.int
     NEWEST_FIRST_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum number of entries to return: 0 means 100; values above 1000 are treated as 1000."""
+    """Maximum number of entries to return: 0 means 100; values above 1000 are treated as 1000.
+    A page holds fewer when its entries would exceed 3 MiB together.
+    """
     page_token: _builtins.str
     """The `next_page_token` of the previous page; must be used with the same filters."""
     resource: _builtins.str

@@ -88,7 +88,9 @@ class ListModelGroupsRequest(_message.Message):
     FILTER_FIELD_NUMBER: _builtins.int
     ORDER_BY_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
-    """Maximum number of groups to return: 0 means 50; values above 1000 are treated as 1000."""
+    """Maximum number of groups to return: 0 means 50; values above 1000 are treated as 1000.
+    A page holds fewer when its groups would exceed 3 MiB together.
+    """
     page_token: _builtins.str
     """The `next_page_token` of the previous page; must be used with the same filter and order_by."""
     filter: _builtins.str
@@ -282,7 +284,9 @@ class ListModelVersionsRequest(_message.Message):
     parent: _builtins.str
     """Required. `groups/{group}`, or `groups/-` for the versions of every group."""
     page_size: _builtins.int
-    """Maximum number of versions to return: 0 means 50; values above 1000 are treated as 1000."""
+    """Maximum number of versions to return: 0 means 50; values above 1000 are treated as 1000.
+    A page holds fewer when its versions would exceed 3 MiB together.
+    """
     page_token: _builtins.str
     """The `next_page_token` of the previous page; must be used with the same filter and order_by."""
     filter: _builtins.str
