@@ -66,7 +66,15 @@ from modelyard.errors import (
     WebhookDeliveryNotFound,
     WebhookNotFound,
 )
-from modelyard.names import alias_name, group_name, policy_name, split_version_name, version_name
+from modelyard.names import (
+    alias_name,
+    delivery_name,
+    group_name,
+    policy_name,
+    split_version_name,
+    version_name,
+    webhook_name,
+)
 from modelyard.pagers import (
     AliasesPager,
     ApprovalsPager,
@@ -76,10 +84,14 @@ from modelyard.pagers import (
     AsyncModelGroupsPager,
     AsyncModelVersionsPager,
     AsyncPager,
+    AsyncWebhookDeliveriesPager,
+    AsyncWebhooksPager,
     AuditEventsPager,
     ModelGroupsPager,
     ModelVersionsPager,
     Pager,
+    WebhookDeliveriesPager,
+    WebhooksPager,
 )
 from modelyard.transport import RetryPolicy, discover_token, resolve_address
 from modelyard.v1.audit_service_pb2 import VerifyAuditLogResponse
@@ -108,6 +120,7 @@ from modelyard.v1.resources_pb2 import (
     ModelVersion,
     Stage,
 )
+from modelyard.v1.webhook_service_pb2 import DeliveryState, Webhook, WebhookDelivery
 from modelyard.watch import AsyncWatch, Watch
 
 try:
@@ -136,6 +149,8 @@ __all__ = [
     "AsyncPager",
     "AsyncRegistry",
     "AsyncWatch",
+    "AsyncWebhookDeliveriesPager",
+    "AsyncWebhooksPager",
     "AuditEvent",
     "AuditEventsPager",
     "Cancelled",
@@ -146,6 +161,7 @@ __all__ = [
     "DatabaseUnavailable",
     "DeadlineExceeded",
     "Decision",
+    "DeliveryState",
     "DuplicateArtifact",
     "ErrorReason",
     "FailedPrecondition",
@@ -199,14 +215,20 @@ __all__ = [
     "VersionNotApproved",
     "VersionReferenced",
     "Watch",
+    "Webhook",
+    "WebhookDeliveriesPager",
+    "WebhookDelivery",
     "WebhookDeliveryNotFound",
     "WebhookNotFound",
+    "WebhooksPager",
     "__version__",
     "alias_name",
+    "delivery_name",
     "discover_token",
     "group_name",
     "policy_name",
     "resolve_address",
     "split_version_name",
     "version_name",
+    "webhook_name",
 ]

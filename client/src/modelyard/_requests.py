@@ -16,21 +16,25 @@ from google.protobuf import field_mask_pb2, timestamp_pb2
 from modelyard.names import (
     GROUP_PREFIX,
     alias_name,
+    delivery_name,
     group_name,
     policy_name,
     version_name,
+    webhook_name,
 )
 from modelyard.v1 import (
     approval_service_pb2,
     audit_service_pb2,
     registry_service_pb2,
     resources_pb2,
+    webhook_service_pb2,
 )
 
 ArtifactFormatLike: TypeAlias = "resources_pb2.ArtifactFormat.ValueType | str"
 ActionLike: TypeAlias = "resources_pb2.Action.ValueType | str"
 # A plain int is accepted too: stages kept in int-typed variables or tables are ints to mypy.
 StageLike: TypeAlias = "resources_pb2.Stage.ValueType | int | str"
+DeliveryStateLike: TypeAlias = "webhook_service_pb2.DeliveryState.ValueType | int | str"
 ListRequestT = TypeVar(
     "ListRequestT",
     registry_service_pb2.ListModelGroupsRequest,
@@ -38,6 +42,8 @@ ListRequestT = TypeVar(
     registry_service_pb2.ListAliasesRequest,
     approval_service_pb2.ListApprovalsRequest,
     audit_service_pb2.ListAuditEventsRequest,
+    webhook_service_pb2.ListWebhooksRequest,
+    webhook_service_pb2.ListWebhookDeliveriesRequest,
 )
 
 
@@ -56,7 +62,10 @@ def request_id(given: str | None) -> str:
 
 def _enum_value(
     wrapper: (
-        type[resources_pb2.ArtifactFormat] | type[resources_pb2.Action] | type[resources_pb2.Stage]
+        type[resources_pb2.ArtifactFormat]
+        | type[resources_pb2.Action]
+        | type[resources_pb2.Stage]
+        | type[webhook_service_pb2.DeliveryState]
     ),
     prefix: str,
     value: int | str,
@@ -91,6 +100,12 @@ def stage(value: StageLike) -> resources_pb2.Stage.ValueType:
     """Returns the Stage for an enum value or a name such as ``"staging"``."""
     number = _enum_value(resources_pb2.Stage, "STAGE_", value, "stage")
     return resources_pb2.Stage.ValueType(number)
+
+
+def delivery_state(value: DeliveryStateLike) -> webhook_service_pb2.DeliveryState.ValueType:
+    """Returns the DeliveryState for an enum value or a name such as ``"failed"``."""
+    number = _enum_value(webhook_service_pb2.DeliveryState, "DELIVERY_STATE_", value, "state")
+    return webhook_service_pb2.DeliveryState.ValueType(number)
 
 
 def _timestamp(value: datetime | None, what: str) -> timestamp_pb2.Timestamp | None:
@@ -407,6 +422,66 @@ def list_audit_events(
         end_time=_timestamp(end_time, "end_time"),
         newest_first=newest_first,
         page_size=page_size,
+    )
+
+
+def create_webhook(
+    url: str,
+    *,
+    secret: str,
+    group: str,
+    actions: Iterable[ActionLike],
+    description: str,
+    request_id_: str | None,
+) -> webhook_service_pb2.CreateWebhookRequest:
+    if isinstance(actions, str):
+        raise TypeError(f"actions must be a list, e.g. [{actions!r}]")
+    return webhook_service_pb2.CreateWebhookRequest(
+        webhook=webhook_service_pb2.Webhook(
+            url=url,
+            secret=secret,
+            group=group.removeprefix(GROUP_PREFIX),
+            actions=[action(a) for a in actions],
+            description=description,
+        ),
+        request_id=request_id(request_id_),
+    )
+
+
+def get_webhook(webhook: str) -> webhook_service_pb2.GetWebhookRequest:
+    return webhook_service_pb2.GetWebhookRequest(name=webhook_name(webhook))
+
+
+def list_webhooks(*, group: str, page_size: int) -> webhook_service_pb2.ListWebhooksRequest:
+    return webhook_service_pb2.ListWebhooksRequest(
+        group=group.removeprefix(GROUP_PREFIX), page_size=page_size
+    )
+
+
+def delete_webhook(
+    webhook: str, *, etag: str, request_id_: str | None
+) -> webhook_service_pb2.DeleteWebhookRequest:
+    return webhook_service_pb2.DeleteWebhookRequest(
+        name=webhook_name(webhook), etag=etag, request_id=request_id(request_id_)
+    )
+
+
+def list_webhook_deliveries(
+    webhook: str, *, state: DeliveryStateLike, page_size: int
+) -> webhook_service_pb2.ListWebhookDeliveriesRequest:
+    unspecified = webhook_service_pb2.DELIVERY_STATE_UNSPECIFIED
+    return webhook_service_pb2.ListWebhookDeliveriesRequest(
+        parent=webhook_name(webhook),
+        state=unspecified if state in (unspecified, "", "all") else delivery_state(state),
+        page_size=page_size,
+    )
+
+
+def redeliver(
+    webhook_or_name: str, seq: int | None
+) -> webhook_service_pb2.RedeliverWebhookDeliveryRequest:
+    return webhook_service_pb2.RedeliverWebhookDeliveryRequest(
+        name=delivery_name(webhook_or_name, seq)
     )
 
 

@@ -31,6 +31,8 @@ from modelyard.pagers import (
     AsyncAuditEventsPager,
     AsyncModelGroupsPager,
     AsyncModelVersionsPager,
+    AsyncWebhookDeliveriesPager,
+    AsyncWebhooksPager,
 )
 from modelyard.transport import DEFAULT_TIMEOUT, AsyncTransport, Metadata, RetryPolicy
 from modelyard.v1 import (
@@ -41,6 +43,8 @@ from modelyard.v1 import (
     registry_service_pb2,
     registry_service_pb2_grpc,
     resources_pb2,
+    webhook_service_pb2,
+    webhook_service_pb2_grpc,
 )
 from modelyard.watch import AsyncWatch, watch_request
 
@@ -92,6 +96,7 @@ class AsyncRegistry:
                 registry_service_pb2_grpc.RegistryServiceAsyncStub,
                 audit_service_pb2_grpc.AuditServiceAsyncStub,
                 approval_service_pb2_grpc.ApprovalServiceAsyncStub,
+                webhook_service_pb2_grpc.WebhookServiceAsyncStub,
             ]
             | None
         ) = None
@@ -108,12 +113,17 @@ class AsyncRegistry:
     def _approvals(self) -> approval_service_pb2_grpc.ApprovalServiceAsyncStub:
         return self._open()[2]
 
+    @property
+    def _webhooks(self) -> webhook_service_pb2_grpc.WebhookServiceAsyncStub:
+        return self._open()[3]
+
     def _open(
         self,
     ) -> tuple[
         registry_service_pb2_grpc.RegistryServiceAsyncStub,
         audit_service_pb2_grpc.AuditServiceAsyncStub,
         approval_service_pb2_grpc.ApprovalServiceAsyncStub,
+        webhook_service_pb2_grpc.WebhookServiceAsyncStub,
     ]:
         if self._stubs is None:
             channel = self._transport.channel
@@ -121,6 +131,7 @@ class AsyncRegistry:
                 registry_service_pb2_grpc.RegistryServiceStub(channel),
                 audit_service_pb2_grpc.AuditServiceStub(channel),
                 approval_service_pb2_grpc.ApprovalServiceStub(channel),
+                webhook_service_pb2_grpc.WebhookServiceStub(channel),
             )
         return self._stubs
 
@@ -787,6 +798,133 @@ class AsyncRegistry:
             audit_service_pb2.VerifyAuditLogRequest(),
             timeout=timeout,
             metadata=metadata,
+        )
+
+    # Webhooks
+
+    async def create_webhook(
+        self,
+        url: str,
+        *,
+        secret: str,
+        group: str = "",
+        actions: Iterable[build.ActionLike] = (),
+        description: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> webhook_service_pb2.Webhook:
+        """Returns the new webhook (without its secret); it receives the events that commit
+        after it.
+
+        ``secret`` (16 to 256 characters) keys the HMAC-SHA256 signature of each delivery;
+        ``group`` (an id or name) limits it to one group's events, ``actions`` (``Action``
+        values or names such as ``"STAGE_CHANGED"``) to those actions. Admins only.
+        """
+        request = build.create_webhook(
+            url,
+            secret=secret,
+            group=group,
+            actions=actions,
+            description=description,
+            request_id_=request_id,
+        )
+        return await self._transport.call(
+            self._webhooks.CreateWebhook, request, timeout=timeout, metadata=metadata
+        )
+
+    async def get_webhook(
+        self, webhook: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> webhook_service_pb2.Webhook:
+        """Returns the webhook (``"wh-…"`` or ``"webhooks/wh-…"``); raises WebhookNotFound if
+        there is none."""
+        request = build.get_webhook(webhook)
+        return await self._transport.call(
+            self._webhooks.GetWebhook, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_webhooks(
+        self,
+        *,
+        group: str = "",
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncWebhooksPager:
+        """Returns a pager over the webhooks, oldest first: one group's with ``group``, else
+        every webhook of the tenant."""
+        request = build.list_webhooks(group=group, page_size=page_size)
+
+        async def fetch(token: str) -> webhook_service_pb2.ListWebhooksResponse:
+            return await self._transport.call(
+                self._webhooks.ListWebhooks,
+                build.page_after(request, token),
+                timeout=timeout,
+                metadata=metadata,
+            )
+
+        return AsyncWebhooksPager(fetch, await fetch(""))
+
+    async def delete_webhook(
+        self,
+        webhook: str,
+        *,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> None:
+        """Deletes the webhook and its delivery records; returns nothing.
+
+        Raises StaleEtag if ``etag`` is given and stale.
+        """
+        request = build.delete_webhook(webhook, etag=etag, request_id_=request_id)
+        await self._transport.call(
+            self._webhooks.DeleteWebhook, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_webhook_deliveries(
+        self,
+        webhook: str,
+        *,
+        state: build.DeliveryStateLike = webhook_service_pb2.DELIVERY_STATE_UNSPECIFIED,
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncWebhookDeliveriesPager:
+        """Returns a pager over the webhook's deliveries, newest event first.
+
+        ``state`` is a ``DeliveryState`` value or a name such as ``"failed"``; the default
+        lists them all.
+        """
+        request = build.list_webhook_deliveries(webhook, state=state, page_size=page_size)
+
+        async def fetch(token: str) -> webhook_service_pb2.ListWebhookDeliveriesResponse:
+            return await self._transport.call(
+                self._webhooks.ListWebhookDeliveries,
+                build.page_after(request, token),
+                timeout=timeout,
+                metadata=metadata,
+            )
+
+        return AsyncWebhookDeliveriesPager(fetch, await fetch(""))
+
+    async def redeliver(
+        self,
+        delivery: str,
+        seq: int | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> webhook_service_pb2.WebhookDelivery:
+        """Returns the delivery, PENDING again with a fresh retry budget:
+        ``"webhooks/wh-…/deliveries/42"`` or ``("wh-…", 42)``.
+
+        Raises WebhookDeliveryNotFound if the webhook never had a delivery of that event.
+        """
+        request = build.redeliver(delivery, seq)
+        return await self._transport.call(
+            self._webhooks.RedeliverWebhookDelivery, request, timeout=timeout, metadata=metadata
         )
 
     # Event streams

@@ -1,5 +1,6 @@
 """Resource names: ``groups/{group}``, ``groups/{group}/versions/{version}``,
-``groups/{group}/aliases/{alias}`` and ``groups/{group}/approvalPolicy``.
+``groups/{group}/aliases/{alias}``, ``groups/{group}/approvalPolicy``, ``webhooks/{webhook}``
+and ``webhooks/{webhook}/deliveries/{seq}``.
 
 The SDK accepts a bare group id (``"fraud"``) wherever a group is named and turns it into
 the resource name the API wants. Ids are validated by the server, which says what is
@@ -10,17 +11,22 @@ from __future__ import annotations
 
 __all__ = [
     "GROUP_PREFIX",
+    "WEBHOOK_PREFIX",
     "alias_name",
+    "delivery_name",
     "group_name",
     "policy_name",
     "split_version_name",
     "version_name",
+    "webhook_name",
 ]
 
 GROUP_PREFIX = "groups/"
 _VERSIONS = "/versions/"
 _ALIASES = "/aliases/"
 _POLICY = "/approvalPolicy"
+WEBHOOK_PREFIX = "webhooks/"
+_DELIVERIES = "/deliveries/"
 
 
 def group_name(group: str) -> str:
@@ -90,3 +96,30 @@ def policy_name(group: str) -> str:
     if group.endswith(_POLICY):
         return group
     return group_name(group) + _POLICY
+
+
+def webhook_name(webhook: str) -> str:
+    """Returns ``webhooks/{webhook}`` for a webhook id (``wh-…``) or a webhook's name."""
+    if not webhook:
+        raise ValueError("a webhook is required, e.g. 'wh-1a2b3c4d5e' or 'webhooks/wh-1a2b3c4d5e'")
+    return webhook if webhook.startswith(WEBHOOK_PREFIX) else WEBHOOK_PREFIX + webhook
+
+
+def delivery_name(webhook_or_name: str, seq: int | None = None) -> str:
+    """Returns ``webhooks/{webhook}/deliveries/{seq}``.
+
+    Accepts ``("wh-1a2b3c4d5e", 42)``, ``("webhooks/wh-1a2b3c4d5e", 42)`` or a delivery's
+    full resource name with ``seq`` left out.
+    """
+    if seq is None:
+        if _DELIVERIES not in webhook_or_name:
+            raise ValueError(
+                f"{webhook_or_name!r} is not a delivery name; pass the event's seq too, "
+                "e.g. ('wh-1a2b3c4d5e', 42) or 'webhooks/wh-1a2b3c4d5e/deliveries/42'"
+            )
+        return webhook_name(webhook_or_name)
+    if _DELIVERIES in webhook_or_name:
+        raise ValueError(f"{webhook_or_name!r} already names a delivery; do not pass seq={seq!r}")
+    if isinstance(seq, bool) or not isinstance(seq, int):
+        raise TypeError(f"seq must be an int, the event's seq in the log, not {seq!r}")
+    return f"{webhook_name(webhook_or_name)}{_DELIVERIES}{seq}"

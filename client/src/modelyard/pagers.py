@@ -26,6 +26,7 @@ from modelyard.v1 import (
     audit_service_pb2,
     registry_service_pb2,
     resources_pb2,
+    webhook_service_pb2,
 )
 
 __all__ = [
@@ -37,10 +38,14 @@ __all__ = [
     "AsyncModelGroupsPager",
     "AsyncModelVersionsPager",
     "AsyncPager",
+    "AsyncWebhookDeliveriesPager",
+    "AsyncWebhooksPager",
     "AuditEventsPager",
     "ModelGroupsPager",
     "ModelVersionsPager",
     "Pager",
+    "WebhookDeliveriesPager",
+    "WebhooksPager",
 ]
 
 ItemT = TypeVar("ItemT", bound=Message, covariant=True)
@@ -162,6 +167,35 @@ class ApprovalsPager(
         super().__init__(fetch, first, lambda page: page.approvals)
 
 
+class WebhooksPager(
+    _ListPager[webhook_service_pb2.Webhook, webhook_service_pb2.ListWebhooksResponse]
+):
+    """The webhooks of a ListWebhooks call, oldest first; ``.pages`` yields its responses."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str], webhook_service_pb2.ListWebhooksResponse],
+        first: webhook_service_pb2.ListWebhooksResponse,
+    ) -> None:
+        super().__init__(fetch, first, lambda page: page.webhooks)
+
+
+class WebhookDeliveriesPager(
+    _ListPager[
+        webhook_service_pb2.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
+    ]
+):
+    """The deliveries of a ListWebhookDeliveries call, newest event first; ``.pages`` yields
+    its responses."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str], webhook_service_pb2.ListWebhookDeliveriesResponse],
+        first: webhook_service_pb2.ListWebhookDeliveriesResponse,
+    ) -> None:
+        super().__init__(fetch, first, lambda page: page.deliveries)
+
+
 class AsyncPager(ABC, Generic[ItemT]):
     """The items of a list call, in order, across all its pages, for ``async for``."""
 
@@ -273,3 +307,32 @@ class AsyncApprovalsPager(
         first: approval_service_pb2.ListApprovalsResponse,
     ) -> None:
         super().__init__(fetch, first, lambda page: page.approvals)
+
+
+class AsyncWebhooksPager(
+    _AsyncListPager[webhook_service_pb2.Webhook, webhook_service_pb2.ListWebhooksResponse]
+):
+    """The webhooks of a ListWebhooks call, oldest first; ``.pages`` yields its responses."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str], Awaitable[webhook_service_pb2.ListWebhooksResponse]],
+        first: webhook_service_pb2.ListWebhooksResponse,
+    ) -> None:
+        super().__init__(fetch, first, lambda page: page.webhooks)
+
+
+class AsyncWebhookDeliveriesPager(
+    _AsyncListPager[
+        webhook_service_pb2.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
+    ]
+):
+    """The deliveries of a ListWebhookDeliveries call, newest event first; ``.pages`` yields
+    its responses."""
+
+    def __init__(
+        self,
+        fetch: Callable[[str], Awaitable[webhook_service_pb2.ListWebhookDeliveriesResponse]],
+        first: webhook_service_pb2.ListWebhookDeliveriesResponse,
+    ) -> None:
+        super().__init__(fetch, first, lambda page: page.deliveries)
