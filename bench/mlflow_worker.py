@@ -17,6 +17,7 @@ How the modelyard workload maps onto MLflow:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import time
@@ -51,6 +52,14 @@ os.environ.setdefault("MLFLOW_HTTP_POOL_CONNECTIONS", "64")
 
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
+
+_attempt = itertools.count(1)
+
+
+def fresh(prefix: str) -> str:
+    """A new artifact prefix for each attempt at a registration op, as on modelyard's side
+    (MLflow would accept a repeated source; modelyard refuses a repeated sha256)."""
+    return f"{prefix}{next(_attempt)}"
 
 
 def new_client(uri: str) -> MlflowClient:
@@ -165,6 +174,15 @@ def main() -> None:
         page = client.search_model_versions(list_filter, max_results=100)
         assert len(page) == 100 and all(v.tags["team"] == "risk" for v in page), len(page)
 
+    def register_concurrent() -> Result:
+        prefix = fresh("c8")
+        return measure_threads(
+            lambda c: register_op(thread_clients[c], experiment_id, f"{prefix}-{c}"),
+            8,
+            cfg.register_c8_n,
+            max_seconds=cfg.max_seconds,
+        )
+
     def get_op(c: int) -> Callable[[int], object]:
         tc = thread_clients[c]
         return lambda i: tc.get_model_version(REGISTER_GROUP, str(1 + i % reads))
@@ -174,7 +192,7 @@ def main() -> None:
             "register_seq",
             None,
             lambda: measure_sequential(
-                register_op(client, experiment_id, "seq"),
+                register_op(client, experiment_id, fresh("seq")),
                 cfg.register_seq_n,
                 max_seconds=cfg.max_seconds,
             ),
@@ -182,12 +200,7 @@ def main() -> None:
         (
             "register_c8",
             None,
-            lambda: measure_threads(
-                lambda c: register_op(thread_clients[c], experiment_id, f"c8-{c}"),
-                8,
-                cfg.register_c8_n,
-                max_seconds=cfg.max_seconds,
-            ),
+            register_concurrent,
         ),
         (
             "get_seq",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
 import signal
 import subprocess
@@ -43,6 +44,14 @@ from workload import (
 )
 
 LIST_FILTER = 'tags.team = "risk"'
+_attempt = itertools.count(1)
+
+
+def fresh(prefix: str) -> str:
+    """A new artifact prefix for each attempt at a registration op: the server refuses a
+    sha256 it has seen in the group (DUPLICATE_ARTIFACT), so a repeated measurement must
+    not reuse the artifacts of the one before."""
+    return f"{prefix}{next(_attempt)}"
 
 
 def register_op(reg: Registry, prefix: str) -> Callable[[int], object]:
@@ -84,13 +93,14 @@ async def seed_list_group(address: str, token: str, cfg: Config) -> Result:
 
 
 async def register_concurrent(address: str, token: str, cfg: Config) -> Result:
+    prefix = fresh("c8")
     async with AsyncRegistry(address, token=token) as reg:
 
         async def op(i: int) -> object:
             return await reg.register(
                 REGISTER_GROUP,
-                uri=f"s3://bench/c8/{i}",
-                sha256=sha256_for("c8", i),
+                uri=f"s3://bench/{prefix}/{i}",
+                sha256=sha256_for(prefix, i),
                 size_bytes=1,
                 metrics=metrics_for(i),
                 tags=tags_for(i),
@@ -236,7 +246,7 @@ def main() -> None:
                 "register_seq",
                 None,
                 lambda: measure_sequential(
-                    register_op(reg, "seq"), cfg.register_seq_n, max_seconds=cfg.max_seconds
+                    register_op(reg, fresh("seq")), cfg.register_seq_n, max_seconds=cfg.max_seconds
                 ),
             ),
             ("register_c8", None, lambda: asyncio.run(register_concurrent(address, token, cfg))),
