@@ -1,7 +1,7 @@
 """The ``modelyard`` command: the registry from a shell.
 
 ``modelyard [--address A] [--token T] [--json] FAMILY COMMAND ...``; a module per command
-family (``groups``, ``versions``, ``alias``, ``audit``, …) adds its commands with
+family (``groups``, ``versions``, ``alias``, ``audit``, ``webhooks``, …) adds its commands with
 ``add_commands``, so new families slot in by adding a module to :data:`FAMILIES`. Tables
 are for people; ``--json`` prints the proto JSON form for scripts. A failure prints one line
 ``error: <REASON>: <message>`` to stderr and exits non-zero, never a traceback.
@@ -26,6 +26,7 @@ from modelyard.cli import (
     stages,
     versions,
     watch,
+    webhooks,
 )
 from modelyard.cli.options import Commands, Handler, Invocation, add_connection_options
 from modelyard.cli.output import Output
@@ -45,6 +46,7 @@ FAMILIES: Sequence[Callable[[Commands], None]] = (
     history.add_commands,
     audit.add_commands,
     watch.add_commands,
+    webhooks.add_commands,
 )
 
 #: The call failed, or the check it ran found a problem.

@@ -1,0 +1,225 @@
+"""``modelyard webhooks create|list|show|delete|deliveries|redeliver``: the log's events
+POSTed to HTTP endpoints, and the record of each delivery.
+
+The signing secret is read from a file or the environment, never from the command line
+(where ``ps`` and the shell's history would keep it), and is never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from modelyard.cli.audit import ACTIONS
+from modelyard.cli.options import Commands, Invocation, add_command, add_limit, add_request_id
+from modelyard.cli.output import enum_label, format_time
+from modelyard.names import webhook_name
+from modelyard.v1.resources_pb2 import Action
+from modelyard.v1.webhook_service_pb2 import DeliveryState, Webhook, WebhookDelivery
+
+__all__ = ["SECRET_ENV", "add_commands", "webhook_fields"]
+
+#: Where ``webhooks create`` finds the secret when no --secret-file is given.
+SECRET_ENV = "MODELYARD_WEBHOOK_SECRET"
+
+HEADERS = ("WEBHOOK", "GROUP", "ACTIONS", "URL", "CREATED_BY", "CREATED")
+DELIVERY_HEADERS = (
+    "SEQ",
+    "ACTION",
+    "RESOURCE",
+    "STATE",
+    "ATTEMPTS",
+    "CODE",
+    "LAST_ATTEMPT",
+    "ERROR",
+)
+STATES = [
+    enum_label(n, "DELIVERY_STATE_").lower()
+    for n in DeliveryState.keys()  # noqa: SIM118 - an EnumTypeWrapper is not a dict
+    if not n.endswith("_UNSPECIFIED")
+]
+
+
+def _actions(webhook: Webhook) -> str:
+    return ",".join(enum_label(Action.Name(a), "ACTION_") for a in webhook.actions) or "all"
+
+
+def _id(name: str) -> str:
+    return name.removeprefix("webhooks/")
+
+
+def _row(webhook: Webhook) -> tuple[str, ...]:
+    return (
+        _id(webhook.name),
+        webhook.group or "*",
+        _actions(webhook),
+        webhook.url,
+        webhook.created_by,
+        format_time(webhook.create_time),
+    )
+
+
+def webhook_fields(webhook: Webhook) -> list[tuple[str, str]]:
+    """Returns the ``label: value`` lines of ``webhooks show`` (there is no secret to show:
+    the server never returns it)."""
+    return [
+        ("name", webhook.name),
+        ("url", webhook.url),
+        ("group", webhook.group or "* (every group)"),
+        ("actions", _actions(webhook)),
+        ("description", webhook.description),
+        ("cursor", str(webhook.cursor)),
+        ("created by", webhook.created_by),
+        ("created", format_time(webhook.create_time)),
+        ("etag", webhook.etag),
+    ]
+
+
+def _delivery_row(delivery: WebhookDelivery) -> tuple[str, ...]:
+    return (
+        str(delivery.seq),
+        enum_label(Action.Name(delivery.action), "ACTION_"),
+        delivery.resource,
+        enum_label(DeliveryState.Name(delivery.state), "DELIVERY_STATE_"),
+        str(delivery.attempts),
+        str(delivery.last_response_code or "-"),
+        format_time(delivery.last_attempt_time),
+        delivery.last_error,
+    )
+
+
+def delivery_fields(delivery: WebhookDelivery) -> list[tuple[str, str]]:
+    """Returns the ``label: value`` lines of ``webhooks redeliver``."""
+    return [
+        ("name", delivery.name),
+        ("action", enum_label(Action.Name(delivery.action), "ACTION_")),
+        ("resource", delivery.resource),
+        ("state", enum_label(DeliveryState.Name(delivery.state), "DELIVERY_STATE_")),
+        ("attempts", str(delivery.attempts)),
+        ("next attempt", format_time(delivery.next_attempt_time)),
+    ]
+
+
+def read_secret(path: str | None) -> str:
+    """Returns the secret from ``path`` (``-``: standard input) or $MODELYARD_WEBHOOK_SECRET,
+    without the line break a file ends with."""
+    if path is None:
+        secret = os.environ.get(SECRET_ENV, "")
+        if not secret:
+            raise ValueError(
+                f"a signing secret is required: --secret-file PATH, or ${SECRET_ENV}; "
+                "make one with `openssl rand -hex 32 > webhook.secret`"
+            )
+        return secret
+    try:
+        if path == "-":
+            text = sys.stdin.read()
+        else:
+            with open(path, encoding="utf-8") as file:
+                text = file.read()
+    except OSError as error:
+        raise ValueError(f"cannot read the secret from {path}: {error.strerror}") from None
+    return text.rstrip("\r\n")
+
+
+def create_webhook(run: Invocation) -> None:
+    args = run.args
+    webhook = run.registry.create_webhook(
+        args.url,
+        secret=read_secret(args.secret_file),
+        group=args.group,
+        actions=args.action or (),
+        description=args.description,
+        request_id=args.request_id,
+    )
+    run.output.message(webhook, webhook_fields(webhook))
+
+
+def list_webhooks(run: Invocation) -> None:
+    pager = run.registry.list_webhooks(group=run.args.group, page_size=run.page_size())
+    run.output.listing(HEADERS, ((w, _row(w)) for w in run.limited(pager)))
+
+
+def show_webhook(run: Invocation) -> None:
+    webhook = run.registry.get_webhook(run.args.webhook)
+    run.output.message(webhook, webhook_fields(webhook))
+
+
+def delete_webhook(run: Invocation) -> None:
+    args = run.args
+    run.registry.delete_webhook(args.webhook, etag=args.etag, request_id=args.request_id)
+    run.output.text(f"deleted {webhook_name(args.webhook)}")
+
+
+def list_deliveries(run: Invocation) -> None:
+    args = run.args
+    pager = run.registry.list_webhook_deliveries(
+        args.webhook, state=args.state or "all", page_size=run.page_size()
+    )
+    run.output.listing(DELIVERY_HEADERS, ((d, _delivery_row(d)) for d in run.limited(pager)))
+
+
+def redeliver(run: Invocation) -> None:
+    delivery = run.registry.redeliver(run.args.delivery, run.args.seq)
+    run.output.message(delivery, delivery_fields(delivery))
+
+
+def add_commands(commands: Commands) -> None:
+    """Adds the ``webhooks`` command family."""
+    family = commands.add_parser(
+        "webhooks",
+        help="HTTP endpoints that receive the log's events",
+        description=(
+            "Register, list, show and delete webhooks; list their deliveries and redeliver "
+            "failed ones. Admins only."
+        ),
+    )
+    sub = family.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = add_command(sub, "create", help="register a webhook for the events that commit after it")
+    p.add_argument("url", help="the http:// or https:// URL deliveries are POSTed to")
+    p.add_argument(
+        "--secret-file",
+        default=None,
+        metavar="PATH",
+        help=f"file holding the signing secret, 16-256 characters ('-': stdin; default ${SECRET_ENV})",
+    )
+    p.add_argument("--group", default="", help="only this group's events (default: every group)")
+    p.add_argument(
+        "--action",
+        action="append",
+        choices=ACTIONS,
+        metavar="ACTION",
+        help="only these actions (repeatable; default: all), e.g. STAGE_CHANGED",
+    )
+    p.add_argument("--description", default="", help="what the webhook is for")
+    add_request_id(p)
+    p.set_defaults(handler=create_webhook)
+
+    p = add_command(sub, "list", help="list webhooks, oldest first")
+    p.add_argument("--group", default="", help="only this group's webhooks")
+    add_limit(p, "webhooks")
+    p.set_defaults(handler=list_webhooks)
+
+    p = add_command(sub, "show", help="show a webhook (never its secret)")
+    p.add_argument("webhook", help="webhook id or name, e.g. wh-1a2b3c4d5e")
+    p.set_defaults(handler=show_webhook)
+
+    p = add_command(sub, "delete", help="delete a webhook and its delivery records")
+    p.add_argument("webhook", help="webhook id or name, e.g. wh-1a2b3c4d5e")
+    p.add_argument("--etag", default="", help="fail if the webhook changed since this etag")
+    add_request_id(p)
+    p.set_defaults(handler=delete_webhook)
+
+    p = add_command(sub, "deliveries", help="list a webhook's deliveries, newest event first")
+    p.add_argument("webhook", help="webhook id or name, e.g. wh-1a2b3c4d5e")
+    p.add_argument("--state", choices=STATES, default=None, help="only deliveries in this state")
+    add_limit(p, "deliveries")
+    p.set_defaults(handler=list_deliveries)
+
+    p = add_command(sub, "redeliver", help="deliver an event again, with a fresh retry budget")
+    p.add_argument("delivery", help="delivery name (webhooks/wh-…/deliveries/42), or a webhook id")
+    p.add_argument(
+        "seq", nargs="?", type=int, default=None, help="the event's seq, after a webhook id"
+    )
+    p.set_defaults(handler=redeliver)
