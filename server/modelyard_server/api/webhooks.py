@@ -59,6 +59,20 @@ class WebhookServicer(ws_grpc.WebhookServiceServicer):
         return ws.ListWebhooksResponse(webhooks=webhooks, next_page_token=token)
 
     @rpc
+    async def UpdateWebhook(self, request: ws.UpdateWebhookRequest, context: Context) -> ws.Webhook:
+        mutation = Mutation(
+            principal=current_principal(),
+            request_id=request.request_id,
+            request_digest=request_digest("UpdateWebhook", request),
+        )
+        return await self.webhooks.update(
+            mutation,
+            request.webhook,
+            request.update_mask.paths,
+            action_names(list(request.webhook.actions), "webhook.actions"),
+        )
+
+    @rpc
     async def DeleteWebhook(
         self, request: ws.DeleteWebhookRequest, context: Context
     ) -> empty_pb2.Empty:

@@ -159,6 +159,13 @@ class Writer(Reader, Protocol):
         """Stores a new webhook; `actions` are log action names ([]: all)."""
         ...
 
+    async def update_webhook(
+        self, webhook: ws.Webhook, secret: str | None, actions: list[str] | None
+    ) -> None:
+        """Stores a webhook's new state (its cursor stays); a new secret and new action
+        names ([]: all) unless None."""
+        ...
+
     async def delete_webhook(self, webhook_id: str) -> None:
         """Deletes a webhook and its delivery records."""
         ...

@@ -26,7 +26,7 @@ from modelyard_server.domain.clock import new_etag, now_us, timestamp
 from modelyard_server.domain.errors import FieldViolation, NotFound, invalid_fields
 from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
 from modelyard_server.domain.principal import Permission, Principal
-from modelyard_server.domain.registry import check_etag, group_not_found
+from modelyard_server.domain.registry import check_etag, group_not_found, mask_paths
 from modelyard_server.domain.store import LogDraft, Store, Writer
 from modelyard_server.domain.validation import Checker
 from modelyard_server.log.chain import LogEntry
@@ -87,11 +87,21 @@ def webhook_not_found(webhook_id: str) -> NotFound:
     )
 
 
-def check_webhook(webhook: ws.Webhook, actions: Sequence[str]) -> None:
-    """Raises INVALID_FIELD naming every problem of a webhook to create."""
+#: What UpdateWebhook may change; the rest is output only.
+WEBHOOK_MUTABLE = {"url", "secret", "group", "actions", "description"}
+WEBHOOK_OUTPUT_ONLY = {"name", "cursor", "created_by", "create_time", "etag", "update_time"}
+
+
+def check_webhook(
+    webhook: ws.Webhook, actions: Sequence[str], fields: Collection[str] = WEBHOOK_MUTABLE
+) -> None:
+    """Raises INVALID_FIELD naming every problem of a webhook to create, or of the `fields`
+    an update sets."""
     check = Checker()
     url = webhook.url
-    if not url:
+    if "url" not in fields:
+        pass
+    elif not url:
         check.fail("webhook.url", "is required: the http:// or https:// URL to POST to")
     elif len(url) > MAX_URL:
         check.fail("webhook.url", f"is {len(url)} characters long; the limit is {MAX_URL}")
@@ -99,16 +109,17 @@ def check_webhook(webhook: ws.Webhook, actions: Sequence[str]) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             check.fail("webhook.url", f"'{url}' is not an http:// or https:// URL with a host")
-    if not MIN_SECRET <= len(webhook.secret) <= MAX_SECRET:
+    if "secret" in fields and not MIN_SECRET <= len(webhook.secret) <= MAX_SECRET:
         check.fail(
             "webhook.secret",
             f"must be {MIN_SECRET} to {MAX_SECRET} characters (it is {len(webhook.secret)}); "
             "use a random string, e.g. from `openssl rand -hex 32`",
         )
-    if webhook.group and not names.GROUP_ID.fullmatch(webhook.group):
+    if "group" in fields and webhook.group and not names.GROUP_ID.fullmatch(webhook.group):
         check.fail("webhook.group", f"'{webhook.group}' is not a group id: {names.GROUP_ID_RULE}")
-    check.text("webhook.description", webhook.description, MAX_DESCRIPTION)
-    if len(actions) > len(pb.Action.keys()):
+    if "description" in fields:
+        check.text("webhook.description", webhook.description, MAX_DESCRIPTION)
+    if "actions" in fields and len(actions) > len(pb.Action.keys()):
         check.fail("webhook.actions", "lists more actions than there are")
     check.raise_if_any()
 
@@ -282,6 +293,50 @@ class Webhooks:
         async with self.store.reader(principal.tenant) as reader:
             page = await reader.list_webhooks(group or None, limit, after)
         return page.items, encode_token(page.resume_after, key)
+
+    async def update(
+        self, mutation: Mutation, patch: ws.Webhook, paths: Sequence[str], actions: Sequence[str]
+    ) -> ws.Webhook:
+        """Returns the webhook (without its secret) after setting the fields named in `paths`
+        from `patch`; `actions` are the patch's actions as log action names."""
+        webhook_id = parse_webhook_name(patch.name, "webhook.name")
+        mask_paths(paths, WEBHOOK_MUTABLE, set(), WEBHOOK_OUTPUT_ONLY, set(), set())
+        fields = set(paths)
+        check_webhook(patch, actions, fields)
+
+        async def change(writer: Writer, now: int) -> tuple[LogDraft, ws.Webhook]:
+            before = await writer.webhook(webhook_id)
+            if before is None:
+                mutation.principal.authorize(Permission.ADMIN)
+                raise webhook_not_found(webhook_id)
+            mutation.principal.authorize(Permission.ADMIN, before.group or None)
+            check_etag(patch.etag, before.etag, before.name)
+            after = ws.Webhook()
+            after.CopyFrom(before)
+            if "url" in fields:
+                after.url = patch.url
+            if "description" in fields:
+                after.description = patch.description
+            if "actions" in fields:
+                after.ClearField("actions")
+                after.actions.extend(patch.actions)
+            if "group" in fields and patch.group != before.group:
+                # Moving it is creating it for the new scope: the caller must be admin there.
+                mutation.principal.authorize(Permission.ADMIN, patch.group or None)
+                if patch.group and await writer.group(patch.group) is None:
+                    raise group_not_found(patch.group)
+                after.group = patch.group
+            after.update_time.CopyFrom(timestamp(now))
+            after.etag = new_etag()
+            filters = list(actions) if "actions" in fields else None
+            secret = patch.secret if "secret" in fields else None
+            await writer.update_webhook(after, secret, filters)
+            draft = mutation.draft(
+                "WEBHOOK_UPDATED", after.name, after.group, 0, before, after, now
+            )
+            return draft, after
+
+        return await must(write(self.store, self.clock, mutation, ws.Webhook, change))
 
     async def delete(self, mutation: Mutation, name: str, etag: str) -> None:
         webhook_id = parse_webhook_name(name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from modelyard.v1 import webhook_service_pb2 as ws
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, delete, insert, select, update
 
 from modelyard_server.domain.store import Key, Slice
 from modelyard_server.store.engine import Conn
@@ -74,6 +74,30 @@ class WebhookWrites:
                 cursor=webhook.cursor,
                 body=body.SerializeToString(deterministic=True),
             )
+        )
+
+    async def update_webhook(
+        self, webhook: ws.Webhook, secret: str | None, actions: list[str] | None
+    ) -> None:
+        body = ws.Webhook()
+        body.CopyFrom(webhook)
+        body.ClearField("cursor")  # the worker owns the column; an update leaves it as it is
+        values: dict[str, Any] = {
+            "group_id": webhook.group,
+            "url": webhook.url,
+            "body": body.SerializeToString(deterministic=True),
+        }
+        if secret is not None:
+            values["secret"] = secret
+        if actions is not None:
+            values["actions"] = actions
+        await self.conn.execute(
+            update(WEBHOOKS)
+            .where(
+                WEBHOOKS.c.tenant == self.tenant,
+                WEBHOOKS.c.webhook_id == webhook.name.removeprefix("webhooks/"),
+            )
+            .values(**values)
         )
 
     async def delete_webhook(self, webhook_id: str) -> None:

@@ -5,6 +5,7 @@ isort:skip_file
 
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -65,6 +66,7 @@ class Webhook(_message.Message):
     CREATED_BY_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Output only. Resource name, `webhooks/{webhook}`; the id is assigned by the server."""
     url: _builtins.str
@@ -86,7 +88,9 @@ class Webhook(_message.Message):
     created_by: _builtins.str
     """Output only. The principal that created the webhook."""
     etag: _builtins.str
-    """Output only. Send it back on delete to detect concurrent changes (ABORTED, STALE_ETAG)."""
+    """Output only. Send it back on update or delete to detect concurrent changes (ABORTED,
+    STALE_ETAG).
+    """
     @_builtins.property
     def actions(self) -> _containers.RepeatedScalarFieldContainer[_resources_pb2.Action.ValueType]:
         """Only events with these actions; empty: all actions."""
@@ -94,6 +98,10 @@ class Webhook(_message.Message):
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """Output only."""
+
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp:
+        """Output only. When the webhook was last updated; unset until then."""
 
     def __init__(
         self,
@@ -108,10 +116,11 @@ class Webhook(_message.Message):
         created_by: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "create_time", b"create_time", "created_by", b"created_by", "cursor", b"cursor", "description", b"description", "etag", b"etag", "group", b"group", "name", b"name", "secret", b"secret", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actions", b"actions", "create_time", b"create_time", "created_by", b"created_by", "cursor", b"cursor", "description", b"description", "etag", b"etag", "group", b"group", "name", b"name", "secret", b"secret", "update_time", b"update_time", "url", b"url"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -292,6 +301,44 @@ class ListWebhooksResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListWebhooksResponse: _TypeAlias = ListWebhooksResponse  # noqa: Y015
+
+@_typing.final
+class UpdateWebhookRequest(_message.Message):
+    """Request for WebhookService.UpdateWebhook."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    WEBHOOK_FIELD_NUMBER: _builtins.int
+    UPDATE_MASK_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Optional idempotency key, at most 128 characters."""
+    @_builtins.property
+    def webhook(self) -> Global___Webhook:
+        """Required. `name` says which webhook; the fields named in `update_mask` are taken from it.
+        If `etag` is set, fails with ABORTED (STALE_ETAG) unless it matches the webhook's.
+        """
+
+    @_builtins.property
+    def update_mask(self) -> _field_mask_pb2.FieldMask:
+        """Required. The fields to change: `url`, `secret` (rotation), `group`, `actions`,
+        `description`. Output-only fields are refused (IMMUTABLE_FIELD).
+        """
+
+    def __init__(
+        self,
+        *,
+        webhook: Global___Webhook | None = ...,
+        update_mask: _field_mask_pb2.FieldMask | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["update_mask", b"update_mask", "webhook", b"webhook"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "update_mask", b"update_mask", "webhook", b"webhook"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdateWebhookRequest: _TypeAlias = UpdateWebhookRequest  # noqa: Y015
 
 @_typing.final
 class DeleteWebhookRequest(_message.Message):

@@ -40,7 +40,8 @@ class WebhookServiceStub:
     and receivers drop repeats by `webhook-id`. A server POSTs one webhook's deliveries one at
     a time, in seq order; a retried one arrives after newer ones, so order by the event's seq.
 
-    Creating and deleting a webhook are changes, each with one log entry (ACTION_WEBHOOK_*).
+    Creating, updating and deleting a webhook are changes, each with one log entry
+    (ACTION_WEBHOOK_*); the entries' snapshots never hold the secret.
     Every method needs the admin role: tenant-wide, or on the group of a group's webhook.
     """
 
@@ -64,6 +65,11 @@ class WebhookServiceStub:
                 '/modelyard.v1.WebhookService/ListWebhooks',
                 request_serializer=modelyard_dot_v1_dot_webhook__service__pb2.ListWebhooksRequest.SerializeToString,
                 response_deserializer=modelyard_dot_v1_dot_webhook__service__pb2.ListWebhooksResponse.FromString,
+                _registered_method=True)
+        self.UpdateWebhook = channel.unary_unary(
+                '/modelyard.v1.WebhookService/UpdateWebhook',
+                request_serializer=modelyard_dot_v1_dot_webhook__service__pb2.UpdateWebhookRequest.SerializeToString,
+                response_deserializer=modelyard_dot_v1_dot_webhook__service__pb2.Webhook.FromString,
                 _registered_method=True)
         self.DeleteWebhook = channel.unary_unary(
                 '/modelyard.v1.WebhookService/DeleteWebhook',
@@ -96,7 +102,8 @@ class WebhookServiceServicer:
     and receivers drop repeats by `webhook-id`. A server POSTs one webhook's deliveries one at
     a time, in seq order; a retried one arrives after newer ones, so order by the event's seq.
 
-    Creating and deleting a webhook are changes, each with one log entry (ACTION_WEBHOOK_*).
+    Creating, updating and deleting a webhook are changes, each with one log entry
+    (ACTION_WEBHOOK_*); the entries' snapshots never hold the secret.
     Every method needs the admin role: tenant-wide, or on the group of a group's webhook.
     """
 
@@ -116,6 +123,16 @@ class WebhookServiceServicer:
 
     def ListWebhooks(self, request, context):
         """Lists webhooks, oldest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateWebhook(self, request, context):
+        """Changes a webhook's URL, filters, description or secret (AIP-134): the fields named in
+        `update_mask`. Attempts from then on go to the new URL, signed with the new secret. The
+        cursor stays: new filters apply to the events not yet turned into deliveries (those after
+        the update, and any just before it that the server had not reached).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -160,6 +177,11 @@ def add_WebhookServiceServicer_to_server(servicer, server):
                     request_deserializer=modelyard_dot_v1_dot_webhook__service__pb2.ListWebhooksRequest.FromString,
                     response_serializer=modelyard_dot_v1_dot_webhook__service__pb2.ListWebhooksResponse.SerializeToString,
             ),
+            'UpdateWebhook': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateWebhook,
+                    request_deserializer=modelyard_dot_v1_dot_webhook__service__pb2.UpdateWebhookRequest.FromString,
+                    response_serializer=modelyard_dot_v1_dot_webhook__service__pb2.Webhook.SerializeToString,
+            ),
             'DeleteWebhook': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteWebhook,
                     request_deserializer=modelyard_dot_v1_dot_webhook__service__pb2.DeleteWebhookRequest.FromString,
@@ -197,7 +219,8 @@ class WebhookService:
     and receivers drop repeats by `webhook-id`. A server POSTs one webhook's deliveries one at
     a time, in seq order; a retried one arrives after newer ones, so order by the event's seq.
 
-    Creating and deleting a webhook are changes, each with one log entry (ACTION_WEBHOOK_*).
+    Creating, updating and deleting a webhook are changes, each with one log entry
+    (ACTION_WEBHOOK_*); the entries' snapshots never hold the secret.
     Every method needs the admin role: tenant-wide, or on the group of a group's webhook.
     """
 
@@ -272,6 +295,33 @@ class WebhookService:
             '/modelyard.v1.WebhookService/ListWebhooks',
             modelyard_dot_v1_dot_webhook__service__pb2.ListWebhooksRequest.SerializeToString,
             modelyard_dot_v1_dot_webhook__service__pb2.ListWebhooksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateWebhook(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelyard.v1.WebhookService/UpdateWebhook',
+            modelyard_dot_v1_dot_webhook__service__pb2.UpdateWebhookRequest.SerializeToString,
+            modelyard_dot_v1_dot_webhook__service__pb2.Webhook.FromString,
             options,
             channel_credentials,
             insecure,

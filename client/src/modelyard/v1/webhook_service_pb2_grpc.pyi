@@ -41,7 +41,8 @@ class WebhookServiceStub:
     and receivers drop repeats by `webhook-id`. A server POSTs one webhook's deliveries one at
     a time, in seq order; a retried one arrives after newer ones, so order by the event's seq.
 
-    Creating and deleting a webhook are changes, each with one log entry (ACTION_WEBHOOK_*).
+    Creating, updating and deleting a webhook are changes, each with one log entry
+    (ACTION_WEBHOOK_*); the entries' snapshots never hold the secret.
     Every method needs the admin role: tenant-wide, or on the group of a group's webhook.
     """
 
@@ -55,6 +56,12 @@ class WebhookServiceStub:
     """Returns a webhook. NOT_FOUND (WEBHOOK_NOT_FOUND) if there is none."""
     ListWebhooks: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.ListWebhooksRequest, _webhook_service_pb2.ListWebhooksResponse]
     """Lists webhooks, oldest first."""
+    UpdateWebhook: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.UpdateWebhookRequest, _webhook_service_pb2.Webhook]
+    """Changes a webhook's URL, filters, description or secret (AIP-134): the fields named in
+    `update_mask`. Attempts from then on go to the new URL, signed with the new secret. The
+    cursor stays: new filters apply to the events not yet turned into deliveries (those after
+    the update, and any just before it that the server had not reached).
+    """
     DeleteWebhook: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.DeleteWebhookRequest, _empty_pb2.Empty]
     """Deletes a webhook and its delivery records; no further deliveries are attempted."""
     ListWebhookDeliveries: _grpc.UnaryUnaryMultiCallable[_webhook_service_pb2.ListWebhookDeliveriesRequest, _webhook_service_pb2.ListWebhookDeliveriesResponse]
@@ -77,7 +84,8 @@ class WebhookServiceAsyncStub(WebhookServiceStub):
     and receivers drop repeats by `webhook-id`. A server POSTs one webhook's deliveries one at
     a time, in seq order; a retried one arrives after newer ones, so order by the event's seq.
 
-    Creating and deleting a webhook are changes, each with one log entry (ACTION_WEBHOOK_*).
+    Creating, updating and deleting a webhook are changes, each with one log entry
+    (ACTION_WEBHOOK_*); the entries' snapshots never hold the secret.
     Every method needs the admin role: tenant-wide, or on the group of a group's webhook.
     """
 
@@ -88,6 +96,12 @@ class WebhookServiceAsyncStub(WebhookServiceStub):
     """Returns a webhook. NOT_FOUND (WEBHOOK_NOT_FOUND) if there is none."""
     ListWebhooks: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.ListWebhooksRequest, _webhook_service_pb2.ListWebhooksResponse]  # type: ignore[assignment]
     """Lists webhooks, oldest first."""
+    UpdateWebhook: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.UpdateWebhookRequest, _webhook_service_pb2.Webhook]  # type: ignore[assignment]
+    """Changes a webhook's URL, filters, description or secret (AIP-134): the fields named in
+    `update_mask`. Attempts from then on go to the new URL, signed with the new secret. The
+    cursor stays: new filters apply to the events not yet turned into deliveries (those after
+    the update, and any just before it that the server had not reached).
+    """
     DeleteWebhook: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.DeleteWebhookRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Deletes a webhook and its delivery records; no further deliveries are attempted."""
     ListWebhookDeliveries: _aio.UnaryUnaryMultiCallable[_webhook_service_pb2.ListWebhookDeliveriesRequest, _webhook_service_pb2.ListWebhookDeliveriesResponse]  # type: ignore[assignment]
@@ -109,7 +123,8 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
     and receivers drop repeats by `webhook-id`. A server POSTs one webhook's deliveries one at
     a time, in seq order; a retried one arrives after newer ones, so order by the event's seq.
 
-    Creating and deleting a webhook are changes, each with one log entry (ACTION_WEBHOOK_*).
+    Creating, updating and deleting a webhook are changes, each with one log entry
+    (ACTION_WEBHOOK_*); the entries' snapshots never hold the secret.
     Every method needs the admin role: tenant-wide, or on the group of a group's webhook.
     """
 
@@ -136,6 +151,18 @@ class WebhookServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_webhook_service_pb2.ListWebhooksResponse, _abc.Awaitable[_webhook_service_pb2.ListWebhooksResponse]]:
         """Lists webhooks, oldest first."""
+
+    @_abc_1.abstractmethod
+    def UpdateWebhook(
+        self,
+        request: _webhook_service_pb2.UpdateWebhookRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_webhook_service_pb2.Webhook, _abc.Awaitable[_webhook_service_pb2.Webhook]]:
+        """Changes a webhook's URL, filters, description or secret (AIP-134): the fields named in
+        `update_mask`. Attempts from then on go to the new URL, signed with the new secret. The
+        cursor stays: new filters apply to the events not yet turned into deliveries (those after
+        the update, and any just before it that the server had not reached).
+        """
 
     @_abc_1.abstractmethod
     def DeleteWebhook(
