@@ -63,6 +63,17 @@ def test_webhooks_create_list_show_and_delete_never_print_the_secret(
     assert [w["name"] for w in listed] == [name]
     assert SECRET not in printed + shown + json.dumps([as_json, listed])
 
+    rotated = secret_file(tmp_path, "rotated-rotated-rotated-1")
+    printed = ok(sqlite_server, "webhooks", "update", webhook_id, "--url",
+                 "https://hooks.example.com/v2", "--all-actions", "--secret-file", rotated,
+                 "--etag", created["etag"])  # fmt: skip
+    updated = fields(printed)
+    assert updated["url"] == "https://hooks.example.com/v2" and updated["actions"] == "all"
+    assert updated["description"] == "deploy bot" and updated["etag"] != created["etag"]
+    assert "rotated-rotated" not in printed
+    nothing = run(sqlite_server, "webhooks", "update", webhook_id)
+    assert nothing.returncode == 2 and nothing.stderr.startswith("error: nothing to update")
+
     stale = run(sqlite_server, "webhooks", "delete", webhook_id, "--etag", '"stale"')
     assert stale.returncode == 1 and stale.stderr.startswith("error: STALE_ETAG: ")
     assert ok(sqlite_server, "webhooks", "delete", webhook_id) == f"deleted {name}\n"

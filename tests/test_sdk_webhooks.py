@@ -13,6 +13,7 @@ from modelyard import (
     DeliveryState,
     Registry,
     StaleEtag,
+    Webhook,
     WebhookDeliveryNotFound,
     WebhookNotFound,
 )
@@ -60,9 +61,19 @@ def test_a_webhook_is_created_listed_fetched_by_id_or_name_and_deleted(
     assert sizes[:2] == [1, 1] and sum(sizes) == 2
     assert webhook.name in {w.name for w in registry.list_webhooks()}
 
+    changed = registry.update_webhook(
+        Webhook(name=webhook_id, group="", secret="rotated-rotated-rotated-1", etag=webhook.etag),
+        update_mask=["group", "secret"],
+    )
+    assert changed.group == "" and changed.secret == "" and changed.etag != webhook.etag
     with pytest.raises(StaleEtag):
-        registry.delete_webhook(webhook_id, etag='"not-the-etag"')
-    registry.delete_webhook(webhook_id, etag=webhook.etag)
+        registry.update_webhook(
+            Webhook(name=webhook.name, url="https://hooks.example.com/c", etag=webhook.etag),
+            update_mask=["url"],
+        )
+    with pytest.raises(StaleEtag):
+        registry.delete_webhook(webhook_id, etag=webhook.etag)
+    registry.delete_webhook(webhook_id, etag=changed.etag)
     with pytest.raises(WebhookNotFound):
         registry.get_webhook(webhook.name)
     assert [w.name for w in registry.list_webhooks(group=unique_group)] == [other.name]

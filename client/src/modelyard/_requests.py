@@ -458,6 +458,18 @@ def list_webhooks(*, group: str, page_size: int) -> webhook_service_pb2.ListWebh
     )
 
 
+def update_webhook(
+    webhook: webhook_service_pb2.Webhook, *, update_mask: Sequence[str], request_id_: str | None
+) -> webhook_service_pb2.UpdateWebhookRequest:
+    sent = webhook_service_pb2.Webhook()
+    sent.CopyFrom(webhook)  # the caller's message stays as it was
+    sent.name = webhook_name(webhook.name)
+    sent.group = webhook.group.removeprefix(GROUP_PREFIX)
+    return webhook_service_pb2.UpdateWebhookRequest(
+        webhook=sent, update_mask=_mask(update_mask), request_id=request_id(request_id_)
+    )
+
+
 def delete_webhook(
     webhook: str, *, etag: str, request_id_: str | None
 ) -> webhook_service_pb2.DeleteWebhookRequest:

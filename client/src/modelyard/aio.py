@@ -865,6 +865,27 @@ class AsyncRegistry:
 
         return AsyncWebhooksPager(fetch, await fetch(""))
 
+    async def update_webhook(
+        self,
+        webhook: webhook_service_pb2.Webhook,
+        *,
+        update_mask: Sequence[str],
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> webhook_service_pb2.Webhook:
+        """Returns the webhook after setting the fields named in ``update_mask`` from
+        ``webhook``.
+
+        ``webhook.name`` says which webhook; paths are ``url``, ``secret`` (rotation),
+        ``group``, ``actions`` and ``description``. The cursor stays, so no event is lost or
+        sent twice. A stale ``webhook.etag`` raises StaleEtag.
+        """
+        request = build.update_webhook(webhook, update_mask=update_mask, request_id_=request_id)
+        return await self._transport.call(
+            self._webhooks.UpdateWebhook, request, timeout=timeout, metadata=metadata
+        )
+
     async def delete_webhook(
         self,
         webhook: str,

@@ -1,4 +1,4 @@
-"""``modelyard webhooks create|list|show|delete|deliveries|redeliver``: the log's events
+"""``modelyard webhooks create|list|show|update|delete|deliveries|redeliver``: the log's events
 POSTed to HTTP endpoints, and the record of each delivery.
 
 The signing secret is read from a file or the environment, never from the command line
@@ -145,6 +145,30 @@ def show_webhook(run: Invocation) -> None:
     run.output.message(webhook, webhook_fields(webhook))
 
 
+def update_webhook(run: Invocation) -> None:
+    args = run.args
+    changed = Webhook(name=webhook_name(args.webhook), etag=args.etag)
+    mask: list[str] = []
+    for field in ("url", "group", "description"):
+        value: str | None = getattr(args, field)
+        if value is not None:
+            setattr(changed, field, value)
+            mask.append(field)
+    if args.action is not None or args.all_actions:
+        changed.actions.extend(Action.Value("ACTION_" + a) for a in args.action or ())
+        mask.append("actions")
+    if args.secret_file is not None:
+        changed.secret = read_secret(args.secret_file)
+        mask.append("secret")
+    if not mask:
+        raise ValueError(
+            "nothing to update: give --url, --secret-file, --group, --action, --all-actions "
+            "or --description"
+        )
+    webhook = run.registry.update_webhook(changed, update_mask=mask, request_id=args.request_id)
+    run.output.message(webhook, webhook_fields(webhook))
+
+
 def delete_webhook(run: Invocation) -> None:
     args = run.args
     run.registry.delete_webhook(args.webhook, etag=args.etag, request_id=args.request_id)
@@ -204,6 +228,32 @@ def add_commands(commands: Commands) -> None:
     p = add_command(sub, "show", help="show a webhook (never its secret)")
     p.add_argument("webhook", help="webhook id or name, e.g. wh-1a2b3c4d5e")
     p.set_defaults(handler=show_webhook)
+
+    p = add_command(
+        sub, "update", help="change a webhook's URL, filters or description, or its secret"
+    )
+    p.add_argument("webhook", help="webhook id or name, e.g. wh-1a2b3c4d5e")
+    p.add_argument("--url", default=None, help="the new http:// or https:// URL")
+    p.add_argument(
+        "--secret-file",
+        default=None,
+        metavar="PATH",
+        help="rotate the signing secret to the one in this file ('-': stdin)",
+    )
+    p.add_argument("--group", default=None, help="only this group's events ('' for every group)")
+    actions = p.add_mutually_exclusive_group()
+    actions.add_argument(
+        "--action",
+        action="append",
+        choices=ACTIONS,
+        metavar="ACTION",
+        help="only these actions from now on (repeatable; replaces the list)",
+    )
+    actions.add_argument("--all-actions", action="store_true", help="every action from now on")
+    p.add_argument("--description", default=None, help="what the webhook is for")
+    p.add_argument("--etag", default="", help="fail if the webhook changed since this etag")
+    add_request_id(p)
+    p.set_defaults(handler=update_webhook)
 
     p = add_command(sub, "delete", help="delete a webhook and its delivery records")
     p.add_argument("webhook", help="webhook id or name, e.g. wh-1a2b3c4d5e")
