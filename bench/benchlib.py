@@ -214,27 +214,24 @@ def measure_threads(
     return result
 
 
-async def measure_async(
-    op: Callable[[int], Awaitable[object]],
-    clients: int,
-    n: int,
-    *,
-    warmup_per_client: int = 5,
-    max_seconds: float = 60.0,
-) -> Result:
-    """`clients` coroutines on one event loop (one process, one grpc.aio channel) share n calls."""
-    counter = iter(range(n))
-    latencies: list[int] = []
-    errors: list[str] = []
-
+async def _warm_async(
+    op: Callable[[int], Awaitable[object]], clients: int, warmup_per_client: int
+) -> None:
     async def warm(index: int) -> None:
         for w in range(warmup_per_client):
             await op(-1 - w - index * warmup_per_client)
 
     await asyncio.gather(*(warm(c) for c in range(clients)))
-    usage0 = _Usage()
-    start = time.perf_counter_ns()
-    deadline = start + int(max_seconds * 1e9)
+
+
+async def _run_async(
+    op: Callable[[int], Awaitable[object]], clients: int, n: int, max_seconds: float
+) -> tuple[list[int], list[str]]:
+    """`clients` coroutines share n calls of op; returns latencies (ns) and errors."""
+    counter = iter(range(n))
+    latencies: list[int] = []
+    errors: list[str] = []
+    deadline = time.perf_counter_ns() + int(max_seconds * 1e9)
 
     async def run() -> None:
         # next() on a shared iterator is safe: coroutines on one loop never interleave in it.
@@ -251,10 +248,104 @@ async def measure_async(
                 break
 
     await asyncio.gather(*(run() for _ in range(clients)))
+    return latencies, errors
+
+
+async def measure_async(
+    op: Callable[[int], Awaitable[object]],
+    clients: int,
+    n: int,
+    *,
+    warmup_per_client: int = 5,
+    max_seconds: float = 60.0,
+) -> Result:
+    """`clients` coroutines on one event loop (one process, one grpc.aio channel) share n calls."""
+    await _warm_async(op, clients, warmup_per_client)
+    usage0 = _Usage()
+    start = time.perf_counter_ns()
+    latencies, errors = await _run_async(op, clients, n, max_seconds)
     wall = (time.perf_counter_ns() - start) / 1e9
     result = summarize(latencies, wall, _Usage().since(usage0), len(errors), clients)
     if errors:
         result["first_error"] = errors[0]
+    return result
+
+
+# Concurrent clients over several connections: one connection reaches one server process
+# (SO_REUSEPORT spreads connections, not calls), so a server with several worker processes
+# can only use them if its clients come over several connections. The SDK's clients in one
+# process share one connection, so the clients are split across `shards` processes, each
+# one event loop with its share of the coroutines. The driver side starts them, waits
+# until each has connected and warmed up ("ready"), starts them together ("go") and
+# merges what they measured.
+
+
+async def run_shard(
+    op: Callable[[int], Awaitable[object]],
+    clients: int,
+    n: int,
+    *,
+    warmup_per_client: int = 5,
+    max_seconds: float = 60.0,
+) -> None:
+    """The shard side: warm up, say ready, wait for go, measure, print the raw result."""
+    await _warm_async(op, clients, warmup_per_client)
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    cpu0 = _cpu_seconds()
+    latencies, errors = await _run_async(op, clients, n, max_seconds)
+    emit(
+        {
+            "latencies_ns": latencies,
+            "errors": len(errors),
+            "first_error": errors[0] if errors else None,
+            "cpu_s": _cpu_seconds() - cpu0,
+        }
+    )
+
+
+def measure_shards(argvs: list[list[str]], clients: int) -> Result:
+    """The driver side: one process per argv (each runs run_shard), started together."""
+    import subprocess
+
+    procs = [
+        subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        for argv in argvs
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            line = proc.stdout.readline().strip()
+            if line != "ready":
+                raise RuntimeError(f"client shard did not start: {line!r}")
+        usage0 = _Usage()
+        start = time.perf_counter_ns()
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        shards = []
+        for proc in procs:  # each line arrives when its shard is done: the last one ends it
+            assert proc.stdout is not None
+            shards.append(json.loads(proc.stdout.readline()))
+        wall = (time.perf_counter_ns() - start) / 1e9
+        usage = _Usage().since(usage0)
+    finally:
+        for proc in procs:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(30)
+    shard_cpu = sum(float(x["cpu_s"]) for x in shards)
+    usage["client_cpu_s"] = round(usage["client_cpu_s"] + shard_cpu, 3)
+    if "other_cpu_s" in usage:
+        usage["other_cpu_s"] = round(max(0.0, usage["other_cpu_s"] - shard_cpu), 3)
+    latencies = [t for x in shards for t in x["latencies_ns"]]
+    errors = sum(int(x["errors"]) for x in shards)
+    result = summarize(latencies, wall, usage, errors, clients)
+    result["client_processes"] = len(argvs)
+    first_errors = [x["first_error"] for x in shards if x["first_error"]]
+    if first_errors:
+        result["first_error"] = first_errors[0]
     return result
 
 

@@ -15,8 +15,9 @@ import itertools
 import json
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import modelyard
@@ -28,7 +29,9 @@ from benchlib import (
     log,
     measure_async,
     measure_sequential,
+    measure_shards,
     pending,
+    run_shard,
     sha256_for,
     watch_server,
 )
@@ -92,31 +95,81 @@ async def seed_list_group(address: str, token: str, cfg: Config) -> Result:
         return result
 
 
-async def register_concurrent(address: str, token: str, cfg: Config) -> Result:
+def register_async_op(reg: AsyncRegistry, prefix: str) -> Callable[[int], Awaitable[object]]:
+    async def op(i: int) -> object:
+        return await reg.register(
+            REGISTER_GROUP,
+            uri=f"s3://bench/{prefix}/{i}",
+            sha256=sha256_for(prefix, i),
+            size_bytes=1,
+            metrics=metrics_for(i),
+            tags=tags_for(i),
+        )
+
+    return op
+
+
+def get_async_op(reg: AsyncRegistry, reads: int) -> Callable[[int], Awaitable[object]]:
+    async def op(i: int) -> object:
+        return await reg.get_version(REGISTER_GROUP, 1 + i % reads)
+
+    return op
+
+
+async def concurrent_in_process(
+    address: str, token: str, cfg: Config, name: str, clients: int, n: int
+) -> Result:
+    """All clients in this process: coroutines on one loop, one connection."""
+    async with AsyncRegistry(address, token=token) as reg:
+        op = (
+            register_async_op(reg, fresh("c8"))
+            if name == "register_c8"
+            else get_async_op(reg, cfg.read_versions)
+        )
+        return await measure_async(op, clients, n, max_seconds=cfg.max_seconds)
+
+
+def concurrent(argv: list[str], cfg: Config, name: str, clients: int, n: int) -> Result:
+    """The clients split over cfg.client_procs processes (one connection each), or all in
+    this one (cfg.client_procs == 1)."""
+    address, token = argv[argv.index("--address") + 1], _read_token(argv)
+    procs = max(1, min(cfg.client_procs, clients))
+    if procs == 1:
+        return asyncio.run(concurrent_in_process(address, token, cfg, name, clients, n))
     prefix = fresh("c8")
+    shards = []
+    for k in range(procs):
+        shards.append(
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                *argv,
+                "--shard",
+                name,
+                "--shard-clients",
+                str(clients // procs + (1 if k < clients % procs else 0)),
+                "--shard-n",
+                str(n // procs),
+                "--shard-prefix",
+                f"{prefix}-s{k}",
+            ]
+        )
+    return measure_shards(shards, clients)
+
+
+async def shard_main(address: str, token: str, cfg: Config, args: argparse.Namespace) -> None:
     async with AsyncRegistry(address, token=token) as reg:
-
-        async def op(i: int) -> object:
-            return await reg.register(
-                REGISTER_GROUP,
-                uri=f"s3://bench/{prefix}/{i}",
-                sha256=sha256_for(prefix, i),
-                size_bytes=1,
-                metrics=metrics_for(i),
-                tags=tags_for(i),
-            )
-
-        return await measure_async(op, 8, cfg.register_c8_n, max_seconds=cfg.max_seconds)
+        op = (
+            register_async_op(reg, args.shard_prefix)
+            if args.shard == "register_c8"
+            else get_async_op(reg, cfg.read_versions)
+        )
+        await run_shard(op, args.shard_clients, args.shard_n, max_seconds=cfg.max_seconds)
 
 
-async def get_concurrent(address: str, token: str, cfg: Config) -> Result:
-    reads = cfg.read_versions
-    async with AsyncRegistry(address, token=token) as reg:
-
-        async def op(i: int) -> object:
-            return await reg.get_version(REGISTER_GROUP, 1 + i % reads)
-
-        return await measure_async(op, 16, cfg.get_c16_n, max_seconds=cfg.max_seconds)
+def _read_token(argv: list[str]) -> str:
+    with open(argv[argv.index("--token-file") + 1]) as f:
+        return f.read().strip()
 
 
 def alias_op(reg: Registry) -> tuple[Callable[[int], object] | None, str]:
@@ -198,12 +251,21 @@ def main() -> None:
     parser.add_argument("--py-spy", help="py-spy executable, to profile the server per op")
     parser.add_argument("--server-pid", type=int)
     parser.add_argument("--profile-dir", type=Path)
+    parser.add_argument("--shard", choices=["register_c8", "get_c16"], help=argparse.SUPPRESS)
+    parser.add_argument("--shard-clients", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--shard-n", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--shard-prefix", help=argparse.SUPPRESS)
     args = parser.parse_args()
     cfg = Config.from_json(json.loads(args.config))
-    watch_server(args.server_sid)
     address: str = args.address
     with open(args.token_file) as f:
         token = f.read().strip()
+    if args.shard:  # one of several client processes of a concurrent measurement
+        asyncio.run(shard_main(address, token, cfg, args))
+        return
+    watch_server(args.server_sid)
+    # What a client shard needs to reach the server (no profiling, no server watching).
+    shard_argv = ["--address", address, "--token-file", args.token_file, "--config", args.config]
     profiler = Profiler(args.py_spy, args.server_pid, args.profile_dir)
     ops: dict[str, Result] = {}
     seed: Result | None = None
@@ -249,7 +311,11 @@ def main() -> None:
                     register_op(reg, fresh("seq")), cfg.register_seq_n, max_seconds=cfg.max_seconds
                 ),
             ),
-            ("register_c8", None, lambda: asyncio.run(register_concurrent(address, token, cfg))),
+            (
+                "register_c8",
+                None,
+                lambda: concurrent(shard_argv, cfg, "register_c8", 8, cfg.register_c8_n),
+            ),
             (
                 "get_seq",
                 check_reads,
@@ -260,7 +326,11 @@ def main() -> None:
                 ),
             ),
             ("get_alias_seq", check_reads, run_alias),
-            ("get_c16", check_reads, lambda: asyncio.run(get_concurrent(address, token, cfg))),
+            (
+                "get_c16",
+                check_reads,
+                lambda: concurrent(shard_argv, cfg, "get_c16", 16, cfg.get_c16_n),
+            ),
             (
                 "list_10k",
                 check_list,

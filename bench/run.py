@@ -99,7 +99,7 @@ def run_worker(argv: list[str], name: str) -> Json:
     return document
 
 
-def stage_empty(workdir: Path, max_seconds: float) -> Json:
+def stage_empty(workdir: Path, cfg: Config) -> Json:
     port = free_port()
     address = f"127.0.0.1:{port}"
     server = Server(
@@ -117,7 +117,9 @@ def stage_empty(workdir: Path, max_seconds: float) -> Json:
                 "--address",
                 address,
                 "--max-seconds",
-                str(max_seconds / 2),
+                str(cfg.max_seconds / 2),
+                "--client-procs",
+                str(cfg.client_procs),
                 "--server-sid",
                 str(server.pid),
             ],
@@ -128,20 +130,35 @@ def stage_empty(workdir: Path, max_seconds: float) -> Json:
     return result
 
 
-def modelyard_argv(address: str, data_dir: Path) -> list[str]:
+def modelyard_exe() -> str:
     exe = shutil.which("modelyard-server", path=str(Path(sys.executable).parent))
     if exe is None:
         raise RuntimeError(f"modelyard-server is not installed next to {sys.executable}")
-    return [exe, "--address", address, "--data-dir", str(data_dir), "serve"]
+    return exe
 
 
-def stage_modelyard(workdir: Path, cfg: Config, py_spy: Path | None = None) -> Json:
+def serve_takes_workers() -> bool:
+    """Whether `modelyard-server serve` has --workers (several processes on one port)."""
+    done = subprocess.run(
+        [modelyard_exe(), "serve", "--help"], capture_output=True, text=True, check=False
+    )
+    return "--workers" in done.stdout
+
+
+def modelyard_argv(address: str, data_dir: Path, workers: int = 1) -> list[str]:
+    argv = [modelyard_exe(), "--address", address, "--data-dir", str(data_dir), "serve"]
+    return [*argv, "--workers", str(workers)] if workers > 1 else argv
+
+
+def stage_modelyard(workdir: Path, cfg: Config, workers: int, py_spy: Path | None = None) -> Json:
     port = free_port()
     address = f"127.0.0.1:{port}"
     data_dir = workdir / "modelyard-data"
     token_file = data_dir / "admin.token"
     server = Server(
-        "modelyard-server", modelyard_argv(address, data_dir), workdir / "modelyard-server.log"
+        "modelyard-server",
+        modelyard_argv(address, data_dir, workers),
+        workdir / "modelyard-server.log",
     )
     try:
         ready_s = server.wait_ready(grpc_serving(address, also=token_file.exists), timeout_s=60)
@@ -419,6 +436,17 @@ def main() -> None:
         metavar="SECONDS",
         help="before each stage, wait up to this long for other work to leave the machine",
     )
+    parser.add_argument(
+        "--modelyard-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="modelyard-server serve --workers (default: one per core, if serve has it)",
+    )
+    parser.add_argument(
+        "--client-procs",
+        type=int,
+        help="processes the concurrent gRPC clients are spread over (default 2)",
+    )
     parser.add_argument("--ops", help="comma-separated ops to run (default: all)")
     parser.add_argument(
         "--py-spy",
@@ -438,6 +466,8 @@ def main() -> None:
         cfg = dataclasses.replace(cfg, only_ops=[op.strip() for op in args.ops.split(",")])
         if unknown := set(cfg.only_ops or []) - known:
             parser.error(f"unknown ops {sorted(unknown)}; known: {sorted(known)}")
+    if args.client_procs is not None:
+        cfg = dataclasses.replace(cfg, client_procs=args.client_procs)
     if args.py_spy is not None:
         shutil.rmtree(PROFILE_RAW, ignore_errors=True)
     stages = set(args.only or ["empty", "modelyard", "mlflow"])
@@ -459,12 +489,13 @@ def main() -> None:
     try:
         if "empty" in stages:
             wait_quiet(args.wait_quiet, "limit")
-            empty = stage_empty(workdir, cfg.max_seconds)
+            empty = stage_empty(workdir, cfg)
             meta["empty"] = empty
         if "modelyard" in stages:
             wait_quiet(args.wait_quiet, "modelyard")
             meta["machine"]["loadavg_before_modelyard"] = loadavg()
-            modelyard = stage_modelyard(workdir, cfg, args.py_spy)
+            workers = args.modelyard_workers if serve_takes_workers() else 1
+            modelyard = stage_modelyard(workdir, cfg, workers, args.py_spy)
             if args.py_spy is not None:
                 write_summary(PROFILE_RAW, PROFILE_SUMMARY)
                 print(f"wrote {PROFILE_SUMMARY.relative_to(ROOT)}", file=sys.stderr)

@@ -77,6 +77,10 @@ class Config:
     list_group_size: int = 10_000
     read_versions: int = 100  # reads and tag updates cycle over versions 1..read_versions
     seed_clients: int = 8
+    # Processes the concurrent clients of modelyard and of the empty-RPC limit are spread
+    # over (one connection each; see benchlib.measure_shards). MLflow's threads each have
+    # their own HTTP connection already.
+    client_procs: int = 2
     only_ops: list[str] | None = None  # run just these ops (None: all)
 
     def wants(self, op: str) -> bool:
