@@ -10,7 +10,7 @@ PROTOS := $(wildcard protos/modelyard/v1/*.proto)
 $(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ./client -e '.[dev,s3]'
+	$(PY) -m pip install --quiet -e ./client -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
