@@ -25,7 +25,7 @@ USE_THE_SERVER = textwrap.dedent(
     """
     import os, sys
     import modelyard
-    for server_only in ("sqlalchemy", "modelyard_server", "alembic", "aiosqlite"):
+    for server_only in ("sqlalchemy", "modelyard_server", "alembic", "asyncpg"):
         try:
             __import__(server_only)
         except ImportError:
