@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import shutil
 import subprocess
 import sys
@@ -54,6 +55,11 @@ def import_available(exe: list[str]) -> tuple[bool, str]:
     return False, said[-1] if said else f"exit code {done.returncode}"
 
 
+def children_max_rss_mb() -> float:
+    """The largest peak RSS of any child process waited for so far (the import)."""
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+
+
 def write_jsonl(path: Path, prefix: str, count: int) -> None:
     with open(path, "w") as f:
         for i in range(count):
@@ -70,6 +76,7 @@ def write_jsonl(path: Path, prefix: str, count: int) -> None:
 
 
 def seed_by_import(base: list[str], workdir: Path, group: str, count: int) -> float:
+    """Runs the import; returns its seconds (its peak RSS: children_max_rss_mb())."""
     data = workdir / f"{group}.jsonl"
     log(f"writing {count:,} versions to {data.name}")
     write_jsonl(data, group, count)
@@ -149,6 +156,7 @@ def main() -> None:
                 SMALL_GROUP: seed_by_import(base, workdir, SMALL_GROUP, args.small),
                 BIG_GROUP: seed_by_import(base, workdir, BIG_GROUP, args.size),
             }
+            report["import_peak_rss_mb"] = children_max_rss_mb()
         server = Server("modelyard-server", serve, workdir / "modelyard-server.log")
         try:
             token_file = data_dir / "admin.token"
