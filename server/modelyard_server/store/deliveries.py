@@ -141,6 +141,12 @@ class SqlDeliveryQueue:
     ) -> list[Claim]:
         if limit <= 0:
             return []
+        # Most rounds find nothing due: answer that from a read, without taking the write lock
+        # that every registration needs too.
+        async with self.engines.reading() as conn:
+            earliest = await conn.scalar(NEXT_DUE)
+        if earliest is None or earliest > now:
+            return []
         query = (
             select(
                 DELIVERIES.c.id,
