@@ -182,3 +182,40 @@ def test_the_generated_code_matches_the_protos(tmp_path: Path) -> None:
     )
     stale = [n for n in names if (fresh / n).read_bytes() != (committed / n).read_bytes()]
     assert not stale, f"generated code is stale, run `make proto`: {stale}"
+
+
+def test_server_options_may_follow_the_command(tmp_path: Path) -> None:
+    before = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "modelyard-server"),
+            "--data-dir",
+            str(tmp_path),
+            "token",
+            "--subject",
+            "a",
+            "--role",
+            "viewer",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    after = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "modelyard-server"),
+            "token",
+            "--data-dir",
+            str(tmp_path),
+            "--subject",
+            "b",
+            "--role",
+            "viewer",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert before.stdout.startswith("myd_") and after.stdout.startswith("myd_")
+    assert (tmp_path / "modelyard.db").exists()

@@ -24,44 +24,58 @@ from modelyard_server.store.tokens import create_token
 
 def _settings(args: argparse.Namespace) -> config.Settings:
     try:
-        workers = getattr(args, "workers", None)
+        given = vars(args)
         return config.load(
-            args.address, args.data_dir, args.database_url, args.heartbeat_seconds, workers
+            given.get("address"),
+            given.get("data_dir"),
+            given.get("database_url"),
+            given.get("heartbeat_seconds"),
+            given.get("workers"),
         )
     except ValueError as error:
         sys.exit(f"modelyard-server: {error}")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog="modelyard-server", description="The modelyard model registry server."
-    )
-    parser.add_argument(
+    # The server's options go before or after the command: `--data-dir D serve` or `serve --data-dir D`.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
         "--address",
+        default=argparse.SUPPRESS,
         help=f"host:port to listen on (MODELYARD_ADDRESS, default {config.DEFAULT_ADDRESS})",
     )
-    parser.add_argument(
+    common.add_argument(
         "--data-dir",
+        default=argparse.SUPPRESS,
         help=f"data directory (MODELYARD_DATA_DIR, default ./{config.DEFAULT_DATA_DIR})",
     )
-    parser.add_argument(
+    common.add_argument(
         "--database-url",
+        default=argparse.SUPPRESS,
         help="SQLAlchemy URL (MODELYARD_DATABASE_URL, default SQLite in the data dir)",
     )
-    parser.add_argument(
+    common.add_argument(
         "--heartbeat-seconds",
         metavar="SECONDS",
+        default=argparse.SUPPRESS,
         help="event streams send a heartbeat after this long without a message "
         f"(MODELYARD_HEARTBEAT_SECONDS, default {config.DEFAULT_HEARTBEAT_SECONDS:g})",
     )
+    parser = argparse.ArgumentParser(
+        prog="modelyard-server",
+        description="The modelyard model registry server.",
+        parents=[common],
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="apply migrations and serve")
+    serve = commands.add_parser("serve", help="apply migrations and serve", parents=[common])
     serve.add_argument(
         "--workers",
         help="server processes sharing the port, e.g. one per core (MODELYARD_WORKERS, default 1)",
     )
-    commands.add_parser("migrate", help="apply database migrations and exit")
-    token = commands.add_parser("token", help="create a bearer token for a principal")
+    commands.add_parser("migrate", help="apply database migrations and exit", parents=[common])
+    token = commands.add_parser(
+        "token", help="create a bearer token for a principal", parents=[common]
+    )
     token.add_argument("--subject", required=True, help="who the token identifies, e.g. alice")
     token.add_argument(
         "--role",
@@ -73,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument("--tenant", default=app.DEFAULT_TENANT)
     bulk = commands.add_parser(
         "import",
+        parents=[common],
         help="register many versions from a file, fast (one log entry per version, batches of 1000 commit atomically)",
     )
     bulk.add_argument("--group", required=True, help="the group id; created if it does not exist")
