@@ -355,9 +355,10 @@ class Registry:
             group = await writer.group(group_id)
             if group is None:
                 raise group_not_found(group_id)
-            existing = await writer.version_with_artifact(group_id, version.artifact.sha256)
-            if existing is not None:
-                raise duplicate_artifact(group_id, version.artifact.sha256, existing)
+            sha = version.artifact.sha256
+            existing = await writer.existing_artifacts(group_id, [sha])
+            if sha in existing:
+                raise duplicate_artifact(group_id, sha, existing[sha])
             references = [*version.lineage.parent_versions, *version.lineage.depends_on]
             missing = await writer.missing_versions(references) if references else []
             if missing:

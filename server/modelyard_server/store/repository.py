@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar, cast
@@ -438,15 +438,6 @@ class SqlWriter(SqlReader, WebhookWrites):
             query = query.where(VersionRow.stage == stage)
         return int(await self.conn.scalar(query) or 0)
 
-    async def version_with_artifact(self, group: str, sha256: str) -> int | None:
-        params = {
-            "b_tenant": self.tenant,
-            "b_group_pk": await self._group_pk(group),
-            "b_sha256": sha256,
-        }
-        number: int | None = await self.conn.scalar(sql.VERSION_WITH_ARTIFACT, params)
-        return number
-
     async def missing_versions(self, refs: Sequence[str]) -> list[str]:
         missing = []
         for ref in dict.fromkeys(refs):
@@ -456,12 +447,13 @@ class SqlWriter(SqlReader, WebhookWrites):
         return missing
 
     async def existing_artifacts(self, group: str, sha256s: Sequence[str]) -> dict[str, int]:
-        query = select(VersionRow.artifact_sha256, VersionRow.number).where(
-            VersionRow.tenant == self.tenant,
-            VersionRow.group_pk == await self._group_pk(group),
-            VersionRow.artifact_sha256.in_(sha256s),
-        )
-        return {row.artifact_sha256: row.number for row in await self.conn.execute(query)}
+        params = {
+            "b_tenant": self.tenant,
+            "b_group_pk": await self._group_pk(group),
+            "b_sha256s": list(sha256s),
+        }
+        rows = await self.conn.execute(sql.VERSIONS_WITH_ARTIFACTS, params)
+        return {row.artifact_sha256: row.number for row in rows}
 
     async def insert_versions(self, group: str, versions: Sequence[pb.ModelVersion]) -> None:
         group_pk = await self._group_pk(group)
@@ -573,7 +565,8 @@ class SqlStore:
 
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
-        self.committed: list[Any] = []  # callbacks run after each commit (the event hub)
+        # Called with the tenant after each commit that appended to the log (the event hub).
+        self.committed: list[Callable[[str], None]] = []
 
     @asynccontextmanager
     async def reader(self, tenant: str) -> AsyncIterator[SqlReader]:

@@ -37,10 +37,10 @@ _version_of_group = (
 )
 VERSION = _version_of_group.where(VERSIONS.c.number == _number)
 LATEST_VERSION = _version_of_group.order_by(VERSIONS.c.number.desc()).limit(1)
-VERSION_WITH_ARTIFACT = select(VERSIONS.c.number).where(
+VERSIONS_WITH_ARTIFACTS = select(VERSIONS.c.artifact_sha256, VERSIONS.c.number).where(
     VERSIONS.c.tenant == _tenant,
     VERSIONS.c.group_pk == _group_pk,
-    VERSIONS.c.artifact_sha256 == bindparam("b_sha256"),
+    VERSIONS.c.artifact_sha256.in_(bindparam("b_sha256s", expanding=True)),
 )
 INSERT_VERSION = insert(VERSIONS)
 UPDATE_VERSION = update(VERSIONS).where(
