@@ -381,10 +381,9 @@ def test_an_authorization_in_the_callers_metadata_replaces_the_token(
 
 
 def test_a_call_past_its_timeout_raises_deadline_exceeded(client: modelyard.Registry) -> None:
-    started = time.monotonic()
+    # The handler answers after 2 s; without the 0.3 s deadline the call would succeed.
     with pytest.raises(modelyard.DeadlineExceeded):
         client.get_group("slow", timeout=0.3)
-    assert time.monotonic() - started < 1.5
 
 
 def test_set_tag_sends_one_update_of_that_tag(
