@@ -19,8 +19,9 @@ from modelyard_server.domain.registry import Registry
 from modelyard_server.domain.watch import WatchFilter
 from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
 from modelyard_server.log.chain import LogEntry
+from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import migrate, open_engines
-from modelyard_server.store.repository import SqlStore
+from modelyard_server.store.unit_of_work import SqlStore
 from sqlalchemy import event
 
 TENANT = "t"
@@ -57,9 +58,9 @@ def render(entry: LogEntry) -> int:
 
 
 async def create_groups(store: SqlStore, *groups: str) -> None:
-    registry = Registry(store)
+    registry = Registry(store, SqlDeliveryQueue(store.engines))
     for group in groups:
-        await registry.create_group(ADMIN, group, pb.ModelGroup())
+        await registry.groups.create(ADMIN, group, pb.ModelGroup())
 
 
 async def take(items: Items, count: int) -> list[int]:
@@ -159,7 +160,7 @@ async def test_a_subscriber_that_stops_reading_is_ended_and_holds_nothing(
         assert len(feed.live) == 1  # the slow one was dropped, its buffer with it
         with pytest.raises(ResourceExhausted) as ended:
             await anext(stuck)
-        assert ended.value.reason == "SUBSCRIBER_TOO_SLOW"
+        assert ended.value.reason_name == "SUBSCRIBER_TOO_SLOW"
 
 
 async def test_closing_the_hub_ends_every_stream_for_a_restart(store: SqlStore) -> None:
@@ -171,5 +172,5 @@ async def test_closing_the_hub_ends_every_stream_for_a_restart(store: SqlStore) 
     hub.close()
     with pytest.raises(Exception, match="shutting down") as ended:
         await waiting
-    assert getattr(ended.value, "reason", "") == "SERVER_SHUTTING_DOWN"
+    assert getattr(ended.value, "reason_name", "") == "SERVER_SHUTTING_DOWN"
     assert hub.feeds == {}

@@ -17,9 +17,10 @@ from modelyard_server import app, config, workers
 from modelyard_server.domain.errors import DomainError
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
+from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import migrate, migrate_blocking, open_engines
-from modelyard_server.store.repository import SqlStore
 from modelyard_server.store.tokens import create_token
+from modelyard_server.store.unit_of_work import SqlStore
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
@@ -143,12 +144,11 @@ async def _import(settings: config.Settings, principal: Principal, group: str, p
     engines = open_engines(settings.database_url, pool_size=1)
     try:
         await migrate(engines)
-        return await Registry(SqlStore(engines)).import_versions(
-            principal, group, _read_versions(path)
-        )
+        registry = Registry(SqlStore(engines), SqlDeliveryQueue(engines))
+        return await registry.imports.run(principal, group, _read_versions(path))
     except DomainError as error:
         details = "".join(f"\n  {v.field}: {v.description}" for v in error.violations)
-        sys.exit(f"modelyard-server: import stopped: {error.reason}: {error.message}{details}")
+        sys.exit(f"modelyard-server: import stopped: {error.reason_name}: {error.message}{details}")
     finally:
         await engines.dispose()
 

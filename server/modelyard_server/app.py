@@ -31,17 +31,15 @@ from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
 from modelyard_server.config import Settings
-from modelyard_server.domain.audit import Audit
-from modelyard_server.domain.governance import Governance
+from modelyard_server.deliveries.model import RetrySchedule
+from modelyard_server.deliveries.worker import DeliveryWorker
 from modelyard_server.domain.registry import Registry
-from modelyard_server.domain.webhooks import RetrySchedule, Webhooks
-from modelyard_server.events.deliveries import DeliveryWorker
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines, migrate, open_engines
-from modelyard_server.store.repository import SqlStore
 from modelyard_server.store.tokens import count_tokens, create_token, principal_of
+from modelyard_server.store.unit_of_work import SqlStore
 
 log = logging.getLogger("modelyard.server")
 
@@ -144,15 +142,13 @@ async def start(settings: Settings) -> Running:
         # busy port must fail, not silently take half of the traffic.
         options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],
     )
-    governance = Governance(store)
+    registry = Registry(store, queue, wake_deliveries=deliveries.wake)
     rs_grpc.add_RegistryServiceServicer_to_server(
-        RegistryServicer(Registry(store), governance, EventStreams(hub)), server
+        RegistryServicer(registry, EventStreams(hub)), server
     )
-    aps_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(governance), server)
-    aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(Audit(store)), server)
-    ws_grpc.add_WebhookServiceServicer_to_server(
-        WebhookServicer(Webhooks(store, queue, wake=deliveries.wake)), server
-    )
+    aps_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(registry.approvals), server)
+    aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(registry.audit), server)
+    ws_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(registry.webhooks), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

@@ -12,20 +12,20 @@ from modelyard.v1 import resources_pb2 as pb
 from modelyard_server.api.auth import current_principal
 from modelyard_server.api.errors import rpc
 from modelyard_server.api.registry import mutation
-from modelyard_server.domain.governance import Governance
+from modelyard_server.domain.approvals import Approvals
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class ApprovalServicer(aps_grpc.ApprovalServiceServicer):
-    def __init__(self, governance: Governance) -> None:
-        self.governance = governance
+    def __init__(self, approvals: Approvals) -> None:
+        self.approvals = approvals
 
     @rpc
     async def ApproveModelVersion(
         self, request: aps.ApproveModelVersionRequest, context: Context
     ) -> pb.ModelVersion:
-        return await self.governance.approve(
+        return await self.approvals.approve(
             mutation("ApproveModelVersion", request, request.request_id, request.reason),
             request.name,
             request.etag,
@@ -35,7 +35,7 @@ class ApprovalServicer(aps_grpc.ApprovalServiceServicer):
     async def RejectModelVersion(
         self, request: aps.RejectModelVersionRequest, context: Context
     ) -> pb.ModelVersion:
-        return await self.governance.reject(
+        return await self.approvals.reject(
             mutation("RejectModelVersion", request, request.request_id, request.reason),
             request.name,
             request.etag,
@@ -45,7 +45,7 @@ class ApprovalServicer(aps_grpc.ApprovalServiceServicer):
     async def ListApprovals(
         self, request: aps.ListApprovalsRequest, context: Context
     ) -> aps.ListApprovalsResponse:
-        decisions, token = await self.governance.list_approvals(
+        decisions, token = await self.approvals.page(
             current_principal(), request.parent, request.page_size, request.page_token
         )
         return aps.ListApprovalsResponse(approvals=decisions, next_page_token=token)
@@ -54,13 +54,13 @@ class ApprovalServicer(aps_grpc.ApprovalServiceServicer):
     async def GetApprovalPolicy(
         self, request: aps.GetApprovalPolicyRequest, context: Context
     ) -> pb.ApprovalPolicy:
-        return await self.governance.get_policy(current_principal(), request.name)
+        return await self.approvals.get_policy(current_principal(), request.name)
 
     @rpc
     async def UpdateApprovalPolicy(
         self, request: aps.UpdateApprovalPolicyRequest, context: Context
     ) -> pb.ApprovalPolicy:
-        return await self.governance.update_policy(
+        return await self.approvals.update_policy(
             mutation("UpdateApprovalPolicy", request, request.request_id),
             request.approval_policy,
             request.update_mask.paths,

@@ -14,7 +14,7 @@ from modelyard_server.api.convert import audit_event
 from modelyard_server.api.errors import rpc
 from modelyard_server.domain.audit import Audit
 from modelyard_server.domain.errors import FieldViolation, invalid_fields
-from modelyard_server.domain.store import AuditQuery
+from modelyard_server.domain.repositories import AuditQuery
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -42,7 +42,7 @@ class AuditServicer(aus_grpc.AuditServiceServicer):
             end_us=request.end_time.ToMicroseconds() if request.HasField("end_time") else 0,
             newest_first=request.newest_first,
         )
-        entries, token = await self.audit.list(
+        entries, token = await self.audit.page(
             current_principal(), query, request.page_size, request.page_token
         )
         return aus.ListAuditEventsResponse(

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
+from modelyard.v1 import errors_pb2 as reasons
 
 from modelyard_server.api.errors import abort
 from modelyard_server.domain.errors import Unauthenticated
@@ -43,7 +44,7 @@ class Authenticator:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated(
-                "UNAUTHENTICATED",
+                reasons.UNAUTHENTICATED,
                 "no bearer token: send metadata 'authorization: Bearer <token>' "
                 "(the SDK and CLI read MODELYARD_TOKEN or the admin.token file)",
             )
@@ -54,7 +55,9 @@ class Authenticator:
             return cached[1]
         principal = await self.lookup(token)
         if principal is None:
-            raise Unauthenticated("UNAUTHENTICATED", "the bearer token is not known to this server")
+            raise Unauthenticated(
+                reasons.UNAUTHENTICATED, "the bearer token is not known to this server"
+            )
         if len(self.cache) > 10_000:
             self.cache.clear()
         self.cache[token] = (now + CACHE_SECONDS, principal)

@@ -13,6 +13,7 @@ import google.rpc.error_details_pb2 as error_details_pb2
 import google.rpc.status_pb2 as status_pb2
 import grpc
 from google.protobuf import any_pb2
+from modelyard.v1 import errors_pb2 as reasons
 
 from modelyard_server.domain.errors import DomainError, ErrorKind
 
@@ -32,7 +33,9 @@ def status_of(error: DomainError) -> status_pb2.Status:
     details = []
     info = any_pb2.Any()
     info.Pack(
-        error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=error.metadata)
+        error_details_pb2.ErrorInfo(
+            reason=error.reason_name, domain=DOMAIN, metadata=error.metadata
+        )
     )
     details.append(info)
     if error.violations:
@@ -53,7 +56,8 @@ def status_of(error: DomainError) -> status_pb2.Status:
 
 def internal_status() -> status_pb2.Status:
     info = any_pb2.Any()
-    info.Pack(error_details_pb2.ErrorInfo(reason="INTERNAL_ERROR", domain=DOMAIN))
+    reason = reasons.ErrorReason.Name(reasons.INTERNAL_ERROR)
+    info.Pack(error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN))
     return status_pb2.Status(
         code=code_pb2.INTERNAL,
         message="the server failed to handle the request; it has been logged",

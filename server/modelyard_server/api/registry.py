@@ -17,7 +17,6 @@ from modelyard_server.api.convert import request_digest
 from modelyard_server.api.errors import rpc, stream_rpc
 from modelyard_server.api.watch import EventStreams
 from modelyard_server.domain.changes import Mutation
-from modelyard_server.domain.governance import Governance
 from modelyard_server.domain.registry import Registry
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -33,16 +32,18 @@ def mutation(method: str, request: Message, request_id: str, reason: str = "") -
 
 
 class RegistryServicer(rs_grpc.RegistryServiceServicer):
-    def __init__(self, registry: Registry, governance: Governance, streams: EventStreams) -> None:
-        self.registry = registry
-        self.governance = governance
+    def __init__(self, registry: Registry, streams: EventStreams) -> None:
+        self.groups = registry.groups
+        self.versions = registry.versions
+        self.lifecycle = registry.lifecycle
+        self.aliases = registry.aliases
         self.streams = streams
 
     @rpc
     async def CreateModelGroup(
         self, request: rs.CreateModelGroupRequest, context: Context
     ) -> pb.ModelGroup:
-        return await self.registry.create_group(
+        return await self.groups.create(
             mutation("CreateModelGroup", request, request.request_id),
             request.model_group_id,
             request.model_group,
@@ -52,13 +53,13 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
     async def GetModelGroup(
         self, request: rs.GetModelGroupRequest, context: Context
     ) -> pb.ModelGroup:
-        return await self.registry.get_group(current_principal(), request.name)
+        return await self.groups.get(current_principal(), request.name)
 
     @rpc
     async def ListModelGroups(
         self, request: rs.ListModelGroupsRequest, context: Context
     ) -> rs.ListModelGroupsResponse:
-        groups, token = await self.registry.list_groups(
+        groups, token = await self.groups.page(
             current_principal(),
             request.page_size,
             request.page_token,
@@ -71,7 +72,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
     async def UpdateModelGroup(
         self, request: rs.UpdateModelGroupRequest, context: Context
     ) -> pb.ModelGroup:
-        return await self.registry.update_group(
+        return await self.groups.update(
             mutation("UpdateModelGroup", request, request.request_id),
             request.model_group,
             request.update_mask.paths,
@@ -81,7 +82,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
     async def DeleteModelGroup(
         self, request: rs.DeleteModelGroupRequest, context: Context
     ) -> empty_pb2.Empty:
-        await self.registry.delete_group(
+        await self.groups.delete(
             mutation("DeleteModelGroup", request, request.request_id),
             request.name,
             request.etag,
@@ -93,7 +94,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
     async def CreateModelVersion(
         self, request: rs.CreateModelVersionRequest, context: Context
     ) -> pb.ModelVersion:
-        return await self.registry.create_version(
+        return await self.versions.create(
             mutation("CreateModelVersion", request, request.request_id),
             request.parent,
             request.model_version,
@@ -103,13 +104,13 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
     async def GetModelVersion(
         self, request: rs.GetModelVersionRequest, context: Context
     ) -> pb.ModelVersion:
-        return await self.registry.get_version(current_principal(), request.name)
+        return await self.versions.get(current_principal(), request.name)
 
     @rpc
     async def ListModelVersions(
         self, request: rs.ListModelVersionsRequest, context: Context
     ) -> rs.ListModelVersionsResponse:
-        versions, token = await self.registry.list_versions(
+        versions, token = await self.versions.page(
             current_principal(),
             request.parent,
             request.page_size,
@@ -123,7 +124,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
     async def UpdateModelVersion(
         self, request: rs.UpdateModelVersionRequest, context: Context
     ) -> pb.ModelVersion:
-        return await self.registry.update_version(
+        return await self.versions.update(
             mutation("UpdateModelVersion", request, request.request_id),
             request.model_version,
             request.update_mask.paths,
@@ -133,7 +134,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
     async def DeleteModelVersion(
         self, request: rs.DeleteModelVersionRequest, context: Context
     ) -> empty_pb2.Empty:
-        await self.registry.delete_version(
+        await self.versions.delete(
             mutation("DeleteModelVersion", request, request.request_id), request.name, request.etag
         )
         return empty_pb2.Empty()
@@ -142,7 +143,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
     async def TransitionModelVersionStage(
         self, request: rs.TransitionModelVersionStageRequest, context: Context
     ) -> rs.TransitionModelVersionStageResponse:
-        moved, archived = await self.governance.transition(
+        moved = await self.lifecycle.transition(
             mutation("TransitionModelVersionStage", request, request.request_id, request.reason),
             request.name,
             request.stage,
@@ -150,35 +151,37 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
             request.etag,
         )
         return rs.TransitionModelVersionStageResponse(
-            model_version=moved, archived_versions=archived
+            model_version=moved.version, archived_versions=moved.archived
         )
 
     @rpc
     async def RollbackProduction(
         self, request: rs.RollbackProductionRequest, context: Context
     ) -> rs.RollbackProductionResponse:
-        restored, archived = await self.governance.rollback(
+        restored = await self.lifecycle.rollback(
             mutation("RollbackProduction", request, request.request_id, request.reason),
             request.group,
             request.target_version,
         )
-        return rs.RollbackProductionResponse(restored_version=restored, archived_versions=archived)
+        return rs.RollbackProductionResponse(
+            restored_version=restored.version, archived_versions=restored.archived
+        )
 
     @rpc
     async def SetAlias(self, request: rs.SetAliasRequest, context: Context) -> pb.Alias:
-        return await self.governance.set_alias(
+        return await self.aliases.set(
             mutation("SetAlias", request, request.request_id), request.alias
         )
 
     @rpc
     async def GetAlias(self, request: rs.GetAliasRequest, context: Context) -> pb.Alias:
-        return await self.governance.get_alias(current_principal(), request.name)
+        return await self.aliases.get(current_principal(), request.name)
 
     @rpc
     async def ListAliases(
         self, request: rs.ListAliasesRequest, context: Context
     ) -> rs.ListAliasesResponse:
-        aliases, token = await self.governance.list_aliases(
+        aliases, token = await self.aliases.page(
             current_principal(), request.parent, request.page_size, request.page_token
         )
         return rs.ListAliasesResponse(aliases=aliases, next_page_token=token)
@@ -187,7 +190,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
     async def DeleteAlias(
         self, request: rs.DeleteAliasRequest, context: Context
     ) -> empty_pb2.Empty:
-        await self.governance.delete_alias(
+        await self.aliases.delete(
             mutation("DeleteAlias", request, request.request_id), request.name, request.etag
         )
         return empty_pb2.Empty()

@@ -53,7 +53,7 @@ class WebhookServicer(ws_grpc.WebhookServiceServicer):
     async def ListWebhooks(
         self, request: ws.ListWebhooksRequest, context: Context
     ) -> ws.ListWebhooksResponse:
-        webhooks, token = await self.webhooks.list_webhooks(
+        webhooks, token = await self.webhooks.page(
             current_principal(), request.group, request.page_size, request.page_token
         )
         return ws.ListWebhooksResponse(webhooks=webhooks, next_page_token=token)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from modelyard_server.domain import names
 from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, fit, page_size
 from modelyard_server.domain.principal import Permission, Principal
-from modelyard_server.domain.store import AuditQuery, Store
+from modelyard_server.domain.repositories import AuditQuery, Store
 from modelyard_server.log.chain import ChainVerifier, LogEntry, Verdict
 
 DEFAULT_PAGE = 100
@@ -18,7 +18,7 @@ class Audit:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def list(
+    async def page(
         self, principal: Principal, query: AuditQuery, size: int, token: str
     ) -> tuple[list[LogEntry], str]:
         """Returns one page of entries in seq order and the token of the next page."""
@@ -32,7 +32,7 @@ class Audit:
         after = decode_token(token, key)
         after_seq = int(after[0]) if after and isinstance(after[0], int) else None
         async with self.store.reader(principal.tenant) as reader:
-            entries = await reader.list_log(query, limit + 1, after_seq)
+            entries = await reader.log.page(query, limit + 1, after_seq)
         count = fit(entry_size(e) for e in entries[:limit])
         resume = (entries[count - 1].seq,) if len(entries) > count else None
         return entries[:count], encode_token(resume, key)
@@ -42,10 +42,10 @@ class Audit:
         principal.authorize(Permission.READ)
         verifier = ChainVerifier()
         async with self.store.reader(principal.tenant) as reader:
-            head_seq, head_hash = await reader.chain_head()
+            head_seq, head_hash = await reader.log.head()
             after = 0
             while after < head_seq:
-                batch = await reader.log_range(after, VERIFY_BATCH)
+                batch = await reader.log.range(after, VERIFY_BATCH)
                 if not batch:
                     break
                 for entry in batch:

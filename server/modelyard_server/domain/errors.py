@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from modelyard.v1 import errors_pb2 as reasons
+
 
 class ErrorKind(Enum):
     """The canonical class of an error; api/ turns it into a grpc status code."""
@@ -31,13 +33,13 @@ class FieldViolation:
 
 
 class DomainError(Exception):
-    """An error the caller can act on. `reason` is a modelyard.v1.ErrorReason name."""
+    """An error the caller can act on, with the modelyard.v1.ErrorReason that names its case."""
 
     kind: ErrorKind = ErrorKind.FAILED_PRECONDITION
 
     def __init__(
         self,
-        reason: str,
+        reason: reasons.ErrorReason.ValueType,
         message: str,
         *,
         metadata: Mapping[str, str] | None = None,
@@ -45,6 +47,7 @@ class DomainError(Exception):
     ) -> None:
         super().__init__(message)
         self.reason = reason
+        self.reason_name = reasons.ErrorReason.Name(reason)
         self.message = message
         self.metadata = dict(metadata or {})
         self.violations = list(violations)
@@ -97,7 +100,7 @@ def invalid_fields(violations: Sequence[FieldViolation]) -> InvalidArgument:
     first = violations[0]
     more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
     return InvalidArgument(
-        "INVALID_FIELD",
+        reasons.INVALID_FIELD,
         f"{first.field}: {first.description}{more}",
         violations=violations,
     )

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+from modelyard.v1 import errors_pb2 as reasons
 
 from modelyard_server.domain.errors import InvalidArgument
 
@@ -82,7 +83,7 @@ class Schema:
     maps: Mapping[str, FieldSpec]
     default_order: Ordering
 
-    def resolve(self, path: str, error_reason: str) -> FieldSpec:
+    def resolve(self, path: str, error_reason: reasons.ErrorReason.ValueType) -> FieldSpec:
         if path in self.fields:
             return self.fields[path]
         prefix, dot, key = path.partition(".")
@@ -125,7 +126,7 @@ def _tokens(text: str) -> list[Token]:
         if not match or match.lastgroup is None:
             where = len(text[:pos]) + (len(text[pos:]) - len(text[pos:].lstrip()))
             raise InvalidArgument(
-                "INVALID_FILTER",
+                reasons.INVALID_FILTER,
                 f"cannot read the filter at position {where}: '{text[where : where + 20]}'",
             )
         kind = match.lastgroup
@@ -151,7 +152,7 @@ class _Parser:
         token = self.peek()
         if token is None:
             raise InvalidArgument(
-                "INVALID_FILTER",
+                reasons.INVALID_FILTER,
                 "the filter ends too early: a comparison like `stage = PRODUCTION` is incomplete",
             )
         self.i += 1
@@ -162,7 +163,7 @@ class _Parser:
         extra = self.peek()
         if extra is not None:
             raise InvalidArgument(
-                "INVALID_FILTER",
+                reasons.INVALID_FILTER,
                 f"unexpected '{extra.text}' at position {extra.pos}; join comparisons with AND or OR",
             )
         return node
@@ -189,23 +190,25 @@ class _Parser:
             node = self.expr()
             close = self.take()
             if close.text != ")":
-                raise InvalidArgument("INVALID_FILTER", f"expected ')' at position {close.pos}")
+                raise InvalidArgument(
+                    reasons.INVALID_FILTER, f"expected ')' at position {close.pos}"
+                )
             return node
         if token.kind != "word":
             raise InvalidArgument(
-                "INVALID_FILTER",
+                reasons.INVALID_FILTER,
                 f"expected a field name at position {token.pos}, found '{token.text}'",
             )
         self.comparisons += 1
         if self.comparisons > MAX_TERMS:
             raise InvalidArgument(
-                "INVALID_FILTER", f"the filter has more than {MAX_TERMS} comparisons"
+                reasons.INVALID_FILTER, f"the filter has more than {MAX_TERMS} comparisons"
             )
-        field = self.schema.resolve(token.text, "INVALID_FILTER")
+        field = self.schema.resolve(token.text, reasons.INVALID_FILTER)
         op = self.take()
         if op.kind != "op":
             raise InvalidArgument(
-                "INVALID_FILTER",
+                reasons.INVALID_FILTER,
                 f"expected an operator (= != < <= > >=) after '{token.text}', found '{op.text}'",
             )
         value = self.take()
@@ -222,38 +225,38 @@ def _unquote(token: Token) -> str:
 def _value(field: FieldSpec, path: str, op: str, token: Token) -> int | float | str:
     if token.kind not in {"string", "number", "word"}:
         raise InvalidArgument(
-            "INVALID_FILTER", f"expected a value after '{path} {op}', found '{token.text}'"
+            reasons.INVALID_FILTER, f"expected a value after '{path} {op}', found '{token.text}'"
         )
     problem = f"'{path}' compares with {field.kind.value}, not {token.text}"
     if field.kind is Kind.INT:
         if token.kind != "number" or not re.fullmatch(r"-?\d+", token.text):
-            raise InvalidArgument("INVALID_FILTER", problem)
+            raise InvalidArgument(reasons.INVALID_FILTER, problem)
         return int(token.text)
     if field.kind is Kind.FLOAT:
         if token.kind != "number":
-            raise InvalidArgument("INVALID_FILTER", problem)
+            raise InvalidArgument(reasons.INVALID_FILTER, problem)
         return float(token.text)
     if field.kind is Kind.TIME:
         try:
             moment = datetime.fromisoformat(_unquote(token).replace("Z", "+00:00"))
         except ValueError:
-            raise InvalidArgument("INVALID_FILTER", problem) from None
+            raise InvalidArgument(reasons.INVALID_FILTER, problem) from None
         if moment.tzinfo is None:
             raise InvalidArgument(
-                "INVALID_FILTER", f"the time for '{path}' needs a zone, e.g. a trailing Z"
+                reasons.INVALID_FILTER, f"the time for '{path}' needs a zone, e.g. a trailing Z"
             )
         return int(moment.timestamp() * 1_000_000)
     if field.kind is Kind.ENUM:
         assert field.enum is not None
         if op not in {"=", "!="}:
-            raise InvalidArgument("INVALID_FILTER", f"'{path}' supports only = and !=")
+            raise InvalidArgument(reasons.INVALID_FILTER, f"'{path}' supports only = and !=")
         word = _unquote(token).upper()
         name = word if word.startswith(field.enum_prefix) else field.enum_prefix + word
         known = [n for n in field.enum.keys() if not n.endswith("_UNSPECIFIED")]  # noqa: SIM118
         if name not in known:
             allowed = [n.removeprefix(field.enum_prefix) for n in known]
             raise InvalidArgument(
-                "INVALID_FILTER",
+                reasons.INVALID_FILTER,
                 f"'{word}' is not a value of '{path}'; use one of {', '.join(allowed)}",
             )
         return int(field.enum.Value(name))
@@ -264,7 +267,7 @@ def parse_filter(text: str, schema: Schema) -> Node | None:
     """Returns the typed tree of a filter expression, or None for an empty filter."""
     if len(text) > MAX_FILTER:
         raise InvalidArgument(
-            "INVALID_FILTER", f"the filter is longer than {MAX_FILTER} characters"
+            reasons.INVALID_FILTER, f"the filter is longer than {MAX_FILTER} characters"
         )
     if not text.strip():
         return None
@@ -278,17 +281,18 @@ def parse_order_by(text: str, schema: Schema) -> Ordering:
         return schema.default_order
     if "," in words:
         raise InvalidArgument(
-            "INVALID_ORDER_BY", "order by one field only; ties are broken by creation order"
+            reasons.INVALID_ORDER_BY, "order by one field only; ties are broken by creation order"
         )
     if len(words) > 2 or (len(words) == 2 and words[1].lower() not in {"asc", "desc"}):
-        raise InvalidArgument("INVALID_ORDER_BY", f"'{text}' is not `<field> [asc|desc]`")
-    field = schema.resolve(words[0], "INVALID_ORDER_BY")
+        raise InvalidArgument(reasons.INVALID_ORDER_BY, f"'{text}' is not `<field> [asc|desc]`")
+    field = schema.resolve(words[0], reasons.INVALID_ORDER_BY)
     if not field.orderable:
         orderable = sorted(
             [n for n, f in schema.fields.items() if f.orderable]
             + [f"{m}.<key>" for m, f in schema.maps.items() if f.orderable]
         )
         raise InvalidArgument(
-            "INVALID_ORDER_BY", f"cannot order by '{words[0]}'; use one of {', '.join(orderable)}"
+            reasons.INVALID_ORDER_BY,
+            f"cannot order by '{words[0]}'; use one of {', '.join(orderable)}",
         )
     return Ordering(field, len(words) == 2 and words[1].lower() == "desc")

@@ -151,3 +151,46 @@ def parse_policy_name(name: str, field: str = "name") -> str:
             ]
         )
     return check_group_id(parts[1], field)
+
+
+WEBHOOK_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
+
+
+def webhook_name(webhook_id: str) -> str:
+    return f"webhooks/{webhook_id}"
+
+
+def delivery_name(webhook_id: str, seq: int) -> str:
+    return f"webhooks/{webhook_id}/deliveries/{seq}"
+
+
+def parse_webhook_name(name: str, field: str = "name") -> str:
+    """Returns the id of `webhooks/{webhook}`."""
+    parts = name.split("/")
+    if len(parts) != 2 or parts[0] != "webhooks" or not WEBHOOK_ID.fullmatch(parts[1]):
+        raise invalid_fields(
+            [FieldViolation(field, f"'{name}' is not a webhook name: expected webhooks/{{id}}")]
+        )
+    return parts[1]
+
+
+def parse_delivery_name(name: str, field: str = "name") -> tuple[str, int]:
+    """Returns the webhook id and the seq of `webhooks/{webhook}/deliveries/{seq}`."""
+    parts = name.split("/")
+    if (
+        len(parts) != 4
+        or parts[0] != "webhooks"
+        or not WEBHOOK_ID.fullmatch(parts[1])
+        or parts[2] != "deliveries"
+        or not parts[3].isdigit()
+        or len(parts[3]) > 18
+    ):
+        raise invalid_fields(
+            [
+                FieldViolation(
+                    field,
+                    f"'{name}' is not a delivery name: expected webhooks/{{id}}/deliveries/{{seq}}",
+                )
+            ]
+        )
+    return parts[1], int(parts[3])

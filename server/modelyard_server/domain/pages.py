@@ -7,8 +7,10 @@ import hashlib
 import json
 from collections.abc import Iterable
 
+from modelyard.v1 import errors_pb2 as reasons
+
 from modelyard_server.domain.errors import InvalidArgument
-from modelyard_server.domain.store import Key
+from modelyard_server.domain.repositories import Key
 
 # A page stays under gRPC's default 4 MiB message limit, whatever page_size asks for.
 MAX_PAGE_BYTES = 3 * 1024 * 1024
@@ -28,7 +30,7 @@ def fit(sizes: Iterable[int], budget: int = MAX_PAGE_BYTES) -> int:
 def page_size(requested: int, default: int, maximum: int = 1000) -> int:
     """Returns the page size to use: 0 means the default; larger than the maximum is capped."""
     if requested < 0:
-        raise InvalidArgument("INVALID_FIELD", "page_size must not be negative")
+        raise InvalidArgument(reasons.INVALID_FIELD, "page_size must not be negative")
     return default if requested == 0 else min(requested, maximum)
 
 
@@ -58,7 +60,7 @@ def decode_token(token: str, query: str) -> Key | None:
         ok = False
     if not ok:
         raise InvalidArgument(
-            "INVALID_PAGE_TOKEN",
+            reasons.INVALID_PAGE_TOKEN,
             "the page_token is not from a previous page of this same query; "
             "send the same filter and order_by, or start again without a token",
         )

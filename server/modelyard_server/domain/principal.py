@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from modelyard.v1 import errors_pb2 as reasons
+
 from modelyard_server.domain.errors import PermissionDenied
 
 
@@ -60,7 +62,7 @@ class Principal:
         roles = sorted(roles)
         if not self.has_role(roles, group):
             raise PermissionDenied(
-                "MISSING_PERMISSION",
+                reasons.MISSING_PERMISSION,
                 f"'{self.subject}' may not {action} in group '{group}': the group's policy asks for "
                 f"one of the roles {', '.join(roles)}",
                 metadata={"roles": ",".join(roles)},
@@ -71,7 +73,7 @@ class Principal:
         if permission not in self.permissions(group):
             where = f" on group '{group}'" if group else ""
             raise PermissionDenied(
-                "MISSING_PERMISSION",
+                reasons.MISSING_PERMISSION,
                 f"'{self.subject}' lacks the '{permission.value}' permission{where}; "
                 f"ask an admin for a role that grants it",
                 metadata={"permission": permission.value},

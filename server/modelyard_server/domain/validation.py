@@ -25,6 +25,7 @@ MAX_REFERENCES = 32
 MAX_COLUMNS = 1024
 MAX_SHAPE = 32
 MAX_REQUEST_ID = 128
+MAX_REASON = 4096
 
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,127}")
 KEY_RULE = "1-128 of letters, digits, '_', '.', '-', starting with a letter or '_'"
@@ -125,6 +126,15 @@ def check_request_id(request_id: str) -> None:
     """Raises INVALID_FIELD if the idempotency key is too long."""
     checker = Checker()
     checker.text("request_id", request_id, MAX_REQUEST_ID)
+    checker.raise_if_any()
+
+
+def check_reason(reason: str, *, required: bool = False) -> None:
+    """Raises INVALID_FIELD if a decision's reason is missing where required, or too long."""
+    checker = Checker()
+    if required and not reason.strip():
+        checker.fail("reason", "is required: say why the version is rejected")
+    checker.text("reason", reason, MAX_REASON)
     checker.raise_if_any()
 
 

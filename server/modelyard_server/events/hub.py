@@ -24,8 +24,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Generic, TypeVar
 
+from modelyard.v1 import errors_pb2 as reasons
+
 from modelyard_server.domain.errors import OutOfRange, ResourceExhausted, Unavailable
-from modelyard_server.domain.store import Store
+from modelyard_server.domain.repositories import Store
 from modelyard_server.domain.watch import WatchFilter, touched_resources
 from modelyard_server.log.chain import LogEntry
 
@@ -113,11 +115,11 @@ class Feed(Generic[R]):
 
     async def read(self, after: int) -> list[LogEntry]:
         async with self.hub.store.reader(self.tenant) as reader:
-            return await reader.log_range(after, self.hub.batch)
+            return await reader.log.range(after, self.hub.batch)
 
     async def read_head(self) -> int:
         async with self.hub.store.reader(self.tenant) as reader:
-            return (await reader.chain_head())[0]
+            return (await reader.log.head())[0]
 
     async def run(self) -> None:
         """Reads new entries whenever woken (or polled) and offers them to the live subscribers."""
@@ -221,7 +223,7 @@ class EventHub(Generic[R]):
     def _check_open(self) -> None:
         if self.closing:
             raise Unavailable(
-                "SERVER_SHUTTING_DOWN",
+                reasons.SERVER_SHUTTING_DOWN,
                 "the server is shutting down; resume the stream from your cursor",
             )
 
@@ -240,7 +242,7 @@ class EventHub(Generic[R]):
             head = await feed.read_head()
             if start_after is not None and start_after > head:
                 raise OutOfRange(
-                    "CURSOR_AHEAD_OF_LOG",
+                    reasons.CURSOR_AHEAD_OF_LOG,
                     f"start_after {start_after} is beyond the head of the log ({head}): the "
                     "cursor comes from another log; start again without start_after",
                     metadata={"head_seq": str(head)},
@@ -282,7 +284,7 @@ class EventHub(Generic[R]):
                 continue
             if subscriber.too_slow:
                 raise ResourceExhausted(
-                    "SUBSCRIBER_TOO_SLOW",
+                    reasons.SUBSCRIBER_TOO_SLOW,
                     f"the stream fell more than {settings.buffer} events behind; "
                     "resume from the last seq you processed",
                     metadata={"buffer": str(settings.buffer)},

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from modelyard_server.store.repository import NOTIFY_CHANNEL
+from modelyard_server.store.log import NOTIFY_CHANNEL
 
 log = logging.getLogger("modelyard.events")
 

@@ -18,13 +18,13 @@ from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from modelyard_server.deliveries.model import Claim, Outcome
 from modelyard_server.domain.clock import timestamp
-from modelyard_server.domain.webhooks import Claim, Outcome, delivery_name, webhook_name
+from modelyard_server.domain.names import delivery_name, webhook_name
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.store.engine import Engines
-from modelyard_server.store.repository import SqlReader
-from modelyard_server.store.statements import HEADS
-from modelyard_server.store.webhooks import DELIVERIES, WEBHOOKS
+from modelyard_server.store.log import SqlLog
+from modelyard_server.store.tables import DELIVERIES, HEADS, WEBHOOKS
 
 PENDING = ws.DELIVERY_STATE_PENDING
 SUCCEEDED = ws.DELIVERY_STATE_SUCCEEDED
@@ -77,7 +77,7 @@ NEXT_DUE = select(func.min(DELIVERIES.c.next_attempt_us)).where(DELIVERIES.c.sta
 
 
 class SqlDeliveryQueue:
-    """Implements domain.webhooks.DeliveryQueue over the store's engines."""
+    """Implements the worker's DeliveryQueue and the domain's DeliveryRecords over the engines."""
 
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
@@ -110,7 +110,7 @@ class SqlDeliveryQueue:
             ).first()
             if webhook is None:
                 return 0
-            entries = await SqlReader(conn, webhook.tenant).log_range(webhook.cursor, batch)
+            entries = await SqlLog(conn, webhook.tenant).range(webhook.cursor, batch)
             rows = [
                 {
                     "tenant": webhook.tenant,
@@ -177,7 +177,7 @@ class SqlDeliveryQueue:
                     .where(DELIVERIES.c.id == row.id)
                     .values(attempts=row.attempts + 1, next_attempt_us=now + lease_us * (ahead + 1))
                 )
-                [entry] = await SqlReader(conn, row.tenant).log_range(row.seq - 1, 1)
+                [entry] = await SqlLog(conn, row.tenant).range(row.seq - 1, 1)
                 claims.append(
                     Claim(
                         id=row.id,

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
+from modelyard.v1 import errors_pb2 as reasons
 from sqlalchemy import Connection, Engine, Executable, Result, ScalarResult, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -167,7 +168,7 @@ async def _begin_immediate(sync: Connection) -> None:
                 raise
             if time.monotonic() > deadline:
                 raise Unavailable(
-                    "DATABASE_UNAVAILABLE",
+                    reasons.DATABASE_UNAVAILABLE,
                     "the database stayed locked by another writer; retry the request",
                 ) from error
         await asyncio.sleep(delay)

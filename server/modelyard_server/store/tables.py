@@ -3,7 +3,7 @@ piece) beside the columns that filters, orderings and uniqueness need."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     JSON,
@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -191,3 +192,18 @@ class DeliveryRow(Base):
     last_response_code: Mapped[int] = mapped_column(Integer)
     last_error: Mapped[str] = mapped_column(Text)
     create_time_us: Mapped[int] = mapped_column(BigInteger)
+
+
+def _table(row: type[Base]) -> Table:
+    return cast(Table, row.__table__)
+
+
+# The tables as SQLAlchemy Core sees them: every statement of the store is written on these.
+HEADS = _table(ChainHead)
+LOG = _table(LogRow)
+GROUPS = _table(GroupRow)
+VERSIONS = _table(VersionRow)
+ALIASES = _table(AliasRow)
+TOKENS = _table(TokenRow)
+WEBHOOKS = _table(WebhookRow)
+DELIVERIES = _table(DeliveryRow)

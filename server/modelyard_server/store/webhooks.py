@@ -1,18 +1,26 @@
-"""Webhook rows, read and written inside the store's units of work (SqlReader, SqlWriter)."""
+"""Webhook rows: the webhook (without its secret), its secret, filters and delivery cursor."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from modelyard.v1 import webhook_service_pb2 as ws
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
-from modelyard_server.domain.store import Key, Slice
+from modelyard_server.domain.repositories import Key, Slice
 from modelyard_server.store.engine import Conn
-from modelyard_server.store.tables import DeliveryRow, WebhookRow
+from modelyard_server.store.tables import DELIVERIES, WEBHOOKS
 
-WEBHOOKS: Table = WebhookRow.__table__  # type: ignore[assignment]
-DELIVERIES: Table = DeliveryRow.__table__  # type: ignore[assignment]
+_this = (WEBHOOKS.c.tenant == bindparam("b_tenant")) & (
+    WEBHOOKS.c.webhook_id == bindparam("b_webhook")
+)
+GET = select(WEBHOOKS.c.body, WEBHOOKS.c.cursor).where(_this)
+INSERT = insert(WEBHOOKS)
+UPDATE = update(WEBHOOKS).where(_this)
+DELETE_DELIVERIES = delete(DELIVERIES).where(
+    DELIVERIES.c.webhook_pk == select(WEBHOOKS.c.id).where(_this).scalar_subquery()
+)
+DELETE = delete(WEBHOOKS).where(_this)
 
 
 def webhook_of(body: bytes, cursor: int) -> ws.Webhook:
@@ -21,25 +29,19 @@ def webhook_of(body: bytes, cursor: int) -> ws.Webhook:
     return webhook
 
 
-class WebhookReads:
-    """The webhook queries of a reader of one tenant."""
+class SqlWebhooks:
+    """The webhooks of one tenant."""
 
-    conn: Conn
-    tenant: str
+    def __init__(self, conn: Conn, tenant: str) -> None:
+        self.conn = conn
+        self.tenant = tenant
 
-    async def webhook(self, webhook_id: str) -> ws.Webhook | None:
-        row = (
-            await self.conn.execute(
-                select(WEBHOOKS.c.body, WEBHOOKS.c.cursor).where(
-                    WEBHOOKS.c.tenant == self.tenant, WEBHOOKS.c.webhook_id == webhook_id
-                )
-            )
-        ).first()
+    async def get(self, webhook_id: str) -> ws.Webhook | None:
+        params = {"b_tenant": self.tenant, "b_webhook": webhook_id}
+        row = (await self.conn.execute(GET, params)).first()
         return None if row is None else webhook_of(row.body, row.cursor)
 
-    async def list_webhooks(
-        self, group: str | None, limit: int, after: Key | None
-    ) -> Slice[ws.Webhook]:
+    async def page(self, group: str | None, limit: int, after: Key | None) -> Slice[ws.Webhook]:
         query = select(WEBHOOKS.c.body, WEBHOOKS.c.cursor, WEBHOOKS.c.id).where(
             WEBHOOKS.c.tenant == self.tenant
         )
@@ -52,63 +54,48 @@ class WebhookReads:
         resume: tuple[Any, ...] | None = (rows[limit - 1].id,) if len(rows) > limit else None
         return Slice(items, resume)
 
-
-class WebhookWrites:
-    """The webhook changes of a writer of one tenant."""
-
-    conn: Conn
-    tenant: str
-
-    async def insert_webhook(self, webhook: ws.Webhook, secret: str, actions: list[str]) -> None:
-        body = ws.Webhook()
-        body.CopyFrom(webhook)
-        body.ClearField("cursor")  # the column is the truth; it moves as deliveries are made
+    async def insert(self, webhook: ws.Webhook, secret: str, actions: list[str]) -> None:
         await self.conn.execute(
-            insert(WEBHOOKS).values(
-                tenant=self.tenant,
-                webhook_id=webhook.name.removeprefix("webhooks/"),
-                group_id=webhook.group,
-                url=webhook.url,
-                secret=secret,
-                actions=actions,
-                cursor=webhook.cursor,
-                body=body.SerializeToString(deterministic=True),
-            )
+            INSERT,
+            {
+                "tenant": self.tenant,
+                "webhook_id": webhook.name.removeprefix("webhooks/"),
+                "group_id": webhook.group,
+                "url": webhook.url,
+                "secret": secret,
+                "actions": actions,
+                "cursor": webhook.cursor,
+                "body": _body(webhook),
+            },
         )
 
-    async def update_webhook(
+    async def update(
         self, webhook: ws.Webhook, secret: str | None, actions: list[str] | None
     ) -> None:
-        body = ws.Webhook()
-        body.CopyFrom(webhook)
-        body.ClearField("cursor")  # the worker owns the column; an update leaves it as it is
         values: dict[str, Any] = {
             "group_id": webhook.group,
             "url": webhook.url,
-            "body": body.SerializeToString(deterministic=True),
+            "body": _body(webhook),
         }
         if secret is not None:
             values["secret"] = secret
         if actions is not None:
             values["actions"] = actions
+        webhook_id = webhook.name.removeprefix("webhooks/")
         await self.conn.execute(
-            update(WEBHOOKS)
-            .where(
-                WEBHOOKS.c.tenant == self.tenant,
-                WEBHOOKS.c.webhook_id == webhook.name.removeprefix("webhooks/"),
-            )
-            .values(**values)
+            UPDATE.values(**values), {"b_tenant": self.tenant, "b_webhook": webhook_id}
         )
 
-    async def delete_webhook(self, webhook_id: str) -> None:
-        pk = (
-            select(WEBHOOKS.c.id)
-            .where(WEBHOOKS.c.tenant == self.tenant, WEBHOOKS.c.webhook_id == webhook_id)
-            .scalar_subquery()
-        )
-        await self.conn.execute(delete(DELIVERIES).where(DELIVERIES.c.webhook_pk == pk))
-        await self.conn.execute(
-            delete(WEBHOOKS).where(
-                WEBHOOKS.c.tenant == self.tenant, WEBHOOKS.c.webhook_id == webhook_id
-            )
-        )
+    async def delete(self, webhook_id: str) -> None:
+        params = {"b_tenant": self.tenant, "b_webhook": webhook_id}
+        await self.conn.execute(DELETE_DELIVERIES, params)
+        await self.conn.execute(DELETE, params)
+
+
+def _body(webhook: ws.Webhook) -> bytes:
+    """Returns the stored form of a webhook: without its cursor, which the column holds and
+    the delivery worker moves."""
+    body = ws.Webhook()
+    body.CopyFrom(webhook)
+    body.ClearField("cursor")
+    return body.SerializeToString(deterministic=True)

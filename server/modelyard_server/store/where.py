@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from modelyard.v1 import errors_pb2 as reasons
 from sqlalchemy import ColumnElement, and_, case, false, func, not_, or_, true, tuple_
 
 from modelyard_server.domain.errors import InvalidArgument
 from modelyard_server.domain.filters import And, Comparison, FieldSpec, Node, Not, Or, Ordering
-from modelyard_server.domain.store import Key
+from modelyard_server.domain.pages import fit
+from modelyard_server.domain.repositories import Key, Slice
 
 Columns = Callable[[FieldSpec], ColumnElement[Any]]
+T = TypeVar("T")
 
 
 def condition(node: Node, column_of: Columns) -> ColumnElement[bool]:
@@ -61,7 +64,8 @@ def after_key(columns: Sequence[tuple[ColumnElement[Any], bool]], key: Key) -> C
     """Returns the condition that selects rows strictly after `key` in the given order."""
     if len(key) != len(columns):
         raise InvalidArgument(
-            "INVALID_PAGE_TOKEN", "the page_token does not fit this query; start again without it"
+            reasons.INVALID_PAGE_TOKEN,
+            "the page_token does not fit this query; start again without it",
         )
     directions = {desc for _, desc in columns}
     if len(directions) == 1:
@@ -78,3 +82,12 @@ def after_key(columns: Sequence[tuple[ColumnElement[Any], bool]], key: Key) -> C
 
 def order_clause(columns: Sequence[tuple[ColumnElement[Any], bool]]) -> list[ColumnElement[Any]]:
     return [c.desc() if desc else c.asc() for c, desc in columns]
+
+
+def page_of(rows: Sequence[Any], limit: int, parse: Callable[[bytes], T]) -> Slice[T]:
+    """Returns a page of rows of (body, *sort key) fetched with `limit + 1`: the items that
+    fit in one response, and the sort key to resume after when more remain."""
+    count = fit(len(row[0]) for row in rows[:limit])
+    items = [parse(row[0]) for row in rows[:count]]
+    resume = tuple(rows[count - 1][1:]) if len(rows) > count else None
+    return Slice(items, resume)

@@ -15,8 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 
-from modelyard_server.domain.clock import now_us
-from modelyard_server.domain.webhooks import (
+from modelyard_server.deliveries.model import (
     Claim,
     DeliveryQueue,
     Outcome,
@@ -24,6 +23,7 @@ from modelyard_server.domain.webhooks import (
     signature,
     wants,
 )
+from modelyard_server.domain.clock import now_us
 from modelyard_server.log.chain import LogEntry
 
 log = logging.getLogger("modelyard.webhooks")

@@ -1,0 +1,1 @@
+"""Webhooks fed from the committed log: the delivery records, signing, retries and the worker."""

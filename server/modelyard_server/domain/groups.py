@@ -1,0 +1,140 @@
+"""Model groups: create, read, list, update and delete them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from modelyard.v1 import errors_pb2 as reasons
+from modelyard.v1 import resources_pb2 as pb
+
+from modelyard_server.domain import lookup, names, validation
+from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
+from modelyard_server.domain.clock import new_etag, timestamp
+from modelyard_server.domain.errors import AlreadyExists, FailedPrecondition
+from modelyard_server.domain.fields import FieldRules, check_etag
+from modelyard_server.domain.filters import parse_filter, parse_order_by
+from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
+from modelyard_server.domain.principal import Permission, Principal
+from modelyard_server.domain.repositories import Store, UnitOfWork
+from modelyard_server.domain.schemas import GROUPS
+from modelyard_server.log.drafts import LogDraft
+
+DEFAULT_PAGE = 50
+FIELDS = FieldRules(
+    mutable=frozenset({"description", "tags"}),
+    output_only=frozenset(
+        {"name", "latest_version", "created_by", "create_time", "update_time", "etag"}
+    ),
+    maps=frozenset({"tags"}),
+)
+
+
+class Groups:
+    """Model groups: every change is one transaction with exactly one log entry."""
+
+    def __init__(self, store: Store, changes: Changes) -> None:
+        self.store = store
+        self.changes = changes
+
+    async def create(
+        self, mutation: Mutation, group_id: str, group: pb.ModelGroup
+    ) -> pb.ModelGroup:
+        """Returns the new group."""
+        names.check_group_id(group_id, "model_group_id")
+        validation.check_group(group)
+        mutation.principal.authorize(Permission.REGISTER, group_id)
+
+        async def apply(unit: UnitOfWork, now: int) -> LogDraft:
+            if await unit.groups.get(group_id) is not None:
+                raise AlreadyExists(
+                    reasons.MODEL_GROUP_ALREADY_EXISTS,
+                    f"model group 'groups/{group_id}' already exists",
+                    metadata={"resource": names.group_name(group_id)},
+                )
+            created = pb.ModelGroup(
+                name=names.group_name(group_id),
+                description=group.description,
+                tags=dict(group.tags),
+                latest_version=0,
+                created_by=mutation.principal.subject,
+                create_time=timestamp(now),
+                update_time=timestamp(now),
+                etag=new_etag(),
+            )
+            await unit.groups.insert(created)
+            return mutation.draft(
+                pb.ACTION_MODEL_GROUP_CREATED, created.name, group_id, 0, None, created, now
+            )
+
+        return await self.changes.run(mutation, Change(apply, resource(pb.ModelGroup)))
+
+    async def get(self, principal: Principal, name: str) -> pb.ModelGroup:
+        group_id = names.parse_group_name(name)
+        principal.authorize(Permission.READ, group_id)
+        async with self.store.reader(principal.tenant) as unit:
+            return await lookup.group(unit, group_id)
+
+    async def page(
+        self, principal: Principal, size: int, token: str, filter_text: str, order_by: str
+    ) -> tuple[list[pb.ModelGroup], str]:
+        """Returns one page of groups and the token of the next (empty on the last page)."""
+        principal.authorize(Permission.READ)
+        where = parse_filter(filter_text, GROUPS)
+        order = parse_order_by(order_by, GROUPS)
+        query = fingerprint("groups", filter_text, order_by)
+        limit = page_size(size, DEFAULT_PAGE)
+        after = decode_token(token, query)
+        async with self.store.reader(principal.tenant) as unit:
+            page = await unit.groups.page(where, order, limit, after)
+        return page.items, encode_token(page.resume_after, query)
+
+    async def update(
+        self, mutation: Mutation, patch: pb.ModelGroup, paths: Sequence[str]
+    ) -> pb.ModelGroup:
+        group_id = names.parse_group_name(patch.name, "model_group.name")
+        FIELDS.check(paths)
+        validation.check_group(patch)
+        mutation.principal.authorize(Permission.REGISTER, group_id)
+
+        async def apply(unit: UnitOfWork, now: int) -> LogDraft:
+            before = await lookup.group(unit, group_id)
+            check_etag(patch.etag, before.etag, before.name)
+            after = pb.ModelGroup()
+            after.CopyFrom(before)
+            FIELDS.apply(after, patch, paths)
+            validation.check_group(after)
+            after.update_time.CopyFrom(timestamp(now))
+            after.etag = new_etag()
+            await unit.groups.update(after)
+            return mutation.draft(
+                pb.ACTION_MODEL_GROUP_UPDATED, after.name, group_id, 0, before, after, now
+            )
+
+        return await self.changes.run(mutation, Change(apply, resource(pb.ModelGroup)))
+
+    async def delete(self, mutation: Mutation, name: str, etag: str, force: bool) -> None:
+        group_id = names.parse_group_name(name)
+        mutation.principal.authorize(Permission.ADMIN, group_id)
+
+        async def apply(unit: UnitOfWork, now: int) -> LogDraft:
+            before = await lookup.group(unit, group_id)
+            check_etag(etag, before.etag, before.name)
+            count = await unit.versions.count(group_id)
+            if count and not force:
+                raise FailedPrecondition(
+                    reasons.MODEL_GROUP_NOT_EMPTY,
+                    f"'{before.name}' still has {count} versions; delete them first or pass force",
+                    metadata={"resource": before.name, "versions": str(count)},
+                )
+            if await unit.versions.count(group_id, stage=pb.STAGE_PRODUCTION):
+                raise FailedPrecondition(
+                    reasons.VERSION_IN_PRODUCTION,
+                    f"'{before.name}' has a version in production; archive it before deleting the group",
+                    metadata={"resource": before.name},
+                )
+            await unit.groups.delete(group_id)
+            return mutation.draft(
+                pb.ACTION_MODEL_GROUP_DELETED, before.name, group_id, 0, before, None, now
+            )
+
+        await self.changes.run(mutation, Change(apply, nothing))

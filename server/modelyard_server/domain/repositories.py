@@ -1,0 +1,196 @@
+"""What the use cases need from storage: one repository per resource, behind a unit of work.
+
+store/ implements these with SQLAlchemy Core; nothing here knows SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from modelyard.v1 import resources_pb2 as pb
+from modelyard.v1 import webhook_service_pb2 as ws
+
+from modelyard_server.domain.filters import Node, Ordering
+from modelyard_server.log.chain import LogEntry
+from modelyard_server.log.drafts import LogDraft
+
+T = TypeVar("T")
+
+# The values of the sort key of the last item of a page, for keyset pagination.
+Key = tuple[int | float | str | None, ...]
+
+
+@dataclass(frozen=True)
+class Slice(Generic[T]):
+    """A page of items as the store returns it: the items, and the key after which to resume."""
+
+    items: list[T]
+    resume_after: Key | None
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which log entries a listing wants; empty fields do not restrict."""
+
+    resource: str = ""
+    group: str = ""
+    actor: str = ""
+    actions: tuple[str, ...] = ()  # log action names, e.g. "STAGE_CHANGED"
+    start_us: int = 0
+    end_us: int = 0
+    newest_first: bool = False
+
+
+class GroupRepository(Protocol):
+    async def get(self, group: str) -> pb.ModelGroup | None: ...
+
+    async def page(
+        self, where: Node | None, order: Ordering, limit: int, after: Key | None
+    ) -> Slice[pb.ModelGroup]: ...
+
+    async def insert(self, group: pb.ModelGroup) -> None: ...
+
+    async def update(self, group: pb.ModelGroup) -> None: ...
+
+    async def delete(self, group: str) -> None:
+        """Deletes the group with its versions and aliases."""
+        ...
+
+
+class VersionRepository(Protocol):
+    async def get(self, group: str, number: int | None) -> pb.ModelVersion | None:
+        """Returns a version; number None means the newest existing one."""
+        ...
+
+    async def by_alias(self, group: str, alias: str) -> pb.ModelVersion | None:
+        """Returns the version the alias points at, or None if there is no such alias."""
+        ...
+
+    async def page(
+        self, group: str | None, where: Node | None, order: Ordering, limit: int, after: Key | None
+    ) -> Slice[pb.ModelVersion]: ...
+
+    async def in_stage(self, group: str, stage: int) -> list[pb.ModelVersion]: ...
+
+    async def former_production(self, group: str, limit: int) -> list[pb.ModelVersion]:
+        """Returns versions that have left production, the most recent to leave first."""
+        ...
+
+    async def count(self, group: str, *, stage: int | None = None) -> int: ...
+
+    async def missing(self, names: Sequence[str]) -> list[str]:
+        """Returns those of the version names that do not exist."""
+        ...
+
+    async def with_artifacts(self, group: str, sha256s: Sequence[str]) -> dict[str, int]:
+        """Returns which of the digests are registered in the group, and as which version."""
+        ...
+
+    async def insert(self, group: str, versions: Sequence[pb.ModelVersion]) -> None: ...
+
+    async def update(self, group: str, version: pb.ModelVersion) -> None: ...
+
+    async def delete(self, group: str, number: int) -> None: ...
+
+
+class AliasRepository(Protocol):
+    async def get(self, group: str, alias: str) -> pb.Alias | None: ...
+
+    async def page(self, group: str, limit: int, after: str | None) -> list[pb.Alias]: ...
+
+    async def save(self, group: str, alias: pb.Alias, number: int) -> None:
+        """Creates or moves an alias (number is the version it points at)."""
+        ...
+
+    async def delete(self, group: str, alias: str) -> None: ...
+
+
+class PolicyRepository(Protocol):
+    async def get(self, group: str) -> pb.ApprovalPolicy | None:
+        """Returns the group's stored policy; None until it is first updated."""
+        ...
+
+    async def save(self, group: str, policy: pb.ApprovalPolicy) -> None: ...
+
+
+class WebhookRepository(Protocol):
+    async def get(self, webhook_id: str) -> ws.Webhook | None:
+        """Returns a webhook (without its secret), or None."""
+        ...
+
+    async def page(self, group: str | None, limit: int, after: Key | None) -> Slice[ws.Webhook]:
+        """Returns webhooks oldest first: a group's, or every one of the tenant (None)."""
+        ...
+
+    async def insert(self, webhook: ws.Webhook, secret: str, actions: list[str]) -> None:
+        """Stores a new webhook; `actions` are log action names ([]: all)."""
+        ...
+
+    async def update(
+        self, webhook: ws.Webhook, secret: str | None, actions: list[str] | None
+    ) -> None:
+        """Stores a webhook's new state (its cursor stays); a new secret and new action
+        names ([]: all) unless None."""
+        ...
+
+    async def delete(self, webhook_id: str) -> None:
+        """Deletes a webhook and its delivery records."""
+        ...
+
+
+class LogRepository(Protocol):
+    async def head(self) -> tuple[int, str]:
+        """Returns the seq and hash of the newest entry (0 and the genesis hash at first)."""
+        ...
+
+    async def page(
+        self, query: AuditQuery, limit: int, after_seq: int | None
+    ) -> list[LogEntry]: ...
+
+    async def range(self, after_seq: int, limit: int) -> list[LogEntry]:
+        """Returns up to `limit` entries with seq > after_seq, in seq order."""
+        ...
+
+    async def replay(self, request_id: str) -> LogEntry | None:
+        """Returns the entry an earlier request with this id wrote, if any."""
+        ...
+
+    async def append(self, drafts: Sequence[LogDraft]) -> list[LogEntry]:
+        """Appends the entries of the drafts, in order; they commit with the unit of work."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """The repositories of one tenant on one transaction. A writing unit holds the tenant's
+    log lock until it commits, so its entries are appended in commit order."""
+
+    @property
+    def groups(self) -> GroupRepository: ...
+
+    @property
+    def versions(self) -> VersionRepository: ...
+
+    @property
+    def aliases(self) -> AliasRepository: ...
+
+    @property
+    def policies(self) -> PolicyRepository: ...
+
+    @property
+    def webhooks(self) -> WebhookRepository: ...
+
+    @property
+    def log(self) -> LogRepository: ...
+
+
+class Store(Protocol):
+    def reader(self, tenant: str) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Returns a unit of work for reads (it may not write)."""
+        ...
+
+    def writer(self, tenant: str) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Returns a unit of work that commits when the block exits without an error."""
+        ...

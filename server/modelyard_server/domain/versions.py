@@ -1,0 +1,164 @@
+"""Model versions: register (one at a time or in bulk), read, list, update and delete them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from modelyard.v1 import errors_pb2 as reasons
+from modelyard.v1 import resources_pb2 as pb
+
+from modelyard_server.domain import lookup, names, validation
+from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
+from modelyard_server.domain.clock import new_etag, timestamp
+from modelyard_server.domain.errors import FailedPrecondition
+from modelyard_server.domain.fields import FieldRules, check_etag
+from modelyard_server.domain.filters import parse_filter, parse_order_by
+from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
+from modelyard_server.domain.principal import Permission, Principal
+from modelyard_server.domain.registration import OUTPUT_ONLY, register
+from modelyard_server.domain.repositories import Store, UnitOfWork
+from modelyard_server.domain.schemas import VERSIONS
+from modelyard_server.log.drafts import LogDraft
+
+DEFAULT_PAGE = 50
+FIELDS = FieldRules(
+    mutable=frozenset({"description", "tags", "model_card"}),
+    immutable=frozenset(
+        {"artifact", "inference_image", "metrics", "hyperparameters", "lineage", "schema"}
+    ),
+    output_only=OUTPUT_ONLY,
+    maps=frozenset({"tags"}),
+    messages=frozenset({"model_card"}),
+)
+
+
+class Versions:
+    """Model versions: every change is one transaction with exactly one log entry."""
+
+    def __init__(self, store: Store, changes: Changes) -> None:
+        self.store = store
+        self.changes = changes
+
+    async def create(
+        self, mutation: Mutation, parent: str, version: pb.ModelVersion
+    ) -> pb.ModelVersion:
+        """Returns the registered version, numbered by the server."""
+        group_id = names.parse_group_name(parent, "parent")
+        validation.check_version(version)
+        mutation.principal.authorize(Permission.REGISTER, group_id)
+
+        async def apply(unit: UnitOfWork, now: int) -> LogDraft:
+            [created] = await register(unit, group_id, [version], mutation.principal.subject, now)
+            return mutation.draft(
+                pb.ACTION_MODEL_VERSION_CREATED,
+                created.name,
+                group_id,
+                created.version,
+                None,
+                created,
+                now,
+            )
+
+        return await self.changes.run(mutation, Change(apply, resource(pb.ModelVersion)))
+
+    async def get(self, principal: Principal, name: str) -> pb.ModelVersion:
+        """Returns a version named by number, `latest`, or an alias (`groups/g/aliases/champion`)."""
+        if names.is_alias_name(name):
+            ref = names.parse_alias_name(name)
+            principal.authorize(Permission.READ, ref.group)
+            async with self.store.reader(principal.tenant) as unit:
+                version = await unit.versions.by_alias(ref.group, ref.alias)
+                if version is None:
+                    await lookup.require_group(unit, ref.group)
+                    raise lookup.alias_not_found(ref)
+            return version
+        version_ref = names.parse_version_name(name, allow_latest=True)
+        principal.authorize(Permission.READ, version_ref.group)
+        async with self.store.reader(principal.tenant) as unit:
+            return await lookup.version(unit, version_ref)
+
+    async def page(
+        self,
+        principal: Principal,
+        parent: str,
+        size: int,
+        token: str,
+        filter_text: str,
+        order_by: str,
+    ) -> tuple[list[pb.ModelVersion], str]:
+        """Returns one page of versions and the token of the next (empty on the last page)."""
+        group_id = names.parse_group_name(parent, "parent", allow_all=True)
+        scope = None if group_id == names.ALL_GROUPS else group_id
+        principal.authorize(Permission.READ, scope)
+        where = parse_filter(filter_text, VERSIONS)
+        order = parse_order_by(order_by, VERSIONS)
+        query = fingerprint("versions", parent, filter_text, order_by)
+        limit = page_size(size, DEFAULT_PAGE)
+        after = decode_token(token, query)
+        async with self.store.reader(principal.tenant) as unit:
+            if scope is not None:
+                await lookup.require_group(unit, scope)
+            page = await unit.versions.page(scope, where, order, limit, after)
+        return page.items, encode_token(page.resume_after, query)
+
+    async def update(
+        self, mutation: Mutation, patch: pb.ModelVersion, paths: Sequence[str]
+    ) -> pb.ModelVersion:
+        ref = names.parse_version_name(patch.name, "model_version.name")
+        FIELDS.check(paths)
+        validation.check_version_update(patch)
+        mutation.principal.authorize(Permission.REGISTER, ref.group)
+
+        async def apply(unit: UnitOfWork, now: int) -> LogDraft:
+            before = await lookup.version(unit, ref)
+            check_etag(patch.etag, before.etag, before.name)
+            after = pb.ModelVersion()
+            after.CopyFrom(before)
+            FIELDS.apply(after, patch, paths)
+            validation.check_version_update(after)
+            after.update_time.CopyFrom(timestamp(now))
+            after.etag = new_etag()
+            await unit.versions.update(ref.group, after)
+            return mutation.draft(
+                pb.ACTION_MODEL_VERSION_UPDATED,
+                after.name,
+                ref.group,
+                after.version,
+                before,
+                after,
+                now,
+            )
+
+        return await self.changes.run(mutation, Change(apply, resource(pb.ModelVersion)))
+
+    async def delete(self, mutation: Mutation, name: str, etag: str) -> None:
+        ref = names.parse_version_name(name)
+        mutation.principal.authorize(Permission.ADMIN, ref.group)
+
+        async def apply(unit: UnitOfWork, now: int) -> LogDraft:
+            before = await lookup.version(unit, ref)
+            check_etag(etag, before.etag, before.name)
+            if before.aliases:
+                raise FailedPrecondition(
+                    reasons.VERSION_REFERENCED,
+                    f"aliases {', '.join(before.aliases)} point at '{before.name}'; move or delete them first",
+                    metadata={"resource": before.name, "aliases": ",".join(before.aliases)},
+                )
+            if before.stage == pb.STAGE_PRODUCTION:
+                raise FailedPrecondition(
+                    reasons.VERSION_IN_PRODUCTION,
+                    f"'{before.name}' is in production; roll back or archive it before deleting it",
+                    metadata={"resource": before.name},
+                )
+            await unit.versions.delete(ref.group, before.version)
+            return mutation.draft(
+                pb.ACTION_MODEL_VERSION_DELETED,
+                before.name,
+                ref.group,
+                before.version,
+                before,
+                None,
+                now,
+            )
+
+        await self.changes.run(mutation, Change(apply, nothing))

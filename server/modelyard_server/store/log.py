@@ -1,0 +1,151 @@
+"""The log's rows: the tenant's chain head (its write lock), appends, replays and reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import BindParameter, Row, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from modelyard_server.domain.repositories import AuditQuery
+from modelyard_server.log.chain import GENESIS_HASH, LogEntry
+from modelyard_server.log.drafts import LogDraft, chain_entries
+from modelyard_server.store.engine import Conn
+from modelyard_server.store.tables import HEADS, LOG
+
+# PostgreSQL channel on which a committed log entry announces itself as "tenant:seq".
+NOTIFY_CHANNEL = "modelyard_log"
+
+_tenant: BindParameter[str] = bindparam("b_tenant")
+HEAD = select(HEADS.c.seq, HEADS.c.hash).where(HEADS.c.tenant == _tenant)
+HEAD_FOR_UPDATE = HEAD.with_for_update()
+CREATE_HEAD_SQLITE = sqlite_insert(HEADS).on_conflict_do_nothing()
+CREATE_HEAD_POSTGRES = pg_insert(HEADS).on_conflict_do_nothing()
+UPDATE_HEAD = update(HEADS).where(HEADS.c.tenant == _tenant)
+INSERT = LOG.insert()
+REPLAY = select(*LOG.c).where(LOG.c.tenant == _tenant, LOG.c.request_id == bindparam("b_id"))
+RANGE = (
+    select(*LOG.c)
+    .where(LOG.c.tenant == _tenant, LOG.c.seq > bindparam("b_after"))
+    .order_by(LOG.c.seq)
+    .limit(bindparam("b_limit"))
+)
+NOTIFY = select(func.pg_notify(bindparam("b_channel"), bindparam("b_payload")))
+
+
+def entry_of(row: Row[Any]) -> LogEntry:
+    return LogEntry(
+        tenant=row.tenant,
+        seq=row.seq,
+        time_us=row.time_us,
+        actor=row.actor,
+        action=row.action,
+        resource=row.resource,
+        group=row.group_id,
+        version=row.version,
+        before=row.before,
+        after=row.after,
+        reason=row.reason,
+        request_id=row.request_id or "",
+        request_digest=row.request_digest,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
+        related=row.related,
+    )
+
+
+def row_of(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "tenant": entry.tenant,
+        "seq": entry.seq,
+        "time_us": entry.time_us,
+        "actor": entry.actor,
+        "action": entry.action,
+        "resource": entry.resource,
+        "group_id": entry.group,
+        "version": entry.version,
+        "before": entry.before,
+        "after": entry.after,
+        "reason": entry.reason,
+        "request_id": entry.request_id or None,
+        "request_digest": entry.request_digest,
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+        "related": entry.related,
+    }
+
+
+class SqlLog:
+    """The log of one tenant on one connection. A writer first takes the chain head row: on
+    PostgreSQL with SELECT … FOR UPDATE, on SQLite through the IMMEDIATE transaction."""
+
+    def __init__(self, conn: Conn, tenant: str, *, postgres: bool = False) -> None:
+        self.conn = conn
+        self.tenant = tenant
+        self.postgres = postgres
+        self.locked: tuple[int, str] | None = None  # the head, once this unit holds it
+        self.appended = False
+
+    async def lock(self) -> None:
+        """Takes the tenant's write lock for the rest of the transaction."""
+        head = HEAD_FOR_UPDATE if self.postgres else HEAD
+        row = (await self.conn.execute(head, {"b_tenant": self.tenant})).first()
+        if row is None:  # the tenant's first write
+            create = CREATE_HEAD_POSTGRES if self.postgres else CREATE_HEAD_SQLITE
+            await self.conn.execute(create, {"tenant": self.tenant, "seq": 0, "hash": GENESIS_HASH})
+            row = (await self.conn.execute(head, {"b_tenant": self.tenant})).one()
+        self.locked = (row.seq, row.hash)
+
+    async def head(self) -> tuple[int, str]:
+        if self.locked is not None:
+            return self.locked
+        row = (await self.conn.execute(HEAD, {"b_tenant": self.tenant})).first()
+        return (0, GENESIS_HASH) if row is None else (row.seq, row.hash)
+
+    async def page(self, query: AuditQuery, limit: int, after_seq: int | None) -> list[LogEntry]:
+        statement = select(*LOG.c).where(LOG.c.tenant == self.tenant)
+        if query.resource:
+            statement = statement.where(LOG.c.resource == query.resource)
+        if query.group:
+            statement = statement.where(LOG.c.group_id == query.group)
+        if query.actor:
+            statement = statement.where(LOG.c.actor == query.actor)
+        if query.actions:
+            statement = statement.where(LOG.c.action.in_(query.actions))
+        if query.start_us:
+            statement = statement.where(LOG.c.time_us >= query.start_us)
+        if query.end_us:
+            statement = statement.where(LOG.c.time_us < query.end_us)
+        if after_seq is not None:
+            newer = LOG.c.seq < after_seq if query.newest_first else LOG.c.seq > after_seq
+            statement = statement.where(newer)
+        order = LOG.c.seq.desc() if query.newest_first else LOG.c.seq.asc()
+        rows = await self.conn.execute(statement.order_by(order).limit(limit))
+        return [entry_of(row) for row in rows.all()]
+
+    async def range(self, after_seq: int, limit: int) -> list[LogEntry]:
+        params = {"b_tenant": self.tenant, "b_after": after_seq, "b_limit": limit}
+        return [entry_of(row) for row in (await self.conn.execute(RANGE, params)).all()]
+
+    async def replay(self, request_id: str) -> LogEntry | None:
+        params = {"b_tenant": self.tenant, "b_id": request_id}
+        row = (await self.conn.execute(REPLAY, params)).first()
+        return None if row is None else entry_of(row)
+
+    async def append(self, drafts: Sequence[LogDraft]) -> list[LogEntry]:
+        assert self.locked is not None, "appending needs the chain lock: use a writer"
+        entries = chain_entries(self.tenant, self.locked, drafts)
+        await self.conn.execute(INSERT, [row_of(e) for e in entries])
+        seq, prev_hash = entries[-1].seq, entries[-1].hash
+        if self.postgres:
+            # Wakes the event hub of every replica when (and only if) this transaction commits.
+            payload = f"{self.tenant}:{seq}"
+            await self.conn.execute(NOTIFY, {"b_channel": NOTIFY_CHANNEL, "b_payload": payload})
+        await self.conn.execute(
+            UPDATE_HEAD, {"b_tenant": self.tenant, "seq": seq, "hash": prev_hash}
+        )
+        self.locked = (seq, prev_hash)
+        self.appended = True
+        return entries

@@ -1,0 +1,80 @@
+"""The store: units of work that give the use cases one repository per resource on one
+transaction, and tell the event hub what committed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+from modelyard.v1 import errors_pb2 as reasons
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from modelyard_server.domain.errors import Unavailable
+from modelyard_server.store.aliases import SqlAliases
+from modelyard_server.store.engine import Conn, Engines
+from modelyard_server.store.groups import SqlGroups
+from modelyard_server.store.keys import GroupKeys
+from modelyard_server.store.log import SqlLog
+from modelyard_server.store.policies import SqlPolicies
+from modelyard_server.store.versions import SqlVersions
+from modelyard_server.store.webhooks import SqlWebhooks
+
+
+class SqlUnitOfWork:
+    """The repositories of one tenant on one connection (implements domain's UnitOfWork)."""
+
+    def __init__(self, conn: Conn, tenant: str, *, postgres: bool) -> None:
+        keys = GroupKeys(conn, tenant)
+        self.groups = SqlGroups(conn, tenant, keys)
+        self.versions = SqlVersions(conn, tenant, keys)
+        self.aliases = SqlAliases(conn, tenant, keys)
+        self.policies = SqlPolicies(conn, tenant)
+        self.webhooks = SqlWebhooks(conn, tenant)
+        self.log = SqlLog(conn, tenant, postgres=postgres)
+
+
+@contextmanager
+def unavailable_on_connection_errors() -> Iterator[None]:
+    """Turns a lost or refused database connection into UNAVAILABLE, which callers retry."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as error:
+        if isinstance(error, OperationalError) and "locked" in str(error.orig):
+            raise Unavailable(
+                reasons.DATABASE_UNAVAILABLE, "the database is busy; retry the request"
+            ) from error
+        if (
+            isinstance(error, InterfaceError)
+            or error.connection_invalidated
+            or "connect" in str(error).lower()
+        ):
+            raise Unavailable(
+                reasons.DATABASE_UNAVAILABLE, "the database cannot be reached; retry the request"
+            ) from error
+        raise
+
+
+class SqlStore:
+    """Implements domain's Store over SQLAlchemy (inline SQLite or async PostgreSQL)."""
+
+    def __init__(self, engines: Engines) -> None:
+        self.engines = engines
+        # Called with the tenant after each commit that appended to the log (the event hub).
+        self.committed: list[Callable[[str], None]] = []
+
+    @asynccontextmanager
+    async def reader(self, tenant: str) -> AsyncIterator[SqlUnitOfWork]:
+        with unavailable_on_connection_errors():
+            async with self.engines.reading() as conn:
+                yield SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite)
+
+    @asynccontextmanager
+    async def writer(self, tenant: str) -> AsyncIterator[SqlUnitOfWork]:
+        with unavailable_on_connection_errors():
+            async with self.engines.writing() as conn:
+                unit = SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite)
+                await unit.log.lock()
+                yield unit
+        if unit.log.appended:
+            for callback in self.committed:
+                callback(tenant)
