@@ -411,3 +411,67 @@ def test_a_bad_policy_is_refused_with_the_fields_to_fix(team: Team, unique_group
     fields = {field for field, _ in caught.value.field_violations}
     assert fields == {"approval_policy.required_approvals", "approval_policy.approver_roles"}
     assert team.admin.get_approval_policy(unique_group).required_approvals == 1
+
+
+def protect(team: Team, group: str, *aliases: str) -> pb.ApprovalPolicy:
+    policy = team.admin.get_approval_policy(group)
+    policy.protected_aliases.extend(aliases)
+    return team.admin.update_approval_policy(policy, update_mask=["protected_aliases"])
+
+
+def test_rejecting_a_version_deletes_the_protected_aliases_on_it_in_the_same_entry(
+    team: Team, unique_group: str
+) -> None:
+    team.admin.create_group(unique_group)
+    protect(team, unique_group, "champion")
+    good = approved(team, unique_group)
+    team.dee.set_alias(unique_group, "champion", good.version)
+    team.dee.set_alias(unique_group, "scratch", good.version)
+    rejected = team.bob.reject(good.name, reason="leaks labels")
+    assert rejected.approval_status == pb.APPROVAL_STATUS_REJECTED
+    assert list(rejected.aliases) == ["scratch"]  # an unprotected alias may stay
+    with pytest.raises(errors.AliasNotFound):
+        team.admin.by_alias(unique_group, "champion")
+    assert team.admin.by_alias(unique_group, "scratch").name == good.name
+    [entry] = list(team.admin.list_audit_events(resource=good.name, newest_first=True))[:1]
+    assert entry.action == pb.ACTION_APPROVAL_CHANGED
+    assert [r.resource for r in entry.related] == [f"groups/{unique_group}/aliases/champion"]
+    assert not entry.related[0].HasField("after")
+
+
+def test_rejecting_the_production_version_rolls_back_and_drops_its_protected_alias(
+    team: Team, unique_group: str
+) -> None:
+    team.admin.create_group(unique_group)
+    protect(team, unique_group, "champion")
+    first = approved(team, unique_group)
+    team.dee.transition(first.name, STAGING)
+    team.dee.promote(first.name)
+    second = approved(team, unique_group)
+    team.dee.transition(second.name, STAGING)
+    team.dee.promote(second.name)
+    team.dee.set_alias(unique_group, "champion", second.version)
+    team.ann.reject(second.name, reason="regressed")
+    assert production_name(team, unique_group) == first.name
+    with pytest.raises(errors.AliasNotFound):
+        team.admin.by_alias(unique_group, "champion")
+    for version in team.admin.list_versions(unique_group):
+        if version.approval_status == pb.APPROVAL_STATUS_REJECTED:
+            assert "champion" not in version.aliases
+
+
+def test_an_alias_is_protected_only_while_it_points_at_an_approved_version(
+    team: Team, unique_group: str
+) -> None:
+    team.admin.create_group(unique_group)
+    pending = register(team.admin, unique_group)
+    team.dee.set_alias(unique_group, "champion", pending.version)
+    with pytest.raises(errors.VersionNotApproved) as refused:
+        protect(team, unique_group, "champion")
+    assert "champion" in str(refused.value)
+    assert list(team.admin.get_approval_policy(unique_group).protected_aliases) == []
+    good = approved(team, unique_group)
+    team.dee.set_alias(unique_group, "champion", good.version)
+    assert list(protect(team, unique_group, "champion").protected_aliases) == ["champion"]
+    # An alias that points nowhere yet may be protected; it can then only point at approved ones.
+    assert "next" in protect(team, unique_group, "next").protected_aliases

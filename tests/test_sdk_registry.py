@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -215,29 +214,6 @@ async def test_the_async_registry_does_what_the_sync_one_does(
         events = await registry.list_audit_events(resource=group.name)
         assert [e.seq async for e in events]
         assert (await registry.verify_audit_log()).ok
-
-
-def test_a_call_made_while_the_server_restarts_completes_once_and_only_once(
-    tmp_path: Path,
-) -> None:
-    process = ServerProcess(data_dir=tmp_path / "data").start()
-    try:
-        with Registry(process.address, token=process.token, max_attempts=12) as registry:
-            registry.create_group("restarts")
-            process.stop()
-            results: list[ModelVersion] = []
-            caller = threading.Thread(
-                target=lambda: results.append(
-                    registry.register("restarts", uri="s3://m/1", sha256=sha())
-                )
-            )
-            caller.start()
-            process.start()  # same port: the retries of the call reach the new process
-            caller.join(timeout=60)
-            assert [v.version for v in results] == [1]
-            assert [v.version for v in registry.list_versions("restarts")] == [1]
-    finally:
-        process.stop()
 
 
 def test_the_typed_example_runs_against_the_server(
