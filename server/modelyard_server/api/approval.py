@@ -10,8 +10,8 @@ from modelyard.v1 import approval_service_pb2_grpc as aps_grpc
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.api.auth import current_principal
+from modelyard_server.api.convert import mutation
 from modelyard_server.api.errors import rpc
-from modelyard_server.api.registry import mutation
 from modelyard_server.domain.approvals import Approvals
 
 Context = grpc.aio.ServicerContext[Any, Any]

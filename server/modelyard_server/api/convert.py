@@ -9,6 +9,8 @@ from google.protobuf.message import Message
 from google.protobuf.struct_pb2 import Struct
 from modelyard.v1 import resources_pb2 as pb
 
+from modelyard_server.api.auth import current_principal
+from modelyard_server.domain.changes import Mutation
 from modelyard_server.domain.clock import timestamp
 from modelyard_server.log.chain import LogEntry
 
@@ -53,3 +55,13 @@ def request_digest(method: str, request: Message) -> str:
     return hashlib.sha256(
         method.encode() + b"\x00" + copy.SerializeToString(deterministic=True)
     ).hexdigest()
+
+
+def mutation(method: str, request: Message, request_id: str, reason: str = "") -> Mutation:
+    """Returns the change the current caller asks for with this request."""
+    return Mutation(
+        principal=current_principal(),
+        request_id=request_id,
+        request_digest=request_digest(method, request),
+        reason=reason,
+    )

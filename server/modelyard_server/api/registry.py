@@ -7,28 +7,17 @@ from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2
-from google.protobuf.message import Message
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import registry_service_pb2_grpc as rs_grpc
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.api.auth import current_principal
-from modelyard_server.api.convert import request_digest
+from modelyard_server.api.convert import mutation
 from modelyard_server.api.errors import rpc, stream_rpc
 from modelyard_server.api.watch import EventStreams
-from modelyard_server.domain.changes import Mutation
 from modelyard_server.domain.registry import Registry
 
 Context = grpc.aio.ServicerContext[Any, Any]
-
-
-def mutation(method: str, request: Message, request_id: str, reason: str = "") -> Mutation:
-    return Mutation(
-        principal=current_principal(),
-        request_id=request_id,
-        request_digest=request_digest(method, request),
-        reason=reason,
-    )
 
 
 class RegistryServicer(rs_grpc.RegistryServiceServicer):

@@ -11,10 +11,9 @@ from modelyard.v1 import webhook_service_pb2 as ws
 from modelyard.v1 import webhook_service_pb2_grpc as ws_grpc
 
 from modelyard_server.api.auth import current_principal
-from modelyard_server.api.convert import audit_event, request_digest
+from modelyard_server.api.convert import audit_event, mutation
 from modelyard_server.api.errors import rpc
 from modelyard_server.api.watch import action_names
-from modelyard_server.domain.changes import Mutation
 from modelyard_server.domain.webhooks import Webhooks
 from modelyard_server.log.chain import LogEntry
 
@@ -34,13 +33,9 @@ class WebhookServicer(ws_grpc.WebhookServiceServicer):
 
     @rpc
     async def CreateWebhook(self, request: ws.CreateWebhookRequest, context: Context) -> ws.Webhook:
-        mutation = Mutation(
-            principal=current_principal(),
-            request_id=request.request_id,
-            request_digest=request_digest("CreateWebhook", request),
-        )
+        change = mutation("CreateWebhook", request, request.request_id)
         return await self.webhooks.create(
-            mutation,
+            change,
             request.webhook,
             action_names(list(request.webhook.actions), "webhook.actions"),
         )
@@ -60,13 +55,9 @@ class WebhookServicer(ws_grpc.WebhookServiceServicer):
 
     @rpc
     async def UpdateWebhook(self, request: ws.UpdateWebhookRequest, context: Context) -> ws.Webhook:
-        mutation = Mutation(
-            principal=current_principal(),
-            request_id=request.request_id,
-            request_digest=request_digest("UpdateWebhook", request),
-        )
+        change = mutation("UpdateWebhook", request, request.request_id)
         return await self.webhooks.update(
-            mutation,
+            change,
             request.webhook,
             request.update_mask.paths,
             action_names(list(request.webhook.actions), "webhook.actions"),
@@ -76,12 +67,8 @@ class WebhookServicer(ws_grpc.WebhookServiceServicer):
     async def DeleteWebhook(
         self, request: ws.DeleteWebhookRequest, context: Context
     ) -> empty_pb2.Empty:
-        mutation = Mutation(
-            principal=current_principal(),
-            request_id=request.request_id,
-            request_digest=request_digest("DeleteWebhook", request),
-        )
-        await self.webhooks.delete(mutation, request.name, request.etag)
+        change = mutation("DeleteWebhook", request, request.request_id)
+        await self.webhooks.delete(change, request.name, request.etag)
         return empty_pb2.Empty()
 
     @rpc

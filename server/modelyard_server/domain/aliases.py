@@ -78,11 +78,7 @@ class Aliases:
         ref = names.parse_alias_name(name)
         principal.authorize(Permission.READ, ref.group)
         async with self.store.reader(principal.tenant) as unit:
-            alias = await unit.aliases.get(ref.group, ref.alias)
-            if alias is None:
-                await lookup.require_group(unit, ref.group)
-                raise lookup.alias_not_found(ref)
-        return alias
+            return await lookup.alias(unit, ref)
 
     async def page(
         self, principal: Principal, parent: str, size: int, token: str
@@ -107,10 +103,7 @@ class Aliases:
         async def apply(unit: UnitOfWork, now: int) -> LogDraft:
             policy = await lookup.policy(unit, ref.group)
             mutation.principal.require_role(policy.promoter_roles, "delete aliases", ref.group)
-            before = await unit.aliases.get(ref.group, ref.alias)
-            if before is None:
-                await lookup.require_group(unit, ref.group)
-                raise lookup.alias_not_found(ref)
+            before = await lookup.alias(unit, ref)
             check_etag(etag, before.etag, before.name)
             target = names.parse_version_name(before.version)
             related: Related = ()

@@ -132,9 +132,7 @@ class Approvals:
                 after.approval_status = pb.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL
             decided(after, pb.DECISION_APPROVE, reviewer, mutation.reason, now)
             await unit.versions.update(ref.group, after)
-            return mutation.draft(
-                pb.ACTION_APPROVAL_CHANGED, after.name, ref.group, after.version, before, after, now
-            )
+            return mutation.version_draft(pb.ACTION_APPROVAL_CHANGED, before, after, now)
 
         return await self.changes.run(mutation, Change(apply, resource(pb.ModelVersion)))
 
@@ -170,16 +168,7 @@ class Approvals:
                         related = (*related, (restored.name, candidate, restored))
                         break
             await unit.versions.update(ref.group, after)
-            return mutation.draft(
-                pb.ACTION_APPROVAL_CHANGED,
-                after.name,
-                ref.group,
-                after.version,
-                before,
-                after,
-                now,
-                related,
-            )
+            return mutation.version_draft(pb.ACTION_APPROVAL_CHANGED, before, after, now, related)
 
         return await self.changes.run(mutation, Change(apply, resource(pb.ModelVersion)))
 

@@ -66,6 +66,22 @@ class Mutation:
             related=related,
         )
 
+    def version_draft(
+        self,
+        action: pb.Action.ValueType,
+        before: pb.ModelVersion | None,
+        after: pb.ModelVersion | None,
+        time_us: int,
+        related: Related = (),
+    ) -> LogDraft:
+        """Returns the log entry of a change to one version (and to the `related` others)."""
+        version = after if after is not None else before
+        assert version is not None, "a change to a version has it before or after"
+        group = version.name.split("/")[1]
+        return self.draft(
+            action, version.name, group, version.version, before, after, time_us, related
+        )
+
 
 @dataclass(frozen=True)
 class Unchanged:

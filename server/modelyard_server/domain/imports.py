@@ -73,9 +73,7 @@ class Import:
                 )
             created = await register(unit, group_id, batch, principal.subject, now)
             drafts.extend(
-                mutation.draft(
-                    pb.ACTION_MODEL_VERSION_CREATED, v.name, group_id, v.version, None, v, now
-                )
+                mutation.version_draft(pb.ACTION_MODEL_VERSION_CREATED, None, v, now)
                 for v in created
             )
             await unit.log.append(drafts)

@@ -83,15 +83,8 @@ class Lifecycle:
                     )
             after = stages.moved(before, stage, now)
             await unit.versions.update(ref.group, after)
-            return mutation.draft(
-                pb.ACTION_STAGE_CHANGED,
-                after.name,
-                ref.group,
-                after.version,
-                before,
-                after,
-                now,
-                tuple(related),
+            return mutation.version_draft(
+                pb.ACTION_STAGE_CHANGED, before, after, now, tuple(related)
             )
 
         return await self.changes.run(mutation, Change(apply, moved_and_archived))
@@ -132,15 +125,8 @@ class Lifecycle:
             related = await retire(unit, group, current, now)
             restored = stages.moved(chosen, pb.STAGE_PRODUCTION, now)
             await unit.versions.update(group, restored)
-            return mutation.draft(
-                pb.ACTION_ROLLED_BACK,
-                restored.name,
-                group,
-                restored.version,
-                chosen,
-                restored,
-                now,
-                tuple(related),
+            return mutation.version_draft(
+                pb.ACTION_ROLLED_BACK, chosen, restored, now, tuple(related)
             )
 
         return await self.changes.run(mutation, Change(apply, moved_and_archived))

@@ -56,6 +56,24 @@ async def version(unit: UnitOfWork, ref: names.VersionRef) -> pb.ModelVersion:
     return found
 
 
+async def alias(unit: UnitOfWork, ref: names.AliasRef) -> pb.Alias:
+    """Returns the alias, or the NOT_FOUND of its group or of the alias itself."""
+    found = await unit.aliases.get(ref.group, ref.alias)
+    if found is None:
+        await require_group(unit, ref.group)
+        raise alias_not_found(ref)
+    return found
+
+
+async def version_by_alias(unit: UnitOfWork, ref: names.AliasRef) -> pb.ModelVersion:
+    """Returns the version the alias points at, or the NOT_FOUND of its group or alias."""
+    found = await unit.versions.by_alias(ref.group, ref.alias)
+    if found is None:
+        await require_group(unit, ref.group)
+        raise alias_not_found(ref)
+    return found
+
+
 def default_policy(group_id: str) -> pb.ApprovalPolicy:
     """Returns the policy a group has until an admin changes it."""
     return pb.ApprovalPolicy(

@@ -49,15 +49,7 @@ class Versions:
 
         async def apply(unit: UnitOfWork, now: int) -> LogDraft:
             [created] = await register(unit, group_id, [version], mutation.principal.subject, now)
-            return mutation.draft(
-                pb.ACTION_MODEL_VERSION_CREATED,
-                created.name,
-                group_id,
-                created.version,
-                None,
-                created,
-                now,
-            )
+            return mutation.version_draft(pb.ACTION_MODEL_VERSION_CREATED, None, created, now)
 
         return await self.changes.run(mutation, Change(apply, resource(pb.ModelVersion)))
 
@@ -67,11 +59,7 @@ class Versions:
             ref = names.parse_alias_name(name)
             principal.authorize(Permission.READ, ref.group)
             async with self.store.reader(principal.tenant) as unit:
-                version = await unit.versions.by_alias(ref.group, ref.alias)
-                if version is None:
-                    await lookup.require_group(unit, ref.group)
-                    raise lookup.alias_not_found(ref)
-            return version
+                return await lookup.version_by_alias(unit, ref)
         version_ref = names.parse_version_name(name, allow_latest=True)
         principal.authorize(Permission.READ, version_ref.group)
         async with self.store.reader(principal.tenant) as unit:
@@ -119,15 +107,7 @@ class Versions:
             after.update_time.CopyFrom(timestamp(now))
             after.etag = new_etag()
             await unit.versions.update(ref.group, after)
-            return mutation.draft(
-                pb.ACTION_MODEL_VERSION_UPDATED,
-                after.name,
-                ref.group,
-                after.version,
-                before,
-                after,
-                now,
-            )
+            return mutation.version_draft(pb.ACTION_MODEL_VERSION_UPDATED, before, after, now)
 
         return await self.changes.run(mutation, Change(apply, resource(pb.ModelVersion)))
 
@@ -151,14 +131,6 @@ class Versions:
                     metadata={"resource": before.name},
                 )
             await unit.versions.delete(ref.group, before.version)
-            return mutation.draft(
-                pb.ACTION_MODEL_VERSION_DELETED,
-                before.name,
-                ref.group,
-                before.version,
-                before,
-                None,
-                now,
-            )
+            return mutation.version_draft(pb.ACTION_MODEL_VERSION_DELETED, before, None, now)
 
         await self.changes.run(mutation, Change(apply, nothing))
