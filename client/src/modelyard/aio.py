@@ -216,7 +216,7 @@ class AsyncRegistry:
                 metadata=metadata,
             )
 
-        return AsyncModelGroupsPager(fetch, await fetch(""))
+        return AsyncModelGroupsPager(fetch, await fetch(""), lambda page: page.model_groups)
 
     async def update_group(
         self,
@@ -365,7 +365,7 @@ class AsyncRegistry:
                 metadata=metadata,
             )
 
-        return AsyncModelVersionsPager(fetch, await fetch(""))
+        return AsyncModelVersionsPager(fetch, await fetch(""), lambda page: page.model_versions)
 
     async def update_version(
         self,
@@ -496,7 +496,7 @@ class AsyncRegistry:
                 metadata=metadata,
             )
 
-        return AsyncApprovalsPager(fetch, await fetch(""))
+        return AsyncApprovalsPager(fetch, await fetch(""), lambda page: page.approvals)
 
     async def get_approval_policy(
         self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
@@ -715,7 +715,7 @@ class AsyncRegistry:
                 metadata=metadata,
             )
 
-        return AsyncAliasesPager(fetch, await fetch(""))
+        return AsyncAliasesPager(fetch, await fetch(""), lambda page: page.aliases)
 
     async def delete_alias(
         self,
@@ -786,7 +786,7 @@ class AsyncRegistry:
                 metadata=metadata,
             )
 
-        return AsyncAuditEventsPager(fetch, await fetch(""))
+        return AsyncAuditEventsPager(fetch, await fetch(""), lambda page: page.audit_events)
 
     async def verify_audit_log(
         self, *, timeout: float | None = None, metadata: Metadata | None = None
@@ -863,7 +863,7 @@ class AsyncRegistry:
                 metadata=metadata,
             )
 
-        return AsyncWebhooksPager(fetch, await fetch(""))
+        return AsyncWebhooksPager(fetch, await fetch(""), lambda page: page.webhooks)
 
     async def update_webhook(
         self,
@@ -928,7 +928,7 @@ class AsyncRegistry:
                 metadata=metadata,
             )
 
-        return AsyncWebhookDeliveriesPager(fetch, await fetch(""))
+        return AsyncWebhookDeliveriesPager(fetch, await fetch(""), lambda page: page.deliveries)
 
     async def redeliver(
         self,

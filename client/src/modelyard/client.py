@@ -169,7 +169,7 @@ class Registry:
                 metadata=metadata,
             )
 
-        return ModelGroupsPager(fetch, fetch(""))
+        return ModelGroupsPager(fetch, fetch(""), lambda page: page.model_groups)
 
     def update_group(
         self,
@@ -318,7 +318,7 @@ class Registry:
                 metadata=metadata,
             )
 
-        return ModelVersionsPager(fetch, fetch(""))
+        return ModelVersionsPager(fetch, fetch(""), lambda page: page.model_versions)
 
     def update_version(
         self,
@@ -449,7 +449,7 @@ class Registry:
                 metadata=metadata,
             )
 
-        return ApprovalsPager(fetch, fetch(""))
+        return ApprovalsPager(fetch, fetch(""), lambda page: page.approvals)
 
     def get_approval_policy(
         self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
@@ -666,7 +666,7 @@ class Registry:
                 metadata=metadata,
             )
 
-        return AliasesPager(fetch, fetch(""))
+        return AliasesPager(fetch, fetch(""), lambda page: page.aliases)
 
     def delete_alias(
         self,
@@ -737,7 +737,7 @@ class Registry:
                 metadata=metadata,
             )
 
-        return AuditEventsPager(fetch, fetch(""))
+        return AuditEventsPager(fetch, fetch(""), lambda page: page.audit_events)
 
     def verify_audit_log(
         self, *, timeout: float | None = None, metadata: Metadata | None = None
@@ -814,7 +814,7 @@ class Registry:
                 metadata=metadata,
             )
 
-        return WebhooksPager(fetch, fetch(""))
+        return WebhooksPager(fetch, fetch(""), lambda page: page.webhooks)
 
     def update_webhook(
         self,
@@ -879,7 +879,7 @@ class Registry:
                 metadata=metadata,
             )
 
-        return WebhookDeliveriesPager(fetch, fetch(""))
+        return WebhookDeliveriesPager(fetch, fetch(""), lambda page: page.deliveries)
 
     def redeliver(
         self,

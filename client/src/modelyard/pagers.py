@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from typing import Generic, Protocol, TypeVar, cast
+from typing import Generic, Protocol, TypeAlias, TypeVar, cast
 
 from google.protobuf.message import Message
 
@@ -35,12 +35,14 @@ __all__ = [
     "AsyncAliasesPager",
     "AsyncApprovalsPager",
     "AsyncAuditEventsPager",
+    "AsyncListPager",
     "AsyncModelGroupsPager",
     "AsyncModelVersionsPager",
     "AsyncPager",
     "AsyncWebhookDeliveriesPager",
     "AsyncWebhooksPager",
     "AuditEventsPager",
+    "ListPager",
     "ModelGroupsPager",
     "ModelVersionsPager",
     "Pager",
@@ -76,7 +78,10 @@ class Pager(ABC, Generic[ItemT]):
         """Yields the raw List responses, one per page."""
 
 
-class _ListPager(Pager[ItemT], Generic[ItemT, PageT]):
+class ListPager(Pager[ItemT], Generic[ItemT, PageT]):
+    """The pager of every list call: ``fetch(token)`` returns the page that ``token``
+    names, and ``items(page)`` the items on it."""
+
     def __init__(
         self,
         fetch: Callable[[str], PageT],
@@ -104,96 +109,25 @@ class _ListPager(Pager[ItemT], Generic[ItemT, PageT]):
         return f"<{type(self).__name__} first page: {len(self._items(self._first))} items>"
 
 
-class ModelGroupsPager(
-    _ListPager[resources_pb2.ModelGroup, registry_service_pb2.ListModelGroupsResponse]
-):
-    """The model groups of a ListModelGroups call; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], registry_service_pb2.ListModelGroupsResponse],
-        first: registry_service_pb2.ListModelGroupsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.model_groups)
-
-
-class ModelVersionsPager(
-    _ListPager[resources_pb2.ModelVersion, registry_service_pb2.ListModelVersionsResponse]
-):
-    """The model versions of a ListModelVersions call; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], registry_service_pb2.ListModelVersionsResponse],
-        first: registry_service_pb2.ListModelVersionsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.model_versions)
-
-
-class AuditEventsPager(
-    _ListPager[resources_pb2.AuditEvent, audit_service_pb2.ListAuditEventsResponse]
-):
-    """The audit entries of a ListAuditEvents call; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], audit_service_pb2.ListAuditEventsResponse],
-        first: audit_service_pb2.ListAuditEventsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.audit_events)
-
-
-class AliasesPager(_ListPager[resources_pb2.Alias, registry_service_pb2.ListAliasesResponse]):
-    """The aliases of a ListAliases call, by name; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], registry_service_pb2.ListAliasesResponse],
-        first: registry_service_pb2.ListAliasesResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.aliases)
-
-
-class ApprovalsPager(
-    _ListPager[resources_pb2.ApprovalDecision, approval_service_pb2.ListApprovalsResponse]
-):
-    """The decisions of a ListApprovals call, oldest first; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], approval_service_pb2.ListApprovalsResponse],
-        first: approval_service_pb2.ListApprovalsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.approvals)
-
-
-class WebhooksPager(
-    _ListPager[webhook_service_pb2.Webhook, webhook_service_pb2.ListWebhooksResponse]
-):
-    """The webhooks of a ListWebhooks call, oldest first; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], webhook_service_pb2.ListWebhooksResponse],
-        first: webhook_service_pb2.ListWebhooksResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.webhooks)
-
-
-class WebhookDeliveriesPager(
-    _ListPager[
-        webhook_service_pb2.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
-    ]
-):
-    """The deliveries of a ListWebhookDeliveries call, newest event first; ``.pages`` yields
-    its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], webhook_service_pb2.ListWebhookDeliveriesResponse],
-        first: webhook_service_pb2.ListWebhookDeliveriesResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.deliveries)
+ModelGroupsPager: TypeAlias = ListPager[
+    resources_pb2.ModelGroup, registry_service_pb2.ListModelGroupsResponse
+]
+ModelVersionsPager: TypeAlias = ListPager[
+    resources_pb2.ModelVersion, registry_service_pb2.ListModelVersionsResponse
+]
+AliasesPager: TypeAlias = ListPager[resources_pb2.Alias, registry_service_pb2.ListAliasesResponse]
+ApprovalsPager: TypeAlias = ListPager[
+    resources_pb2.ApprovalDecision, approval_service_pb2.ListApprovalsResponse
+]
+AuditEventsPager: TypeAlias = ListPager[
+    resources_pb2.AuditEvent, audit_service_pb2.ListAuditEventsResponse
+]
+WebhooksPager: TypeAlias = ListPager[
+    webhook_service_pb2.Webhook, webhook_service_pb2.ListWebhooksResponse
+]
+WebhookDeliveriesPager: TypeAlias = ListPager[
+    webhook_service_pb2.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
+]
 
 
 class AsyncPager(ABC, Generic[ItemT]):
@@ -209,7 +143,10 @@ class AsyncPager(ABC, Generic[ItemT]):
         """Yields the raw List responses, one per page."""
 
 
-class _AsyncListPager(AsyncPager[ItemT], Generic[ItemT, PageT]):
+class AsyncListPager(AsyncPager[ItemT], Generic[ItemT, PageT]):
+    """The pager of every list call: ``fetch(token)`` returns the page that ``token``
+    names, and ``items(page)`` the items on it."""
+
     def __init__(
         self,
         fetch: Callable[[str], Awaitable[PageT]],
@@ -244,95 +181,24 @@ class _AsyncListPager(AsyncPager[ItemT], Generic[ItemT, PageT]):
         return f"<{type(self).__name__} first page: {len(self._items(self._first))} items>"
 
 
-class AsyncModelGroupsPager(
-    _AsyncListPager[resources_pb2.ModelGroup, registry_service_pb2.ListModelGroupsResponse]
-):
-    """The model groups of a ListModelGroups call; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[registry_service_pb2.ListModelGroupsResponse]],
-        first: registry_service_pb2.ListModelGroupsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.model_groups)
-
-
-class AsyncModelVersionsPager(
-    _AsyncListPager[resources_pb2.ModelVersion, registry_service_pb2.ListModelVersionsResponse]
-):
-    """The model versions of a ListModelVersions call; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[registry_service_pb2.ListModelVersionsResponse]],
-        first: registry_service_pb2.ListModelVersionsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.model_versions)
-
-
-class AsyncAuditEventsPager(
-    _AsyncListPager[resources_pb2.AuditEvent, audit_service_pb2.ListAuditEventsResponse]
-):
-    """The audit entries of a ListAuditEvents call; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[audit_service_pb2.ListAuditEventsResponse]],
-        first: audit_service_pb2.ListAuditEventsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.audit_events)
-
-
-class AsyncAliasesPager(
-    _AsyncListPager[resources_pb2.Alias, registry_service_pb2.ListAliasesResponse]
-):
-    """The aliases of a ListAliases call, by name; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[registry_service_pb2.ListAliasesResponse]],
-        first: registry_service_pb2.ListAliasesResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.aliases)
-
-
-class AsyncApprovalsPager(
-    _AsyncListPager[resources_pb2.ApprovalDecision, approval_service_pb2.ListApprovalsResponse]
-):
-    """The decisions of a ListApprovals call, oldest first; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[approval_service_pb2.ListApprovalsResponse]],
-        first: approval_service_pb2.ListApprovalsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.approvals)
-
-
-class AsyncWebhooksPager(
-    _AsyncListPager[webhook_service_pb2.Webhook, webhook_service_pb2.ListWebhooksResponse]
-):
-    """The webhooks of a ListWebhooks call, oldest first; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[webhook_service_pb2.ListWebhooksResponse]],
-        first: webhook_service_pb2.ListWebhooksResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.webhooks)
-
-
-class AsyncWebhookDeliveriesPager(
-    _AsyncListPager[
-        webhook_service_pb2.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
-    ]
-):
-    """The deliveries of a ListWebhookDeliveries call, newest event first; ``.pages`` yields
-    its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[webhook_service_pb2.ListWebhookDeliveriesResponse]],
-        first: webhook_service_pb2.ListWebhookDeliveriesResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.deliveries)
+AsyncModelGroupsPager: TypeAlias = AsyncListPager[
+    resources_pb2.ModelGroup, registry_service_pb2.ListModelGroupsResponse
+]
+AsyncModelVersionsPager: TypeAlias = AsyncListPager[
+    resources_pb2.ModelVersion, registry_service_pb2.ListModelVersionsResponse
+]
+AsyncAliasesPager: TypeAlias = AsyncListPager[
+    resources_pb2.Alias, registry_service_pb2.ListAliasesResponse
+]
+AsyncApprovalsPager: TypeAlias = AsyncListPager[
+    resources_pb2.ApprovalDecision, approval_service_pb2.ListApprovalsResponse
+]
+AsyncAuditEventsPager: TypeAlias = AsyncListPager[
+    resources_pb2.AuditEvent, audit_service_pb2.ListAuditEventsResponse
+]
+AsyncWebhooksPager: TypeAlias = AsyncListPager[
+    webhook_service_pb2.Webhook, webhook_service_pb2.ListWebhooksResponse
+]
+AsyncWebhookDeliveriesPager: TypeAlias = AsyncListPager[
+    webhook_service_pb2.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
+]
