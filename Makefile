@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PROTOS := $(wildcard protos/modelyard/v1/*.proto)
 
-.PHONY: run test lint proto install bench clean
+.PHONY: run test lint unasync proto install bench clean
 
 $(STAMP): pyproject.toml client/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy server client/src tests examples
+	$(VENV)/bin/mypy server client/src tests examples scripts/unasync.py
+	$(PY) scripts/unasync.py --check
+
+# Regenerates the sync client, client/src/modelyard/_sync/, from the async one in _async/.
+unasync: $(STAMP)
+	$(PY) scripts/unasync.py
 
 # Regenerates the messages, .pyi stubs and typed grpc stubs from protos/.
 proto: $(STAMP)

@@ -9,24 +9,30 @@ items of every page in order, and ``.pages`` yields the raw responses::
     for page in registry.list_versions("fraud").pages:
         print(len(page.model_versions), page.next_page_token)
 
-Each iteration starts again from the first page (kept from the call); later pages are
-fetched again.
+One generic pager serves every list call: :class:`Pager` and :class:`AsyncPager` are what
+to annotate with (``Pager[ModelVersion]``); the names per list call, such as
+``ModelVersionsPager``, stand for it with the item and response types filled in.
 """
 
-from __future__ import annotations
-
-from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from typing import Generic, Protocol, TypeVar, cast
-
-from google.protobuf.message import Message
-
-from modelyard.v1 import (
-    approval_service_pb2,
-    audit_service_pb2,
-    registry_service_pb2,
-    resources_pb2,
-    webhook_service_pb2,
+from modelyard._async.pagers import (
+    AsyncAliasesPager,
+    AsyncApprovalsPager,
+    AsyncAuditEventsPager,
+    AsyncModelGroupsPager,
+    AsyncModelVersionsPager,
+    AsyncPager,
+    AsyncWebhookDeliveriesPager,
+    AsyncWebhooksPager,
+)
+from modelyard._sync.pagers import (
+    AliasesPager,
+    ApprovalsPager,
+    AuditEventsPager,
+    ModelGroupsPager,
+    ModelVersionsPager,
+    Pager,
+    WebhookDeliveriesPager,
+    WebhooksPager,
 )
 
 __all__ = [
@@ -47,292 +53,3 @@ __all__ = [
     "WebhookDeliveriesPager",
     "WebhooksPager",
 ]
-
-ItemT = TypeVar("ItemT", bound=Message, covariant=True)
-PageT = TypeVar("PageT", bound=Message)
-
-
-class _Page(Protocol):
-    """What every List response has: a token for the page after it."""
-
-    @property
-    def next_page_token(self) -> str: ...
-
-
-def _next_token(page: Message) -> str:
-    return cast(_Page, page).next_page_token
-
-
-class Pager(ABC, Generic[ItemT]):
-    """The items of a list call, in order, across all its pages."""
-
-    @abstractmethod
-    def __iter__(self) -> Iterator[ItemT]:
-        """Yields every item of every page, fetching pages as they are reached."""
-
-    @property
-    @abstractmethod
-    def pages(self) -> Iterator[Message]:
-        """Yields the raw List responses, one per page."""
-
-
-class _ListPager(Pager[ItemT], Generic[ItemT, PageT]):
-    def __init__(
-        self,
-        fetch: Callable[[str], PageT],
-        first: PageT,
-        items: Callable[[PageT], Sequence[ItemT]],
-    ) -> None:
-        self._fetch = fetch
-        self._first = first
-        self._items = items
-
-    @property
-    def pages(self) -> Iterator[PageT]:
-        """Yields the raw List responses, one per page."""
-        page = self._first
-        yield page
-        while _next_token(page):
-            page = self._fetch(_next_token(page))
-            yield page
-
-    def __iter__(self) -> Iterator[ItemT]:
-        for page in self.pages:
-            yield from self._items(page)
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} first page: {len(self._items(self._first))} items>"
-
-
-class ModelGroupsPager(
-    _ListPager[resources_pb2.ModelGroup, registry_service_pb2.ListModelGroupsResponse]
-):
-    """The model groups of a ListModelGroups call; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], registry_service_pb2.ListModelGroupsResponse],
-        first: registry_service_pb2.ListModelGroupsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.model_groups)
-
-
-class ModelVersionsPager(
-    _ListPager[resources_pb2.ModelVersion, registry_service_pb2.ListModelVersionsResponse]
-):
-    """The model versions of a ListModelVersions call; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], registry_service_pb2.ListModelVersionsResponse],
-        first: registry_service_pb2.ListModelVersionsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.model_versions)
-
-
-class AuditEventsPager(
-    _ListPager[resources_pb2.AuditEvent, audit_service_pb2.ListAuditEventsResponse]
-):
-    """The audit entries of a ListAuditEvents call; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], audit_service_pb2.ListAuditEventsResponse],
-        first: audit_service_pb2.ListAuditEventsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.audit_events)
-
-
-class AliasesPager(_ListPager[resources_pb2.Alias, registry_service_pb2.ListAliasesResponse]):
-    """The aliases of a ListAliases call, by name; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], registry_service_pb2.ListAliasesResponse],
-        first: registry_service_pb2.ListAliasesResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.aliases)
-
-
-class ApprovalsPager(
-    _ListPager[resources_pb2.ApprovalDecision, approval_service_pb2.ListApprovalsResponse]
-):
-    """The decisions of a ListApprovals call, oldest first; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], approval_service_pb2.ListApprovalsResponse],
-        first: approval_service_pb2.ListApprovalsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.approvals)
-
-
-class WebhooksPager(
-    _ListPager[webhook_service_pb2.Webhook, webhook_service_pb2.ListWebhooksResponse]
-):
-    """The webhooks of a ListWebhooks call, oldest first; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], webhook_service_pb2.ListWebhooksResponse],
-        first: webhook_service_pb2.ListWebhooksResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.webhooks)
-
-
-class WebhookDeliveriesPager(
-    _ListPager[
-        webhook_service_pb2.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
-    ]
-):
-    """The deliveries of a ListWebhookDeliveries call, newest event first; ``.pages`` yields
-    its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], webhook_service_pb2.ListWebhookDeliveriesResponse],
-        first: webhook_service_pb2.ListWebhookDeliveriesResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.deliveries)
-
-
-class AsyncPager(ABC, Generic[ItemT]):
-    """The items of a list call, in order, across all its pages, for ``async for``."""
-
-    @abstractmethod
-    def __aiter__(self) -> AsyncIterator[ItemT]:
-        """Yields every item of every page, fetching pages as they are reached."""
-
-    @property
-    @abstractmethod
-    def pages(self) -> AsyncIterator[Message]:
-        """Yields the raw List responses, one per page."""
-
-
-class _AsyncListPager(AsyncPager[ItemT], Generic[ItemT, PageT]):
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[PageT]],
-        first: PageT,
-        items: Callable[[PageT], Sequence[ItemT]],
-    ) -> None:
-        self._fetch = fetch
-        self._first = first
-        self._items = items
-
-    @property
-    def pages(self) -> AsyncIterator[PageT]:
-        """Yields the raw List responses, one per page."""
-        return self._page_iter()
-
-    async def _page_iter(self) -> AsyncIterator[PageT]:
-        page = self._first
-        yield page
-        while _next_token(page):
-            page = await self._fetch(_next_token(page))
-            yield page
-
-    def __aiter__(self) -> AsyncIterator[ItemT]:
-        return self._item_iter()
-
-    async def _item_iter(self) -> AsyncIterator[ItemT]:
-        async for page in self._page_iter():
-            for item in self._items(page):
-                yield item
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} first page: {len(self._items(self._first))} items>"
-
-
-class AsyncModelGroupsPager(
-    _AsyncListPager[resources_pb2.ModelGroup, registry_service_pb2.ListModelGroupsResponse]
-):
-    """The model groups of a ListModelGroups call; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[registry_service_pb2.ListModelGroupsResponse]],
-        first: registry_service_pb2.ListModelGroupsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.model_groups)
-
-
-class AsyncModelVersionsPager(
-    _AsyncListPager[resources_pb2.ModelVersion, registry_service_pb2.ListModelVersionsResponse]
-):
-    """The model versions of a ListModelVersions call; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[registry_service_pb2.ListModelVersionsResponse]],
-        first: registry_service_pb2.ListModelVersionsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.model_versions)
-
-
-class AsyncAuditEventsPager(
-    _AsyncListPager[resources_pb2.AuditEvent, audit_service_pb2.ListAuditEventsResponse]
-):
-    """The audit entries of a ListAuditEvents call; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[audit_service_pb2.ListAuditEventsResponse]],
-        first: audit_service_pb2.ListAuditEventsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.audit_events)
-
-
-class AsyncAliasesPager(
-    _AsyncListPager[resources_pb2.Alias, registry_service_pb2.ListAliasesResponse]
-):
-    """The aliases of a ListAliases call, by name; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[registry_service_pb2.ListAliasesResponse]],
-        first: registry_service_pb2.ListAliasesResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.aliases)
-
-
-class AsyncApprovalsPager(
-    _AsyncListPager[resources_pb2.ApprovalDecision, approval_service_pb2.ListApprovalsResponse]
-):
-    """The decisions of a ListApprovals call, oldest first; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[approval_service_pb2.ListApprovalsResponse]],
-        first: approval_service_pb2.ListApprovalsResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.approvals)
-
-
-class AsyncWebhooksPager(
-    _AsyncListPager[webhook_service_pb2.Webhook, webhook_service_pb2.ListWebhooksResponse]
-):
-    """The webhooks of a ListWebhooks call, oldest first; ``.pages`` yields its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[webhook_service_pb2.ListWebhooksResponse]],
-        first: webhook_service_pb2.ListWebhooksResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.webhooks)
-
-
-class AsyncWebhookDeliveriesPager(
-    _AsyncListPager[
-        webhook_service_pb2.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
-    ]
-):
-    """The deliveries of a ListWebhookDeliveries call, newest event first; ``.pages`` yields
-    its responses."""
-
-    def __init__(
-        self,
-        fetch: Callable[[str], Awaitable[webhook_service_pb2.ListWebhookDeliveriesResponse]],
-        first: webhook_service_pb2.ListWebhookDeliveriesResponse,
-    ) -> None:
-        super().__init__(fetch, first, lambda page: page.deliveries)

@@ -1,20 +1,15 @@
-"""Channels, credentials, metadata, deadlines and retries under the SDK's clients.
+"""What every call of the SDK's clients shares: address, token, metadata, deadline, retries.
 
-:class:`Transport` (sync) and :class:`AsyncTransport` (``grpc.aio``) make every call the
-same way: the bearer token and the caller's metadata are attached, one deadline covers
-all attempts of a call, and a call that fails with UNAVAILABLE is tried again with
-exponential backoff and jitter. Mutating requests carry a ``request_id`` by the time they
-get here, so a retry of a write the server already committed returns the first result
-instead of writing twice.
+The transports themselves, ``Transport`` (sync) and ``AsyncTransport`` (``grpc.aio``),
+live in ``modelyard._sync`` and ``modelyard._async`` and follow the policy set here: the
+bearer token and the caller's metadata are attached, one deadline covers all attempts of
+a call, and a call that fails with UNAVAILABLE is tried again with exponential backoff and
+jitter. Mutating requests carry a ``request_id`` by the time they get here, so a retry of a
+write the server already committed returns the first result instead of writing twice.
 """
-
-# The timeout parameters of the async calls are gRPC deadlines sent to the server, the same
-# keyword the sync calls take; asyncio.timeout could not carry them over the wire.
-# ruff: noqa: ASYNC109
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import time
@@ -22,13 +17,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata as _dist_metadata
 from pathlib import Path
-from typing import TypeVar
 
 import grpc
-import grpc.aio
-from google.protobuf.message import Message
 
-from modelyard.errors import ModelyardError, from_rpc_error
+from modelyard.errors import ModelyardError
 
 __all__ = [
     "ADDRESS_ENV",
@@ -39,10 +31,11 @@ __all__ = [
     "TOKEN_ENV",
     "TOKEN_FILE_ENV",
     "TOKEN_FILE_NAME",
-    "AsyncTransport",
+    "Deadline",
+    "Metadata",
     "RetryPolicy",
-    "Transport",
     "call_metadata",
+    "channel_options",
     "discover_token",
     "resolve_address",
 ]
@@ -58,8 +51,6 @@ TOKEN_FILE_NAME = "admin.token"
 DEFAULT_TIMEOUT = 30.0
 
 Metadata = Sequence[tuple[str, str]]
-RequestT = TypeVar("RequestT", bound=Message)
-ResponseT = TypeVar("ResponseT", bound=Message)
 
 
 def resolve_address(address: str | None = None) -> str:
@@ -148,7 +139,8 @@ def _user_agent() -> str:
     return f"modelyard-python/{version}"
 
 
-def _channel_options() -> list[tuple[str, str | int]]:
+def channel_options() -> list[tuple[str, str | int]]:
+    """Returns the options every channel is opened with."""
     return [
         ("grpc.primary_user_agent", _user_agent()),
         # gRPC's reconnect backoff grows to 120 s by default; a registry that restarts must
@@ -158,132 +150,16 @@ def _channel_options() -> list[tuple[str, str | int]]:
     ]
 
 
-class _Deadline:
-    """One deadline shared by all attempts of a call."""
+class Deadline:
+    """One deadline shared by all attempts of a call (None: no deadline)."""
 
     def __init__(self, timeout: float | None) -> None:
         self._at = None if timeout is None else time.monotonic() + timeout
 
     def remaining(self) -> float | None:
+        """Returns the seconds left, or None without a deadline."""
         return None if self._at is None else max(0.0, self._at - time.monotonic())
 
     def allows(self, pause: float) -> bool:
+        """Returns whether a pause of ``pause`` seconds ends before the deadline."""
         return self._at is None or time.monotonic() + pause < self._at
-
-
-class Transport:
-    """A sync channel to the registry and the policy every call follows."""
-
-    def __init__(
-        self,
-        address: str | None = None,
-        *,
-        token: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        credentials: grpc.ChannelCredentials | None = None,
-    ) -> None:
-        self.address = resolve_address(address)
-        self.token = token if token is not None else discover_token()
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        if credentials is None:
-            self.channel = grpc.insecure_channel(self.address, options=_channel_options())
-        else:
-            self.channel = grpc.secure_channel(
-                self.address, credentials, options=_channel_options()
-            )
-
-    def call(
-        self,
-        method: grpc.UnaryUnaryMultiCallable[RequestT, ResponseT],
-        request: RequestT,
-        *,
-        timeout: float | None = None,
-        metadata: Metadata | None = None,
-    ) -> ResponseT:
-        """Returns the response of a unary call, retried on UNAVAILABLE; raises
-        :class:`~modelyard.errors.ModelyardError` subclasses on failure."""
-        deadline = _Deadline(timeout if timeout is not None else self.timeout)
-        md = tuple(call_metadata(self.token, metadata))
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return method(request, timeout=deadline.remaining(), metadata=md)
-            except grpc.RpcError as rpc_error:
-                error = from_rpc_error(rpc_error)
-                pause = self.retry.backoff(attempt)
-                if not (self.retry.should_retry(error, attempt) and deadline.allows(pause)):
-                    raise error from rpc_error
-            time.sleep(pause)
-
-    def close(self) -> None:
-        """Closes the channel; calls in flight are cancelled."""
-        self.channel.close()
-
-
-class AsyncTransport:
-    """A ``grpc.aio`` channel to the registry and the policy every call follows.
-
-    The channel is opened on first use, so an :class:`AsyncTransport` may be built before
-    the event loop that will use it is running.
-    """
-
-    def __init__(
-        self,
-        address: str | None = None,
-        *,
-        token: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        credentials: grpc.ChannelCredentials | None = None,
-    ) -> None:
-        self.address = resolve_address(address)
-        self.token = token if token is not None else discover_token()
-        self.timeout = timeout
-        self.retry = retry or RetryPolicy()
-        self._credentials = credentials
-        self._channel: grpc.aio.Channel | None = None
-
-    @property
-    def channel(self) -> grpc.aio.Channel:
-        """The channel, opened on first use in the running event loop."""
-        if self._channel is None:
-            if self._credentials is None:
-                self._channel = grpc.aio.insecure_channel(self.address, options=_channel_options())
-            else:
-                self._channel = grpc.aio.secure_channel(
-                    self.address, self._credentials, options=_channel_options()
-                )
-        return self._channel
-
-    async def call(
-        self,
-        method: grpc.aio.UnaryUnaryMultiCallable[RequestT, ResponseT],
-        request: RequestT,
-        *,
-        timeout: float | None = None,
-        metadata: Metadata | None = None,
-    ) -> ResponseT:
-        """Returns the response of a unary call, retried on UNAVAILABLE; raises
-        :class:`~modelyard.errors.ModelyardError` subclasses on failure."""
-        deadline = _Deadline(timeout if timeout is not None else self.timeout)
-        md = tuple(call_metadata(self.token, metadata))
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await method(request, timeout=deadline.remaining(), metadata=md)
-            except grpc.RpcError as rpc_error:
-                error = from_rpc_error(rpc_error)
-                pause = self.retry.backoff(attempt)
-                if not (self.retry.should_retry(error, attempt) and deadline.allows(pause)):
-                    raise error from rpc_error
-            await asyncio.sleep(pause)
-
-    async def close(self) -> None:
-        """Closes the channel; calls in flight are cancelled."""
-        if self._channel is not None:
-            await self._channel.close(None)
-            self._channel = None

@@ -1,0 +1,928 @@
+"""The client: :class:`AsyncRegistry`, one method per thing a user does with the registry
+(see :mod:`modelyard.aio` and :mod:`modelyard.client`)."""
+
+# The `timeout` keywords are gRPC deadlines sent with each call.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+
+import grpc.aio
+
+from modelyard import _requests as build
+from modelyard._async.pagers import (
+    AsyncAliasesPager,
+    AsyncApprovalsPager,
+    AsyncAuditEventsPager,
+    AsyncListPager,
+    AsyncModelGroupsPager,
+    AsyncModelVersionsPager,
+    AsyncWebhookDeliveriesPager,
+    AsyncWebhooksPager,
+    ItemT,
+    PageT,
+)
+from modelyard._async.transport import AsyncStubs, AsyncTransport
+from modelyard._async.watch import AsyncWatch
+from modelyard._watch_cursor import watch_request
+from modelyard.names import version_name
+from modelyard.transport import DEFAULT_TIMEOUT, Metadata, RetryPolicy
+from modelyard.v1 import (
+    audit_service_pb2,
+    registry_service_pb2,
+    resources_pb2,
+    webhook_service_pb2,
+)
+
+__all__ = ["AsyncRegistry"]
+
+
+class AsyncRegistry:
+    """A connection to a modelyard registry, for asyncio code.
+
+    The channel opens on the first call, and again on the first call after :meth:`close`,
+    so an asyncio client may be built before its event loop runs; it then belongs to that
+    loop.
+
+    Args:
+        address: ``host:port`` of the server; default $MODELYARD_ADDRESS, else
+            ``127.0.0.1:50051``.
+        token: the bearer token; default $MODELYARD_TOKEN, else the file named by
+            $MODELYARD_TOKEN_FILE, else ``$MODELYARD_DATA_DIR/admin.token``, else
+            ``./modelyard-data/admin.token``.
+        timeout: seconds each call may take over all its attempts, unless the call says
+            otherwise; None waits forever.
+        max_attempts: how often a call that fails with UNAVAILABLE is tried in all.
+        credentials: TLS channel credentials; without them the channel is plaintext.
+
+    Every method takes keyword-only ``timeout`` (None: the registry's) and ``metadata``
+    (extra ``(key, value)`` pairs sent with the call), and raises a subclass of
+    :class:`modelyard.ModelyardError` when the call fails. Groups are named by id
+    (``"fraud"``) or resource name (``"groups/fraud"``).
+    """
+
+    def __init__(
+        self,
+        address: str | None = None,
+        *,
+        token: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_attempts: int = 5,
+        credentials: grpc.ChannelCredentials | None = None,
+    ) -> None:
+        self._transport = AsyncTransport(
+            address,
+            token=token,
+            timeout=timeout,
+            retry=RetryPolicy(max_attempts=max_attempts),
+            credentials=credentials,
+        )
+
+    @property
+    def _stubs(self) -> AsyncStubs:
+        return self._transport.stubs
+
+    @property
+    def address(self) -> str:
+        """The address this client dials."""
+        return self._transport.address
+
+    async def close(self) -> None:
+        """Closes the channel; a later call opens a new one."""
+        await self._transport.close()
+
+    async def __aenter__(self) -> AsyncRegistry:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"AsyncRegistry(address={self.address!r})"
+
+    async def _list(
+        self,
+        method: grpc.aio.UnaryUnaryMultiCallable[build.ListRequestT, PageT],
+        request: build.ListRequestT,
+        items: Callable[[PageT], Sequence[ItemT]],
+        timeout: float | None,
+        metadata: Metadata | None,
+    ) -> AsyncListPager[ItemT, PageT]:
+        """Returns the pager of a list call, with its first page fetched."""
+
+        async def fetch(token: str) -> PageT:
+            return await self._transport.call(
+                method, build.page_after(request, token), timeout=timeout, metadata=metadata
+            )
+
+        return AsyncListPager(fetch, await fetch(""), items)
+
+    # Model groups
+
+    async def create_group(
+        self,
+        group_id: str,
+        *,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelGroup:
+        """Returns the new model group ``groups/{group_id}``.
+
+        Raises ModelGroupAlreadyExists if the id is taken (unless this is a retry of the
+        same ``request_id``).
+        """
+        request = build.create_group(
+            group_id, description=description, tags=tags, request_id_=request_id
+        )
+        return await self._transport.call(
+            self._stubs.registry.CreateModelGroup, request, timeout=timeout, metadata=metadata
+        )
+
+    async def get_group(
+        self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> resources_pb2.ModelGroup:
+        """Returns the model group; raises ModelGroupNotFound if there is none."""
+        request = build.get_group(group)
+        return await self._transport.call(
+            self._stubs.registry.GetModelGroup, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_groups(
+        self,
+        *,
+        filter: str = "",
+        order_by: str = "",
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncModelGroupsPager:
+        """Returns a pager over the model groups that match ``filter``, in ``order_by`` order.
+
+        ``filter`` e.g. ``tags.team = "risk"``; ``order_by`` ``name`` (default),
+        ``create_time`` or ``update_time``, optionally followed by ``desc``.
+        """
+        request = build.list_groups(filter=filter, order_by=order_by, page_size=page_size)
+        return await self._list(
+            self._stubs.registry.ListModelGroups,
+            request,
+            lambda page: page.model_groups,
+            timeout,
+            metadata,
+        )
+
+    async def update_group(
+        self,
+        group: resources_pb2.ModelGroup,
+        *,
+        update_mask: Sequence[str],
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelGroup:
+        """Returns the group after setting the fields named in ``update_mask`` from ``group``.
+
+        ``group.name`` says which group; paths are ``description`` and ``tags``. If
+        ``group.etag`` is set and stale, raises StaleEtag.
+        """
+        request = build.update_group(group, update_mask=update_mask, request_id_=request_id)
+        return await self._transport.call(
+            self._stubs.registry.UpdateModelGroup, request, timeout=timeout, metadata=metadata
+        )
+
+    async def delete_group(
+        self,
+        group: str,
+        *,
+        etag: str = "",
+        force: bool = False,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> None:
+        """Deletes the group; returns nothing.
+
+        Raises ModelGroupNotEmpty while it has versions unless ``force``, and StaleEtag if
+        ``etag`` is given and stale.
+        """
+        request = build.delete_group(group, etag=etag, force=force, request_id_=request_id)
+        await self._transport.call(
+            self._stubs.registry.DeleteModelGroup, request, timeout=timeout, metadata=metadata
+        )
+
+    # Model versions
+
+    async def create_version(
+        self,
+        group: str,
+        version: resources_pb2.ModelVersion,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the registered version, numbered by the server.
+
+        Raises DuplicateArtifact if the group has a version with the same sha256.
+        """
+        request = build.create_version(group, version, request_id_=request_id)
+        return await self._transport.call(
+            self._stubs.registry.CreateModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    async def register(
+        self,
+        group: str,
+        *,
+        uri: str,
+        sha256: str,
+        size_bytes: int = 0,
+        format: build.ArtifactFormatLike = resources_pb2.ArtifactFormat.ARTIFACT_FORMAT_OTHER,
+        framework: str = "",
+        framework_version: str = "",
+        metrics: Mapping[str, float] | None = None,
+        hyperparameters: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        description: str = "",
+        inference_image: str = "",
+        lineage: resources_pb2.Lineage | None = None,
+        model_card: resources_pb2.ModelCard | None = None,
+        schema: resources_pb2.ModelSchema | None = None,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the new version registered from these fields (see :meth:`create_version`).
+
+        ``format`` is an ``ArtifactFormat`` value or a name such as ``"onnx"``,
+        ``"saved_model"``, ``"pickle"``.
+        """
+        version = build.new_version(
+            uri=uri,
+            sha256=sha256,
+            size_bytes=size_bytes,
+            format=format,
+            framework=framework,
+            framework_version=framework_version,
+            metrics=metrics,
+            hyperparameters=hyperparameters,
+            tags=tags,
+            description=description,
+            inference_image=inference_image,
+            lineage=lineage,
+            model_card=model_card,
+            schema=schema,
+        )
+        return await self.create_version(
+            group, version, request_id=request_id, timeout=timeout, metadata=metadata
+        )
+
+    async def get_version(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version: ``("fraud", 3)``, ``("fraud", "latest")`` or
+        ``("groups/fraud/versions/3")``; raises ModelVersionNotFound if there is none."""
+        request = build.get_version(group_or_name, version)
+        return await self._transport.call(
+            self._stubs.registry.GetModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_versions(
+        self,
+        group: str = "-",
+        *,
+        filter: str = "",
+        order_by: str = "",
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncModelVersionsPager:
+        """Returns a pager over the group's versions (every group's with ``"-"``), newest first
+        unless ``order_by`` says otherwise.
+
+        ``filter`` e.g. ``stage = PRODUCTION AND metrics.auc > 0.9``; ``order_by`` e.g.
+        ``metrics.auc desc``.
+        """
+        request = build.list_versions(group, filter=filter, order_by=order_by, page_size=page_size)
+        return await self._list(
+            self._stubs.registry.ListModelVersions,
+            request,
+            lambda page: page.model_versions,
+            timeout,
+            metadata,
+        )
+
+    async def update_version(
+        self,
+        version: resources_pb2.ModelVersion,
+        *,
+        update_mask: Sequence[str],
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version after setting the fields named in ``update_mask``.
+
+        ``version.name`` says which version; paths are ``description``, ``tags``,
+        ``tags.<key>``, ``model_card`` and ``model_card.<field>``. Other paths raise
+        ImmutableField; a stale ``version.etag`` raises StaleEtag.
+        """
+        request = build.update_version(version, update_mask=update_mask, request_id_=request_id)
+        return await self._transport.call(
+            self._stubs.registry.UpdateModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    async def set_tag(
+        self,
+        group_or_name: str,
+        version: int | str | None,
+        key: str,
+        value: str,
+        *,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version after setting one tag, leaving its other tags as they are."""
+        request = build.set_tag(group_or_name, version, key, value, request_id)
+        return await self._transport.call(
+            self._stubs.registry.UpdateModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    async def delete_version(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> None:
+        """Deletes the version; returns nothing. Its number is never reused.
+
+        Raises VersionInProduction while it is in production.
+        """
+        request = build.delete_version(group_or_name, version, etag=etag, request_id_=request_id)
+        await self._transport.call(
+            self._stubs.registry.DeleteModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    # Approvals
+
+    async def approve(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        reason: str = "",
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version with the caller's approval counted: ``("fraud", 3)`` or
+        ``"groups/fraud/versions/3"``.
+
+        It becomes APPROVED once the group's required number of distinct reviewers have
+        approved. Raises SelfApprovalForbidden when the caller registered it and the policy
+        forbids that, MissingPermission without an approver role, StaleEtag if ``etag`` is
+        given and stale.
+        """
+        request = build.approve(
+            group_or_name, version, reason=reason, etag=etag, request_id_=request_id
+        )
+        return await self._transport.call(
+            self._stubs.approvals.ApproveModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    async def reject(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        reason: str,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version REJECTED (or its approval revoked); ``reason`` is required.
+
+        A production version leaves production in the same change: the previous approved
+        production version returns, or it is archived when there is none.
+        """
+        request = build.reject(
+            group_or_name, version, reason=reason, etag=etag, request_id_=request_id
+        )
+        return await self._transport.call(
+            self._stubs.approvals.RejectModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_approvals(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncApprovalsPager:
+        """Returns a pager over the approval decisions, oldest first, on one version
+        (``("fraud", 3)``, ``"groups/fraud/versions/3"``) or on every version of a group
+        (``"fraud"``)."""
+        request = build.list_approvals(group_or_name, version, page_size=page_size)
+        return await self._list(
+            self._stubs.approvals.ListApprovals,
+            request,
+            lambda page: page.approvals,
+            timeout,
+            metadata,
+        )
+
+    async def get_approval_policy(
+        self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> resources_pb2.ApprovalPolicy:
+        """Returns the group's approval policy (the defaults until an admin changes it)."""
+        request = build.get_approval_policy(group)
+        return await self._transport.call(
+            self._stubs.approvals.GetApprovalPolicy, request, timeout=timeout, metadata=metadata
+        )
+
+    async def update_approval_policy(
+        self,
+        policy: resources_pb2.ApprovalPolicy,
+        *,
+        update_mask: Sequence[str],
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ApprovalPolicy:
+        """Returns the policy after setting the fields named in ``update_mask`` from ``policy``.
+
+        ``policy.name`` says which group's (``groups/fraud/approvalPolicy``, or the group);
+        paths are ``required_approvals``, ``allow_self_approval``, ``approver_roles``,
+        ``promoter_roles``, ``max_production_versions`` and ``protected_aliases``. Admins
+        only; a stale ``policy.etag`` raises StaleEtag.
+        """
+        request = build.update_approval_policy(
+            policy, update_mask=update_mask, request_id_=request_id
+        )
+        return await self._transport.call(
+            self._stubs.approvals.UpdateApprovalPolicy, request, timeout=timeout, metadata=metadata
+        )
+
+    # Stages and production
+
+    async def transition(
+        self,
+        name: str,
+        stage: build.StageLike,
+        *,
+        reason: str = "",
+        keep_existing_production: bool = False,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> registry_service_pb2.TransitionModelVersionStageResponse:
+        """Returns the version after moving it to ``stage`` (``.model_version``) and the
+        versions the move archived (``.archived_versions``).
+
+        ``name`` is ``groups/fraud/versions/3``; ``stage`` a ``Stage`` value or a name such
+        as ``"staging"``. The lifecycle is NONE -> STAGING -> PRODUCTION -> ARCHIVED,
+        NONE|STAGING -> ARCHIVED and ARCHIVED -> STAGING; other moves raise
+        InvalidTransition. PRODUCTION needs an APPROVED version (VersionNotApproved) and
+        archives the production version it replaces, unless ``keep_existing_production``
+        and the policy allows several (else ProductionLimitReached).
+        """
+        request = build.transition(
+            name,
+            stage,
+            reason=reason,
+            keep_existing_production=keep_existing_production,
+            etag=etag,
+            request_id_=request_id,
+        )
+        return await self._transport.call(
+            self._stubs.registry.TransitionModelVersionStage,
+            request,
+            timeout=timeout,
+            metadata=metadata,
+        )
+
+    async def promote(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        reason: str = "",
+        keep_existing_production: bool = False,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version after moving it from STAGING to PRODUCTION (see
+        :meth:`transition`); the version it replaces is archived in the same change."""
+        response = await self.transition(
+            version_name(group_or_name, version),
+            resources_pb2.STAGE_PRODUCTION,
+            reason=reason,
+            keep_existing_production=keep_existing_production,
+            etag=etag,
+            request_id=request_id,
+            timeout=timeout,
+            metadata=metadata,
+        )
+        return response.model_version
+
+    async def rollback(
+        self,
+        group: str,
+        *,
+        to: int | str | None = None,
+        reason: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> registry_service_pb2.RollbackProductionResponse:
+        """Returns the version put back in production (``.restored_version``) and the ones
+        it replaced, now archived (``.archived_versions``).
+
+        Without ``to``, the version that left production most recently comes back; ``to``
+        names another (a number or ``groups/fraud/versions/2``). Raises NoRollbackTarget
+        when nothing was in production before, VersionNotApproved when the target is no
+        longer APPROVED.
+        """
+        request = build.rollback(group, to=to, reason=reason, request_id_=request_id)
+        return await self._transport.call(
+            self._stubs.registry.RollbackProduction, request, timeout=timeout, metadata=metadata
+        )
+
+    async def production_versions(
+        self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> list[resources_pb2.ModelVersion]:
+        """Returns the versions in production, the most recently promoted first (several
+        only when the group's policy allows A/B)."""
+        pager = await self.list_versions(
+            group,
+            filter=build.PRODUCTION_FILTER,
+            order_by="version desc",
+            page_size=build.PRODUCTION_PAGE,
+            timeout=timeout,
+            metadata=metadata,
+        )
+        return build.most_recently_promoted([v async for v in pager])
+
+    async def production(
+        self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> resources_pb2.ModelVersion | None:
+        """Returns the version in production (with A/B, the most recently promoted), or None
+        when there is none."""
+        versions = await self.production_versions(group, timeout=timeout, metadata=metadata)
+        return versions[0] if versions else None
+
+    async def latest_approved(
+        self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> resources_pb2.ModelVersion | None:
+        """Returns the highest-numbered APPROVED version, or None when there is none."""
+        pager = await self.list_versions(
+            group,
+            filter=build.APPROVED_FILTER,
+            order_by="version desc",
+            page_size=1,
+            timeout=timeout,
+            metadata=metadata,
+        )
+        async for version in pager:
+            return version
+        return None
+
+    # Aliases
+
+    async def set_alias(
+        self,
+        group: str,
+        alias: str,
+        version: int | str,
+        *,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.Alias:
+        """Returns the alias after pointing it at ``version`` (a number or
+        ``groups/fraud/versions/3``), creating it if needed.
+
+        Protected aliases (see the policy) only point at APPROVED versions
+        (VersionNotApproved) and only move for callers with a promoter role.
+        """
+        request = build.set_alias(group, alias, version, etag=etag, request_id_=request_id)
+        return await self._transport.call(
+            self._stubs.registry.SetAlias, request, timeout=timeout, metadata=metadata
+        )
+
+    async def get_alias(
+        self,
+        group_or_name: str,
+        alias: str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.Alias:
+        """Returns the alias, ``("fraud", "champion")`` or ``"groups/fraud/aliases/champion"``;
+        raises AliasNotFound if there is none."""
+        request = build.get_alias(group_or_name, alias)
+        return await self._transport.call(
+            self._stubs.registry.GetAlias, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_aliases(
+        self,
+        group: str,
+        *,
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncAliasesPager:
+        """Returns a pager over the group's aliases, by name."""
+        request = build.list_aliases(group, page_size=page_size)
+        return await self._list(
+            self._stubs.registry.ListAliases, request, lambda page: page.aliases, timeout, metadata
+        )
+
+    async def delete_alias(
+        self,
+        group_or_name: str,
+        alias: str | None = None,
+        *,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> None:
+        """Deletes the alias; returns nothing. The version it pointed at stays."""
+        request = build.delete_alias(group_or_name, alias, etag=etag, request_id_=request_id)
+        await self._transport.call(
+            self._stubs.registry.DeleteAlias, request, timeout=timeout, metadata=metadata
+        )
+
+    async def by_alias(
+        self,
+        group_or_name: str,
+        alias: str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> resources_pb2.ModelVersion:
+        """Returns the version the alias points at; raises AliasNotFound if there is none."""
+        request = build.version_by_alias(group_or_name, alias)
+        return await self._transport.call(
+            self._stubs.registry.GetModelVersion, request, timeout=timeout, metadata=metadata
+        )
+
+    # Audit log
+
+    async def list_audit_events(
+        self,
+        *,
+        resource: str = "",
+        actor: str = "",
+        actions: Iterable[build.ActionLike] = (),
+        start_time: datetime | None = None,
+        end_time: datetime | None = None,
+        newest_first: bool = False,
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncAuditEventsPager:
+        """Returns a pager over the audit log entries that match, oldest first by default.
+
+        ``resource`` is a resource name (a group's matches its versions too); ``actions``
+        are ``Action`` values or names such as ``"MODEL_VERSION_CREATED"``; times must be
+        timezone-aware.
+        """
+        request = build.list_audit_events(
+            resource=resource,
+            actor=actor,
+            actions=actions,
+            start_time=start_time,
+            end_time=end_time,
+            newest_first=newest_first,
+            page_size=page_size,
+        )
+        return await self._list(
+            self._stubs.audit.ListAuditEvents,
+            request,
+            lambda page: page.audit_events,
+            timeout,
+            metadata,
+        )
+
+    async def verify_audit_log(
+        self, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> audit_service_pb2.VerifyAuditLogResponse:
+        """Returns the result of recomputing the log's hash chain (``.ok``,
+        ``.first_broken_seq``, ``.problem``)."""
+        return await self._transport.call(
+            self._stubs.audit.VerifyAuditLog,
+            audit_service_pb2.VerifyAuditLogRequest(),
+            timeout=timeout,
+            metadata=metadata,
+        )
+
+    # Webhooks
+
+    async def create_webhook(
+        self,
+        url: str,
+        *,
+        secret: str,
+        group: str = "",
+        actions: Iterable[build.ActionLike] = (),
+        description: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> webhook_service_pb2.Webhook:
+        """Returns the new webhook (without its secret); it receives the events that commit
+        after it.
+
+        ``secret`` (16 to 256 characters) keys the HMAC-SHA256 signature of each delivery;
+        ``group`` (an id or name) limits it to one group's events, ``actions`` (``Action``
+        values or names such as ``"STAGE_CHANGED"``) to those actions. Admins only.
+        """
+        request = build.create_webhook(
+            url,
+            secret=secret,
+            group=group,
+            actions=actions,
+            description=description,
+            request_id_=request_id,
+        )
+        return await self._transport.call(
+            self._stubs.webhooks.CreateWebhook, request, timeout=timeout, metadata=metadata
+        )
+
+    async def get_webhook(
+        self, webhook: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> webhook_service_pb2.Webhook:
+        """Returns the webhook (``"wh-…"`` or ``"webhooks/wh-…"``); raises WebhookNotFound if
+        there is none."""
+        request = build.get_webhook(webhook)
+        return await self._transport.call(
+            self._stubs.webhooks.GetWebhook, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_webhooks(
+        self,
+        *,
+        group: str = "",
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncWebhooksPager:
+        """Returns a pager over the webhooks, oldest first: one group's with ``group``, else
+        every webhook of the tenant."""
+        request = build.list_webhooks(group=group, page_size=page_size)
+        return await self._list(
+            self._stubs.webhooks.ListWebhooks,
+            request,
+            lambda page: page.webhooks,
+            timeout,
+            metadata,
+        )
+
+    async def update_webhook(
+        self,
+        webhook: webhook_service_pb2.Webhook,
+        *,
+        update_mask: Sequence[str],
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> webhook_service_pb2.Webhook:
+        """Returns the webhook after setting the fields named in ``update_mask`` from
+        ``webhook``.
+
+        ``webhook.name`` says which webhook; paths are ``url``, ``secret`` (rotation),
+        ``group``, ``actions`` and ``description``. The cursor stays, so no event is lost or
+        sent twice. A stale ``webhook.etag`` raises StaleEtag.
+        """
+        request = build.update_webhook(webhook, update_mask=update_mask, request_id_=request_id)
+        return await self._transport.call(
+            self._stubs.webhooks.UpdateWebhook, request, timeout=timeout, metadata=metadata
+        )
+
+    async def delete_webhook(
+        self,
+        webhook: str,
+        *,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> None:
+        """Deletes the webhook and its delivery records; returns nothing.
+
+        Raises StaleEtag if ``etag`` is given and stale.
+        """
+        request = build.delete_webhook(webhook, etag=etag, request_id_=request_id)
+        await self._transport.call(
+            self._stubs.webhooks.DeleteWebhook, request, timeout=timeout, metadata=metadata
+        )
+
+    async def list_webhook_deliveries(
+        self,
+        webhook: str,
+        *,
+        state: build.DeliveryStateLike = webhook_service_pb2.DELIVERY_STATE_UNSPECIFIED,
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncWebhookDeliveriesPager:
+        """Returns a pager over the webhook's deliveries, newest event first.
+
+        ``state`` is a ``DeliveryState`` value or a name such as ``"failed"``; the default
+        lists them all.
+        """
+        request = build.list_webhook_deliveries(webhook, state=state, page_size=page_size)
+        return await self._list(
+            self._stubs.webhooks.ListWebhookDeliveries,
+            request,
+            lambda page: page.deliveries,
+            timeout,
+            metadata,
+        )
+
+    async def redeliver(
+        self,
+        delivery: str,
+        seq: int | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> webhook_service_pb2.WebhookDelivery:
+        """Returns the delivery, PENDING again with a fresh retry budget:
+        ``"webhooks/wh-…/deliveries/42"`` or ``("wh-…", 42)``.
+
+        Raises WebhookDeliveryNotFound if the webhook never had a delivery of that event.
+        """
+        request = build.redeliver(delivery, seq)
+        return await self._transport.call(
+            self._stubs.webhooks.RedeliverWebhookDelivery,
+            request,
+            timeout=timeout,
+            metadata=metadata,
+        )
+
+    # Event streams
+
+    async def watch(
+        self,
+        *,
+        groups: Iterable[str] = (),
+        actions: Iterable[build.ActionLike] = (),
+        versions: Iterable[str] = (),
+        start_after: int | None = None,
+        idle_timeout: float | None = 60.0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> AsyncWatch:
+        """Returns an async iterator over the log's events in seq order, once the stream is open.
+
+        ``groups`` are ids or names (empty: the whole tenant, which needs tenant-wide read);
+        ``actions`` are ``Action`` values or names such as ``"STAGE_CHANGED"``; ``versions``
+        are names ``groups/{group}/versions/{n}``. ``start_after`` is a cursor from an
+        earlier watch (``0``: the whole log; None: only events that commit from now on).
+
+        The iterator reconnects by itself, with backoff, when the stream breaks or falls
+        behind, and resumes after :attr:`AsyncWatch.cursor`, so each event is handed out
+        exactly once; it also reconnects when the stream is silent for ``idle_timeout``
+        seconds. ``timeout`` bounds opening the stream (default: the registry's). Raises a
+        ModelyardError only for what reconnecting cannot cure, e.g. MissingPermission.
+        """
+        return await AsyncWatch.open(
+            self._stubs.registry,
+            watch_request(groups, actions, versions, start_after),
+            token=self._transport.token,
+            metadata=metadata,
+            timeout=timeout if timeout is not None else self._transport.timeout,
+            idle_timeout=idle_timeout,
+        )

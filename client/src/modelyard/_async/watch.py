@@ -1,0 +1,147 @@
+"""The watch: :class:`AsyncWatch`, the registry's events as an iterator that resumes by itself
+(see :mod:`modelyard.watch`)."""
+
+# The `timeout` keywords are gRPC deadlines sent with each call.
+# ruff: noqa: ASYNC109
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from modelyard._concurrency import AsyncEvent, AsyncWatchStream
+from modelyard._watch_cursor import Position, log
+from modelyard.errors import ModelyardError
+from modelyard.transport import Deadline, Metadata, call_metadata
+from modelyard.v1 import registry_service_pb2, registry_service_pb2_grpc, resources_pb2
+
+__all__ = ["AsyncWatch"]
+
+
+class AsyncWatch:
+    """An async iterator over the registry's events, in seq order.
+
+    Made by :meth:`modelyard.AsyncRegistry.watch`, which returns once the stream is
+    established, so "from now" means from the call. Iterating waits for the next event;
+    :meth:`close` ends the iteration (from any thread, for a sync watch). Raises a
+    :class:`~modelyard.ModelyardError` only for failures that reconnecting cannot cure,
+    such as a missing permission.
+
+    Attributes:
+        cursor: the seq of the last event handed out, or the log position a heartbeat
+            confirmed since; persist it and pass it back as ``start_after`` to resume.
+    """
+
+    def __init__(
+        self,
+        stub: registry_service_pb2_grpc.RegistryServiceAsyncStub,
+        request: registry_service_pb2.WatchEventsRequest,
+        *,
+        token: str | None,
+        metadata: Metadata | None = None,
+        idle_timeout: float | None = 60.0,
+    ) -> None:
+        self._stub = stub
+        self._metadata = tuple(call_metadata(token, metadata))
+        self._position = Position(request, idle_timeout)
+        self._stream: AsyncWatchStream | None = None
+        self._closed = AsyncEvent()
+        self._first: resources_pb2.AuditEvent | None = None
+
+    @classmethod
+    async def open(
+        cls,
+        stub: registry_service_pb2_grpc.RegistryServiceAsyncStub,
+        request: registry_service_pb2.WatchEventsRequest,
+        *,
+        token: str | None,
+        metadata: Metadata | None = None,
+        timeout: float | None = None,
+        idle_timeout: float | None = 60.0,
+    ) -> AsyncWatch:
+        """Returns a watch whose stream is established: it has read the first message, the
+        heartbeat that pins where the watch starts. ``timeout`` bounds that."""
+        watch = cls(stub, request, token=token, metadata=metadata, idle_timeout=idle_timeout)
+        deadline = Deadline(timeout)
+        while True:
+            try:
+                message = await watch._read()
+            except ModelyardError as error:
+                pause = watch._position.backoff()
+                if not (watch._position.resumable(error) and deadline.allows(pause)):
+                    await watch.close()
+                    raise
+                await watch._closed.wait(pause)
+                continue
+            if message is not None:
+                watch._first = watch._position.accept(message)
+                return watch
+
+    @property
+    def cursor(self) -> int | None:
+        """The seq up to which every matching event has been handed out."""
+        return self._position.cursor
+
+    async def _read(self) -> registry_service_pb2.WatchEventsResponse | None:
+        """Returns the next message, connecting first when there is no stream; None when the
+        stream has ended. Raises ModelyardError."""
+        stream = self._stream
+        if stream is None:
+            stream = self._stream = AsyncWatchStream(
+                self._stub,
+                self._position.request(),
+                metadata=self._metadata,
+                idle_timeout=self._position.idle_timeout,
+            )
+            if self._closed.is_set():  # close() ran before it could see this stream
+                stream.cancel()
+        try:
+            message = await stream.read()
+        except ModelyardError:
+            self._stream = None
+            raise
+        if message is None:
+            self._stream = None
+        return message
+
+    def __aiter__(self) -> AsyncWatch:
+        return self
+
+    async def __anext__(self) -> resources_pb2.AuditEvent:
+        first = self._first
+        if first is not None:
+            self._first = None
+            return first
+        while not self._closed.is_set():
+            try:
+                message = await self._read()
+            except ModelyardError as error:
+                if self._closed.is_set():
+                    break
+                if not self._position.resumable(error):
+                    raise
+                pause = self._position.backoff()
+                log.warning("watch reconnects in %.1fs after %s", pause, error)
+                await self._closed.wait(pause)
+                continue
+            event = None if message is None else self._position.accept(message)
+            if event is not None:
+                return event
+        raise StopAsyncIteration
+
+    async def close(self) -> None:
+        """Ends the stream; iteration stops. Safe to call twice."""
+        self._closed.set()
+        stream = self._stream
+        if stream is not None:
+            stream.cancel()
+
+    async def __aenter__(self) -> AsyncWatch:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()

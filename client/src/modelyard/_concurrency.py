@@ -1,0 +1,187 @@
+"""What sync and async code do differently, each written both ways by hand.
+
+Everything else in ``modelyard._sync`` is generated from ``modelyard._async`` by
+``scripts/unasync.py``, which turns ``AsyncEvent`` into ``Event``, ``AsyncWatchStream``
+into ``WatchStream`` and ``aclose_channel`` into ``close_channel``; so each pair offers the
+same methods, the async one's as coroutines.
+
+- a flag that one side sets and the other waits on, for at most a timeout: it ends a
+  watch's pause before reconnecting as soon as the watch is closed;
+- one WatchEvents call, read with a bound on how long it may stay silent: asyncio times
+  out the read itself, a thread has to cancel a blocking read from the side;
+- closing a channel, which takes a grace period in ``grpc.aio`` only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+import weakref
+from typing import Any
+
+import grpc
+import grpc.aio
+
+from modelyard.errors import ModelyardError, Unavailable, from_rpc_error
+from modelyard.v1 import registry_service_pb2, registry_service_pb2_grpc
+
+__all__ = [
+    "AsyncEvent",
+    "AsyncWatchStream",
+    "Event",
+    "WatchStream",
+    "aclose_channel",
+    "close_channel",
+]
+
+Event = threading.Event
+
+
+async def aclose_channel(channel: grpc.aio.Channel) -> None:
+    """Closes the channel at once, cancelling the calls in flight."""
+    await channel.close(None)
+
+
+def close_channel(channel: grpc.Channel) -> None:
+    """Closes the channel, cancelling the calls in flight."""
+    channel.close()
+
+
+class AsyncEvent:
+    """:class:`threading.Event` for asyncio: a flag to set, and to wait on for at most a
+    timeout."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def set(self) -> None:
+        """Sets the flag and wakes every waiter."""
+        self._event.set()
+
+    def is_set(self) -> bool:
+        """Returns whether the flag is set."""
+        return self._event.is_set()
+
+    async def wait(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109 (Event.wait's)
+        """Returns whether the flag is set, once it is or ``timeout`` seconds have passed."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._event.wait()
+        return self._event.is_set()
+
+
+def _silent() -> ModelyardError:
+    return Unavailable("the stream was silent for longer than idle_timeout; reconnecting")
+
+
+class AsyncWatchStream:
+    """One WatchEvents call that may stay silent (not even a heartbeat) for at most
+    ``idle_timeout`` seconds (None: forever)."""
+
+    def __init__(
+        self,
+        stub: registry_service_pb2_grpc.RegistryServiceAsyncStub,
+        request: registry_service_pb2.WatchEventsRequest,
+        *,
+        metadata: tuple[tuple[str, str], ...],
+        idle_timeout: float | None,
+    ) -> None:
+        self._call = stub.WatchEvents(request, metadata=metadata)
+        self._idle_timeout = idle_timeout
+        self._cancelled = False
+
+    async def read(self) -> registry_service_pb2.WatchEventsResponse | None:
+        """Returns the next message, or None once the stream has ended, cleanly or by
+        :meth:`cancel`; raises ModelyardError when the call fails or stays silent too long."""
+        try:
+            async with asyncio.timeout(self._idle_timeout):
+                message = await self._call.read()
+        except TimeoutError:
+            self._call.cancel()
+            raise _silent() from None
+        except asyncio.CancelledError:
+            # cancel() ends a read in progress this way; the cancellation of the reading task
+            # itself is not ours to swallow.
+            task = asyncio.current_task()
+            if self._cancelled and not (task is not None and task.cancelling()):
+                return None
+            raise
+        except grpc.RpcError as rpc_error:
+            if self._cancelled:
+                return None
+            raise from_rpc_error(rpc_error) from rpc_error
+        if message is grpc.aio.EOF:  # type: ignore[attr-defined]
+            return None
+        assert isinstance(message, registry_service_pb2.WatchEventsResponse)
+        return message
+
+    def cancel(self) -> None:
+        """Ends the call; a read in progress returns None."""
+        self._cancelled = True
+        self._call.cancel()
+
+
+class WatchStream:
+    """One WatchEvents call that may stay silent (not even a heartbeat) for at most
+    ``idle_timeout`` seconds (None: forever).
+
+    A blocking read cannot time out, so a watchdog thread cancels the call once it has been
+    silent too long; the thread ends with the call, or when the stream is dropped.
+    """
+
+    def __init__(
+        self,
+        stub: registry_service_pb2_grpc.RegistryServiceStub,
+        request: registry_service_pb2.WatchEventsRequest,
+        *,
+        metadata: tuple[tuple[str, str], ...],
+        idle_timeout: float | None,
+    ) -> None:
+        # grpc-stubs leaves cancel() untyped and the iterator without __next__.
+        self._call: Any = stub.WatchEvents(request, metadata=metadata)
+        self._cancelled = False
+        self._went_silent = False
+        self._last_message = time.monotonic()
+        if idle_timeout is not None:
+            threading.Thread(
+                target=_watchdog, args=(weakref.ref(self), idle_timeout), daemon=True
+            ).start()
+
+    def read(self) -> registry_service_pb2.WatchEventsResponse | None:
+        """Returns the next message, or None once the stream has ended, cleanly or by
+        :meth:`cancel`; raises ModelyardError when the call fails or stays silent too long."""
+        try:
+            message = next(self._call)
+        except StopIteration:
+            return None
+        except grpc.RpcError as rpc_error:
+            if self._went_silent:
+                raise _silent() from rpc_error
+            if self._cancelled:
+                return None
+            raise from_rpc_error(rpc_error) from rpc_error
+        self._last_message = time.monotonic()
+        assert isinstance(message, registry_service_pb2.WatchEventsResponse)
+        return message
+
+    def cancel(self) -> None:
+        """Ends the call; a read in progress returns None. Safe from any thread."""
+        self._cancelled = True
+        self._call.cancel()
+
+
+def _watchdog(ref: weakref.ref[WatchStream], idle_timeout: float) -> None:
+    """Cancels the stream's call once it has been silent too long, so its reader reconnects."""
+    period = min(1.0, idle_timeout / 4)
+    while True:
+        time.sleep(period)
+        stream = ref()
+        if stream is None or not stream._call.is_active():
+            return
+        if time.monotonic() - stream._last_message > idle_timeout:
+            stream._went_silent = True
+            stream._call.cancel()
+            return
+        del stream  # hold no reference while asleep, so a dropped stream is freed
