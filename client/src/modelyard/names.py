@@ -3,8 +3,9 @@
 and ``webhooks/{webhook}/deliveries/{seq}``.
 
 The SDK accepts a bare group id (``"fraud"``) wherever a group is named and turns it into
-the resource name the API wants. Ids are validated by the server, which says what is
-wrong; these functions only assemble and split names.
+the resource name the API wants, since every field that refers to a group takes its full
+name. Ids are validated by the server, which says what is wrong; these functions only
+assemble and split names.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ __all__ = [
     "alias_name",
     "delivery_name",
     "group_name",
+    "optional_group_name",
     "policy_name",
     "split_version_name",
     "version_name",
@@ -34,6 +36,11 @@ def group_name(group: str) -> str:
     if not group:
         raise ValueError("a group id is required, e.g. 'fraud' or 'groups/fraud'")
     return group if group.startswith(GROUP_PREFIX) else GROUP_PREFIX + group
+
+
+def optional_group_name(group: str) -> str:
+    """Returns ``groups/{group}`` for a group id or name, or ``""`` (no group: every group)."""
+    return group_name(group) if group else ""
 
 
 def version_name(group_or_name: str, version: int | str | None = None) -> str:

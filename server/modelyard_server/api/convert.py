@@ -9,6 +9,7 @@ from google.protobuf.message import Message
 from google.protobuf.struct_pb2 import Struct
 from modelyard.v1 import resources_pb2 as pb
 
+from modelyard_server.api.references import group_name, snapshot_out
 from modelyard_server.domain.clock import timestamp
 from modelyard_server.log.chain import LogEntry
 
@@ -20,7 +21,7 @@ def audit_event(entry: LogEntry) -> pb.AuditEvent:
         actor=entry.actor,
         action=pb.Action.Value(f"ACTION_{entry.action}"),
         resource=entry.resource,
-        group=entry.group,
+        group=group_name(entry.group),
         version=entry.version,
         reason=entry.reason,
         request_id=entry.request_id,
@@ -29,8 +30,10 @@ def audit_event(entry: LogEntry) -> pb.AuditEvent:
     )
     if entry.before is not None:
         _fill(event.before, entry.before)
+        snapshot_out(entry.resource, event.before)
     if entry.after is not None:
         _fill(event.after, entry.after)
+        snapshot_out(entry.resource, event.after)
     for item in json.loads(entry.related) if entry.related else ():
         change = event.related.add(resource=item["resource"])
         if item["before"] is not None:

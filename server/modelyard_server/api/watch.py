@@ -9,6 +9,7 @@ from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.api.convert import audit_event
+from modelyard_server.api.references import group_id
 from modelyard_server.domain.clock import now_us, timestamp
 from modelyard_server.domain.errors import FieldViolation, invalid_fields
 from modelyard_server.domain.principal import Principal
@@ -48,7 +49,7 @@ class EventStreams:
             )
         wanted = watch_filter(
             principal,
-            list(request.groups),
+            [group_id(g, f"groups[{i}]") for i, g in enumerate(request.groups)],
             action_names(list(request.actions)),
             list(request.versions),
         )

@@ -13,6 +13,7 @@ from modelyard.v1 import webhook_service_pb2_grpc as ws_grpc
 from modelyard_server.api.auth import current_principal
 from modelyard_server.api.convert import audit_event, request_digest
 from modelyard_server.api.errors import rpc
+from modelyard_server.api.references import optional_group_id, webhook_in, webhook_out
 from modelyard_server.api.watch import action_names
 from modelyard_server.domain.changes import Mutation
 from modelyard_server.domain.webhooks import Webhooks
@@ -39,24 +40,30 @@ class WebhookServicer(ws_grpc.WebhookServiceServicer):
             request_id=request.request_id,
             request_digest=request_digest("CreateWebhook", request),
         )
-        return await self.webhooks.create(
+        created = await self.webhooks.create(
             mutation,
-            request.webhook,
+            webhook_in(request.webhook),
             action_names(list(request.webhook.actions), "webhook.actions"),
         )
+        return webhook_out(created)
 
     @rpc
     async def GetWebhook(self, request: ws.GetWebhookRequest, context: Context) -> ws.Webhook:
-        return await self.webhooks.get(current_principal(), request.name)
+        return webhook_out(await self.webhooks.get(current_principal(), request.name))
 
     @rpc
     async def ListWebhooks(
         self, request: ws.ListWebhooksRequest, context: Context
     ) -> ws.ListWebhooksResponse:
         webhooks, token = await self.webhooks.list_webhooks(
-            current_principal(), request.group, request.page_size, request.page_token
+            current_principal(),
+            optional_group_id(request.group, "group"),
+            request.page_size,
+            request.page_token,
         )
-        return ws.ListWebhooksResponse(webhooks=webhooks, next_page_token=token)
+        return ws.ListWebhooksResponse(
+            webhooks=[webhook_out(w) for w in webhooks], next_page_token=token
+        )
 
     @rpc
     async def UpdateWebhook(self, request: ws.UpdateWebhookRequest, context: Context) -> ws.Webhook:
@@ -65,12 +72,13 @@ class WebhookServicer(ws_grpc.WebhookServiceServicer):
             request_id=request.request_id,
             request_digest=request_digest("UpdateWebhook", request),
         )
-        return await self.webhooks.update(
+        updated = await self.webhooks.update(
             mutation,
-            request.webhook,
+            webhook_in(request.webhook, with_group="group" in request.update_mask.paths),
             request.update_mask.paths,
             action_names(list(request.webhook.actions), "webhook.actions"),
         )
+        return webhook_out(updated)
 
     @rpc
     async def DeleteWebhook(

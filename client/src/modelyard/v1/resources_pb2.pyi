@@ -1069,7 +1069,9 @@ class AuditEvent(_message.Message):
     resource: _builtins.str
     """Output only. The name of the resource changed, e.g. `groups/fraud/versions/3`."""
     group: _builtins.str
-    """Output only. The group the resource belongs to (the group id, e.g. `fraud`)."""
+    """Output only. The name of the group the resource belongs to, e.g. `groups/fraud`; empty
+    for resources outside any group (a webhook for the whole tenant).
+    """
     version: _builtins.int
     """Output only. The version number, for version resources; 0 otherwise."""
     reason: _builtins.str

@@ -80,7 +80,9 @@ class Webhook(_message.Message):
     Never returned.
     """
     group: _builtins.str
-    """Only events of this group (its id, e.g. `fraud`); empty: every event of the tenant."""
+    """Only events of this group, by name (`groups/{group}`, e.g. `groups/fraud`); empty: every
+    event of the tenant.
+    """
     description: _builtins.str
     """What the webhook is for. At most 4096 characters."""
     cursor: _builtins.int
@@ -264,7 +266,9 @@ class ListWebhooksRequest(_message.Message):
     page_token: _builtins.str
     """The `next_page_token` of the previous page; must be used with the same group."""
     group: _builtins.str
-    """Only the webhooks of this group (its id); empty: every webhook of the tenant."""
+    """Only the webhooks of this group, by name (`groups/{group}`); empty: every webhook of the
+    tenant.
+    """
     def __init__(
         self,
         *,
