@@ -339,10 +339,10 @@ def test_aliases_point_move_and_resolve(team: Team, unique_group: str) -> None:
     assert alias.name == f"groups/{unique_group}/aliases/champion" and alias.version == one.name
     assert team.admin.by_alias(unique_group, "champion").name == one.name
     assert team.admin.get_version(f"groups/{unique_group}/aliases/champion").name == one.name
-    assert list(team.admin.get_version(one.name).aliases) == ["champion"]
+    assert list(team.admin.get_version(one.name).aliases) == [alias.name]
     team.dee.set_alias(unique_group, "champion", two.version)
     assert list(team.admin.get_version(one.name).aliases) == []
-    assert list(team.admin.get_version(two.name).aliases) == ["champion"]
+    assert list(team.admin.get_version(two.name).aliases) == [alias.name]
     with pytest.raises(errors.VersionReferenced):
         team.admin.delete_version(two.name)
     team.dee.set_alias(unique_group, "challenger", one.version)

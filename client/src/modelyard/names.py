@@ -18,6 +18,7 @@ __all__ = [
     "group_name",
     "optional_group_name",
     "policy_name",
+    "split_alias_name",
     "split_version_name",
     "version_name",
     "webhook_name",
@@ -95,6 +96,14 @@ def alias_name(group_or_name: str, alias: str | None = None) -> str:
     if not alias:
         raise ValueError("an alias is required, e.g. 'champion'")
     return f"{group_name(group_or_name)}{_ALIASES}{alias}"
+
+
+def split_alias_name(name: str) -> tuple[str, str]:
+    """Returns ``(group_id, alias)`` of ``groups/{group}/aliases/{alias}``."""
+    head, sep, alias = name.partition(_ALIASES)
+    if not sep or not head.startswith(GROUP_PREFIX):
+        raise ValueError(f"{name!r} is not an alias name like 'groups/fraud/aliases/champion'")
+    return head[len(GROUP_PREFIX) :], alias
 
 
 def policy_name(group: str) -> str:

@@ -11,6 +11,7 @@ from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.api.auth import current_principal
 from modelyard_server.api.errors import rpc
+from modelyard_server.api.references import version_out
 from modelyard_server.api.registry import mutation
 from modelyard_server.domain.governance import Governance
 
@@ -25,21 +26,23 @@ class ApprovalServicer(aps_grpc.ApprovalServiceServicer):
     async def ApproveModelVersion(
         self, request: aps.ApproveModelVersionRequest, context: Context
     ) -> pb.ModelVersion:
-        return await self.governance.approve(
+        approved = await self.governance.approve(
             mutation("ApproveModelVersion", request, request.request_id, request.reason),
             request.name,
             request.etag,
         )
+        return version_out(approved)
 
     @rpc
     async def RejectModelVersion(
         self, request: aps.RejectModelVersionRequest, context: Context
     ) -> pb.ModelVersion:
-        return await self.governance.reject(
+        rejected = await self.governance.reject(
             mutation("RejectModelVersion", request, request.request_id, request.reason),
             request.name,
             request.etag,
         )
+        return version_out(rejected)
 
     @rpc
     async def ListApprovals(

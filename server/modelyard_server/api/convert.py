@@ -38,8 +38,10 @@ def audit_event(entry: LogEntry) -> pb.AuditEvent:
         change = event.related.add(resource=item["resource"])
         if item["before"] is not None:
             change.before.update(item["before"])
+            snapshot_out(change.resource, change.before)
         if item["after"] is not None:
             change.after.update(item["after"])
+            snapshot_out(change.resource, change.after)
     return event
 
 

@@ -1,13 +1,17 @@
-"""References to groups on the wire: full names in and out, group ids inside.
+"""References on the wire: full resource names in and out, ids inside.
 
-Every field that refers to a group takes and returns its resource name, `groups/fraud`
-(AIP-122). The domain and the store key groups by id, `fraud`, so the servicers turn one
-into the other here, at the edge.
+Every field that refers to another resource takes and returns its name (AIP-122): a group
+is `groups/fraud`, an alias `groups/fraud/aliases/champion`. The domain and the store key
+groups and aliases by id, `fraud` and `champion`, and the log keeps snapshots in that form,
+so the servicers turn one into the other here, at the edge.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from google.protobuf.struct_pb2 import Struct
+from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import webhook_service_pb2 as ws
 
 from modelyard_server.domain import names
@@ -59,8 +63,35 @@ def webhook_out(webhook: ws.Webhook) -> ws.Webhook:
     return copy
 
 
+def _alias_names(version_name: str, aliases: Iterable[str]) -> list[str]:
+    group = version_name.split("/")[1]
+    return [names.AliasRef(group, alias).name for alias in aliases]
+
+
+def version_out(version: pb.ModelVersion) -> pb.ModelVersion:
+    """Returns the version as the API shows it: the aliases that point at it by name."""
+    if not version.aliases:
+        return version
+    copy = pb.ModelVersion()
+    copy.CopyFrom(version)
+    del copy.aliases[:]
+    copy.aliases.extend(_alias_names(version.name, version.aliases))
+    return copy
+
+
+def versions_out(versions: Iterable[pb.ModelVersion]) -> list[pb.ModelVersion]:
+    return [version_out(v) for v in versions]
+
+
 def snapshot_out(resource: str, snapshot: Struct) -> None:
-    """Names the group in a logged snapshot of a webhook, which the log keeps as an id."""
-    group = snapshot.fields.get("group")
-    if resource.startswith("webhooks/") and group is not None and group.string_value:
-        snapshot["group"] = group_name(group.string_value)
+    """Names the references in a logged snapshot that the log keeps as ids: a webhook's
+    group, a version's aliases."""
+    if resource.startswith("webhooks/"):
+        group = snapshot.fields.get("group")
+        if group is not None and group.string_value:
+            snapshot["group"] = group_name(group.string_value)
+    elif "/versions/" in resource:
+        aliases = snapshot.fields.get("aliases")
+        if aliases is not None and aliases.list_value.values:
+            ids = [a.string_value for a in aliases.list_value.values]
+            snapshot["aliases"] = _alias_names(resource, ids)

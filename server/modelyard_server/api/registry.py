@@ -15,6 +15,7 @@ from modelyard.v1 import resources_pb2 as pb
 from modelyard_server.api.auth import current_principal
 from modelyard_server.api.convert import request_digest
 from modelyard_server.api.errors import rpc, stream_rpc
+from modelyard_server.api.references import version_out, versions_out
 from modelyard_server.api.watch import EventStreams
 from modelyard_server.domain.changes import Mutation
 from modelyard_server.domain.governance import Governance
@@ -93,17 +94,18 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
     async def CreateModelVersion(
         self, request: rs.CreateModelVersionRequest, context: Context
     ) -> pb.ModelVersion:
-        return await self.registry.create_version(
+        created = await self.registry.create_version(
             mutation("CreateModelVersion", request, request.request_id),
             request.parent,
             request.model_version,
         )
+        return version_out(created)
 
     @rpc
     async def GetModelVersion(
         self, request: rs.GetModelVersionRequest, context: Context
     ) -> pb.ModelVersion:
-        return await self.registry.get_version(current_principal(), request.name)
+        return version_out(await self.registry.get_version(current_principal(), request.name))
 
     @rpc
     async def ListModelVersions(
@@ -117,17 +119,20 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
             request.filter,
             request.order_by,
         )
-        return rs.ListModelVersionsResponse(model_versions=versions, next_page_token=token)
+        return rs.ListModelVersionsResponse(
+            model_versions=versions_out(versions), next_page_token=token
+        )
 
     @rpc
     async def UpdateModelVersion(
         self, request: rs.UpdateModelVersionRequest, context: Context
     ) -> pb.ModelVersion:
-        return await self.registry.update_version(
+        updated = await self.registry.update_version(
             mutation("UpdateModelVersion", request, request.request_id),
             request.model_version,
             request.update_mask.paths,
         )
+        return version_out(updated)
 
     @rpc
     async def DeleteModelVersion(
@@ -150,7 +155,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
             request.etag,
         )
         return rs.TransitionModelVersionStageResponse(
-            model_version=moved, archived_versions=archived
+            model_version=version_out(moved), archived_versions=versions_out(archived)
         )
 
     @rpc
@@ -162,7 +167,9 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
             request.group,
             request.target_version,
         )
-        return rs.RollbackProductionResponse(restored_version=restored, archived_versions=archived)
+        return rs.RollbackProductionResponse(
+            restored_version=version_out(restored), archived_versions=versions_out(archived)
+        )
 
     @rpc
     async def SetAlias(self, request: rs.SetAliasRequest, context: Context) -> pb.Alias:

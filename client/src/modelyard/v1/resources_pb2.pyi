@@ -772,7 +772,9 @@ class ModelVersion(_message.Message):
 
     @_builtins.property
     def aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Output only. The aliases that point at this version."""
+        """Output only. The aliases that point at this version, by name
+        (`groups/{group}/aliases/{alias}`).
+        """
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
