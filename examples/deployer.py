@@ -48,7 +48,8 @@ def run(registry: Registry, root: Path, groups: list[str]) -> None:
         for group in groups:  # what changed before the watch started
             sync(registry, root / group, group)
         for event in events:
-            sync(registry, root / event.group, event.group)
+            group = event.group.removeprefix("groups/")  # its directory is named by the id
+            sync(registry, root / group, group)
             write_atomically(cursor_file, f"{events.cursor}\n".encode())
 
 

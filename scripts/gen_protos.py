@@ -10,11 +10,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+from google.api import field_behavior_pb2
+
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "protos"
 PACKAGE = Path("modelyard") / "v1"
 DESCRIPTOR_SET = "descriptor_set.binpb"
 INIT = '"""Generated from protos/modelyard/v1 by `make proto`. Do not edit."""\n'
+
+
+def googleapis_root() -> Path:
+    """Returns the directory holding google/api/*.proto: googleapis-common-protos installs the
+    sources beside the modules generated from them, which the generated code imports."""
+    root = Path(field_behavior_pb2.__file__).resolve().parents[2]
+    if not (root / "google" / "api" / "resource.proto").is_file():
+        sys.exit(f"no google/api/*.proto under {root}: reinstall googleapis-common-protos")
+    return root
 
 
 def generate(out_dir: Path) -> None:
@@ -32,6 +43,7 @@ def generate(out_dir: Path) -> None:
             "-m",
             "grpc_tools.protoc",
             f"--proto_path={PROTO_ROOT}",
+            f"--proto_path={googleapis_root()}",
             f"--plugin=protoc-gen-mypy={bin_dir / 'protoc-gen-mypy'}",
             f"--plugin=protoc-gen-mypy_grpc={bin_dir / 'protoc-gen-mypy_grpc'}",
             f"--python_out={out_dir}",

@@ -36,7 +36,7 @@ def test_every_change_writes_one_entry_with_before_and_after(
     assert not created.HasField("before") and created.after["description"] == "one"
     assert updated.before["description"] == "one" and updated.after["description"] == "two"
     assert deleted.before["description"] == "two" and not deleted.HasField("after")
-    assert all(e.actor == "admin" and e.group == unique_group for e in trail)
+    assert all(e.actor == "admin" and e.group == f"groups/{unique_group}" for e in trail)
     assert [e.seq for e in trail] == sorted(e.seq for e in trail)
     for previous, entry in pairwise(trail):
         if entry.seq == previous.seq + 1:

@@ -35,7 +35,7 @@ def test_webhooks_create_list_show_and_delete_never_print_the_secret(
     name = created["name"]
     assert name.startswith("webhooks/wh-")
     assert created["url"] == "https://hooks.example.com/deploy"
-    assert created["group"] == unique_group
+    assert created["group"] == f"groups/{unique_group}"
     assert created["actions"] == "STAGE_CHANGED,ALIAS_SET"
     assert created["description"] == "deploy bot"
     webhook_id = name.removeprefix("webhooks/")

@@ -339,10 +339,10 @@ def test_aliases_point_move_and_resolve(team: Team, unique_group: str) -> None:
     assert alias.name == f"groups/{unique_group}/aliases/champion" and alias.version == one.name
     assert team.admin.by_alias(unique_group, "champion").name == one.name
     assert team.admin.get_version(f"groups/{unique_group}/aliases/champion").name == one.name
-    assert list(team.admin.get_version(one.name).aliases) == ["champion"]
+    assert list(team.admin.get_version(one.name).aliases) == [alias.name]
     team.dee.set_alias(unique_group, "champion", two.version)
     assert list(team.admin.get_version(one.name).aliases) == []
-    assert list(team.admin.get_version(two.name).aliases) == ["champion"]
+    assert list(team.admin.get_version(two.name).aliases) == [alias.name]
     with pytest.raises(errors.VersionReferenced):
         team.admin.delete_version(two.name)
     team.dee.set_alias(unique_group, "challenger", one.version)
@@ -429,7 +429,8 @@ def test_rejecting_a_version_deletes_the_protected_aliases_on_it_in_the_same_ent
     team.dee.set_alias(unique_group, "scratch", good.version)
     rejected = team.bob.reject(good.name, reason="leaks labels")
     assert rejected.approval_status == pb.APPROVAL_STATUS_REJECTED
-    assert list(rejected.aliases) == ["scratch"]  # an unprotected alias may stay
+    # An unprotected alias may stay.
+    assert list(rejected.aliases) == [f"groups/{unique_group}/aliases/scratch"]
     with pytest.raises(errors.AliasNotFound):
         team.admin.by_alias(unique_group, "champion")
     assert team.admin.by_alias(unique_group, "scratch").name == good.name
@@ -457,7 +458,7 @@ def test_rejecting_the_production_version_rolls_back_and_drops_its_protected_ali
         team.admin.by_alias(unique_group, "champion")
     for version in team.admin.list_versions(unique_group):
         if version.approval_status == pb.APPROVAL_STATUS_REJECTED:
-            assert "champion" not in version.aliases
+            assert f"groups/{unique_group}/aliases/champion" not in version.aliases
 
 
 def test_an_alias_is_protected_only_while_it_points_at_an_approved_version(

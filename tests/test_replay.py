@@ -85,7 +85,7 @@ class Calls:
         return self.typed(pb.Alias, self.raw.registry.SetAlias, request)
 
     def webhook(self) -> ws.Webhook:
-        hook = ws.Webhook(url="http://127.0.0.1:9/hook", secret="s" * 32, group=self.group)
+        hook = ws.Webhook(url="http://127.0.0.1:9/hook", secret="s" * 32, group=self.group_name)
         request = ws.CreateWebhookRequest(webhook=hook)
         return self.typed(ws.Webhook, self.webhooks.CreateWebhook, request)
 
@@ -206,7 +206,7 @@ def update_policy(c: Calls) -> tuple[Callable[..., Any], Message]:
 
 def create_webhook(c: Calls) -> tuple[Callable[..., Any], Message]:
     c.create_group()
-    hook = ws.Webhook(url="http://127.0.0.1:9/hook", secret="s" * 32, group=c.group)
+    hook = ws.Webhook(url="http://127.0.0.1:9/hook", secret="s" * 32, group=c.group_name)
     return c.webhooks.CreateWebhook, ws.CreateWebhookRequest(webhook=hook)
 
 

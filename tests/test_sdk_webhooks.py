@@ -47,7 +47,7 @@ def test_a_webhook_is_created_listed_fetched_by_id_or_name_and_deleted(
         description="deploy bot",
     )
     assert webhook.name.startswith("webhooks/wh-") and webhook.secret == ""
-    assert webhook.group == unique_group and webhook.created_by == "admin"
+    assert webhook.group == f"groups/{unique_group}" and webhook.created_by == "admin"
     assert list(webhook.actions) == [Action.ACTION_STAGE_CHANGED, Action.ACTION_ALIAS_SET]
     webhook_id = webhook.name.removeprefix("webhooks/")
     assert registry.get_webhook(webhook_id) == registry.get_webhook(webhook.name) == webhook

@@ -70,7 +70,7 @@ def test_resuming_from_a_cursor_replays_what_followed_it_then_goes_live(
     with registry.watch(groups=[unique_group], start_after=replayed[0].seq) as resumed:
         newer = register(registry, unique_group)
         rest = read(resumed, 3)
-    logged = [e for e in log_after(registry, start) if e.group == unique_group]
+    logged = [e for e in log_after(registry, start) if e.group == f"groups/{unique_group}"]
     assert seqs(replayed) + seqs(rest)[2:] == seqs(logged)
     assert seqs(rest) == [*seqs(replayed)[1:], logged[-1].seq]
     assert rest[-1].resource == newer.name
@@ -97,7 +97,7 @@ def test_filters_pick_groups_actions_and_versions_including_related_changes(
     logged = log_after(registry, start)
 
     cases: dict[str, tuple[dict[str, list[str]], Callable[[AuditEvent], bool]]] = {
-        "group": ({"groups": [unique_group]}, lambda e: e.group == unique_group),
+        "group": ({"groups": [unique_group]}, lambda e: e.group == f"groups/{unique_group}"),
         "action": (
             {"groups": [unique_group, other], "actions": ["STAGE_CHANGED"]},
             lambda e: e.action == pb.ACTION_STAGE_CHANGED,
@@ -138,7 +138,7 @@ def test_heartbeats_come_at_the_configured_interval_with_the_head_seq(tmp_path: 
         with grpc.insecure_channel(server.address) as channel:
             stub = registry_service_pb2_grpc.RegistryServiceStub(channel)
             call: Any = stub.WatchEvents(
-                rs.WatchEventsRequest(groups=["other"]),
+                rs.WatchEventsRequest(groups=["groups/other"]),
                 metadata=(("authorization", f"Bearer {server.token}"),),
                 timeout=5,
             )
@@ -162,7 +162,7 @@ def test_a_subscriber_that_falls_behind_is_ended_and_resumes_without_loss(
         registry.create_group("slow")
         stub = registry_service_pb2_grpc.RegistryServiceStub(channel)
         call: Any = stub.WatchEvents(
-            rs.WatchEventsRequest(groups=["slow"]),
+            rs.WatchEventsRequest(groups=["groups/slow"]),
             metadata=(("authorization", f"Bearer {server.token}"),),
             timeout=60,  # a stream that is never ended fails the test instead of hanging it
         )
@@ -179,7 +179,7 @@ def test_a_subscriber_that_falls_behind_is_ended_and_resumes_without_loss(
         cursor = received[-1] if received else start
         with registry.watch(groups=["slow"], start_after=cursor) as resumed:
             rest = read(resumed, WRITES - len(received))
-        logged = [e.seq for e in log_after(registry, start) if e.group == "slow"]
+        logged = [e.seq for e in log_after(registry, start) if e.group == "groups/slow"]
         assert received + seqs(rest) == logged
 
 

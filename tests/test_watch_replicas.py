@@ -89,5 +89,5 @@ def test_a_server_sharing_a_sqlite_file_hears_the_others_commits(tmp_path: Path)
             with b.watch(groups=["shared"]) as watch:
                 write_concurrently(writing.address, token, "shared", 20, threads=2)
                 got = read(watch, 20, timeout=20)
-            logged = [e for e in log_after(a, 0) if e.group == "shared"][1:]
+            logged = [e for e in log_after(a, 0) if e.group == "groups/shared"][1:]
     assert seqs(got) == seqs(logged)

@@ -41,7 +41,7 @@ def subscribers(rng: random.Random, versions: list[str], origin: int) -> list[Su
     """Returns subscribers with varied filters and starts, sharing DISCONNECTS cut-offs."""
 
     def in_groups(*groups: str) -> Callable[[AuditEvent], bool]:
-        return lambda e: e.group in groups
+        return lambda e: e.group.removeprefix("groups/") in groups
 
     def about(version: str) -> Callable[[AuditEvent], bool]:
         return lambda e: version in touched(e)

@@ -35,7 +35,9 @@ def test_an_update_changes_the_masked_fields_in_one_logged_change_without_the_se
 ) -> None:
     registry.create_group(unique_group)
     with hooks(server) as api:
-        webhook = api.create("https://hooks.example.com/a", group=unique_group, description="a")
+        webhook = api.create(
+            "https://hooks.example.com/a", group=f"groups/{unique_group}", description="a"
+        )
         start = registry.verify_audit_log().head_seq
         updated = update(
             api,
@@ -63,7 +65,7 @@ def test_an_update_changes_the_masked_fields_in_one_logged_change_without_the_se
 
     [entry] = log_after(registry, start)
     assert entry.action == pb.ACTION_WEBHOOK_UPDATED and entry.resource == webhook.name
-    assert entry.group == unique_group
+    assert entry.group == f"groups/{unique_group}"
     assert entry.before["url"] == "https://hooks.example.com/a"
     assert entry.after["url"] == "https://hooks.example.com/b"
     snapshots = json_format.MessageToJson(entry)
@@ -80,7 +82,7 @@ def test_the_next_deliveries_go_to_the_new_url_signed_with_the_new_secret(tmp_pa
         hooks(server) as api,
     ):
         registry.create_group("moved")
-        webhook = api.create(old.url, group="moved")
+        webhook = api.create(old.url, group="groups/moved")
         register(registry, "moved")
         wait_until(lambda: len(api.delivered(webhook.name)) == 1, what="the first delivery")
         update(api, webhook, ["url", "secret"], url=new.url, secret=NEW_SECRET)
@@ -129,7 +131,7 @@ def test_bad_updates_are_refused_naming_the_problem(
         start = registry.verify_audit_log().head_seq
         with pytest.raises(grpc.RpcError) as bad:
             update(api, webhook, ["url", "secret", "group"], url="ftp://x", secret="short",
-                   group="Bad Group")  # fmt: skip
+                   group="groups/Bad Group")  # fmt: skip
         assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert set(violations_of(bad.value)) == {"webhook.url", "webhook.secret", "webhook.group"}
         with pytest.raises(grpc.RpcError) as empty:
@@ -145,7 +147,7 @@ def test_bad_updates_are_refused_naming_the_problem(
             in violations_of(unknown.value)["update_mask"]
         )
         with pytest.raises(grpc.RpcError) as no_group:
-            update(api, webhook, ["group"], group="no-such-group-here")
+            update(api, webhook, ["group"], group="groups/no-such-group-here")
         assert reason_of(no_group.value) == "MODEL_GROUP_NOT_FOUND"
         with pytest.raises(grpc.RpcError) as missing:
             update(api, ws.Webhook(name="webhooks/wh-0000000000"), ["description"])
@@ -160,7 +162,7 @@ def test_only_admins_update_and_a_group_admin_cannot_widen_a_webhook(
     group_admin = server.mint_token("gina", f"admin@{unique_group}")
     deployer = server.mint_token("dora", "deployer")
     with hooks(server) as api, hooks(server, group_admin) as gina, hooks(server, deployer) as dora:
-        webhook = api.create("https://hooks.example.com/g", group=unique_group)
+        webhook = api.create("https://hooks.example.com/g", group=f"groups/{unique_group}")
         assert update(gina, webhook, ["description"], description="mine").description == "mine"
         with pytest.raises(grpc.RpcError) as widen:
             update(gina, webhook, ["group"], group="")

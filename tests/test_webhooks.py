@@ -147,13 +147,13 @@ def test_a_group_webhook_receives_each_committed_event_of_its_group_signed(
     registry.create_group(unique_group)
     registry.create_group(unique_group + "-other")
     with endpoint() as receiver, hooks(server) as api:
-        webhook = api.create(receiver.url, group=unique_group, description="deploy bot")
+        webhook = api.create(receiver.url, group=f"groups/{unique_group}", description="deploy bot")
         assert webhook.secret == "" and webhook.name.startswith("webhooks/")
         start = webhook.cursor
         version = register(registry, unique_group)
         register(registry, unique_group + "-other")
         move(server.address, server.token, version.name, pb.STAGE_STAGING, reason="try it")
-        expected = [e for e in log_after(registry, start) if e.group == unique_group]
+        expected = [e for e in log_after(registry, start) if e.group == f"groups/{unique_group}"]
         wait_until(lambda: len(api.delivered(webhook.name)) == 2, what="two deliveries")
         assert receiver.seqs() == [e.seq for e in expected]
         first, second = receiver.received
@@ -201,7 +201,7 @@ def test_a_failing_endpoint_is_retried_then_failed_and_redelivered(tmp_path: Pat
         hooks(server) as api,
     ):
         registry.create_group("flaky")
-        webhook = api.create(receiver.url, group="flaky")
+        webhook = api.create(receiver.url, group="groups/flaky")
         receiver.status = 503
         version = register(registry, "flaky")
         wait_until(
@@ -232,7 +232,7 @@ def test_a_failing_endpoint_is_retried_then_failed_and_redelivered(tmp_path: Pat
         assert recovered.resource == later.name and recovered.attempts == 2
         assert [d.headers["x-answer"] for d in receiver.received[-2:]] == ["500", "200"]
 
-        unreachable = api.create("http://127.0.0.1:9/nothing-listens", group="flaky")
+        unreachable = api.create("http://127.0.0.1:9/nothing-listens", group="groups/flaky")
         register(registry, "flaky")
         wait_until(
             lambda: len(api.deliveries(unreachable.name, ws.DELIVERY_STATE_FAILED)) == 1,
@@ -250,7 +250,7 @@ def test_deliveries_survive_a_crash_of_the_server(tmp_path: Path) -> None:
     ):
         with Registry(server.address, token=server.token) as registry:
             registry.create_group("durable")
-            webhook = api.create(receiver.url, group="durable")
+            webhook = api.create(receiver.url, group="groups/durable")
             receiver.status = 503
             made = [register(registry, "durable") for _ in range(3)]
         server.kill9()
@@ -268,13 +268,13 @@ def test_webhook_changes_are_logged_without_the_secret_and_need_an_admin(
 ) -> None:
     registry.create_group(unique_group)
     with hooks(server) as api:
-        webhook = api.create("https://hooks.example.com/modelyard", group=unique_group)
+        webhook = api.create("https://hooks.example.com/modelyard", group=f"groups/{unique_group}")
         fetched = api.stub.GetWebhook(
             ws.GetWebhookRequest(name=webhook.name), metadata=api.metadata
         )
         assert fetched == webhook
         listed = api.stub.ListWebhooks(
-            ws.ListWebhooksRequest(group=unique_group), metadata=api.metadata
+            ws.ListWebhooksRequest(group=f"groups/{unique_group}"), metadata=api.metadata
         )
         assert list(listed.webhooks) == [webhook]
         api.stub.DeleteWebhook(ws.DeleteWebhookRequest(name=webhook.name), metadata=api.metadata)
@@ -283,15 +283,18 @@ def test_webhook_changes_are_logged_without_the_secret_and_need_an_admin(
         assert gone.value.code() == grpc.StatusCode.NOT_FOUND
         assert reason_of(gone.value) == "WEBHOOK_NOT_FOUND"
     created, deleted = [e for e in log_after(registry, 0) if e.resource == webhook.name]
-    assert created.action == pb.ACTION_WEBHOOK_CREATED and created.group == unique_group
+    assert created.action == pb.ACTION_WEBHOOK_CREATED and created.group == f"groups/{unique_group}"
     assert deleted.action == pb.ACTION_WEBHOOK_DELETED
     assert SECRET not in json.dumps([dict(created.after), dict(deleted.before)])
 
     group_admin = server.mint_token("gina", f"admin@{unique_group}")
     deployer = server.mint_token("dora", "deployer")
     with hooks(server, group_admin) as gina, hooks(server, deployer) as dora:
-        assert gina.create("https://hooks.example.com/g", group=unique_group).group == unique_group
-        for caller, group in ((gina, ""), (dora, unique_group)):
+        assert (
+            gina.create("https://hooks.example.com/g", group=f"groups/{unique_group}").group
+            == f"groups/{unique_group}"
+        )
+        for caller, group in ((gina, ""), (dora, f"groups/{unique_group}")):
             with pytest.raises(grpc.RpcError) as refused:
                 caller.create("https://hooks.example.com/x", group=group)
             assert reason_of(refused.value) == "MISSING_PERMISSION"
@@ -300,7 +303,7 @@ def test_webhook_changes_are_logged_without_the_secret_and_need_an_admin(
 def test_bad_webhooks_are_refused_naming_every_problem(server: ServerProcess) -> None:
     with hooks(server) as api:
         with pytest.raises(grpc.RpcError) as refused:
-            api.create("ftp://files.example.com", secret="short", group="Bad Group")
+            api.create("ftp://files.example.com", secret="short", group="groups/Bad Group")
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert set(violations_of(refused.value)) == {
             "webhook.url",
@@ -308,7 +311,7 @@ def test_bad_webhooks_are_refused_naming_every_problem(server: ServerProcess) ->
             "webhook.group",
         }
         with pytest.raises(grpc.RpcError) as missing:
-            api.create("https://hooks.example.com", group="no-such-group-here")
+            api.create("https://hooks.example.com", group="groups/no-such-group-here")
         assert reason_of(missing.value) == "MODEL_GROUP_NOT_FOUND"
         with pytest.raises(grpc.RpcError) as bad_action:
             api.create("https://hooks.example.com", actions=[77])
@@ -330,7 +333,7 @@ def test_a_burst_of_events_reaches_the_endpoint_in_seq_order(
         hooks(sqlite_server) as api,
     ):
         registry.create_group(unique_group)
-        webhook = api.create(receiver.url, group=unique_group)
+        webhook = api.create(receiver.url, group=f"groups/{unique_group}")
         threads = [
             threading.Thread(target=lambda: [register(registry, unique_group) for _ in range(10)])
             for _ in range(3)

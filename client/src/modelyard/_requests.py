@@ -18,6 +18,7 @@ from modelyard.names import (
     alias_name,
     delivery_name,
     group_name,
+    optional_group_name,
     policy_name,
     version_name,
     webhook_name,
@@ -440,7 +441,7 @@ def create_webhook(
         webhook=webhook_service_pb2.Webhook(
             url=url,
             secret=secret,
-            group=group.removeprefix(GROUP_PREFIX),
+            group=optional_group_name(group),
             actions=[action(a) for a in actions],
             description=description,
         ),
@@ -454,7 +455,7 @@ def get_webhook(webhook: str) -> webhook_service_pb2.GetWebhookRequest:
 
 def list_webhooks(*, group: str, page_size: int) -> webhook_service_pb2.ListWebhooksRequest:
     return webhook_service_pb2.ListWebhooksRequest(
-        group=group.removeprefix(GROUP_PREFIX), page_size=page_size
+        group=optional_group_name(group), page_size=page_size
     )
 
 
@@ -464,7 +465,7 @@ def update_webhook(
     sent = webhook_service_pb2.Webhook()
     sent.CopyFrom(webhook)  # the caller's message stays as it was
     sent.name = webhook_name(webhook.name)
-    sent.group = webhook.group.removeprefix(GROUP_PREFIX)
+    sent.group = optional_group_name(webhook.group)
     return webhook_service_pb2.UpdateWebhookRequest(
         webhook=sent, update_mask=_mask(update_mask), request_id=request_id(request_id_)
     )

@@ -14,6 +14,7 @@ import grpc
 
 from modelyard import _requests as build
 from modelyard.errors import ModelyardError
+from modelyard.names import group_name
 from modelyard.v1 import registry_service_pb2, resources_pb2
 
 __all__ = ["RESUMABLE_CODES", "Position", "watch_request"]
@@ -50,7 +51,7 @@ def watch_request(
     if start_after is not None and start_after < 0:
         raise ValueError(f"start_after must be a seq >= 0, got {start_after}")
     request = registry_service_pb2.WatchEventsRequest(
-        groups=[g.removeprefix("groups/") for g in groups],
+        groups=[group_name(g) for g in groups],
         actions=[build.action(a) for a in actions],
         versions=list(versions),
     )

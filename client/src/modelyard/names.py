@@ -3,8 +3,9 @@
 and ``webhooks/{webhook}/deliveries/{seq}``.
 
 The SDK accepts a bare group id (``"fraud"``) wherever a group is named and turns it into
-the resource name the API wants. Ids are validated by the server, which says what is
-wrong; these functions only assemble and split names.
+the resource name the API wants, since every field that refers to a group takes its full
+name. Ids are validated by the server, which says what is wrong; these functions only
+assemble and split names.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ __all__ = [
     "alias_name",
     "delivery_name",
     "group_name",
+    "optional_group_name",
     "policy_name",
+    "split_alias_name",
     "split_version_name",
     "version_name",
     "webhook_name",
@@ -34,6 +37,11 @@ def group_name(group: str) -> str:
     if not group:
         raise ValueError("a group id is required, e.g. 'fraud' or 'groups/fraud'")
     return group if group.startswith(GROUP_PREFIX) else GROUP_PREFIX + group
+
+
+def optional_group_name(group: str) -> str:
+    """Returns ``groups/{group}`` for a group id or name, or ``""`` (no group: every group)."""
+    return group_name(group) if group else ""
 
 
 def version_name(group_or_name: str, version: int | str | None = None) -> str:
@@ -88,6 +96,14 @@ def alias_name(group_or_name: str, alias: str | None = None) -> str:
     if not alias:
         raise ValueError("an alias is required, e.g. 'champion'")
     return f"{group_name(group_or_name)}{_ALIASES}{alias}"
+
+
+def split_alias_name(name: str) -> tuple[str, str]:
+    """Returns ``(group_id, alias)`` of ``groups/{group}/aliases/{alias}``."""
+    head, sep, alias = name.partition(_ALIASES)
+    if not sep or not head.startswith(GROUP_PREFIX):
+        raise ValueError(f"{name!r} is not an alias name like 'groups/fraud/aliases/champion'")
+    return head[len(GROUP_PREFIX) :], alias
 
 
 def policy_name(group: str) -> str:

@@ -10,6 +10,7 @@ from google.protobuf.struct_pb2 import Struct
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.api.auth import current_principal
+from modelyard_server.domain import names
 from modelyard_server.domain.changes import Mutation
 from modelyard_server.domain.clock import timestamp
 from modelyard_server.log.chain import LogEntry
@@ -22,7 +23,7 @@ def audit_event(entry: LogEntry) -> pb.AuditEvent:
         actor=entry.actor,
         action=pb.Action.Value(f"ACTION_{entry.action}"),
         resource=entry.resource,
-        group=entry.group,
+        group=names.group_name(entry.group) if entry.group else "",
         version=entry.version,
         reason=entry.reason,
         request_id=entry.request_id,

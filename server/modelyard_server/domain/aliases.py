@@ -58,8 +58,8 @@ class Aliases:
                     ref.group, names.parse_version_name(before.version).number
                 )
                 if old is not None:
-                    related.append(await labels.relabel(unit, ref.group, old, remove=ref.alias))
-            related.append(await labels.relabel(unit, ref.group, version, add=ref.alias))
+                    related.append(await labels.relabel(unit, ref.group, old, remove=ref.name))
+            related.append(await labels.relabel(unit, ref.group, version, add=ref.name))
             await unit.aliases.save(ref.group, after, version.version)
             return mutation.draft(
                 pb.ACTION_ALIAS_SET,
@@ -109,7 +109,7 @@ class Aliases:
             related: Related = ()
             version = await unit.versions.get(ref.group, target.number)
             if version is not None:
-                related = (await labels.relabel(unit, ref.group, version, remove=ref.alias),)
+                related = (await labels.relabel(unit, ref.group, version, remove=ref.name),)
             await unit.aliases.delete(ref.group, ref.alias)
             return mutation.draft(
                 pb.ACTION_ALIAS_DELETED,

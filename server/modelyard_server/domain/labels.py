@@ -16,8 +16,8 @@ from modelyard_server.log.drafts import Related
 
 
 def labelled(version: pb.ModelVersion, *, add: str = "", remove: str = "") -> pb.ModelVersion:
-    """Returns a copy of the version with its alias list changed; its etag stays, since
-    aliases are not part of the version's own state."""
+    """Returns a copy of the version with its alias list (alias names) changed; its etag
+    stays, since aliases are not part of the version's own state."""
     after = pb.ModelVersion()
     after.CopyFrom(version)
     labels = [a for a in after.aliases if a != remove]
@@ -46,14 +46,16 @@ async def drop_protected(
     the aliases' deletions as related changes of the same log entry. A deployer that follows
     a protected alias then finds it gone rather than pointing at a rejected model.
     """
-    dropped = [a for a in version.aliases if a in policy.protected_aliases]
     related: list[tuple[str, pb.Alias | None, pb.Alias | None]] = []
-    for alias_id in dropped:
+    for name in list(version.aliases):
+        alias_id = names.parse_alias_name(name).alias
+        if alias_id not in policy.protected_aliases:
+            continue
         alias = await unit.aliases.get(group, alias_id)
         if alias is not None:
             await unit.aliases.delete(group, alias_id)
             related.append((alias.name, alias, None))
-        version = labelled(version, remove=alias_id)
+        version = labelled(version, remove=name)
     return version, tuple(related)
 
 

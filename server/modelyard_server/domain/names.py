@@ -50,8 +50,10 @@ def parse_group_name(name: str, field: str = "name", *, allow_all: bool = False)
     """Returns the group id of `groups/{group}`, or `-` when allowed."""
     parts = name.split("/")
     if len(parts) != 2 or parts[0] != "groups":
+        hint = f"send 'groups/{name}'" if GROUP_ID.fullmatch(name) else "expected groups/{group}"
+        separator = "; " if GROUP_ID.fullmatch(name) else ": "
         raise invalid_fields(
-            [FieldViolation(field, f"'{name}' is not a group name: expected groups/{{group}}")]
+            [FieldViolation(field, f"'{name}' is not a group name{separator}{hint}")]
         )
     if allow_all and parts[1] == ALL_GROUPS:
         return ALL_GROUPS

@@ -45,8 +45,8 @@ def watch_filter(
 ) -> WatchFilter:
     """Returns the filter of a watch request, once the principal may read what it covers.
 
-    Groups are ids (`fraud`; `groups/fraud` is accepted too). Without groups or versions the
-    watcher reads the whole tenant's log and needs the read permission tenant-wide.
+    Groups are named `groups/{group}`. Without groups or versions the watcher reads the whole
+    tenant's log and needs the read permission tenant-wide.
     """
     violations = []
     for field, items in (("groups", groups), ("actions", actions), ("versions", versions)):
@@ -56,10 +56,7 @@ def watch_filter(
             )
     if violations:
         raise invalid_fields(violations)
-    group_ids = frozenset(
-        names.check_group_id(g.removeprefix("groups/"), f"groups[{i}]")
-        for i, g in enumerate(groups)
-    )
+    group_ids = frozenset(names.parse_group_name(g, f"groups[{i}]") for i, g in enumerate(groups))
     refs = [names.parse_version_name(v, f"versions[{i}]") for i, v in enumerate(versions)]
     if group_ids:
         for group in sorted(group_ids):

@@ -19,7 +19,7 @@ from modelyard.v1 import webhook_service_pb2 as ws
 from modelyard_server.domain import lookup, names
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
-from modelyard_server.domain.errors import FieldViolation, NotFound, invalid_fields
+from modelyard_server.domain.errors import FieldViolation, InvalidArgument, NotFound, invalid_fields
 from modelyard_server.domain.fields import FieldRules, check_etag
 from modelyard_server.domain.names import webhook_name
 from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
@@ -87,8 +87,11 @@ def check_webhook(
             f"must be {MIN_SECRET} to {MAX_SECRET} characters (it is {len(webhook.secret)}); "
             "use a random string, e.g. from `openssl rand -hex 32`",
         )
-    if "group" in fields and webhook.group and not names.GROUP_ID.fullmatch(webhook.group):
-        check.fail("webhook.group", f"'{webhook.group}' is not a group id: {names.GROUP_ID_RULE}")
+    if "group" in fields and webhook.group:
+        try:
+            names.parse_group_name(webhook.group, "webhook.group")
+        except InvalidArgument as error:
+            check.violations.extend(error.violations)
     if "description" in fields:
         check.text("webhook.description", webhook.description, MAX_DESCRIPTION)
     if "actions" in fields and len(actions) > len(pb.Action.keys()):
@@ -117,11 +120,12 @@ class Webhooks:
     ) -> ws.Webhook:
         """Returns the new webhook (without its secret); it receives what commits after it."""
         check_webhook(webhook, actions)
-        mutation.principal.authorize(Permission.ADMIN, webhook.group or None)
+        group = scope(webhook.group)
+        mutation.principal.authorize(Permission.ADMIN, group)
 
         async def apply(unit: UnitOfWork, now: int) -> LogDraft:
-            if webhook.group:
-                await lookup.require_group(unit, webhook.group)
+            if group is not None:
+                await lookup.require_group(unit, group)
             head, _ = await unit.log.head()
             created = ws.Webhook(
                 name=webhook_name(f"wh-{secrets.token_hex(5)}"),
@@ -136,7 +140,7 @@ class Webhooks:
             )
             await unit.webhooks.insert(created, webhook.secret, list(actions))
             return mutation.draft(
-                pb.ACTION_WEBHOOK_CREATED, created.name, webhook.group, 0, None, created, now
+                pb.ACTION_WEBHOOK_CREATED, created.name, group or "", 0, None, created, now
             )
 
         return await self.changes.run(mutation, Change(apply, resource(ws.Webhook)))
@@ -152,14 +156,13 @@ class Webhooks:
         self, principal: Principal, group: str, size: int, token: str
     ) -> tuple[list[ws.Webhook], str]:
         """Returns a page of webhooks, oldest first, and the token of the next page."""
-        if group:
-            names.check_group_id(group, "group")
-        principal.authorize(Permission.ADMIN, group or None)
+        group_id = names.parse_group_name(group, "group") if group else None
+        principal.authorize(Permission.ADMIN, group_id)
         key = fingerprint("webhooks", group)
         limit = page_size(size, DEFAULT_PAGE)
         after = decode_token(token, key)
         async with self.store.reader(principal.tenant) as unit:
-            page = await unit.webhooks.page(group or None, limit, after)
+            page = await unit.webhooks.page(group_id, limit, after)
         return page.items, encode_token(page.resume_after, key)
 
     async def update(
@@ -185,9 +188,10 @@ class Webhooks:
                 after.actions.extend(patch.actions)
             if "group" in fields and patch.group != before.group:
                 # Moving it is creating it for the new scope: the caller must be admin there.
-                mutation.principal.authorize(Permission.ADMIN, patch.group or None)
-                if patch.group:
-                    await lookup.require_group(unit, patch.group)
+                moved_to = scope(patch.group)
+                mutation.principal.authorize(Permission.ADMIN, moved_to)
+                if moved_to is not None:
+                    await lookup.require_group(unit, moved_to)
                 after.group = patch.group
             after.update_time.CopyFrom(timestamp(now))
             after.etag = new_etag()
@@ -195,7 +199,13 @@ class Webhooks:
             secret = patch.secret if "secret" in fields else None
             await unit.webhooks.update(after, secret, filters)
             return mutation.draft(
-                pb.ACTION_WEBHOOK_UPDATED, after.name, after.group, 0, before, after, now
+                pb.ACTION_WEBHOOK_UPDATED,
+                after.name,
+                scope(after.group) or "",
+                0,
+                before,
+                after,
+                now,
             )
 
         return await self.changes.run(mutation, Change(apply, resource(ws.Webhook)))
@@ -208,7 +218,7 @@ class Webhooks:
             check_etag(etag, found.etag, found.name)
             await unit.webhooks.delete(webhook_id)
             return mutation.draft(
-                pb.ACTION_WEBHOOK_DELETED, found.name, found.group, 0, found, None, now
+                pb.ACTION_WEBHOOK_DELETED, found.name, scope(found.group) or "", 0, found, None, now
             )
 
         await self.changes.run(mutation, Change(apply, nothing))
@@ -256,5 +266,11 @@ async def _authorized(unit: UnitOfWork, principal: Principal, webhook_id: str) -
     if found is None:
         principal.authorize(Permission.ADMIN)
         raise webhook_not_found(webhook_id)
-    principal.authorize(Permission.ADMIN, found.group or None)
+    principal.authorize(Permission.ADMIN, scope(found.group))
     return found
+
+
+def scope(group: str) -> str | None:
+    """Returns the id of the group a webhook is bound to (`groups/{group}`), or None when it
+    receives the whole tenant's entries. The name was checked when the webhook was set."""
+    return group.removeprefix("groups/") or None

@@ -60,7 +60,7 @@ class SqlWebhooks:
             {
                 "tenant": self.tenant,
                 "webhook_id": webhook.name.removeprefix("webhooks/"),
-                "group_id": webhook.group,
+                "group_id": webhook.group.removeprefix("groups/"),
                 "url": webhook.url,
                 "secret": secret,
                 "actions": actions,
@@ -73,7 +73,7 @@ class SqlWebhooks:
         self, webhook: ws.Webhook, secret: str | None, actions: list[str] | None
     ) -> None:
         values: dict[str, Any] = {
-            "group_id": webhook.group,
+            "group_id": webhook.group.removeprefix("groups/"),
             "url": webhook.url,
             "body": _body(webhook),
         }

@@ -17,7 +17,7 @@ from modelyard.cli.options import (
     named_version,
 )
 from modelyard.cli.output import enum_label, format_time
-from modelyard.names import group_name, split_version_name
+from modelyard.names import group_name, split_alias_name, split_version_name
 from modelyard.v1.resources_pb2 import (
     ACTION_ALIAS_DELETED,
     ACTION_ALIAS_SET,
@@ -96,7 +96,8 @@ def describe(entry: AuditEvent, name: str) -> str:
         parts.append(f"{_stage(before.stage)} -> {_stage(after.stage)}")
     added = [a for a in after.aliases if a not in before.aliases]
     removed = [a for a in before.aliases if a not in after.aliases]
-    parts += [f"alias {a} set" for a in added] + [f"alias {a} removed" for a in removed]
+    parts += [f"alias {split_alias_name(a)[1]} set" for a in added]
+    parts += [f"alias {split_alias_name(a)[1]} removed" for a in removed]
     change = ", ".join(parts) or enum_label(Action.Name(entry.action), "ACTION_").lower()
     return change + _context(entry, direct, after.version)
 

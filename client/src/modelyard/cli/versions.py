@@ -16,7 +16,7 @@ from modelyard.cli.options import (
     positive_int,
 )
 from modelyard.cli.output import enum_label, format_time
-from modelyard.names import split_version_name
+from modelyard.names import split_alias_name, split_version_name
 from modelyard.v1.resources_pb2 import ApprovalStatus, ArtifactFormat, ModelVersion, Stage
 
 __all__ = ["add_commands", "version_fields"]
@@ -69,7 +69,7 @@ def version_fields(version: ModelVersion) -> list[tuple[str, str]]:
         ("name", version.name),
         ("stage", _stage(version)),
         ("approval", _approval(version)),
-        ("aliases", ",".join(version.aliases)),
+        ("aliases", ",".join(split_alias_name(a)[1] for a in version.aliases)),
         ("approvers", ",".join(version.approvers)),
         ("uri", artifact.uri),
         ("sha256", artifact.sha256),

@@ -13,7 +13,7 @@ import sys
 from modelyard.cli.audit import ACTIONS
 from modelyard.cli.options import Commands, Invocation, add_command, add_limit, add_request_id
 from modelyard.cli.output import enum_label, format_time
-from modelyard.names import webhook_name
+from modelyard.names import GROUP_PREFIX, webhook_name
 from modelyard.v1.resources_pb2 import Action
 from modelyard.v1.webhook_service_pb2 import DeliveryState, Webhook, WebhookDelivery
 
@@ -51,7 +51,7 @@ def _id(name: str) -> str:
 def _row(webhook: Webhook) -> tuple[str, ...]:
     return (
         _id(webhook.name),
-        webhook.group or "*",
+        webhook.group.removeprefix(GROUP_PREFIX) or "*",
         _actions(webhook),
         webhook.url,
         webhook.created_by,

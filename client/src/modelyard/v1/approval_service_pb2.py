@@ -22,29 +22,61 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from modelyard.v1 import resources_pb2 as modelyard_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#modelyard/v1/approval_service.proto\x12\x0cmodelyard.v1\x1a google/protobuf/field_mask.proto\x1a\x1cmodelyard/v1/resources.proto\"\\\n\x1a\x41pproveModelVersionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"[\n\x19RejectModelVersionRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\x12\x12\n\nrequest_id\x18\x04 \x01(\t\"M\n\x14ListApprovalsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"c\n\x15ListApprovalsResponse\x12\x31\n\tapprovals\x18\x01 \x03(\x0b\x32\x1e.modelyard.v1.ApprovalDecision\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"(\n\x18GetApprovalPolicyRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x99\x01\n\x1bUpdateApprovalPolicyRequest\x12\x35\n\x0f\x61pproval_policy\x18\x01 \x01(\x0b\x32\x1c.modelyard.v1.ApprovalPolicy\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t2\xdf\x03\n\x0f\x41pprovalService\x12[\n\x13\x41pproveModelVersion\x12(.modelyard.v1.ApproveModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12Y\n\x12RejectModelVersion\x12\'.modelyard.v1.RejectModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12X\n\rListApprovals\x12\".modelyard.v1.ListApprovalsRequest\x1a#.modelyard.v1.ListApprovalsResponse\x12Y\n\x11GetApprovalPolicy\x12&.modelyard.v1.GetApprovalPolicyRequest\x1a\x1c.modelyard.v1.ApprovalPolicy\x12_\n\x14UpdateApprovalPolicy\x12).modelyard.v1.UpdateApprovalPolicyRequest\x1a\x1c.modelyard.v1.ApprovalPolicyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#modelyard/v1/approval_service.proto\x12\x0cmodelyard.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1cmodelyard/v1/resources.proto\"\x93\x01\n\x1a\x41pproveModelVersionRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04\x65tag\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"\x92\x01\n\x19RejectModelVersionRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04\x65tag\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"e\n\x14ListApprovalsRequest\x12\x1a\n\x06parent\x18\x01 \x01(\tB\n\xe2\x41\x01\x02\xfa\x41\x03\n\x01*\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"c\n\x15ListApprovalsResponse\x12\x31\n\tapprovals\x18\x01 \x03(\x0b\x32\x1e.modelyard.v1.ApprovalDecision\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x18GetApprovalPolicyRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmodelyard.dev/ApprovalPolicy\"\xab\x01\n\x1bUpdateApprovalPolicyRequest\x12;\n\x0f\x61pproval_policy\x18\x01 \x01(\x0b\x32\x1c.modelyard.v1.ApprovalPolicyB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x32\xdf\x03\n\x0f\x41pprovalService\x12[\n\x13\x41pproveModelVersion\x12(.modelyard.v1.ApproveModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12Y\n\x12RejectModelVersion\x12\'.modelyard.v1.RejectModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12X\n\rListApprovals\x12\".modelyard.v1.ListApprovalsRequest\x1a#.modelyard.v1.ListApprovalsResponse\x12Y\n\x11GetApprovalPolicy\x12&.modelyard.v1.GetApprovalPolicyRequest\x1a\x1c.modelyard.v1.ApprovalPolicy\x12_\n\x14UpdateApprovalPolicy\x12).modelyard.v1.UpdateApprovalPolicyRequest\x1a\x1c.modelyard.v1.ApprovalPolicyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelyard.v1.approval_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_APPROVEMODELVERSIONREQUEST']._serialized_start=117
-  _globals['_APPROVEMODELVERSIONREQUEST']._serialized_end=209
-  _globals['_REJECTMODELVERSIONREQUEST']._serialized_start=211
-  _globals['_REJECTMODELVERSIONREQUEST']._serialized_end=302
-  _globals['_LISTAPPROVALSREQUEST']._serialized_start=304
-  _globals['_LISTAPPROVALSREQUEST']._serialized_end=381
-  _globals['_LISTAPPROVALSRESPONSE']._serialized_start=383
-  _globals['_LISTAPPROVALSRESPONSE']._serialized_end=482
-  _globals['_GETAPPROVALPOLICYREQUEST']._serialized_start=484
-  _globals['_GETAPPROVALPOLICYREQUEST']._serialized_end=524
-  _globals['_UPDATEAPPROVALPOLICYREQUEST']._serialized_start=527
-  _globals['_UPDATEAPPROVALPOLICYREQUEST']._serialized_end=680
-  _globals['_APPROVALSERVICE']._serialized_start=683
-  _globals['_APPROVALSERVICE']._serialized_end=1162
+  _globals['_APPROVEMODELVERSIONREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_APPROVEMODELVERSIONREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\034\n\032modelyard.dev/ModelVersion'
+  _globals['_APPROVEMODELVERSIONREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_APPROVEMODELVERSIONREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\001'
+  _globals['_APPROVEMODELVERSIONREQUEST'].fields_by_name['etag']._loaded_options = None
+  _globals['_APPROVEMODELVERSIONREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
+  _globals['_APPROVEMODELVERSIONREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_APPROVEMODELVERSIONREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\034\n\032modelyard.dev/ModelVersion'
+  _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['reason']._loaded_options = None
+  _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['reason']._serialized_options = b'\342A\001\002'
+  _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['etag']._loaded_options = None
+  _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
+  _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAPPROVALSREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_LISTAPPROVALSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\003\n\001*'
+  _globals['_LISTAPPROVALSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTAPPROVALSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAPPROVALSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTAPPROVALSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_GETAPPROVALPOLICYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETAPPROVALPOLICYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\036\n\034modelyard.dev/ApprovalPolicy'
+  _globals['_UPDATEAPPROVALPOLICYREQUEST'].fields_by_name['approval_policy']._loaded_options = None
+  _globals['_UPDATEAPPROVALPOLICYREQUEST'].fields_by_name['approval_policy']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEAPPROVALPOLICYREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPDATEAPPROVALPOLICYREQUEST'].fields_by_name['update_mask']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEAPPROVALPOLICYREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_UPDATEAPPROVALPOLICYREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_APPROVEMODELVERSIONREQUEST']._serialized_start=178
+  _globals['_APPROVEMODELVERSIONREQUEST']._serialized_end=325
+  _globals['_REJECTMODELVERSIONREQUEST']._serialized_start=328
+  _globals['_REJECTMODELVERSIONREQUEST']._serialized_end=474
+  _globals['_LISTAPPROVALSREQUEST']._serialized_start=476
+  _globals['_LISTAPPROVALSREQUEST']._serialized_end=577
+  _globals['_LISTAPPROVALSRESPONSE']._serialized_start=579
+  _globals['_LISTAPPROVALSRESPONSE']._serialized_end=678
+  _globals['_GETAPPROVALPOLICYREQUEST']._serialized_start=680
+  _globals['_GETAPPROVALPOLICYREQUEST']._serialized_end=759
+  _globals['_UPDATEAPPROVALPOLICYREQUEST']._serialized_start=762
+  _globals['_UPDATEAPPROVALPOLICYREQUEST']._serialized_end=933
+  _globals['_APPROVALSERVICE']._serialized_start=936
+  _globals['_APPROVALSERVICE']._serialized_end=1415
 # @@protoc_insertion_point(module_scope)

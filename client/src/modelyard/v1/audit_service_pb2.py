@@ -22,25 +22,43 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from modelyard.v1 import resources_pb2 as modelyard_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n modelyard/v1/audit_service.proto\x12\x0cmodelyard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmodelyard/v1/resources.proto\"\xfb\x01\n\x16ListAuditEventsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x04 \x01(\t\x12%\n\x07\x61\x63tions\x18\x05 \x03(\x0e\x32\x14.modelyard.v1.Action\x12.\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cnewest_first\x18\x08 \x01(\x08\"b\n\x17ListAuditEventsResponse\x12.\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x18.modelyard.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x17\n\x15VerifyAuditLogRequest\"\x8d\x01\n\x16VerifyAuditLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x10\n\x08head_seq\x18\x03 \x01(\x03\x12\x11\n\thead_hash\x18\x04 \x01(\t\x12\x18\n\x10\x66irst_broken_seq\x18\x05 \x01(\x03\x12\x0f\n\x07problem\x18\x06 \x01(\t2\xcb\x01\n\x0c\x41uditService\x12^\n\x0fListAuditEvents\x12$.modelyard.v1.ListAuditEventsRequest\x1a%.modelyard.v1.ListAuditEventsResponse\x12[\n\x0eVerifyAuditLog\x12#.modelyard.v1.VerifyAuditLogRequest\x1a$.modelyard.v1.VerifyAuditLogResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n modelyard/v1/audit_service.proto\x12\x0cmodelyard.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmodelyard/v1/resources.proto\"\xb1\x02\n\x16ListAuditEventsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1c\n\x08resource\x18\x03 \x01(\tB\n\xe2\x41\x01\x01\xfa\x41\x03\n\x01*\x12\x13\n\x05\x61\x63tor\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12+\n\x07\x61\x63tions\x18\x05 \x03(\x0e\x32\x14.modelyard.v1.ActionB\x04\xe2\x41\x01\x01\x12\x34\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x32\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cnewest_first\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x01\"b\n\x17ListAuditEventsResponse\x12.\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x18.modelyard.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x17\n\x15VerifyAuditLogRequest\"\x8d\x01\n\x16VerifyAuditLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x10\n\x08head_seq\x18\x03 \x01(\x03\x12\x11\n\thead_hash\x18\x04 \x01(\t\x12\x18\n\x10\x66irst_broken_seq\x18\x05 \x01(\x03\x12\x0f\n\x07problem\x18\x06 \x01(\t2\xcb\x01\n\x0c\x41uditService\x12^\n\x0fListAuditEvents\x12$.modelyard.v1.ListAuditEventsRequest\x1a%.modelyard.v1.ListAuditEventsResponse\x12[\n\x0eVerifyAuditLog\x12#.modelyard.v1.VerifyAuditLogRequest\x1a$.modelyard.v1.VerifyAuditLogResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelyard.v1.audit_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=114
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=365
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=367
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=465
-  _globals['_VERIFYAUDITLOGREQUEST']._serialized_start=467
-  _globals['_VERIFYAUDITLOGREQUEST']._serialized_end=490
-  _globals['_VERIFYAUDITLOGRESPONSE']._serialized_start=493
-  _globals['_VERIFYAUDITLOGRESPONSE']._serialized_end=634
-  _globals['_AUDITSERVICE']._serialized_start=637
-  _globals['_AUDITSERVICE']._serialized_end=840
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['resource']._loaded_options = None
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['resource']._serialized_options = b'\342A\001\001\372A\003\n\001*'
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['actor']._loaded_options = None
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['actor']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['actions']._loaded_options = None
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['actions']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['start_time']._loaded_options = None
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['start_time']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['end_time']._loaded_options = None
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['end_time']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['newest_first']._loaded_options = None
+  _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['newest_first']._serialized_options = b'\342A\001\001'
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=174
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=479
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=481
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=579
+  _globals['_VERIFYAUDITLOGREQUEST']._serialized_start=581
+  _globals['_VERIFYAUDITLOGREQUEST']._serialized_end=604
+  _globals['_VERIFYAUDITLOGRESPONSE']._serialized_start=607
+  _globals['_VERIFYAUDITLOGRESPONSE']._serialized_end=748
+  _globals['_AUDITSERVICE']._serialized_start=751
+  _globals['_AUDITSERVICE']._serialized_end=954
 # @@protoc_insertion_point(module_scope)

@@ -709,7 +709,9 @@ class WatchEventsRequest(_message.Message):
     """
     @_builtins.property
     def groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Only events of these groups (ids, e.g. `fraud`); empty: all groups."""
+        """Only events of these groups, by name (`groups/{group}`, e.g. `groups/fraud`); empty: all
+        groups.
+        """
 
     @_builtins.property
     def actions(self) -> _containers.RepeatedScalarFieldContainer[_resources_pb2.Action.ValueType]:

@@ -93,12 +93,19 @@ class _ArtifactFormatEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Artifa
     ARTIFACT_FORMAT_UNSPECIFIED: _ArtifactFormat.ValueType  # 0
     """Not given: the server records ARTIFACT_FORMAT_OTHER."""
     ARTIFACT_FORMAT_ONNX: _ArtifactFormat.ValueType  # 1
+    """Open Neural Network Exchange."""
     ARTIFACT_FORMAT_PMML: _ArtifactFormat.ValueType  # 2
+    """Predictive Model Markup Language."""
     ARTIFACT_FORMAT_SAVED_MODEL: _ArtifactFormat.ValueType  # 3
+    """A TensorFlow SavedModel directory."""
     ARTIFACT_FORMAT_TORCHSCRIPT: _ArtifactFormat.ValueType  # 4
+    """A TorchScript archive."""
     ARTIFACT_FORMAT_PICKLE: _ArtifactFormat.ValueType  # 5
+    """A Python pickle. Loading one runs code: only load artifacts you trust."""
     ARTIFACT_FORMAT_SAFETENSORS: _ArtifactFormat.ValueType  # 6
+    """A safetensors file."""
     ARTIFACT_FORMAT_JOBLIB: _ArtifactFormat.ValueType  # 7
+    """A joblib dump (a pickle with numpy arrays stored apart)."""
     ARTIFACT_FORMAT_OTHER: _ArtifactFormat.ValueType  # 15
     """Any other format; say which in the framework fields or tags."""
 
@@ -108,12 +115,19 @@ class ArtifactFormat(_ArtifactFormat, metaclass=_ArtifactFormatEnumTypeWrapper):
 ARTIFACT_FORMAT_UNSPECIFIED: ArtifactFormat.ValueType  # 0
 """Not given: the server records ARTIFACT_FORMAT_OTHER."""
 ARTIFACT_FORMAT_ONNX: ArtifactFormat.ValueType  # 1
+"""Open Neural Network Exchange."""
 ARTIFACT_FORMAT_PMML: ArtifactFormat.ValueType  # 2
+"""Predictive Model Markup Language."""
 ARTIFACT_FORMAT_SAVED_MODEL: ArtifactFormat.ValueType  # 3
+"""A TensorFlow SavedModel directory."""
 ARTIFACT_FORMAT_TORCHSCRIPT: ArtifactFormat.ValueType  # 4
+"""A TorchScript archive."""
 ARTIFACT_FORMAT_PICKLE: ArtifactFormat.ValueType  # 5
+"""A Python pickle. Loading one runs code: only load artifacts you trust."""
 ARTIFACT_FORMAT_SAFETENSORS: ArtifactFormat.ValueType  # 6
+"""A safetensors file."""
 ARTIFACT_FORMAT_JOBLIB: ArtifactFormat.ValueType  # 7
+"""A joblib dump (a pickle with numpy arrays stored apart)."""
 ARTIFACT_FORMAT_OTHER: ArtifactFormat.ValueType  # 15
 """Any other format; say which in the framework fields or tags."""
 Global___ArtifactFormat: _TypeAlias = ArtifactFormat  # noqa: Y015
@@ -127,13 +141,21 @@ class _ColumnTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ColumnType
     COLUMN_TYPE_UNSPECIFIED: _ColumnType.ValueType  # 0
     """Not allowed in a schema."""
     COLUMN_TYPE_BOOLEAN: _ColumnType.ValueType  # 1
+    """true or false."""
     COLUMN_TYPE_INTEGER: _ColumnType.ValueType  # 2
+    """A 32-bit signed integer."""
     COLUMN_TYPE_LONG: _ColumnType.ValueType  # 3
+    """A 64-bit signed integer."""
     COLUMN_TYPE_FLOAT: _ColumnType.ValueType  # 4
+    """A 32-bit floating-point number."""
     COLUMN_TYPE_DOUBLE: _ColumnType.ValueType  # 5
+    """A 64-bit floating-point number."""
     COLUMN_TYPE_STRING: _ColumnType.ValueType  # 6
+    """Text."""
     COLUMN_TYPE_BINARY: _ColumnType.ValueType  # 7
+    """Bytes."""
     COLUMN_TYPE_DATETIME: _ColumnType.ValueType  # 8
+    """A point in time."""
     COLUMN_TYPE_TENSOR: _ColumnType.ValueType  # 9
     """An n-dimensional array; its dimensions are in `shape`."""
 
@@ -143,13 +165,21 @@ class ColumnType(_ColumnType, metaclass=_ColumnTypeEnumTypeWrapper):
 COLUMN_TYPE_UNSPECIFIED: ColumnType.ValueType  # 0
 """Not allowed in a schema."""
 COLUMN_TYPE_BOOLEAN: ColumnType.ValueType  # 1
+"""true or false."""
 COLUMN_TYPE_INTEGER: ColumnType.ValueType  # 2
+"""A 32-bit signed integer."""
 COLUMN_TYPE_LONG: ColumnType.ValueType  # 3
+"""A 64-bit signed integer."""
 COLUMN_TYPE_FLOAT: ColumnType.ValueType  # 4
+"""A 32-bit floating-point number."""
 COLUMN_TYPE_DOUBLE: ColumnType.ValueType  # 5
+"""A 64-bit floating-point number."""
 COLUMN_TYPE_STRING: ColumnType.ValueType  # 6
+"""Text."""
 COLUMN_TYPE_BINARY: ColumnType.ValueType  # 7
+"""Bytes."""
 COLUMN_TYPE_DATETIME: ColumnType.ValueType  # 8
+"""A point in time."""
 COLUMN_TYPE_TENSOR: ColumnType.ValueType  # 9
 """An n-dimensional array; its dimensions are in `shape`."""
 Global___ColumnType: _TypeAlias = ColumnType  # noqa: Y015
@@ -187,11 +217,17 @@ class _ActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Action.ValueTy
     ACTION_UNSPECIFIED: _Action.ValueType  # 0
     """Never returned by the server."""
     ACTION_MODEL_GROUP_CREATED: _Action.ValueType  # 1
+    """A model group was created."""
     ACTION_MODEL_GROUP_UPDATED: _Action.ValueType  # 2
+    """A model group's description or tags changed."""
     ACTION_MODEL_GROUP_DELETED: _Action.ValueType  # 3
+    """A model group was deleted."""
     ACTION_MODEL_VERSION_CREATED: _Action.ValueType  # 4
+    """A version was registered."""
     ACTION_MODEL_VERSION_UPDATED: _Action.ValueType  # 5
+    """A version's description, tags or model card changed."""
     ACTION_MODEL_VERSION_DELETED: _Action.ValueType  # 6
+    """A version was deleted."""
     ACTION_APPROVAL_CHANGED: _Action.ValueType  # 7
     """A reviewer approved or rejected a version; `after.approval_status` is the result."""
     ACTION_STAGE_CHANGED: _Action.ValueType  # 8
@@ -217,11 +253,17 @@ class Action(_Action, metaclass=_ActionEnumTypeWrapper):
 ACTION_UNSPECIFIED: Action.ValueType  # 0
 """Never returned by the server."""
 ACTION_MODEL_GROUP_CREATED: Action.ValueType  # 1
+"""A model group was created."""
 ACTION_MODEL_GROUP_UPDATED: Action.ValueType  # 2
+"""A model group's description or tags changed."""
 ACTION_MODEL_GROUP_DELETED: Action.ValueType  # 3
+"""A model group was deleted."""
 ACTION_MODEL_VERSION_CREATED: Action.ValueType  # 4
+"""A version was registered."""
 ACTION_MODEL_VERSION_UPDATED: Action.ValueType  # 5
+"""A version's description, tags or model card changed."""
 ACTION_MODEL_VERSION_DELETED: Action.ValueType  # 6
+"""A version was deleted."""
 ACTION_APPROVAL_CHANGED: Action.ValueType  # 7
 """A reviewer approved or rejected a version; `after.approval_status` is the result."""
 ACTION_STAGE_CHANGED: Action.ValueType  # 8
@@ -279,8 +321,9 @@ class ModelGroup(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Resource name, `groups/{group}`. {group}: lowercase letters, digits and `-`,
-    1-63 characters, starting with a letter. Set by the server from the create request's id.
+    """Identifier. Resource name, `groups/{group}`. {group}: lowercase letters, digits and `-`,
+    1-63 characters, starting with a letter. Set by the server from the create request's id;
+    names the group to change in an update.
     """
     description: _builtins.str
     """What the model is for. At most 4096 characters."""
@@ -291,7 +334,7 @@ class ModelGroup(_message.Message):
     created_by: _builtins.str
     """Output only. The principal that created the group."""
     etag: _builtins.str
-    """Output only. Changes on every write; send it back on update or delete to make the
+    """Set by the server, changed on every write. Send it back on update or delete to make the
     request fail with ABORTED (reason STALE_ETAG) if somebody else changed the group first.
     """
     @_builtins.property
@@ -302,11 +345,11 @@ class ModelGroup(_message.Message):
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
-        """Output only."""
+        """Output only. When the group was created."""
 
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
-        """Output only."""
+        """Output only. When the group was last changed."""
 
     def __init__(
         self,
@@ -515,7 +558,7 @@ class ColumnSpec(_message.Message):
     name: _builtins.str
     """Required. Unique within its side of the schema; at most 256 characters."""
     type: Global___ColumnType.ValueType
-    """Required."""
+    """Required. The column's data type."""
     nullable: _builtins.bool
     """Whether the column may be missing or null."""
     min: _builtins.float
@@ -560,9 +603,13 @@ class ModelSchema(_message.Message):
     INPUTS_FIELD_NUMBER: _builtins.int
     OUTPUTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def inputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ColumnSpec]: ...
+    def inputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ColumnSpec]:
+        """The columns the model reads, in order."""
+
     @_builtins.property
-    def outputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ColumnSpec]: ...
+    def outputs(self) -> _containers.RepeatedCompositeFieldContainer[Global___ColumnSpec]:
+        """The columns the model writes, in order."""
+
     def __init__(
         self,
         *,
@@ -670,7 +717,9 @@ class ModelVersion(_message.Message):
     STAGE_TIME_FIELD_NUMBER: _builtins.int
     PRODUCTION_END_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Output only. Resource name, `groups/{group}/versions/{version}`."""
+    """Identifier. Resource name, `groups/{group}/versions/{version}`. Assigned by the server
+    on registration; names the version to change in an update.
+    """
     version: _builtins.int
     """Output only. The version number: assigned by the server, starting at 1, gapless per
     group, never reused.
@@ -686,7 +735,7 @@ class ModelVersion(_message.Message):
     created_by: _builtins.str
     """Output only. The principal that registered the version."""
     etag: _builtins.str
-    """Output only. Changes on every write; send it back on update or delete to make the
+    """Set by the server, changed on every write. Send it back on update or delete to make the
     request fail with ABORTED (reason STALE_ETAG) if somebody else changed the version first.
     """
     @_builtins.property
@@ -723,15 +772,17 @@ class ModelVersion(_message.Message):
 
     @_builtins.property
     def aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Output only. The aliases that point at this version."""
+        """Output only. The aliases that point at this version, by name
+        (`groups/{group}/aliases/{alias}`).
+        """
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
-        """Output only."""
+        """Output only. When the version was registered."""
 
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
-        """Output only."""
+        """Output only. When the version was last changed."""
 
     @_builtins.property
     def approvers(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -789,7 +840,9 @@ Global___ModelVersion: _TypeAlias = ModelVersion  # noqa: Y015
 
 @_typing.final
 class ApprovalDecision(_message.Message):
-    """One approval decision, as recorded in the log."""
+    """One approval decision, as recorded in the log. Made by ApproveModelVersion and
+    RejectModelVersion; every field is output only.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -801,20 +854,20 @@ class ApprovalDecision(_message.Message):
     RESULTING_STATUS_FIELD_NUMBER: _builtins.int
     SEQ_FIELD_NUMBER: _builtins.int
     version: _builtins.str
-    """The version decided on, `groups/{group}/versions/{version}`."""
+    """Output only. The version decided on, `groups/{group}/versions/{version}`."""
     decision: Global___Decision.ValueType
-    """What the reviewer decided."""
+    """Output only. What the reviewer decided."""
     reviewer: _builtins.str
-    """The reviewer (the authenticated principal)."""
+    """Output only. The reviewer (the authenticated principal)."""
     reason: _builtins.str
-    """Why. Required for rejections; at most 4096 characters."""
+    """Output only. Why, as the reviewer said; always given for rejections."""
     resulting_status: Global___ApprovalStatus.ValueType
-    """The version's approval status after the decision."""
+    """Output only. The version's approval status after the decision."""
     seq: _builtins.int
-    """The seq of the log entry that records the decision."""
+    """Output only. The seq of the log entry that records the decision."""
     @_builtins.property
     def decide_time(self) -> _timestamp_pb2.Timestamp:
-        """When the decision committed."""
+        """Output only. When the decision committed."""
 
     def __init__(
         self,
@@ -851,7 +904,7 @@ class ApprovalPolicy(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Resource name, `groups/{group}/approvalPolicy`."""
+    """Identifier. Resource name, `groups/{group}/approvalPolicy`: one per group."""
     required_approvals: _builtins.int
     """How many distinct reviewers must approve before a version is APPROVED. 1-10; default 1."""
     allow_self_approval: _builtins.bool
@@ -863,7 +916,9 @@ class ApprovalPolicy(_message.Message):
     promotion keeps the current production versions only when it asks to.
     """
     etag: _builtins.str
-    """Output only. Send it back on update to detect concurrent changes (ABORTED, STALE_ETAG)."""
+    """Set by the server, changed on every write. Send it back on update to detect concurrent
+    changes (ABORTED, STALE_ETAG).
+    """
     @_builtins.property
     def approver_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Roles that may approve or reject; a caller needs one, tenant-wide or bound to the group.
@@ -880,7 +935,7 @@ class ApprovalPolicy(_message.Message):
 
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
-        """Output only."""
+        """Output only. When the policy was last changed; unset while it has the defaults."""
 
     def __init__(
         self,
@@ -915,18 +970,23 @@ class Alias(_message.Message):
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Resource name, `groups/{group}/aliases/{alias}`. {alias}: lowercase letters, digits, `-`
-    and `_`, 1-63 characters, starting with a letter; `latest` and `v<N>` are reserved.
+    """Identifier. Resource name, `groups/{group}/aliases/{alias}`. {alias}: lowercase letters,
+    digits, `-` and `_`, 1-63 characters, starting with a letter; `latest` and `v<N>` are
+    reserved.
     """
     version: _builtins.str
-    """The version it points at, `groups/{group}/versions/{version}`."""
+    """Required. The version it points at, `groups/{group}/versions/{version}`, in the alias's
+    group.
+    """
     updated_by: _builtins.str
     """Output only. Who last moved it."""
     etag: _builtins.str
-    """Output only. Send it back on set or delete to detect concurrent moves."""
+    """Set by the server, changed on every move. Send it back on set or delete to detect
+    concurrent moves (ABORTED, STALE_ETAG).
+    """
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
-        """Output only."""
+        """Output only. When it was last moved."""
 
     def __init__(
         self,
@@ -955,14 +1015,14 @@ class RelatedChange(_message.Message):
     BEFORE_FIELD_NUMBER: _builtins.int
     AFTER_FIELD_NUMBER: _builtins.int
     resource: _builtins.str
-    """The resource, e.g. the production version a promotion archived."""
+    """Output only. The resource's name, e.g. the production version a promotion archived."""
     @_builtins.property
     def before(self) -> _struct_pb2.Struct:
-        """It before the change."""
+        """Output only. The resource before the change, as its JSON form."""
 
     @_builtins.property
     def after(self) -> _struct_pb2.Struct:
-        """It after the change."""
+        """Output only. The resource after the change, as its JSON form."""
 
     def __init__(
         self,
@@ -981,7 +1041,10 @@ Global___RelatedChange: _TypeAlias = RelatedChange  # noqa: Y015
 
 @_typing.final
 class AuditEvent(_message.Message):
-    """One entry of the append-only, hash-chained log: the audit record of one change."""
+    """One entry of the append-only, hash-chained log: the audit record of one change. Entries
+    are written by the server only, so every field is output only. An entry is not a resource
+    of its own: it is found by its seq.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1000,40 +1063,44 @@ class AuditEvent(_message.Message):
     HASH_FIELD_NUMBER: _builtins.int
     RELATED_FIELD_NUMBER: _builtins.int
     seq: _builtins.int
-    """Position in the tenant's log: starts at 1, gapless, in commit order."""
+    """Output only. Position in the tenant's log: starts at 1, gapless, in commit order."""
     actor: _builtins.str
-    """The authenticated principal that made the change."""
+    """Output only. The authenticated principal that made the change."""
     action: Global___Action.ValueType
-    """What happened."""
+    """Output only. What happened."""
     resource: _builtins.str
-    """The resource changed, e.g. `groups/fraud/versions/3`."""
+    """Output only. The name of the resource changed, e.g. `groups/fraud/versions/3`."""
     group: _builtins.str
-    """The group the resource belongs to (the group id, e.g. `fraud`)."""
+    """Output only. The name of the group the resource belongs to, e.g. `groups/fraud`; empty
+    for resources outside any group (a webhook for the whole tenant).
+    """
     version: _builtins.int
-    """The version number, for version resources; 0 otherwise."""
+    """Output only. The version number, for version resources; 0 otherwise."""
     reason: _builtins.str
-    """The reason the caller gave, if any."""
+    """Output only. The reason the caller gave, if any."""
     request_id: _builtins.str
-    """The request_id of the request that made the change, if it had one."""
+    """Output only. The request_id of the request that made the change, if it had one."""
     prev_hash: _builtins.str
-    """The hash of the previous entry (64 hex digits; zeros for seq 1)."""
+    """Output only. The hash of the previous entry (64 hex digits; zeros for seq 1)."""
     hash: _builtins.str
-    """sha256(prev_hash || canonical form of this entry), 64 hex digits."""
+    """Output only. sha256(prev_hash || canonical form of this entry), 64 hex digits."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
-        """When the change committed."""
+        """Output only. When the change committed."""
 
     @_builtins.property
     def before(self) -> _struct_pb2.Struct:
-        """The resource before the change, as its JSON form; empty for creations."""
+        """Output only. The resource before the change, as its JSON form; empty for creations."""
 
     @_builtins.property
     def after(self) -> _struct_pb2.Struct:
-        """The resource after the change, as its JSON form; empty for deletions."""
+        """Output only. The resource after the change, as its JSON form; empty for deletions."""
 
     @_builtins.property
     def related(self) -> _containers.RepeatedCompositeFieldContainer[Global___RelatedChange]:
-        """Other resources the same change altered (e.g. the version a promotion archived)."""
+        """Output only. Other resources the same change altered (e.g. the version a promotion
+        archived).
+        """
 
     def __init__(
         self,

@@ -22,43 +22,125 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from modelyard.v1 import resources_pb2 as modelyard_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"modelyard/v1/webhook_service.proto\x12\x0cmodelyard.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmodelyard/v1/resources.proto\"\x93\x02\n\x07Webhook\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0e\n\x06secret\x18\x03 \x01(\t\x12\r\n\x05group\x18\x04 \x01(\t\x12%\n\x07\x61\x63tions\x18\x05 \x03(\x0e\x32\x14.modelyard.v1.Action\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x07 \x01(\x03\x12\x12\n\ncreated_by\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04\x65tag\x18\n \x01(\t\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xf1\x02\n\x0fWebhookDelivery\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03seq\x18\x02 \x01(\x03\x12$\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32\x14.modelyard.v1.Action\x12\x10\n\x08resource\x18\x04 \x01(\t\x12*\n\x05state\x18\x05 \x01(\x0e\x32\x1b.modelyard.v1.DeliveryState\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12\x1a\n\x12last_response_code\x18\x07 \x01(\x05\x12\x12\n\nlast_error\x18\x08 \x01(\t\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_attempt_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11next_attempt_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\x14\x43reateWebhookRequest\x12&\n\x07webhook\x18\x01 \x01(\x0b\x32\x15.modelyard.v1.Webhook\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"!\n\x11GetWebhookRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"K\n\x13ListWebhooksRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\"X\n\x14ListWebhooksResponse\x12\'\n\x08webhooks\x18\x01 \x03(\x0b\x32\x15.modelyard.v1.Webhook\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x83\x01\n\x14UpdateWebhookRequest\x12&\n\x07webhook\x18\x01 \x01(\x0b\x32\x15.modelyard.v1.Webhook\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"F\n\x14\x44\x65leteWebhookRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x81\x01\n\x1cListWebhookDeliveriesRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12*\n\x05state\x18\x02 \x01(\x0e\x32\x1b.modelyard.v1.DeliveryState\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"k\n\x1dListWebhookDeliveriesResponse\x12\x31\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1d.modelyard.v1.WebhookDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"/\n\x1fRedeliverWebhookDeliveryRequest\x12\x0c\n\x04name\x18\x01 \x01(\t*\x84\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATE_PENDING\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATE_SUCCEEDED\x10\x02\x12\x19\n\x15\x44\x45LIVERY_STATE_FAILED\x10\x03\x32\xee\x04\n\x0eWebhookService\x12J\n\rCreateWebhook\x12\".modelyard.v1.CreateWebhookRequest\x1a\x15.modelyard.v1.Webhook\x12\x44\n\nGetWebhook\x12\x1f.modelyard.v1.GetWebhookRequest\x1a\x15.modelyard.v1.Webhook\x12U\n\x0cListWebhooks\x12!.modelyard.v1.ListWebhooksRequest\x1a\".modelyard.v1.ListWebhooksResponse\x12J\n\rUpdateWebhook\x12\".modelyard.v1.UpdateWebhookRequest\x1a\x15.modelyard.v1.Webhook\x12K\n\rDeleteWebhook\x12\".modelyard.v1.DeleteWebhookRequest\x1a\x16.google.protobuf.Empty\x12p\n\x15ListWebhookDeliveries\x12*.modelyard.v1.ListWebhookDeliveriesRequest\x1a+.modelyard.v1.ListWebhookDeliveriesResponse\x12h\n\x18RedeliverWebhookDelivery\x12-.modelyard.v1.RedeliverWebhookDeliveryRequest\x1a\x1d.modelyard.v1.WebhookDeliveryb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"modelyard/v1/webhook_service.proto\x12\x0cmodelyard.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmodelyard/v1/resources.proto\"\xb0\x03\n\x07Webhook\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x11\n\x03url\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x15\n\x06secret\x18\x03 \x01(\tB\x05\xe2\x41\x02\x02\x04\x12\x30\n\x05group\x18\x04 \x01(\tB!\xe2\x41\x01\x01\xfa\x41\x1a\n\x18modelyard.dev/ModelGroup\x12+\n\x07\x61\x63tions\x18\x05 \x03(\x0e\x32\x14.modelyard.v1.ActionB\x04\xe2\x41\x01\x01\x12\x19\n\x0b\x64\x65scription\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06\x63ursor\x18\x07 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12\x18\n\ncreated_by\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x0c\n\x04\x65tag\x18\n \x01(\t\x12\x35\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:A\xea\x41>\n\x15modelyard.dev/Webhook\x12\x12webhooks/{webhook}*\x08webhooks2\x07webhook\"\xab\x04\n\x0fWebhookDelivery\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x11\n\x03seq\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x03\x12*\n\x06\x61\x63tion\x18\x03 \x01(\x0e\x32\x14.modelyard.v1.ActionB\x04\xe2\x41\x01\x03\x12\x1c\n\x08resource\x18\x04 \x01(\tB\n\xe2\x41\x01\x03\xfa\x41\x03\n\x01*\x12\x30\n\x05state\x18\x05 \x01(\x0e\x32\x1b.modelyard.v1.DeliveryStateB\x04\xe2\x41\x01\x03\x12\x16\n\x08\x61ttempts\x18\x06 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12 \n\x12last_response_code\x18\x07 \x01(\x05\x42\x04\xe2\x41\x01\x03\x12\x18\n\nlast_error\x18\x08 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12;\n\x11last_attempt_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12;\n\x11next_attempt_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:p\xea\x41m\n\x1dmodelyard.dev/WebhookDelivery\x12(webhooks/{webhook}/deliveries/{delivery}*\x11webhookDeliveries2\x0fwebhookDelivery\"^\n\x14\x43reateWebhookRequest\x12,\n\x07webhook\x18\x01 \x01(\x0b\x32\x15.modelyard.v1.WebhookB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"A\n\x11GetWebhookRequest\x12,\n\x04name\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15modelyard.dev/Webhook\"z\n\x13ListWebhooksRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x30\n\x05group\x18\x03 \x01(\tB!\xe2\x41\x01\x01\xfa\x41\x1a\n\x18modelyard.dev/ModelGroup\"X\n\x14ListWebhooksResponse\x12\'\n\x08webhooks\x18\x01 \x03(\x0b\x32\x15.modelyard.v1.Webhook\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x95\x01\n\x14UpdateWebhookRequest\x12,\n\x07webhook\x18\x01 \x01(\x0b\x32\x15.modelyard.v1.WebhookB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"r\n\x14\x44\x65leteWebhookRequest\x12,\n\x04name\x18\x01 \x01(\tB\x1e\xe2\x41\x01\x02\xfa\x41\x17\n\x15modelyard.dev/Webhook\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\xbb\x01\n\x1cListWebhookDeliveriesRequest\x12\x36\n\x06parent\x18\x01 \x01(\tB&\xe2\x41\x01\x02\xfa\x41\x1f\x12\x1dmodelyard.dev/WebhookDelivery\x12\x30\n\x05state\x18\x02 \x01(\x0e\x32\x1b.modelyard.v1.DeliveryStateB\x04\xe2\x41\x01\x01\x12\x17\n\tpage_size\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"k\n\x1dListWebhookDeliveriesResponse\x12\x31\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1d.modelyard.v1.WebhookDelivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"W\n\x1fRedeliverWebhookDeliveryRequest\x12\x34\n\x04name\x18\x01 \x01(\tB&\xe2\x41\x01\x02\xfa\x41\x1f\n\x1dmodelyard.dev/WebhookDelivery*\x84\x01\n\rDeliveryState\x12\x1e\n\x1a\x44\x45LIVERY_STATE_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x44\x45LIVERY_STATE_PENDING\x10\x01\x12\x1c\n\x18\x44\x45LIVERY_STATE_SUCCEEDED\x10\x02\x12\x19\n\x15\x44\x45LIVERY_STATE_FAILED\x10\x03\x32\xee\x04\n\x0eWebhookService\x12J\n\rCreateWebhook\x12\".modelyard.v1.CreateWebhookRequest\x1a\x15.modelyard.v1.Webhook\x12\x44\n\nGetWebhook\x12\x1f.modelyard.v1.GetWebhookRequest\x1a\x15.modelyard.v1.Webhook\x12U\n\x0cListWebhooks\x12!.modelyard.v1.ListWebhooksRequest\x1a\".modelyard.v1.ListWebhooksResponse\x12J\n\rUpdateWebhook\x12\".modelyard.v1.UpdateWebhookRequest\x1a\x15.modelyard.v1.Webhook\x12K\n\rDeleteWebhook\x12\".modelyard.v1.DeleteWebhookRequest\x1a\x16.google.protobuf.Empty\x12p\n\x15ListWebhookDeliveries\x12*.modelyard.v1.ListWebhookDeliveriesRequest\x1a+.modelyard.v1.ListWebhookDeliveriesResponse\x12h\n\x18RedeliverWebhookDelivery\x12-.modelyard.v1.RedeliverWebhookDeliveryRequest\x1a\x1d.modelyard.v1.WebhookDeliveryb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelyard.v1.webhook_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYSTATE']._serialized_start=1611
-  _globals['_DELIVERYSTATE']._serialized_end=1743
-  _globals['_WEBHOOK']._serialized_start=179
-  _globals['_WEBHOOK']._serialized_end=454
-  _globals['_WEBHOOKDELIVERY']._serialized_start=457
-  _globals['_WEBHOOKDELIVERY']._serialized_end=826
-  _globals['_CREATEWEBHOOKREQUEST']._serialized_start=828
-  _globals['_CREATEWEBHOOKREQUEST']._serialized_end=910
-  _globals['_GETWEBHOOKREQUEST']._serialized_start=912
-  _globals['_GETWEBHOOKREQUEST']._serialized_end=945
-  _globals['_LISTWEBHOOKSREQUEST']._serialized_start=947
-  _globals['_LISTWEBHOOKSREQUEST']._serialized_end=1022
-  _globals['_LISTWEBHOOKSRESPONSE']._serialized_start=1024
-  _globals['_LISTWEBHOOKSRESPONSE']._serialized_end=1112
-  _globals['_UPDATEWEBHOOKREQUEST']._serialized_start=1115
-  _globals['_UPDATEWEBHOOKREQUEST']._serialized_end=1246
-  _globals['_DELETEWEBHOOKREQUEST']._serialized_start=1248
-  _globals['_DELETEWEBHOOKREQUEST']._serialized_end=1318
-  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=1321
-  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=1450
-  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=1452
-  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=1559
-  _globals['_REDELIVERWEBHOOKDELIVERYREQUEST']._serialized_start=1561
-  _globals['_REDELIVERWEBHOOKDELIVERYREQUEST']._serialized_end=1608
-  _globals['_WEBHOOKSERVICE']._serialized_start=1746
-  _globals['_WEBHOOKSERVICE']._serialized_end=2368
+  _globals['_WEBHOOK'].fields_by_name['name']._loaded_options = None
+  _globals['_WEBHOOK'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_WEBHOOK'].fields_by_name['url']._loaded_options = None
+  _globals['_WEBHOOK'].fields_by_name['url']._serialized_options = b'\342A\001\002'
+  _globals['_WEBHOOK'].fields_by_name['secret']._loaded_options = None
+  _globals['_WEBHOOK'].fields_by_name['secret']._serialized_options = b'\342A\002\002\004'
+  _globals['_WEBHOOK'].fields_by_name['group']._loaded_options = None
+  _globals['_WEBHOOK'].fields_by_name['group']._serialized_options = b'\342A\001\001\372A\032\n\030modelyard.dev/ModelGroup'
+  _globals['_WEBHOOK'].fields_by_name['actions']._loaded_options = None
+  _globals['_WEBHOOK'].fields_by_name['actions']._serialized_options = b'\342A\001\001'
+  _globals['_WEBHOOK'].fields_by_name['description']._loaded_options = None
+  _globals['_WEBHOOK'].fields_by_name['description']._serialized_options = b'\342A\001\001'
+  _globals['_WEBHOOK'].fields_by_name['cursor']._loaded_options = None
+  _globals['_WEBHOOK'].fields_by_name['cursor']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOK'].fields_by_name['created_by']._loaded_options = None
+  _globals['_WEBHOOK'].fields_by_name['created_by']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOK'].fields_by_name['create_time']._loaded_options = None
+  _globals['_WEBHOOK'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOK'].fields_by_name['update_time']._loaded_options = None
+  _globals['_WEBHOOK'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOK']._loaded_options = None
+  _globals['_WEBHOOK']._serialized_options = b'\352A>\n\025modelyard.dev/Webhook\022\022webhooks/{webhook}*\010webhooks2\007webhook'
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['name']._loaded_options = None
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['seq']._loaded_options = None
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['seq']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['action']._loaded_options = None
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['action']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['resource']._loaded_options = None
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['resource']._serialized_options = b'\342A\001\003\372A\003\n\001*'
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['state']._loaded_options = None
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['state']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['attempts']._loaded_options = None
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['attempts']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['last_response_code']._loaded_options = None
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['last_response_code']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['last_error']._loaded_options = None
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['last_error']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['create_time']._loaded_options = None
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['last_attempt_time']._loaded_options = None
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['last_attempt_time']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['next_attempt_time']._loaded_options = None
+  _globals['_WEBHOOKDELIVERY'].fields_by_name['next_attempt_time']._serialized_options = b'\342A\001\003'
+  _globals['_WEBHOOKDELIVERY']._loaded_options = None
+  _globals['_WEBHOOKDELIVERY']._serialized_options = b'\352Am\n\035modelyard.dev/WebhookDelivery\022(webhooks/{webhook}/deliveries/{delivery}*\021webhookDeliveries2\017webhookDelivery'
+  _globals['_CREATEWEBHOOKREQUEST'].fields_by_name['webhook']._loaded_options = None
+  _globals['_CREATEWEBHOOKREQUEST'].fields_by_name['webhook']._serialized_options = b'\342A\001\002'
+  _globals['_CREATEWEBHOOKREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATEWEBHOOKREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_GETWEBHOOKREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETWEBHOOKREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\027\n\025modelyard.dev/Webhook'
+  _globals['_LISTWEBHOOKSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTWEBHOOKSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTWEBHOOKSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTWEBHOOKSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_LISTWEBHOOKSREQUEST'].fields_by_name['group']._loaded_options = None
+  _globals['_LISTWEBHOOKSREQUEST'].fields_by_name['group']._serialized_options = b'\342A\001\001\372A\032\n\030modelyard.dev/ModelGroup'
+  _globals['_UPDATEWEBHOOKREQUEST'].fields_by_name['webhook']._loaded_options = None
+  _globals['_UPDATEWEBHOOKREQUEST'].fields_by_name['webhook']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEWEBHOOKREQUEST'].fields_by_name['update_mask']._loaded_options = None
+  _globals['_UPDATEWEBHOOKREQUEST'].fields_by_name['update_mask']._serialized_options = b'\342A\001\002'
+  _globals['_UPDATEWEBHOOKREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_UPDATEWEBHOOKREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_DELETEWEBHOOKREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_DELETEWEBHOOKREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\027\n\025modelyard.dev/Webhook'
+  _globals['_DELETEWEBHOOKREQUEST'].fields_by_name['etag']._loaded_options = None
+  _globals['_DELETEWEBHOOKREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
+  _globals['_DELETEWEBHOOKREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_DELETEWEBHOOKREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST'].fields_by_name['parent']._loaded_options = None
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\037\022\035modelyard.dev/WebhookDelivery'
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST'].fields_by_name['state']._loaded_options = None
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST'].fields_by_name['state']._serialized_options = b'\342A\001\001'
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001'
+  _globals['_REDELIVERWEBHOOKDELIVERYREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_REDELIVERWEBHOOKDELIVERYREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\037\n\035modelyard.dev/WebhookDelivery'
+  _globals['_DELIVERYSTATE']._serialized_start=2265
+  _globals['_DELIVERYSTATE']._serialized_end=2397
+  _globals['_WEBHOOK']._serialized_start=239
+  _globals['_WEBHOOK']._serialized_end=671
+  _globals['_WEBHOOKDELIVERY']._serialized_start=674
+  _globals['_WEBHOOKDELIVERY']._serialized_end=1229
+  _globals['_CREATEWEBHOOKREQUEST']._serialized_start=1231
+  _globals['_CREATEWEBHOOKREQUEST']._serialized_end=1325
+  _globals['_GETWEBHOOKREQUEST']._serialized_start=1327
+  _globals['_GETWEBHOOKREQUEST']._serialized_end=1392
+  _globals['_LISTWEBHOOKSREQUEST']._serialized_start=1394
+  _globals['_LISTWEBHOOKSREQUEST']._serialized_end=1516
+  _globals['_LISTWEBHOOKSRESPONSE']._serialized_start=1518
+  _globals['_LISTWEBHOOKSRESPONSE']._serialized_end=1606
+  _globals['_UPDATEWEBHOOKREQUEST']._serialized_start=1609
+  _globals['_UPDATEWEBHOOKREQUEST']._serialized_end=1758
+  _globals['_DELETEWEBHOOKREQUEST']._serialized_start=1760
+  _globals['_DELETEWEBHOOKREQUEST']._serialized_end=1874
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=1877
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=2064
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=2066
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=2173
+  _globals['_REDELIVERWEBHOOKDELIVERYREQUEST']._serialized_start=2175
+  _globals['_REDELIVERWEBHOOKDELIVERYREQUEST']._serialized_end=2262
+  _globals['_WEBHOOKSERVICE']._serialized_start=2400
+  _globals['_WEBHOOKSERVICE']._serialized_end=3022
 # @@protoc_insertion_point(module_scope)

@@ -68,7 +68,9 @@ class Webhook(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Output only. Resource name, `webhooks/{webhook}`; the id is assigned by the server."""
+    """Identifier. Resource name, `webhooks/{webhook}`. The id is assigned by the server on
+    create; the name says which webhook to change in an update.
+    """
     url: _builtins.str
     """Required. Where deliveries are POSTed: an `http://` or `https://` URL, at most 2048
     characters.
@@ -78,7 +80,9 @@ class Webhook(_message.Message):
     Never returned.
     """
     group: _builtins.str
-    """Only events of this group (its id, e.g. `fraud`); empty: every event of the tenant."""
+    """Only events of this group, by name (`groups/{group}`, e.g. `groups/fraud`); empty: every
+    event of the tenant.
+    """
     description: _builtins.str
     """What the webhook is for. At most 4096 characters."""
     cursor: _builtins.int
@@ -88,8 +92,8 @@ class Webhook(_message.Message):
     created_by: _builtins.str
     """Output only. The principal that created the webhook."""
     etag: _builtins.str
-    """Output only. Send it back on update or delete to detect concurrent changes (ABORTED,
-    STALE_ETAG).
+    """Set by the server, changed on every write. Send it back on update or delete to detect
+    concurrent changes (ABORTED, STALE_ETAG).
     """
     @_builtins.property
     def actions(self) -> _containers.RepeatedScalarFieldContainer[_resources_pb2.Action.ValueType]:
@@ -97,7 +101,7 @@ class Webhook(_message.Message):
 
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
-        """Output only."""
+        """Output only. When the webhook was registered."""
 
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
@@ -144,32 +148,36 @@ class WebhookDelivery(_message.Message):
     LAST_ATTEMPT_TIME_FIELD_NUMBER: _builtins.int
     NEXT_ATTEMPT_TIME_FIELD_NUMBER: _builtins.int
     name: _builtins.str
-    """Output only. `webhooks/{webhook}/deliveries/{seq}`: one per webhook and event."""
+    """Identifier. Resource name, `webhooks/{webhook}/deliveries/{delivery}`, where {delivery}
+    is the seq of the event delivered: one delivery per webhook and event.
+    """
     seq: _builtins.int
-    """The seq of the event delivered."""
+    """Output only. The seq of the event delivered."""
     action: _resources_pb2.Action.ValueType
-    """The event's action."""
+    """Output only. The event's action."""
     resource: _builtins.str
-    """The resource the event is about, e.g. `groups/fraud/versions/3`."""
+    """Output only. The name of the resource the event is about, e.g. `groups/fraud/versions/3`."""
     state: Global___DeliveryState.ValueType
-    """Where the delivery stands."""
+    """Output only. Where the delivery stands."""
     attempts: _builtins.int
-    """Attempts made since the delivery was created or last redelivered."""
+    """Output only. Attempts made since the delivery was created or last redelivered."""
     last_response_code: _builtins.int
-    """The HTTP status of the last attempt; 0 when none came back."""
+    """Output only. The HTTP status of the last attempt; 0 when none came back."""
     last_error: _builtins.str
-    """Why the last attempt failed, e.g. `HTTP 503` or `connection refused`; empty on success."""
+    """Output only. Why the last attempt failed, e.g. `HTTP 503` or `connection refused`;
+    empty on success.
+    """
     @_builtins.property
     def create_time(self) -> _timestamp_pb2.Timestamp:
-        """When the delivery was created (after its event committed)."""
+        """Output only. When the delivery was created (after its event committed)."""
 
     @_builtins.property
     def last_attempt_time(self) -> _timestamp_pb2.Timestamp:
-        """When the last attempt was made; unset before the first."""
+        """Output only. When the last attempt was made; unset before the first."""
 
     @_builtins.property
     def next_attempt_time(self) -> _timestamp_pb2.Timestamp:
-        """When the next attempt is due, for PENDING deliveries."""
+        """Output only. When the next attempt is due, for PENDING deliveries."""
 
     def __init__(
         self,
@@ -258,7 +266,9 @@ class ListWebhooksRequest(_message.Message):
     page_token: _builtins.str
     """The `next_page_token` of the previous page; must be used with the same group."""
     group: _builtins.str
-    """Only the webhooks of this group (its id); empty: every webhook of the tenant."""
+    """Only the webhooks of this group, by name (`groups/{group}`); empty: every webhook of the
+    tenant.
+    """
     def __init__(
         self,
         *,
