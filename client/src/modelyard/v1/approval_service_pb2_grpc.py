@@ -81,7 +81,8 @@ class ApprovalServiceServicer:
     def RejectModelVersion(self, request, context):
         """Rejects a version, or revokes its approval; a reason is required. Rejecting a production
         version rolls production back to the previous approved production version, or archives
-        it when there is none, in the same transaction.
+        it when there is none, and deletes the protected aliases that point at it, all in the
+        same transaction and log entry.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -44,7 +44,8 @@ class ApprovalServiceStub:
     RejectModelVersion: _grpc.UnaryUnaryMultiCallable[_approval_service_pb2.RejectModelVersionRequest, _resources_pb2.ModelVersion]
     """Rejects a version, or revokes its approval; a reason is required. Rejecting a production
     version rolls production back to the previous approved production version, or archives
-    it when there is none, in the same transaction.
+    it when there is none, and deletes the protected aliases that point at it, all in the
+    same transaction and log entry.
     """
     ListApprovals: _grpc.UnaryUnaryMultiCallable[_approval_service_pb2.ListApprovalsRequest, _approval_service_pb2.ListApprovalsResponse]
     """Lists the decisions on a version or on every version of a group, oldest first."""
@@ -68,7 +69,8 @@ class ApprovalServiceAsyncStub(ApprovalServiceStub):
     RejectModelVersion: _aio.UnaryUnaryMultiCallable[_approval_service_pb2.RejectModelVersionRequest, _resources_pb2.ModelVersion]  # type: ignore[assignment]
     """Rejects a version, or revokes its approval; a reason is required. Rejecting a production
     version rolls production back to the previous approved production version, or archives
-    it when there is none, in the same transaction.
+    it when there is none, and deletes the protected aliases that point at it, all in the
+    same transaction and log entry.
     """
     ListApprovals: _aio.UnaryUnaryMultiCallable[_approval_service_pb2.ListApprovalsRequest, _approval_service_pb2.ListApprovalsResponse]  # type: ignore[assignment]
     """Lists the decisions on a version or on every version of a group, oldest first."""
@@ -101,7 +103,8 @@ class ApprovalServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_resources_pb2.ModelVersion, _abc.Awaitable[_resources_pb2.ModelVersion]]:
         """Rejects a version, or revokes its approval; a reason is required. Rejecting a production
         version rolls production back to the previous approved production version, or archives
-        it when there is none, in the same transaction.
+        it when there is none, and deletes the protected aliases that point at it, all in the
+        same transaction and log entry.
         """
 
     @_abc_1.abstractmethod

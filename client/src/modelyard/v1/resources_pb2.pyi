@@ -931,7 +931,12 @@ class ApprovalPolicy(_message.Message):
 
     @_builtins.property
     def protected_aliases(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Aliases that may only point at APPROVED versions and only be moved by a promoter role."""
+        """Alias ids (`champion`) that may only point at APPROVED versions and only be moved by a
+        promoter role. The registry keeps this true in every change: protecting an alias that
+        points at a version that is not APPROVED fails with FAILED_PRECONDITION
+        (VERSION_NOT_APPROVED), and rejecting a version deletes the protected aliases that point
+        at it, in the same transaction and log entry (as `related` changes).
+        """
 
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp:
