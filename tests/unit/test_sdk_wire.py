@@ -2,8 +2,8 @@
 
 These tests run the real clients against a small gRPC server started in the test, which
 implements RegistryService from the generated servicer base and answers with exactly the
-statuses, trailers and pages each test needs. The end-to-end behaviour against the real
-modelyard server is in test_sdk_registry.py.
+statuses, trailers and pages each test needs. The behaviour against the real modelyard
+server is in tests/api/test_sdk_registry.py.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent import futures
-from pathlib import Path
 
 import grpc
 import modelyard
@@ -23,7 +22,9 @@ from google.rpc import error_details_pb2, status_pb2
 from modelyard import errors
 from modelyard.v1 import errors_pb2, registry_service_pb2, registry_service_pb2_grpc
 
-ERRORS_PROTO = Path(__file__).resolve().parents[1] / "protos" / "modelyard" / "v1" / "errors.proto"
+from tests.support.paths import REPO
+
+ERRORS_PROTO = REPO / "protos" / "modelyard" / "v1" / "errors.proto"
 
 
 def documented_codes() -> dict[str, grpc.StatusCode]:

@@ -12,30 +12,31 @@ from typing import Any
 
 import pytest
 from modelyard.v1 import resources_pb2 as pb
-from modelyard_server.domain.changes import Mutation
-from modelyard_server.domain.errors import ResourceExhausted
-from modelyard_server.domain.principal import Principal
-from modelyard_server.domain.registry import Registry
-from modelyard_server.domain.watch import WatchFilter
-from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
-from modelyard_server.log.chain import LogEntry
-from modelyard_server.store.engine import migrate, open_engines
-from modelyard_server.store.repository import SqlStore
 from sqlalchemy import event
 
+from tests.support.inprocess import (
+    Domain,
+    Event,
+    EventHub,
+    Heartbeat,
+    HubSettings,
+    LogEntry,
+    ResourceExhausted,
+    SqlStore,
+    WatchFilter,
+    open_domain,
+)
+
 TENANT = "t"
-ADMIN = Mutation(Principal("admin", TENANT, frozenset({"admin"})))
 QUIET = HubSettings(heartbeat_seconds=3600, poll_seconds=3600)  # only explicit wakeups
 
 Items = AsyncGenerator[Event[int] | Heartbeat]
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
-    engines = open_engines(f"sqlite:///{tmp_path / 'hub.db'}")
-    await migrate(engines)
-    yield SqlStore(engines)
-    await engines.dispose()
+async def domain(tmp_path: Path) -> AsyncIterator[Domain]:
+    async with open_domain(tmp_path / "hub.db", tenant=TENANT) as opened:
+        yield opened
 
 
 def log_reads(store: SqlStore) -> list[str]:
@@ -56,10 +57,10 @@ def render(entry: LogEntry) -> int:
     return entry.seq
 
 
-async def create_groups(store: SqlStore, *groups: str) -> None:
-    registry = Registry(store)
+async def create_groups(domain: Domain, *groups: str) -> None:
+    admin = domain.mutation("admin", "admin")
     for group in groups:
-        await registry.create_group(ADMIN, group, pb.ModelGroup())
+        await domain.registry.create_group(admin, group, pb.ModelGroup())
 
 
 async def take(items: Items, count: int) -> list[int]:
@@ -84,15 +85,15 @@ async def nothing_more(items: Items) -> bool:
         return True
 
 
-async def test_one_read_of_the_log_serves_every_subscriber_at_the_head(store: SqlStore) -> None:
-    hub = EventHub(store, render, QUIET)
-    store.committed.append(hub.wake)
+async def test_one_read_of_the_log_serves_every_subscriber_at_the_head(domain: Domain) -> None:
+    hub = EventHub(domain.store, render, QUIET)
+    domain.store.committed.append(hub.wake)
     streams = [hub.subscribe(TENANT, WatchFilter(), None) for _ in range(50)]
     for stream in streams:
         assert isinstance(await anext(stream), Heartbeat)
     await asyncio.sleep(0.05)  # every subscriber has joined the feed
-    reads = log_reads(store)
-    await create_groups(store, "a")
+    reads = log_reads(domain.store)
+    await create_groups(domain, "a")
     assert [await take(stream, 1) for stream in streams] == [[1]] * 50
     assert len(reads) == 1
     for stream in streams:
@@ -101,13 +102,13 @@ async def test_one_read_of_the_log_serves_every_subscriber_at_the_head(store: Sq
 
 
 async def test_subscribers_that_start_ahead_of_a_lagging_feed_get_no_repeats(
-    store: SqlStore,
+    domain: Domain,
 ) -> None:
-    hub = EventHub(store, render, QUIET)  # not woken by commits: the feed lags behind
+    hub = EventHub(domain.store, render, QUIET)  # not woken by commits: the feed lags behind
     async with aclosing(hub.subscribe(TENANT, WatchFilter(), None)) as first:
         assert await anext(first) == Heartbeat(0)
         await asyncio.sleep(0.05)  # the feed has read the (empty) log and waits
-        await create_groups(store, "a", "b", "c")
+        await create_groups(domain, "a", "b", "c")
         async with (
             aclosing(hub.subscribe(TENANT, WatchFilter(), None)) as from_now,
             aclosing(hub.subscribe(TENANT, WatchFilter(), 1)) as from_cursor,
@@ -116,32 +117,34 @@ async def test_subscribers_that_start_ahead_of_a_lagging_feed_get_no_repeats(
             assert await anext(from_cursor) == Heartbeat(1)
             hub.wake(TENANT)  # the feed reads 1..3 for everyone
             assert await take(first, 3) == [1, 2, 3]
-            await create_groups(store, "d")
+            await create_groups(domain, "d")
             hub.wake(TENANT)
             assert await take(from_now, 1) == [4]
             assert await take(from_cursor, 3) == [2, 3, 4]
             assert await nothing_more(from_now) and await nothing_more(from_cursor)
 
 
-async def test_filters_are_applied_to_the_shared_read(store: SqlStore) -> None:
-    hub = EventHub(store, render, QUIET)
-    store.committed.append(hub.wake)
+async def test_filters_are_applied_to_the_shared_read(domain: Domain) -> None:
+    hub = EventHub(domain.store, render, QUIET)
+    domain.store.committed.append(hub.wake)
     async with (
         aclosing(hub.subscribe(TENANT, WatchFilter(groups=frozenset({"b"})), None)) as only_b,
         aclosing(hub.subscribe(TENANT, WatchFilter(), None)) as everything,
     ):
         await anext(only_b)
         await anext(everything)
-        await create_groups(store, "a", "b", "c")
+        await create_groups(domain, "a", "b", "c")
         assert await take(everything, 3) == [1, 2, 3]
         assert await take(only_b, 1) == [2]
 
 
 async def test_a_subscriber_that_stops_reading_is_ended_and_holds_nothing(
-    store: SqlStore,
+    domain: Domain,
 ) -> None:
-    hub = EventHub(store, render, HubSettings(heartbeat_seconds=3600, poll_seconds=3600, buffer=3))
-    store.committed.append(hub.wake)
+    hub = EventHub(
+        domain.store, render, HubSettings(heartbeat_seconds=3600, poll_seconds=3600, buffer=3)
+    )
+    domain.store.committed.append(hub.wake)
     async with (
         aclosing(hub.subscribe(TENANT, WatchFilter(), None)) as stuck,
         aclosing(hub.subscribe(TENANT, WatchFilter(), None)) as healthy,
@@ -149,10 +152,10 @@ async def test_a_subscriber_that_stops_reading_is_ended_and_holds_nothing(
         await anext(stuck)
         await anext(healthy)
         keeping_up = asyncio.create_task(take(healthy, 6))
-        await create_groups(store, "a")
+        await create_groups(domain, "a")
         assert await take(stuck, 1) == [1]  # then it stops reading
         for group in "bcdef":
-            await create_groups(store, group)
+            await create_groups(domain, group)
             await asyncio.sleep(0.01)  # commits a moment apart; the healthy one keeps up
         assert await keeping_up == [1, 2, 3, 4, 5, 6]
         feed = hub.feeds[TENANT]
@@ -162,8 +165,8 @@ async def test_a_subscriber_that_stops_reading_is_ended_and_holds_nothing(
         assert ended.value.reason == "SUBSCRIBER_TOO_SLOW"
 
 
-async def test_closing_the_hub_ends_every_stream_for_a_restart(store: SqlStore) -> None:
-    hub = EventHub(store, render, QUIET)
+async def test_closing_the_hub_ends_every_stream_for_a_restart(domain: Domain) -> None:
+    hub = EventHub(domain.store, render, QUIET)
     stream = hub.subscribe(TENANT, WatchFilter(), None)
     await anext(stream)
     waiting = asyncio.create_task(anext(stream))
