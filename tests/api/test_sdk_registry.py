@@ -1,26 +1,22 @@
-"""The SDK against the real server: both clients, names, pagers, errors, retries, the example."""
+"""The SDK against the real server: both clients, names, pagers, errors.
+
+Retries across a real restart are in tests/e2e/test_restarts.py, the example programs in
+tests/e2e/test_examples.py."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import threading
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import modelyard
 import pytest
 from modelyard import AsyncRegistry, ModelGroup, ModelVersion, Registry
 
-from tests.helpers import sha
-from tests.servers import ServerProcess
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.servers import Server
+from tests.support.versions import sha
 
 
 def test_the_registry_finds_address_and_token_in_the_environment(
-    server: ServerProcess, unique_group: str, monkeypatch: pytest.MonkeyPatch
+    server: Server, unique_group: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MODELYARD_ADDRESS", server.address)
     monkeypatch.setenv("MODELYARD_DATA_DIR", str(server.data_dir))
@@ -140,7 +136,7 @@ def test_the_server_errors_arrive_as_typed_exceptions(
         registry.list_versions(unique_group, filter="colour = red")
 
 
-def test_a_wrong_token_raises_unauthenticated(server: ServerProcess) -> None:
+def test_a_wrong_token_raises_unauthenticated(server: Server) -> None:
     with (
         Registry(server.address, token="not-a-token") as registry,
         pytest.raises(modelyard.Unauthenticated) as caught,
@@ -186,7 +182,7 @@ def test_audit_events_filter_by_action_name_and_time(registry: Registry, unique_
 
 
 async def test_the_async_registry_does_what_the_sync_one_does(
-    server: ServerProcess, unique_group: str
+    server: Server, unique_group: str
 ) -> None:
     async with AsyncRegistry(server.address, token=server.token) as registry:
         group = await registry.create_group(unique_group, description="async")
@@ -215,42 +211,3 @@ async def test_the_async_registry_does_what_the_sync_one_does(
         events = await registry.list_audit_events(resource=group.name)
         assert [e.seq async for e in events]
         assert (await registry.verify_audit_log()).ok
-
-
-def test_a_call_made_while_the_server_restarts_completes_once_and_only_once(
-    tmp_path: Path,
-) -> None:
-    process = ServerProcess(data_dir=tmp_path / "data").start()
-    try:
-        with Registry(process.address, token=process.token, max_attempts=12) as registry:
-            registry.create_group("restarts")
-            process.stop()
-            results: list[ModelVersion] = []
-            caller = threading.Thread(
-                target=lambda: results.append(
-                    registry.register("restarts", uri="s3://m/1", sha256=sha())
-                )
-            )
-            caller.start()
-            process.start()  # same port: the retries of the call reach the new process
-            caller.join(timeout=60)
-            assert [v.version for v in results] == [1]
-            assert [v.version for v in registry.list_versions("restarts")] == [1]
-    finally:
-        process.stop()
-
-
-def test_the_typed_example_runs_against_the_server(
-    server: ServerProcess, unique_group: str
-) -> None:
-    env = {
-        **os.environ,
-        "MODELYARD_ADDRESS": server.address,
-        "MODELYARD_TOKEN": server.token,
-    }
-    command = [sys.executable, str(REPO / "examples" / "typed_usage.py"), unique_group]
-    for _ in range(2):  # the second run finds the group and the artifact already there
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-        assert done.returncode == 0, done.stderr
-        assert f"registered groups/{unique_group}/versions/1" in done.stdout
-        assert "ACTION_MODEL_GROUP_CREATED" in done.stdout

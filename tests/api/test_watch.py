@@ -1,17 +1,13 @@
-"""WatchEvents through the SDK and the CLI: from now, from a cursor, filters, heartbeats,
-slow subscribers, restarts, permissions and tenants."""
+"""WatchEvents through the SDK: from now, from a cursor, filters, heartbeats, slow
+subscribers, permissions and tenants. Restarts are in tests/e2e/test_restarts.py, the
+`watch` command in tests/cli/test_watch_command.py."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -21,27 +17,15 @@ from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import registry_service_pb2_grpc
 from modelyard.v1 import resources_pb2 as pb
 
-from tests.helpers import Raw, reason_of, register
-from tests.servers import SERVER_BIN, ServerProcess
-from tests.watching import (
-    approve,
-    head,
-    log_after,
-    move,
-    own_server,
-    read,
-    tenant_token,
-    touched,
-    wait_until,
-)
+from tests.support.events import head, log_after, read, seqs, touched, wait_until
+from tests.support.factory import ServerFactory
+from tests.support.servers import Server
+from tests.support.status import reason_of
+from tests.support.stubs import Raw, approve, move
+from tests.support.versions import register
 
-CLI = Path(sys.executable).parent / "modelyard"
 # Enough 65 kB events to overrun gRPC's flow-control windows and a small server buffer.
 WRITES = 150
-
-
-def seqs(events: list[AuditEvent]) -> list[int]:
-    return [e.seq for e in events]
 
 
 def test_a_watch_from_now_hands_out_only_what_commits_after_it(
@@ -78,7 +62,7 @@ def test_resuming_from_a_cursor_replays_what_followed_it_then_goes_live(
 
 
 def test_filters_pick_groups_actions_and_versions_including_related_changes(
-    server: ServerProcess, registry: Registry, unique_group: str
+    server: Server, registry: Registry, unique_group: str
 ) -> None:
     other = unique_group + "-other"
     registry.create_group(unique_group)
@@ -112,9 +96,11 @@ def test_filters_pick_groups_actions_and_versions_including_related_changes(
     assert seqs(expected)[-1] == logged[-1].seq  # v1's archiving reached the v1 watcher
 
 
-def test_heartbeats_advance_the_cursor_of_an_idle_filtered_watch(tmp_path: Path) -> None:
+def test_heartbeats_advance_the_cursor_of_an_idle_filtered_watch(
+    server_factory: ServerFactory,
+) -> None:
     with (
-        own_server(tmp_path, heartbeat_seconds="0.2") as server,
+        server_factory(heartbeat_seconds="0.2") as server,
         Registry(server.address, token=server.token) as registry,
     ):
         registry.create_group("quiet")
@@ -131,8 +117,10 @@ def test_heartbeats_advance_the_cursor_of_an_idle_filtered_watch(tmp_path: Path)
     assert handed == [] and watch.cursor == target
 
 
-def test_heartbeats_come_at_the_configured_interval_with_the_head_seq(tmp_path: Path) -> None:
-    with own_server(tmp_path, heartbeat_seconds="0.3") as server:
+def test_heartbeats_come_at_the_configured_interval_with_the_head_seq(
+    server_factory: ServerFactory,
+) -> None:
+    with server_factory(heartbeat_seconds="0.3") as server:
         with Registry(server.address, token=server.token) as registry:
             registry.create_group("g")
         with grpc.insecure_channel(server.address) as channel:
@@ -152,10 +140,10 @@ def test_heartbeats_come_at_the_configured_interval_with_the_head_seq(tmp_path: 
 
 
 def test_a_subscriber_that_falls_behind_is_ended_and_resumes_without_loss(
-    tmp_path: Path,
+    server_factory: ServerFactory,
 ) -> None:
     with (
-        own_server(tmp_path, watch_buffer="4") as server,
+        server_factory(watch_buffer="4") as server,
         Registry(server.address, token=server.token) as registry,
         grpc.insecure_channel(server.address) as channel,
     ):
@@ -184,10 +172,10 @@ def test_a_subscriber_that_falls_behind_is_ended_and_resumes_without_loss(
 
 
 def test_the_sdk_watch_resumes_by_itself_when_the_server_ends_a_slow_stream(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    server_factory: ServerFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     with (
-        own_server(tmp_path, watch_buffer="2") as server,
+        server_factory(watch_buffer="2") as server,
         Registry(server.address, token=server.token) as registry,
     ):
         registry.create_group("burst")
@@ -214,45 +202,7 @@ def test_the_sdk_watch_resumes_by_itself_when_the_server_ends_a_slow_stream(
         assert "SUBSCRIBER_TOO_SLOW" not in server.log_file.read_text()  # not a server fault
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_a_server_restart_mid_stream_loses_and_repeats_nothing(
-    tmp_path: Path, backend: str, request: pytest.FixtureRequest
-) -> None:
-    if backend == "postgres":
-        request.getfixturevalue("postgres_url")  # skips without PostgreSQL
-    with (
-        own_server(tmp_path, backend) as server,
-        Registry(server.address, token=server.token) as registry,
-    ):
-        registry.create_group("live")
-        start = head(registry)
-        watch = registry.watch(groups=["live"])
-        handed: list[AuditEvent] = []
-        reader = threading.Thread(target=lambda: handed.extend(watch))
-        reader.start()
-
-        def kill_and_start() -> None:
-            server.kill9()
-            server.start()
-
-        for done, restart in enumerate((server.restart, kill_and_start), start=1):
-            for _ in range(3):
-                register(registry, "live")
-            wanted = 3 * done
-            wait_until(lambda: len(handed) >= wanted, what="events before the restart")  # noqa: B023
-            restart()
-        for _ in range(3):
-            register(registry, "live")
-        wait_until(lambda: len(handed) >= 9, what="every event after the restarts")
-        watch.close()
-        reader.join(timeout=10)
-        logged = log_after(registry, start)
-    assert seqs(handed) == seqs(logged)
-
-
-async def test_the_async_watch_hands_out_events_in_order(
-    server: ServerProcess, unique_group: str
-) -> None:
+async def test_the_async_watch_hands_out_events_in_order(server: Server, unique_group: str) -> None:
     async with AsyncRegistry(server.address, token=server.token) as registry:
         await registry.create_group(unique_group)
         watch = await registry.watch(groups=[unique_group])
@@ -273,7 +223,7 @@ async def test_the_async_watch_hands_out_events_in_order(
 
 
 def test_a_group_viewer_may_watch_its_group_but_not_the_tenant(
-    sqlite_server: ServerProcess, unique_group: str
+    sqlite_server: Server, unique_group: str
 ) -> None:
     with Registry(sqlite_server.address, token=sqlite_server.token) as admin:
         admin.create_group(unique_group)
@@ -309,8 +259,8 @@ def test_bad_filters_and_a_cursor_from_another_log_are_refused(
         assert reason_of(refused.value) == "INVALID_FIELD"
 
 
-def test_a_tenant_sees_only_its_own_log(sqlite_server: ServerProcess, unique_group: str) -> None:
-    other_tenant = tenant_token(sqlite_server, f"t-{unique_group}", "olga", "admin")
+def test_a_tenant_sees_only_its_own_log(sqlite_server: Server, unique_group: str) -> None:
+    other_tenant = sqlite_server.mint_token("olga", "admin", tenant=f"t-{unique_group}")
     with (
         Registry(sqlite_server.address, token=sqlite_server.token) as home,
         Registry(sqlite_server.address, token=other_tenant) as away,
@@ -322,48 +272,3 @@ def test_a_tenant_sees_only_its_own_log(sqlite_server: ServerProcess, unique_gro
         away.create_group(unique_group)
         [event] = read(watch, 1)
     assert event.seq == 1 and event.actor == "olga"
-
-
-def test_the_cli_prints_one_line_per_event_and_keeps_a_cursor_file(
-    server: ServerProcess, registry: Registry, unique_group: str, tmp_path: Path
-) -> None:
-    registry.create_group(unique_group)
-    start = head(registry)
-    made = [register(registry, unique_group) for _ in range(2)]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
-    env |= {"MODELYARD_ADDRESS": server.address, "MODELYARD_TOKEN": server.token}
-    cursor_file = tmp_path / "cursor"
-    cursor_file.write_text(f"{start}\n")
-    common = ["watch", "--group", unique_group, "--cursor-file", str(cursor_file), "--limit", "1"]
-    runs = [
-        subprocess.run(
-            [str(CLI), *common, *extra], env=env, capture_output=True, text=True, timeout=60
-        )
-        for extra in ([], ["--json"])
-    ]
-    assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
-    seq, _time, actor, action, resource = runs[0].stdout.split()
-    assert (int(seq), actor, action, resource) == (
-        start + 1,
-        "admin",
-        "MODEL_VERSION_CREATED",
-        made[0].name,
-    )
-    as_json = json.loads(runs[1].stdout)
-    assert (
-        as_json["resource"] == made[1].name and as_json["action"] == "ACTION_MODEL_VERSION_CREATED"
-    )
-    assert cursor_file.read_text().strip() == str(start + 2)
-
-
-def test_a_bad_stream_setting_stops_the_server_with_one_line(tmp_path: Path) -> None:
-    done = subprocess.run(
-        [str(SERVER_BIN), "--data-dir", str(tmp_path), "--heartbeat-seconds", "0", "serve"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode != 0 and "Traceback" not in done.stderr
-    assert "--heartbeat-seconds (MODELYARD_HEARTBEAT_SECONDS) must be a number above 0" in (
-        done.stderr
-    )

@@ -4,7 +4,6 @@ new URL, filters and secret apply to the next deliveries; etags, validation, per
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import grpc
 import pytest
@@ -13,10 +12,12 @@ from modelyard import Registry
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import webhook_service_pb2 as ws
 
-from tests.helpers import reason_of, register, violations_of
-from tests.servers import ServerProcess
-from tests.test_webhooks import SECRET, Hooks, endpoint, hooks, signed_correctly
-from tests.watching import log_after, own_server, wait_until
+from tests.support.events import log_after, wait_until
+from tests.support.factory import ServerFactory
+from tests.support.servers import Server
+from tests.support.status import reason_of, violations_of
+from tests.support.versions import register
+from tests.support.webhooks import SECRET, Hooks, endpoint, hooks, signed_correctly
 
 NEW_SECRET = "rotated-rotated-rotated-1"
 
@@ -31,7 +32,7 @@ def update(api: Hooks, webhook: ws.Webhook, paths: Sequence[str], **fields: obje
 
 
 def test_an_update_changes_the_masked_fields_in_one_logged_change_without_the_secret(
-    server: ServerProcess, registry: Registry, unique_group: str
+    server: Server, registry: Registry, unique_group: str
 ) -> None:
     registry.create_group(unique_group)
     with hooks(server) as api:
@@ -71,9 +72,11 @@ def test_an_update_changes_the_masked_fields_in_one_logged_change_without_the_se
     assert registry.verify_audit_log().ok
 
 
-def test_the_next_deliveries_go_to_the_new_url_signed_with_the_new_secret(tmp_path: Path) -> None:
+def test_the_next_deliveries_go_to_the_new_url_signed_with_the_new_secret(
+    server_factory: ServerFactory,
+) -> None:
     with (
-        own_server(tmp_path) as server,
+        server_factory() as server,
         Registry(server.address, token=server.token) as registry,
         endpoint() as old,
         endpoint() as new,
@@ -103,9 +106,7 @@ def test_the_next_deliveries_go_to_the_new_url_signed_with_the_new_secret(tmp_pa
         assert new.received[-1].payload["event"]["action"] == "ACTION_ALIAS_SET"  # type: ignore[index]
 
 
-def test_a_stale_etag_is_aborted_and_changes_nothing(
-    server: ServerProcess, registry: Registry
-) -> None:
+def test_a_stale_etag_is_aborted_and_changes_nothing(server: Server, registry: Registry) -> None:
     with hooks(server) as api:
         webhook = api.create("https://hooks.example.com/etag")
         update(api, webhook, ["description"], description="first", etag=webhook.etag)
@@ -121,9 +122,7 @@ def test_a_stale_etag_is_aborted_and_changes_nothing(
         assert fetched.description == "first"
 
 
-def test_bad_updates_are_refused_naming_the_problem(
-    server: ServerProcess, registry: Registry
-) -> None:
+def test_bad_updates_are_refused_naming_the_problem(server: Server, registry: Registry) -> None:
     with hooks(server) as api:
         webhook = api.create("https://hooks.example.com/bad")
         start = registry.verify_audit_log().head_seq
@@ -154,7 +153,7 @@ def test_bad_updates_are_refused_naming_the_problem(
 
 
 def test_only_admins_update_and_a_group_admin_cannot_widen_a_webhook(
-    server: ServerProcess, registry: Registry, unique_group: str
+    server: Server, registry: Registry, unique_group: str
 ) -> None:
     registry.create_group(unique_group)
     group_admin = server.mint_token("gina", f"admin@{unique_group}")

@@ -13,7 +13,9 @@ from modelyard.v1 import audit_service_pb2 as aus
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import resources_pb2 as pb
 
-from tests.helpers import Raw, reason_of, sha, violations_of
+from tests.support.status import reason_of, violations_of
+from tests.support.stubs import Raw
+from tests.support.versions import sha
 
 GOOD_ARTIFACT = pb.Artifact(uri="s3://bucket/model.onnx", sha256=sha("good"))
 

@@ -3,9 +3,6 @@ registering, listing, the record of a failing delivery, redelivery and deletion.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from modelyard import (
     Action,
@@ -18,21 +15,11 @@ from modelyard import (
     WebhookNotFound,
 )
 
-from tests.conftest import BACKENDS
-from tests.helpers import register
-from tests.servers import ServerProcess
-from tests.test_webhooks import FAST_RETRIES, SECRET, endpoint
-from tests.watching import own_server, wait_until
-
-
-@pytest.fixture(params=BACKENDS)
-def fast_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server of the test's own that gives up on a delivery after 3 attempts 0.1 s apart."""
-    backend: str = request.param
-    if backend == "postgres":
-        request.getfixturevalue("postgres_url")  # skips when there is no PostgreSQL
-    with own_server(tmp_path, backend, **FAST_RETRIES) as server:
-        yield server
+from tests.support.events import wait_until
+from tests.support.factory import BACKENDS, ServerFactory
+from tests.support.servers import Server
+from tests.support.versions import register
+from tests.support.webhooks import FAST_RETRIES, SECRET, endpoint
 
 
 def test_a_webhook_is_created_listed_fetched_by_id_or_name_and_deleted(
@@ -80,10 +67,12 @@ def test_a_webhook_is_created_listed_fetched_by_id_or_name_and_deleted(
     registry.delete_webhook(other.name)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_failing_delivery_is_listed_failed_after_its_retries_and_redelivered(
-    fast_server: ServerProcess,
+    server_factory: ServerFactory, backend: str
 ) -> None:
     with (
+        server_factory(backend, **FAST_RETRIES) as fast_server,
         Registry(fast_server.address, token=fast_server.token) as registry,
         endpoint() as receiver,
     ):
@@ -130,9 +119,7 @@ def test_a_failing_delivery_is_listed_failed_after_its_retries_and_redelivered(
             registry.list_webhook_deliveries(webhook.name)
 
 
-async def test_the_async_registry_manages_webhooks_too(
-    server: ServerProcess, unique_group: str
-) -> None:
+async def test_the_async_registry_manages_webhooks_too(server: Server, unique_group: str) -> None:
     async with AsyncRegistry(server.address, token=server.token) as registry:
         await registry.create_group(unique_group)
         webhook = await registry.create_webhook(

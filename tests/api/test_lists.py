@@ -8,7 +8,9 @@ from modelyard import Registry, errors
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import resources_pb2 as pb
 
-from tests.helpers import Raw, reason_of, register
+from tests.support.status import reason_of
+from tests.support.stubs import Raw
+from tests.support.versions import register
 
 AUCS = [0.71, 0.95, 0.88, None, 0.93, 0.60, 0.99]
 

@@ -1,148 +1,29 @@
 """Webhooks against a real HTTP endpoint on loopback: signed deliveries of committed events,
-retries with backoff, the record of failures, redelivery, permissions and crashes."""
+retries with backoff, the record of failures, redelivery and permissions. Deliveries
+across a crash of the server are in tests/e2e/test_restarts.py."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import grpc
 import pytest
 from modelyard import Registry, errors
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import webhook_service_pb2 as ws
-from modelyard.v1 import webhook_service_pb2_grpc
 
-from tests.helpers import reason_of, register, sha, violations_of
-from tests.servers import ServerProcess
-from tests.watching import log_after, move, own_server, wait_until
-
-SECRET = "s3cret-s3cret-s3cret"
-FAST_RETRIES = {"webhook_backoff_seconds": "0.1", "webhook_max_attempts": "3"}
-
-
-@dataclass
-class Delivery:
-    """One POST the endpoint received."""
-
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def payload(self) -> dict[str, object]:
-        result: dict[str, object] = json.loads(self.body)
-        return result
-
-    @property
-    def seq(self) -> int:
-        event = self.payload["event"]
-        assert isinstance(event, dict)
-        return int(event["seq"])
-
-
-@dataclass
-class Endpoint:
-    """An HTTP server on loopback that records each POST and answers with `status` (500 to
-    the next `failures` POSTs first)."""
-
-    status: int = 204
-    failures: int = 0
-    received: list[Delivery] = field(default_factory=list)
-    url: str = ""
-
-    def seqs(self) -> list[int]:
-        return [d.seq for d in self.received]
-
-    def answered(self) -> list[int]:
-        """The seqs of the POSTs answered 2xx, each once."""
-        return sorted({d.seq for d in self.received if d.headers.get("x-answer", "")[:1] == "2"})
-
-
-@contextmanager
-def endpoint() -> Iterator[Endpoint]:
-    state = Endpoint()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            status = state.status
-            if state.failures > 0:
-                state.failures -= 1
-                status = 500
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            headers["x-answer"] = str(status)
-            state.received.append(Delivery(headers, body))
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}/hooks"
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-
-
-@dataclass
-class Hooks:
-    """The WebhookService through its generated stub, as one principal."""
-
-    stub: webhook_service_pb2_grpc.WebhookServiceStub
-    metadata: tuple[tuple[str, str], ...]
-
-    def create(
-        self, url: str, *, group: str = "", secret: str = SECRET, **fields: object
-    ) -> ws.Webhook:
-        webhook = ws.Webhook(url=url, group=group, secret=secret, **fields)  # type: ignore[arg-type]
-        request = ws.CreateWebhookRequest(webhook=webhook)
-        return self.stub.CreateWebhook(request, metadata=self.metadata, timeout=10)
-
-    def deliveries(self, webhook: str, state: int = 0) -> list[ws.WebhookDelivery]:
-        request = ws.ListWebhookDeliveriesRequest(parent=webhook, state=state)  # type: ignore[arg-type]
-        return list(self.stub.ListWebhookDeliveries(request, metadata=self.metadata).deliveries)
-
-    def delivered(self, webhook: str) -> list[int]:
-        """The seqs of the webhook's SUCCEEDED deliveries, oldest first."""
-        return sorted(d.seq for d in self.deliveries(webhook, ws.DELIVERY_STATE_SUCCEEDED))
-
-
-@contextmanager
-def hooks(server: ServerProcess, token: str | None = None) -> Iterator[Hooks]:
-    with grpc.insecure_channel(server.address) as channel:
-        yield Hooks(
-            webhook_service_pb2_grpc.WebhookServiceStub(channel),
-            (("authorization", f"Bearer {token or server.token}"),),
-        )
-
-
-def signed_correctly(delivery: Delivery, secret: str = SECRET) -> bool:
-    """Checks the signature as a receiver would: HMAC-SHA256 over id.timestamp.body."""
-    signed = (
-        f"{delivery.headers['webhook-id']}.{delivery.headers['webhook-timestamp']}.".encode()
-        + delivery.body
-    )
-    expected = base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest())
-    scheme, _, given = delivery.headers["webhook-signature"].partition(",")
-    return scheme == "v1" and hmac.compare_digest(given.encode(), expected)
+from tests.support.events import log_after, wait_until
+from tests.support.factory import ServerFactory
+from tests.support.servers import Server
+from tests.support.status import reason_of, violations_of
+from tests.support.stubs import move
+from tests.support.versions import register, sha
+from tests.support.webhooks import FAST_RETRIES, SECRET, endpoint, hooks, signed_correctly
 
 
 def test_a_group_webhook_receives_each_committed_event_of_its_group_signed(
-    server: ServerProcess, registry: Registry, unique_group: str
+    server: Server, registry: Registry, unique_group: str
 ) -> None:
     registry.create_group(unique_group)
     registry.create_group(unique_group + "-other")
@@ -172,7 +53,7 @@ def test_a_group_webhook_receives_each_committed_event_of_its_group_signed(
 
 
 def test_a_tenant_webhook_sees_every_change_that_committed_and_none_that_did_not(
-    server: ServerProcess, registry: Registry, unique_group: str
+    server: Server, registry: Registry, unique_group: str
 ) -> None:
     registry.create_group(unique_group)
     with endpoint() as receiver, hooks(server) as api:
@@ -193,9 +74,11 @@ def test_a_tenant_webhook_sees_every_change_that_committed_and_none_that_did_not
         assert sorted(set(receiver.seqs())) == logged
 
 
-def test_a_failing_endpoint_is_retried_then_failed_and_redelivered(tmp_path: Path) -> None:
+def test_a_failing_endpoint_is_retried_then_failed_and_redelivered(
+    server_factory: ServerFactory,
+) -> None:
     with (
-        own_server(tmp_path, **FAST_RETRIES) as server,
+        server_factory(**FAST_RETRIES) as server,
         Registry(server.address, token=server.token) as registry,
         endpoint() as receiver,
         hooks(server) as api,
@@ -242,29 +125,8 @@ def test_a_failing_endpoint_is_retried_then_failed_and_redelivered(tmp_path: Pat
         assert refused.last_response_code == 0 and "cannot reach" in refused.last_error
 
 
-def test_deliveries_survive_a_crash_of_the_server(tmp_path: Path) -> None:
-    with (
-        own_server(tmp_path, **FAST_RETRIES) as server,
-        endpoint() as receiver,
-        hooks(server) as api,
-    ):
-        with Registry(server.address, token=server.token) as registry:
-            registry.create_group("durable")
-            webhook = api.create(receiver.url, group="durable")
-            receiver.status = 503
-            made = [register(registry, "durable") for _ in range(3)]
-        server.kill9()
-        receiver.status = 200
-        server.start()
-        with hooks(server) as after, Registry(server.address, token=server.token) as registry:
-            wait_until(lambda: len(after.delivered(webhook.name)) == 3, what="every delivery")
-            logged = log_after(registry, webhook.cursor)
-        assert receiver.answered() == [e.seq for e in logged]
-        assert [e.resource for e in logged] == [m.name for m in made]
-
-
 def test_webhook_changes_are_logged_without_the_secret_and_need_an_admin(
-    server: ServerProcess, registry: Registry, unique_group: str
+    server: Server, registry: Registry, unique_group: str
 ) -> None:
     registry.create_group(unique_group)
     with hooks(server) as api:
@@ -297,7 +159,7 @@ def test_webhook_changes_are_logged_without_the_secret_and_need_an_admin(
             assert reason_of(refused.value) == "MISSING_PERMISSION"
 
 
-def test_bad_webhooks_are_refused_naming_every_problem(server: ServerProcess) -> None:
+def test_bad_webhooks_are_refused_naming_every_problem(server: Server) -> None:
     with hooks(server) as api:
         with pytest.raises(grpc.RpcError) as refused:
             api.create("ftp://files.example.com", secret="short", group="Bad Group")
@@ -322,7 +184,7 @@ def test_bad_webhooks_are_refused_naming_every_problem(server: ServerProcess) ->
 
 
 def test_a_burst_of_events_reaches_the_endpoint_in_seq_order(
-    sqlite_server: ServerProcess, unique_group: str
+    sqlite_server: Server, unique_group: str
 ) -> None:
     with (
         Registry(sqlite_server.address, token=sqlite_server.token) as registry,

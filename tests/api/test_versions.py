@@ -8,7 +8,7 @@ import pytest
 from modelyard import Registry, errors
 from modelyard.v1 import resources_pb2 as pb
 
-from tests.helpers import register, sha
+from tests.support.versions import register, sha
 
 
 def test_a_registered_version_is_numbered_pending_and_in_stage_none(

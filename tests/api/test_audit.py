@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -12,8 +11,9 @@ import pytest
 from modelyard import Registry
 from modelyard.v1 import resources_pb2 as pb
 
-from tests.helpers import register
-from tests.servers import ServerProcess, create_database, drop_database
+from tests.support.factory import ServerFactory
+from tests.support.servers import Server
+from tests.support.versions import register
 
 
 def test_every_change_writes_one_entry_with_before_and_after(
@@ -103,7 +103,7 @@ async def _tamper_postgres(url: str, sql: str) -> None:
         await conn.close()
 
 
-def tamper(server: ServerProcess, sql: str) -> None:
+def tamper(server: Server, sql: str) -> None:
     """Changes the log directly in the database, as an intruder with database access would."""
     if server.backend == "postgres":
         assert server.database_url is not None
@@ -113,29 +113,17 @@ def tamper(server: ServerProcess, sql: str) -> None:
             db.execute(sql)
 
 
-@pytest.fixture
-def own_server(
-    server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    """A server of the same backend with a log of its own, so tampering harms no other test."""
-    database_url = create_database() if server.backend == "postgres" else None
-    process = ServerProcess(
-        tmp_path_factory.mktemp("tamper"), database_url=database_url, backend=server.backend
-    )
-    process.start()
-    yield process
-    process.stop()
-    if database_url:
-        drop_database(database_url)
-
-
 @pytest.mark.parametrize(
     ("change", "problem"), [(ALTER, "altered"), (REMOVE, "missing")], ids=["altered", "removed"]
 )
 def test_verify_finds_the_first_entry_changed_in_the_database(
-    own_server: ServerProcess, unique_group: str, change: str, problem: str
+    server: Server, server_factory: ServerFactory, unique_group: str, change: str, problem: str
 ) -> None:
-    with Registry(own_server.address, token=own_server.token) as registry:
+    # A server of the same backend with a log of its own, so tampering harms no other test.
+    with (
+        server_factory(server.backend) as own_server,
+        Registry(own_server.address, token=own_server.token) as registry,
+    ):
         registry.create_group(unique_group)
         for _ in range(4):
             register(registry, unique_group)

@@ -13,8 +13,8 @@ from google.protobuf import json_format
 from modelyard import Registry, errors
 from modelyard.v1 import resources_pb2 as pb
 
-from tests.helpers import register
-from tests.servers import ServerProcess
+from tests.support.servers import Server
+from tests.support.versions import register
 
 NONE, STAGING, PRODUCTION, ARCHIVED = (
     pb.STAGE_NONE,
@@ -51,7 +51,7 @@ class Team:
 
 
 @pytest.fixture(scope="session")
-def tokens(server: ServerProcess) -> dict[str, str]:
+def tokens(server: Server) -> dict[str, str]:
     return {
         "ann": server.mint_token("ann", "approver"),
         "bob": server.mint_token("bob", "approver"),
@@ -61,7 +61,7 @@ def tokens(server: ServerProcess) -> dict[str, str]:
 
 
 @pytest.fixture
-def team(server: ServerProcess, tokens: dict[str, str]) -> Iterator[Team]:
+def team(server: Server, tokens: dict[str, str]) -> Iterator[Team]:
     clients = [Registry(server.address, token=t) for t in [server.token, *tokens.values()]]
     yield Team(*clients)
     for client in clients:
