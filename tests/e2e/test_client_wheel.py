@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 from modelyard import Registry
 
-from tests.servers import ServerProcess
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.support.paths import REPO
+from tests.support.servers import Server
 
 USE_THE_SERVER = textwrap.dedent(
     """
@@ -87,9 +86,11 @@ def test_the_wheel_carries_the_sdk_the_cli_and_their_types(client_wheel: Path) -
     assert "modelyard = modelyard.cli:main" in text
 
 
+# A fresh venv and a pip install: each step may take up to 180 s, as _run allows.
+@pytest.mark.timeout(600)
 def test_the_wheel_works_alone_in_a_fresh_venv(
     client_wheel: Path,
-    sqlite_server: ServerProcess,
+    sqlite_server: Server,
     tmp_path: Path,
     unique_group: str,
 ) -> None:

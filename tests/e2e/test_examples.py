@@ -1,5 +1,6 @@
-"""examples/deployer.py, run as a user runs it: it follows promotions and rollbacks, serves
-the production version, retires the one it replaces, and resumes after being killed."""
+"""The programs in examples/, run as a user runs them against a real server: typed_usage.py,
+and deployer.py, which follows promotions and rollbacks, serves the production version,
+retires the one it replaces, and resumes after being killed."""
 
 from __future__ import annotations
 
@@ -15,23 +16,38 @@ from pathlib import Path
 
 from modelyard import Registry
 
-from tests.servers import ServerProcess
-from tests.watching import wait_until
+from tests.support.events import wait_until
+from tests.support.paths import REPO
+from tests.support.servers import Server
 
-DEPLOYER = Path(__file__).resolve().parents[1] / "examples" / "deployer.py"
+DEPLOYER = REPO / "examples" / "deployer.py"
+
+
+def test_the_typed_example_runs_against_the_server(server: Server, unique_group: str) -> None:
+    env = {
+        **os.environ,
+        "MODELYARD_ADDRESS": server.address,
+        "MODELYARD_TOKEN": server.token,
+    }
+    command = [sys.executable, str(REPO / "examples" / "typed_usage.py"), unique_group]
+    for _ in range(2):  # the second run finds the group and the artifact already there
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert f"registered groups/{unique_group}/versions/1" in done.stdout
+        assert "ACTION_MODEL_GROUP_CREATED" in done.stdout
 
 
 @contextmanager
-def deployer(server: ServerProcess, serving: Path, group: str) -> Iterator[subprocess.Popen[bytes]]:
+def deployer(server: Server, serving: Path, group: str) -> Iterator[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
     env |= {"MODELYARD_ADDRESS": server.address, "MODELYARD_TOKEN": server.token}
-    log = (serving.parent / "deployer.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, str(DEPLOYER), "--serving-dir", str(serving), group],
-        env=env,
-        stdout=log,
-        stderr=log,
-    )
+    with (serving.parent / "deployer.log").open("ab") as log:  # the child keeps its own
+        process = subprocess.Popen(
+            [sys.executable, str(DEPLOYER), "--serving-dir", str(serving), group],
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
     try:
         yield process
     finally:
@@ -46,7 +62,7 @@ def live(serving: Path, group: str) -> str | None:
 
 
 def test_the_deployer_serves_production_retires_the_old_and_resumes_after_a_kill(
-    sqlite_server: ServerProcess, unique_group: str, tmp_path: Path
+    sqlite_server: Server, unique_group: str, tmp_path: Path
 ) -> None:
     serving = tmp_path / "serving"
     model = tmp_path / "model-1.onnx"
