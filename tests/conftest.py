@@ -22,13 +22,13 @@ from tests.support.stubs import Raw, raw_stubs
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Marks `postgres` every test that runs on PostgreSQL (a `server` or `backend` of
-    "postgres"), so that `-m "not postgres"` runs the SQLite half alone."""
+    "postgres", or a `postgres_database`), so that `-m "not postgres"` runs the SQLite half
+    alone."""
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and "postgres" in (
-            callspec.params.get("server"),
-            callspec.params.get("backend"),
-        ):
+        params = callspec.params if callspec is not None else {}
+        on_postgres = "postgres" in (params.get("server"), params.get("backend"))
+        if on_postgres or "postgres_database" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
 
 

@@ -125,9 +125,17 @@ def settings_of(server: Server, given: dict[str, str]) -> Settings:
     unknown = set(given) - known
     if unknown:
         raise TypeError(f"no server setting named {sorted(unknown)}; known: {sorted(known)}")
-    # Each given value takes the type of the setting's default (float, int).
-    typed = {name: type(getattr(settings, name))(value) for name, value in given.items()}
+    typed: dict[str, Any] = {
+        name: _typed(getattr(settings, name), text) for name, text in given.items()
+    }
     return replace(settings, **typed)
+
+
+def _typed(default: Any, text: str) -> Any:
+    """Returns `text` as a value of the default's type, as config.load reads the variable."""
+    if isinstance(default, bool):
+        return text == "1"
+    return type(default)(text)
 
 
 @dataclass
