@@ -34,6 +34,7 @@ from modelyard_server.store.tokens import create_token
 from tests.support.servers import Server
 
 __all__ = [
+    "DEFAULT_TENANT",
     "Domain",
     "Event",
     "EventHub",

@@ -5,9 +5,8 @@ nothing left behind when streams end."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +14,7 @@ from modelyard.v1 import resources_pb2 as pb
 from sqlalchemy import event
 
 from tests.support.inprocess import (
+    DEFAULT_TENANT,
     Domain,
     Event,
     EventHub,
@@ -24,19 +24,12 @@ from tests.support.inprocess import (
     ResourceExhausted,
     SqlStore,
     WatchFilter,
-    open_domain,
 )
 
-TENANT = "t"
+TENANT = DEFAULT_TENANT  # the domain fixture's
 QUIET = HubSettings(heartbeat_seconds=3600, poll_seconds=3600)  # only explicit wakeups
 
 Items = AsyncGenerator[Event[int] | Heartbeat]
-
-
-@pytest.fixture
-async def domain(tmp_path: Path) -> AsyncIterator[Domain]:
-    async with open_domain(tmp_path / "hub.db", tenant=TENANT) as opened:
-        yield opened
 
 
 def log_reads(store: SqlStore) -> list[str]:
