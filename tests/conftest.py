@@ -1,84 +1,81 @@
-"""Fixtures: a real modelyard server per backend (SQLite file, fresh PostgreSQL database)."""
+"""Fixtures every layer shares: the server factory, the servers shared by a session (one per
+backend), and clients of them.
+
+Layers: `unit` (in this process, no gRPC), `api` (a real server in this process), `cli`
+(the command's `main` in this process), `e2e` (real server subprocesses). `make test-fast`
+runs the first two.
+"""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
-import grpc
 import pytest
 from modelyard import Registry
-from modelyard.v1 import (
-    approval_service_pb2_grpc,
-    audit_service_pb2_grpc,
-    registry_service_pb2_grpc,
-)
 
-from tests.helpers import Raw
-from tests.servers import PostgresUnavailable, ServerProcess, create_database, drop_database
+from tests.support.factory import BACKENDS, ServerFactory
+from tests.support.postgres import create_database_or_skip, drop_database
+from tests.support.servers import Server
+from tests.support.stubs import Raw, raw_stubs
 
-BACKENDS = ["sqlite", "postgres"]
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks `postgres` every test that runs on PostgreSQL (a `server` or `backend` of
+    "postgres", or a `postgres_database`), so that `-m "not postgres"` runs the SQLite half
+    alone."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        on_postgres = "postgres" in (params.get("server"), params.get("backend"))
+        if on_postgres or "postgres_database" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database created for this test run (dropped at its end)."""
-    try:
-        url = create_database()
-    except PostgresUnavailable as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the PostgreSQL tests, but: {error}")
-        pytest.skip(f"PostgreSQL tests skipped: {error} (set MODELYARD_TEST_POSTGRES_URL)")
+def server_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerFactory]:
+    """Starts servers for tests; see ServerFactory. A test's own server:
+    ``with server_factory("postgres", heartbeat_seconds="0.2") as server: ...``."""
+    factory = ServerFactory(tmp_path_factory)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def server(request: pytest.FixtureRequest, server_factory: ServerFactory) -> Iterator[Server]:
+    """A server in this process shared by the session, once per backend."""
+    with server_factory(request.param) as started:
+        yield started
+
+
+@pytest.fixture(scope="session")
+def sqlite_server(server_factory: ServerFactory) -> Iterator[Server]:
+    """A server on SQLite only, for tests about things that do not depend on the database."""
+    with server_factory("sqlite") as started:
+        yield started
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[str]:
+    """The URL of a fresh PostgreSQL database, dropped after the test (skipped without
+    PostgreSQL, except under CI, where that fails)."""
+    url = create_database_or_skip()
     yield url
     drop_database(url)
 
 
-def start_server(backend: str, data_dir: Path, request: pytest.FixtureRequest) -> ServerProcess:
-    database_url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
-    return ServerProcess(data_dir=data_dir, database_url=database_url, backend=backend).start()
-
-
-@pytest.fixture(scope="session", params=BACKENDS)
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
-    """A modelyard server shared by the session, once per backend."""
-    backend: str = request.param
-    process = start_server(backend, tmp_path_factory.mktemp(f"data-{backend}"), request)
-    yield process
-    process.stop()
-
-
-@pytest.fixture(scope="session")
-def sqlite_server(
-    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> Iterator[ServerProcess]:
-    """A server on SQLite only, for tests about things that do not depend on the database."""
-    process = start_server("sqlite", tmp_path_factory.mktemp("data-sqlite-only"), request)
-    yield process
-    process.stop()
-
-
 @pytest.fixture
-def registry(server: ServerProcess) -> Iterator[Registry]:
+def registry(server: Server) -> Iterator[Registry]:
     """The SDK, connected to `server` as its admin."""
     with Registry(server.address, token=server.token) as client:
         yield client
 
 
 @pytest.fixture
-def raw(server: ServerProcess) -> Iterator[Raw]:
+def raw(server: Server) -> Iterator[Raw]:
     """The generated stubs on a plain channel, with the admin token."""
-    with grpc.insecure_channel(server.address) as channel:
-        yield Raw(
-            channel,
-            registry_service_pb2_grpc.RegistryServiceStub(channel),
-            audit_service_pb2_grpc.AuditServiceStub(channel),
-            approval_service_pb2_grpc.ApprovalServiceStub(channel),
-            (("authorization", f"Bearer {server.token}"),),
-        )
+    with raw_stubs(server.address, server.token) as stubs:
+        yield stubs
 
 
 @pytest.fixture

@@ -1,0 +1,555 @@
+"""Every RPC answers bad input with INVALID_ARGUMENT, a reason, and the fields to fix."""
+
+from __future__ import annotations
+
+import math
+
+import grpc
+import pytest
+from google.protobuf import field_mask_pb2, text_format
+from google.protobuf.message import Message
+from modelyard.v1 import approval_service_pb2 as aps
+from modelyard.v1 import audit_service_pb2 as aus
+from modelyard.v1 import registry_service_pb2 as rs
+from modelyard.v1 import resources_pb2 as pb
+
+from tests.support.status import reason_of, violations_of
+from tests.support.stubs import Raw
+from tests.support.versions import sha
+
+GOOD_ARTIFACT = pb.Artifact(uri="s3://bucket/model.onnx", sha256=sha("good"))
+
+
+def version(**fields: object) -> pb.ModelVersion:
+    base: dict[str, object] = {"artifact": GOOD_ARTIFACT}
+    base.update(fields)
+    return pb.ModelVersion(**base)  # type: ignore[arg-type]
+
+
+def create(v: pb.ModelVersion) -> tuple[str, Message]:
+    return "CreateModelVersion", rs.CreateModelVersionRequest(
+        parent="groups/{group}", model_version=v
+    )
+
+
+CASES: list[tuple[str, str, Message, str, str]] = [
+    # (id, rpc, request, reason, field that must be named)
+    (
+        "group-id-uppercase",
+        "CreateModelGroup",
+        rs.CreateModelGroupRequest(model_group_id="Fraud"),
+        "INVALID_FIELD",
+        "model_group_id",
+    ),
+    (
+        "group-id-empty",
+        "CreateModelGroup",
+        rs.CreateModelGroupRequest(model_group_id=""),
+        "INVALID_FIELD",
+        "model_group_id",
+    ),
+    (
+        "group-id-long",
+        "CreateModelGroup",
+        rs.CreateModelGroupRequest(model_group_id="a" * 64),
+        "INVALID_FIELD",
+        "model_group_id",
+    ),
+    (
+        "group-tag-key",
+        "CreateModelGroup",
+        rs.CreateModelGroupRequest(
+            model_group_id="ok", model_group=pb.ModelGroup(tags={"bad key": "v"})
+        ),
+        "INVALID_FIELD",
+        "model_group.tags",
+    ),
+    (
+        "group-description-long",
+        "CreateModelGroup",
+        rs.CreateModelGroupRequest(
+            model_group_id="ok", model_group=pb.ModelGroup(description="x" * 5000)
+        ),
+        "INVALID_FIELD",
+        "model_group.description",
+    ),
+    (
+        "request-id-long",
+        "CreateModelGroup",
+        rs.CreateModelGroupRequest(model_group_id="ok", request_id="r" * 200),
+        "INVALID_FIELD",
+        "request_id",
+    ),
+    (
+        "get-group-name",
+        "GetModelGroup",
+        rs.GetModelGroupRequest(name="fraud"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "list-groups-page-size",
+        "ListModelGroups",
+        rs.ListModelGroupsRequest(page_size=-1),
+        "INVALID_FIELD",
+        "",
+    ),
+    (
+        "list-groups-filter",
+        "ListModelGroups",
+        rs.ListModelGroupsRequest(filter="tags.team = "),
+        "INVALID_FILTER",
+        "",
+    ),
+    (
+        "update-group-mask-empty",
+        "UpdateModelGroup",
+        rs.UpdateModelGroupRequest(model_group=pb.ModelGroup(name="groups/{group}")),
+        "INVALID_FIELD",
+        "update_mask",
+    ),
+    (
+        "update-group-mask-unknown",
+        "UpdateModelGroup",
+        rs.UpdateModelGroupRequest(
+            model_group=pb.ModelGroup(name="groups/{group}"),
+            update_mask=field_mask_pb2.FieldMask(paths=["colour"]),
+        ),
+        "INVALID_FIELD",
+        "update_mask",
+    ),
+    (
+        "update-group-output-only",
+        "UpdateModelGroup",
+        rs.UpdateModelGroupRequest(
+            model_group=pb.ModelGroup(name="groups/{group}"),
+            update_mask=field_mask_pb2.FieldMask(paths=["latest_version"]),
+        ),
+        "IMMUTABLE_FIELD",
+        "",
+    ),
+    (
+        "update-group-name",
+        "UpdateModelGroup",
+        rs.UpdateModelGroupRequest(
+            model_group=pb.ModelGroup(name="groups/"),
+            update_mask=field_mask_pb2.FieldMask(paths=["description"]),
+        ),
+        "INVALID_FIELD",
+        "model_group.name",
+    ),
+    (
+        "delete-group-name",
+        "DeleteModelGroup",
+        rs.DeleteModelGroupRequest(name="groups/a/b"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "create-version-parent",
+        "CreateModelVersion",
+        rs.CreateModelVersionRequest(parent="fraud", model_version=version()),
+        "INVALID_FIELD",
+        "parent",
+    ),
+    ("no-artifact", *create(pb.ModelVersion()), "INVALID_FIELD", "model_version.artifact"),
+    (
+        "uri-missing",
+        *create(version(artifact=pb.Artifact(sha256=sha("x")))),
+        "INVALID_FIELD",
+        "model_version.artifact.uri",
+    ),
+    (
+        "uri-no-scheme",
+        *create(version(artifact=pb.Artifact(uri="model.onnx", sha256=sha("x")))),
+        "INVALID_FIELD",
+        "model_version.artifact.uri",
+    ),
+    (
+        "uri-relative-file",
+        *create(version(artifact=pb.Artifact(uri="file://rel/path", sha256=sha("x")))),
+        "INVALID_FIELD",
+        "model_version.artifact.uri",
+    ),
+    (
+        "uri-s3-no-bucket",
+        *create(version(artifact=pb.Artifact(uri="s3:///key", sha256=sha("x")))),
+        "INVALID_FIELD",
+        "model_version.artifact.uri",
+    ),
+    (
+        "sha-short",
+        *create(version(artifact=pb.Artifact(uri="s3://b/k", sha256="abc"))),
+        "INVALID_FIELD",
+        "model_version.artifact.sha256",
+    ),
+    (
+        "sha-upper",
+        *create(version(artifact=pb.Artifact(uri="s3://b/k", sha256=sha("x").upper()))),
+        "INVALID_FIELD",
+        "model_version.artifact.sha256",
+    ),
+    (
+        "size-negative",
+        *create(version(artifact=pb.Artifact(uri="s3://b/k", sha256=sha("x"), size_bytes=-1))),
+        "INVALID_FIELD",
+        "model_version.artifact.size_bytes",
+    ),
+    (
+        "metric-nan",
+        *create(version(metrics={"auc": math.nan})),
+        "INVALID_FIELD",
+        "model_version.metrics",
+    ),
+    (
+        "metric-inf",
+        *create(version(metrics={"auc": math.inf})),
+        "INVALID_FIELD",
+        "model_version.metrics",
+    ),
+    (
+        "metric-name",
+        *create(version(metrics={"1auc": 0.5})),
+        "INVALID_FIELD",
+        "model_version.metrics",
+    ),
+    (
+        "too-many-tags",
+        *create(version(tags={f"t{i}": "v" for i in range(65)})),
+        "INVALID_FIELD",
+        "model_version.tags",
+    ),
+    (
+        "tag-value-long",
+        *create(version(tags={"t": "v" * 1025})),
+        "INVALID_FIELD",
+        "model_version.tags",
+    ),
+    (
+        "param-key",
+        *create(version(hyperparameters={"": "1"})),
+        "INVALID_FIELD",
+        "model_version.hyperparameters",
+    ),
+    (
+        "lineage-parent",
+        *create(version(lineage=pb.Lineage(parent_versions=["groups/x/versions/zero"]))),
+        "INVALID_FIELD",
+        "model_version.lineage.parent_versions",
+    ),
+    (
+        "lineage-repo",
+        *create(version(lineage=pb.Lineage(code_repository="not a uri"))),
+        "INVALID_FIELD",
+        "model_version.lineage.code_repository",
+    ),
+    (
+        "schema-no-type",
+        *create(version(schema=pb.ModelSchema(inputs=[pb.ColumnSpec(name="a")]))),
+        "INVALID_FIELD",
+        "model_version.schema.inputs[0].type",
+    ),
+    (
+        "schema-duplicate",
+        *create(
+            version(
+                schema=pb.ModelSchema(
+                    outputs=[pb.ColumnSpec(name="a", type=pb.COLUMN_TYPE_DOUBLE)] * 2
+                )
+            )
+        ),
+        "INVALID_FIELD",
+        "model_version.schema.outputs[1].name",
+    ),
+    (
+        "schema-range",
+        *create(
+            version(
+                schema=pb.ModelSchema(
+                    inputs=[pb.ColumnSpec(name="a", type=pb.COLUMN_TYPE_DOUBLE, min=2, max=1)]
+                )
+            )
+        ),
+        "INVALID_FIELD",
+        "model_version.schema.inputs[0].max",
+    ),
+    (
+        "card-fairness",
+        *create(
+            version(
+                model_card=pb.ModelCard(
+                    fairness_evaluations=[pb.FairnessEvaluation(slice="a", value=1)]
+                )
+            )
+        ),
+        "INVALID_FIELD",
+        "model_version.model_card.fairness_evaluations[0].metric",
+    ),
+    (
+        "get-version-name",
+        "GetModelVersion",
+        rs.GetModelVersionRequest(name="groups/{group}/versions/0"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "get-version-word",
+        "GetModelVersion",
+        rs.GetModelVersionRequest(name="groups/{group}/versions/newest"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "list-versions-parent",
+        "ListModelVersions",
+        rs.ListModelVersionsRequest(parent=""),
+        "INVALID_FIELD",
+        "parent",
+    ),
+    (
+        "list-versions-order",
+        "ListModelVersions",
+        rs.ListModelVersionsRequest(parent="groups/{group}", order_by="stage"),
+        "INVALID_ORDER_BY",
+        "",
+    ),
+    (
+        "update-version-immutable",
+        "UpdateModelVersion",
+        rs.UpdateModelVersionRequest(
+            model_version=pb.ModelVersion(name="groups/{group}/versions/1"),
+            update_mask=field_mask_pb2.FieldMask(paths=["metrics"]),
+        ),
+        "IMMUTABLE_FIELD",
+        "",
+    ),
+    (
+        "update-version-empty-mask",
+        "UpdateModelVersion",
+        rs.UpdateModelVersionRequest(
+            model_version=pb.ModelVersion(name="groups/{group}/versions/1")
+        ),
+        "INVALID_FIELD",
+        "update_mask",
+    ),
+    (
+        "update-version-tags",
+        "UpdateModelVersion",
+        rs.UpdateModelVersionRequest(
+            model_version=pb.ModelVersion(name="groups/{group}/versions/1", tags={"bad key": "x"}),
+            update_mask=field_mask_pb2.FieldMask(paths=["tags"]),
+        ),
+        "INVALID_FIELD",
+        "model_version.tags",
+    ),
+    (
+        "delete-version-name",
+        "DeleteModelVersion",
+        rs.DeleteModelVersionRequest(name="groups/{group}"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "approve-name",
+        "ApproveModelVersion",
+        aps.ApproveModelVersionRequest(name="groups/{group}/versions/x"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "approve-reason-long",
+        "ApproveModelVersion",
+        aps.ApproveModelVersionRequest(name="groups/{group}/versions/1", reason="r" * 5000),
+        "INVALID_FIELD",
+        "reason",
+    ),
+    (
+        "reject-no-reason",
+        "RejectModelVersion",
+        aps.RejectModelVersionRequest(name="groups/{group}/versions/1"),
+        "INVALID_FIELD",
+        "reason",
+    ),
+    (
+        "reject-name",
+        "RejectModelVersion",
+        aps.RejectModelVersionRequest(name="{group}/1", reason="bad"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "approvals-parent",
+        "ListApprovals",
+        aps.ListApprovalsRequest(parent="groups/{group}/aliases/x"),
+        "INVALID_FIELD",
+        "parent",
+    ),
+    (
+        "policy-name",
+        "GetApprovalPolicy",
+        aps.GetApprovalPolicyRequest(name="groups/{group}/policy"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "policy-values",
+        "UpdateApprovalPolicy",
+        aps.UpdateApprovalPolicyRequest(
+            approval_policy=pb.ApprovalPolicy(
+                name="groups/{group}/approvalPolicy", max_production_versions=99
+            ),
+            update_mask=field_mask_pb2.FieldMask(paths=["max_production_versions"]),
+        ),
+        "INVALID_FIELD",
+        "approval_policy.max_production_versions",
+    ),
+    (
+        "policy-mask",
+        "UpdateApprovalPolicy",
+        aps.UpdateApprovalPolicyRequest(
+            approval_policy=pb.ApprovalPolicy(name="groups/{group}/approvalPolicy"),
+            update_mask=field_mask_pb2.FieldMask(paths=["owner"]),
+        ),
+        "INVALID_FIELD",
+        "update_mask",
+    ),
+    (
+        "transition-no-stage",
+        "TransitionModelVersionStage",
+        rs.TransitionModelVersionStageRequest(name="groups/{group}/versions/1"),
+        "INVALID_FIELD",
+        "stage",
+    ),
+    (
+        "transition-name",
+        "TransitionModelVersionStage",
+        rs.TransitionModelVersionStageRequest(name="groups/{group}", stage=pb.STAGE_STAGING),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "rollback-group",
+        "RollbackProduction",
+        rs.RollbackProductionRequest(group="{group}"),
+        "INVALID_FIELD",
+        "group",
+    ),
+    (
+        "rollback-foreign-target",
+        "RollbackProduction",
+        rs.RollbackProductionRequest(
+            group="groups/{group}", target_version="groups/other/versions/1"
+        ),
+        "INVALID_FIELD",
+        "target_version",
+    ),
+    (
+        "alias-reserved",
+        "SetAlias",
+        rs.SetAliasRequest(
+            alias=pb.Alias(
+                name="groups/{group}/aliases/latest", version="groups/{group}/versions/1"
+            )
+        ),
+        "INVALID_FIELD",
+        "alias.name",
+    ),
+    (
+        "alias-version",
+        "SetAlias",
+        rs.SetAliasRequest(alias=pb.Alias(name="groups/{group}/aliases/champion", version="1")),
+        "INVALID_FIELD",
+        "alias.version",
+    ),
+    (
+        "alias-get-name",
+        "GetAlias",
+        rs.GetAliasRequest(name="groups/{group}/aliases/Champion"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "alias-list-parent",
+        "ListAliases",
+        rs.ListAliasesRequest(parent="groups"),
+        "INVALID_FIELD",
+        "parent",
+    ),
+    (
+        "alias-delete-name",
+        "DeleteAlias",
+        rs.DeleteAliasRequest(name="groups/{group}/versions/1"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "audit-action",
+        "ListAuditEvents",
+        aus.ListAuditEventsRequest(actions=[pb.ACTION_UNSPECIFIED]),
+        "INVALID_FIELD",
+        "actions[0]",
+    ),
+    (
+        "audit-token",
+        "ListAuditEvents",
+        aus.ListAuditEventsRequest(page_token="garbage"),
+        "INVALID_PAGE_TOKEN",
+        "",
+    ),
+]
+
+
+def _bind(request: Message, group: str) -> Message:
+    """Puts the test's group into every name of the request."""
+    text = text_format.MessageToString(request).replace("{group}", group)
+    return text_format.Parse(text, type(request)())
+
+
+@pytest.mark.parametrize(
+    ("rpc", "request_", "reason", "field"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_bad_input_is_invalid_argument_with_reason_and_field(
+    raw: Raw, unique_group: str, rpc: str, request_: Message, reason: str, field: str
+) -> None:
+    raw.registry.CreateModelGroup(
+        rs.CreateModelGroupRequest(model_group_id=unique_group), metadata=raw.metadata
+    )
+    stub: object = raw.registry
+    if rpc in {"ListAuditEvents", "VerifyAuditLog"}:
+        stub = raw.audit
+    elif rpc in aps.DESCRIPTOR.services_by_name["ApprovalService"].methods_by_name:
+        stub = raw.approval
+    with pytest.raises(grpc.RpcError) as caught:
+        getattr(stub, rpc)(_bind(request_, unique_group), metadata=raw.metadata)
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert reason_of(error) == reason
+    details = error.details() or ""
+    assert details and "Traceback" not in details
+    if field:
+        assert any(name.startswith(field) for name in violations_of(error)), violations_of(error)
+    # Nothing was written: the group's trail holds only its creation.
+    trail = raw.audit.ListAuditEvents(
+        aus.ListAuditEventsRequest(resource=f"groups/{unique_group}"), metadata=raw.metadata
+    )
+    assert [e.action for e in trail.audit_events] == [pb.ACTION_MODEL_GROUP_CREATED]
+
+
+def test_every_violation_is_reported_at_once(raw: Raw, unique_group: str) -> None:
+    raw.registry.CreateModelGroup(
+        rs.CreateModelGroupRequest(model_group_id=unique_group), metadata=raw.metadata
+    )
+    bad = pb.ModelVersion(
+        artifact=pb.Artifact(uri="nope", sha256="x"),
+        metrics={"auc": math.nan},
+        tags={"bad key": "v"},
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        raw.registry.CreateModelVersion(
+            rs.CreateModelVersionRequest(parent=f"groups/{unique_group}", model_version=bad),
+            metadata=raw.metadata,
+        )
+    fields = set(violations_of(caught.value))
+    assert {"model_version.artifact.uri", "model_version.artifact.sha256"} <= fields
+    assert any(f.startswith("model_version.metrics") for f in fields)
+    assert any(f.startswith("model_version.tags") for f in fields)

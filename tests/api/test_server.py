@@ -1,0 +1,111 @@
+"""The server on the wire: reflection and health for grpcurl, and who may call it.
+
+The server as a process (durability, shutdown, its commands) is tested in tests/e2e."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+
+import pytest
+from modelyard import Registry, errors
+
+from tests.support.paths import GRPCURL
+from tests.support.servers import Server
+from tests.support.versions import register
+
+
+def grpcurl(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(GRPCURL), "-plaintext", *args], capture_output=True, text=True, timeout=30
+    )
+
+
+def test_grpcurl_lists_and_describes_every_service_without_a_token(
+    sqlite_server: Server,
+) -> None:
+    listed = grpcurl(sqlite_server.address, "list")
+    assert listed.returncode == 0, listed.stderr
+    assert set(listed.stdout.split()) >= {
+        "modelyard.v1.RegistryService",
+        "modelyard.v1.AuditService",
+        "grpc.health.v1.Health",
+    }
+    described = grpcurl(sqlite_server.address, "describe", "modelyard.v1.RegistryService")
+    assert (
+        "rpc CreateModelVersion" in described.stdout and "rpc ListModelVersions" in described.stdout
+    )
+    message = grpcurl(sqlite_server.address, "describe", "modelyard.v1.ModelVersion")
+    assert "Output only. The version number" in message.stdout  # proto comments reach the user
+
+
+def test_grpcurl_health_check_says_serving(sqlite_server: Server) -> None:
+    health = grpcurl(sqlite_server.address, "grpc.health.v1.Health/Check")
+    assert json.loads(health.stdout) == {"status": "SERVING"}
+    per_service = grpcurl(
+        "-d",
+        '{"service":"modelyard.v1.RegistryService"}',
+        sqlite_server.address,
+        "grpc.health.v1.Health/Check",
+    )
+    assert json.loads(per_service.stdout) == {"status": "SERVING"}
+
+
+def test_grpcurl_calls_with_the_admin_token(sqlite_server: Server, unique_group: str) -> None:
+    auth = f"authorization: Bearer {sqlite_server.token}"
+    created = grpcurl(
+        "-H",
+        auth,
+        "-d",
+        json.dumps({"model_group_id": unique_group}),
+        sqlite_server.address,
+        "modelyard.v1.RegistryService/CreateModelGroup",
+    )
+    assert json.loads(created.stdout)["name"] == f"groups/{unique_group}"
+    refused = grpcurl(
+        "-d",
+        json.dumps({"name": f"groups/{unique_group}"}),
+        sqlite_server.address,
+        "modelyard.v1.RegistryService/GetModelGroup",
+    )
+    assert (
+        refused.returncode != 0
+        and "Unauthenticated" in refused.stderr
+        and "bearer token" in refused.stderr
+    )
+
+
+def test_calls_without_a_known_token_are_unauthenticated(
+    sqlite_server: Server, unique_group: str
+) -> None:
+    with (
+        Registry(sqlite_server.address, token="myd_not-a-real-token") as stranger,
+        pytest.raises(errors.Unauthenticated),
+    ):
+        stranger.get_group(unique_group)
+
+
+def test_roles_decide_what_a_caller_may_do(sqlite_server: Server, unique_group: str) -> None:
+    with Registry(sqlite_server.address, token=sqlite_server.token) as admin:
+        admin.create_group(unique_group)
+        admin.create_group(unique_group + "-other")
+    viewer = sqlite_server.mint_token("vera", "viewer")
+    scoped = sqlite_server.mint_token("carl", f"contributor@{unique_group}")
+    with Registry(sqlite_server.address, token=viewer) as vera:
+        assert vera.get_group(unique_group).name == f"groups/{unique_group}"
+        with pytest.raises(errors.MissingPermission) as caught:
+            register(vera, unique_group)
+        assert "register" in caught.value.message
+    with Registry(sqlite_server.address, token=scoped) as carl:
+        assert register(carl, unique_group).created_by == "carl"
+        with pytest.raises(errors.MissingPermission):
+            register(carl, unique_group + "-other")
+        with pytest.raises(errors.MissingPermission):
+            carl.delete_version(unique_group, 1)  # deletes are for admins
+
+
+def test_the_admin_token_file_is_private(sqlite_server: Server) -> None:
+    mode = stat.S_IMODE((sqlite_server.data_dir / "admin.token").stat().st_mode)
+    assert mode == 0o600
+    assert "admin.token" in sqlite_server.log_file.read_text()

@@ -1,0 +1,75 @@
+"""`modelyard-server` as an operator runs it: serve and stop with SIGTERM, mint tokens, and
+refuse bad settings and roles with one line."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.support.factory import ServerFactory
+from tests.support.paths import SERVER_BIN
+from tests.support.servers import Server, operator_command, token_command
+
+
+def test_sigterm_drains_and_exits_cleanly(server_factory: ServerFactory) -> None:
+    with server_factory(process=True) as process:
+        assert process.stop() == 0
+        assert "shutting down" in process.log_file.read_text()
+
+
+def test_unknown_roles_are_refused_when_minting_a_token(sqlite_server: Server) -> None:
+    with pytest.raises(subprocess.CalledProcessError) as caught:
+        operator_command(sqlite_server, *token_command("x", ("superuser",), None))
+    assert "unknown role 'superuser'" in caught.value.stderr
+
+
+def test_server_options_may_follow_the_command(tmp_path: Path) -> None:
+    before = subprocess.run(
+        [
+            str(SERVER_BIN),
+            "--data-dir",
+            str(tmp_path),
+            "token",
+            "--subject",
+            "a",
+            "--role",
+            "viewer",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    after = subprocess.run(
+        [
+            str(SERVER_BIN),
+            "token",
+            "--data-dir",
+            str(tmp_path),
+            "--subject",
+            "b",
+            "--role",
+            "viewer",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert before.stdout.startswith("myd_") and after.stdout.startswith("myd_")
+    assert (tmp_path / "modelyard.db").exists()
+
+
+def test_a_bad_stream_setting_stops_the_server_with_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(SERVER_BIN), "--data-dir", str(tmp_path), "--heartbeat-seconds", "0", "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "--heartbeat-seconds (MODELYARD_HEARTBEAT_SECONDS) must be a number above 0" in (
+        done.stderr
+    )

@@ -1,0 +1,78 @@
+"""`serve --workers N`: several processes on one port behave as one registry."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from modelyard import Registry
+from modelyard.v1 import resources_pb2 as pb
+
+from tests.support.factory import BACKENDS, ServerFactory
+from tests.support.versions import register, sha
+
+
+def children_of(pid: int) -> list[int]:
+    done = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in done.stdout.split()]
+
+
+def wait_gone(pids: list[int], timeout: float = 30) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not any(Path(f"/proc/{p}").exists() for p in pids):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_two_workers_number_concurrent_registrations_gaplessly(
+    server_factory: ServerFactory, backend: str
+) -> None:
+    with server_factory(backend, process=True, workers=2) as two_workers:
+        assert two_workers.process is not None
+        assert len(children_of(two_workers.process.pid)) == 2
+        with Registry(two_workers.address, token=two_workers.token) as admin:
+            admin.create_group("shared")
+
+        def register_on_own_connection(i: int) -> int:
+            # A connection per caller, so the kernel spreads them over both workers.
+            with Registry(two_workers.address, token=two_workers.token) as client:
+                return register(client, "shared", sha256=sha(("workers", i))).version
+
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            numbers = list(pool.map(register_on_own_connection, range(48)))
+        assert sorted(numbers) == list(range(1, 49))
+        with Registry(two_workers.address, token=two_workers.token) as admin:
+            created = admin.list_audit_events(
+                resource="groups/shared", actions=[pb.ACTION_MODEL_VERSION_CREATED]
+            )
+            assert [e.version for e in created] == list(range(1, 49))
+            assert admin.verify_audit_log().ok
+
+
+def test_sigterm_stops_every_worker(server_factory: ServerFactory) -> None:
+    with server_factory(process=True, workers=2) as server:
+        assert server.process is not None
+        workers = children_of(server.process.pid)
+        assert len(workers) == 2
+        assert server.stop() == 0
+        assert wait_gone(workers)
+
+
+def test_a_dead_worker_stops_the_server_so_its_manager_can_restart_it(
+    server_factory: ServerFactory,
+) -> None:
+    with server_factory(process=True, workers=2) as server:
+        assert server.process is not None
+        first, second = children_of(server.process.pid)
+        os.kill(first, signal.SIGKILL)
+        assert server.process.wait(timeout=30) == 1
+        assert wait_gone([second])
+        assert "exited with -9" in server.log_file.read_text()

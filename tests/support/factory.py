@@ -1,0 +1,97 @@
+"""The one way the tests get a modelyard server: in this process or as a subprocess, on
+SQLite or PostgreSQL, with settings of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, overload
+
+import pytest
+
+from tests.support.inprocess import InProcessServer
+from tests.support.postgres import create_database_or_skip, drop_database
+from tests.support.servers import Server, ServerProcess
+
+BACKENDS = ["sqlite", "postgres"]
+
+
+class ServerFactory:
+    """Starts servers and stops, at the latest when it is closed, every one it started.
+
+    `factory(backend, process=False, workers=1, database_url=None, **settings)` returns a
+    started server: in this process unless `process` (for kill -9, SIGTERM, workers,
+    restarts), with `settings` named as the fields of the server's Settings and given as
+    the MODELYARD_* variables give them (`heartbeat_seconds="0.2"`). On PostgreSQL it gets a
+    fresh database, dropped when it stops, unless `database_url` names one (the caller's).
+    Its data directory is a new one, unless `data_dir` names one that holds data already.
+    Use it as a context manager to stop it at the end of a test.
+    """
+
+    def __init__(self, tmp: pytest.TempPathFactory) -> None:
+        self.tmp = tmp
+        self.started: list[Server] = []
+
+    @overload
+    def __call__(
+        self,
+        backend: str = ...,
+        *,
+        process: Literal[False] = ...,
+        workers: int = ...,
+        database_url: str | None = ...,
+        data_dir: Path | None = ...,
+        **settings: str,
+    ) -> InProcessServer: ...
+
+    @overload
+    def __call__(
+        self,
+        backend: str = ...,
+        *,
+        process: Literal[True],
+        workers: int = ...,
+        database_url: str | None = ...,
+        data_dir: Path | None = ...,
+        **settings: str,
+    ) -> ServerProcess: ...
+
+    def __call__(
+        self,
+        backend: str = "sqlite",
+        *,
+        process: bool = False,
+        workers: int = 1,
+        database_url: str | None = None,
+        data_dir: Path | None = None,
+        **settings: str,
+    ) -> InProcessServer | ServerProcess:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; use one of {BACKENDS}")
+        if workers > 1 and not process:
+            raise ValueError("workers are processes: ask for process=True")
+        created = None
+        if backend == "postgres" and database_url is None:
+            created = database_url = create_database_or_skip()
+        if data_dir is None:
+            data_dir = self.tmp.mktemp(f"{'process' if process else 'server'}-{backend}")
+        server: InProcessServer | ServerProcess
+        if process:
+            env = {f"MODELYARD_{name.upper()}": value for name, value in settings.items()}
+            server = ServerProcess(data_dir, database_url, backend, extra_env=env, workers=workers)
+        else:
+            server = InProcessServer(data_dir, database_url, backend, settings=settings)
+        if created is not None:
+            server.cleanups.append(lambda: drop_database(created))
+        self.started.append(server)
+        try:
+            server.start()
+        except BaseException:
+            server.close()
+            raise
+        return server
+
+    def close(self) -> None:
+        """Stops every server still running, newest first."""
+        for server in reversed(self.started):
+            server.close()
+        self.started.clear()

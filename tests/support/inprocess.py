@@ -1,0 +1,223 @@
+"""The server in this process: its domain on a real store (unit layer), and the whole gRPC
+server on a loopback port (api and cli layers).
+
+Every import of the server's internals that the tests make is in this module, so that when
+the server's modules move, this is the one file to change. What the tests use of the server
+besides these is its command line (`modelyard-server`) and its wire API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+import modelyard_server
+from modelyard_server import app
+from modelyard_server.config import Settings
+from modelyard_server.domain import errors as domain_errors
+from modelyard_server.domain.changes import Mutation
+from modelyard_server.domain.errors import ResourceExhausted
+from modelyard_server.domain.principal import Principal
+from modelyard_server.domain.registry import Registry
+from modelyard_server.domain.watch import WatchFilter
+from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
+from modelyard_server.log.chain import LogEntry
+from modelyard_server.store.deliveries import SqlDeliveryQueue
+from modelyard_server.store.engine import Engines, migrate, open_engines
+from modelyard_server.store.tokens import create_token
+from modelyard_server.store.unit_of_work import SqlStore
+
+from tests.support.servers import Server
+
+__all__ = [
+    "DEFAULT_TENANT",
+    "SERVER_PACKAGE",
+    "Domain",
+    "Event",
+    "EventHub",
+    "Heartbeat",
+    "HubSettings",
+    "InProcessServer",
+    "LogEntry",
+    "Mutation",
+    "Principal",
+    "ResourceExhausted",
+    "SqlStore",
+    "WatchFilter",
+    "domain_errors",
+    "open_domain",
+]
+
+T = TypeVar("T")
+
+# The server's source, for tests that read it.
+SERVER_PACKAGE = Path(modelyard_server.__file__).parent
+
+# The one tenant of a server that has not been told of others.
+DEFAULT_TENANT: str = app.DEFAULT_TENANT
+
+# The domain on a real store
+
+
+@dataclass
+class Domain:
+    """The registry's use cases on a real SQLite store, called directly: no gRPC, no tokens."""
+
+    engines: Engines
+    store: SqlStore
+    registry: Registry
+    tenant: str
+
+    def principal(self, subject: str, *roles: str) -> Principal:
+        """Returns a caller of this tenant with the given roles (`role` or `role@group`)."""
+        return Principal(subject, self.tenant, frozenset(roles))
+
+    def mutation(self, subject: str, *roles: str, reason: str = "") -> Mutation:
+        """Returns a change asked for by a caller of this tenant with the given roles."""
+        return Mutation(self.principal(subject, *roles), reason=reason)
+
+
+@asynccontextmanager
+async def open_domain(database: Path, tenant: str = DEFAULT_TENANT) -> AsyncIterator[Domain]:
+    """Yields the domain on a migrated SQLite file at `database`; disposes of it after."""
+    engines = open_engines(f"sqlite:///{database}")
+    await migrate(engines)
+    store = SqlStore(engines)
+    try:
+        yield Domain(engines, store, Registry(store, SqlDeliveryQueue(engines)), tenant)
+    finally:
+        await engines.dispose()
+
+
+# The whole server
+
+
+class ThreadLog(logging.Handler):
+    """Writes to a file what one thread logs: an in-process server's log, apart from the
+    test's own and from that of another server in the same process."""
+
+    def __init__(self, path: Path, thread: threading.Thread) -> None:
+        super().__init__()
+        self.thread = thread
+        self.stream = path.open("a", encoding="utf-8")
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self.thread.ident:
+            return
+        try:
+            self.stream.write(self.format(record) + "\n")
+            self.stream.flush()
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
+
+
+def settings_of(server: Server, given: dict[str, str]) -> Settings:
+    """Returns the settings of an in-process server: a loopback port the OS picks, its data
+    directory and database, and `given` (the names of Settings fields, values as text as in
+    the MODELYARD_* variables)."""
+    database_url = server.database_url or f"sqlite:///{server.data_dir / 'modelyard.db'}"
+    settings = Settings(address="127.0.0.1:0", data_dir=server.data_dir, database_url=database_url)
+    known = {f.name for f in fields(Settings)}
+    unknown = set(given) - known
+    if unknown:
+        raise TypeError(f"no server setting named {sorted(unknown)}; known: {sorted(known)}")
+    typed: dict[str, Any] = {
+        name: _typed(getattr(settings, name), text) for name, text in given.items()
+    }
+    return replace(settings, **typed)
+
+
+def _typed(default: Any, text: str) -> Any:
+    """Returns `text` as a value of the default's type, as config.load reads the variable."""
+    if isinstance(default, bool):
+        return text == "1"
+    return type(default)(text)
+
+
+@dataclass
+class InProcessServer(Server):
+    """The real server (`modelyard_server.app.start`) in this process, on an event loop of
+    its own in a background thread, so that the test's blocking SDK calls do not stall it."""
+
+    settings: dict[str, str] = field(default_factory=dict)
+    _settings: Settings | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _thread: threading.Thread | None = None
+    _running: app.Running | None = None
+    _log: ThreadLog | None = None
+
+    def start(self) -> Self:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._settings = settings = settings_of(self, self.settings)
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(
+            target=loop.run_forever, name=f"modelyard-server {self.data_dir.name}", daemon=True
+        )
+        self._loop, self._thread = loop, thread
+        thread.start()
+        self._log = ThreadLog(self.log_file, thread)
+        logging.getLogger().addHandler(self._log)
+        try:
+            self._running = self._call(app.start(settings))
+        except BaseException:
+            self.stop()
+            raise
+        self.port = self._running.port
+        self.address = f"127.0.0.1:{self.port}"
+        return self
+
+    def _call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        """Runs a coroutine on the server's loop and returns its result."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
+
+    def stop(self) -> int | None:
+        """Stops as SIGTERM stops the process (ends the streams, drains the calls, closes the
+        database), then the loop and its thread."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return None
+        try:
+            if self._running is not None and self._settings is not None:
+                self._call(self._running.stop(self._settings.grace_seconds))
+        finally:
+            self._running = None
+            self._call(_finish_tasks())
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=30)
+            loop.close()
+            self._loop = self._thread = None
+            if self._log is not None:
+                logging.getLogger().removeHandler(self._log)
+                self._log.close()
+                self._log = None
+        return 0
+
+    def mint_token(self, subject: str, *roles: str, tenant: str | None = None) -> str:
+        """Returns a new bearer token for `subject`, stored as the operator command stores it."""
+        assert self._running is not None
+        engines = self._running.engines
+        return self._call(
+            create_token(engines, tenant=tenant or DEFAULT_TENANT, subject=subject, roles=[*roles])
+        )
+
+
+async def _finish_tasks() -> None:
+    """Cancels what is still running on the loop, and its async generators."""
+    current = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks() if task is not current]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    await asyncio.get_running_loop().shutdown_asyncgens()
