@@ -74,6 +74,10 @@ def check_policy(policy: pb.ApprovalPolicy) -> None:
         raise invalid_fields(violations)
 
 
+def approvers(policy: pb.ApprovalPolicy) -> Sequence[str]:
+    return policy.approver_roles
+
+
 def decided(
     version: pb.ModelVersion, decision: int, reviewer: str, reason: str, now: int
 ) -> pb.ModelVersion:
@@ -108,10 +112,9 @@ class Approvals:
         reviewer = mutation.principal.subject
 
         async def apply(unit: UnitOfWork, now: int) -> LogDraft | Unchanged:
-            before = await lookup.version(unit, ref)
-            policy = await lookup.policy(unit, ref.group)
-            mutation.principal.require_role(policy.approver_roles, "approve versions", ref.group)
-            check_etag(etag, before.etag, before.name)
+            before, policy = await lookup.governed_version(
+                unit, mutation.principal, ref, etag, approvers, "approve versions"
+            )
             if before.created_by == reviewer and not policy.allow_self_approval:
                 raise PermissionDenied(
                     reasons.SELF_APPROVAL_FORBIDDEN,
@@ -145,10 +148,9 @@ class Approvals:
         mutation.principal.authorize(Permission.READ, ref.group)
 
         async def apply(unit: UnitOfWork, now: int) -> LogDraft:
-            before = await lookup.version(unit, ref)
-            policy = await lookup.policy(unit, ref.group)
-            mutation.principal.require_role(policy.approver_roles, "reject versions", ref.group)
-            check_etag(etag, before.etag, before.name)
+            before, policy = await lookup.governed_version(
+                unit, mutation.principal, ref, etag, approvers, "reject versions"
+            )
             after = pb.ModelVersion()
             after.CopyFrom(before)
             after.approval_status = pb.APPROVAL_STATUS_REJECTED

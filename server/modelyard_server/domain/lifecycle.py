@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from modelyard.v1 import errors_pb2 as reasons
@@ -10,7 +11,6 @@ from modelyard.v1 import resources_pb2 as pb
 from modelyard_server.domain import lookup, names, stages, validation
 from modelyard_server.domain.changes import Change, Changes, Committed, Mutation
 from modelyard_server.domain.errors import FailedPrecondition, FieldViolation, invalid_fields
-from modelyard_server.domain.fields import check_etag
 from modelyard_server.domain.principal import Permission
 from modelyard_server.domain.repositories import UnitOfWork
 from modelyard_server.log.drafts import LogDraft
@@ -30,6 +30,10 @@ def moved_and_archived(committed: Committed) -> Moved:
         v for v in committed.related(pb.ModelVersion, "versions") if v.stage == pb.STAGE_ARCHIVED
     ]
     return Moved(committed.after(pb.ModelVersion), archived)
+
+
+def promoters(policy: pb.ApprovalPolicy) -> Sequence[str]:
+    return policy.promoter_roles
 
 
 async def retire(
@@ -63,10 +67,9 @@ class Lifecycle:
         mutation.principal.authorize(Permission.READ, ref.group)
 
         async def apply(unit: UnitOfWork, now: int) -> LogDraft:
-            before = await lookup.version(unit, ref)
-            policy = await lookup.policy(unit, ref.group)
-            mutation.principal.require_role(policy.promoter_roles, "change stages", ref.group)
-            check_etag(etag, before.etag, before.name)
+            before, policy = await lookup.governed_version(
+                unit, mutation.principal, ref, etag, promoters, "change stages"
+            )
             stages.check_transition(before, stage)
             related = []
             if stage == pb.STAGE_PRODUCTION:

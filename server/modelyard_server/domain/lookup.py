@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
 from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.domain import names
 from modelyard_server.domain.errors import NotFound
+from modelyard_server.domain.fields import check_etag
+from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.repositories import UnitOfWork
+
+T = TypeVar("T")
 
 
 def group_not_found(group: str) -> NotFound:
@@ -34,6 +41,15 @@ def alias_not_found(ref: names.AliasRef) -> NotFound:
     )
 
 
+async def _found(unit: UnitOfWork, found: T | None, group: str, missing: NotFound) -> T:
+    """Returns what was found; else the group's NOT_FOUND if the group is missing too, or
+    `missing`."""
+    if found is None:
+        await require_group(unit, group)
+        raise missing
+    return found
+
+
 async def group(unit: UnitOfWork, group_id: str) -> pb.ModelGroup:
     """Returns the group, or raises MODEL_GROUP_NOT_FOUND."""
     found = await unit.groups.get(group_id)
@@ -50,28 +66,36 @@ async def require_group(unit: UnitOfWork, group_id: str) -> None:
 async def version(unit: UnitOfWork, ref: names.VersionRef) -> pb.ModelVersion:
     """Returns the version, or the NOT_FOUND of its group or of the version itself."""
     found = await unit.versions.get(ref.group, ref.number)
-    if found is None:
-        await require_group(unit, ref.group)
-        raise version_not_found(ref)
-    return found
+    return await _found(unit, found, ref.group, version_not_found(ref))
 
 
 async def alias(unit: UnitOfWork, ref: names.AliasRef) -> pb.Alias:
     """Returns the alias, or the NOT_FOUND of its group or of the alias itself."""
     found = await unit.aliases.get(ref.group, ref.alias)
-    if found is None:
-        await require_group(unit, ref.group)
-        raise alias_not_found(ref)
-    return found
+    return await _found(unit, found, ref.group, alias_not_found(ref))
 
 
 async def version_by_alias(unit: UnitOfWork, ref: names.AliasRef) -> pb.ModelVersion:
     """Returns the version the alias points at, or the NOT_FOUND of its group or alias."""
     found = await unit.versions.by_alias(ref.group, ref.alias)
-    if found is None:
-        await require_group(unit, ref.group)
-        raise alias_not_found(ref)
-    return found
+    return await _found(unit, found, ref.group, alias_not_found(ref))
+
+
+async def governed_version(
+    unit: UnitOfWork,
+    principal: Principal,
+    ref: names.VersionRef,
+    etag: str,
+    roles: Callable[[pb.ApprovalPolicy], Iterable[str]],
+    doing: str,
+) -> tuple[pb.ModelVersion, pb.ApprovalPolicy]:
+    """Returns a version and its group's policy, once the caller holds one of the policy's
+    `roles` for `doing` it and, if they sent an etag, read its latest state."""
+    found = await version(unit, ref)
+    rules = await policy(unit, ref.group)
+    principal.require_role(roles(rules), doing, ref.group)
+    check_etag(etag, found.etag, found.name)
+    return found, rules
 
 
 def default_policy(group_id: str) -> pb.ApprovalPolicy:
