@@ -7,13 +7,11 @@ from typing import Any
 import grpc
 from modelyard.v1 import audit_service_pb2 as aus
 from modelyard.v1 import audit_service_pb2_grpc as aus_grpc
-from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.api.auth import current_principal
-from modelyard_server.api.convert import audit_event
+from modelyard_server.api.convert import action_names, audit_event
 from modelyard_server.api.errors import rpc
 from modelyard_server.domain.audit import Audit
-from modelyard_server.domain.errors import FieldViolation, invalid_fields
 from modelyard_server.domain.repositories import AuditQuery
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -27,13 +25,7 @@ class AuditServicer(aus_grpc.AuditServiceServicer):
     async def ListAuditEvents(
         self, request: aus.ListAuditEventsRequest, context: Context
     ) -> aus.ListAuditEventsResponse:
-        actions = []
-        for i, action in enumerate(request.actions):
-            if action == pb.ACTION_UNSPECIFIED or action not in pb.Action.values():
-                raise invalid_fields(
-                    [FieldViolation(f"actions[{i}]", f"{action} is not an Action")]
-                )
-            actions.append(pb.Action.Name(action).removeprefix("ACTION_"))
+        actions = action_names(list(request.actions))
         query = AuditQuery(
             resource=request.resource,
             actor=request.actor,

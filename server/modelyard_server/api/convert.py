@@ -13,7 +13,9 @@ from modelyard_server.api.auth import current_principal
 from modelyard_server.domain import names
 from modelyard_server.domain.changes import Mutation
 from modelyard_server.domain.clock import timestamp
+from modelyard_server.domain.errors import FieldViolation, invalid_fields
 from modelyard_server.log.chain import LogEntry
+from modelyard_server.log.drafts import action_name, action_of
 
 
 def audit_event(entry: LogEntry) -> pb.AuditEvent:
@@ -21,7 +23,7 @@ def audit_event(entry: LogEntry) -> pb.AuditEvent:
         seq=entry.seq,
         time=timestamp(entry.time_us),
         actor=entry.actor,
-        action=pb.Action.Value(f"ACTION_{entry.action}"),
+        action=action_of(entry.action),
         resource=entry.resource,
         group=names.group_name(entry.group) if entry.group else "",
         version=entry.version,
@@ -66,3 +68,13 @@ def mutation(method: str, request: Message, request_id: str, reason: str = "") -
         request_digest=request_digest(method, request),
         reason=reason,
     )
+
+
+def action_names(actions: list[pb.Action.ValueType], field: str = "actions") -> list[str]:
+    """Returns the log's names of the actions (`STAGE_CHANGED`); INVALID_FIELD for a bad one."""
+    found = []
+    for i, action in enumerate(actions):
+        if action == pb.ACTION_UNSPECIFIED or action not in pb.Action.values():
+            raise invalid_fields([FieldViolation(f"{field}[{i}]", f"{action} is not an Action")])
+        found.append(action_name(action))
+    return found

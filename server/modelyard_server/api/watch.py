@@ -6,9 +6,8 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from modelyard.v1 import registry_service_pb2 as rs
-from modelyard.v1 import resources_pb2 as pb
 
-from modelyard_server.api.convert import audit_event
+from modelyard_server.api.convert import action_names, audit_event
 from modelyard_server.domain.clock import now_us, timestamp
 from modelyard_server.domain.errors import FieldViolation, invalid_fields
 from modelyard_server.domain.principal import Principal
@@ -20,16 +19,6 @@ from modelyard_server.log.chain import LogEntry
 def event_response(entry: LogEntry) -> rs.WatchEventsResponse:
     """Returns the stream message of an entry; the hub makes it once for every stream."""
     return rs.WatchEventsResponse(event=audit_event(entry))
-
-
-def action_names(actions: list[pb.Action.ValueType], field: str = "actions") -> list[str]:
-    """Returns the log's names of the actions (`STAGE_CHANGED`); INVALID_FIELD for a bad one."""
-    names = []
-    for i, action in enumerate(actions):
-        if action == pb.ACTION_UNSPECIFIED or action not in pb.Action.values():
-            raise invalid_fields([FieldViolation(f"{field}[{i}]", f"{action} is not an Action")])
-        names.append(pb.Action.Name(action).removeprefix("ACTION_"))
-    return names
 
 
 class EventStreams:

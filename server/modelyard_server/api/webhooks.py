@@ -11,9 +11,8 @@ from modelyard.v1 import webhook_service_pb2 as ws
 from modelyard.v1 import webhook_service_pb2_grpc as ws_grpc
 
 from modelyard_server.api.auth import current_principal
-from modelyard_server.api.convert import audit_event, mutation
+from modelyard_server.api.convert import action_names, audit_event, mutation
 from modelyard_server.api.errors import rpc
-from modelyard_server.api.watch import action_names
 from modelyard_server.domain.webhooks import Webhooks
 from modelyard_server.log.chain import LogEntry
 

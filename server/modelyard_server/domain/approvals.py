@@ -21,9 +21,10 @@ from modelyard_server.domain.fields import FieldRules, check_etag
 from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
 from modelyard_server.domain.principal import ROLES, Permission, Principal
 from modelyard_server.domain.repositories import AuditQuery, Store, UnitOfWork
-from modelyard_server.log.drafts import LogDraft
+from modelyard_server.log.drafts import LogDraft, action_name
 
 MAX_APPROVALS = 10
+APPROVALS = action_name(pb.ACTION_APPROVAL_CHANGED)
 MAX_PRODUCTION = 10
 FIELDS = FieldRules(
     mutable=frozenset(
@@ -184,11 +185,11 @@ class Approvals:
             )
         if parent.count("/") == 1:
             group = names.parse_group_name(parent, "parent")
-            query = AuditQuery(group=group, actions=("APPROVAL_CHANGED",))
+            query = AuditQuery(group=group, actions=(APPROVALS,))
         else:
             ref = names.parse_version_name(parent, "parent")
             group = ref.group
-            query = AuditQuery(resource=ref.name, actions=("APPROVAL_CHANGED",))
+            query = AuditQuery(resource=ref.name, actions=(APPROVALS,))
         principal.authorize(Permission.READ, group)
         key = fingerprint("approvals", parent)
         limit = page_size(size, 100)

@@ -19,6 +19,11 @@ def action_name(action: pb.Action.ValueType) -> str:
     return pb.Action.Name(action).removeprefix("ACTION_")
 
 
+def action_of(name: str) -> pb.Action.ValueType:
+    """Returns the action a log entry names (`STAGE_CHANGED`)."""
+    return pb.Action.Value(f"ACTION_{name}")
+
+
 @dataclass(frozen=True)
 class LogDraft:
     """The one log entry a change writes, before the log gives it seq and hashes."""
