@@ -19,6 +19,7 @@ from typing import Any, Self, TypeVar
 
 import modelyard_server
 from modelyard_server import app
+from modelyard_server.api.auth import Authenticator, AuthInterceptor, current_principal
 from modelyard_server.config import Settings
 from modelyard_server.domain import errors as domain_errors
 from modelyard_server.domain.changes import Mutation
@@ -38,6 +39,8 @@ from tests.support.servers import Server
 __all__ = [
     "DEFAULT_TENANT",
     "SERVER_PACKAGE",
+    "AuthInterceptor",
+    "Authenticator",
     "Domain",
     "Event",
     "EventHub",
@@ -50,6 +53,7 @@ __all__ = [
     "ResourceExhausted",
     "SqlStore",
     "WatchFilter",
+    "current_principal",
     "domain_errors",
     "open_domain",
 ]

@@ -97,6 +97,8 @@ class AuthInterceptor(Interceptor):
         return wrapped
 
     def _wrap(self, handler: Handler) -> Handler:
+        """Returns the handler with authentication first, whatever its kind; a handler of no
+        kind this server knows is refused rather than served unauthenticated."""
         authenticator = self.authenticator
 
         async def authenticate(context: grpc.aio.ServicerContext[Any, Any]) -> None:
@@ -108,27 +110,42 @@ class AuthInterceptor(Interceptor):
                 await abort(context, error)
             _principal.set(principal)
 
-        if handler.unary_unary is not None:
-            behavior = cast(Callable[[Any, Any], Awaitable[Any]], handler.unary_unary)
-
-            async def unary_unary(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        def unary(behavior: Any) -> Callable[[Any, Any], Awaitable[Any]]:
+            async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
                 await authenticate(context)
                 return await behavior(request, context)
 
-            return grpc.unary_unary_rpc_method_handler(
-                unary_unary, handler.request_deserializer, handler.response_serializer
-            )
-        if handler.unary_stream is not None:
-            stream = cast(Callable[[Any, Any], AsyncIterator[Any]], handler.unary_stream)
+            return call
 
-            async def unary_stream(
+        def streaming(behavior: Any) -> Callable[[Any, Any], AsyncIterator[Any]]:
+            async def call(
                 request: Any, context: grpc.aio.ServicerContext[Any, Any]
             ) -> AsyncIterator[Any]:
                 await authenticate(context)
-                async for response in stream(request, context):
+                async for response in behavior(request, context):
                     yield response
 
-            return grpc.unary_stream_rpc_method_handler(
-                unary_stream, handler.request_deserializer, handler.response_serializer
+            return call
+
+        serialize = (handler.request_deserializer, handler.response_serializer)
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), *serialize)
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), *serialize)
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), *serialize)
+        if handler.stream_stream is not None:
+            return grpc.stream_stream_rpc_method_handler(
+                streaming(handler.stream_stream), *serialize
             )
-        return handler
+        return grpc.unary_unary_rpc_method_handler(_refuse, *serialize)
+
+
+async def _refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    """Answers a method whose handler has no behaviour the interceptor can authenticate."""
+    await abort(
+        context,
+        Unauthenticated(
+            reasons.UNAUTHENTICATED, "this method cannot be authenticated, so it is not served"
+        ),
+    )
