@@ -25,14 +25,7 @@ from modelyard_server.store.unit_of_work import SqlStore
 
 def _settings(args: argparse.Namespace) -> config.Settings:
     try:
-        given = vars(args)
-        return config.load(
-            given.get("address"),
-            given.get("data_dir"),
-            given.get("database_url"),
-            given.get("heartbeat_seconds"),
-            given.get("workers"),
-        )
+        return config.load(vars(args))
     except ValueError as error:
         sys.exit(f"modelyard-server: {error}")
 
@@ -40,39 +33,14 @@ def _settings(args: argparse.Namespace) -> config.Settings:
 def main(argv: list[str] | None = None) -> None:
     # The server's options go before or after the command: `--data-dir D serve` or `serve --data-dir D`.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--address",
-        default=argparse.SUPPRESS,
-        help=f"host:port to listen on (MODELYARD_ADDRESS, default {config.DEFAULT_ADDRESS})",
-    )
-    common.add_argument(
-        "--data-dir",
-        default=argparse.SUPPRESS,
-        help=f"data directory (MODELYARD_DATA_DIR, default ./{config.DEFAULT_DATA_DIR})",
-    )
-    common.add_argument(
-        "--database-url",
-        default=argparse.SUPPRESS,
-        help="SQLAlchemy URL (MODELYARD_DATABASE_URL, default SQLite in the data dir)",
-    )
-    common.add_argument(
-        "--heartbeat-seconds",
-        metavar="SECONDS",
-        default=argparse.SUPPRESS,
-        help="event streams send a heartbeat after this long without a message "
-        f"(MODELYARD_HEARTBEAT_SECONDS, default {config.DEFAULT_HEARTBEAT_SECONDS:g})",
-    )
+    config.add_options(common)
     parser = argparse.ArgumentParser(
         prog="modelyard-server",
         description="The modelyard model registry server.",
         parents=[common],
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="apply migrations and serve", parents=[common])
-    serve.add_argument(
-        "--workers",
-        help="server processes sharing the port, e.g. one per core (MODELYARD_WORKERS, default 1)",
-    )
+    commands.add_parser("serve", help="apply migrations and serve", parents=[common])
     commands.add_parser("migrate", help="apply database migrations and exit", parents=[common])
     token = commands.add_parser(
         "token", help="create a bearer token for a principal", parents=[common]

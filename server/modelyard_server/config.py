@@ -1,38 +1,36 @@
-"""Server settings: flags first, then MODELYARD_* environment variables, then defaults."""
+"""Server settings: every one declared once, with its flag, its MODELYARD_* variable, its
+type and default. A flag wins over the variable, the variable over the default.
+
+The same table builds the command line's options, reads them back, and renders settings as
+the environment of worker processes, so a setting added here reaches every worker.
+"""
 
 from __future__ import annotations
 
+import argparse
+import math
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_DATA_DIR = "modelyard-data"
 DEFAULT_HEARTBEAT_SECONDS = 5.0
 
 
-def _positive(name: str, text: str | None, default: float) -> float:
-    """Returns the number an environment variable or flag gives, if it is one above zero."""
-    if text is None or text == "":
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise ValueError(f"{name} must be a number above 0, got {text!r}")
-    return value
-
-
 @dataclass(frozen=True)
 class Settings:
-    address: str
-    data_dir: Path
-    database_url: str
+    address: str = DEFAULT_ADDRESS
+    data_dir: Path = Path(DEFAULT_DATA_DIR)
+    # "" until load() fills in SQLite in the data directory.
+    database_url: str = ""
+    # How long a shutdown lets calls in flight finish.
     grace_seconds: float = 5.0
     # Server processes sharing the port (SO_REUSEPORT); more than 1 uses more cores.
     workers: int = 1
-    # Whether this process shares its port with sibling workers.
+    # Whether this process shares its port with sibling workers (set for the workers).
     reuse_port: bool = False
     # Event streams: a heartbeat after this long without a message.
     heartbeat_seconds: float = DEFAULT_HEARTBEAT_SECONDS
@@ -51,47 +49,189 @@ class Settings:
     def token_file(self) -> Path:
         return self.data_dir / "admin.token"
 
+    def as_environment(self) -> dict[str, str]:
+        """Returns every setting as its MODELYARD_* variable: what a worker process needs to
+        load exactly these settings."""
+        return {option.variable: option.render(getattr(self, option.field)) for option in OPTIONS}
+
+
+def _number(text: str, *, integer: bool, minimum: float, above: bool) -> float:
+    value = float(text)  # ValueError for what is not a number
+    if not math.isfinite(value) or value < minimum or (above and value == minimum):
+        raise ValueError
+    if integer and not value.is_integer():
+        raise ValueError
+    return value
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: the Settings field it fills, its flag and variable, and how to read it."""
+
+    field: str
+    variable: str
+    help: str
+    kind: str = "text"  # text, path, positive, non-negative, count, switch
+    flag: bool = True  # False: set by the environment only (the supervisor sets it)
+    metavar: str | None = None
+
+    @property
+    def option(self) -> str:
+        return "--" + self.field.replace("_", "-")
+
+    @property
+    def names(self) -> str:
+        """How an error names the setting: its flag and its variable."""
+        return f"{self.option} ({self.variable})" if self.flag else self.variable
+
+    def parse(self, text: str) -> Any:
+        """Returns the setting's value from its text; ValueError naming it when unusable."""
+        try:
+            if self.kind == "path":
+                return Path(text).resolve()
+            if self.kind == "switch":
+                if text not in ("0", "1"):
+                    raise ValueError
+                return text == "1"
+            if self.kind == "positive":
+                return _number(text, integer=False, minimum=0, above=True)
+            if self.kind == "non-negative":
+                return _number(text, integer=False, minimum=0, above=False)
+            if self.kind == "count":
+                return int(_number(text, integer=True, minimum=1, above=False))
+        except ValueError:
+            wanted = {
+                "switch": "0 or 1",
+                "positive": "a number above 0",
+                "non-negative": "a number of 0 or more",
+                "count": "a whole number of 1 or more",
+            }.get(self.kind, "a path")
+            raise ValueError(f"{self.names} must be {wanted}, got {text!r}") from None
+        if not text:
+            raise ValueError(f"{self.names} must not be empty")
+        return text
+
+    def render(self, value: Any) -> str:
+        """Returns the text that parses back to `value`."""
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, float):
+            return repr(value)
+        return str(value)
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("address", "MODELYARD_ADDRESS", "host:port to listen on"),
+    Option("data_dir", "MODELYARD_DATA_DIR", "the data directory", kind="path"),
+    Option(
+        "database_url",
+        "MODELYARD_DATABASE_URL",
+        "SQLAlchemy URL of the database",
+    ),
+    Option(
+        "grace_seconds",
+        "MODELYARD_GRACE_SECONDS",
+        "how long a shutdown lets calls in flight finish",
+        kind="positive",
+        metavar="SECONDS",
+    ),
+    Option(
+        "workers",
+        "MODELYARD_WORKERS",
+        "server processes sharing the port, e.g. one per core",
+        kind="count",
+        metavar="N",
+    ),
+    Option(
+        "reuse_port",
+        "MODELYARD_REUSE_PORT",
+        "share the port with sibling workers",
+        kind="switch",
+        flag=False,
+    ),
+    Option(
+        "heartbeat_seconds",
+        "MODELYARD_HEARTBEAT_SECONDS",
+        "event streams send a heartbeat after this long without a message",
+        kind="positive",
+        metavar="SECONDS",
+    ),
+    Option(
+        "watch_poll_seconds",
+        "MODELYARD_WATCH_POLL_SECONDS",
+        "how often to look for commits nobody announced (0: 0.25 on SQLite, 5 on PostgreSQL)",
+        kind="non-negative",
+        metavar="SECONDS",
+    ),
+    Option(
+        "watch_buffer",
+        "MODELYARD_WATCH_BUFFER",
+        "events a stream may have waiting before it is ended as too slow",
+        kind="count",
+        metavar="N",
+    ),
+    Option(
+        "webhook_backoff_seconds",
+        "MODELYARD_WEBHOOK_BACKOFF_SECONDS",
+        "the first retry's delay, doubling up to an hour",
+        kind="positive",
+        metavar="SECONDS",
+    ),
+    Option(
+        "webhook_max_attempts",
+        "MODELYARD_WEBHOOK_MAX_ATTEMPTS",
+        "attempts before a delivery is FAILED",
+        kind="count",
+        metavar="N",
+    ),
+    Option(
+        "webhook_timeout_seconds",
+        "MODELYARD_WEBHOOK_TIMEOUT_SECONDS",
+        "how long one delivery attempt may take",
+        kind="positive",
+        metavar="SECONDS",
+    ),
+)
+assert {o.field for o in OPTIONS} == {f.name for f in fields(Settings)}, (
+    "a setting lacks its option"
+)
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """Adds a flag for every setting that has one; unset flags stay out of the namespace."""
+    defaults = Settings()
+    for option in OPTIONS:
+        if not option.flag:
+            continue
+        default = option.render(getattr(defaults, option.field)) or "SQLite in the data directory"
+        parser.add_argument(
+            option.option,
+            dest=option.field,
+            metavar=option.metavar,
+            default=argparse.SUPPRESS,
+            help=f"{option.help} ({option.variable}, default {default})",
+        )
+
 
 def load(
-    address: str | None = None,
-    data_dir: str | None = None,
-    database_url: str | None = None,
-    heartbeat_seconds: str | None = None,
-    workers: str | None = None,
+    flags: Mapping[str, str | None] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Returns the settings, each taken from its flag, else its environment variable, else the default.
-
-    Raises ValueError naming the setting when a value is not usable.
+    """Returns the settings, each from its flag (by field name), else its variable, else the
+    default. Raises ValueError naming the flag and the variable of a value that is not usable.
     """
-    env = os.environ.get
-    directory = Path(data_dir or os.environ.get("MODELYARD_DATA_DIR") or DEFAULT_DATA_DIR).resolve()
-    url = (
-        database_url
-        or os.environ.get("MODELYARD_DATABASE_URL")
-        or f"sqlite:///{directory / 'modelyard.db'}"
-    )
-    return Settings(
-        address=address or os.environ.get("MODELYARD_ADDRESS") or DEFAULT_ADDRESS,
-        data_dir=directory,
-        database_url=url,
-        workers=int(_positive("MODELYARD_WORKERS", workers or env("MODELYARD_WORKERS"), 1)),
-        reuse_port=env("MODELYARD_REUSE_PORT") == "1",
-        heartbeat_seconds=_positive(
-            "--heartbeat-seconds (MODELYARD_HEARTBEAT_SECONDS)",
-            heartbeat_seconds or env("MODELYARD_HEARTBEAT_SECONDS"),
-            DEFAULT_HEARTBEAT_SECONDS,
-        ),
-        watch_poll_seconds=_positive(
-            "MODELYARD_WATCH_POLL_SECONDS", env("MODELYARD_WATCH_POLL_SECONDS"), 0.0
-        ),
-        watch_buffer=int(_positive("MODELYARD_WATCH_BUFFER", env("MODELYARD_WATCH_BUFFER"), 1000)),
-        webhook_backoff_seconds=_positive(
-            "MODELYARD_WEBHOOK_BACKOFF_SECONDS", env("MODELYARD_WEBHOOK_BACKOFF_SECONDS"), 10.0
-        ),
-        webhook_max_attempts=int(
-            _positive("MODELYARD_WEBHOOK_MAX_ATTEMPTS", env("MODELYARD_WEBHOOK_MAX_ATTEMPTS"), 8)
-        ),
-        webhook_timeout_seconds=_positive(
-            "MODELYARD_WEBHOOK_TIMEOUT_SECONDS", env("MODELYARD_WEBHOOK_TIMEOUT_SECONDS"), 10.0
-        ),
-    )
+    flags = flags or {}
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        text = flags.get(option.field)
+        if text is None or text == "":
+            text = environ.get(option.variable) or None
+        if text is not None:
+            values[option.field] = option.parse(text)
+    settings = replace(Settings(), **values)
+    settings = replace(settings, data_dir=settings.data_dir.resolve())
+    if not settings.database_url:
+        url = f"sqlite:///{settings.data_dir / 'modelyard.db'}"
+        settings = replace(settings, database_url=url)
+    return settings

@@ -40,19 +40,15 @@ def supervise(settings: Settings) -> int:
     """Runs `settings.workers` server processes until a signal or a worker's death; returns the exit code."""
     asyncio.run(app.prepare(settings))
     address = _address_with_port(settings.address)
-    env = {**os.environ, "MODELYARD_REUSE_PORT": "1", "MODELYARD_WORKERS": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "modelyard_server",
-        "--address",
-        address,
-        "--data-dir",
-        str(settings.data_dir),
-        "--database-url",
-        settings.database_url,
-        "serve",
-    ]
+    # Every setting reaches the workers through its variable, as config.load reads it.
+    env = {
+        **os.environ,
+        **settings.as_environment(),
+        "MODELYARD_ADDRESS": address,
+        "MODELYARD_REUSE_PORT": "1",
+        "MODELYARD_WORKERS": "1",
+    }
+    command = [sys.executable, "-m", "modelyard_server", "serve"]
     children = [subprocess.Popen(command, env=env) for _ in range(settings.workers)]
     log.warning(
         "modelyard serving on %s with %d workers (data %s)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -9,8 +10,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import grpc
 import pytest
 from modelyard import Registry
+from modelyard.v1 import registry_service_pb2 as rs
+from modelyard.v1 import registry_service_pb2_grpc
 from modelyard.v1 import resources_pb2 as pb
 
 from tests.support.factory import BACKENDS, ServerFactory
@@ -76,3 +80,30 @@ def test_a_dead_worker_stops_the_server_so_its_manager_can_restart_it(
         assert server.process.wait(timeout=30) == 1
         assert wait_gone([second])
         assert "exited with -9" in server.log_file.read_text()
+
+
+def test_every_setting_given_on_the_command_line_reaches_the_workers(
+    server_factory: ServerFactory,
+) -> None:
+    """`serve --workers 2 --heartbeat-seconds 0.5`: the workers send heartbeats every half
+    second. (They once got only the address and the database, and beat every 5 s.)"""
+    with server_factory(process=True, workers=2, heartbeat_seconds="0.5") as server:
+        metadata = (("authorization", f"Bearer {server.token}"),)
+        request = rs.WatchEventsRequest(groups=["groups/quiet"])
+        # A connection each, so that the kernel hands them to both workers.
+        channels = [grpc.insecure_channel(server.address) for _ in range(4)]
+        try:
+            for channel in channels:
+                stub = registry_service_pb2_grpc.RegistryServiceStub(channel)
+                stream = stub.WatchEvents(request, metadata=metadata, timeout=4.5)
+                beats = 0
+                with contextlib.suppress(grpc.RpcError):  # the deadline ends the stream
+                    for response in stream:
+                        beats += response.HasField("heartbeat")
+                        if beats == 5:
+                            break
+                # The first comes at once; four more in 4.5 s need the half-second setting.
+                assert beats == 5
+        finally:
+            for channel in channels:
+                channel.close()

@@ -21,7 +21,7 @@ class ServerFactory:
     `factory(backend, process=False, workers=1, database_url=None, **settings)` returns a
     started server: in this process unless `process` (for kill -9, SIGTERM, workers,
     restarts), with `settings` named as the fields of the server's Settings and given as
-    the MODELYARD_* variables give them (`heartbeat_seconds="0.2"`). On PostgreSQL it gets a
+    text (`heartbeat_seconds="0.2"`; a subprocess gets them as flags, `--heartbeat-seconds`). On PostgreSQL it gets a
     fresh database, dropped when it stops, unless `database_url` names one (the caller's).
     Its data directory is a new one, unless `data_dir` names one that holds data already.
     Use it as a context manager to stop it at the end of a test.
@@ -76,8 +76,9 @@ class ServerFactory:
             data_dir = self.tmp.mktemp(f"{'process' if process else 'server'}-{backend}")
         server: InProcessServer | ServerProcess
         if process:
-            env = {f"MODELYARD_{name.upper()}": value for name, value in settings.items()}
-            server = ServerProcess(data_dir, database_url, backend, extra_env=env, workers=workers)
+            # As an operator would: each setting as its flag on the command line.
+            flags = [f"--{name.replace('_', '-')}={value}" for name, value in settings.items()]
+            server = ServerProcess(data_dir, database_url, backend, flags=flags, workers=workers)
         else:
             server = InProcessServer(data_dir, database_url, backend, settings=settings)
         if created is not None:

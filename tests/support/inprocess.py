@@ -13,14 +13,15 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import modelyard_server
 from modelyard_server import app
 from modelyard_server.api.auth import Authenticator, AuthInterceptor, current_principal
-from modelyard_server.config import Settings
+from modelyard_server.config import OPTIONS, Settings, load
+from modelyard_server.config import load as load_settings
 from modelyard_server.domain import errors as domain_errors
 from modelyard_server.domain.changes import Mutation
 from modelyard_server.domain.errors import ResourceExhausted
@@ -38,6 +39,7 @@ from tests.support.servers import Server
 
 __all__ = [
     "DEFAULT_TENANT",
+    "OPTIONS",
     "SERVER_PACKAGE",
     "AuthInterceptor",
     "Authenticator",
@@ -55,6 +57,7 @@ __all__ = [
     "WatchFilter",
     "current_principal",
     "domain_errors",
+    "load_settings",
     "open_domain",
 ]
 
@@ -127,26 +130,20 @@ class ThreadLog(logging.Handler):
 
 
 def settings_of(server: Server, given: dict[str, str]) -> Settings:
-    """Returns the settings of an in-process server: a loopback port the OS picks, its data
-    directory and database, and `given` (the names of Settings fields, values as text as in
-    the MODELYARD_* variables)."""
-    database_url = server.database_url or f"sqlite:///{server.data_dir / 'modelyard.db'}"
-    settings = Settings(address="127.0.0.1:0", data_dir=server.data_dir, database_url=database_url)
-    known = {f.name for f in fields(Settings)}
+    """Returns the settings of an in-process server, read as the command line reads its flags:
+    a loopback port the OS picks, its data directory and database, and `given` (by Settings
+    field name, values as text). The shell's MODELYARD_* variables play no part."""
+    known = {option.field for option in OPTIONS}
     unknown = set(given) - known
     if unknown:
         raise TypeError(f"no server setting named {sorted(unknown)}; known: {sorted(known)}")
-    typed: dict[str, Any] = {
-        name: _typed(getattr(settings, name), text) for name, text in given.items()
+    flags = {
+        "address": "127.0.0.1:0",
+        "data_dir": str(server.data_dir),
+        "database_url": server.database_url or "",
+        **given,
     }
-    return replace(settings, **typed)
-
-
-def _typed(default: Any, text: str) -> Any:
-    """Returns `text` as a value of the default's type, as config.load reads the variable."""
-    if isinstance(default, bool):
-        return text == "1"
-    return type(default)(text)
+    return load(flags, environ={})
 
 
 @dataclass

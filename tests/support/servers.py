@@ -107,7 +107,7 @@ def token_command(subject: str, roles: tuple[str, ...], tenant: str | None) -> l
 class ServerProcess(Server):
     """A modelyard-server process; `restart` keeps its data directory, database and port."""
 
-    extra_env: dict[str, str] = field(default_factory=dict)
+    flags: list[str] = field(default_factory=list)
     workers: int = 1
     process: subprocess.Popen[bytes] | None = None
 
@@ -118,9 +118,11 @@ class ServerProcess(Server):
         command = [str(SERVER_BIN), "--data-dir", str(self.data_dir), "--address", address]
         if self.database_url:
             command += ["--database-url", self.database_url]
-        env = {**os.environ, **self.extra_env}
-        env.pop("MODELYARD_DATABASE_URL", None)
-        serve = ["serve", "--workers", str(self.workers)] if self.workers > 1 else ["serve"]
+        # The server's settings are its flags alone, whatever the shell running the tests has.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
+        serve = ["serve", *self.flags]
+        if self.workers > 1:
+            serve += ["--workers", str(self.workers)]
         offset = self.log_file.stat().st_size if self.log_file.exists() else 0
         with self.log_file.open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen([*command, *serve], stdout=log, stderr=log, env=env)

@@ -1,0 +1,67 @@
+"""Every server setting has a flag and a variable, is read from either, and goes to the
+worker processes whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.inprocess import OPTIONS, load_settings
+
+# A value for each setting that differs from its default.
+CHANGED = {
+    "address": "127.0.0.1:6000",
+    "data_dir": "/tmp/modelyard-elsewhere",
+    "database_url": "postgresql://db.internal/modelyard",
+    "grace_seconds": "2.5",
+    "workers": "3",
+    "reuse_port": "1",
+    "heartbeat_seconds": "0.5",
+    "watch_poll_seconds": "0.1",
+    "watch_buffer": "17",
+    "webhook_backoff_seconds": "0.25",
+    "webhook_max_attempts": "2",
+    "webhook_timeout_seconds": "1.5",
+}
+
+
+def test_the_table_of_settings_is_the_one_the_test_knows() -> None:
+    assert {o.field for o in OPTIONS} == set(CHANGED)
+
+
+def test_every_setting_reaches_a_worker_through_its_environment() -> None:
+    """A worker is started with the supervisor's settings as MODELYARD_* variables only."""
+    flags = {name: value for name, value in CHANGED.items() if name != "reuse_port"}
+    given = load_settings(flags, environ={"MODELYARD_REUSE_PORT": "1"})
+    assert load_settings({}, environ=given.as_environment()) == given
+    for option in OPTIONS:
+        assert getattr(given, option.field) != getattr(load_settings({}, environ={}), option.field)
+
+
+def test_a_flag_wins_over_its_variable_and_the_variable_over_the_default() -> None:
+    environ = {"MODELYARD_HEARTBEAT_SECONDS": "2", "MODELYARD_WATCH_BUFFER": "9"}
+    settings = load_settings({"heartbeat_seconds": "0.5"}, environ=environ)
+    assert (settings.heartbeat_seconds, settings.watch_buffer) == (0.5, 9)
+    assert load_settings({}, environ={}).heartbeat_seconds == 5.0
+
+
+def test_sqlite_in_the_data_directory_is_the_default_database(tmp_path: Path) -> None:
+    settings = load_settings({"data_dir": str(tmp_path)}, environ={})
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'modelyard.db'}"
+
+
+@pytest.mark.parametrize(
+    ("field", "text", "said"),
+    [
+        ("heartbeat_seconds", "0", "--heartbeat-seconds (MODELYARD_HEARTBEAT_SECONDS) must be a number above 0"),
+        ("heartbeat_seconds", "nan", "--heartbeat-seconds (MODELYARD_HEARTBEAT_SECONDS) must be a number above 0"),
+        ("workers", "1.5", "--workers (MODELYARD_WORKERS) must be a whole number of 1 or more"),
+        ("watch_poll_seconds", "-1", "--watch-poll-seconds (MODELYARD_WATCH_POLL_SECONDS) must be a number of 0"),
+        ("webhook_max_attempts", "0", "--webhook-max-attempts (MODELYARD_WEBHOOK_MAX_ATTEMPTS) must be a whole number"),
+        ("reuse_port", "yes", "MODELYARD_REUSE_PORT must be 0 or 1"),
+    ],
+)  # fmt: skip
+def test_a_bad_value_names_its_flag_and_its_variable(field: str, text: str, said: str) -> None:
+    with pytest.raises(ValueError, match=said.replace("(", r"\(").replace(")", r"\)")):
+        load_settings({field: text}, environ={})
