@@ -164,6 +164,10 @@ class ChainVerifier:
         self.prev_hash = entry.hash
         return True
 
+    def feed_all(self, entries: list[LogEntry]) -> bool:
+        """Checks entries in order until one breaks the chain; returns False once broken."""
+        return all(self.feed(entry) for entry in entries)
+
     def verdict(self, head_seq: int, head_hash: str) -> Verdict:
         """Returns the outcome, given the chain head the store records."""
         if self.broken is not None:
