@@ -67,13 +67,19 @@ async def address() -> AsyncIterator[str]:
     await server.stop(None)
 
 
-async def requests() -> AsyncIterator[bytes]:
-    for item in (b"a", b"b"):
+async def requests(*items: bytes) -> AsyncIterator[bytes]:
+    for item in items:
         yield item
 
 
-async def call(channel: grpc.aio.Channel, kind: str, token: str | None) -> list[bytes]:
-    """Calls the method of that kind and returns what it answered, as a list."""
+async def call(
+    channel: grpc.aio.Channel, kind: str, token: str | None, items: tuple[bytes, ...] = ()
+) -> list[bytes]:
+    """Calls the method of that kind (streaming `items` to it) and returns what it answered.
+
+    A refused call streams nothing: the refusal may end the call while the client is still
+    sending, and the client would then report its own failed send instead of the status.
+    """
     metadata = (("authorization", f"Bearer {token}"),) if token else ()
     method = f"/{SERVICE}/{kind}"
     if kind == "UnaryUnary":
@@ -84,9 +90,9 @@ async def call(channel: grpc.aio.Channel, kind: str, token: str | None) -> list[
         return [r async for r in answers(b"x", metadata=metadata, timeout=10)]
     if kind == "StreamUnary":
         gathered = channel.stream_unary(method, identity, identity)
-        return [await gathered(requests(), metadata=metadata, timeout=10)]
+        return [await gathered(requests(*items), metadata=metadata, timeout=10)]
     both = channel.stream_stream(method, identity, identity)
-    return [r async for r in both(requests(), metadata=metadata, timeout=10)]
+    return [r async for r in both(requests(*items), metadata=metadata, timeout=10)]
 
 
 ANSWERS = {
@@ -117,4 +123,4 @@ async def test_every_kind_of_method_runs_as_the_caller_of_a_known_token(
     address: str, kind: str
 ) -> None:
     async with grpc.aio.insecure_channel(address) as channel:
-        assert await call(channel, kind, TOKEN) == ANSWERS[kind]
+        assert await call(channel, kind, TOKEN, (b"a", b"b")) == ANSWERS[kind]
