@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import modelyard_server
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from modelyard_server import app
 from modelyard_server.api.auth import Authenticator, AuthInterceptor, current_principal
 from modelyard_server.config import OPTIONS, Settings, load
@@ -32,8 +34,10 @@ from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines, migrate, open_engines
+from modelyard_server.store.tables import Base
 from modelyard_server.store.tokens import create_token
 from modelyard_server.store.unit_of_work import SqlStore
+from sqlalchemy import Connection
 
 from tests.support.servers import Server
 
@@ -59,6 +63,7 @@ __all__ = [
     "domain_errors",
     "load_settings",
     "open_domain",
+    "schema_differences",
 ]
 
 T = TypeVar("T")
@@ -98,6 +103,27 @@ async def open_domain(database: Path, tenant: str = DEFAULT_TENANT) -> AsyncIter
     store = SqlStore(engines)
     try:
         yield Domain(engines, store, Registry(store, SqlDeliveryQueue(engines)), tenant)
+    finally:
+        await engines.dispose()
+
+
+async def schema_differences(url: str) -> list[Any]:
+    """Migrates an empty database at `url` and returns how its schema differs from the
+    tables the store declares (Alembic's autogenerate comparison; [] when they agree)."""
+
+    def compare(connection: Connection) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    engines = open_engines(url)
+    try:
+        await migrate(engines)
+        if engines.postgres is not None:
+            async with engines.postgres.connect() as conn:
+                return await conn.run_sync(compare)
+        assert engines.sqlite_read is not None
+        with engines.sqlite_read.connect() as sync:
+            return compare(sync)
     finally:
         await engines.dispose()
 
