@@ -12,6 +12,7 @@ from pathlib import Path
 
 from google.protobuf import json_format
 from modelyard.v1 import resources_pb2 as pb
+from sqlalchemy.engine import make_url
 
 from modelyard_server import app, config, workers
 from modelyard_server.domain.errors import DomainError
@@ -21,6 +22,11 @@ from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import migrate, migrate_blocking, open_engines
 from modelyard_server.store.tokens import create_token
 from modelyard_server.store.unit_of_work import SqlStore
+
+
+def redacted(url: str) -> str:
+    """Returns the database URL without its password, for printing."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _settings(args: argparse.Namespace) -> config.Settings:
@@ -81,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(f"modelyard-server: {error}")
     elif args.command == "migrate":
         migrate_blocking(settings.database_url)
-        print(f"migrated {settings.database_url}")
+        print(f"migrated {redacted(settings.database_url)}")
     elif args.command == "import":
         logging.getLogger("alembic").setLevel(logging.WARNING)
         principal = Principal(subject=args.actor, tenant=args.tenant, roles=frozenset({"admin"}))

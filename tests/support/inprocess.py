@@ -37,11 +37,12 @@ from modelyard_server.store.engine import Engines, migrate, open_engines
 from modelyard_server.store.tables import Base
 from modelyard_server.store.tokens import create_token
 from modelyard_server.store.unit_of_work import SqlStore
-from sqlalchemy import Connection
+from sqlalchemy import Connection, MetaData
 
 from tests.support.servers import Server
 
 __all__ = [
+    "DECLARED",
     "DEFAULT_TENANT",
     "OPTIONS",
     "SERVER_PACKAGE",
@@ -107,13 +108,19 @@ async def open_domain(database: Path, tenant: str = DEFAULT_TENANT) -> AsyncIter
         await engines.dispose()
 
 
-async def schema_differences(url: str) -> list[Any]:
-    """Migrates an empty database at `url` and returns how its schema differs from the
-    tables the store declares (Alembic's autogenerate comparison; [] when they agree)."""
+# The tables the store declares.
+DECLARED: MetaData = Base.metadata
+
+
+async def schema_differences(url: str, declared: MetaData = DECLARED) -> list[Any]:
+    """Migrates an empty database at `url` as the server does at start, and returns how its
+    schema differs from `declared` (Alembic's autogenerate comparison: tables, columns,
+    types, nullability, server defaults, indexes, constraints; [] when they agree)."""
 
     def compare(connection: Connection) -> list[Any]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return list(compare_metadata(context, Base.metadata))
+        options = {"compare_type": True, "compare_server_default": True}
+        context = MigrationContext.configure(connection, opts=options)
+        return list(compare_metadata(context, declared))
 
     engines = open_engines(url)
     try:

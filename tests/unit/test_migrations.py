@@ -4,12 +4,50 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.inprocess import schema_differences
+import pytest
+from sqlalchemy import Column, Index, MetaData, String, UniqueConstraint
+
+from tests.support.inprocess import DECLARED, schema_differences
 
 
-async def test_the_migrations_build_the_declared_tables_on_sqlite(tmp_path: Path) -> None:
-    assert await schema_differences(f"sqlite:///{tmp_path / 'fresh.db'}") == []
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a database nothing has touched: a new SQLite file or PostgreSQL database."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_database")
+        return url
+    return f"sqlite:///{tmp_path / 'empty.db'}"
 
 
-async def test_the_migrations_build_the_declared_tables_on_postgres(postgres_database: str) -> None:
-    assert await schema_differences(postgres_database) == []
+def altered(declared: MetaData) -> MetaData:
+    """Returns a copy of the declared tables with one change of each kind a missing
+    migration could leave behind."""
+    copy = MetaData()
+    for table in declared.tables.values():
+        table.to_metadata(copy)
+    groups, tokens, log = (copy.tables[n] for n in ("model_groups", "tokens", "log_entries"))
+    groups.append_column(Column("owner", String(64), nullable=False))
+    tokens.c.subject.nullable = True
+    tokens.c.tenant.type = String(65)
+    log.append_constraint(UniqueConstraint("tenant", "hash", name="ux_log_hash"))
+    Index("ix_tokens_subject", tokens.c.subject)
+    return copy
+
+
+async def test_migrating_an_empty_database_gives_exactly_the_declared_tables(
+    empty_database: str,
+) -> None:
+    assert await schema_differences(empty_database) == []
+
+
+async def test_the_comparison_notices_each_kind_of_difference(empty_database: str) -> None:
+    found = await schema_differences(empty_database, altered(DECLARED))
+    # One entry per change, except column modifications, which come grouped in a list.
+    flat = [item for entry in found for item in (entry if isinstance(entry, list) else [entry])]
+    assert sorted(item[0] for item in flat) == [
+        "add_column",
+        "add_constraint",
+        "add_index",
+        "modify_nullable",
+        "modify_type",
+    ], found
