@@ -12,6 +12,7 @@ from modelyard.v1 import approval_service_pb2 as aps
 from modelyard.v1 import audit_service_pb2 as aus
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import resources_pb2 as pb
+from modelyard.v1 import webhook_service_pb2 as ws
 
 from tests.support.status import reason_of, violations_of
 from tests.support.stubs import Raw
@@ -496,6 +497,42 @@ CASES: list[tuple[str, str, Message, str, str]] = [
         "INVALID_PAGE_TOKEN",
         "",
     ),
+    # Found by tests/api/test_fuzz.py: each of these was INTERNAL (or worse) before.
+    (
+        "version-superscript-digit",  # int('²') raised
+        "GetModelVersion",
+        rs.GetModelVersionRequest(name="groups/{group}/versions/²"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "version-arabic-indic-digit",  # was read as version 1
+        "GetModelVersion",
+        rs.GetModelVersionRequest(name="groups/{group}/versions/\u0661"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "lineage-superscript-digit",
+        *create(version(lineage=pb.Lineage(depends_on=["groups/{group}/versions/²"]))),
+        "INVALID_FIELD",
+        "model_version.lineage.depends_on[0]",
+    ),
+    (
+        "lineage-number-too-big",  # was INVALID_FIELD for a field named "lineage"
+        *create(
+            version(lineage=pb.Lineage(parent_versions=["groups/{group}/versions/" + "9" * 19]))
+        ),
+        "INVALID_FIELD",
+        "model_version.lineage.parent_versions[0]",
+    ),
+    (
+        "delivery-superscript-digit",
+        "RedeliverWebhookDelivery",
+        ws.RedeliverWebhookDeliveryRequest(name="webhooks/wh-0/deliveries/²"),
+        "INVALID_FIELD",
+        "name",
+    ),
 ]
 
 
@@ -519,6 +556,8 @@ def test_bad_input_is_invalid_argument_with_reason_and_field(
         stub = raw.audit
     elif rpc in aps.DESCRIPTOR.services_by_name["ApprovalService"].methods_by_name:
         stub = raw.approval
+    elif rpc in ws.DESCRIPTOR.services_by_name["WebhookService"].methods_by_name:
+        stub = raw.webhooks
     with pytest.raises(grpc.RpcError) as caught:
         getattr(stub, rpc)(_bind(request_, unique_group), metadata=raw.metadata)
     error = caught.value
@@ -553,3 +592,4 @@ def test_every_violation_is_reported_at_once(raw: Raw, unique_group: str) -> Non
     assert {"model_version.artifact.uri", "model_version.artifact.sha256"} <= fields
     assert any(f.startswith("model_version.metrics") for f in fields)
     assert any(f.startswith("model_version.tags") for f in fields)
+

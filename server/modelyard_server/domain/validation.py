@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 from modelyard.v1 import resources_pb2 as pb
 
-from modelyard_server.domain.errors import FieldViolation, invalid_fields
+from modelyard_server.domain.errors import FieldViolation, InvalidArgument, invalid_fields
+from modelyard_server.domain.names import parse_version_name
 
 MAX_DESCRIPTION = 4096
 MAX_TAGS = 64
@@ -106,20 +107,10 @@ class Checker:
         if len(names) > MAX_REFERENCES:
             self.fail(field, f"has {len(names)} entries; the limit is {MAX_REFERENCES}")
         for i, name in enumerate(names):
-            parts = name.split("/")
-            ok = (
-                len(parts) == 4
-                and parts[0] == "groups"
-                and parts[2] == "versions"
-                and re.fullmatch(r"[a-z][a-z0-9-]{0,62}", parts[1]) is not None
-                and parts[3].isdigit()
-                and int(parts[3]) >= 1
-            )
-            if not ok:
-                self.fail(
-                    f"{field}[{i}]",
-                    f"'{name}' is not a version name groups/{{group}}/versions/{{number}}",
-                )
+            try:
+                parse_version_name(name, f"{field}[{i}]")
+            except InvalidArgument as error:
+                self.violations.extend(error.violations)
 
 
 def check_request_id(request_id: str) -> None:
