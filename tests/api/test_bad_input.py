@@ -533,6 +533,34 @@ CASES: list[tuple[str, str, Message, str, str]] = [
         "INVALID_FIELD",
         "name",
     ),
+    (
+        "uri-unclosed-ipv6",  # urlsplit raised ValueError
+        *create(version(artifact=pb.Artifact(uri="http://[::1", sha256=sha("x")))),
+        "INVALID_FIELD",
+        "model_version.artifact.uri",
+    ),
+    (
+        "lineage-dataset-unclosed-ipv6",
+        *create(version(lineage=pb.Lineage(dataset_uri="s3://["))),
+        "INVALID_FIELD",
+        "model_version.lineage.dataset_uri",
+    ),
+    (
+        "webhook-url-unclosed-ipv6",
+        "CreateWebhook",
+        ws.CreateWebhookRequest(webhook=ws.Webhook(url="http://[::1", secret="s" * 16)),
+        "INVALID_FIELD",
+        "webhook.url",
+    ),
+    (
+        "webhook-url-port-out-of-range",  # was accepted; every delivery then failed
+        "CreateWebhook",
+        ws.CreateWebhookRequest(
+            webhook=ws.Webhook(url="http://127.0.0.1:99999999/hook", secret="s" * 16)
+        ),
+        "INVALID_FIELD",
+        "webhook.url",
+    ),
 ]
 
 

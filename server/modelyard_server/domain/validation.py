@@ -71,7 +71,11 @@ class Checker:
         if any(c.isspace() for c in value):
             self.fail(field, f"'{value}' is not a URI: it contains white space")
             return
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError as error:  # e.g. an unclosed '[' of an IPv6 host
+            self.fail(field, f"'{value}' is not a URI: {error}")
+            return
         if not URI_SCHEME.fullmatch(parts.scheme):
             self.fail(field, f"'{value}' is not a URI: it needs a scheme such as s3:// or file://")
         elif parts.scheme == "file" and (
