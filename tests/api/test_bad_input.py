@@ -561,6 +561,36 @@ CASES: list[tuple[str, str, Message, str, str]] = [
         "INVALID_FIELD",
         "webhook.url",
     ),
+    (
+        "filter-nested-parentheses",  # RecursionError in the parser
+        "ListModelGroups",
+        rs.ListModelGroupsRequest(filter="(" * 400 + 'name = "a"' + ")" * 400),
+        "INVALID_FILTER",
+        "",
+    ),
+    (
+        "filter-nested-not",
+        "ListModelVersions",
+        rs.ListModelVersionsRequest(parent="groups/{group}", filter="NOT " * 1000 + "version = 1"),
+        "INVALID_FILTER",
+        "",
+    ),
+    (
+        "filter-integer-out-of-range",  # the database driver raised OverflowError
+        "ListModelVersions",
+        rs.ListModelVersionsRequest(
+            parent="groups/{group}", filter="version > 99999999999999999999"
+        ),
+        "INVALID_FILTER",
+        "",
+    ),
+    (
+        "filter-integer-past-int64",
+        "ListModelGroups",
+        rs.ListModelGroupsRequest(filter="latest_version = 9223372036854775808"),
+        "INVALID_FILTER",
+        "",
+    ),
 ]
 
 
