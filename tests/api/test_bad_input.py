@@ -6,7 +6,7 @@ import math
 
 import grpc
 import pytest
-from google.protobuf import field_mask_pb2, text_format
+from google.protobuf import field_mask_pb2, text_format, timestamp_pb2
 from google.protobuf.message import Message
 from modelyard.v1 import approval_service_pb2 as aps
 from modelyard.v1 import audit_service_pb2 as aus
@@ -590,6 +590,20 @@ CASES: list[tuple[str, str, Message, str, str]] = [
         rs.ListModelGroupsRequest(filter="latest_version = 9223372036854775808"),
         "INVALID_FILTER",
         "",
+    ),
+    (
+        "audit-start-time-out-of-range",  # Timestamp.ToMicroseconds raised ValueError
+        "ListAuditEvents",
+        aus.ListAuditEventsRequest(start_time=timestamp_pb2.Timestamp(seconds=2**63 - 1)),
+        "INVALID_FIELD",
+        "start_time.seconds",
+    ),
+    (
+        "audit-end-time-negative-nanos",
+        "ListAuditEvents",
+        aus.ListAuditEventsRequest(end_time=timestamp_pb2.Timestamp(seconds=1, nanos=-1)),
+        "INVALID_FIELD",
+        "end_time.nanos",
     ),
 ]
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+from google.protobuf.timestamp_pb2 import Timestamp
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.domain.errors import FieldViolation, InvalidArgument, invalid_fields
@@ -115,6 +116,23 @@ class Checker:
                 parse_version_name(name, f"{field}[{i}]")
             except InvalidArgument as error:
                 self.violations.extend(error.violations)
+
+
+# What google.protobuf.Timestamp can mean: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+MIN_SECONDS = -62_135_596_800
+MAX_SECONDS = 253_402_300_799
+
+
+def time_us(value: Timestamp, field: str) -> int:
+    """Returns a request's time in microseconds since the epoch; INVALID_FIELD for a
+    Timestamp outside 0001-01-01..9999-12-31 or with nanos outside 0..999999999."""
+    if not MIN_SECONDS <= value.seconds <= MAX_SECONDS:
+        raise invalid_fields(
+            [FieldViolation(f"{field}.seconds", "must be a time from 0001-01-01 to 9999-12-31")]
+        )
+    if not 0 <= value.nanos <= 999_999_999:
+        raise invalid_fields([FieldViolation(f"{field}.nanos", "must be 0 to 999999999")])
+    return value.seconds * 1_000_000 + value.nanos // 1000
 
 
 def check_request_id(request_id: str) -> None:
