@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 
 import grpc
@@ -93,7 +95,7 @@ CASES: list[tuple[str, str, Message, str, str]] = [
         "ListModelGroups",
         rs.ListModelGroupsRequest(page_size=-1),
         "INVALID_FIELD",
-        "",
+        "page_size",
     ),
     (
         "list-groups-filter",
@@ -665,3 +667,58 @@ def test_every_violation_is_reported_at_once(raw: Raw, unique_group: str) -> Non
     assert any(f.startswith("model_version.metrics") for f in fields)
     assert any(f.startswith("model_version.tags") for f in fields)
 
+
+def _forged(token: str, key: list[object]) -> str:
+    """Returns the page token with another key: the token is base64 JSON, as a caller sees."""
+    data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    data["k"] = key
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("key", "audit_uses_it"),
+    [
+        ([2**63], True),
+        ([-(2**63) - 1], True),
+        (["a", 10**30], True),
+        (["a", "b"], False),  # the audit log resumes after an integer seq only
+        ([1.5, None], False),
+    ],
+    ids=["int64-max-plus-1", "int64-min-minus-1", "huge-id", "strings", "float-and-null"],
+)
+@pytest.mark.parametrize("listing", ["ListAuditEvents", "ListModelGroups"])
+def test_a_forged_page_token_is_an_invalid_page_token(
+    raw: Raw, unique_group: str, listing: str, key: list[object], audit_uses_it: bool
+) -> None:
+    """Found by tests/api/test_fuzz.py: a key past 64 bits overflowed the database driver,
+    and on PostgreSQL a key of the wrong type failed the comparison (INTERNAL both)."""
+    for suffix in ("a", "b"):
+        raw.registry.CreateModelGroup(
+            rs.CreateModelGroupRequest(model_group_id=f"{unique_group}-{suffix}"),
+            metadata=raw.metadata,
+        )
+    error: grpc.RpcError | None = None
+    try:
+        if listing == "ListAuditEvents":
+            first = raw.audit.ListAuditEvents(
+                aus.ListAuditEventsRequest(page_size=1), metadata=raw.metadata
+            ).next_page_token
+            raw.audit.ListAuditEvents(
+                aus.ListAuditEventsRequest(page_size=1, page_token=_forged(first, key)),
+                metadata=raw.metadata,
+            )
+        else:
+            first = raw.registry.ListModelGroups(
+                rs.ListModelGroupsRequest(page_size=1), metadata=raw.metadata
+            ).next_page_token
+            raw.registry.ListModelGroups(
+                rs.ListModelGroupsRequest(page_size=1, page_token=_forged(first, key)),
+                metadata=raw.metadata,
+            )
+    except grpc.RpcError as raised:
+        error = raised
+    if listing == "ListAuditEvents" and not audit_uses_it:
+        assert error is None
+        return
+    assert error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason_of(error) == "INVALID_PAGE_TOKEN"
