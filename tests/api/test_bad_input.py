@@ -515,6 +515,13 @@ CASES: list[tuple[str, str, Message, str, str]] = [
         "name",
     ),
     (
+        "version-5000-digits",  # int() refuses more than 4300 digits
+        "DeleteModelVersion",
+        rs.DeleteModelVersionRequest(name="groups/{group}/versions/" + "9" * 5000),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
         "lineage-superscript-digit",
         *create(version(lineage=pb.Lineage(depends_on=["groups/{group}/versions/²"]))),
         "INVALID_FIELD",
@@ -606,6 +613,19 @@ CASES: list[tuple[str, str, Message, str, str]] = [
         aus.ListAuditEventsRequest(end_time=timestamp_pb2.Timestamp(seconds=1, nanos=-1)),
         "INVALID_FIELD",
         "end_time.nanos",
+    ),
+    (
+        "name-of-70000-characters",  # the status quoted it whole: the client refused its
+        "GetModelGroup",  # trailers (over 16 KiB) with RESOURCE_EXHAUSTED and no details
+        rs.GetModelGroupRequest(name="groups/" + "😀" * 70_000),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "many-long-violations",  # 300 violations of 4 KiB each: over 8 KiB of trailers
+        *create(version(tags={f"t{i}": "😀" * 1100 for i in range(300)})),
+        "INVALID_FIELD",
+        "model_version.tags",
     ),
 ]
 

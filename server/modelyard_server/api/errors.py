@@ -27,15 +27,36 @@ CODES: dict[ErrorKind, grpc.StatusCode] = {
 R = TypeVar("R")
 
 
+# The status travels in trailers, which a client refuses above 8 KiB (grpc's default
+# max_metadata_size), in the message once as grpc-message (percent-encoded: a non-ASCII byte
+# takes three) and again in grpc-status-details-bin (base64). Messages quote what the caller
+# sent, which may be a 70 000-character name: clipped to these budgets, in UTF-8 bytes, the
+# trailers stay under 7 KiB, so the caller gets the error rather than RESOURCE_EXHAUSTED.
+MAX_MESSAGE_BYTES = 512
+MAX_FIELD_BYTES = 128
+MAX_DESCRIPTION_BYTES = 160
+MAX_METADATA_BYTES = 256
+MAX_VIOLATIONS = 8
+
+
+def clip(text: str, limit: int) -> str:
+    """Returns the text, cut to at most `limit` UTF-8 bytes with '…' where it was cut."""
+    if len(text.encode()) <= limit:
+        return text
+    return text.encode()[: limit - 3].decode(errors="ignore") + "…"
+
+
 def status_of(error: DomainError) -> status_pb2.Status:
     """Returns the rich status of a domain error: code, message, ErrorInfo, BadRequest."""
     code = CODES[error.kind]
     details = []
     info = any_pb2.Any()
+    metadata = {
+        clip(key, MAX_METADATA_BYTES): clip(value, MAX_METADATA_BYTES)
+        for key, value in error.metadata.items()
+    }
     info.Pack(
-        error_details_pb2.ErrorInfo(
-            reason=error.reason_name, domain=DOMAIN, metadata=error.metadata
-        )
+        error_details_pb2.ErrorInfo(reason=error.reason_name, domain=DOMAIN, metadata=metadata)
     )
     details.append(info)
     if error.violations:
@@ -44,14 +65,16 @@ def status_of(error: DomainError) -> status_pb2.Status:
             error_details_pb2.BadRequest(
                 field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(
-                        field=v.field, description=v.description
+                        field=clip(v.field, MAX_FIELD_BYTES),
+                        description=clip(v.description, MAX_DESCRIPTION_BYTES),
                     )
-                    for v in error.violations
+                    for v in error.violations[:MAX_VIOLATIONS]
                 ]
             )
         )
         details.append(bad_request)
-    return status_pb2.Status(code=code.value[0], message=error.message, details=details)
+    message = clip(error.message, MAX_MESSAGE_BYTES)
+    return status_pb2.Status(code=code.value[0], message=message, details=details)
 
 
 def internal_status() -> status_pb2.Status:
