@@ -615,6 +615,40 @@ CASES: list[tuple[str, str, Message, str, str]] = [
         "end_time.nanos",
     ),
     (
+        "tag-value-nul",  # PostgreSQL refused it: INTERNAL there, stored on SQLite
+        *create(version(tags={"team": "a\x00b"})),
+        "INVALID_FIELD",
+        "model_version.tags['team']",
+    ),
+    (
+        "request-id-nul",
+        "CreateModelGroup",
+        rs.CreateModelGroupRequest(model_group_id="ok", request_id="\x00"),
+        "INVALID_FIELD",
+        "request_id",
+    ),
+    (
+        "reason-nul",
+        "RejectModelVersion",
+        aps.RejectModelVersionRequest(name="groups/{group}/versions/1", reason="bad\x00"),
+        "INVALID_FIELD",
+        "reason",
+    ),
+    (
+        "filter-nul",
+        "ListModelGroups",
+        rs.ListModelGroupsRequest(filter='name = "a\x00b"'),
+        "INVALID_FIELD",
+        "filter",
+    ),
+    (
+        "audit-actor-nul",
+        "ListAuditEvents",
+        aus.ListAuditEventsRequest(actor="a\x00b"),
+        "INVALID_FIELD",
+        "actor",
+    ),
+    (
         "name-of-70000-characters",  # the status quoted it whole: the client refused its
         "GetModelGroup",  # trailers (over 16 KiB) with RESOURCE_EXHAUSTED and no details
         rs.GetModelGroupRequest(name="groups/" + "😀" * 70_000),
@@ -703,8 +737,9 @@ def _forged(token: str, key: list[object]) -> str:
         (["a", 10**30], True),
         (["a", "b"], False),  # the audit log resumes after an integer seq only
         ([1.5, None], False),
+        (["\x00", 1], True),  # PostgreSQL's text cannot hold NUL
     ],
-    ids=["int64-max-plus-1", "int64-min-minus-1", "huge-id", "strings", "float-and-null"],
+    ids=["int64-max-plus-1", "int64-min-minus-1", "huge-id", "strings", "float-and-null", "nul"],
 )
 @pytest.mark.parametrize("listing", ["ListAuditEvents", "ListModelGroups"])
 def test_a_forged_page_token_is_an_invalid_page_token(

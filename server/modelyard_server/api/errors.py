@@ -16,6 +16,7 @@ from google.protobuf import any_pb2
 from modelyard.v1 import errors_pb2 as reasons
 
 from modelyard_server.domain.errors import DomainError, ErrorKind
+from modelyard_server.domain.validation import check_no_nul
 
 DOMAIN = "modelyard.dev"
 log = logging.getLogger("modelyard.api")
@@ -103,11 +104,13 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], error: DomainError)
 
 
 def rpc(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
-    """Wraps a unary servicer method: domain errors become their status; faults become a bare INTERNAL."""
+    """Wraps a unary servicer method: a request with a NUL character is refused; domain errors
+    become their status; faults become a bare INTERNAL."""
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> R:
         try:
+            check_no_nul(request)
             return await method(self, request, context)
         except DomainError as error:
             await abort(context, error)
@@ -130,6 +133,7 @@ def stream_rpc(
         self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[R]:
         try:
+            check_no_nul(request)
             async for response in method(self, request, context):
                 yield response
         except DomainError as error:

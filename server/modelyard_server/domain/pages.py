@@ -72,10 +72,10 @@ def decode_token(token: str, query: str) -> Key | None:
 
 def _storable(value: object) -> bool:
     """Whether a key value of a token can be one the store issued: a 64-bit integer, a finite
-    number, a string or null. The token is the caller's to forge; the database is not theirs
-    to overflow."""
+    number, a string without NUL (PostgreSQL's text cannot hold one) or null. The token is
+    the caller's to forge; the database is not theirs to overflow."""
     if isinstance(value, int):
         return -(2**63) <= value < 2**63
     if isinstance(value, float):
         return math.isfinite(value)
-    return value is None or isinstance(value, str)
+    return value is None or (isinstance(value, str) and "\x00" not in value)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from modelyard.v1 import resources_pb2 as pb
 
@@ -133,6 +134,39 @@ def time_us(value: Timestamp, field: str) -> int:
     if not 0 <= value.nanos <= 999_999_999:
         raise invalid_fields([FieldViolation(f"{field}.nanos", "must be 0 to 999999999")])
     return value.seconds * 1_000_000 + value.nanos // 1000
+
+
+def check_no_nul(request: Message) -> None:
+    """Raises INVALID_FIELD naming every string of the request that holds a NUL character
+    (U+0000): PostgreSQL's text cannot store one, so no backend takes it, and no name, label
+    or reason needs one."""
+    violations = _nul_characters(request, "")
+    if violations:
+        raise invalid_fields(violations)
+
+
+def _nul_characters(message: Message, prefix: str) -> list[FieldViolation]:
+    found: list[FieldViolation] = []
+
+    def visit(path: str, value: object) -> None:
+        if isinstance(value, str) and "\x00" in value:
+            found.append(FieldViolation(path, "must not contain the NUL character (U+0000)"))
+        elif isinstance(value, Message):
+            found.extend(_nul_characters(value, f"{path}."))
+
+    for field, value in message.ListFields():
+        path = f"{prefix}{field.name}"
+        entry = field.message_type
+        if entry is not None and entry.GetOptions().map_entry:
+            for key, item in value.items():
+                visit(f"{path}[{key!r}]", key)
+                visit(f"{path}[{key!r}]", item)
+        elif field.is_repeated:
+            for i, item in enumerate(value):
+                visit(f"{path}[{i}]", item)
+        else:
+            visit(path, value)
+    return found
 
 
 def check_request_id(request_id: str) -> None:
