@@ -777,3 +777,59 @@ def test_a_forged_page_token_is_an_invalid_page_token(
         return
     assert error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert reason_of(error) == "INVALID_PAGE_TOKEN"
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """Returns a length-delimited protobuf field (payload under 128 bytes or not)."""
+    size, length = len(payload), b""
+    while True:
+        byte, size = size & 0x7F, size >> 7
+        length += bytes([byte | (0x80 if size else 0)])
+        if not size:
+            return bytes([number << 3 | 2]) + length + payload
+
+
+def _nested_struct(depth: int) -> bytes:
+    """Returns a google.protobuf.Struct nested deeper than a parser allows, as raw bytes."""
+    value = b"\x11" + b"\x00" * 8  # Value.number_value = 0.0
+    for _ in range(depth):
+        struct = _field(1, _field(1, b"a") + _field(2, value))  # {"a": value}
+        value = _field(5, struct)  # Value.struct_value
+    return struct
+
+
+MALFORMED: dict[str, tuple[str, bytes]] = {
+    "corrupt": ("/modelyard.v1.RegistryService/GetModelGroup", b"\xff\xff\xff"),
+    "not-utf8": ("/modelyard.v1.RegistryService/GetModelGroup", _field(1, b"groups/\xc3\x28")),
+    "cut-short": ("/modelyard.v1.AuditService/ListAuditEvents", b"\x1a\x10groups"),
+    "nested-too-deep": (
+        "/modelyard.v1.RegistryService/CreateModelVersion",
+        _field(1, b"groups/x") + _field(2, _field(9, _field(5, _nested_struct(120)))),
+    ),
+    "stream-not-utf8": ("/modelyard.v1.RegistryService/WatchEvents", _field(2, b"\xff")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_request_bytes_that_do_not_parse_are_a_malformed_request(raw: Raw, case: str) -> None:
+    """grpc answered these UNKNOWN, naming the parser's exception class."""
+    path, body = MALFORMED[case]
+    if path.endswith("WatchEvents"):
+        stream = raw.channel.unary_stream(path, None, None)
+        with pytest.raises(grpc.RpcError) as caught:
+            next(iter(stream(body, metadata=raw.metadata, timeout=10)))
+    else:
+        with pytest.raises(grpc.RpcError) as caught:
+            raw.channel.unary_unary(path, None, None)(body, metadata=raw.metadata, timeout=10)
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert reason_of(error) == "MALFORMED_REQUEST"
+    assert "does not parse" in (error.details() or "")
+
+
+def test_a_malformed_request_without_a_token_is_unauthenticated(raw: Raw) -> None:
+    """Authentication comes first: bad bytes tell a stranger nothing."""
+    path, body = MALFORMED["corrupt"]
+    with pytest.raises(grpc.RpcError) as caught:
+        raw.channel.unary_unary(path, None, None)(body, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
