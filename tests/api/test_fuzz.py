@@ -358,7 +358,9 @@ def world(server_factory: ServerFactory) -> Iterator[World]:
 # What every answer must be
 
 
-def check_answer(method: MethodDescriptor, request: Message, error: grpc.RpcError | None) -> None:
+def check_answer(
+    method: MethodDescriptor, request: Message | bytes, error: grpc.RpcError | None
+) -> None:
     """Asserts that an RPC's answer is a typed status a caller can act on."""
     if error is None:
         return
@@ -388,16 +390,20 @@ def check_answer(method: MethodDescriptor, request: Message, error: grpc.RpcErro
         assert fields, f"INVALID_FIELD names no field: {shown}"
 
 
-def _show(request: Message) -> str:
+def _show(request: Message | bytes) -> str:
+    if isinstance(request, bytes):
+        return repr(request[:3000])
     text = text_format.MessageToString(request, as_utf8=True)
     return text if len(text) < 3000 else text[:3000] + "…"
 
 
-def send(world: World, method: MethodDescriptor, request: Message, metadata: Any) -> None:
-    """Sends one request as a hostile caller and checks the answer."""
+def send(world: World, method: MethodDescriptor, request: Message | bytes, metadata: Any) -> None:
+    """Sends one request (a message, or bytes as they go on the wire) as a hostile caller
+    and checks the answer."""
     request_cls, response_cls = method_classes(method)
     path = f"/{method.containing_service.full_name}/{method.name}"
-    serialize = request_cls.SerializeToString
+    # Bytes go as they are: grpc hands them on when there is no serializer.
+    serialize = None if isinstance(request, bytes) else request_cls.SerializeToString
     error: grpc.RpcError | None = None
     if method.server_streaming:
         stream = world.channel.unary_stream(
@@ -471,6 +477,44 @@ def test_every_rpc_answers_hostile_input_with_a_typed_error(
     world = target.world
     send(world, method, request, world.viewer if as_viewer else world.admin)
     assert_healthy(world)
+
+
+@st.composite
+def corrupted(draw: st.DrawFn, requests: st.SearchStrategy[Message]) -> bytes:
+    """Returns a request's bytes as an attacker alters them: cut short, a byte changed,
+    bytes put in (0xff is never valid UTF-8, 0x0a opens a length-delimited field 1)."""
+    data = draw(requests).SerializeToString()
+    at = draw(st.integers(0, len(data)))
+    kind = draw(st.sampled_from(["cut", "change", "insert"]))
+    if kind == "cut":
+        return data[:at]
+    if kind == "change" and at < len(data):
+        return data[:at] + bytes([draw(st.integers(0, 255))]) + data[at + 1 :]
+    extra = draw(
+        st.one_of(
+            st.sampled_from([b"\xff", b"\x0a\x7f", b"\x0a\x02\xc3\x28"]), st.binary(max_size=8)
+        )
+    )
+    return data[:at] + extra + data[at:]
+
+
+@pytest.fixture
+def unseeded(world: World, request: pytest.FixtureRequest) -> Target:
+    """The RPC under test over the world as the fuzz left it: corrupt bytes seldom parse into
+    a request that changes anything, so the world needs no fresh seeding."""
+    world.fuzzed = True
+    return Target(world, request.node.callspec.params["method"])
+
+
+@pytest.mark.parametrize("method", METHODS, ids=_method_id)
+@settings(FUZZ, max_examples=max(1, settings().max_examples // 3))
+@given(data=st.data())
+def test_every_rpc_answers_corrupt_bytes_with_a_typed_error(
+    unseeded: Target, method: MethodDescriptor, data: st.DataObject
+) -> None:
+    request = data.draw(corrupted(unseeded.requests), label="bytes")
+    send(unseeded.world, method, request, unseeded.world.admin)
+    assert_healthy(unseeded.world)
 
 
 def test_no_change_is_half_written(world: World) -> None:
