@@ -5,14 +5,17 @@ a traceback, never a half-written change, and stays healthy.
 Requests are built by tests/support/fuzz.py from the request's descriptor, biased toward the
 names of a small world this module registers first (groups with versions, approvals,
 production history, aliases, a protected alias and webhooks with deliveries), so that they
-get past parsing into the code behind it. The methods come from the generated descriptors:
-a new RPC is fuzzed without a change here, and a service the server serves without being
-fuzzed fails `test_every_served_service_is_fuzzed`.
+get past parsing into the code behind it; corrupted bytes of such requests test the parsing
+itself. The methods come from the generated descriptors: a new RPC is fuzzed without a
+change here, and a service the server serves without being fuzzed fails
+`test_every_served_service_is_fuzzed`.
 
-Budget: EXAMPLES requests per RPC (the `dev` and `ci` profiles), about 30 s for the file on
-SQLite. CI (the CI variable set) runs the `ci` profile, derandomized: the same examples on
-every run. Local runs draw new ones each time; `HYPOTHESIS_PROFILE=deep` runs many more, and
-`MODELYARD_FUZZ_BACKEND=postgres` fuzzes a server on PostgreSQL instead.
+Budget: EXAMPLES requests per RPC and a third as many corrupted ones (the `dev` and `ci`
+profiles), about 30 s for the file on SQLite. CI (the CI variable set) runs the `ci`
+profile, derandomized: the same examples on every run. Local runs draw new ones each time;
+`HYPOTHESIS_PROFILE=deep` runs many more, and `MODELYARD_FUZZ_BACKEND=postgres` fuzzes a
+server on PostgreSQL instead. An input that fails goes, once fixed, into the table of
+tests/api/test_bad_input.py, which runs on both backends.
 """
 
 from __future__ import annotations
