@@ -143,15 +143,20 @@ class Strategies:
             *((4, self._comparisons(kind)) for kind in FILTERS if kind != "unknown"),
             odd=[(1, self._comparisons("unknown"))],
         )
-        expression = st.recursive(
-            comparison,
-            lambda inner: st.one_of(
-                st.builds("{} AND {}".format, inner, inner),
-                st.builds("{} OR {}".format, inner, inner),
-                st.builds("NOT {}".format, inner),
-                st.builds("({})".format, inner),
+        # Terms, each maybe negated or in parentheses, joined by AND and OR (st.recursive
+        # would do, but warns now and then that it cannot see the recursion).
+        term = st.builds(
+            lambda text, negated, grouped: (
+                f"{'NOT ' if negated else ''}{f'({text})' if grouped else text}"
             ),
-            max_leaves=6,
+            comparison,
+            st.booleans(),
+            st.booleans(),
+        )
+        expression = st.builds(
+            lambda first, rest: first + "".join(f" {joiner} {t}" for joiner, t in rest),
+            term,
+            st.lists(st.tuples(st.sampled_from(["AND", "OR"]), term), max_size=4),
         )
         nested = st.builds(
             lambda depth, inner, parens: (
@@ -388,13 +393,11 @@ class Strategies:
             (4, st.one_of(st.none(), st.booleans(), st.floats(-1e6, 1e6), self.plain)),
             odd=[(1, pick([float("nan"), float("inf"), -float("inf")])), (1, self.garbage)],
         )
-        json_values = st.recursive(
+        lists = st.lists(leaves, max_size=3)
+        json_values = st.one_of(
             leaves,
-            lambda inner: st.one_of(
-                st.lists(inner, max_size=3),
-                st.dictionaries(self.plain, inner, max_size=3),
-            ),
-            max_leaves=8,
+            lists,
+            st.dictionaries(self.plain, st.one_of(leaves, lists), max_size=3),
         )
 
         def build(items: dict[str, Any]) -> Message:
