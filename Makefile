@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # The inner loop: the unit and api layers on SQLite, no server subprocess, two test
-# workers (about 20 s here; both backends take about 30 s with two workers, 45 s without).
+# workers (about 40 s here, half of it the fuzz of tests/api/test_fuzz.py).
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -n 2 tests/unit tests/api -m "not postgres"
 

@@ -26,6 +26,7 @@ from modelyard.v1 import webhook_service_pb2_grpc as ws_grpc
 from modelyard_server.api.approval import ApprovalServicer
 from modelyard_server.api.audit import AuditServicer
 from modelyard_server.api.auth import Authenticator, AuthInterceptor
+from modelyard_server.api.decoding import DecodingInterceptor
 from modelyard_server.api.reflection import commented_pool
 from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.watch import EventStreams, event_response
@@ -137,7 +138,11 @@ async def start(settings: Settings) -> Running:
     store.committed.append(committed)
 
     server = grpc.aio.server(
-        interceptors=[AuthInterceptor(Authenticator(lambda t: principal_of(engines, t)))],
+        # Authentication first: a caller without a token learns nothing, even of bad bytes.
+        interceptors=[
+            AuthInterceptor(Authenticator(lambda t: principal_of(engines, t))),
+            DecodingInterceptor(),
+        ],
         # Share the port only with sibling workers: a second server started by mistake on a
         # busy port must fail, not silently take half of the traffic.
         options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],

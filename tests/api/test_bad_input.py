@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 
 import grpc
 import pytest
-from google.protobuf import field_mask_pb2, text_format
+from google.protobuf import field_mask_pb2, text_format, timestamp_pb2
 from google.protobuf.message import Message
 from modelyard.v1 import approval_service_pb2 as aps
 from modelyard.v1 import audit_service_pb2 as aus
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import resources_pb2 as pb
+from modelyard.v1 import webhook_service_pb2 as ws
 
 from tests.support.status import reason_of, violations_of
 from tests.support.stubs import Raw
@@ -92,7 +95,7 @@ CASES: list[tuple[str, str, Message, str, str]] = [
         "ListModelGroups",
         rs.ListModelGroupsRequest(page_size=-1),
         "INVALID_FIELD",
-        "",
+        "page_size",
     ),
     (
         "list-groups-filter",
@@ -496,6 +499,168 @@ CASES: list[tuple[str, str, Message, str, str]] = [
         "INVALID_PAGE_TOKEN",
         "",
     ),
+    # Found by tests/api/test_fuzz.py: each of these was INTERNAL (or worse) before.
+    (
+        "version-superscript-digit",  # int('²') raised
+        "GetModelVersion",
+        rs.GetModelVersionRequest(name="groups/{group}/versions/²"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "version-arabic-indic-digit",  # was read as version 1
+        "GetModelVersion",
+        rs.GetModelVersionRequest(name="groups/{group}/versions/\u0661"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "version-5000-digits",  # int() refuses more than 4300 digits
+        "DeleteModelVersion",
+        rs.DeleteModelVersionRequest(name="groups/{group}/versions/" + "9" * 5000),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "lineage-superscript-digit",
+        *create(version(lineage=pb.Lineage(depends_on=["groups/{group}/versions/²"]))),
+        "INVALID_FIELD",
+        "model_version.lineage.depends_on[0]",
+    ),
+    (
+        "lineage-number-too-big",  # was INVALID_FIELD for a field named "lineage"
+        *create(
+            version(lineage=pb.Lineage(parent_versions=["groups/{group}/versions/" + "9" * 19]))
+        ),
+        "INVALID_FIELD",
+        "model_version.lineage.parent_versions[0]",
+    ),
+    (
+        "delivery-superscript-digit",
+        "RedeliverWebhookDelivery",
+        ws.RedeliverWebhookDeliveryRequest(name="webhooks/wh-0/deliveries/²"),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "uri-unclosed-ipv6",  # urlsplit raised ValueError
+        *create(version(artifact=pb.Artifact(uri="http://[::1", sha256=sha("x")))),
+        "INVALID_FIELD",
+        "model_version.artifact.uri",
+    ),
+    (
+        "lineage-dataset-unclosed-ipv6",
+        *create(version(lineage=pb.Lineage(dataset_uri="s3://["))),
+        "INVALID_FIELD",
+        "model_version.lineage.dataset_uri",
+    ),
+    (
+        "webhook-url-unclosed-ipv6",
+        "CreateWebhook",
+        ws.CreateWebhookRequest(webhook=ws.Webhook(url="http://[::1", secret="s" * 16)),
+        "INVALID_FIELD",
+        "webhook.url",
+    ),
+    (
+        "webhook-url-port-out-of-range",  # was accepted; every delivery then failed
+        "CreateWebhook",
+        ws.CreateWebhookRequest(
+            webhook=ws.Webhook(url="http://127.0.0.1:99999999/hook", secret="s" * 16)
+        ),
+        "INVALID_FIELD",
+        "webhook.url",
+    ),
+    (
+        "filter-nested-parentheses",  # RecursionError in the parser
+        "ListModelGroups",
+        rs.ListModelGroupsRequest(filter="(" * 400 + 'name = "a"' + ")" * 400),
+        "INVALID_FILTER",
+        "",
+    ),
+    (
+        "filter-nested-not",
+        "ListModelVersions",
+        rs.ListModelVersionsRequest(parent="groups/{group}", filter="NOT " * 1000 + "version = 1"),
+        "INVALID_FILTER",
+        "",
+    ),
+    (
+        "filter-integer-out-of-range",  # the database driver raised OverflowError
+        "ListModelVersions",
+        rs.ListModelVersionsRequest(
+            parent="groups/{group}", filter="version > 99999999999999999999"
+        ),
+        "INVALID_FILTER",
+        "",
+    ),
+    (
+        "filter-integer-past-int64",
+        "ListModelGroups",
+        rs.ListModelGroupsRequest(filter="latest_version = 9223372036854775808"),
+        "INVALID_FILTER",
+        "",
+    ),
+    (
+        "audit-start-time-out-of-range",  # Timestamp.ToMicroseconds raised ValueError
+        "ListAuditEvents",
+        aus.ListAuditEventsRequest(start_time=timestamp_pb2.Timestamp(seconds=2**63 - 1)),
+        "INVALID_FIELD",
+        "start_time.seconds",
+    ),
+    (
+        "audit-end-time-negative-nanos",
+        "ListAuditEvents",
+        aus.ListAuditEventsRequest(end_time=timestamp_pb2.Timestamp(seconds=1, nanos=-1)),
+        "INVALID_FIELD",
+        "end_time.nanos",
+    ),
+    (
+        "tag-value-nul",  # PostgreSQL refused it: INTERNAL there, stored on SQLite
+        *create(version(tags={"team": "a\x00b"})),
+        "INVALID_FIELD",
+        "model_version.tags['team']",
+    ),
+    (
+        "request-id-nul",
+        "CreateModelGroup",
+        rs.CreateModelGroupRequest(model_group_id="ok", request_id="\x00"),
+        "INVALID_FIELD",
+        "request_id",
+    ),
+    (
+        "reason-nul",
+        "RejectModelVersion",
+        aps.RejectModelVersionRequest(name="groups/{group}/versions/1", reason="bad\x00"),
+        "INVALID_FIELD",
+        "reason",
+    ),
+    (
+        "filter-nul",
+        "ListModelGroups",
+        rs.ListModelGroupsRequest(filter='name = "a\x00b"'),
+        "INVALID_FIELD",
+        "filter",
+    ),
+    (
+        "audit-actor-nul",
+        "ListAuditEvents",
+        aus.ListAuditEventsRequest(actor="a\x00b"),
+        "INVALID_FIELD",
+        "actor",
+    ),
+    (
+        "name-of-70000-characters",  # the status quoted it whole: the client refused its
+        "GetModelGroup",  # trailers (over 16 KiB) with RESOURCE_EXHAUSTED and no details
+        rs.GetModelGroupRequest(name="groups/" + "😀" * 70_000),
+        "INVALID_FIELD",
+        "name",
+    ),
+    (
+        "many-long-violations",  # 300 violations of 4 KiB each: over 8 KiB of trailers
+        *create(version(tags={f"t{i}": "😀" * 1100 for i in range(300)})),
+        "INVALID_FIELD",
+        "model_version.tags",
+    ),
 ]
 
 
@@ -519,6 +684,8 @@ def test_bad_input_is_invalid_argument_with_reason_and_field(
         stub = raw.audit
     elif rpc in aps.DESCRIPTOR.services_by_name["ApprovalService"].methods_by_name:
         stub = raw.approval
+    elif rpc in ws.DESCRIPTOR.services_by_name["WebhookService"].methods_by_name:
+        stub = raw.webhooks
     with pytest.raises(grpc.RpcError) as caught:
         getattr(stub, rpc)(_bind(request_, unique_group), metadata=raw.metadata)
     error = caught.value
@@ -553,3 +720,116 @@ def test_every_violation_is_reported_at_once(raw: Raw, unique_group: str) -> Non
     assert {"model_version.artifact.uri", "model_version.artifact.sha256"} <= fields
     assert any(f.startswith("model_version.metrics") for f in fields)
     assert any(f.startswith("model_version.tags") for f in fields)
+
+
+def _forged(token: str, key: list[object]) -> str:
+    """Returns the page token with another key: the token is base64 JSON, as a caller sees."""
+    data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    data["k"] = key
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("key", "audit_uses_it"),
+    [
+        ([2**63], True),
+        ([-(2**63) - 1], True),
+        (["a", 10**30], True),
+        (["a", "b"], False),  # the audit log resumes after an integer seq only
+        ([1.5, None], False),
+        (["\x00", 1], True),  # PostgreSQL's text cannot hold NUL
+    ],
+    ids=["int64-max-plus-1", "int64-min-minus-1", "huge-id", "strings", "float-and-null", "nul"],
+)
+@pytest.mark.parametrize("listing", ["ListAuditEvents", "ListModelGroups"])
+def test_a_forged_page_token_is_an_invalid_page_token(
+    raw: Raw, unique_group: str, listing: str, key: list[object], audit_uses_it: bool
+) -> None:
+    """Found by tests/api/test_fuzz.py: a key past 64 bits overflowed the database driver,
+    and on PostgreSQL a key of the wrong type failed the comparison (INTERNAL both)."""
+    for suffix in ("a", "b"):
+        raw.registry.CreateModelGroup(
+            rs.CreateModelGroupRequest(model_group_id=f"{unique_group}-{suffix}"),
+            metadata=raw.metadata,
+        )
+    error: grpc.RpcError | None = None
+    try:
+        if listing == "ListAuditEvents":
+            first = raw.audit.ListAuditEvents(
+                aus.ListAuditEventsRequest(page_size=1), metadata=raw.metadata
+            ).next_page_token
+            raw.audit.ListAuditEvents(
+                aus.ListAuditEventsRequest(page_size=1, page_token=_forged(first, key)),
+                metadata=raw.metadata,
+            )
+        else:
+            first = raw.registry.ListModelGroups(
+                rs.ListModelGroupsRequest(page_size=1), metadata=raw.metadata
+            ).next_page_token
+            raw.registry.ListModelGroups(
+                rs.ListModelGroupsRequest(page_size=1, page_token=_forged(first, key)),
+                metadata=raw.metadata,
+            )
+    except grpc.RpcError as raised:
+        error = raised
+    if listing == "ListAuditEvents" and not audit_uses_it:
+        assert error is None
+        return
+    assert error is not None and error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason_of(error) == "INVALID_PAGE_TOKEN"
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """Returns a length-delimited protobuf field (payload under 128 bytes or not)."""
+    size, length = len(payload), b""
+    while True:
+        byte, size = size & 0x7F, size >> 7
+        length += bytes([byte | (0x80 if size else 0)])
+        if not size:
+            return bytes([number << 3 | 2]) + length + payload
+
+
+def _nested_struct(depth: int) -> bytes:
+    """Returns a google.protobuf.Struct nested deeper than a parser allows, as raw bytes."""
+    value = b"\x11" + b"\x00" * 8  # Value.number_value = 0.0
+    for _ in range(depth):
+        struct = _field(1, _field(1, b"a") + _field(2, value))  # {"a": value}
+        value = _field(5, struct)  # Value.struct_value
+    return struct
+
+
+MALFORMED: dict[str, tuple[str, bytes]] = {
+    "corrupt": ("/modelyard.v1.RegistryService/GetModelGroup", b"\xff\xff\xff"),
+    "not-utf8": ("/modelyard.v1.RegistryService/GetModelGroup", _field(1, b"groups/\xc3\x28")),
+    "cut-short": ("/modelyard.v1.AuditService/ListAuditEvents", b"\x1a\x10groups"),
+    "nested-too-deep": (
+        "/modelyard.v1.RegistryService/CreateModelVersion",
+        _field(1, b"groups/x") + _field(2, _field(9, _field(5, _nested_struct(120)))),
+    ),
+    "stream-not-utf8": ("/modelyard.v1.RegistryService/WatchEvents", _field(2, b"\xff")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_request_bytes_that_do_not_parse_are_a_malformed_request(raw: Raw, case: str) -> None:
+    """grpc answered these UNKNOWN, naming the parser's exception class."""
+    path, body = MALFORMED[case]
+    if path.endswith("WatchEvents"):
+        stream = raw.channel.unary_stream(path, None, None)
+        with pytest.raises(grpc.RpcError) as caught:
+            next(iter(stream(body, metadata=raw.metadata, timeout=10)))
+    else:
+        with pytest.raises(grpc.RpcError) as caught:
+            raw.channel.unary_unary(path, None, None)(body, metadata=raw.metadata, timeout=10)
+    error = caught.value
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert reason_of(error) == "MALFORMED_REQUEST"
+    assert "does not parse" in (error.details() or "")
+
+
+def test_a_malformed_request_without_a_token_is_unauthenticated(raw: Raw) -> None:
+    """Authentication comes first: bad bytes tell a stranger nothing."""
+    path, body = MALFORMED["corrupt"]
+    with pytest.raises(grpc.RpcError) as caught:
+        raw.channel.unary_unary(path, None, None)(body, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED

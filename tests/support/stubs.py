@@ -12,6 +12,7 @@ from modelyard.v1 import (
     approval_service_pb2_grpc,
     audit_service_pb2_grpc,
     registry_service_pb2_grpc,
+    webhook_service_pb2_grpc,
 )
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import resources_pb2 as pb
@@ -30,6 +31,7 @@ class Raw:
     registry: registry_service_pb2_grpc.RegistryServiceStub
     audit: audit_service_pb2_grpc.AuditServiceStub
     approval: approval_service_pb2_grpc.ApprovalServiceStub
+    webhooks: webhook_service_pb2_grpc.WebhookServiceStub
     metadata: tuple[tuple[str, str], ...]
 
 
@@ -42,6 +44,7 @@ def raw_stubs(address: str, token: str) -> Iterator[Raw]:
             registry_service_pb2_grpc.RegistryServiceStub(channel),
             audit_service_pb2_grpc.AuditServiceStub(channel),
             approval_service_pb2_grpc.ApprovalServiceStub(channel),
+            webhook_service_pb2_grpc.WebhookServiceStub(channel),
             bearer(token),
         )
 

@@ -47,6 +47,7 @@ __all__ = [
     "InvalidOrderBy",
     "InvalidPageToken",
     "InvalidTransition",
+    "MalformedRequest",
     "MissingPermission",
     "ModelGroupAlreadyExists",
     "ModelGroupNotEmpty",
@@ -250,6 +251,10 @@ class RequestIdReused(InvalidArgument):
     """The request_id was already used for a different request."""
 
 
+class MalformedRequest(InvalidArgument):
+    """The request's bytes are not the method's request message (corrupt, or not UTF-8)."""
+
+
 class ImmutableField(InvalidArgument):
     """The update mask names a field that is immutable or output only."""
 
@@ -390,6 +395,7 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "INVALID_PAGE_TOKEN": InvalidPageToken,
     "REQUEST_ID_REUSED": RequestIdReused,
     "IMMUTABLE_FIELD": ImmutableField,
+    "MALFORMED_REQUEST": MalformedRequest,
     "UNAUTHENTICATED": Unauthenticated,
     "MISSING_PERMISSION": MissingPermission,
     "SELF_APPROVAL_FORBIDDEN": SelfApprovalForbidden,

@@ -13,6 +13,7 @@ from modelyard_server.api.convert import action_names, audit_event
 from modelyard_server.api.errors import rpc
 from modelyard_server.domain.audit import Audit
 from modelyard_server.domain.repositories import AuditQuery
+from modelyard_server.domain.validation import time_us
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -30,8 +31,10 @@ class AuditServicer(aus_grpc.AuditServiceServicer):
             resource=request.resource,
             actor=request.actor,
             actions=tuple(actions),
-            start_us=request.start_time.ToMicroseconds() if request.HasField("start_time") else 0,
-            end_us=request.end_time.ToMicroseconds() if request.HasField("end_time") else 0,
+            start_us=time_us(request.start_time, "start_time")
+            if request.HasField("start_time")
+            else 0,
+            end_us=time_us(request.end_time, "end_time") if request.HasField("end_time") else 0,
             newest_first=request.newest_first,
         )
         entries, token = await self.audit.page(

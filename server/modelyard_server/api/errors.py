@@ -16,6 +16,7 @@ from google.protobuf import any_pb2
 from modelyard.v1 import errors_pb2 as reasons
 
 from modelyard_server.domain.errors import DomainError, ErrorKind
+from modelyard_server.domain.validation import check_no_nul
 
 DOMAIN = "modelyard.dev"
 log = logging.getLogger("modelyard.api")
@@ -27,15 +28,36 @@ CODES: dict[ErrorKind, grpc.StatusCode] = {
 R = TypeVar("R")
 
 
+# The status travels in trailers, which a client refuses above 8 KiB (grpc's default
+# max_metadata_size), in the message once as grpc-message (percent-encoded: a non-ASCII byte
+# takes three) and again in grpc-status-details-bin (base64). Messages quote what the caller
+# sent, which may be a 70 000-character name: clipped to these budgets, in UTF-8 bytes, the
+# trailers stay under 7 KiB, so the caller gets the error rather than RESOURCE_EXHAUSTED.
+MAX_MESSAGE_BYTES = 512
+MAX_FIELD_BYTES = 128
+MAX_DESCRIPTION_BYTES = 160
+MAX_METADATA_BYTES = 256
+MAX_VIOLATIONS = 8
+
+
+def clip(text: str, limit: int) -> str:
+    """Returns the text, cut to at most `limit` UTF-8 bytes with '…' where it was cut."""
+    if len(text.encode()) <= limit:
+        return text
+    return text.encode()[: limit - 3].decode(errors="ignore") + "…"
+
+
 def status_of(error: DomainError) -> status_pb2.Status:
     """Returns the rich status of a domain error: code, message, ErrorInfo, BadRequest."""
     code = CODES[error.kind]
     details = []
     info = any_pb2.Any()
+    metadata = {
+        clip(key, MAX_METADATA_BYTES): clip(value, MAX_METADATA_BYTES)
+        for key, value in error.metadata.items()
+    }
     info.Pack(
-        error_details_pb2.ErrorInfo(
-            reason=error.reason_name, domain=DOMAIN, metadata=error.metadata
-        )
+        error_details_pb2.ErrorInfo(reason=error.reason_name, domain=DOMAIN, metadata=metadata)
     )
     details.append(info)
     if error.violations:
@@ -44,14 +66,16 @@ def status_of(error: DomainError) -> status_pb2.Status:
             error_details_pb2.BadRequest(
                 field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(
-                        field=v.field, description=v.description
+                        field=clip(v.field, MAX_FIELD_BYTES),
+                        description=clip(v.description, MAX_DESCRIPTION_BYTES),
                     )
-                    for v in error.violations
+                    for v in error.violations[:MAX_VIOLATIONS]
                 ]
             )
         )
         details.append(bad_request)
-    return status_pb2.Status(code=code.value[0], message=error.message, details=details)
+    message = clip(error.message, MAX_MESSAGE_BYTES)
+    return status_pb2.Status(code=code.value[0], message=message, details=details)
 
 
 def internal_status() -> status_pb2.Status:
@@ -80,11 +104,13 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], error: DomainError)
 
 
 def rpc(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
-    """Wraps a unary servicer method: domain errors become their status; faults become a bare INTERNAL."""
+    """Wraps a unary servicer method: a request with a NUL character is refused; domain errors
+    become their status; faults become a bare INTERNAL."""
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> R:
         try:
+            check_no_nul(request)
             return await method(self, request, context)
         except DomainError as error:
             await abort(context, error)
@@ -107,6 +133,7 @@ def stream_rpc(
         self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[R]:
         try:
+            check_no_nul(request)
             async for response in method(self, request, context):
                 yield response
         except DomainError as error:

@@ -9,7 +9,8 @@ strings, or bare words (enum values, simple strings). Times are quoted RFC 3339 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -22,6 +23,9 @@ from modelyard_server.domain.errors import InvalidArgument
 
 MAX_FILTER = 4096
 MAX_TERMS = 32
+# Parentheses and NOTs nest at most this deep: the parser and the SQL built from the tree
+# recurse once per level, and Python's stack is not for the caller to exhaust.
+MAX_DEPTH = 32
 
 
 class Kind(Enum):
@@ -144,6 +148,22 @@ class _Parser:
         self.i = 0
         self.schema = schema
         self.comparisons = 0
+        self.depth = 0
+
+    @contextmanager
+    def nested(self, token: Token) -> Iterator[None]:
+        """Counts one level of nesting (a parenthesis or a NOT) while the block parses it."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise InvalidArgument(
+                reasons.INVALID_FILTER,
+                f"the filter nests parentheses and NOTs more than {MAX_DEPTH} deep "
+                f"(at position {token.pos}); write it flatter",
+            )
+        try:
+            yield
+        finally:
+            self.depth -= 1
 
     def peek(self) -> Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -185,9 +205,11 @@ class _Parser:
     def factor(self) -> Node:
         token = self.take()
         if token.kind == "keyword" and token.text == "NOT":
-            return Not(self.factor())
+            with self.nested(token):
+                return Not(self.factor())
         if token.kind == "paren" and token.text == "(":
-            node = self.expr()
+            with self.nested(token):
+                node = self.expr()
             close = self.take()
             if close.text != ")":
                 raise InvalidArgument(
@@ -229,9 +251,14 @@ def _value(field: FieldSpec, path: str, op: str, token: Token) -> int | float | 
         )
     problem = f"'{path}' compares with {field.kind.value}, not {token.text}"
     if field.kind is Kind.INT:
-        if token.kind != "number" or not re.fullmatch(r"-?\d+", token.text):
+        if token.kind != "number" or not re.fullmatch(r"-?[0-9]+", token.text):
             raise InvalidArgument(reasons.INVALID_FILTER, problem)
-        return int(token.text)
+        number = int(token.text) if len(token.text) <= 20 else 2**63
+        if not -(2**63) <= number < 2**63:  # what the database's integers hold
+            raise InvalidArgument(
+                reasons.INVALID_FILTER, f"{token.text} is out of range for '{path}'"
+            )
+        return number
     if field.kind is Kind.FLOAT:
         if token.kind != "number":
             raise InvalidArgument(reasons.INVALID_FILTER, problem)

@@ -75,12 +75,22 @@ def parse_version_name(name: str, field: str = "name", *, allow_latest: bool = F
     group = check_group_id(parts[1], field)
     if allow_latest and parts[3] == LATEST:
         return VersionRef(group, None)
-    if not parts[3].isdigit() or int(parts[3]) < 1 or len(parts[3]) > 18:
+    if not is_number(parts[3]) or int(parts[3]) < 1:
         expected = "a positive number or 'latest'" if allow_latest else "a positive number"
         raise invalid_fields(
             [FieldViolation(field, f"version '{parts[3]}' in '{name}' is not {expected}")]
         )
     return VersionRef(group, int(parts[3]))
+
+
+# ASCII digits only: str.isdigit() also accepts '²' and the Arabic-Indic digits, which int()
+# refuses or reads as another number; at most 18 of them, so the number fits the database's 64-bit integers.
+NUMBER = re.compile(r"[0-9]{1,18}")
+
+
+def is_number(text: str) -> bool:
+    """Returns whether `text` is a number as names spell it: 1-18 ASCII digits."""
+    return NUMBER.fullmatch(text) is not None
 
 
 ALIAS_ID = re.compile(r"[a-z][a-z0-9_-]{0,62}")
@@ -184,8 +194,7 @@ def parse_delivery_name(name: str, field: str = "name") -> tuple[str, int]:
         or parts[0] != "webhooks"
         or not WEBHOOK_ID.fullmatch(parts[1])
         or parts[2] != "deliveries"
-        or not parts[3].isdigit()
-        or len(parts[3]) > 18
+        or not is_number(parts[3])
     ):
         raise invalid_fields(
             [

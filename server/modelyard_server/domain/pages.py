@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from collections.abc import Iterable
 
 from modelyard.v1 import errors_pb2 as reasons
 
-from modelyard_server.domain.errors import InvalidArgument
+from modelyard_server.domain.errors import FieldViolation, InvalidArgument, invalid_fields
 from modelyard_server.domain.repositories import Key
 
 # A page stays under gRPC's default 4 MiB message limit, whatever page_size asks for.
@@ -30,7 +31,9 @@ def fit(sizes: Iterable[int], budget: int = MAX_PAGE_BYTES) -> int:
 def page_size(requested: int, default: int, maximum: int = 1000) -> int:
     """Returns the page size to use: 0 means the default; larger than the maximum is capped."""
     if requested < 0:
-        raise InvalidArgument(reasons.INVALID_FIELD, "page_size must not be negative")
+        raise invalid_fields(
+            [FieldViolation("page_size", "must not be negative: 0 for the default, at most 1000")]
+        )
     return default if requested == 0 else min(requested, maximum)
 
 
@@ -55,7 +58,7 @@ def decode_token(token: str, query: str) -> Key | None:
         data = json.loads(raw)
         key = tuple(data["k"])
         ok = data["q"] == query and 0 < len(key) <= 4
-        ok = ok and all(v is None or isinstance(v, int | float | str) for v in key)
+        ok = ok and all(_storable(v) for v in key)
     except (ValueError, KeyError, TypeError):
         ok = False
     if not ok:
@@ -65,3 +68,14 @@ def decode_token(token: str, query: str) -> Key | None:
             "send the same filter and order_by, or start again without a token",
         )
     return key
+
+
+def _storable(value: object) -> bool:
+    """Whether a key value of a token can be one the store issued: a 64-bit integer, a finite
+    number, a string without NUL (PostgreSQL's text cannot hold one) or null. The token is
+    the caller's to forge; the database is not theirs to overflow."""
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or (isinstance(value, str) and "\x00" not in value)

@@ -7,9 +7,12 @@ import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from modelyard.v1 import resources_pb2 as pb
 
-from modelyard_server.domain.errors import FieldViolation, invalid_fields
+from modelyard_server.domain.errors import FieldViolation, InvalidArgument, invalid_fields
+from modelyard_server.domain.names import parse_version_name
 
 MAX_DESCRIPTION = 4096
 MAX_TAGS = 64
@@ -70,7 +73,11 @@ class Checker:
         if any(c.isspace() for c in value):
             self.fail(field, f"'{value}' is not a URI: it contains white space")
             return
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError as error:  # e.g. an unclosed '[' of an IPv6 host
+            self.fail(field, f"'{value}' is not a URI: {error}")
+            return
         if not URI_SCHEME.fullmatch(parts.scheme):
             self.fail(field, f"'{value}' is not a URI: it needs a scheme such as s3:// or file://")
         elif parts.scheme == "file" and (
@@ -106,20 +113,60 @@ class Checker:
         if len(names) > MAX_REFERENCES:
             self.fail(field, f"has {len(names)} entries; the limit is {MAX_REFERENCES}")
         for i, name in enumerate(names):
-            parts = name.split("/")
-            ok = (
-                len(parts) == 4
-                and parts[0] == "groups"
-                and parts[2] == "versions"
-                and re.fullmatch(r"[a-z][a-z0-9-]{0,62}", parts[1]) is not None
-                and parts[3].isdigit()
-                and int(parts[3]) >= 1
-            )
-            if not ok:
-                self.fail(
-                    f"{field}[{i}]",
-                    f"'{name}' is not a version name groups/{{group}}/versions/{{number}}",
-                )
+            try:
+                parse_version_name(name, f"{field}[{i}]")
+            except InvalidArgument as error:
+                self.violations.extend(error.violations)
+
+
+# What google.protobuf.Timestamp can mean: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
+MIN_SECONDS = -62_135_596_800
+MAX_SECONDS = 253_402_300_799
+
+
+def time_us(value: Timestamp, field: str) -> int:
+    """Returns a request's time in microseconds since the epoch; INVALID_FIELD for a
+    Timestamp outside 0001-01-01..9999-12-31 or with nanos outside 0..999999999."""
+    if not MIN_SECONDS <= value.seconds <= MAX_SECONDS:
+        raise invalid_fields(
+            [FieldViolation(f"{field}.seconds", "must be a time from 0001-01-01 to 9999-12-31")]
+        )
+    if not 0 <= value.nanos <= 999_999_999:
+        raise invalid_fields([FieldViolation(f"{field}.nanos", "must be 0 to 999999999")])
+    return value.seconds * 1_000_000 + value.nanos // 1000
+
+
+def check_no_nul(request: Message) -> None:
+    """Raises INVALID_FIELD naming every string of the request that holds a NUL character
+    (U+0000): PostgreSQL's text cannot store one, so no backend takes it, and no name, label
+    or reason needs one."""
+    violations = _nul_characters(request, "")
+    if violations:
+        raise invalid_fields(violations)
+
+
+def _nul_characters(message: Message, prefix: str) -> list[FieldViolation]:
+    found: list[FieldViolation] = []
+
+    def visit(path: str, value: object) -> None:
+        if isinstance(value, str) and "\x00" in value:
+            found.append(FieldViolation(path, "must not contain the NUL character (U+0000)"))
+        elif isinstance(value, Message):
+            found.extend(_nul_characters(value, f"{path}."))
+
+    for field, value in message.ListFields():
+        path = f"{prefix}{field.name}"
+        entry = field.message_type
+        if entry is not None and entry.GetOptions().map_entry:
+            for key, item in value.items():
+                visit(f"{path}[{key!r}]", key)
+                visit(f"{path}[{key!r}]", item)
+        elif field.is_repeated:
+            for i, item in enumerate(value):
+                visit(f"{path}[{i}]", item)
+        else:
+            visit(path, value)
+    return found
 
 
 def check_request_id(request_id: str) -> None:

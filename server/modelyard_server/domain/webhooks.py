@@ -78,9 +78,14 @@ def check_webhook(
     elif len(url) > MAX_URL:
         check.fail("webhook.url", f"is {len(url)} characters long; the limit is {MAX_URL}")
     else:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            check.fail("webhook.url", f"'{url}' is not an http:// or https:// URL with a host")
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises ValueError for a port out of range
+        except ValueError as error:  # an unclosed '[' of an IPv6 host, a port above 65535
+            check.fail("webhook.url", f"'{url}' is not a URL: {error}")
+        else:
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                check.fail("webhook.url", f"'{url}' is not an http:// or https:// URL with a host")
     if "secret" in fields and not MIN_SECRET <= len(webhook.secret) <= MAX_SECRET:
         check.fail(
             "webhook.secret",

@@ -62,7 +62,9 @@ def sort_columns(
 
 def after_key(columns: Sequence[tuple[ColumnElement[Any], bool]], key: Key) -> ColumnElement[bool]:
     """Returns the condition that selects rows strictly after `key` in the given order."""
-    if len(key) != len(columns):
+    if len(key) != len(columns) or not all(
+        _fits(column, value) for (column, _), value in zip(columns, key, strict=True)
+    ):
         raise InvalidArgument(
             reasons.INVALID_PAGE_TOKEN,
             "the page_token does not fit this query; start again without it",
@@ -78,6 +80,20 @@ def after_key(columns: Sequence[tuple[ColumnElement[Any], bool]], key: Key) -> C
         step = column < key[i] if desc else column > key[i]
         alternatives.append(and_(*equal, step))
     return or_(*alternatives)
+
+
+def _fits(column: ColumnElement[Any], value: object) -> bool:
+    """Whether a key value from a page token has the type of its column: the token is the
+    caller's to forge, and PostgreSQL refuses to compare a name with a number."""
+    try:
+        expected = column.type.python_type
+    except NotImplementedError:  # an expression of no particular type
+        return True
+    if isinstance(value, bool) or value is None:
+        return False
+    if expected is float:
+        return isinstance(value, int | float)
+    return isinstance(value, expected)
 
 
 def order_clause(columns: Sequence[tuple[ColumnElement[Any], bool]]) -> list[ColumnElement[Any]]:

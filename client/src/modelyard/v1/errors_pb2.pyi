@@ -36,6 +36,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """INVALID_ARGUMENT: the request_id was already used for a different request."""
     IMMUTABLE_FIELD: _ErrorReason.ValueType  # 6
     """INVALID_ARGUMENT: the update mask names a field that is immutable or output only."""
+    MALFORMED_REQUEST: _ErrorReason.ValueType  # 7
+    """INVALID_ARGUMENT: the request's bytes are not the method's request message: the wire
+    format is corrupt, a string is not UTF-8, or messages nest too deep.
+    """
     UNAUTHENTICATED: _ErrorReason.ValueType  # 10
     """UNAUTHENTICATED: no bearer token, or one the server does not know."""
     MISSING_PERMISSION: _ErrorReason.ValueType  # 11
@@ -110,6 +114,10 @@ REQUEST_ID_REUSED: ErrorReason.ValueType  # 5
 """INVALID_ARGUMENT: the request_id was already used for a different request."""
 IMMUTABLE_FIELD: ErrorReason.ValueType  # 6
 """INVALID_ARGUMENT: the update mask names a field that is immutable or output only."""
+MALFORMED_REQUEST: ErrorReason.ValueType  # 7
+"""INVALID_ARGUMENT: the request's bytes are not the method's request message: the wire
+format is corrupt, a string is not UTF-8, or messages nest too deep.
+"""
 UNAUTHENTICATED: ErrorReason.ValueType  # 10
 """UNAUTHENTICATED: no bearer token, or one the server does not know."""
 MISSING_PERMISSION: ErrorReason.ValueType  # 11
