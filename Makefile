@@ -23,9 +23,9 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # The inner loop: the unit and api layers on SQLite, no server subprocess, two test
-# workers (about 40 s here, half of it the fuzz of tests/api/test_fuzz.py).
+# workers, without the fuzz (make test runs it; so does pytest -m fuzz).
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -n 2 tests/unit tests/api -m "not postgres"
+	$(PY) -m pytest -q -n 2 tests/unit tests/api -m "not postgres and not fuzz"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

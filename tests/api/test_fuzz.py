@@ -63,9 +63,12 @@ settings.load_profile(
 )
 
 # A failing request may hold a 70 000-character string: show it whole.
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"
-)
+pytestmark = [
+    pytest.mark.fuzz,
+    pytest.mark.filterwarnings(
+        "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"
+    ),
+]
 
 FUZZ = settings(
     deadline=None,
