@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, cast
 
 import grpc
 from modelyard.v1 import errors_pb2 as reasons
 
 from modelyard_server.api.errors import abort
+from modelyard_server.api.handlers import Context, Handler, WrappingInterceptor, with_step
 from modelyard_server.domain.errors import Unauthenticated
 from modelyard_server.domain.principal import Principal
 
@@ -64,44 +65,20 @@ class Authenticator:
         return principal
 
 
-if TYPE_CHECKING:
-    Interceptor = grpc.aio.ServerInterceptor[Any, Any]
-    Handler = grpc.RpcMethodHandler[Any, Any]
-else:
-    Interceptor = grpc.aio.ServerInterceptor
-    Handler = grpc.RpcMethodHandler
-
-
-class AuthInterceptor(Interceptor):
-    """Authenticates every call except health and reflection, before the servicer runs."""
+class AuthInterceptor(WrappingInterceptor):
+    """Authenticates every call except health and reflection, before the servicer runs; a
+    method it cannot wrap is refused rather than served unauthenticated."""
 
     def __init__(self, authenticator: Authenticator) -> None:
+        super().__init__()
         self.authenticator = authenticator
-        # One wrapped handler per method, built on its first call rather than on every call.
-        self.wrapped: dict[str, Handler] = {}
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Handler:
-        method = handler_call_details.method
-        wrapped = self.wrapped.get(method)
-        if wrapped is not None:
-            return wrapped
-        handler = await continuation(handler_call_details)
-        if handler is None or method.startswith(OPEN_SERVICES):
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        if method.startswith(OPEN_SERVICES):
             return handler
-        wrapped = self._wrap(handler)
-        self.wrapped[method] = wrapped
-        return wrapped
-
-    def _wrap(self, handler: Handler) -> Handler:
-        """Returns the handler with authentication first, whatever its kind; a handler of no
-        kind this server knows is refused rather than served unauthenticated."""
         authenticator = self.authenticator
 
-        async def authenticate(context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        async def authenticate(request: Any, context: Context) -> None:
             try:
                 # A tuple of (key, value) pairs at run time, whatever the stubs say.
                 metadata = cast(Sequence[tuple[str, str | bytes]], context.invocation_metadata())
@@ -110,38 +87,14 @@ class AuthInterceptor(Interceptor):
                 await abort(context, error)
             _principal.set(principal)
 
-        def unary(behavior: Any) -> Callable[[Any, Any], Awaitable[Any]]:
-            async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                await authenticate(context)
-                return await behavior(request, context)
-
-            return call
-
-        def streaming(behavior: Any) -> Callable[[Any, Any], AsyncIterator[Any]]:
-            async def call(
-                request: Any, context: grpc.aio.ServicerContext[Any, Any]
-            ) -> AsyncIterator[Any]:
-                await authenticate(context)
-                async for response in behavior(request, context):
-                    yield response
-
-            return call
-
-        serialize = (handler.request_deserializer, handler.response_serializer)
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), *serialize)
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), *serialize)
-        if handler.stream_unary is not None:
-            return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), *serialize)
-        if handler.stream_stream is not None:
-            return grpc.stream_stream_rpc_method_handler(
-                streaming(handler.stream_stream), *serialize
-            )
-        return grpc.unary_unary_rpc_method_handler(_refuse, *serialize)
+        wrapped = with_step(handler, authenticate)
+        if wrapped is None:
+            serialize = (handler.request_deserializer, handler.response_serializer)
+            return grpc.unary_unary_rpc_method_handler(_refuse, *serialize)
+        return wrapped
 
 
-async def _refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+async def _refuse(request: Any, context: Context) -> Any:
     """Answers a method whose handler has no behaviour the interceptor can authenticate."""
     await abort(
         context,
