@@ -30,16 +30,19 @@ test-fast: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy server client/src tests examples scripts/unasync.py
+	$(VENV)/bin/mypy server client/src tests examples scripts/unasync.py scripts/gen_types.py
 	$(PY) scripts/unasync.py --check
+	$(PY) scripts/gen_types.py --check
 
 # Regenerates the sync client, client/src/modelyard/_sync/, from the async one in _async/.
 unasync: $(STAMP)
 	$(PY) scripts/unasync.py
 
-# Regenerates the messages, .pyi stubs and typed grpc stubs from protos/.
+# Regenerates the messages, .pyi stubs, typed grpc stubs and the SDK's views (types.py)
+# from protos/.
 proto: $(STAMP)
 	$(PY) scripts/gen_protos.py client/src
+	$(PY) scripts/gen_types.py
 
 bench: $(STAMP)
 	$(MAKE) -C bench run

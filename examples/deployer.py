@@ -90,7 +90,7 @@ def materialize(version: ModelVersion, target: Path) -> None:
         "name": version.name,
         "uri": artifact.uri,
         "sha256": artifact.sha256,
-        "format": modelyard.ArtifactFormat.Name(artifact.format),
+        "format": artifact.format.name,
         "inference_image": version.inference_image,
         "local_file": None,
     }

@@ -86,8 +86,8 @@ def best_version(registry: Registry, group_id: str) -> ModelVersion | None:
 
 
 def describe(version: ModelVersion) -> str:
-    stage: str = modelyard.Stage.Name(version.stage)
-    approval: str = modelyard.ApprovalStatus.Name(version.approval_status)
+    stage: modelyard.Stage = version.stage  # an IntEnum: prints as PRODUCTION, == 3
+    approval: modelyard.ApprovalStatus = version.approval_status
     auc: float = version.metrics["auc"]
     return f"{version.name}: auc={auc:.3f} {stage} {approval}"
 
@@ -100,7 +100,7 @@ async def recent_changes(group_id: str) -> list[str]:
             resource=modelyard.group_name(group_id), start_time=since, newest_first=True
         )
         return [
-            f"#{event.seq} {modelyard.Action.Name(event.action)} {event.resource} by {event.actor}"
+            f"#{event.seq} {event.action} {event.resource} by {event.actor}"
             async for event in pager
         ]
 

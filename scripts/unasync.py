@@ -45,6 +45,7 @@ NAMES = {
     "__anext__": "__next__",
     "StopAsyncIteration": "StopIteration",
     "aclose_channel": "close_channel",
+    "pending": "established",
 }
 NAME_PATTERNS = [
     (re.compile(r"^Async(?=[A-Z])"), ""),

@@ -6,11 +6,15 @@
 
     with modelyard.Registry() as registry:
         version = registry.get_version("fraud", "latest")
-        if version.stage == modelyard.Stage.STAGE_PRODUCTION:
+        print(version.name, version.stage)  # groups/fraud/versions/3 PRODUCTION
+        if version.stage == modelyard.Stage.PRODUCTION:
             ...
 
-:class:`Registry` (sync) and :class:`AsyncRegistry` (asyncio) are the clients; the
-resources they return are the generated protobuf messages re-exported here; failures
+:class:`Registry` (sync) and :class:`AsyncRegistry` (asyncio) are the clients. The
+resources they return are read-only typed views (:mod:`modelyard.types`, re-exported
+here): enums are :class:`enum.IntEnum` members that print as their names, timestamps aware
+datetimes, and ``.proto`` is the protobuf message underneath. Methods that take a message
+accept a view or a message; ``modelyard.Lineage(code_commit="abc")`` builds one. Failures
 raise subclasses of :class:`ModelyardError`.
 """
 
@@ -95,13 +99,7 @@ from modelyard.pagers import (
     WebhooksPager,
 )
 from modelyard.transport import RetryPolicy, discover_token, resolve_address
-from modelyard.v1.audit_service_pb2 import VerifyAuditLogResponse
-from modelyard.v1.errors_pb2 import ErrorReason
-from modelyard.v1.registry_service_pb2 import (
-    RollbackProductionResponse,
-    TransitionModelVersionStageResponse,
-)
-from modelyard.v1.resources_pb2 import (
+from modelyard.types import (
     Action,
     Alias,
     ApprovalDecision,
@@ -113,15 +111,22 @@ from modelyard.v1.resources_pb2 import (
     ColumnSpec,
     ColumnType,
     Decision,
+    DeliveryState,
+    ErrorReason,
     FairnessEvaluation,
     Lineage,
     ModelCard,
     ModelGroup,
     ModelSchema,
     ModelVersion,
+    RelatedChange,
+    RollbackProductionResponse,
     Stage,
+    TransitionModelVersionStageResponse,
+    VerifyAuditLogResponse,
+    Webhook,
+    WebhookDelivery,
 )
-from modelyard.v1.webhook_service_pb2 import DeliveryState, Webhook, WebhookDelivery
 from modelyard.watch import AsyncWatch, Watch
 
 try:
@@ -198,6 +203,7 @@ __all__ = [
     "ProductionLimitReached",
     "ReferencedVersionNotFound",
     "Registry",
+    "RelatedChange",
     "RequestIdReused",
     "ResourceExhausted",
     "RetryPolicy",

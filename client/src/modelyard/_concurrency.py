@@ -9,7 +9,11 @@ same methods, the async one's as coroutines.
   watch's pause before reconnecting as soon as the watch is closed;
 - one WatchEvents call, read with a bound on how long it may stay silent: asyncio times
   out the read itself, a thread has to cancel a blocking read from the side;
-- closing a channel, which takes a grace period in ``grpc.aio`` only.
+- closing a channel, which takes a grace period in ``grpc.aio`` only;
+- when a watch opens: an async watch on ``await``, ``async with`` or its first iteration
+  (``pending``, and ``AsyncEstablishedOnAwait`` for ``await``), a sync watch before
+  ``Registry.watch`` returns (``established``), since a sync caller has no ``await`` to
+  say when.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ import contextlib
 import threading
 import time
 import weakref
-from typing import Any
+from collections.abc import Generator
+from typing import Any, Protocol, Self, TypeVar
 
 import grpc
 import grpc.aio
@@ -28,13 +33,54 @@ from modelyard.errors import ModelyardError, Unavailable, from_rpc_error
 from modelyard.v1 import registry_service_pb2, registry_service_pb2_grpc
 
 __all__ = [
+    "AsyncEstablishedOnAwait",
     "AsyncEvent",
     "AsyncWatchStream",
+    "EstablishedOnAwait",
     "Event",
     "WatchStream",
     "aclose_channel",
     "close_channel",
+    "established",
+    "pending",
 ]
+
+
+class _Establishes(Protocol):
+    def establish(self) -> object: ...
+
+
+_W = TypeVar("_W", bound=_Establishes)
+
+
+def pending(watch: _W) -> _W:
+    """Returns an async watch as made: it opens on ``await``, ``async with`` or the first
+    iteration."""
+    return watch
+
+
+def established(watch: _W) -> _W:
+    """Returns a sync watch once it has opened (``establish`` closes it if it cannot)."""
+    watch.establish()
+    return watch
+
+
+class AsyncEstablishedOnAwait:
+    """Makes ``await watch`` open the watch and return it."""
+
+    async def establish(self) -> Self:
+        raise NotImplementedError
+
+    def __await__(self) -> Generator[Any, None, Self]:
+        return self.establish().__await__()
+
+
+class EstablishedOnAwait:
+    """The sync twin of :class:`AsyncEstablishedOnAwait`: a sync watch has no ``await``."""
+
+    def establish(self) -> Self:
+        raise NotImplementedError
+
 
 Event = threading.Event
 
@@ -111,7 +157,7 @@ class AsyncWatchStream:
         except grpc.RpcError as rpc_error:
             if self._cancelled:
                 return None
-            raise from_rpc_error(rpc_error) from rpc_error
+            raise from_rpc_error(rpc_error) from None
         if message is grpc.aio.EOF:  # type: ignore[attr-defined]
             return None
         assert isinstance(message, registry_service_pb2.WatchEventsResponse)
@@ -161,7 +207,7 @@ class WatchStream:
                 raise _silent() from rpc_error
             if self._cancelled:
                 return None
-            raise from_rpc_error(rpc_error) from rpc_error
+            raise from_rpc_error(rpc_error) from None
         self._last_message = time.monotonic()
         assert isinstance(message, registry_service_pb2.WatchEventsResponse)
         return message

@@ -13,6 +13,8 @@ from typing import TypeAlias, TypeVar
 
 from google.protobuf import field_mask_pb2, timestamp_pb2
 
+from modelyard import _views, types
+from modelyard._views import proto_of
 from modelyard.names import (
     GROUP_PREFIX,
     alias_name,
@@ -31,11 +33,16 @@ from modelyard.v1 import (
     webhook_service_pb2,
 )
 
-ArtifactFormatLike: TypeAlias = "resources_pb2.ArtifactFormat.ValueType | str"
-ActionLike: TypeAlias = "resources_pb2.Action.ValueType | str"
-# A plain int is accepted too: stages kept in int-typed variables or tables are ints to mypy.
-StageLike: TypeAlias = "resources_pb2.Stage.ValueType | int | str"
-DeliveryStateLike: TypeAlias = "webhook_service_pb2.DeliveryState.ValueType | int | str"
+# A plain int is accepted too: enums kept in int-typed variables or tables are ints to mypy.
+ArtifactFormatLike: TypeAlias = "types.ArtifactFormat | int | str"
+ActionLike: TypeAlias = "types.Action | int | str"
+StageLike: TypeAlias = "types.Stage | int | str"
+DeliveryStateLike: TypeAlias = "types.DeliveryState | int | str"
+ModelGroupLike: TypeAlias = "types.ModelGroup | resources_pb2.ModelGroup"
+ModelVersionLike: TypeAlias = "types.ModelVersion | resources_pb2.ModelVersion"
+ApprovalPolicyLike: TypeAlias = "types.ApprovalPolicy | resources_pb2.ApprovalPolicy"
+WebhookLike: TypeAlias = "types.Webhook | webhook_service_pb2.Webhook"
+EnumT = TypeVar("EnumT", bound=_views.Enum)
 ListRequestT = TypeVar(
     "ListRequestT",
     registry_service_pb2.ListModelGroupsRequest,
@@ -61,52 +68,35 @@ def request_id(given: str | None) -> str:
     return given if given else str(uuid.uuid4())
 
 
-def _enum_value(
-    wrapper: (
-        type[resources_pb2.ArtifactFormat]
-        | type[resources_pb2.Action]
-        | type[resources_pb2.Stage]
-        | type[webhook_service_pb2.DeliveryState]
-    ),
-    prefix: str,
-    value: int | str,
-    what: str,
-) -> int:
+def _member(enum: type[EnumT], value: int | str, what: str) -> EnumT:
     if isinstance(value, int):
-        return value
-    key = value.strip().upper().replace("-", "_").replace(" ", "_")
-    if not key.startswith(prefix):
-        key = prefix + key
-    all_names = wrapper.keys()
-    names = [n for n in all_names if not n.endswith("_UNSPECIFIED")]
-    if key not in names:
-        choices = ", ".join(n.removeprefix(prefix).lower() for n in names)
-        raise ValueError(f"unknown {what} {value!r}; use one of: {choices}")
-    return wrapper.Value(key)
+        return enum(value)  # an unknown number is the server's to refuse
+    try:
+        return enum.parse(value)
+    except ValueError:
+        raise ValueError(
+            f"unknown {what} {value!r}; use one of: {', '.join(enum.choices())}"
+        ) from None
 
 
 def artifact_format(value: ArtifactFormatLike) -> resources_pb2.ArtifactFormat.ValueType:
-    """Returns the ArtifactFormat for an enum value or a name such as ``"onnx"``."""
-    number = _enum_value(resources_pb2.ArtifactFormat, "ARTIFACT_FORMAT_", value, "format")
-    return resources_pb2.ArtifactFormat.ValueType(number)
+    """Returns the ArtifactFormat for a member, a number or a name such as ``"onnx"``."""
+    return resources_pb2.ArtifactFormat.ValueType(_member(types.ArtifactFormat, value, "format"))
 
 
 def action(value: ActionLike) -> resources_pb2.Action.ValueType:
-    """Returns the Action for an enum value or a name such as ``"MODEL_GROUP_CREATED"``."""
-    number = _enum_value(resources_pb2.Action, "ACTION_", value, "action")
-    return resources_pb2.Action.ValueType(number)
+    """Returns the Action for a member, a number or a name such as ``"model_group_created"``."""
+    return resources_pb2.Action.ValueType(_member(types.Action, value, "action"))
 
 
 def stage(value: StageLike) -> resources_pb2.Stage.ValueType:
-    """Returns the Stage for an enum value or a name such as ``"staging"``."""
-    number = _enum_value(resources_pb2.Stage, "STAGE_", value, "stage")
-    return resources_pb2.Stage.ValueType(number)
+    """Returns the Stage for a member, a number or a name such as ``"staging"``."""
+    return resources_pb2.Stage.ValueType(_member(types.Stage, value, "stage"))
 
 
 def delivery_state(value: DeliveryStateLike) -> webhook_service_pb2.DeliveryState.ValueType:
-    """Returns the DeliveryState for an enum value or a name such as ``"failed"``."""
-    number = _enum_value(webhook_service_pb2.DeliveryState, "DELIVERY_STATE_", value, "state")
-    return webhook_service_pb2.DeliveryState.ValueType(number)
+    """Returns the DeliveryState for a member, a number or a name such as ``"failed"``."""
+    return webhook_service_pb2.DeliveryState.ValueType(_member(types.DeliveryState, value, "state"))
 
 
 def _timestamp(value: datetime | None, what: str) -> timestamp_pb2.Timestamp | None:
@@ -149,11 +139,11 @@ def list_groups(
 
 
 def update_group(
-    group: resources_pb2.ModelGroup, *, update_mask: Sequence[str], request_id_: str | None
+    group: ModelGroupLike, *, update_mask: Sequence[str], request_id_: str | None
 ) -> registry_service_pb2.UpdateModelGroupRequest:
     sent = resources_pb2.ModelGroup()
-    sent.CopyFrom(group)  # the caller's message stays as it was
-    sent.name = group_name(group.name)
+    sent.CopyFrom(proto_of(group))  # the caller's message stays as it was
+    sent.name = group_name(sent.name)
     return registry_service_pb2.UpdateModelGroupRequest(
         model_group=sent,
         update_mask=_mask(update_mask),
@@ -179,10 +169,12 @@ def _mask(paths: Sequence[str]) -> field_mask_pb2.FieldMask:
 
 
 def create_version(
-    group: str, version: resources_pb2.ModelVersion, *, request_id_: str | None
+    group: str, version: ModelVersionLike, *, request_id_: str | None
 ) -> registry_service_pb2.CreateModelVersionRequest:
     return registry_service_pb2.CreateModelVersionRequest(
-        parent=group_name(group), model_version=version, request_id=request_id(request_id_)
+        parent=group_name(group),
+        model_version=proto_of(version),
+        request_id=request_id(request_id_),
     )
 
 
@@ -199,9 +191,9 @@ def new_version(
     tags: Mapping[str, str] | None,
     description: str,
     inference_image: str,
-    lineage: resources_pb2.Lineage | None,
-    model_card: resources_pb2.ModelCard | None,
-    schema: resources_pb2.ModelSchema | None,
+    lineage: types.Lineage | resources_pb2.Lineage | None,
+    model_card: types.ModelCard | resources_pb2.ModelCard | None,
+    schema: types.ModelSchema | resources_pb2.ModelSchema | None,
 ) -> resources_pb2.ModelVersion:
     """Returns the ModelVersion that ``Registry.register`` sends."""
     return resources_pb2.ModelVersion(
@@ -217,9 +209,9 @@ def new_version(
         metrics=dict(metrics or {}),
         hyperparameters=dict(hyperparameters or {}),
         tags=dict(tags or {}),
-        lineage=lineage,
-        model_card=model_card,
-        schema=schema,
+        lineage=None if lineage is None else proto_of(lineage),
+        model_card=None if model_card is None else proto_of(model_card),
+        schema=None if schema is None else proto_of(schema),
         description=description,
     )
 
@@ -239,11 +231,11 @@ def list_versions(
 
 
 def update_version(
-    version: resources_pb2.ModelVersion, *, update_mask: Sequence[str], request_id_: str | None
+    version: ModelVersionLike, *, update_mask: Sequence[str], request_id_: str | None
 ) -> registry_service_pb2.UpdateModelVersionRequest:
     sent = resources_pb2.ModelVersion()
-    sent.CopyFrom(version)  # the caller's message stays as it was
-    sent.name = version_name(version.name)
+    sent.CopyFrom(proto_of(version))  # the caller's message stays as it was
+    sent.name = version_name(sent.name)
     return registry_service_pb2.UpdateModelVersionRequest(
         model_version=sent, update_mask=_mask(update_mask), request_id=request_id(request_id_)
     )
@@ -316,11 +308,11 @@ def get_approval_policy(group: str) -> approval_service_pb2.GetApprovalPolicyReq
 
 
 def update_approval_policy(
-    policy: resources_pb2.ApprovalPolicy, *, update_mask: Sequence[str], request_id_: str | None
+    policy: ApprovalPolicyLike, *, update_mask: Sequence[str], request_id_: str | None
 ) -> approval_service_pb2.UpdateApprovalPolicyRequest:
     sent = resources_pb2.ApprovalPolicy()
-    sent.CopyFrom(policy)  # the caller's message stays as it was
-    sent.name = policy_name(policy.name)
+    sent.CopyFrom(proto_of(policy))  # the caller's message stays as it was
+    sent.name = policy_name(sent.name)
     return approval_service_pb2.UpdateApprovalPolicyRequest(
         approval_policy=sent, update_mask=_mask(update_mask), request_id=request_id(request_id_)
     )
@@ -397,10 +389,12 @@ def version_by_alias(
 
 
 def most_recently_promoted(
-    versions: Iterable[resources_pb2.ModelVersion],
-) -> list[resources_pb2.ModelVersion]:
+    versions: Iterable[types.ModelVersion],
+) -> list[types.ModelVersion]:
     """Returns production versions, the one that entered production last first."""
-    return sorted(versions, key=lambda v: (v.stage_time.ToNanoseconds(), v.version), reverse=True)
+    return sorted(
+        versions, key=lambda v: (v.proto.stage_time.ToNanoseconds(), v.version), reverse=True
+    )
 
 
 def list_audit_events(
@@ -460,12 +454,12 @@ def list_webhooks(*, group: str, page_size: int) -> webhook_service_pb2.ListWebh
 
 
 def update_webhook(
-    webhook: webhook_service_pb2.Webhook, *, update_mask: Sequence[str], request_id_: str | None
+    webhook: WebhookLike, *, update_mask: Sequence[str], request_id_: str | None
 ) -> webhook_service_pb2.UpdateWebhookRequest:
     sent = webhook_service_pb2.Webhook()
-    sent.CopyFrom(webhook)  # the caller's message stays as it was
-    sent.name = webhook_name(webhook.name)
-    sent.group = optional_group_name(webhook.group)
+    sent.CopyFrom(proto_of(webhook))  # the caller's message stays as it was
+    sent.name = webhook_name(sent.name)
+    sent.group = optional_group_name(sent.group)
     return webhook_service_pb2.UpdateWebhookRequest(
         webhook=sent, update_mask=_mask(update_mask), request_id=request_id(request_id_)
     )

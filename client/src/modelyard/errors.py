@@ -96,6 +96,8 @@ class ModelyardError(Exception):
         metadata: the ``ErrorInfo`` metadata, e.g. ``{"existing_version": ...}``.
         field_violations: ``(field, description)`` pairs from a ``google.rpc.BadRequest``.
         status: the decoded ``google.rpc.Status``, when the server sent one.
+        rpc_error: the ``grpc.RpcError`` this error was made from, if any. It is not chained
+            as ``__cause__``: what a user reads first is the reason and the message.
     """
 
     #: The status code this class stands for; the base class stands for any.
@@ -118,11 +120,14 @@ class ModelyardError(Exception):
         self.metadata: dict[str, str] = dict(metadata or {})
         self.field_violations: list[tuple[str, str]] = list(field_violations)
         self.status = status
+        self.rpc_error: grpc.RpcError | None = None
 
     def __str__(self) -> str:
         text = f"{self.reason}: {self.message}"
-        if self.field_violations:
-            text += "".join(f"\n  {field}: {desc}" for field, desc in self.field_violations)
+        # The server's message usually is the first violation already: say each thing once.
+        for field, description in self.field_violations:
+            if description not in self.message:
+                text += f"\n  {field}: {description}"
         return text
 
     def __repr__(self) -> str:
@@ -495,5 +500,5 @@ def from_rpc_error(error: grpc.RpcError) -> ModelyardError:
         field_violations=decoded.violations,
         status=decoded.status,
     )
-    err.__cause__ = error
+    err.rpc_error = error
     return err

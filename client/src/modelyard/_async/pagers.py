@@ -12,6 +12,7 @@ from typing import Generic, Protocol, TypeAlias, TypeVar, cast
 
 from google.protobuf.message import Message
 
+from modelyard import types
 from modelyard.v1 import (
     approval_service_pb2,
     audit_service_pb2,
@@ -32,7 +33,7 @@ __all__ = [
     "AsyncWebhooksPager",
 ]
 
-ItemT = TypeVar("ItemT", bound=Message, covariant=True)
+ItemT = TypeVar("ItemT", covariant=True)
 PageT = TypeVar("PageT", bound=Message)
 
 
@@ -99,23 +100,21 @@ class AsyncListPager(AsyncPager[ItemT], Generic[ItemT, PageT]):
 
 
 AsyncModelGroupsPager: TypeAlias = AsyncListPager[
-    resources_pb2.ModelGroup, registry_service_pb2.ListModelGroupsResponse
+    types.ModelGroup, registry_service_pb2.ListModelGroupsResponse
 ]
 AsyncModelVersionsPager: TypeAlias = AsyncListPager[
-    resources_pb2.ModelVersion, registry_service_pb2.ListModelVersionsResponse
+    types.ModelVersion, registry_service_pb2.ListModelVersionsResponse
 ]
-AsyncAliasesPager: TypeAlias = AsyncListPager[
-    resources_pb2.Alias, registry_service_pb2.ListAliasesResponse
-]
+AsyncAliasesPager: TypeAlias = AsyncListPager[types.Alias, registry_service_pb2.ListAliasesResponse]
 AsyncApprovalsPager: TypeAlias = AsyncListPager[
-    resources_pb2.ApprovalDecision, approval_service_pb2.ListApprovalsResponse
+    types.ApprovalDecision, approval_service_pb2.ListApprovalsResponse
 ]
 AsyncAuditEventsPager: TypeAlias = AsyncListPager[
-    resources_pb2.AuditEvent, audit_service_pb2.ListAuditEventsResponse
+    types.AuditEvent, audit_service_pb2.ListAuditEventsResponse
 ]
 AsyncWebhooksPager: TypeAlias = AsyncListPager[
-    webhook_service_pb2.Webhook, webhook_service_pb2.ListWebhooksResponse
+    types.Webhook, webhook_service_pb2.ListWebhooksResponse
 ]
 AsyncWebhookDeliveriesPager: TypeAlias = AsyncListPager[
-    webhook_service_pb2.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
+    types.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
 ]

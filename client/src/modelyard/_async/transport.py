@@ -117,7 +117,7 @@ class AsyncTransport:
                 error = from_rpc_error(rpc_error)
                 pause = self.retry.backoff(attempt)
                 if not (self.retry.should_retry(error, attempt) and deadline.allows(pause)):
-                    raise error from rpc_error
+                    raise error from None
             await asyncio.sleep(pause)
 
     async def close(self) -> None:

@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
+from typing import overload
 
 import grpc
 
 from modelyard import _requests as build
+from modelyard import types
+from modelyard._concurrency import established
 from modelyard._sync.pagers import (
     AliasesPager,
     ApprovalsPager,
@@ -31,9 +34,7 @@ from modelyard.names import version_name
 from modelyard.transport import DEFAULT_TIMEOUT, Metadata, RetryPolicy
 from modelyard.v1 import (
     audit_service_pb2,
-    registry_service_pb2,
     resources_pb2,
-    webhook_service_pb2,
 )
 
 __all__ = ["Registry"]
@@ -135,7 +136,7 @@ class Registry:
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.ModelGroup:
+    ) -> types.ModelGroup:
         """Returns the new model group ``groups/{group_id}``.
 
         Raises ModelGroupAlreadyExists if the id is taken (unless this is a retry of the
@@ -144,17 +145,21 @@ class Registry:
         request = build.create_group(
             group_id, description=description, tags=tags, request_id_=request_id
         )
-        return self._transport.call(
-            self._stubs.registry.CreateModelGroup, request, timeout=timeout, metadata=metadata
+        return types.ModelGroup(
+            self._transport.call(
+                self._stubs.registry.CreateModelGroup, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def get_group(
         self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
-    ) -> resources_pb2.ModelGroup:
+    ) -> types.ModelGroup:
         """Returns the model group; raises ModelGroupNotFound if there is none."""
         request = build.get_group(group)
-        return self._transport.call(
-            self._stubs.registry.GetModelGroup, request, timeout=timeout, metadata=metadata
+        return types.ModelGroup(
+            self._transport.call(
+                self._stubs.registry.GetModelGroup, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def list_groups(
@@ -175,28 +180,30 @@ class Registry:
         return self._list(
             self._stubs.registry.ListModelGroups,
             request,
-            lambda page: page.model_groups,
+            lambda page: [types.ModelGroup(item) for item in page.model_groups],
             timeout,
             metadata,
         )
 
     def update_group(
         self,
-        group: resources_pb2.ModelGroup,
+        group: build.ModelGroupLike,
         *,
         update_mask: Sequence[str],
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.ModelGroup:
+    ) -> types.ModelGroup:
         """Returns the group after setting the fields named in ``update_mask`` from ``group``.
 
         ``group.name`` says which group; paths are ``description`` and ``tags``. If
         ``group.etag`` is set and stale, raises StaleEtag.
         """
         request = build.update_group(group, update_mask=update_mask, request_id_=request_id)
-        return self._transport.call(
-            self._stubs.registry.UpdateModelGroup, request, timeout=timeout, metadata=metadata
+        return types.ModelGroup(
+            self._transport.call(
+                self._stubs.registry.UpdateModelGroup, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def delete_group(
@@ -224,19 +231,21 @@ class Registry:
     def create_version(
         self,
         group: str,
-        version: resources_pb2.ModelVersion,
+        version: build.ModelVersionLike,
         *,
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.ModelVersion:
+    ) -> types.ModelVersion:
         """Returns the registered version, numbered by the server.
 
         Raises DuplicateArtifact if the group has a version with the same sha256.
         """
         request = build.create_version(group, version, request_id_=request_id)
-        return self._transport.call(
-            self._stubs.registry.CreateModelVersion, request, timeout=timeout, metadata=metadata
+        return types.ModelVersion(
+            self._transport.call(
+                self._stubs.registry.CreateModelVersion, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def register(
@@ -246,7 +255,7 @@ class Registry:
         uri: str,
         sha256: str,
         size_bytes: int = 0,
-        format: build.ArtifactFormatLike = resources_pb2.ArtifactFormat.ARTIFACT_FORMAT_OTHER,
+        format: build.ArtifactFormatLike = types.ArtifactFormat.OTHER,
         framework: str = "",
         framework_version: str = "",
         metrics: Mapping[str, float] | None = None,
@@ -254,13 +263,13 @@ class Registry:
         tags: Mapping[str, str] | None = None,
         description: str = "",
         inference_image: str = "",
-        lineage: resources_pb2.Lineage | None = None,
-        model_card: resources_pb2.ModelCard | None = None,
-        schema: resources_pb2.ModelSchema | None = None,
+        lineage: types.Lineage | resources_pb2.Lineage | None = None,
+        model_card: types.ModelCard | resources_pb2.ModelCard | None = None,
+        schema: types.ModelSchema | resources_pb2.ModelSchema | None = None,
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.ModelVersion:
+    ) -> types.ModelVersion:
         """Returns the new version registered from these fields (see :meth:`create_version`).
 
         ``format`` is an ``ArtifactFormat`` value or a name such as ``"onnx"``,
@@ -293,12 +302,14 @@ class Registry:
         *,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.ModelVersion:
+    ) -> types.ModelVersion:
         """Returns the version: ``("fraud", 3)``, ``("fraud", "latest")`` or
         ``("groups/fraud/versions/3")``; raises ModelVersionNotFound if there is none."""
         request = build.get_version(group_or_name, version)
-        return self._transport.call(
-            self._stubs.registry.GetModelVersion, request, timeout=timeout, metadata=metadata
+        return types.ModelVersion(
+            self._transport.call(
+                self._stubs.registry.GetModelVersion, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def list_versions(
@@ -321,20 +332,20 @@ class Registry:
         return self._list(
             self._stubs.registry.ListModelVersions,
             request,
-            lambda page: page.model_versions,
+            lambda page: [types.ModelVersion(item) for item in page.model_versions],
             timeout,
             metadata,
         )
 
     def update_version(
         self,
-        version: resources_pb2.ModelVersion,
+        version: build.ModelVersionLike,
         *,
         update_mask: Sequence[str],
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.ModelVersion:
+    ) -> types.ModelVersion:
         """Returns the version after setting the fields named in ``update_mask``.
 
         ``version.name`` says which version; paths are ``description``, ``tags``,
@@ -342,8 +353,10 @@ class Registry:
         ImmutableField; a stale ``version.etag`` raises StaleEtag.
         """
         request = build.update_version(version, update_mask=update_mask, request_id_=request_id)
-        return self._transport.call(
-            self._stubs.registry.UpdateModelVersion, request, timeout=timeout, metadata=metadata
+        return types.ModelVersion(
+            self._transport.call(
+                self._stubs.registry.UpdateModelVersion, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def set_tag(
@@ -356,11 +369,13 @@ class Registry:
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.ModelVersion:
+    ) -> types.ModelVersion:
         """Returns the version after setting one tag, leaving its other tags as they are."""
         request = build.set_tag(group_or_name, version, key, value, request_id)
-        return self._transport.call(
-            self._stubs.registry.UpdateModelVersion, request, timeout=timeout, metadata=metadata
+        return types.ModelVersion(
+            self._transport.call(
+                self._stubs.registry.UpdateModelVersion, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def delete_version(
@@ -394,7 +409,7 @@ class Registry:
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.ModelVersion:
+    ) -> types.ModelVersion:
         """Returns the version with the caller's approval counted: ``("fraud", 3)`` or
         ``"groups/fraud/versions/3"``.
 
@@ -406,8 +421,13 @@ class Registry:
         request = build.approve(
             group_or_name, version, reason=reason, etag=etag, request_id_=request_id
         )
-        return self._transport.call(
-            self._stubs.approvals.ApproveModelVersion, request, timeout=timeout, metadata=metadata
+        return types.ModelVersion(
+            self._transport.call(
+                self._stubs.approvals.ApproveModelVersion,
+                request,
+                timeout=timeout,
+                metadata=metadata,
+            )
         )
 
     def reject(
@@ -420,7 +440,7 @@ class Registry:
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.ModelVersion:
+    ) -> types.ModelVersion:
         """Returns the version REJECTED (or its approval revoked); ``reason`` is required.
 
         A production version leaves production in the same change: the previous approved
@@ -429,8 +449,13 @@ class Registry:
         request = build.reject(
             group_or_name, version, reason=reason, etag=etag, request_id_=request_id
         )
-        return self._transport.call(
-            self._stubs.approvals.RejectModelVersion, request, timeout=timeout, metadata=metadata
+        return types.ModelVersion(
+            self._transport.call(
+                self._stubs.approvals.RejectModelVersion,
+                request,
+                timeout=timeout,
+                metadata=metadata,
+            )
         )
 
     def list_approvals(
@@ -449,29 +474,31 @@ class Registry:
         return self._list(
             self._stubs.approvals.ListApprovals,
             request,
-            lambda page: page.approvals,
+            lambda page: [types.ApprovalDecision(item) for item in page.approvals],
             timeout,
             metadata,
         )
 
     def get_approval_policy(
         self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
-    ) -> resources_pb2.ApprovalPolicy:
+    ) -> types.ApprovalPolicy:
         """Returns the group's approval policy (the defaults until an admin changes it)."""
         request = build.get_approval_policy(group)
-        return self._transport.call(
-            self._stubs.approvals.GetApprovalPolicy, request, timeout=timeout, metadata=metadata
+        return types.ApprovalPolicy(
+            self._transport.call(
+                self._stubs.approvals.GetApprovalPolicy, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def update_approval_policy(
         self,
-        policy: resources_pb2.ApprovalPolicy,
+        policy: build.ApprovalPolicyLike,
         *,
         update_mask: Sequence[str],
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.ApprovalPolicy:
+    ) -> types.ApprovalPolicy:
         """Returns the policy after setting the fields named in ``update_mask`` from ``policy``.
 
         ``policy.name`` says which group's (``groups/fraud/approvalPolicy``, or the group);
@@ -482,16 +509,23 @@ class Registry:
         request = build.update_approval_policy(
             policy, update_mask=update_mask, request_id_=request_id
         )
-        return self._transport.call(
-            self._stubs.approvals.UpdateApprovalPolicy, request, timeout=timeout, metadata=metadata
+        return types.ApprovalPolicy(
+            self._transport.call(
+                self._stubs.approvals.UpdateApprovalPolicy,
+                request,
+                timeout=timeout,
+                metadata=metadata,
+            )
         )
 
     # Stages and production
 
+    @overload
     def transition(
         self,
         name: str,
         stage: build.StageLike,
+        /,
         *,
         reason: str = "",
         keep_existing_production: bool = False,
@@ -499,30 +533,69 @@ class Registry:
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> registry_service_pb2.TransitionModelVersionStageResponse:
+    ) -> types.TransitionModelVersionStageResponse: ...
+
+    @overload
+    def transition(
+        self,
+        group: str,
+        version: int | str,
+        stage: build.StageLike,
+        /,
+        *,
+        reason: str = "",
+        keep_existing_production: bool = False,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> types.TransitionModelVersionStageResponse: ...
+
+    def transition(
+        self,
+        group_or_name: str,
+        version_or_stage: int | str | build.StageLike,
+        stage: build.StageLike | None = None,
+        /,
+        *,
+        reason: str = "",
+        keep_existing_production: bool = False,
+        etag: str = "",
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> types.TransitionModelVersionStageResponse:
         """Returns the version after moving it to ``stage`` (``.model_version``) and the
         versions the move archived (``.archived_versions``).
 
-        ``name`` is ``groups/fraud/versions/3``; ``stage`` a ``Stage`` value or a name such
-        as ``"staging"``. The lifecycle is NONE -> STAGING -> PRODUCTION -> ARCHIVED,
-        NONE|STAGING -> ARCHIVED and ARCHIVED -> STAGING; other moves raise
-        InvalidTransition. PRODUCTION needs an APPROVED version (VersionNotApproved) and
-        archives the production version it replaces, unless ``keep_existing_production``
-        and the policy allows several (else ProductionLimitReached).
+        The version is ``("fraud", 3, stage)``, ``("fraud", "latest", stage)`` or
+        ``("groups/fraud/versions/3", stage)``, as :meth:`approve` and :meth:`promote` name
+        it; ``stage`` a :class:`~modelyard.Stage` or a name such as ``"staging"``. The
+        lifecycle is NONE -> STAGING -> PRODUCTION -> ARCHIVED, NONE|STAGING -> ARCHIVED and
+        ARCHIVED -> STAGING; other moves raise InvalidTransition. PRODUCTION needs an
+        APPROVED version (VersionNotApproved) and archives the production version it
+        replaces, unless ``keep_existing_production`` and the policy allows several (else
+        ProductionLimitReached).
         """
+        if stage is None:
+            name, to = version_name(group_or_name), version_or_stage
+        else:
+            name, to = version_name(group_or_name, version_or_stage), stage
         request = build.transition(
             name,
-            stage,
+            to,
             reason=reason,
             keep_existing_production=keep_existing_production,
             etag=etag,
             request_id_=request_id,
         )
-        return self._transport.call(
-            self._stubs.registry.TransitionModelVersionStage,
-            request,
-            timeout=timeout,
-            metadata=metadata,
+        return types.TransitionModelVersionStageResponse(
+            self._transport.call(
+                self._stubs.registry.TransitionModelVersionStage,
+                request,
+                timeout=timeout,
+                metadata=metadata,
+            )
         )
 
     def promote(
@@ -536,12 +609,12 @@ class Registry:
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.ModelVersion:
+    ) -> types.ModelVersion:
         """Returns the version after moving it from STAGING to PRODUCTION (see
         :meth:`transition`); the version it replaces is archived in the same change."""
         response = self.transition(
             version_name(group_or_name, version),
-            resources_pb2.STAGE_PRODUCTION,
+            types.Stage.PRODUCTION,
             reason=reason,
             keep_existing_production=keep_existing_production,
             etag=etag,
@@ -560,7 +633,7 @@ class Registry:
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> registry_service_pb2.RollbackProductionResponse:
+    ) -> types.RollbackProductionResponse:
         """Returns the version put back in production (``.restored_version``) and the ones
         it replaced, now archived (``.archived_versions``).
 
@@ -570,13 +643,15 @@ class Registry:
         longer APPROVED.
         """
         request = build.rollback(group, to=to, reason=reason, request_id_=request_id)
-        return self._transport.call(
-            self._stubs.registry.RollbackProduction, request, timeout=timeout, metadata=metadata
+        return types.RollbackProductionResponse(
+            self._transport.call(
+                self._stubs.registry.RollbackProduction, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def production_versions(
         self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
-    ) -> list[resources_pb2.ModelVersion]:
+    ) -> list[types.ModelVersion]:
         """Returns the versions in production, the most recently promoted first (several
         only when the group's policy allows A/B)."""
         pager = self.list_versions(
@@ -591,7 +666,7 @@ class Registry:
 
     def production(
         self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
-    ) -> resources_pb2.ModelVersion | None:
+    ) -> types.ModelVersion | None:
         """Returns the version in production (with A/B, the most recently promoted), or None
         when there is none."""
         versions = self.production_versions(group, timeout=timeout, metadata=metadata)
@@ -599,7 +674,7 @@ class Registry:
 
     def latest_approved(
         self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
-    ) -> resources_pb2.ModelVersion | None:
+    ) -> types.ModelVersion | None:
         """Returns the highest-numbered APPROVED version, or None when there is none."""
         pager = self.list_versions(
             group,
@@ -625,7 +700,7 @@ class Registry:
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.Alias:
+    ) -> types.Alias:
         """Returns the alias after pointing it at ``version`` (a number or
         ``groups/fraud/versions/3``), creating it if needed.
 
@@ -633,8 +708,10 @@ class Registry:
         (VersionNotApproved) and only move for callers with a promoter role.
         """
         request = build.set_alias(group, alias, version, etag=etag, request_id_=request_id)
-        return self._transport.call(
-            self._stubs.registry.SetAlias, request, timeout=timeout, metadata=metadata
+        return types.Alias(
+            self._transport.call(
+                self._stubs.registry.SetAlias, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def get_alias(
@@ -644,12 +721,14 @@ class Registry:
         *,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.Alias:
+    ) -> types.Alias:
         """Returns the alias, ``("fraud", "champion")`` or ``"groups/fraud/aliases/champion"``;
         raises AliasNotFound if there is none."""
         request = build.get_alias(group_or_name, alias)
-        return self._transport.call(
-            self._stubs.registry.GetAlias, request, timeout=timeout, metadata=metadata
+        return types.Alias(
+            self._transport.call(
+                self._stubs.registry.GetAlias, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def list_aliases(
@@ -663,7 +742,11 @@ class Registry:
         """Returns a pager over the group's aliases, by name."""
         request = build.list_aliases(group, page_size=page_size)
         return self._list(
-            self._stubs.registry.ListAliases, request, lambda page: page.aliases, timeout, metadata
+            self._stubs.registry.ListAliases,
+            request,
+            lambda page: [types.Alias(item) for item in page.aliases],
+            timeout,
+            metadata,
         )
 
     def delete_alias(
@@ -689,11 +772,13 @@ class Registry:
         *,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> resources_pb2.ModelVersion:
+    ) -> types.ModelVersion:
         """Returns the version the alias points at; raises AliasNotFound if there is none."""
         request = build.version_by_alias(group_or_name, alias)
-        return self._transport.call(
-            self._stubs.registry.GetModelVersion, request, timeout=timeout, metadata=metadata
+        return types.ModelVersion(
+            self._transport.call(
+                self._stubs.registry.GetModelVersion, request, timeout=timeout, metadata=metadata
+            )
         )
 
     # Audit log
@@ -729,21 +814,23 @@ class Registry:
         return self._list(
             self._stubs.audit.ListAuditEvents,
             request,
-            lambda page: page.audit_events,
+            lambda page: [types.AuditEvent(item) for item in page.audit_events],
             timeout,
             metadata,
         )
 
     def verify_audit_log(
         self, *, timeout: float | None = None, metadata: Metadata | None = None
-    ) -> audit_service_pb2.VerifyAuditLogResponse:
+    ) -> types.VerifyAuditLogResponse:
         """Returns the result of recomputing the log's hash chain (``.ok``,
         ``.first_broken_seq``, ``.problem``)."""
-        return self._transport.call(
-            self._stubs.audit.VerifyAuditLog,
-            audit_service_pb2.VerifyAuditLogRequest(),
-            timeout=timeout,
-            metadata=metadata,
+        return types.VerifyAuditLogResponse(
+            self._transport.call(
+                self._stubs.audit.VerifyAuditLog,
+                audit_service_pb2.VerifyAuditLogRequest(),
+                timeout=timeout,
+                metadata=metadata,
+            )
         )
 
     # Webhooks
@@ -759,7 +846,7 @@ class Registry:
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> webhook_service_pb2.Webhook:
+    ) -> types.Webhook:
         """Returns the new webhook (without its secret); it receives the events that commit
         after it.
 
@@ -775,18 +862,22 @@ class Registry:
             description=description,
             request_id_=request_id,
         )
-        return self._transport.call(
-            self._stubs.webhooks.CreateWebhook, request, timeout=timeout, metadata=metadata
+        return types.Webhook(
+            self._transport.call(
+                self._stubs.webhooks.CreateWebhook, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def get_webhook(
         self, webhook: str, *, timeout: float | None = None, metadata: Metadata | None = None
-    ) -> webhook_service_pb2.Webhook:
+    ) -> types.Webhook:
         """Returns the webhook (``"wh-…"`` or ``"webhooks/wh-…"``); raises WebhookNotFound if
         there is none."""
         request = build.get_webhook(webhook)
-        return self._transport.call(
-            self._stubs.webhooks.GetWebhook, request, timeout=timeout, metadata=metadata
+        return types.Webhook(
+            self._transport.call(
+                self._stubs.webhooks.GetWebhook, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def list_webhooks(
@@ -803,20 +894,20 @@ class Registry:
         return self._list(
             self._stubs.webhooks.ListWebhooks,
             request,
-            lambda page: page.webhooks,
+            lambda page: [types.Webhook(item) for item in page.webhooks],
             timeout,
             metadata,
         )
 
     def update_webhook(
         self,
-        webhook: webhook_service_pb2.Webhook,
+        webhook: build.WebhookLike,
         *,
         update_mask: Sequence[str],
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> webhook_service_pb2.Webhook:
+    ) -> types.Webhook:
         """Returns the webhook after setting the fields named in ``update_mask`` from
         ``webhook``.
 
@@ -825,8 +916,10 @@ class Registry:
         sent twice. A stale ``webhook.etag`` raises StaleEtag.
         """
         request = build.update_webhook(webhook, update_mask=update_mask, request_id_=request_id)
-        return self._transport.call(
-            self._stubs.webhooks.UpdateWebhook, request, timeout=timeout, metadata=metadata
+        return types.Webhook(
+            self._transport.call(
+                self._stubs.webhooks.UpdateWebhook, request, timeout=timeout, metadata=metadata
+            )
         )
 
     def delete_webhook(
@@ -851,7 +944,7 @@ class Registry:
         self,
         webhook: str,
         *,
-        state: build.DeliveryStateLike = webhook_service_pb2.DELIVERY_STATE_UNSPECIFIED,
+        state: build.DeliveryStateLike = types.DeliveryState.UNSPECIFIED,
         page_size: int = 0,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -865,7 +958,7 @@ class Registry:
         return self._list(
             self._stubs.webhooks.ListWebhookDeliveries,
             request,
-            lambda page: page.deliveries,
+            lambda page: [types.WebhookDelivery(item) for item in page.deliveries],
             timeout,
             metadata,
         )
@@ -877,18 +970,20 @@ class Registry:
         *,
         timeout: float | None = None,
         metadata: Metadata | None = None,
-    ) -> webhook_service_pb2.WebhookDelivery:
+    ) -> types.WebhookDelivery:
         """Returns the delivery, PENDING again with a fresh retry budget:
         ``"webhooks/wh-…/deliveries/42"`` or ``("wh-…", 42)``.
 
         Raises WebhookDeliveryNotFound if the webhook never had a delivery of that event.
         """
         request = build.redeliver(delivery, seq)
-        return self._transport.call(
-            self._stubs.webhooks.RedeliverWebhookDelivery,
-            request,
-            timeout=timeout,
-            metadata=metadata,
+        return types.WebhookDelivery(
+            self._transport.call(
+                self._stubs.webhooks.RedeliverWebhookDelivery,
+                request,
+                timeout=timeout,
+                metadata=metadata,
+            )
         )
 
     # Event streams
@@ -904,7 +999,11 @@ class Registry:
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> Watch:
-        """Returns an iterator over the log's events in seq order, once the stream is open.
+        """Returns an iterator over the log's events in seq order.
+
+        ``with registry.watch(...) as events``, ``registry.watch(...)`` and the
+        first ``for`` open the stream (and return once it is established, so "from
+        now" means from then).
 
         ``groups`` are ids or names (empty: the whole tenant, which needs tenant-wide read);
         ``actions`` are ``Action`` values or names such as ``"STAGE_CHANGED"``; ``versions``
@@ -917,11 +1016,13 @@ class Registry:
         seconds. ``timeout`` bounds opening the stream (default: the registry's). Raises a
         ModelyardError only for what reconnecting cannot cure, e.g. MissingPermission.
         """
-        return Watch.open(
-            self._stubs.registry,
-            watch_request(groups, actions, versions, start_after),
-            token=self._transport.token,
-            metadata=metadata,
-            timeout=timeout if timeout is not None else self._transport.timeout,
-            idle_timeout=idle_timeout,
+        return established(
+            Watch(
+                self._stubs.registry,
+                watch_request(groups, actions, versions, start_after),
+                token=self._transport.token,
+                metadata=metadata,
+                timeout=timeout if timeout is not None else self._transport.timeout,
+                idle_timeout=idle_timeout,
+            )
         )

@@ -14,11 +14,11 @@ from typing import Generic, Protocol, TypeAlias, TypeVar, cast
 
 from google.protobuf.message import Message
 
+from modelyard import types
 from modelyard.v1 import (
     approval_service_pb2,
     audit_service_pb2,
     registry_service_pb2,
-    resources_pb2,
     webhook_service_pb2,
 )
 
@@ -34,7 +34,7 @@ __all__ = [
     "WebhooksPager",
 ]
 
-ItemT = TypeVar("ItemT", bound=Message, covariant=True)
+ItemT = TypeVar("ItemT", covariant=True)
 PageT = TypeVar("PageT", bound=Message)
 
 
@@ -100,21 +100,17 @@ class ListPager(Pager[ItemT], Generic[ItemT, PageT]):
 
 
 ModelGroupsPager: TypeAlias = ListPager[
-    resources_pb2.ModelGroup, registry_service_pb2.ListModelGroupsResponse
+    types.ModelGroup, registry_service_pb2.ListModelGroupsResponse
 ]
 ModelVersionsPager: TypeAlias = ListPager[
-    resources_pb2.ModelVersion, registry_service_pb2.ListModelVersionsResponse
+    types.ModelVersion, registry_service_pb2.ListModelVersionsResponse
 ]
-AliasesPager: TypeAlias = ListPager[resources_pb2.Alias, registry_service_pb2.ListAliasesResponse]
+AliasesPager: TypeAlias = ListPager[types.Alias, registry_service_pb2.ListAliasesResponse]
 ApprovalsPager: TypeAlias = ListPager[
-    resources_pb2.ApprovalDecision, approval_service_pb2.ListApprovalsResponse
+    types.ApprovalDecision, approval_service_pb2.ListApprovalsResponse
 ]
-AuditEventsPager: TypeAlias = ListPager[
-    resources_pb2.AuditEvent, audit_service_pb2.ListAuditEventsResponse
-]
-WebhooksPager: TypeAlias = ListPager[
-    webhook_service_pb2.Webhook, webhook_service_pb2.ListWebhooksResponse
-]
+AuditEventsPager: TypeAlias = ListPager[types.AuditEvent, audit_service_pb2.ListAuditEventsResponse]
+WebhooksPager: TypeAlias = ListPager[types.Webhook, webhook_service_pb2.ListWebhooksResponse]
 WebhookDeliveriesPager: TypeAlias = ListPager[
-    webhook_service_pb2.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
+    types.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
 ]

@@ -116,7 +116,7 @@ class Transport:
                 error = from_rpc_error(rpc_error)
                 pause = self.retry.backoff(attempt)
                 if not (self.retry.should_retry(error, attempt) and deadline.allows(pause)):
-                    raise error from rpc_error
+                    raise error from None
             time.sleep(pause)
 
     def close(self) -> None:

@@ -6,8 +6,10 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Self
 
-from modelyard._concurrency import Event, WatchStream
+from modelyard import types
+from modelyard._concurrency import EstablishedOnAwait, Event, WatchStream
 from modelyard._watch_cursor import Position, log
 from modelyard.errors import ModelyardError
 from modelyard.transport import Deadline, Metadata, call_metadata
@@ -16,11 +18,12 @@ from modelyard.v1 import registry_service_pb2, registry_service_pb2_grpc, resour
 __all__ = ["Watch"]
 
 
-class Watch:
+class Watch(EstablishedOnAwait):
     """An iterator over the registry's events, in seq order.
 
-    Made by :meth:`modelyard.Registry.watch`, which returns once the stream is
-    established, so "from now" means from the call. Iterating waits for the next event;
+    Made by :meth:`modelyard.Registry.watch`; the stream opens on ``await``,
+    ``with`` or the first iteration, whichever comes first, so "from now" means from
+    then (``await`` it before making the changes it should see). Iterating waits for the next event;
     :meth:`close` ends the iteration (from any thread, for a sync watch). Raises a
     :class:`~modelyard.ModelyardError` only for failures that reconnecting cannot cure,
     such as a missing permission.
@@ -37,43 +40,39 @@ class Watch:
         *,
         token: str | None,
         metadata: Metadata | None = None,
+        timeout: float | None = None,
         idle_timeout: float | None = 60.0,
     ) -> None:
         self._stub = stub
+        self._open_timeout = timeout
+        self._established = False
         self._metadata = tuple(call_metadata(token, metadata))
         self._position = Position(request, idle_timeout)
         self._stream: WatchStream | None = None
         self._closed = Event()
         self._first: resources_pb2.AuditEvent | None = None
 
-    @classmethod
-    def open(
-        cls,
-        stub: registry_service_pb2_grpc.RegistryServiceStub,
-        request: registry_service_pb2.WatchEventsRequest,
-        *,
-        token: str | None,
-        metadata: Metadata | None = None,
-        timeout: float | None = None,
-        idle_timeout: float | None = 60.0,
-    ) -> Watch:
-        """Returns a watch whose stream is established: it has read the first message, the
-        heartbeat that pins where the watch starts. ``timeout`` bounds that."""
-        watch = cls(stub, request, token=token, metadata=metadata, idle_timeout=idle_timeout)
-        deadline = Deadline(timeout)
+    def establish(self) -> Self:
+        """Opens the stream unless it is open: reads its first message, the heartbeat that
+        pins where the watch starts, within the watch's ``timeout``; returns the watch.
+        Raises ModelyardError (and closes the watch) when it cannot."""
+        if self._established:
+            return self
+        deadline = Deadline(self._open_timeout)
         while True:
             try:
-                message = watch._read()
+                message = self._read()
             except ModelyardError as error:
-                pause = watch._position.backoff()
-                if not (watch._position.resumable(error) and deadline.allows(pause)):
-                    watch.close()
+                pause = self._position.backoff()
+                if not (self._position.resumable(error) and deadline.allows(pause)):
+                    self.close()
                     raise
-                watch._closed.wait(pause)
+                self._closed.wait(pause)
                 continue
             if message is not None:
-                watch._first = watch._position.accept(message)
-                return watch
+                self._first = self._position.accept(message)
+                self._established = True
+                return self
 
     @property
     def cursor(self) -> int | None:
@@ -105,11 +104,13 @@ class Watch:
     def __iter__(self) -> Watch:
         return self
 
-    def __next__(self) -> resources_pb2.AuditEvent:
+    def __next__(self) -> types.AuditEvent:
+        if not self._established and not self._closed.is_set():
+            self.establish()
         first = self._first
         if first is not None:
             self._first = None
-            return first
+            return types.AuditEvent(first)
         while not self._closed.is_set():
             try:
                 message = self._read()
@@ -124,7 +125,7 @@ class Watch:
                 continue
             event = None if message is None else self._position.accept(message)
             if event is not None:
-                return event
+                return types.AuditEvent(event)
         raise StopIteration
 
     def close(self) -> None:
@@ -134,8 +135,8 @@ class Watch:
         if stream is not None:
             stream.cancel()
 
-    def __enter__(self) -> Watch:
-        return self
+    def __enter__(self) -> Self:
+        return self.establish()
 
     def __exit__(
         self,

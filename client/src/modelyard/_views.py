@@ -1,0 +1,159 @@
+"""What the generated :mod:`modelyard.types` is made of: :class:`Enum`, the enums that read as
+names, and :class:`View`, the read-only typed face of a protobuf message.
+
+The SDK returns views, not the generated messages, for two reasons: an enum field of a message
+is a bare ``int`` (``print(version.stage)`` printing ``3``), and a timestamp field is a
+``Timestamp`` message to convert. A view reads the message it wraps field by field: enums as
+:class:`Enum` members, timestamps as aware ``datetime`` (None when unset), ``Struct`` fields
+as ``dict`` (None when unset), messages as views, maps and lists as read-only collections.
+``view.proto`` is the message itself, for ``json_format`` and the like.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf.message import Message
+
+__all__ = ["Enum", "View", "proto_of"]
+
+_M = TypeVar("_M", bound=Message)
+_E = TypeVar("_E", bound="Enum")
+
+
+class Enum(enum.IntEnum):
+    """An enum of the API whose members print as their names (``PRODUCTION``), compare
+    equal to the numbers on the wire, and parse from names case-insensitively.
+
+    Each member has its short name (``Stage.PRODUCTION``) and, as an alias, the name the
+    protobuf enum gives it (``Stage.STAGE_PRODUCTION``). A number this SDK does not know
+    (a newer server's) still reads, as a member named ``<Enum>_<number>``.
+    """
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __format__(self, spec: str) -> str:
+        return format(self.name, spec)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}.{self.name}"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Enum | None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            return None
+        member = int.__new__(cls, value)
+        member._name_ = f"{cls.__name__.upper()}_{value}"
+        member._value_ = value
+        return member
+
+    @classmethod
+    def parse(cls: type[_E], value: str | int) -> _E:
+        """Returns the member named (``"production"``, ``"STAGE_PRODUCTION"``,
+        ``"saved-model"``) or numbered by ``value``; raises ValueError naming the choices."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            if value in cls._value2member_map_:
+                return cls(value)
+            raise ValueError(f"{value} is not a {cls.__name__}; choose one of {cls.choices()}")
+        key = str(value).strip().upper().replace("-", "_").replace(" ", "_")
+        member = cls.__members__.get(key)
+        if member is None or member.value == 0:
+            raise ValueError(
+                f"{value!r} is not a {cls.__name__}; choose one of {', '.join(cls.choices())}"
+            )
+        return member
+
+    @classmethod
+    def choices(cls) -> list[str]:
+        """Returns the short names a caller may give, in lower case (not UNSPECIFIED)."""
+        return [member.name.lower() for member in cls if member.value != 0]
+
+
+class View(Generic[_M]):
+    """The read-only typed face of one protobuf message (see the module's doc).
+
+    ``View(message)`` wraps a message; ``View(field=value, …)`` builds the message from
+    fields, as the message's own constructor does (views, enums and lists of views are
+    accepted as values). Views are equal when their messages are, and equal to their message.
+    """
+
+    __slots__ = ("_pb",)
+    _message: ClassVar[type[Message]]
+
+    def __init__(self, proto: _M | None = None, /, **fields: Any) -> None:
+        if proto is None:
+            built = self._message(**{name: _unwrap(value) for name, value in fields.items()})
+            self._pb: _M = built  # type: ignore[assignment]
+        elif fields:
+            raise TypeError(f"{type(self).__name__}() takes a message or fields, not both")
+        elif not isinstance(proto, self._message):
+            raise TypeError(
+                f"{type(self).__name__}() takes a {self._message.DESCRIPTOR.full_name}, "
+                f"not {type(proto).__name__}"
+            )
+        else:
+            self._pb = proto
+
+    @property
+    def proto(self) -> _M:
+        """The protobuf message this view reads (treat it as read-only)."""
+        return self._pb
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, View):
+            return type(other) is type(self) and bool(other._pb == self._pb)
+        if isinstance(other, Message):
+            return bool(other == self._pb)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{field.name}={getattr(self, field.name)!r}" for field, _ in self._pb.ListFields()
+        )
+        return f"{type(self).__name__}({shown})"
+
+    def __getstate__(self) -> bytes:
+        return self._pb.SerializeToString()
+
+    def __setstate__(self, state: bytes) -> None:
+        self._pb = self._message.FromString(state)  # type: ignore[assignment]
+
+
+def proto_of(value: View[_M] | _M) -> _M:
+    """Returns the message of a view, or the message itself: what SDK methods that take a
+    message accept."""
+    return value._pb if isinstance(value, View) else value
+
+
+def _unwrap(value: Any) -> Any:
+    if isinstance(value, View):
+        return value._pb
+    if isinstance(value, list | tuple):
+        return [_unwrap(item) for item in value]
+    if isinstance(value, datetime):
+        stamp = timestamp_pb2.Timestamp()
+        stamp.FromDatetime(value)
+        return stamp
+    return value
+
+
+def timestamp(message: Message, field: str) -> datetime | None:
+    """Returns a Timestamp field as an aware UTC datetime, or None when it is unset."""
+    if not message.HasField(field):
+        return None
+    stamp: timestamp_pb2.Timestamp = getattr(message, field)
+    return stamp.ToDatetime(tzinfo=UTC)
+
+
+def struct(message: Message, field: str) -> dict[str, Any] | None:
+    """Returns a Struct field as a dict, or None when it is unset."""
+    if not message.HasField(field):
+        return None
+    value: struct_pb2.Struct = getattr(message, field)
+    return json_format.MessageToDict(value)

@@ -1,0 +1,1238 @@
+"""The SDK's enums and the read-only views of the messages it returns.
+
+Generated from protos/modelyard/v1 by scripts/gen_types.py (`make proto`); do not edit.
+See modelyard/_views.py for what a view is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from modelyard import _views
+from modelyard.v1 import (
+    audit_service_pb2,
+    registry_service_pb2,
+    resources_pb2,
+    webhook_service_pb2,
+)
+
+__all__ = [
+    "Action",
+    "Alias",
+    "ApprovalDecision",
+    "ApprovalPolicy",
+    "ApprovalStatus",
+    "Artifact",
+    "ArtifactFormat",
+    "AuditEvent",
+    "ColumnSpec",
+    "ColumnType",
+    "Decision",
+    "DeliveryState",
+    "ErrorReason",
+    "FairnessEvaluation",
+    "Lineage",
+    "ModelCard",
+    "ModelGroup",
+    "ModelSchema",
+    "ModelVersion",
+    "RelatedChange",
+    "RollbackProductionResponse",
+    "Stage",
+    "TransitionModelVersionStageResponse",
+    "VerifyAuditLogResponse",
+    "Webhook",
+    "WebhookDelivery",
+]
+
+
+class ApprovalStatus(_views.Enum):
+    """The state of the approval workflow of a model version (SageMaker's approval
+    states).
+    """
+
+    UNSPECIFIED = 0
+    """Never returned by the server."""
+    PENDING_MANUAL_APPROVAL = 1
+    """Registered and awaiting a reviewer's decision. Every version starts here."""
+    APPROVED = 2
+    """Cleared for production."""
+    REJECTED = 3
+    """Not fit for production. A rejected version is never in PRODUCTION."""
+    APPROVAL_STATUS_UNSPECIFIED = 0
+    APPROVAL_STATUS_PENDING_MANUAL_APPROVAL = 1
+    APPROVAL_STATUS_APPROVED = 2
+    APPROVAL_STATUS_REJECTED = 3
+
+
+class Stage(_views.Enum):
+    """The lifecycle stage of a model version. Allowed moves: NONE -> STAGING ->
+    PRODUCTION -> ARCHIVED; NONE|STAGING -> ARCHIVED; ARCHIVED -> STAGING (restore).
+    """
+
+    UNSPECIFIED = 0
+    """Never returned by the server."""
+    NONE = 1
+    """Registered, not deployed anywhere. Every version starts here."""
+    STAGING = 2
+    """Deployed for testing."""
+    PRODUCTION = 3
+    """Serving production traffic. Requires APPROVAL_STATUS_APPROVED."""
+    ARCHIVED = 4
+    """Retired."""
+    STAGE_UNSPECIFIED = 0
+    STAGE_NONE = 1
+    STAGE_STAGING = 2
+    STAGE_PRODUCTION = 3
+    STAGE_ARCHIVED = 4
+
+
+class ArtifactFormat(_views.Enum):
+    """The serialization format of a model artifact."""
+
+    UNSPECIFIED = 0
+    """Not given: the server records ARTIFACT_FORMAT_OTHER."""
+    ONNX = 1
+    """Open Neural Network Exchange."""
+    PMML = 2
+    """Predictive Model Markup Language."""
+    SAVED_MODEL = 3
+    """A TensorFlow SavedModel directory."""
+    TORCHSCRIPT = 4
+    """A TorchScript archive."""
+    PICKLE = 5
+    """A Python pickle. Loading one runs code: only load artifacts you trust."""
+    SAFETENSORS = 6
+    """A safetensors file."""
+    JOBLIB = 7
+    """A joblib dump (a pickle with numpy arrays stored apart)."""
+    OTHER = 15
+    """Any other format; say which in the framework fields or tags."""
+    ARTIFACT_FORMAT_UNSPECIFIED = 0
+    ARTIFACT_FORMAT_ONNX = 1
+    ARTIFACT_FORMAT_PMML = 2
+    ARTIFACT_FORMAT_SAVED_MODEL = 3
+    ARTIFACT_FORMAT_TORCHSCRIPT = 4
+    ARTIFACT_FORMAT_PICKLE = 5
+    ARTIFACT_FORMAT_SAFETENSORS = 6
+    ARTIFACT_FORMAT_JOBLIB = 7
+    ARTIFACT_FORMAT_OTHER = 15
+
+
+class ColumnType(_views.Enum):
+    """The data type of one column of a model's input or output schema."""
+
+    UNSPECIFIED = 0
+    """Not allowed in a schema."""
+    BOOLEAN = 1
+    """true or false."""
+    INTEGER = 2
+    """A 32-bit signed integer."""
+    LONG = 3
+    """A 64-bit signed integer."""
+    FLOAT = 4
+    """A 32-bit floating-point number."""
+    DOUBLE = 5
+    """A 64-bit floating-point number."""
+    STRING = 6
+    """Text."""
+    BINARY = 7
+    """Bytes."""
+    DATETIME = 8
+    """A point in time."""
+    TENSOR = 9
+    """An n-dimensional array; its dimensions are in `shape`."""
+    COLUMN_TYPE_UNSPECIFIED = 0
+    COLUMN_TYPE_BOOLEAN = 1
+    COLUMN_TYPE_INTEGER = 2
+    COLUMN_TYPE_LONG = 3
+    COLUMN_TYPE_FLOAT = 4
+    COLUMN_TYPE_DOUBLE = 5
+    COLUMN_TYPE_STRING = 6
+    COLUMN_TYPE_BINARY = 7
+    COLUMN_TYPE_DATETIME = 8
+    COLUMN_TYPE_TENSOR = 9
+
+
+class Decision(_views.Enum):
+    """A reviewer's decision on a model version."""
+
+    UNSPECIFIED = 0
+    """Never returned by the server."""
+    APPROVE = 1
+    """The reviewer approved the version."""
+    REJECT = 2
+    """The reviewer rejected the version (or revoked an approval)."""
+    DECISION_UNSPECIFIED = 0
+    DECISION_APPROVE = 1
+    DECISION_REJECT = 2
+
+
+class Action(_views.Enum):
+    """What an audit entry records. Each mutating request writes exactly one."""
+
+    UNSPECIFIED = 0
+    """Never returned by the server."""
+    MODEL_GROUP_CREATED = 1
+    """A model group was created."""
+    MODEL_GROUP_UPDATED = 2
+    """A model group's description or tags changed."""
+    MODEL_GROUP_DELETED = 3
+    """A model group was deleted."""
+    MODEL_VERSION_CREATED = 4
+    """A version was registered."""
+    MODEL_VERSION_UPDATED = 5
+    """A version's description, tags or model card changed."""
+    MODEL_VERSION_DELETED = 6
+    """A version was deleted."""
+    APPROVAL_CHANGED = 7
+    """A reviewer approved or rejected a version; `after.approval_status` is the result."""
+    STAGE_CHANGED = 8
+    """A version moved between stages; `related` lists versions archived or restored with
+    it.
+    """
+    ALIAS_SET = 9
+    """An alias was created or moved."""
+    ALIAS_DELETED = 10
+    """An alias was deleted."""
+    ROLLED_BACK = 11
+    """Production was rolled back; `resource` is the version restored, `related` the one
+    archived.
+    """
+    APPROVAL_POLICY_UPDATED = 12
+    """A group's approval policy changed."""
+    WEBHOOK_CREATED = 13
+    """A webhook was registered."""
+    WEBHOOK_UPDATED = 14
+    """A webhook was changed."""
+    WEBHOOK_DELETED = 15
+    """A webhook was deleted."""
+    ACTION_UNSPECIFIED = 0
+    ACTION_MODEL_GROUP_CREATED = 1
+    ACTION_MODEL_GROUP_UPDATED = 2
+    ACTION_MODEL_GROUP_DELETED = 3
+    ACTION_MODEL_VERSION_CREATED = 4
+    ACTION_MODEL_VERSION_UPDATED = 5
+    ACTION_MODEL_VERSION_DELETED = 6
+    ACTION_APPROVAL_CHANGED = 7
+    ACTION_STAGE_CHANGED = 8
+    ACTION_ALIAS_SET = 9
+    ACTION_ALIAS_DELETED = 10
+    ACTION_ROLLED_BACK = 11
+    ACTION_APPROVAL_POLICY_UPDATED = 12
+    ACTION_WEBHOOK_CREATED = 13
+    ACTION_WEBHOOK_UPDATED = 14
+    ACTION_WEBHOOK_DELETED = 15
+
+
+class DeliveryState(_views.Enum):
+    """Where a delivery stands."""
+
+    UNSPECIFIED = 0
+    """Never returned by the server."""
+    PENDING = 1
+    """Waiting for its first attempt or for a retry."""
+    SUCCEEDED = 2
+    """The endpoint answered 2xx."""
+    FAILED = 3
+    """Every attempt failed; RedeliverWebhookDelivery tries again."""
+    DELIVERY_STATE_UNSPECIFIED = 0
+    DELIVERY_STATE_PENDING = 1
+    DELIVERY_STATE_SUCCEEDED = 2
+    DELIVERY_STATE_FAILED = 3
+
+
+class ErrorReason(_views.Enum):
+    """The `reason` of the google.rpc.ErrorInfo (domain `modelyard.dev`) that every error
+    from modelyard carries, in the `grpc-status-details-bin` trailer. The value's name
+    is the reason string. Like google.api.ErrorReason, the values carry no prefix
+    because they are the reason strings themselves.
+    """
+
+    UNSPECIFIED = 0
+    """Never sent."""
+    INVALID_FIELD = 1
+    """INVALID_ARGUMENT: one or more fields are invalid; a google.rpc.BadRequest lists
+    them.
+    """
+    INVALID_FILTER = 2
+    """INVALID_ARGUMENT: the list filter does not parse or names an unknown field."""
+    INVALID_ORDER_BY = 3
+    """INVALID_ARGUMENT: order_by does not parse or names a field that cannot be ordered
+    by.
+    """
+    INVALID_PAGE_TOKEN = 4
+    """INVALID_ARGUMENT: the page token is malformed or belongs to another query."""
+    REQUEST_ID_REUSED = 5
+    """INVALID_ARGUMENT: the request_id was already used for a different request."""
+    IMMUTABLE_FIELD = 6
+    """INVALID_ARGUMENT: the update mask names a field that is immutable or output only."""
+    MALFORMED_REQUEST = 7
+    """INVALID_ARGUMENT: the request's bytes are not the method's request message: the
+    wire format is corrupt, a string is not UTF-8, or messages nest too deep.
+    """
+    UNAUTHENTICATED = 10
+    """UNAUTHENTICATED: no bearer token, or one the server does not know."""
+    MISSING_PERMISSION = 11
+    """PERMISSION_DENIED: the caller's roles do not allow the action."""
+    SELF_APPROVAL_FORBIDDEN = 12
+    """PERMISSION_DENIED: the group's policy forbids approving a version one registered."""
+    MODEL_GROUP_NOT_FOUND = 20
+    """NOT_FOUND: no such model group."""
+    MODEL_VERSION_NOT_FOUND = 21
+    """NOT_FOUND: no such model version."""
+    ALIAS_NOT_FOUND = 22
+    """NOT_FOUND: no such alias."""
+    WEBHOOK_NOT_FOUND = 23
+    """NOT_FOUND: no such webhook."""
+    WEBHOOK_DELIVERY_NOT_FOUND = 24
+    """NOT_FOUND: no such webhook delivery."""
+    MODEL_GROUP_ALREADY_EXISTS = 30
+    """ALREADY_EXISTS: a model group with this id exists."""
+    DUPLICATE_ARTIFACT = 31
+    """ALREADY_EXISTS: a version with the same artifact sha256 exists in the group;
+    ErrorInfo metadata `existing_version` names it.
+    """
+    STALE_ETAG = 40
+    """ABORTED: the etag sent is not the resource's current etag; read it again and
+    retry.
+    """
+    MODEL_GROUP_NOT_EMPTY = 50
+    """FAILED_PRECONDITION: the group still has versions; delete them or pass force."""
+    VERSION_IN_PRODUCTION = 51
+    """FAILED_PRECONDITION: the version is in production; roll back or archive it first."""
+    REFERENCED_VERSION_NOT_FOUND = 52
+    """FAILED_PRECONDITION: a version named in the lineage does not exist."""
+    INVALID_TRANSITION = 53
+    """FAILED_PRECONDITION: the stage transition is not in the lifecycle table."""
+    VERSION_NOT_APPROVED = 54
+    """FAILED_PRECONDITION: the action needs an APPROVED version."""
+    NO_ROLLBACK_TARGET = 55
+    """FAILED_PRECONDITION: there is no earlier production version to roll back to."""
+    VERSION_REFERENCED = 56
+    """FAILED_PRECONDITION: the version is used by another (depends_on or
+    parent_versions).
+    """
+    PRODUCTION_LIMIT_REACHED = 57
+    """FAILED_PRECONDITION: the group's policy allows no more versions in production at
+    once.
+    """
+    SUBSCRIBER_TOO_SLOW = 60
+    """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
+    CURSOR_AHEAD_OF_LOG = 61
+    """OUT_OF_RANGE: the stream's start_after is beyond the head of the log, so the
+    cursor comes from another log (another database, or one restored from an older
+    backup).
+    """
+    DATABASE_UNAVAILABLE = 70
+    """UNAVAILABLE: the database cannot be reached or is busy; retry with the same
+    request_id.
+    """
+    SERVER_SHUTTING_DOWN = 71
+    """UNAVAILABLE: the server is shutting down; retry (a stream resumes from its
+    cursor).
+    """
+    INTERNAL_ERROR = 80
+    """INTERNAL: a fault in the server; the message names no detail. Report it with the
+    time.
+    """
+    ERROR_REASON_UNSPECIFIED = 0
+
+
+class Alias(_views.View[resources_pb2.Alias]):
+    """A movable, named pointer to one version of a group (`champion`, `challenger`)."""
+
+    __slots__ = ()
+    _message = resources_pb2.Alias
+
+    @property
+    def name(self) -> str:
+        """Identifier. Resource name, `groups/{group}/aliases/{alias}`. {alias}:
+        lowercase letters, digits, `-` and `_`, 1-63 characters, starting with a
+        letter; `latest` and `v<N>` are reserved.
+        """
+        return self._pb.name
+
+    @property
+    def version(self) -> str:
+        """Required. The version it points at, `groups/{group}/versions/{version}`, in
+        the alias's group.
+        """
+        return self._pb.version
+
+    @property
+    def updated_by(self) -> str:
+        """Output only. Who last moved it."""
+        return self._pb.updated_by
+
+    @property
+    def update_time(self) -> datetime | None:
+        """Output only. When it was last moved."""
+        return _views.timestamp(self._pb, "update_time")
+
+    @property
+    def etag(self) -> str:
+        """Set by the server, changed on every move. Send it back on set or delete to
+        detect concurrent moves (ABORTED, STALE_ETAG).
+        """
+        return self._pb.etag
+
+
+class ApprovalDecision(_views.View[resources_pb2.ApprovalDecision]):
+    """One approval decision, as recorded in the log. Made by ApproveModelVersion and
+    RejectModelVersion; every field is output only.
+    """
+
+    __slots__ = ()
+    _message = resources_pb2.ApprovalDecision
+
+    @property
+    def version(self) -> str:
+        """Output only. The version decided on, `groups/{group}/versions/{version}`."""
+        return self._pb.version
+
+    @property
+    def decision(self) -> Decision:
+        """Output only. What the reviewer decided."""
+        return Decision(self._pb.decision)
+
+    @property
+    def reviewer(self) -> str:
+        """Output only. The reviewer (the authenticated principal)."""
+        return self._pb.reviewer
+
+    @property
+    def reason(self) -> str:
+        """Output only. Why, as the reviewer said; always given for rejections."""
+        return self._pb.reason
+
+    @property
+    def decide_time(self) -> datetime | None:
+        """Output only. When the decision committed."""
+        return _views.timestamp(self._pb, "decide_time")
+
+    @property
+    def resulting_status(self) -> ApprovalStatus:
+        """Output only. The version's approval status after the decision."""
+        return ApprovalStatus(self._pb.resulting_status)
+
+    @property
+    def seq(self) -> int:
+        """Output only. The seq of the log entry that records the decision."""
+        return self._pb.seq
+
+
+class ApprovalPolicy(_views.View[resources_pb2.ApprovalPolicy]):
+    """The governance rules of one model group."""
+
+    __slots__ = ()
+    _message = resources_pb2.ApprovalPolicy
+
+    @property
+    def name(self) -> str:
+        """Identifier. Resource name, `groups/{group}/approvalPolicy`: one per group."""
+        return self._pb.name
+
+    @property
+    def required_approvals(self) -> int:
+        """How many distinct reviewers must approve before a version is APPROVED. 1-10;
+        default 1.
+        """
+        return self._pb.required_approvals
+
+    @property
+    def allow_self_approval(self) -> bool:
+        """Whether the principal that registered a version may approve it. Default false
+        (PERMISSION_DENIED, reason SELF_APPROVAL_FORBIDDEN).
+        """
+        return self._pb.allow_self_approval
+
+    @property
+    def approver_roles(self) -> Sequence[str]:
+        """Roles that may approve or reject; a caller needs one, tenant-wide or bound to
+        the group. Default: approver, admin.
+        """
+        return self._pb.approver_roles
+
+    @property
+    def promoter_roles(self) -> Sequence[str]:
+        """Roles that may change stages, move aliases and roll back. Default: deployer,
+        admin.
+        """
+        return self._pb.promoter_roles
+
+    @property
+    def max_production_versions(self) -> int:
+        """How many versions may be in PRODUCTION at once (A/B). 1-10; default 1. Above
+        1, a promotion keeps the current production versions only when it asks to.
+        """
+        return self._pb.max_production_versions
+
+    @property
+    def protected_aliases(self) -> Sequence[str]:
+        """Alias ids (`champion`) that may only point at APPROVED versions and only be
+        moved by a promoter role. The registry keeps this true in every change:
+        protecting an alias that points at a version that is not APPROVED fails with
+        FAILED_PRECONDITION (VERSION_NOT_APPROVED), and rejecting a version deletes
+        the protected aliases that point at it, in the same transaction and log entry
+        (as `related` changes).
+        """
+        return self._pb.protected_aliases
+
+    @property
+    def update_time(self) -> datetime | None:
+        """Output only. When the policy was last changed; unset while it has the
+        defaults.
+        """
+        return _views.timestamp(self._pb, "update_time")
+
+    @property
+    def etag(self) -> str:
+        """Set by the server, changed on every write. Send it back on update to detect
+        concurrent changes (ABORTED, STALE_ETAG).
+        """
+        return self._pb.etag
+
+
+class Artifact(_views.View[resources_pb2.Artifact]):
+    """Where the model's bytes are and what they are."""
+
+    __slots__ = ()
+    _message = resources_pb2.Artifact
+
+    @property
+    def uri(self) -> str:
+        """Required. Where the artifact lives, e.g. `s3://bucket/key`,
+        `file:///abs/path`, `https://host/path`, `gs://bucket/key`. At most 2048
+        characters; must have a scheme.
+        """
+        return self._pb.uri
+
+    @property
+    def sha256(self) -> str:
+        """Required. SHA-256 of the artifact's bytes, 64 lowercase hex digits. Unique
+        within a group: registering the same bytes twice fails with ALREADY_EXISTS
+        (reason DUPLICATE_ARTIFACT).
+        """
+        return self._pb.sha256
+
+    @property
+    def size_bytes(self) -> int:
+        """Size of the artifact in bytes, >= 0."""
+        return self._pb.size_bytes
+
+    @property
+    def format(self) -> ArtifactFormat:
+        """Serialization format. UNSPECIFIED is recorded as ARTIFACT_FORMAT_OTHER."""
+        return ArtifactFormat(self._pb.format)
+
+    @property
+    def framework(self) -> str:
+        """The training framework, e.g. `sklearn`, `pytorch`. At most 128 characters."""
+        return self._pb.framework
+
+    @property
+    def framework_version(self) -> str:
+        """The framework's version, e.g. `1.5.2`. At most 128 characters."""
+        return self._pb.framework_version
+
+
+class AuditEvent(_views.View[resources_pb2.AuditEvent]):
+    """One entry of the append-only, hash-chained log: the audit record of one change.
+    Entries are written by the server only, so every field is output only. An entry is
+    not a resource of its own: it is found by its seq.
+    """
+
+    __slots__ = ()
+    _message = resources_pb2.AuditEvent
+
+    @property
+    def seq(self) -> int:
+        """Output only. Position in the tenant's log: starts at 1, gapless, in commit
+        order.
+        """
+        return self._pb.seq
+
+    @property
+    def time(self) -> datetime | None:
+        """Output only. When the change committed."""
+        return _views.timestamp(self._pb, "time")
+
+    @property
+    def actor(self) -> str:
+        """Output only. The authenticated principal that made the change."""
+        return self._pb.actor
+
+    @property
+    def action(self) -> Action:
+        """Output only. What happened."""
+        return Action(self._pb.action)
+
+    @property
+    def resource(self) -> str:
+        """Output only. The name of the resource changed, e.g. `groups/fraud/versions/3`."""
+        return self._pb.resource
+
+    @property
+    def group(self) -> str:
+        """Output only. The name of the group the resource belongs to, e.g.
+        `groups/fraud`; empty for resources outside any group (a webhook for the whole
+        tenant).
+        """
+        return self._pb.group
+
+    @property
+    def version(self) -> int:
+        """Output only. The version number, for version resources; 0 otherwise."""
+        return self._pb.version
+
+    @property
+    def before(self) -> dict[str, Any] | None:
+        """Output only. The resource before the change, as its JSON form; empty for
+        creations.
+        """
+        return _views.struct(self._pb, "before")
+
+    @property
+    def after(self) -> dict[str, Any] | None:
+        """Output only. The resource after the change, as its JSON form; empty for
+        deletions.
+        """
+        return _views.struct(self._pb, "after")
+
+    @property
+    def reason(self) -> str:
+        """Output only. The reason the caller gave, if any."""
+        return self._pb.reason
+
+    @property
+    def request_id(self) -> str:
+        """Output only. The request_id of the request that made the change, if it had
+        one.
+        """
+        return self._pb.request_id
+
+    @property
+    def prev_hash(self) -> str:
+        """Output only. The hash of the previous entry (64 hex digits; zeros for seq 1)."""
+        return self._pb.prev_hash
+
+    @property
+    def hash(self) -> str:
+        """Output only. sha256(prev_hash || canonical form of this entry), 64 hex digits."""
+        return self._pb.hash
+
+    @property
+    def related(self) -> tuple[RelatedChange, ...]:
+        """Output only. Other resources the same change altered (e.g. the version a
+        promotion archived).
+        """
+        return tuple(RelatedChange(m) for m in self._pb.related)
+
+
+class ColumnSpec(_views.View[resources_pb2.ColumnSpec]):
+    """One column of a model's input or output."""
+
+    __slots__ = ()
+    _message = resources_pb2.ColumnSpec
+
+    @property
+    def name(self) -> str:
+        """Required. Unique within its side of the schema; at most 256 characters."""
+        return self._pb.name
+
+    @property
+    def type(self) -> ColumnType:
+        """Required. The column's data type."""
+        return ColumnType(self._pb.type)
+
+    @property
+    def nullable(self) -> bool:
+        """Whether the column may be missing or null."""
+        return self._pb.nullable
+
+    @property
+    def min(self) -> float:
+        """Smallest expected value, for numeric columns."""
+        return self._pb.min
+
+    @property
+    def max(self) -> float:
+        """Largest expected value, for numeric columns; >= min."""
+        return self._pb.max
+
+    @property
+    def shape(self) -> Sequence[int]:
+        """Dimensions of a COLUMN_TYPE_TENSOR; -1 for a variable dimension. At most 32."""
+        return self._pb.shape
+
+
+class FairnessEvaluation(_views.View[resources_pb2.FairnessEvaluation]):
+    """One fairness measurement on a slice of the evaluation data."""
+
+    __slots__ = ()
+    _message = resources_pb2.FairnessEvaluation
+
+    @property
+    def slice(self) -> str:
+        """The slice, e.g. `age>=65`. At most 256 characters."""
+        return self._pb.slice
+
+    @property
+    def metric(self) -> str:
+        """The metric, e.g. `false_positive_rate`. At most 128 characters."""
+        return self._pb.metric
+
+    @property
+    def value(self) -> float:
+        """The measured value; finite."""
+        return self._pb.value
+
+
+class Lineage(_views.View[resources_pb2.Lineage]):
+    """How a model version was made."""
+
+    __slots__ = ()
+    _message = resources_pb2.Lineage
+
+    @property
+    def code_repository(self) -> str:
+        """The code repository, e.g. `https://github.com/acme/fraud`. At most 2048
+        characters.
+        """
+        return self._pb.code_repository
+
+    @property
+    def code_commit(self) -> str:
+        """The commit of the code that trained the model. At most 128 characters."""
+        return self._pb.code_commit
+
+    @property
+    def dataset_uri(self) -> str:
+        """The training data, e.g. `s3://data/fraud/2026-11-01/`. At most 2048
+        characters.
+        """
+        return self._pb.dataset_uri
+
+    @property
+    def dataset_digest(self) -> str:
+        """Content digest of the training data, e.g. `sha256:...`. At most 256
+        characters.
+        """
+        return self._pb.dataset_digest
+
+    @property
+    def training_job(self) -> str:
+        """The training job or pipeline run that produced the model. At most 1024
+        characters.
+        """
+        return self._pb.training_job
+
+    @property
+    def parent_versions(self) -> Sequence[str]:
+        """Versions this one was derived from (fine-tuned, distilled, retrained), as
+        resource names `groups/{group}/versions/{version}`. At most 32; each must
+        exist.
+        """
+        return self._pb.parent_versions
+
+    @property
+    def depends_on(self) -> Sequence[str]:
+        """Versions this one needs at inference time (an encoder, a tokenizer, a feature
+        model), as resource names. At most 32; each must exist.
+        """
+        return self._pb.depends_on
+
+
+class ModelCard(_views.View[resources_pb2.ModelCard]):
+    """What a reader needs to know before using the model. Each text field at most 65536
+    characters.
+    """
+
+    __slots__ = ()
+    _message = resources_pb2.ModelCard
+
+    @property
+    def intended_use(self) -> str:
+        """What the model is for and who should use it."""
+        return self._pb.intended_use
+
+    @property
+    def limitations(self) -> str:
+        """Where the model must not be used, and its known weaknesses."""
+        return self._pb.limitations
+
+    @property
+    def training_data(self) -> str:
+        """What the model was trained on."""
+        return self._pb.training_data
+
+    @property
+    def fairness_evaluations(self) -> tuple[FairnessEvaluation, ...]:
+        """Fairness measurements. At most 256."""
+        return tuple(FairnessEvaluation(m) for m in self._pb.fairness_evaluations)
+
+    @property
+    def extra(self) -> dict[str, Any] | None:
+        """Anything else, as JSON. At most 65536 bytes serialized."""
+        return _views.struct(self._pb, "extra")
+
+
+class ModelGroup(_views.View[resources_pb2.ModelGroup]):
+    """A model group: the named container of the numbered versions of one model
+    (SageMaker: model package group; MLflow: registered model).
+    """
+
+    __slots__ = ()
+    _message = resources_pb2.ModelGroup
+
+    @property
+    def name(self) -> str:
+        """Identifier. Resource name, `groups/{group}`. {group}: lowercase letters,
+        digits and `-`, 1-63 characters, starting with a letter. Set by the server
+        from the create request's id; names the group to change in an update.
+        """
+        return self._pb.name
+
+    @property
+    def description(self) -> str:
+        """What the model is for. At most 4096 characters."""
+        return self._pb.description
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        """Free-form labels. At most 64 entries; keys match [A-Za-z0-9_.-]{1,128} and
+        start with a letter or `_`; values at most 1024 characters.
+        """
+        return self._pb.tags
+
+    @property
+    def latest_version(self) -> int:
+        """Output only. The number of the newest version registered (0 when none).
+        Numbers are never reused, even after a version is deleted.
+        """
+        return self._pb.latest_version
+
+    @property
+    def created_by(self) -> str:
+        """Output only. The principal that created the group."""
+        return self._pb.created_by
+
+    @property
+    def create_time(self) -> datetime | None:
+        """Output only. When the group was created."""
+        return _views.timestamp(self._pb, "create_time")
+
+    @property
+    def update_time(self) -> datetime | None:
+        """Output only. When the group was last changed."""
+        return _views.timestamp(self._pb, "update_time")
+
+    @property
+    def etag(self) -> str:
+        """Set by the server, changed on every write. Send it back on update or delete to
+        make the request fail with ABORTED (reason STALE_ETAG) if somebody else
+        changed the group first.
+        """
+        return self._pb.etag
+
+
+class ModelSchema(_views.View[resources_pb2.ModelSchema]):
+    """The contract of a model's inputs and outputs. At most 1024 columns on each side."""
+
+    __slots__ = ()
+    _message = resources_pb2.ModelSchema
+
+    @property
+    def inputs(self) -> tuple[ColumnSpec, ...]:
+        """The columns the model reads, in order."""
+        return tuple(ColumnSpec(m) for m in self._pb.inputs)
+
+    @property
+    def outputs(self) -> tuple[ColumnSpec, ...]:
+        """The columns the model writes, in order."""
+        return tuple(ColumnSpec(m) for m in self._pb.outputs)
+
+
+class ModelVersion(_views.View[resources_pb2.ModelVersion]):
+    """One immutable, numbered version of a model in a group (SageMaker: model package).
+    What describes how the model was made (artifact, inference image, metrics,
+    hyperparameters, lineage, schema) never changes once registered; description, tags
+    and the model card may be updated.
+    """
+
+    __slots__ = ()
+    _message = resources_pb2.ModelVersion
+
+    @property
+    def name(self) -> str:
+        """Identifier. Resource name, `groups/{group}/versions/{version}`. Assigned by
+        the server on registration; names the version to change in an update.
+        """
+        return self._pb.name
+
+    @property
+    def version(self) -> int:
+        """Output only. The version number: assigned by the server, starting at 1,
+        gapless per group, never reused.
+        """
+        return self._pb.version
+
+    @property
+    def artifact(self) -> Artifact:
+        """Required, immutable. The model's bytes."""
+        return Artifact(self._pb.artifact)
+
+    @property
+    def inference_image(self) -> str:
+        """Immutable. The container image that serves the model. At most 1024 characters."""
+        return self._pb.inference_image
+
+    @property
+    def metrics(self) -> Mapping[str, float]:
+        """Immutable. Evaluation metrics, name -> finite value. At most 256 entries;
+        names as tag keys.
+        """
+        return self._pb.metrics
+
+    @property
+    def hyperparameters(self) -> Mapping[str, str]:
+        """Immutable. Training hyperparameters. At most 256 entries; names as tag keys;
+        values at most 1024 characters.
+        """
+        return self._pb.hyperparameters
+
+    @property
+    def tags(self) -> Mapping[str, str]:
+        """Free-form labels. At most 64 entries; keys match [A-Za-z0-9_.-]{1,128} and
+        start with a letter or `_`; values at most 1024 characters.
+        """
+        return self._pb.tags
+
+    @property
+    def lineage(self) -> Lineage:
+        """Immutable. How the model was made."""
+        return Lineage(self._pb.lineage)
+
+    @property
+    def model_card(self) -> ModelCard:
+        """The model card."""
+        return ModelCard(self._pb.model_card)
+
+    @property
+    def schema(self) -> ModelSchema:
+        """Immutable. The input/output contract."""
+        return ModelSchema(self._pb.schema)
+
+    @property
+    def description(self) -> str:
+        """What changed in this version. At most 4096 characters."""
+        return self._pb.description
+
+    @property
+    def approval_status(self) -> ApprovalStatus:
+        """Output only. Changed through the approval workflow."""
+        return ApprovalStatus(self._pb.approval_status)
+
+    @property
+    def stage(self) -> Stage:
+        """Output only. Changed through stage transitions."""
+        return Stage(self._pb.stage)
+
+    @property
+    def aliases(self) -> Sequence[str]:
+        """Output only. The aliases that point at this version, by name
+        (`groups/{group}/aliases/{alias}`).
+        """
+        return self._pb.aliases
+
+    @property
+    def created_by(self) -> str:
+        """Output only. The principal that registered the version."""
+        return self._pb.created_by
+
+    @property
+    def create_time(self) -> datetime | None:
+        """Output only. When the version was registered."""
+        return _views.timestamp(self._pb, "create_time")
+
+    @property
+    def update_time(self) -> datetime | None:
+        """Output only. When the version was last changed."""
+        return _views.timestamp(self._pb, "update_time")
+
+    @property
+    def etag(self) -> str:
+        """Set by the server, changed on every write. Send it back on update or delete to
+        make the request fail with ABORTED (reason STALE_ETAG) if somebody else
+        changed the version first.
+        """
+        return self._pb.etag
+
+    @property
+    def approvers(self) -> Sequence[str]:
+        """Output only. The distinct reviewers whose approvals count toward the group's
+        required number of approvals (since registration or the last rejection).
+        """
+        return self._pb.approvers
+
+    @property
+    def last_decision(self) -> ApprovalDecision:
+        """Output only. The most recent approval decision, if any."""
+        return ApprovalDecision(self._pb.last_decision)
+
+    @property
+    def stage_time(self) -> datetime | None:
+        """Output only. When the version entered its current stage."""
+        return _views.timestamp(self._pb, "stage_time")
+
+    @property
+    def production_end_time(self) -> datetime | None:
+        """Output only. When the version last left PRODUCTION; unset if it never did.
+        Rollback restores the version that left production most recently.
+        """
+        return _views.timestamp(self._pb, "production_end_time")
+
+
+class RelatedChange(_views.View[resources_pb2.RelatedChange]):
+    """Another resource that the same change altered, in the same transaction."""
+
+    __slots__ = ()
+    _message = resources_pb2.RelatedChange
+
+    @property
+    def resource(self) -> str:
+        """Output only. The resource's name, e.g. the production version a promotion
+        archived.
+        """
+        return self._pb.resource
+
+    @property
+    def before(self) -> dict[str, Any] | None:
+        """Output only. The resource before the change, as its JSON form."""
+        return _views.struct(self._pb, "before")
+
+    @property
+    def after(self) -> dict[str, Any] | None:
+        """Output only. The resource after the change, as its JSON form."""
+        return _views.struct(self._pb, "after")
+
+
+class RollbackProductionResponse(_views.View[registry_service_pb2.RollbackProductionResponse]):
+    """Response for RegistryService.RollbackProduction."""
+
+    __slots__ = ()
+    _message = registry_service_pb2.RollbackProductionResponse
+
+    @property
+    def restored_version(self) -> ModelVersion:
+        """The version now in production."""
+        return ModelVersion(self._pb.restored_version)
+
+    @property
+    def archived_versions(self) -> tuple[ModelVersion, ...]:
+        """The versions that were in production and are now archived."""
+        return tuple(ModelVersion(m) for m in self._pb.archived_versions)
+
+
+class TransitionModelVersionStageResponse(
+    _views.View[registry_service_pb2.TransitionModelVersionStageResponse]
+):
+    """Response for RegistryService.TransitionModelVersionStage."""
+
+    __slots__ = ()
+    _message = registry_service_pb2.TransitionModelVersionStageResponse
+
+    @property
+    def model_version(self) -> ModelVersion:
+        """The version after the move."""
+        return ModelVersion(self._pb.model_version)
+
+    @property
+    def archived_versions(self) -> tuple[ModelVersion, ...]:
+        """Versions the move archived (the production version a promotion replaced)."""
+        return tuple(ModelVersion(m) for m in self._pb.archived_versions)
+
+
+class VerifyAuditLogResponse(_views.View[audit_service_pb2.VerifyAuditLogResponse]):
+    """Response for AuditService.VerifyAuditLog."""
+
+    __slots__ = ()
+    _message = audit_service_pb2.VerifyAuditLogResponse
+
+    @property
+    def ok(self) -> bool:
+        """True when every entry's hash matches its content and its predecessor."""
+        return self._pb.ok
+
+    @property
+    def entries_checked(self) -> int:
+        """How many entries were checked."""
+        return self._pb.entries_checked
+
+    @property
+    def head_seq(self) -> int:
+        """The seq of the newest entry."""
+        return self._pb.head_seq
+
+    @property
+    def head_hash(self) -> str:
+        """The hash of the newest entry."""
+        return self._pb.head_hash
+
+    @property
+    def first_broken_seq(self) -> int:
+        """The first entry whose stored hash does not match, or whose prev_hash does not
+        match its predecessor's hash, or that is missing from the sequence; 0 when ok.
+        """
+        return self._pb.first_broken_seq
+
+    @property
+    def problem(self) -> str:
+        """What is wrong with the first broken entry; empty when ok."""
+        return self._pb.problem
+
+
+class Webhook(_views.View[webhook_service_pb2.Webhook]):
+    """An HTTP endpoint that receives the events of a group, or of the whole tenant."""
+
+    __slots__ = ()
+    _message = webhook_service_pb2.Webhook
+
+    @property
+    def name(self) -> str:
+        """Identifier. Resource name, `webhooks/{webhook}`. The id is assigned by the
+        server on create; the name says which webhook to change in an update.
+        """
+        return self._pb.name
+
+    @property
+    def url(self) -> str:
+        """Required. Where deliveries are POSTed: an `http://` or `https://` URL, at most
+        2048 characters.
+        """
+        return self._pb.url
+
+    @property
+    def secret(self) -> str:
+        """Input only. Required on create: the key of the signatures, 16 to 256
+        characters. Never returned.
+        """
+        return self._pb.secret
+
+    @property
+    def group(self) -> str:
+        """Only events of this group, by name (`groups/{group}`, e.g. `groups/fraud`);
+        empty: every event of the tenant.
+        """
+        return self._pb.group
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """Only events with these actions; empty: all actions."""
+        return tuple(Action(v) for v in self._pb.actions)
+
+    @property
+    def description(self) -> str:
+        """What the webhook is for. At most 4096 characters."""
+        return self._pb.description
+
+    @property
+    def cursor(self) -> int:
+        """Output only. The seq of the last log entry turned into a delivery (or skipped
+        by the filters): every later event that matches will be delivered.
+        """
+        return self._pb.cursor
+
+    @property
+    def created_by(self) -> str:
+        """Output only. The principal that created the webhook."""
+        return self._pb.created_by
+
+    @property
+    def create_time(self) -> datetime | None:
+        """Output only. When the webhook was registered."""
+        return _views.timestamp(self._pb, "create_time")
+
+    @property
+    def etag(self) -> str:
+        """Set by the server, changed on every write. Send it back on update or delete to
+        detect concurrent changes (ABORTED, STALE_ETAG).
+        """
+        return self._pb.etag
+
+    @property
+    def update_time(self) -> datetime | None:
+        """Output only. When the webhook was last updated; unset until then."""
+        return _views.timestamp(self._pb, "update_time")
+
+
+class WebhookDelivery(_views.View[webhook_service_pb2.WebhookDelivery]):
+    """One event on its way to one webhook."""
+
+    __slots__ = ()
+    _message = webhook_service_pb2.WebhookDelivery
+
+    @property
+    def name(self) -> str:
+        """Identifier. Resource name, `webhooks/{webhook}/deliveries/{delivery}`, where
+        {delivery} is the seq of the event delivered: one delivery per webhook and
+        event.
+        """
+        return self._pb.name
+
+    @property
+    def seq(self) -> int:
+        """Output only. The seq of the event delivered."""
+        return self._pb.seq
+
+    @property
+    def action(self) -> Action:
+        """Output only. The event's action."""
+        return Action(self._pb.action)
+
+    @property
+    def resource(self) -> str:
+        """Output only. The name of the resource the event is about, e.g.
+        `groups/fraud/versions/3`.
+        """
+        return self._pb.resource
+
+    @property
+    def state(self) -> DeliveryState:
+        """Output only. Where the delivery stands."""
+        return DeliveryState(self._pb.state)
+
+    @property
+    def attempts(self) -> int:
+        """Output only. Attempts made since the delivery was created or last redelivered."""
+        return self._pb.attempts
+
+    @property
+    def last_response_code(self) -> int:
+        """Output only. The HTTP status of the last attempt; 0 when none came back."""
+        return self._pb.last_response_code
+
+    @property
+    def last_error(self) -> str:
+        """Output only. Why the last attempt failed, e.g. `HTTP 503` or `connection
+        refused`; empty on success.
+        """
+        return self._pb.last_error
+
+    @property
+    def create_time(self) -> datetime | None:
+        """Output only. When the delivery was created (after its event committed)."""
+        return _views.timestamp(self._pb, "create_time")
+
+    @property
+    def last_attempt_time(self) -> datetime | None:
+        """Output only. When the last attempt was made; unset before the first."""
+        return _views.timestamp(self._pb, "last_attempt_time")
+
+    @property
+    def next_attempt_time(self) -> datetime | None:
+        """Output only. When the next attempt is due, for PENDING deliveries."""
+        return _views.timestamp(self._pb, "next_attempt_time")
