@@ -125,9 +125,9 @@ class ModelyardError(Exception):
     def __str__(self) -> str:
         text = f"{self.reason}: {self.message}"
         # The server's message usually is the first violation already: say each thing once.
-        for field, description in self.field_violations:
+        for path, description in self.field_violations:
             if description not in self.message:
-                text += f"\n  {field}: {description}"
+                text += f"\n  {path}: {description}"
         return text
 
     def __repr__(self) -> str:

@@ -35,9 +35,7 @@ from modelyard.names import version_name
 from modelyard.transport import DEFAULT_TIMEOUT, Metadata, RetryPolicy
 from modelyard.v1 import (
     audit_service_pb2,
-    registry_service_pb2,
     resources_pb2,
-    webhook_service_pb2,
 )
 
 __all__ = ["AsyncRegistry"]

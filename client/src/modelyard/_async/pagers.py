@@ -17,7 +17,6 @@ from modelyard.v1 import (
     approval_service_pb2,
     audit_service_pb2,
     registry_service_pb2,
-    resources_pb2,
     webhook_service_pb2,
 )
 

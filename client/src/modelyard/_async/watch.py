@@ -1,9 +1,6 @@
 """The watch: :class:`AsyncWatch`, the registry's events as an iterator that resumes by itself
 (see :mod:`modelyard.watch`)."""
 
-# The `timeout` keywords are gRPC deadlines sent with each call.
-# ruff: noqa: ASYNC109
-
 from __future__ import annotations
 
 from types import TracebackType
