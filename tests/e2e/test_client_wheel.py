@@ -7,11 +7,13 @@ information, and provide the ``modelyard`` command.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
 import zipfile
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -86,20 +88,87 @@ def test_the_wheel_carries_the_sdk_the_cli_and_their_types(client_wheel: Path) -
     assert "modelyard = modelyard.cli:main" in text
 
 
+@pytest.fixture(scope="module")
+def wheel_venv(client_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the client wheel installed, and nothing else of ours."""
+    venv = tmp_path_factory.mktemp("wheel-venv") / "venv"
+    _run(sys.executable, "-m", "venv", venv)
+    python = venv / "bin" / "python"
+    _run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", client_wheel)
+    return venv
+
+
+# A user's code, type-checked against the wheel alone: every reveal_type must name the
+# type written beside it, and nothing may be Any.
+USER_CODE = textwrap.dedent(
+    """
+    from datetime import datetime
+
+    import modelyard
+
+    def summary(registry: modelyard.Registry) -> str:
+        version = registry.get_version("fraud", "latest")
+        reveal_type(version)  # modelyard.types.ModelVersion
+        reveal_type(version.metrics)  # typing.Mapping[str, float]
+        reveal_type(version.stage)  # modelyard.types.Stage
+        reveal_type(version.create_time)  # datetime.datetime | None
+        reveal_type(version.artifact.format)  # modelyard.types.ArtifactFormat
+        pager = registry.list_versions("fraud")
+        reveal_type(next(iter(pager)))  # modelyard.types.ModelVersion
+        auc: float = version.metrics["auc"]
+        created: datetime | None = version.create_time
+        if version.stage == modelyard.Stage.PRODUCTION:
+            return f"{version.name} {auc} {created}"
+        return str(version.approval_status)
+
+    async def follow(registry: modelyard.AsyncRegistry) -> None:
+        async with registry.watch(groups=["fraud"]) as events:
+            async for event in events:
+                reveal_type(event)  # modelyard.types.AuditEvent
+                reveal_type(event.action)  # modelyard.types.Action
+    """
+)
+
+
+# pip installs mypy into the venv: each step may take up to 180 s, as _run allows.
+@pytest.mark.timeout(600)
+def test_user_code_type_checks_against_the_wheel_alone(wheel_venv: Path, tmp_path: Path) -> None:
+    python = wheel_venv / "bin" / "python"
+    mypy = f"mypy=={metadata.version('mypy')}"
+    _run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", mypy)
+    script = tmp_path / "user_code.py"
+    script.write_text(USER_CODE)
+    done = subprocess.run(
+        [str(python), "-m", "mypy", "--strict", "--no-incremental", "--show-error-codes",
+         "--disallow-any-expr", str(script)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )  # fmt: skip
+    revealed = dict(
+        re.findall(r":(\d+): note: Revealed type is \"(.+?)\"", done.stdout)
+    )
+    lines = USER_CODE.splitlines()
+    expected = {
+        str(number): line.split("# ")[-1]
+        for number, line in enumerate(lines, start=1)
+        if "reveal_type(" in line
+    }
+    assert revealed == expected, done.stdout
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert errors == [], done.stdout
+
+
 # A fresh venv and a pip install: each step may take up to 180 s, as _run allows.
 @pytest.mark.timeout(600)
 def test_the_wheel_works_alone_in_a_fresh_venv(
-    client_wheel: Path,
+    wheel_venv: Path,
     sqlite_server: Server,
     tmp_path: Path,
     unique_group: str,
 ) -> None:
     with Registry(sqlite_server.address, token=sqlite_server.token) as registry:
         registry.create_group(unique_group)
-    venv = tmp_path / "venv"
-    _run(sys.executable, "-m", "venv", venv)
+    venv = wheel_venv
     python = venv / "bin" / "python"
-    _run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", client_wheel)
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MODELYARD_", "PYTHON"))}
     env |= {"ADDRESS": sqlite_server.address, "TOKEN": sqlite_server.token, "GROUP": unique_group}
