@@ -143,9 +143,7 @@ def test_user_code_type_checks_against_the_wheel_alone(wheel_venv: Path, tmp_pat
          "--disallow-any-expr", str(script)],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )  # fmt: skip
-    revealed = dict(
-        re.findall(r":(\d+): note: Revealed type is \"(.+?)\"", done.stdout)
-    )
+    revealed = dict(re.findall(r":(\d+): note: Revealed type is \"(.+?)\"", done.stdout))
     lines = USER_CODE.splitlines()
     expected = {
         str(number): line.split("# ")[-1]

@@ -76,6 +76,7 @@ __all__ = [
     "WebhookDeliveryNotFound",
     "WebhookNotFound",
     "from_rpc_error",
+    "unreachable",
 ]
 
 #: The ``ErrorInfo.domain`` of every error modelyard raises.
@@ -472,6 +473,22 @@ def _error_class(code: grpc.StatusCode, reason: str) -> type[ModelyardError]:
     if by_reason is not None and issubclass(by_reason, by_code):
         return by_reason
     return by_code
+
+
+def unreachable(error: ModelyardError, address: str) -> ModelyardError:
+    """Returns `error` saying what to check when it is a bare UNAVAILABLE from gRPC itself (no
+    server answered at `address`), else `error` unchanged."""
+    if type(error) is not Unavailable or error.reason != "UNAVAILABLE":
+        return error
+    said = error.message
+    better = Unavailable(
+        f"no modelyard server answered at {address} ({said}); is it running there? "
+        "`make run` starts one; --address or MODELYARD_ADDRESS points elsewhere",
+        code=error.code,
+        reason=error.reason,
+    )
+    better.rpc_error = error.rpc_error
+    return better
 
 
 def from_rpc_error(error: grpc.RpcError) -> ModelyardError:

@@ -14,7 +14,7 @@ import grpc.aio
 from google.protobuf.message import Message
 
 from modelyard._concurrency import aclose_channel
-from modelyard.errors import from_rpc_error
+from modelyard.errors import from_rpc_error, unreachable
 from modelyard.transport import (
     DEFAULT_TIMEOUT,
     Deadline,
@@ -117,7 +117,7 @@ class AsyncTransport:
                 error = from_rpc_error(rpc_error)
                 pause = self.retry.backoff(attempt)
                 if not (self.retry.should_retry(error, attempt) and deadline.allows(pause)):
-                    raise error from None
+                    raise unreachable(error, self.address) from None
             await asyncio.sleep(pause)
 
     async def close(self) -> None:

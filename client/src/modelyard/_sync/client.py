@@ -568,13 +568,13 @@ class Registry:
         """Returns the version after moving it to ``stage`` (``.model_version``) and the
         versions the move archived (``.archived_versions``).
 
-        The version is ``("fraud", 3, stage)``, ``("fraud", "latest", stage)`` or
-        ``("groups/fraud/versions/3", stage)``, as :meth:`approve` and :meth:`promote` name
-        it; ``stage`` a :class:`~modelyard.Stage` or a name such as ``"staging"``. The
-        lifecycle is NONE -> STAGING -> PRODUCTION -> ARCHIVED, NONE|STAGING -> ARCHIVED and
-        ARCHIVED -> STAGING; other moves raise InvalidTransition. PRODUCTION needs an
-        APPROVED version (VersionNotApproved) and archives the production version it
-        replaces, unless ``keep_existing_production`` and the policy allows several (else
+        The version is ``("fraud", 3, stage)`` or ``("groups/fraud/versions/3", stage)``,
+        as :meth:`approve` and :meth:`promote` name it; ``stage`` a
+        :class:`~modelyard.Stage` or a name such as ``"staging"``. The lifecycle is NONE ->
+        STAGING -> PRODUCTION -> ARCHIVED, NONE|STAGING -> ARCHIVED and ARCHIVED -> STAGING;
+        other moves raise InvalidTransition. PRODUCTION needs an APPROVED version
+        (VersionNotApproved) and archives the production version it replaces, unless
+        ``keep_existing_production`` and the policy allows several (else
         ProductionLimitReached).
         """
         if stage is None:

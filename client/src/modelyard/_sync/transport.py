@@ -13,7 +13,7 @@ import grpc
 from google.protobuf.message import Message
 
 from modelyard._concurrency import close_channel
-from modelyard.errors import from_rpc_error
+from modelyard.errors import from_rpc_error, unreachable
 from modelyard.transport import (
     DEFAULT_TIMEOUT,
     Deadline,
@@ -116,7 +116,7 @@ class Transport:
                 error = from_rpc_error(rpc_error)
                 pause = self.retry.backoff(attempt)
                 if not (self.retry.should_retry(error, attempt) and deadline.allows(pause)):
-                    raise error from None
+                    raise unreachable(error, self.address) from None
             time.sleep(pause)
 
     def close(self) -> None:
