@@ -10,6 +10,7 @@ from modelyard.cli.options import (
     add_version_arguments,
     named_version,
 )
+from modelyard.cli.output import proto
 from modelyard.cli.versions import version_fields
 
 __all__ = ["add_commands"]
@@ -17,16 +18,20 @@ __all__ = ["add_commands"]
 
 def approve(run: Invocation) -> None:
     args = run.args
-    version = run.registry.approve(
-        named_version(args), reason=args.reason, etag=args.etag, request_id=args.request_id
+    version = proto(
+        run.registry.approve(
+            named_version(args), reason=args.reason, etag=args.etag, request_id=args.request_id
+        )
     )
     run.output.message(version, version_fields(version))
 
 
 def reject(run: Invocation) -> None:
     args = run.args
-    version = run.registry.reject(
-        named_version(args), reason=args.reason, etag=args.etag, request_id=args.request_id
+    version = proto(
+        run.registry.reject(
+            named_version(args), reason=args.reason, etag=args.etag, request_id=args.request_id
+        )
     )
     run.output.message(version, version_fields(version))
 

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
 
-from modelyard.cli.audit import ACTIONS
+from modelyard.cli.audit import action_choice
 from modelyard.cli.options import Commands, Invocation, add_command, positive_int
-from modelyard.cli.output import enum_label, format_time, message_dict
+from modelyard.cli.output import enum_label, format_time, message_dict, proto
 from modelyard.v1.resources_pb2 import Action, AuditEvent
 
-__all__ = ["add_commands", "event_line"]
+__all__ = ["HEADERS", "add_commands", "event_line"]
+
+HEADERS = ("SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE", "REASON")
 
 
 def event_line(event: AuditEvent) -> str:
     """Returns the one line that describes an event: seq, time, actor, action, resource."""
     line = (
-        f"{event.seq}  {format_time(event.time)}  {event.actor}  "
-        f"{enum_label(Action.Name(event.action), 'ACTION_')}  {event.resource}"
+        f"{event.seq}  {format_time(event.time)}  {event.actor}  {_action(event)}  {event.resource}"
     )
     return f"{line}  {event.reason!r}" if event.reason else line
+
+
+def _action(event: AuditEvent) -> str:
+    return enum_label(Action.Name(event.action), "ACTION_")
 
 
 def _read_cursor(path: Path) -> int | None:
@@ -42,17 +48,28 @@ def _save_cursor(path: Path, cursor: int) -> None:
 
 def watch_events(run: Invocation) -> None:
     args = run.args
+    output = run.output
     cursor_file: Path | None = args.cursor_file
     start_after = args.start_after
     if start_after is None and cursor_file is not None:
         start_after = _read_cursor(cursor_file)
+    rows = csv.writer(output.stream, lineterminator="\n")
+    if output.format == "csv":
+        rows.writerow(HEADERS)
+
+    def write(event: AuditEvent) -> None:
+        if output.format == "json":  # JSON lines: one compact object per event
+            output.stream.write(json.dumps(message_dict(event), separators=(",", ":")) + "\n")
+        elif output.format == "csv":
+            rows.writerow(
+                (event.seq, format_time(event.time), event.actor, _action(event),
+                 event.resource, event.reason)
+            )  # fmt: skip
+        else:
+            output.stream.write(event_line(event) + "\n")
+        output.stream.flush()
+
     handed = 0
-
-    def render(event: AuditEvent) -> str:
-        if run.output.as_json:  # JSON lines: one compact object per event
-            return json.dumps(message_dict(event), separators=(",", ":"))
-        return event_line(event)
-
     with run.registry.watch(
         groups=args.group or (),
         actions=args.action or (),
@@ -61,9 +78,8 @@ def watch_events(run: Invocation) -> None:
     ) as events:
         if cursor_file is not None and events.cursor is not None:
             _save_cursor(cursor_file, events.cursor)
-        for event in events:
-            run.output.stream.write(render(event) + "\n")
-            run.output.stream.flush()
+        for event in (proto(e) for e in events):
+            write(event)
             if cursor_file is not None:
                 _save_cursor(cursor_file, event.seq)
             handed += 1
@@ -84,9 +100,9 @@ def add_commands(commands: Commands) -> None:
     p.add_argument(
         "--action",
         action="append",
-        choices=ACTIONS,
+        type=action_choice,
         metavar="ACTION",
-        help=f"only these actions (repeatable): {', '.join(ACTIONS)}",
+        help="only these actions (repeatable, any case), e.g. STAGE_CHANGED",
     )
     p.add_argument(
         "--version",
