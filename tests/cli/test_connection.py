@@ -5,20 +5,12 @@ any directory, with the places looked at when there is none."""
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import Cli
+from tests.support.cli import Cli, free_address
 from tests.support.servers import Server
-
-
-def free_address() -> str:
-    """Returns a loopback address nothing listens on."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 def test_no_server_says_where_it_dialed_and_what_to_check(cli: Cli) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,13 @@ class Cli:
             return []
         assert done.stderr == ""
         return table(done.stdout)
+
+
+def free_address() -> str:
+    """Returns a loopback address nothing listens on (until something binds its port)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 def table(text: str) -> list[dict[str, str]]:
