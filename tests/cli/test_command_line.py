@@ -17,7 +17,7 @@ def test_a_missing_argument_is_one_line_with_the_command_to_get_help(cli: Cli) -
     done = cli.run(None, "versions", "create")
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr == (
-        "error: the following arguments are required: group, --uri, --sha256; "
+        "error: the following arguments are required: group; "
         "run `modelyard versions create --help`\n"
     )
 
@@ -101,7 +101,7 @@ def test_a_usage_error_is_json_on_stderr_when_json_is_asked_for(cli: Cli) -> Non
             "error": {
                 "code": "INVALID_ARGUMENT",
                 "reason": "COMMAND_LINE",
-                "message": "the following arguments are required: group, --uri, --sha256; "
+                "message": "the following arguments are required: group; "
                 "run `modelyard versions create --help`",
             }
         }

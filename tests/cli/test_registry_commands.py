@@ -3,7 +3,9 @@ errors and exit codes: ``main`` run in this process as a shell would run the com
 
 from __future__ import annotations
 
+import hashlib
 import json
+from pathlib import Path
 
 from tests.support.cli import Cli, fields, table
 from tests.support.servers import Server
@@ -219,3 +221,41 @@ def test_help_lists_every_family(cli: Cli) -> None:
     for family in ("groups", "versions", "audit"):
         assert family in done.stdout
     assert cli.run(None, "--version").stdout.startswith("modelyard ")
+
+
+def test_versions_create_computes_the_sha256_and_size_of_a_file(
+    cli: Cli, cli_server: Server, unique_group: str, tmp_path: Path
+) -> None:
+    cli.ok(cli_server, "groups", "create", unique_group)
+    model = tmp_path / "model.onnx"
+    model.write_bytes(b"onnx-bytes" * 1000)
+    digest = hashlib.sha256(model.read_bytes()).hexdigest()
+    shown = fields(
+        cli.ok(cli_server, "versions", "create", unique_group, "--file", str(model),
+               "--uri", "s3://models/1.onnx")
+    )  # fmt: skip
+    assert (shown["uri"], shown["sha256"], shown["size"]) == (
+        "s3://models/1.onnx",
+        digest,
+        "10000 bytes",
+    )
+    model.write_bytes(b"retrained")
+    local = fields(cli.ok(cli_server, "versions", "create", unique_group, "--file", str(model)))
+    assert local["uri"] == model.as_uri()
+    assert local["sha256"] == hashlib.sha256(b"retrained").hexdigest()
+
+    wrong = cli.run(cli_server, "versions", "create", unique_group, "--file", str(model),
+                    "--sha256", digest)  # fmt: skip
+    assert (wrong.returncode, wrong.stdout) == (2, "")
+    assert wrong.stderr == (
+        f"error: --sha256 {digest} is not the sha256 of {model}, which is "
+        f"{hashlib.sha256(b'retrained').hexdigest()}\n"
+    )
+    missing = cli.run(cli_server, "versions", "create", unique_group, "--file", "nope.onnx")
+    assert missing.stderr == "error: cannot read --file nope.onnx: No such file or directory\n"
+    neither = cli.run(cli_server, "versions", "create", unique_group, "--uri", "s3://m/2")
+    assert (neither.returncode, neither.stderr) == (
+        2,
+        "error: give the artifact's --uri and --sha256, or --file PATH to compute its sha256 "
+        "and size\n",
+    )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
 from modelyard.cli.options import (
     Commands,
     Invocation,
@@ -135,13 +139,39 @@ def show_version(run: Invocation) -> None:
     run.output.message(version, version_fields(version))
 
 
+def artifact_of(
+    uri: str | None, sha256: str | None, size: int | None, file: Path | None
+) -> tuple[str, str, int]:
+    """Returns the artifact's ``(uri, sha256, size)``: as given, or computed from ``file``
+    (whose uri is then ``file://`` its absolute path unless one is given)."""
+    if file is None:
+        if not uri or not sha256:
+            raise ValueError(
+                "give the artifact's --uri and --sha256, or --file PATH to compute its sha256 "
+                "and size"
+            )
+        return uri, sha256, size or 0
+    try:
+        with file.open("rb") as artifact:
+            digest = hashlib.file_digest(artifact, "sha256").hexdigest()
+            actual = os.fstat(artifact.fileno()).st_size
+    except OSError as error:
+        raise ValueError(f"cannot read --file {file}: {error.strerror}") from None
+    if sha256 and sha256.lower() != digest:
+        raise ValueError(f"--sha256 {sha256} is not the sha256 of {file}, which is {digest}")
+    if size is not None and size != actual:
+        raise ValueError(f"--size {size} is not the size of {file}, which is {actual} bytes")
+    return uri or file.resolve().as_uri(), digest, actual
+
+
 def create_version(run: Invocation) -> None:
     args = run.args
+    uri, sha256, size = artifact_of(args.uri, args.sha256, args.size, args.file)
     created = run.registry.register(
         args.group,
-        uri=args.uri,
-        sha256=args.sha256,
-        size_bytes=args.size,
+        uri=uri,
+        sha256=sha256,
+        size_bytes=size,
         format=args.format,
         framework=args.framework,
         framework_version=args.framework_version,
@@ -204,9 +234,20 @@ def add_commands(commands: Commands) -> None:
 
     p = add_command(sub, "create", help="register a new version of a model")
     p.add_argument("group", help="group id, e.g. fraud")
-    p.add_argument("--uri", required=True, help="where the artifact is, e.g. s3://bucket/key")
-    p.add_argument("--sha256", required=True, help="SHA-256 of the artifact, 64 hex digits")
-    p.add_argument("--size", type=positive_int, default=0, help="artifact size in bytes")
+    p.add_argument(
+        "--uri",
+        default=None,
+        help="where the artifact is, e.g. s3://bucket/key (with --file: default file://PATH)",
+    )
+    p.add_argument(
+        "--file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="a local copy of the artifact: its sha256 and size are computed",
+    )
+    p.add_argument("--sha256", default=None, help="SHA-256 of the artifact, 64 hex digits")
+    p.add_argument("--size", type=positive_int, default=None, help="artifact size in bytes")
     p.add_argument(
         "--format",
         type=choice(FORMATS, "ARTIFACT_FORMAT_", "an artifact format"),
