@@ -69,7 +69,7 @@ def test_a_family_alone_lists_its_commands(cli: Cli) -> None:
     assert done.returncode == 2
     lines = done.stderr.splitlines()
     assert lines[0] == "usage: modelyard versions COMMAND ..."
-    assert "  list    list versions, newest first" in lines
+    assert "  list     list versions, newest first" in lines
     as_json = cli.run(None, "alias", "--json")
     assert as_json.returncode == 2
     assert json.loads(as_json.stderr) == {

@@ -1,4 +1,4 @@
-"""``modelyard versions list|show|create|update|delete``."""
+"""``modelyard versions list|show|compare|create|update|delete``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 import os
 from pathlib import Path
 
+from modelyard.cli.compare import add_compare
 from modelyard.cli.options import (
     Commands,
     Invocation,
@@ -218,7 +219,7 @@ def add_commands(commands: Commands) -> None:
         commands,
         "versions",
         help="model versions",
-        description="List, show, register, update and delete model versions.",
+        description="List, show, compare, register, update and delete model versions.",
     )
 
     p = add_command(sub, "list", help="list versions, newest first")
@@ -231,6 +232,8 @@ def add_commands(commands: Commands) -> None:
     p = add_command(sub, "show", help="show one version")
     add_version_arguments(p)
     p.set_defaults(handler=show_version)
+
+    add_compare(sub)
 
     p = add_command(sub, "create", help="register a new version of a model")
     p.add_argument("group", help="group id, e.g. fraud")
