@@ -59,7 +59,7 @@ def list_events(run: Invocation) -> None:
         HEADERS,
         ((e, _row(e)) for e in events),
         empty="no audit entries match" if _filtered(args) else "the audit log is empty",
-        cut=("RESOURCE", "REQUEST_ID"),
+        cut=("REQUEST_ID",),
     )
 
 

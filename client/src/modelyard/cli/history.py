@@ -149,7 +149,7 @@ def show_history(run: Invocation) -> None:
         HEADERS,
         ((e, _row(e, name)) for e in mine),
         empty=f"no decisions, stage moves or aliases yet for {name}",
-        cut=("CHANGE", "REASON"),
+        cut=("REASON",),
     )
 
 

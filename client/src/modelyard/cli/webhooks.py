@@ -205,7 +205,7 @@ def list_deliveries(run: Invocation) -> None:
         DELIVERY_HEADERS,
         ((d, _delivery_row(d)) for d in deliveries),
         empty=f"no {state}deliveries for {webhook_name(args.webhook)}",
-        cut=("RESOURCE", "ERROR"),
+        cut=("ERROR",),
     )
 
 
