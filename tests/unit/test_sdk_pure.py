@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,7 +10,16 @@ import grpc
 import modelyard
 import pytest
 from modelyard import _requests as build
-from modelyard.transport import RetryPolicy, call_metadata, discover_token, resolve_address
+from modelyard.transport import (
+    RetryPolicy,
+    TokenSearch,
+    call_metadata,
+    discover_token,
+    find_token,
+    normalize_address,
+    resolve_address,
+    user_token_file,
+)
 
 # Resource names
 
@@ -69,38 +79,121 @@ def test_the_address_comes_from_the_argument_the_environment_or_the_default(
     assert resolve_address("other:1") == "other:1"
 
 
+@pytest.mark.parametrize(
+    ("given", "dialed"),
+    [
+        ("registry", "registry:50051"),
+        ("registry:", "registry:50051"),
+        (" registry:7000 ", "registry:7000"),
+        ("::1", "[::1]:50051"),
+        ("[::1]", "[::1]:50051"),
+        ("[::1]:7000", "[::1]:7000"),
+        ("dns:///registry:7000", "dns:///registry:7000"),
+        ("unix:/run/modelyard.sock", "unix:/run/modelyard.sock"),
+    ],
+)
+def test_an_address_without_a_port_gets_the_default_port(given: str, dialed: str) -> None:
+    assert normalize_address(given) == dialed
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "http://registry:7000/",
+            "the registry's address is host:port, not a URL: give registry:7000 instead of "
+            "http://registry:7000/",
+        ),
+        (
+            "https://registry.example.com",
+            "the registry's address is host:port, not a URL: give registry.example.com:50051 "
+            "instead of https://registry.example.com (the CLI dials plaintext gRPC; for TLS, "
+            "pass the SDK's credentials=)",
+        ),
+        ("registry:http", "the port in the address 'registry:http' is not a number"),
+        ("", "the registry's address is empty"),
+    ],
+)
+def test_a_url_or_a_bad_port_is_refused_with_the_address_to_give(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        normalize_address(url)
+
+
 def test_the_token_variable_comes_first(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("from-file\n")
     env = {"MODELYARD_TOKEN": "from-env", "MODELYARD_TOKEN_FILE": str(tmp_path / "file")}
-    assert discover_token(env, cwd=tmp_path) == "from-env"
+    assert find_token(env) == TokenSearch("from-env", "$MODELYARD_TOKEN", ())
 
 
 def test_then_the_token_file(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("  from-file\n")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "admin.token").write_text("from-data-dir")
-    env = {"MODELYARD_TOKEN_FILE": str(tmp_path / "file"), "MODELYARD_DATA_DIR": "data"}
-    assert discover_token(env, cwd=tmp_path) == "from-file"
+    env = {
+        "MODELYARD_TOKEN_FILE": str(tmp_path / "file"),
+        "MODELYARD_DATA_DIR": str(tmp_path / "data"),
+    }
+    assert discover_token(env) == "from-file"
 
 
 def test_a_token_file_that_cannot_be_read_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"MODELYARD_TOKEN_FILE names .* cannot be read"):
-        discover_token({"MODELYARD_TOKEN_FILE": str(tmp_path / "missing")}, cwd=tmp_path)
+    with pytest.raises(ValueError, match=r"MODELYARD_TOKEN_FILE names .*, which cannot be read"):
+        discover_token({"MODELYARD_TOKEN_FILE": str(tmp_path / "missing")})
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(ValueError, match=r"which is empty"):
+        discover_token({"MODELYARD_TOKEN_FILE": str(tmp_path / "empty")})
 
 
-def test_then_the_data_directory_then_the_default_data_directory(tmp_path: Path) -> None:
-    data = tmp_path / "elsewhere"
+def test_then_the_data_directory_then_the_per_user_file(tmp_path: Path) -> None:
+    data = tmp_path / "data"
     data.mkdir()
     (data / "admin.token").write_text("from-data-dir\n")
-    default = tmp_path / "modelyard-data"
-    default.mkdir()
-    (default / "admin.token").write_text("from-default\n")
-    assert discover_token({"MODELYARD_DATA_DIR": str(data)}, cwd=tmp_path) == "from-data-dir"
-    assert discover_token({}, cwd=tmp_path) == "from-default"
+    user = tmp_path / "config" / "modelyard"
+    user.mkdir(parents=True)
+    (user / "token").write_text("from-user-file\n")
+    env = {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    assert discover_token({**env, "MODELYARD_DATA_DIR": str(data)}) == "from-data-dir"
+    assert find_token(env) == TokenSearch(
+        "from-user-file",
+        str(user / "token"),
+        (
+            "$MODELYARD_TOKEN (unset)",
+            "$MODELYARD_TOKEN_FILE (unset)",
+            "$MODELYARD_DATA_DIR/admin.token (unset)",
+        ),
+    )
 
 
-def test_no_token_anywhere_means_none(tmp_path: Path) -> None:
-    assert discover_token({}, cwd=tmp_path) is None
+def test_the_per_user_file_is_under_the_home_without_an_absolute_xdg_config_home(
+    tmp_path: Path,
+) -> None:
+    home = str(tmp_path)
+    expected = tmp_path / ".config" / "modelyard" / "token"
+    assert user_token_file({"HOME": home}) == expected
+    assert user_token_file({"HOME": home, "XDG_CONFIG_HOME": "relative"}) == expected
+
+
+def test_the_current_directory_is_not_searched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "modelyard-data").mkdir()
+    (tmp_path / "modelyard-data" / "admin.token").write_text("from-the-current-directory\n")
+    monkeypatch.chdir(tmp_path)
+    assert discover_token({"HOME": str(tmp_path / "home")}) is None
+
+
+def test_no_token_anywhere_means_none_and_says_where_it_looked(tmp_path: Path) -> None:
+    found = find_token({"HOME": str(tmp_path), "MODELYARD_DATA_DIR": str(tmp_path / "data")})
+    assert found == TokenSearch(
+        None,
+        "",
+        (
+            "$MODELYARD_TOKEN (unset)",
+            "$MODELYARD_TOKEN_FILE (unset)",
+            f"{tmp_path / 'data' / 'admin.token'} (absent)",
+            f"{tmp_path / '.config' / 'modelyard' / 'token'} (absent)",
+        ),
+    )
 
 
 def test_the_token_is_sent_as_a_bearer_authorization() -> None:
