@@ -15,11 +15,12 @@ import shutil
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC
-from typing import TextIO, TypeVar, cast
+from typing import TextIO, TypeVar
 
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import Message
 
+from modelyard._views import View, proto_of
 from modelyard.cli.jsonform import message_dict
 
 __all__ = [
@@ -41,14 +42,11 @@ Row = Sequence[str]
 MessageT = TypeVar("MessageT", bound=Message)
 
 
-def proto(result: MessageT) -> MessageT:
-    """Returns the protobuf message of what an SDK call returned.
-
-    Every SDK result the CLI prints or reads passes through here, so that the SDK may hand
-    out objects that wrap their message (with the message as ``.proto``) without the
-    commands noticing.
-    """
-    return cast(MessageT, getattr(result, "proto", result))
+def proto(result: View[MessageT] | MessageT) -> MessageT:
+    """Returns the protobuf message of what an SDK call returned (the SDK hands out views,
+    modelyard.types, whose ``.proto`` is the message): every SDK result the CLI prints or
+    reads passes through here."""
+    return proto_of(result)
 
 
 def format_time(stamp: timestamp_pb2.Timestamp) -> str:

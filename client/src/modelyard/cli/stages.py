@@ -45,7 +45,7 @@ def transition(run: Invocation) -> None:
         etag=args.etag,
         request_id=args.request_id,
     )
-    _moved(run, response)
+    _moved(run, proto(response))
 
 
 def promote(run: Invocation) -> None:
@@ -59,7 +59,7 @@ def promote(run: Invocation) -> None:
         etag=args.etag,
         request_id=args.request_id,
     )
-    _moved(run, response)
+    _moved(run, proto(response))
 
 
 def rollback(run: Invocation) -> None:
