@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 import pytest
-from modelyard import AsyncRegistry, AuditEvent, Registry, errors
+from modelyard import Action, AsyncRegistry, AuditEvent, ModelCard, Registry, errors
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import registry_service_pb2_grpc
 from modelyard.v1 import resources_pb2 as pb
@@ -37,8 +37,9 @@ def test_a_watch_from_now_hands_out_only_what_commits_after_it(
         assert watch.cursor == head(registry)
         later = register(registry, unique_group)
         [event] = read(watch, 1)
-    assert event.action == pb.ACTION_MODEL_VERSION_CREATED
-    assert event.resource == later.name and event.after["name"] == later.name
+    assert event.action == Action.MODEL_VERSION_CREATED
+    assert event.resource == later.name
+    assert event.after is not None and event.after["name"] == later.name
     assert event.seq == watch.cursor
 
 
@@ -84,7 +85,7 @@ def test_filters_pick_groups_actions_and_versions_including_related_changes(
         "group": ({"groups": [unique_group]}, lambda e: e.group == f"groups/{unique_group}"),
         "action": (
             {"groups": [unique_group, other], "actions": ["STAGE_CHANGED"]},
-            lambda e: e.action == pb.ACTION_STAGE_CHANGED,
+            lambda e: e.action == Action.STAGE_CHANGED,
         ),
         "version": ({"versions": [v1.name]}, lambda e: v1.name in touched(e)),
     }
@@ -155,7 +156,7 @@ def test_a_subscriber_that_falls_behind_is_ended_and_resumes_without_loss(
             timeout=60,  # a stream that is never ended fails the test instead of hanging it
         )
         start = next(call).heartbeat.head_seq  # subscribed; now it stops reading
-        card = pb.ModelCard(intended_use="x" * 65_000)  # big events fill gRPC's windows fast
+        card = ModelCard(intended_use="x" * 65_000)  # big events fill gRPC's windows fast
         for _ in range(WRITES):
             register(registry, "slow", model_card=card)
         received: list[int] = []
@@ -191,7 +192,7 @@ def test_the_sdk_watch_resumes_by_itself_when_the_server_ends_a_slow_stream(
 
             consumer = threading.Thread(target=consume)
             consumer.start()
-            card = pb.ModelCard(intended_use="y" * 65_000)
+            card = ModelCard(intended_use="y" * 65_000)
             for _ in range(WRITES):
                 register(registry, "burst", model_card=card)
             gate.set()
