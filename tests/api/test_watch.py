@@ -22,7 +22,7 @@ from tests.support.factory import ServerFactory
 from tests.support.servers import Server
 from tests.support.status import reason_of
 from tests.support.stubs import Raw, approve, move
-from tests.support.versions import register
+from tests.support.versions import register, sha
 
 # Enough 65 kB events to overrun gRPC's flow-control windows and a small server buffer.
 WRITES = 150
@@ -221,6 +221,51 @@ async def test_the_async_watch_hands_out_events_in_order(server: Server, unique_
     assert [e.resource for e in got] == [v.name for v in made]
     assert start is not None and seqs(got) == list(range(start + 1, start + 4))
     assert watch.cursor == got[-1].seq
+
+
+async def test_async_with_opens_the_async_watch_so_from_now_means_from_then(
+    server: Server, unique_group: str
+) -> None:
+    async with AsyncRegistry(server.address, token=server.token) as registry:
+        await registry.create_group(unique_group)
+        watch = registry.watch(groups=[unique_group])
+        await registry.register(unique_group, uri="s3://m/early", sha256=sha())  # not yet open
+        async with asyncio.timeout(20), watch as opened:
+            assert opened is watch
+            assert watch.cursor == (await registry.verify_audit_log()).head_seq
+            later = await registry.register(unique_group, uri="s3://m/later", sha256=sha())
+            event = await anext(watch)
+    assert event.resource == later.name and event.seq == watch.cursor
+
+
+async def test_the_first_iteration_opens_an_async_watch_nobody_awaited(
+    server: Server, unique_group: str
+) -> None:
+    async with AsyncRegistry(server.address, token=server.token) as registry:
+        await registry.create_group(unique_group)
+        start = (await registry.verify_audit_log()).head_seq
+        made = await registry.register(unique_group, uri="s3://m/1", sha256=sha())
+        watch = registry.watch(groups=[unique_group], start_after=start)
+        try:
+            async with asyncio.timeout(20):
+                event = await anext(watch)
+        finally:
+            await watch.close()
+    assert event.resource == made.name and watch.cursor == event.seq
+
+
+async def test_an_async_watch_closed_before_it_opens_ends_at_once(
+    sqlite_server: Server, unique_group: str
+) -> None:
+    async with AsyncRegistry(sqlite_server.address, token=sqlite_server.token) as registry:
+        await registry.create_group(unique_group)
+        watch = registry.watch(groups=[unique_group])
+        await watch.close()
+        async with asyncio.timeout(5):
+            assert await watch is watch
+            async with watch:
+                assert [event async for event in watch] == []
+    assert watch.cursor is None
 
 
 def test_a_group_viewer_may_watch_its_group_but_not_the_tenant(
