@@ -162,7 +162,10 @@ def field_source(field: FieldDescriptor, views: set[str]) -> tuple[str, str]:
         )
         if value.message_type is not None or value.enum_type is not None:
             raise SystemExit(f"{field.full_name}: maps of messages or enums are not supported")
-        return f"Mapping[{SCALARS[key.type]}, {SCALARS[value.type]}]", f"self._pb.{name}"
+        return (
+            f"Mapping[{SCALARS[key.type]}, {SCALARS[value.type]}]",
+            f"_views.ReadOnlyMap(self._pb.{name})",
+        )
     if field.enum_type is not None:
         enum = field.enum_type.name
         if repeated:
@@ -182,7 +185,7 @@ def field_source(field: FieldDescriptor, views: set[str]) -> tuple[str, str]:
         return view, f"{view}(self._pb.{name})"
     scalar = SCALARS[field.type]
     if repeated:
-        return f"Sequence[{scalar}]", f"self._pb.{name}"
+        return f"Sequence[{scalar}]", f"_views.ReadOnlyList(self._pb.{name})"
     return scalar, f"self._pb.{name}"
 
 

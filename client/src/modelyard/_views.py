@@ -12,16 +12,20 @@ as ``dict`` (None when unset), messages as views, maps and lists as read-only co
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, overload
 
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 from google.protobuf.message import Message
 
-__all__ = ["Enum", "View", "proto_of"]
+__all__ = ["Enum", "ReadOnlyList", "ReadOnlyMap", "View", "proto_of"]
 
 _M = TypeVar("_M", bound=Message)
 _E = TypeVar("_E", bound="Enum")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_T = TypeVar("_T")
 
 
 class Enum(enum.IntEnum):
@@ -123,6 +127,80 @@ class View(Generic[_M]):
 
     def __setstate__(self, state: bytes) -> None:
         self._pb = self._message.FromString(state)  # type: ignore[assignment]
+
+
+class ReadOnlyMap(Mapping[_K, _V]):
+    """A map field of a view: a Mapping that reads the message's map and cannot change it.
+
+    The message's own map is no Mapping to hand out: reading a missing key adds the key
+    with a default value (``version.metrics["auc"]`` would be ``0.0`` and the view would
+    have changed), and it can be written to. Here a missing key raises KeyError.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[_K, _V]) -> None:
+        self._items = items
+
+    def __getitem__(self, key: _K) -> _V:
+        if key not in self:
+            raise KeyError(key)
+        return self._items[key]
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            return key in self._items
+        except TypeError:  # the message's map refuses a key of another type; a dict has none
+            return False
+
+    def __iter__(self) -> Iterator[_K]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return repr(dict(self._items))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self._items),))
+
+
+class ReadOnlyList(Sequence[_T]):
+    """A repeated scalar field of a view: a Sequence that reads the message's list and cannot
+    change it; equal to a list or tuple of the same items, as the message's list is."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Sequence[_T]) -> None:
+        self._items = items
+
+    @overload
+    def __getitem__(self, index: int) -> _T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> ReadOnlyList[_T]: ...
+
+    def __getitem__(self, index: int | slice) -> _T | ReadOnlyList[_T]:
+        if isinstance(index, slice):
+            return ReadOnlyList(list(self._items[index]))
+        return self._items[index]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str | bytes) or not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self._items) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return repr(list(self._items))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (list(self._items),))
 
 
 def proto_of(value: View[_M] | _M) -> _M:

@@ -454,14 +454,14 @@ class ApprovalPolicy(_views.View[resources_pb2.ApprovalPolicy]):
         """Roles that may approve or reject; a caller needs one, tenant-wide or bound to
         the group. Default: approver, admin.
         """
-        return self._pb.approver_roles
+        return _views.ReadOnlyList(self._pb.approver_roles)
 
     @property
     def promoter_roles(self) -> Sequence[str]:
         """Roles that may change stages, move aliases and roll back. Default: deployer,
         admin.
         """
-        return self._pb.promoter_roles
+        return _views.ReadOnlyList(self._pb.promoter_roles)
 
     @property
     def max_production_versions(self) -> int:
@@ -479,7 +479,7 @@ class ApprovalPolicy(_views.View[resources_pb2.ApprovalPolicy]):
         the protected aliases that point at it, in the same transaction and log entry
         (as `related` changes).
         """
-        return self._pb.protected_aliases
+        return _views.ReadOnlyList(self._pb.protected_aliases)
 
     @property
     def update_time(self) -> datetime | None:
@@ -666,7 +666,7 @@ class ColumnSpec(_views.View[resources_pb2.ColumnSpec]):
     @property
     def shape(self) -> Sequence[int]:
         """Dimensions of a COLUMN_TYPE_TENSOR; -1 for a variable dimension. At most 32."""
-        return self._pb.shape
+        return _views.ReadOnlyList(self._pb.shape)
 
 
 class FairnessEvaluation(_views.View[resources_pb2.FairnessEvaluation]):
@@ -736,14 +736,14 @@ class Lineage(_views.View[resources_pb2.Lineage]):
         resource names `groups/{group}/versions/{version}`. At most 32; each must
         exist.
         """
-        return self._pb.parent_versions
+        return _views.ReadOnlyList(self._pb.parent_versions)
 
     @property
     def depends_on(self) -> Sequence[str]:
         """Versions this one needs at inference time (an encoder, a tokenizer, a feature
         model), as resource names. At most 32; each must exist.
         """
-        return self._pb.depends_on
+        return _views.ReadOnlyList(self._pb.depends_on)
 
 
 class ModelCard(_views.View[resources_pb2.ModelCard]):
@@ -806,7 +806,7 @@ class ModelGroup(_views.View[resources_pb2.ModelGroup]):
         """Free-form labels. At most 64 entries; keys match [A-Za-z0-9_.-]{1,128} and
         start with a letter or `_`; values at most 1024 characters.
         """
-        return self._pb.tags
+        return _views.ReadOnlyMap(self._pb.tags)
 
     @property
     def latest_version(self) -> int:
@@ -895,21 +895,21 @@ class ModelVersion(_views.View[resources_pb2.ModelVersion]):
         """Immutable. Evaluation metrics, name -> finite value. At most 256 entries;
         names as tag keys.
         """
-        return self._pb.metrics
+        return _views.ReadOnlyMap(self._pb.metrics)
 
     @property
     def hyperparameters(self) -> Mapping[str, str]:
         """Immutable. Training hyperparameters. At most 256 entries; names as tag keys;
         values at most 1024 characters.
         """
-        return self._pb.hyperparameters
+        return _views.ReadOnlyMap(self._pb.hyperparameters)
 
     @property
     def tags(self) -> Mapping[str, str]:
         """Free-form labels. At most 64 entries; keys match [A-Za-z0-9_.-]{1,128} and
         start with a letter or `_`; values at most 1024 characters.
         """
-        return self._pb.tags
+        return _views.ReadOnlyMap(self._pb.tags)
 
     @property
     def lineage(self) -> Lineage:
@@ -946,7 +946,7 @@ class ModelVersion(_views.View[resources_pb2.ModelVersion]):
         """Output only. The aliases that point at this version, by name
         (`groups/{group}/aliases/{alias}`).
         """
-        return self._pb.aliases
+        return _views.ReadOnlyList(self._pb.aliases)
 
     @property
     def created_by(self) -> str:
@@ -976,7 +976,7 @@ class ModelVersion(_views.View[resources_pb2.ModelVersion]):
         """Output only. The distinct reviewers whose approvals count toward the group's
         required number of approvals (since registration or the last rejection).
         """
-        return self._pb.approvers
+        return _views.ReadOnlyList(self._pb.approvers)
 
     @property
     def last_decision(self) -> ApprovalDecision:
