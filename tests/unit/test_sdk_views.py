@@ -4,8 +4,84 @@ by scripts/gen_types.py, on top of modelyard/_views.py."""
 
 from __future__ import annotations
 
+import pickle
+
 import modelyard
 import pytest
+from modelyard import ApprovalStatus, ArtifactFormat, Stage
+from modelyard.v1 import resources_pb2 as pb
+
+# Enums
+
+
+def test_a_member_prints_as_its_short_name_and_equals_its_number() -> None:
+    assert str(Stage.PRODUCTION) == f"{Stage.PRODUCTION}" == "PRODUCTION"
+    assert f"{Stage.PRODUCTION:>12}" == "  PRODUCTION"  # a table column pads the name
+    assert repr(Stage.PRODUCTION) == "Stage.PRODUCTION"
+    wire: int = pb.STAGE_PRODUCTION
+    assert Stage.PRODUCTION == wire == 3 and isinstance(Stage.PRODUCTION, int)
+    assert sorted([Stage.ARCHIVED, Stage.NONE]) == [Stage.NONE, Stage.ARCHIVED]
+
+
+def test_a_numeric_format_gives_the_number_as_for_any_int() -> None:
+    assert f"{Stage.PRODUCTION:d}" == "3" and f"{Stage.PRODUCTION:03d}" == "003"
+    assert f"{Stage.PRODUCTION:x}" == "3" and int(Stage.PRODUCTION) == 3
+
+
+@pytest.mark.parametrize(
+    "given",
+    ["production", "PRODUCTION", "Production", " production ", "stage_production",
+     "STAGE_PRODUCTION", 3, Stage.PRODUCTION],
+)  # fmt: skip
+def test_parse_takes_a_name_in_any_case_the_protobuf_name_or_the_number(given: str | int) -> None:
+    assert Stage.parse(given) is Stage.PRODUCTION
+
+
+def test_parse_takes_dashes_and_spaces_for_underscores() -> None:
+    assert ArtifactFormat.parse("saved-model") is ArtifactFormat.SAVED_MODEL
+    assert ArtifactFormat.parse("Saved Model") is ArtifactFormat.SAVED_MODEL
+
+
+@pytest.mark.parametrize(
+    "given", ["live", "", "unspecified", "STAGE_UNSPECIFIED", "STAGE_99", 0, 99]
+)
+def test_parse_refuses_anything_else_naming_the_choices(given: str | int) -> None:
+    with pytest.raises(
+        ValueError, match=r"not a Stage; choose one of none, staging, production, archived$"
+    ):
+        Stage.parse(given)
+
+
+def test_the_choices_are_the_short_names_in_lower_case_without_unspecified() -> None:
+    assert Stage.choices() == ["none", "staging", "production", "archived"]
+
+
+def test_a_member_is_made_from_its_number_and_parsed_from_its_name() -> None:
+    assert Stage(3) is Stage.PRODUCTION
+    with pytest.raises(ValueError, match="is not a valid Stage"):
+        Stage("production")  # type: ignore[arg-type]
+
+
+def test_a_number_from_a_newer_server_reads_as_a_member_named_by_it() -> None:
+    newer = Stage(99)
+    assert newer == 99 and isinstance(newer, Stage)
+    assert newer.name == str(newer) == "STAGE_99" and repr(newer) == "Stage.STAGE_99"
+    assert f"{newer:d}" == "99"
+    # Named with the prefix the protobuf enum gives its values.
+    assert ArtifactFormat(42).name == "ARTIFACT_FORMAT_42"
+    assert ApprovalStatus(9).name == "APPROVAL_STATUS_9"
+    version = modelyard.ModelVersion(pb.ModelVersion(stage=99))  # type: ignore[arg-type]
+    assert version.stage == 99 and version.stage.name == "STAGE_99"
+    assert repr(version) == "ModelVersion(stage=Stage.STAGE_99)"
+
+
+def test_members_pickle_as_themselves() -> None:
+    assert pickle.loads(pickle.dumps(Stage.PRODUCTION)) is Stage.PRODUCTION
+    newer = pickle.loads(pickle.dumps(Stage(99)))
+    assert newer == 99 and newer.name == "STAGE_99"
+
+
+# Maps and lists
 
 
 def example_version() -> modelyard.ModelVersion:

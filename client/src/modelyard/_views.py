@@ -12,6 +12,7 @@ as ``dict`` (None when unset), messages as views, maps and lists as read-only co
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Generic, TypeVar, overload
@@ -26,6 +27,10 @@ _E = TypeVar("_E", bound="Enum")
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 _T = TypeVar("_T")
+_NUMERIC_FORMATS = frozenset("bcdeEfFgGnoxX%")
+#: Where the protobuf enum's prefix puts an underscore in the class name: ArtifactFormat ->
+#: ARTIFACT_FORMAT (as scripts/gen_types.py derives it).
+_PREFIX_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 
 
 class Enum(enum.IntEnum):
@@ -34,13 +39,17 @@ class Enum(enum.IntEnum):
 
     Each member has its short name (``Stage.PRODUCTION``) and, as an alias, the name the
     protobuf enum gives it (``Stage.STAGE_PRODUCTION``). A number this SDK does not know
-    (a newer server's) still reads, as a member named ``<Enum>_<number>``.
+    (a newer server's) still reads, as a member named as the protobuf enum would prefix it
+    (``Stage.STAGE_9``, ``ArtifactFormat.ARTIFACT_FORMAT_42``).
     """
 
     def __str__(self) -> str:
         return self.name
 
     def __format__(self, spec: str) -> str:
+        # A numeric presentation type asks for the number, as it does of any int.
+        if spec and spec[-1] in _NUMERIC_FORMATS:
+            return int.__format__(self, spec)
         return format(self.name, spec)
 
     def __repr__(self) -> str:
@@ -51,7 +60,7 @@ class Enum(enum.IntEnum):
         if not isinstance(value, int) or isinstance(value, bool):
             return None
         member = int.__new__(cls, value)
-        member._name_ = f"{cls.__name__.upper()}_{value}"
+        member._name_ = f"{_PREFIX_BOUNDARY.sub('_', cls.__name__).upper()}_{value}"
         member._value_ = value
         return member
 
@@ -60,16 +69,16 @@ class Enum(enum.IntEnum):
         """Returns the member named (``"production"``, ``"STAGE_PRODUCTION"``,
         ``"saved-model"``) or numbered by ``value``; raises ValueError naming the choices."""
         if isinstance(value, int) and not isinstance(value, bool):
-            if value in cls._value2member_map_:
-                return cls(value)
-            raise ValueError(f"{value} is not a {cls.__name__}; choose one of {cls.choices()}")
-        key = str(value).strip().upper().replace("-", "_").replace(" ", "_")
-        member = cls.__members__.get(key)
-        if member is None or member.value == 0:
+            member = cls._value2member_map_.get(value)
+        else:
+            key = str(value).strip().upper().replace("-", "_").replace(" ", "_")
+            member = cls.__members__.get(key)
+        if member is None or member.value == 0:  # UNSPECIFIED is no choice, by name or number
+            given = repr(value) if isinstance(value, str) else int(value)
             raise ValueError(
-                f"{value!r} is not a {cls.__name__}; choose one of {', '.join(cls.choices())}"
+                f"{given} is not a {cls.__name__}; choose one of {', '.join(cls.choices())}"
             )
-        return member
+        return cls(member.value)
 
     @classmethod
     def choices(cls) -> list[str]:
