@@ -82,7 +82,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from modelyard import _views
 from modelyard.v1 import (
@@ -132,14 +132,24 @@ def enum_source(enum: EnumDescriptor, index: int) -> list[str]:
     prefix = snake(enum.name) + "_"
     out = [f"class {enum.name}(_views.Enum):"]
     out += docstring(comment_of(file_name, (5, index)), "    ")
-    aliases = []
+    aliases: list[tuple[str, str, int]] = []
     for number, value in enumerate(enum.values):
         short = value.name.removeprefix(prefix)
         out.append(f"    {short} = {value.number}")
         out += docstring(comment_of(file_name, (5, index, 2, number)), "    ")
         if short != value.name:
-            aliases.append(f"    {value.name} = {value.number}")
-    out += aliases
+            aliases.append((value.name, short, value.number))
+    if aliases:
+        # Type checkers take an alias assigned in the class body for a member of its own (so
+        # STAGE_PRODUCTION is not PRODUCTION, and a match over the members is never
+        # exhaustive): they are shown the alias as the member it names instead.
+        out.append("    if TYPE_CHECKING:")
+        out += [
+            f"        {alias}: ClassVar[Literal[{enum.name}.{short}]]"
+            for alias, short, _ in aliases
+        ]
+        out.append("    else:")
+        out += [f"        {alias} = {number}" for alias, _, number in aliases]
     return out
 
 

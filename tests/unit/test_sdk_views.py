@@ -5,6 +5,7 @@ by scripts/gen_types.py, on top of modelyard/_views.py."""
 from __future__ import annotations
 
 import pickle
+from typing import assert_never
 
 import modelyard
 import pytest
@@ -26,6 +27,32 @@ def test_a_member_prints_as_its_short_name_and_equals_its_number() -> None:
 def test_a_numeric_format_gives_the_number_as_for_any_int() -> None:
     assert f"{Stage.PRODUCTION:d}" == "3" and f"{Stage.PRODUCTION:03d}" == "003"
     assert f"{Stage.PRODUCTION:x}" == "3" and int(Stage.PRODUCTION) == 3
+
+
+def test_the_protobuf_names_are_aliases_of_the_short_ones() -> None:
+    assert Stage.STAGE_PRODUCTION is Stage.PRODUCTION
+    assert ApprovalStatus.APPROVAL_STATUS_APPROVED is ApprovalStatus.APPROVED
+    assert str(ArtifactFormat.ARTIFACT_FORMAT_SAVED_MODEL) == "SAVED_MODEL"
+    assert list(Stage) == [Stage.UNSPECIFIED, Stage.NONE, Stage.STAGING, Stage.PRODUCTION,
+                           Stage.ARCHIVED]  # fmt: skip
+
+
+def test_to_a_type_checker_an_alias_is_the_member_it_names() -> None:
+    # mypy checks this module (make lint): were the aliases members of their own to it, this
+    # match would not be exhaustive, and `Stage.STAGE_PRODUCTION is Stage.PRODUCTION` an
+    # error of comparing members that cannot be the same.
+    def described(stage: Stage) -> str:
+        match stage:
+            case Stage.UNSPECIFIED | Stage.NONE | Stage.STAGING:
+                return "not live"
+            case Stage.STAGE_PRODUCTION:
+                return "live"
+            case Stage.ARCHIVED:
+                return "retired"
+            case _:
+                assert_never(stage)
+
+    assert [described(stage) for stage in Stage][2:] == ["not live", "live", "retired"]
 
 
 @pytest.mark.parametrize(
