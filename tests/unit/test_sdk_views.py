@@ -5,6 +5,7 @@ by scripts/gen_types.py, on top of modelyard/_views.py."""
 from __future__ import annotations
 
 import pickle
+from datetime import UTC, datetime, timedelta, timezone
 from typing import assert_never
 
 import modelyard
@@ -161,3 +162,29 @@ def test_maps_and_lists_of_a_view_build_another_view() -> None:
         name=version.name, metrics=version.metrics, tags=version.tags, approvers=version.approvers
     )
     assert copied == version
+
+
+# Timestamps
+
+NOON = datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)
+
+
+def test_a_timestamp_reads_as_an_aware_utc_datetime_and_none_when_unset() -> None:
+    version = modelyard.ModelVersion(create_time=NOON)
+    assert version.create_time == NOON and version.proto.create_time.ToDatetime(UTC) == NOON
+    assert version.create_time is not None and version.create_time.tzinfo is UTC
+    assert version.stage_time is None and version.update_time is None
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    assert modelyard.ModelVersion(create_time=epoch).create_time == epoch  # all zero, yet set
+
+
+def test_a_time_given_in_another_zone_reads_back_as_the_same_instant_in_utc() -> None:
+    paris = timezone(timedelta(hours=1))
+    version = modelyard.ModelVersion(create_time=datetime(2026, 3, 1, 13, 0, 0, 250_000, paris))
+    assert version.create_time == NOON
+    assert version.create_time is not None and version.create_time.utcoffset() == timedelta(0)
+
+
+def test_a_naive_time_is_refused_because_it_is_ambiguous() -> None:
+    with pytest.raises(ValueError, match="create_time must be timezone-aware"):
+        modelyard.ModelVersion(create_time=datetime(2026, 3, 1, 12, 0))

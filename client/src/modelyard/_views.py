@@ -99,7 +99,7 @@ class View(Generic[_M]):
 
     def __init__(self, proto: _M | None = None, /, **fields: Any) -> None:
         if proto is None:
-            built = self._message(**{name: _unwrap(value) for name, value in fields.items()})
+            built = self._message(**{name: _unwrap(name, value) for name, value in fields.items()})
             self._pb: _M = built  # type: ignore[assignment]
         elif fields:
             raise TypeError(f"{type(self).__name__}() takes a message or fields, not both")
@@ -218,12 +218,19 @@ def proto_of(value: View[_M] | _M) -> _M:
     return value._pb if isinstance(value, View) else value
 
 
-def _unwrap(value: Any) -> Any:
+def _unwrap(field: str, value: Any) -> Any:
     if isinstance(value, View):
         return value._pb
     if isinstance(value, list | tuple):
-        return [_unwrap(item) for item in value]
+        return [_unwrap(field, item) for item in value]
     if isinstance(value, datetime):
+        # Timestamp.FromDatetime would take a naive time for UTC, and a view would then read
+        # back another instant than the caller's local one; the SDK refuses it everywhere.
+        if value.tzinfo is None:
+            raise ValueError(
+                f"{field} must be timezone-aware, e.g. datetime.now(timezone.utc); "
+                "a naive datetime is ambiguous"
+            )
         stamp = timestamp_pb2.Timestamp()
         stamp.FromDatetime(value)
         return stamp
