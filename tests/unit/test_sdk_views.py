@@ -10,7 +10,7 @@ from typing import assert_never
 
 import modelyard
 import pytest
-from modelyard import ApprovalStatus, ArtifactFormat, Stage
+from modelyard import ApprovalStatus, ArtifactFormat, ColumnType, Stage
 from modelyard.v1 import resources_pb2 as pb
 
 # Enums
@@ -109,17 +109,104 @@ def test_members_pickle_as_themselves() -> None:
     assert newer == 99 and newer.name == "STAGE_99"
 
 
-# Maps and lists
+# Views
 
 
 def example_version() -> modelyard.ModelVersion:
-    """A version with maps and lists set, as the registry returns them."""
+    """A version with nested messages, enums, maps and lists set, as the registry returns it."""
     return modelyard.ModelVersion(
         name="groups/fraud/versions/3",
+        version=3,
+        artifact=modelyard.Artifact(uri="s3://m/3.onnx", format=ArtifactFormat.ONNX),
         metrics={"auc": 0.91},
         tags={"team": "risk"},
+        schema=modelyard.ModelSchema(
+            inputs=[modelyard.ColumnSpec(name="amount", type=ColumnType.DOUBLE)]
+        ),
+        approval_status=ApprovalStatus.APPROVED,
+        stage=Stage.PRODUCTION,
         approvers=["ann", "bob"],
     )
+
+
+def test_a_view_is_built_from_fields_as_its_message_is_including_views_and_enums() -> None:
+    version = example_version()
+    sent = version.proto
+    assert isinstance(sent, pb.ModelVersion)
+    assert sent.artifact.format == pb.ARTIFACT_FORMAT_ONNX and sent.stage == pb.STAGE_PRODUCTION
+    assert sent.schema.inputs[0].type == pb.COLUMN_TYPE_DOUBLE
+    assert version.artifact == modelyard.Artifact(uri="s3://m/3.onnx", format=ArtifactFormat.ONNX)
+    assert version.artifact.format is ArtifactFormat.ONNX and version.stage is Stage.PRODUCTION
+    # Messages are taken where views are, as the message's constructor takes them.
+    assert modelyard.ModelVersion(artifact=pb.Artifact(uri="s3://m/3.onnx")).artifact.uri == (
+        "s3://m/3.onnx"
+    )
+
+
+def test_a_repeated_message_reads_as_a_tuple_of_views() -> None:
+    response = modelyard.TransitionModelVersionStageResponse(
+        model_version=example_version(),
+        archived_versions=[modelyard.ModelVersion(name="groups/fraud/versions/2")],
+    )
+    assert response.archived_versions == (modelyard.ModelVersion(name="groups/fraud/versions/2"),)
+    assert isinstance(response.model_version, modelyard.ModelVersion)
+    inputs = example_version().schema.inputs
+    assert isinstance(inputs, tuple) and inputs[0].type is ColumnType.DOUBLE
+
+
+def test_a_view_reads_the_message_it_is_given_and_nothing_else() -> None:
+    message = pb.ModelVersion(name="groups/fraud/versions/3")
+    assert modelyard.ModelVersion(message).proto is message
+    with pytest.raises(TypeError, match=r"takes a modelyard\.v1\.ModelVersion, not ModelGroup"):
+        modelyard.ModelVersion(pb.ModelGroup())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="a message or fields, not both"):
+        modelyard.ModelVersion(message, version=3)
+    with pytest.raises(ValueError, match='no "stag" field'):
+        modelyard.ModelVersion(stag=Stage.PRODUCTION)
+
+
+def test_a_view_equals_its_message_and_a_view_of_an_equal_message() -> None:
+    version = example_version()
+    assert version == version.proto and version.proto == version
+    assert version == example_version() == modelyard.ModelVersion(version.proto)
+    assert version != modelyard.ModelVersion(name=version.name)
+    assert version != pb.ModelVersion(name=version.name)
+    # Views of different messages differ even when both are empty.
+    other: object = modelyard.ModelGroup()
+    assert modelyard.ModelVersion() != other and modelyard.ModelVersion() != "ModelVersion()"
+
+
+def test_a_repr_shows_the_fields_that_are_set_with_enums_by_name() -> None:
+    version = modelyard.ModelVersion(
+        name="groups/fraud/versions/3",
+        artifact=modelyard.Artifact(format=ArtifactFormat.ONNX),
+        stage=Stage.PRODUCTION,
+        approvers=["ann"],
+    )
+    assert repr(version) == (
+        "ModelVersion(name='groups/fraud/versions/3', artifact=Artifact(format=ArtifactFormat.ONNX),"
+        " stage=Stage.PRODUCTION, approvers=['ann'])"
+    )
+    assert repr(modelyard.ModelVersion()) == "ModelVersion()"
+
+
+def test_a_view_is_read_only() -> None:
+    version = example_version()
+    with pytest.raises(AttributeError):
+        version.stage = Stage.ARCHIVED  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        version.artifact = modelyard.Artifact()  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        version.nickname = "champion"  # type: ignore[attr-defined]
+    assert version == example_version()
+
+
+@pytest.mark.parametrize("protocol", range(2, pickle.HIGHEST_PROTOCOL + 1))
+def test_a_view_pickles_to_an_equal_view(protocol: int) -> None:
+    version = example_version()
+    copied = pickle.loads(pickle.dumps(version, protocol=protocol))
+    assert type(copied) is modelyard.ModelVersion and copied == version
+    assert copied.stage is Stage.PRODUCTION and copied.proto is not version.proto
 
 
 # Maps and lists
@@ -159,9 +246,10 @@ def test_a_list_reads_as_a_sequence_equal_to_a_list_or_tuple_of_its_items() -> N
 def test_maps_and_lists_of_a_view_build_another_view() -> None:
     version = example_version()
     copied = modelyard.ModelVersion(
-        name=version.name, metrics=version.metrics, tags=version.tags, approvers=version.approvers
+        metrics=version.metrics, tags=version.tags, approvers=version.approvers
     )
-    assert copied == version
+    assert copied.proto.metrics == version.proto.metrics and copied.tags == version.tags
+    assert copied.approvers == version.approvers == ["ann", "bob"]
 
 
 # Timestamps
@@ -188,3 +276,23 @@ def test_a_time_given_in_another_zone_reads_back_as_the_same_instant_in_utc() ->
 def test_a_naive_time_is_refused_because_it_is_ambiguous() -> None:
     with pytest.raises(ValueError, match="create_time must be timezone-aware"):
         modelyard.ModelVersion(create_time=datetime(2026, 3, 1, 12, 0))
+
+
+# Structs
+
+
+def test_a_struct_reads_as_a_dict_and_none_when_unset() -> None:
+    snapshot = {"name": "groups/fraud/versions/3", "tags": {"team": "risk"}, "version": 3}
+    event = modelyard.AuditEvent(action=modelyard.Action.MODEL_VERSION_CREATED, after=snapshot)
+    assert event.after == snapshot and event.before is None
+    assert modelyard.AuditEvent(before={}).before == {}  # set, though empty: not None
+    related = modelyard.AuditEvent(related=[modelyard.RelatedChange(before=snapshot)]).related
+    assert related[0].before == snapshot and related[0].after is None
+
+
+def test_changing_the_dict_read_from_a_struct_does_not_change_the_view() -> None:
+    event = modelyard.AuditEvent(after={"name": "groups/fraud"})
+    after = event.after
+    assert after is not None
+    after["name"] = "groups/other"
+    assert event.after == {"name": "groups/fraud"}
