@@ -20,6 +20,7 @@ from modelyard.transport import (
     resolve_address,
     user_token_file,
 )
+from modelyard.v1 import resources_pb2 as pb
 
 # Resource names
 
@@ -219,20 +220,15 @@ def test_a_retry_policy_needs_at_least_one_attempt() -> None:
 
 # Requests
 
-JOBLIB = modelyard.ArtifactFormat.ARTIFACT_FORMAT_JOBLIB
-
 
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("onnx", modelyard.ArtifactFormat.ARTIFACT_FORMAT_ONNX),
-        ("ONNX", modelyard.ArtifactFormat.ARTIFACT_FORMAT_ONNX),
-        ("saved-model", modelyard.ArtifactFormat.ARTIFACT_FORMAT_SAVED_MODEL),
-        ("ARTIFACT_FORMAT_PICKLE", modelyard.ArtifactFormat.ARTIFACT_FORMAT_PICKLE),
-        (
-            modelyard.ArtifactFormat.ARTIFACT_FORMAT_JOBLIB,
-            modelyard.ArtifactFormat.ARTIFACT_FORMAT_JOBLIB,
-        ),
+        ("onnx", modelyard.ArtifactFormat.ONNX),
+        ("ONNX", modelyard.ArtifactFormat.ONNX),
+        ("saved-model", modelyard.ArtifactFormat.SAVED_MODEL),
+        ("ARTIFACT_FORMAT_PICKLE", modelyard.ArtifactFormat.PICKLE),
+        (modelyard.ArtifactFormat.JOBLIB, modelyard.ArtifactFormat.JOBLIB),
     ],
 )
 def test_an_artifact_format_may_be_given_by_name(
@@ -263,7 +259,7 @@ def test_register_sends_every_field_it_was_given() -> None:
         model_card=modelyard.ModelCard(intended_use="u"),
         schema=modelyard.ModelSchema(inputs=[modelyard.ColumnSpec(name="x")]),
     )
-    assert version.artifact.format == modelyard.ArtifactFormat.ARTIFACT_FORMAT_ONNX
+    assert version.artifact.format == pb.ARTIFACT_FORMAT_ONNX
     assert version.artifact.size_bytes == 10
     assert dict(version.metrics) == {"auc": 0.9}
     assert version.lineage.code_commit == "abc"
@@ -281,10 +277,14 @@ def test_mutating_requests_get_a_fresh_request_id_unless_one_is_given() -> None:
     assert given.model_group_id == "fraud"
 
 
-def test_an_update_does_not_change_the_callers_message() -> None:
-    group = modelyard.ModelGroup(name="fraud", description="new")
+@pytest.mark.parametrize("kind", [modelyard.ModelGroup, pb.ModelGroup], ids=["view", "message"])
+def test_an_update_does_not_change_the_callers_message(
+    kind: type[modelyard.ModelGroup | pb.ModelGroup],
+) -> None:
+    group = kind(name="fraud", description="new")
     request = build.update_group(group, update_mask=["description"], request_id_=None)
     assert request.model_group.name == "groups/fraud"
+    assert request.model_group.description == "new"
     assert group.name == "fraud"
 
 
@@ -300,16 +300,13 @@ def test_audit_filters_take_action_names_and_aware_times() -> None:
     request = build.list_audit_events(
         resource="groups/fraud",
         actor="",
-        actions=["MODEL_GROUP_CREATED", modelyard.Action.ACTION_MODEL_VERSION_DELETED],
+        actions=["MODEL_GROUP_CREATED", modelyard.Action.MODEL_VERSION_DELETED],
         start_time=datetime(2026, 1, 1, tzinfo=UTC),
         end_time=None,
         newest_first=True,
         page_size=5,
     )
-    assert list(request.actions) == [
-        modelyard.Action.ACTION_MODEL_GROUP_CREATED,
-        modelyard.Action.ACTION_MODEL_VERSION_DELETED,
-    ]
+    assert list(request.actions) == [pb.ACTION_MODEL_GROUP_CREATED, pb.ACTION_MODEL_VERSION_DELETED]
     assert request.start_time.ToDatetime(tzinfo=UTC) == datetime(2026, 1, 1, tzinfo=UTC)
     assert not request.HasField("end_time")
 
