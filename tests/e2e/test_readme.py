@@ -122,7 +122,9 @@ def _carried(env_out: Path, env: dict[str, str]) -> None:
     if env_out.exists():
         pairs = [item.split("=", 1) for item in env_out.read_text().split("\0") if "=" in item]
         env.clear()
-        env.update({key: value for key, value in pairs if key not in ("PWD", "OLDPWD", "SHLVL", "_")})
+        env.update(
+            {key: value for key, value in pairs if key not in ("PWD", "OLDPWD", "SHLVL", "_")}
+        )
         env_out.unlink()
 
 
