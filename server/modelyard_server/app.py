@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from modelyard.v1 import (
     approval_service_pb2,
     audit_service_pb2,
@@ -27,7 +26,7 @@ from modelyard_server.api.approval import ApprovalServicer
 from modelyard_server.api.audit import AuditServicer
 from modelyard_server.api.auth import Authenticator, AuthInterceptor
 from modelyard_server.api.decoding import DecodingInterceptor
-from modelyard_server.api.reflection import commented_pool
+from modelyard_server.api.reflection import add_reflection
 from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
@@ -156,15 +155,7 @@ async def start(settings: Settings) -> Running:
     ws_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(registry.webhooks), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (
-            *SERVICES,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ),
-        server,
-        pool=commented_pool(),  # type: ignore[arg-type]
-    )
+    add_reflection((*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
     port = server.add_insecure_port(settings.address)
     if port == 0:
         raise OSError(f"cannot listen on {settings.address}")
