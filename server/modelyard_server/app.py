@@ -63,7 +63,7 @@ async def ensure_admin_token(engines: Engines, settings: Settings) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(token + "\n")
     os.chmod(path, 0o600)
-    log.warning("created the admin token in %s (mode 0600); keep it secret", path)
+    log.info("created the admin token in %s (mode 0600); keep it secret", path)
 
 
 @dataclass
@@ -172,11 +172,11 @@ async def serve(settings: Settings) -> None:
     """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
     running = await start(settings)
     host = settings.address.rsplit(":", 1)[0]
-    log.warning("modelyard serving on %s:%d (data %s)", host, running.port, settings.data_dir)
+    log.info("modelyard serving on %s:%d (data %s)", host, running.port, settings.data_dir)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
-    log.warning("shutting down")
+    log.info("shutting down")
     await running.stop(settings.grace_seconds)

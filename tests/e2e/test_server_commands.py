@@ -19,6 +19,19 @@ def test_sigterm_drains_and_exits_cleanly(server_factory: ServerFactory) -> None
         assert "shutting down" in process.log_file.read_text()
 
 
+def test_a_normal_start_and_stop_log_at_info_and_nothing_louder(
+    server_factory: ServerFactory,
+) -> None:
+    """Warnings are for what an operator should look into; a first start with workers (the
+    supervisor's lines and each worker's) is not that."""
+    with server_factory(process=True, workers=2) as process:
+        assert process.stop() == 0
+        lines = process.log_file.read_text().splitlines()
+    assert {line.split()[2] for line in lines} == {"INFO"}, "\n".join(lines)
+    for said in ("created the admin token", "serving on", "with 2 workers", "shutting down"):
+        assert any(said in line for line in lines), said
+
+
 def test_unknown_roles_are_refused_when_minting_a_token(sqlite_server: Server) -> None:
     with pytest.raises(subprocess.CalledProcessError) as caught:
         operator_command(sqlite_server, *token_command("x", ("superuser",), None))

@@ -202,6 +202,8 @@ class InProcessServer(Server):
         thread.start()
         self._log = ThreadLog(self.log_file, thread)
         logging.getLogger().addHandler(self._log)
+        # The server's own lines at INFO, as `modelyard-server` logs them.
+        logging.getLogger("modelyard").setLevel(logging.INFO)
         try:
             self._running = self._call(app.start(settings))
         except BaseException:
