@@ -36,8 +36,9 @@ from modelyard_server.deliveries.worker import DeliveryWorker
 from modelyard_server.domain.registry import Registry
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
+from modelyard_server.preflight import cannot_listen, make_data_dir, open_database
 from modelyard_server.store.deliveries import SqlDeliveryQueue
-from modelyard_server.store.engine import Engines, migrate, open_engines
+from modelyard_server.store.engine import Engines
 from modelyard_server.store.tokens import count_tokens, create_token, principal_of
 from modelyard_server.store.unit_of_work import SqlStore
 
@@ -101,18 +102,19 @@ def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
 
 async def prepare(settings: Settings) -> None:
     """Migrates the database and writes the first admin token, before any worker starts."""
-    engines = open_engines(settings.database_url, pool_size=1)
+    make_data_dir(settings)
+    engines = await open_database(settings, create=True, pool_size=1)
     try:
-        await migrate(engines)
         await ensure_admin_token(engines, settings)
     finally:
         await engines.dispose()
 
 
 async def start(settings: Settings) -> Running:
-    """Returns a started server; migrations are applied before it reports SERVING."""
-    engines = open_engines(settings.database_url)
-    await migrate(engines)
+    """Returns a started server; migrations are applied before it reports SERVING. Raises
+    SetupError for what the operator must fix: the data directory, the database, the address."""
+    make_data_dir(settings)
+    engines = await open_database(settings, create=True)
     await ensure_admin_token(engines, settings)
     store = SqlStore(engines)
     events = hub_settings(settings, engines.sqlite)
@@ -156,9 +158,13 @@ async def start(settings: Settings) -> Running:
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     add_reflection((*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
-    port = server.add_insecure_port(settings.address)
+    try:
+        port = server.add_insecure_port(settings.address)
+    except RuntimeError:  # grpc says only that it failed
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {settings.address}")
+        await engines.dispose()
+        raise cannot_listen(settings.address)
     await server.start()
     if listener is not None:
         listener.start()

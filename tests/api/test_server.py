@@ -14,6 +14,8 @@ from google.protobuf import descriptor_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 from modelyard import Registry, errors
 
+from tests.support.factory import ServerFactory
+from tests.support.inprocess import SetupError
 from tests.support.paths import GRPCURL
 from tests.support.servers import Server
 from tests.support.versions import register
@@ -102,6 +104,19 @@ def test_reflection_v1_is_served_beside_v1alpha(sqlite_server: Server) -> None:
     assert "rpc ServerReflectionInfo ( stream .grpc.reflection.v1.ServerReflectionRequest )" in (
         described.stdout
     ), described.stderr
+
+
+def test_a_server_started_on_a_busy_address_says_so(
+    server_factory: ServerFactory, sqlite_server: Server
+) -> None:
+    """What grpc says when it cannot bind (only that it failed) becomes the operator's line."""
+    busy = sqlite_server.address
+    with pytest.raises(SetupError) as caught:
+        server_factory(address=busy)
+    assert str(caught.value) == (
+        f"cannot listen on {busy}: address already in use; "
+        "stop the other server or pass --address HOST:PORT"
+    )
 
 
 def test_grpcurl_health_check_says_serving(sqlite_server: Server) -> None:

@@ -40,16 +40,7 @@ def test_unknown_roles_are_refused_when_minting_a_token(sqlite_server: Server) -
 
 def test_server_options_may_follow_the_command(tmp_path: Path) -> None:
     before = subprocess.run(
-        [
-            str(SERVER_BIN),
-            "--data-dir",
-            str(tmp_path),
-            "token",
-            "--subject",
-            "a",
-            "--role",
-            "viewer",
-        ],
+        [str(SERVER_BIN), "--data-dir", str(tmp_path), "migrate"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -71,8 +62,8 @@ def test_server_options_may_follow_the_command(tmp_path: Path) -> None:
         timeout=60,
         check=True,
     )
-    assert before.stdout.startswith("myd_") and after.stdout.startswith("myd_")
-    assert (tmp_path / "modelyard.db").exists()
+    assert before.stdout.startswith(f"migrated sqlite:///{tmp_path.resolve()}/modelyard.db")
+    assert after.stdout.startswith("myd_")
 
 
 def test_a_bad_stream_setting_stops_the_server_with_one_line(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from modelyard_server.domain.registry import Registry
 from modelyard_server.domain.watch import WatchFilter
 from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
 from modelyard_server.log.chain import LogEntry
+from modelyard_server.preflight import SetupError
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines, migrate, open_engines
 from modelyard_server.store.tables import Base
@@ -58,6 +59,7 @@ __all__ = [
     "Mutation",
     "Principal",
     "ResourceExhausted",
+    "SetupError",
     "SqlStore",
     "WatchFilter",
     "current_principal",
