@@ -1,4 +1,9 @@
-"""modelyard-server: serve, migrate, and manage tokens."""
+"""modelyard-server: serve, migrate, and manage tokens.
+
+An operator's mistake (a bad setting, a busy address, a database that cannot be reached or
+was never made, a file that cannot be read) ends the command with one line on stderr,
+`error: what is wrong; what to do`, and exit code 1.
+"""
 
 from __future__ import annotations
 
@@ -9,31 +14,25 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn, TextIO
 
 from google.protobuf import json_format
 from modelyard.v1 import resources_pb2 as pb
-from sqlalchemy.engine import make_url
 
 from modelyard_server import app, config, workers
 from modelyard_server.domain.errors import DomainError
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
+from modelyard_server.preflight import SetupError, check_address, open_database
 from modelyard_server.store.deliveries import SqlDeliveryQueue
-from modelyard_server.store.engine import migrate, migrate_blocking, open_engines
 from modelyard_server.store.tokens import create_token
 from modelyard_server.store.unit_of_work import SqlStore
 
-
-def redacted(url: str) -> str:
-    """Returns the database URL without its password, for printing."""
-    return make_url(url).render_as_string(hide_password=True)
+IMPORT_FILE = "pass a file with one ModelVersion per line in protobuf JSON form"
 
 
-def _settings(args: argparse.Namespace) -> config.Settings:
-    try:
-        return config.load(vars(args))
-    except ValueError as error:
-        sys.exit(f"modelyard-server: {error}")
+def _fail(message: str) -> NoReturn:
+    sys.exit(f"error: {message}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -77,22 +76,39 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    settings = _settings(args)
+    try:
+        settings = config.load(vars(args))
+    except ValueError as error:
+        _fail(str(error))
+    try:
+        _run(args, settings)
+    except SetupError as error:
+        _fail(str(error))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _run(args: argparse.Namespace, settings: config.Settings) -> None:
     if args.command == "serve":
+        if not settings.reuse_port:  # sibling workers share the port; they do not check it
+            check_address(settings.address)
         if settings.workers > 1:
             sys.exit(workers.supervise(settings))
-        try:
-            asyncio.run(app.serve(settings))
-        except OSError as error:
-            sys.exit(f"modelyard-server: {error}")
+        asyncio.run(app.serve(settings))
     elif args.command == "migrate":
-        migrate_blocking(settings.database_url)
-        print(f"migrated {redacted(settings.database_url)}")
+        asyncio.run(_migrate(settings))
+        print(f"migrated {config.redacted(settings.database_url)}")
     elif args.command == "import":
         logging.getLogger("alembic").setLevel(logging.WARNING)
         principal = Principal(subject=args.actor, tenant=args.tenant, roles=frozenset({"admin"}))
+        path = Path(args.file)
+        try:
+            lines = path.open(encoding="utf-8")
+        except OSError as error:
+            _fail(f"cannot read {path}: {(error.strerror or str(error)).lower()}; {IMPORT_FILE}")
         started = time.monotonic()
-        count = asyncio.run(_import(settings, principal, args.group, Path(args.file)))
+        with lines:
+            count = asyncio.run(_import(settings, principal, args.group, path, lines))
         print(
             f"imported {count} versions into groups/{args.group} in {time.monotonic() - started:.1f} s"
         )
@@ -101,28 +117,34 @@ def main(argv: list[str] | None = None) -> None:
         print(asyncio.run(_create_token(settings, args.tenant, args.subject, args.roles)))
 
 
-def _read_versions(path: Path) -> Iterator[pb.ModelVersion]:
-    with path.open() as lines:
+async def _migrate(settings: config.Settings) -> None:
+    engines = await open_database(settings, create=True, pool_size=1)
+    await engines.dispose()
+
+
+def _read_versions(path: Path, lines: TextIO) -> Iterator[pb.ModelVersion]:
+    try:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
                 yield json_format.Parse(line, pb.ModelVersion())
             except json_format.ParseError as error:
-                sys.exit(
-                    f"modelyard-server: {path}:{number}: not a ModelVersion in JSON form: {error}"
-                )
+                _fail(f"{path}:{number}: not a ModelVersion in JSON form: {error}")
+    except UnicodeDecodeError:  # text is decoded a block at a time: no line to name
+        _fail(f"{path}: not UTF-8 text; {IMPORT_FILE}")
 
 
-async def _import(settings: config.Settings, principal: Principal, group: str, path: Path) -> int:
-    engines = open_engines(settings.database_url, pool_size=1)
+async def _import(
+    settings: config.Settings, principal: Principal, group: str, path: Path, lines: TextIO
+) -> int:
+    engines = await open_database(settings, create=False, pool_size=1)
     try:
-        await migrate(engines)
         registry = Registry(SqlStore(engines), SqlDeliveryQueue(engines))
-        return await registry.imports.run(principal, group, _read_versions(path))
+        return await registry.imports.run(principal, group, _read_versions(path, lines))
     except DomainError as error:
         details = "".join(f"\n  {v.field}: {v.description}" for v in error.violations)
-        sys.exit(f"modelyard-server: import stopped: {error.reason_name}: {error.message}{details}")
+        sys.exit(f"error: import stopped: {error.reason_name}: {error.message}{details}")
     finally:
         await engines.dispose()
 
@@ -130,12 +152,11 @@ async def _import(settings: config.Settings, principal: Principal, group: str, p
 async def _create_token(
     settings: config.Settings, tenant: str, subject: str, roles: list[str]
 ) -> str:
-    engines = open_engines(settings.database_url, pool_size=1)
+    engines = await open_database(settings, create=False, pool_size=1)
     try:
-        await migrate(engines)
         return await create_token(engines, tenant=tenant, subject=subject, roles=roles)
     except ValueError as error:
-        sys.exit(f"modelyard-server: {error}")
+        _fail(str(error))
     finally:
         await engines.dispose()
 

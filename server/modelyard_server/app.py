@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_reflection.v1alpha import reflection
 from modelyard.v1 import (
     approval_service_pb2,
     audit_service_pb2,
@@ -27,7 +26,7 @@ from modelyard_server.api.approval import ApprovalServicer
 from modelyard_server.api.audit import AuditServicer
 from modelyard_server.api.auth import Authenticator, AuthInterceptor
 from modelyard_server.api.decoding import DecodingInterceptor
-from modelyard_server.api.reflection import commented_pool
+from modelyard_server.api.reflection import add_reflection
 from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
@@ -37,8 +36,9 @@ from modelyard_server.deliveries.worker import DeliveryWorker
 from modelyard_server.domain.registry import Registry
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
+from modelyard_server.preflight import cannot_listen, make_data_dir, open_database
 from modelyard_server.store.deliveries import SqlDeliveryQueue
-from modelyard_server.store.engine import Engines, migrate, open_engines
+from modelyard_server.store.engine import Engines
 from modelyard_server.store.tokens import count_tokens, create_token, principal_of
 from modelyard_server.store.unit_of_work import SqlStore
 
@@ -64,7 +64,7 @@ async def ensure_admin_token(engines: Engines, settings: Settings) -> None:
     with os.fdopen(fd, "w") as handle:
         handle.write(token + "\n")
     os.chmod(path, 0o600)
-    log.warning("created the admin token in %s (mode 0600); keep it secret", path)
+    log.info("created the admin token in %s (mode 0600); keep it secret", path)
 
 
 @dataclass
@@ -102,18 +102,19 @@ def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
 
 async def prepare(settings: Settings) -> None:
     """Migrates the database and writes the first admin token, before any worker starts."""
-    engines = open_engines(settings.database_url, pool_size=1)
+    make_data_dir(settings)
+    engines = await open_database(settings, create=True, pool_size=1)
     try:
-        await migrate(engines)
         await ensure_admin_token(engines, settings)
     finally:
         await engines.dispose()
 
 
 async def start(settings: Settings) -> Running:
-    """Returns a started server; migrations are applied before it reports SERVING."""
-    engines = open_engines(settings.database_url)
-    await migrate(engines)
+    """Returns a started server; migrations are applied before it reports SERVING. Raises
+    SetupError for what the operator must fix: the data directory, the database, the address."""
+    make_data_dir(settings)
+    engines = await open_database(settings, create=True)
     await ensure_admin_token(engines, settings)
     store = SqlStore(engines)
     events = hub_settings(settings, engines.sqlite)
@@ -156,18 +157,14 @@ async def start(settings: Settings) -> Running:
     ws_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(registry.webhooks), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    reflection.enable_server_reflection(
-        (
-            *SERVICES,
-            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
-        ),
-        server,
-        pool=commented_pool(),  # type: ignore[arg-type]
-    )
-    port = server.add_insecure_port(settings.address)
+    add_reflection((*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
+    try:
+        port = server.add_insecure_port(settings.address)
+    except RuntimeError:  # grpc says only that it failed
+        port = 0
     if port == 0:
-        raise OSError(f"cannot listen on {settings.address}")
+        await engines.dispose()
+        raise cannot_listen(settings.address)
     await server.start()
     if listener is not None:
         listener.start()
@@ -181,11 +178,11 @@ async def serve(settings: Settings) -> None:
     """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
     running = await start(settings)
     host = settings.address.rsplit(":", 1)[0]
-    log.warning("modelyard serving on %s:%d (data %s)", host, running.port, settings.data_dir)
+    log.info("modelyard serving on %s:%d (data %s)", host, running.port, settings.data_dir)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
-    log.warning("shutting down")
+    log.info("shutting down")
     await running.stop(settings.grace_seconds)

@@ -15,6 +15,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_DATA_DIR = "modelyard-data"
 DEFAULT_HEARTBEAT_SECONDS = 5.0
@@ -49,10 +52,37 @@ class Settings:
     def token_file(self) -> Path:
         return self.data_dir / "admin.token"
 
+    @property
+    def database_in_data_dir(self) -> bool:
+        """Whether the database is the default one, SQLite in the data directory."""
+        return self.database_url == sqlite_url(self.data_dir)
+
     def as_environment(self) -> dict[str, str]:
         """Returns every setting as its MODELYARD_* variable: what a worker process needs to
         load exactly these settings."""
         return {option.variable: option.render(getattr(self, option.field)) for option in OPTIONS}
+
+
+def sqlite_url(data_dir: Path) -> str:
+    """Returns the URL of the default database: SQLite in the data directory."""
+    return f"sqlite:///{data_dir / 'modelyard.db'}"
+
+
+def _address(text: str) -> str:
+    host, colon, port = text.rpartition(":")
+    if not (colon and host and port.isdigit() and int(port) <= 65535):
+        raise ValueError
+    return text
+
+
+def _database_url(text: str) -> str:
+    try:
+        backend = make_url(text).get_backend_name()
+    except ArgumentError:
+        raise ValueError from None
+    if backend not in ("sqlite", "postgresql", "postgres"):
+        raise ValueError
+    return text
 
 
 def _number(text: str, *, integer: bool, minimum: float, above: bool) -> float:
@@ -71,7 +101,7 @@ class Option:
     field: str
     variable: str
     help: str
-    kind: str = "text"  # text, path, positive, non-negative, count, switch
+    kind: str = "text"  # text, path, address, database, positive, non-negative, count, switch
     flag: bool = True  # False: set by the environment only (the supervisor sets it)
     metavar: str | None = None
 
@@ -89,6 +119,10 @@ class Option:
         try:
             if self.kind == "path":
                 return Path(text).resolve()
+            if self.kind == "address":
+                return _address(text)
+            if self.kind == "database":
+                return _database_url(text)
             if self.kind == "switch":
                 if text not in ("0", "1"):
                     raise ValueError
@@ -101,11 +135,15 @@ class Option:
                 return int(_number(text, integer=True, minimum=1, above=False))
         except ValueError:
             wanted = {
+                "address": "HOST:PORT, e.g. 127.0.0.1:50051 (port 0: any free port)",
+                "database": "a postgresql:// or sqlite:/// URL",
                 "switch": "0 or 1",
                 "positive": "a number above 0",
                 "non-negative": "a number of 0 or more",
                 "count": "a whole number of 1 or more",
             }.get(self.kind, "a path")
+            if self.kind == "database":  # the password stays out of the message
+                text = _redacted(text)
             raise ValueError(f"{self.names} must be {wanted}, got {text!r}") from None
         if not text:
             raise ValueError(f"{self.names} must not be empty")
@@ -121,12 +159,13 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("address", "MODELYARD_ADDRESS", "host:port to listen on"),
+    Option("address", "MODELYARD_ADDRESS", "host:port to listen on", kind="address"),
     Option("data_dir", "MODELYARD_DATA_DIR", "the data directory", kind="path"),
     Option(
         "database_url",
         "MODELYARD_DATABASE_URL",
         "SQLAlchemy URL of the database",
+        kind="database",
     ),
     Option(
         "grace_seconds",
@@ -232,6 +271,17 @@ def load(
     settings = replace(Settings(), **values)
     settings = replace(settings, data_dir=settings.data_dir.resolve())
     if not settings.database_url:
-        url = f"sqlite:///{settings.data_dir / 'modelyard.db'}"
-        settings = replace(settings, database_url=url)
+        settings = replace(settings, database_url=sqlite_url(settings.data_dir))
     return settings
+
+
+def redacted(url: str) -> str:
+    """Returns the database URL without its password, for printing."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _redacted(text: str) -> str:
+    try:
+        return redacted(text)
+    except ArgumentError:
+        return text

@@ -50,7 +50,7 @@ def supervise(settings: Settings) -> int:
     }
     command = [sys.executable, "-m", "modelyard_server", "serve"]
     children = [subprocess.Popen(command, env=env) for _ in range(settings.workers)]
-    log.warning(
+    log.info(
         "modelyard serving on %s with %d workers (data %s)",
         address,
         len(children),
@@ -74,7 +74,7 @@ def supervise(settings: Settings) -> int:
             code = 1
             break
         time.sleep(0.2)
-    log.warning("shutting down %d workers", len(children))
+    log.info("shutting down %d workers", len(children))
     for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)

@@ -36,6 +36,11 @@ def write_versions(path: Path, count: int, *, start: int = 0, extra_line: str = 
 
 
 def run_import(data_dir: Path, group: str, path: Path) -> subprocess.CompletedProcess[str]:
+    """Imports into the data directory, which `migrate` makes the first time, as the
+    import itself refuses to."""
+    if not data_dir.exists():
+        migrate = [str(SERVER_BIN), "--data-dir", str(data_dir), "migrate"]
+        subprocess.run(migrate, capture_output=True, timeout=60, check=True)
     return subprocess.run(
         [str(SERVER_BIN), "--data-dir", str(data_dir), "import", "--group", group, str(path)],
         capture_output=True,

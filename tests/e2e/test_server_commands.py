@@ -19,6 +19,19 @@ def test_sigterm_drains_and_exits_cleanly(server_factory: ServerFactory) -> None
         assert "shutting down" in process.log_file.read_text()
 
 
+def test_a_normal_start_and_stop_log_at_info_and_nothing_louder(
+    server_factory: ServerFactory,
+) -> None:
+    """Warnings are for what an operator should look into; a first start with workers (the
+    supervisor's lines and each worker's) is not that."""
+    with server_factory(process=True, workers=2) as process:
+        assert process.stop() == 0
+        lines = process.log_file.read_text().splitlines()
+    assert {line.split()[2] for line in lines} == {"INFO"}, "\n".join(lines)
+    for said in ("created the admin token", "serving on", "with 2 workers", "shutting down"):
+        assert any(said in line for line in lines), said
+
+
 def test_unknown_roles_are_refused_when_minting_a_token(sqlite_server: Server) -> None:
     with pytest.raises(subprocess.CalledProcessError) as caught:
         operator_command(sqlite_server, *token_command("x", ("superuser",), None))
@@ -27,16 +40,7 @@ def test_unknown_roles_are_refused_when_minting_a_token(sqlite_server: Server) -
 
 def test_server_options_may_follow_the_command(tmp_path: Path) -> None:
     before = subprocess.run(
-        [
-            str(SERVER_BIN),
-            "--data-dir",
-            str(tmp_path),
-            "token",
-            "--subject",
-            "a",
-            "--role",
-            "viewer",
-        ],
+        [str(SERVER_BIN), "--data-dir", str(tmp_path), "migrate"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -58,8 +62,8 @@ def test_server_options_may_follow_the_command(tmp_path: Path) -> None:
         timeout=60,
         check=True,
     )
-    assert before.stdout.startswith("myd_") and after.stdout.startswith("myd_")
-    assert (tmp_path / "modelyard.db").exists()
+    assert before.stdout.startswith(f"migrated sqlite:///{tmp_path.resolve()}/modelyard.db")
+    assert after.stdout.startswith("myd_")
 
 
 def test_a_bad_stream_setting_stops_the_server_with_one_line(tmp_path: Path) -> None:

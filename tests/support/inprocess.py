@@ -32,6 +32,7 @@ from modelyard_server.domain.registry import Registry
 from modelyard_server.domain.watch import WatchFilter
 from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
 from modelyard_server.log.chain import LogEntry
+from modelyard_server.preflight import SetupError
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines, migrate, open_engines
 from modelyard_server.store.tables import Base
@@ -58,6 +59,7 @@ __all__ = [
     "Mutation",
     "Principal",
     "ResourceExhausted",
+    "SetupError",
     "SqlStore",
     "WatchFilter",
     "current_principal",
@@ -202,6 +204,8 @@ class InProcessServer(Server):
         thread.start()
         self._log = ThreadLog(self.log_file, thread)
         logging.getLogger().addHandler(self._log)
+        # The server's own lines at INFO, as `modelyard-server` logs them.
+        logging.getLogger("modelyard").setLevel(logging.INFO)
         try:
             self._running = self._call(app.start(settings))
         except BaseException:

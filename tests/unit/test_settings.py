@@ -60,8 +60,18 @@ def test_sqlite_in_the_data_directory_is_the_default_database(tmp_path: Path) ->
         ("watch_poll_seconds", "-1", "--watch-poll-seconds (MODELYARD_WATCH_POLL_SECONDS) must be a number of 0"),
         ("webhook_max_attempts", "0", "--webhook-max-attempts (MODELYARD_WEBHOOK_MAX_ATTEMPTS) must be a whole number"),
         ("reuse_port", "yes", "MODELYARD_REUSE_PORT must be 0 or 1"),
+        ("address", "50051", "--address (MODELYARD_ADDRESS) must be HOST:PORT, e.g. 127.0.0.1:50051"),
+        ("address", "localhost:http", "--address (MODELYARD_ADDRESS) must be HOST:PORT"),
+        ("address", ":50051", "--address (MODELYARD_ADDRESS) must be HOST:PORT"),
+        ("database_url", "db.internal/x", "--database-url (MODELYARD_DATABASE_URL) must be a postgresql://"),
     ],
 )  # fmt: skip
 def test_a_bad_value_names_its_flag_and_its_variable(field: str, text: str, said: str) -> None:
     with pytest.raises(ValueError, match=said.replace("(", r"\(").replace(")", r"\)")):
         load_settings({field: text}, environ={})
+
+
+def test_a_database_url_is_refused_without_showing_its_password() -> None:
+    with pytest.raises(ValueError, match="postgresql:// or sqlite:///") as caught:
+        load_settings({"database_url": "mysql://root:hunter2@db/x"}, environ={})
+    assert "hunter2" not in str(caught.value) and "mysql://root:***@db/x" in str(caught.value)

@@ -18,8 +18,18 @@ from typing import Any, Protocol
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from modelyard.v1 import errors_pb2 as reasons
-from sqlalchemy import Connection, Engine, Executable, Result, ScalarResult, create_engine, event
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Executable,
+    Result,
+    ScalarResult,
+    create_engine,
+    event,
+    inspect,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -227,24 +237,39 @@ async def migrate(engines: Engines) -> None:
             sync.commit()
 
 
-def migrate_blocking(url: str) -> None:
-    """Applies migrations from synchronous code (the `migrate` command)."""
+async def schema_revision(engines: Engines) -> str | None:
+    """Returns the migration the database is at; None when it has none (no schema yet).
+    Raises what connecting raises when the database cannot be reached or opened."""
+    if engines.postgres is not None:
+        async with engines.postgres.connect() as conn:
+            return await conn.run_sync(_current_revision)
+    assert engines.sqlite_read is not None
+    with engines.sqlite_read.connect() as sync:
+        return _current_revision(sync)
 
-    async def run() -> None:
-        engines = open_engines(url, pool_size=1)
-        try:
-            await migrate(engines)
-        finally:
-            await engines.dispose()
 
-    asyncio.run(run())
+def _current_revision(connection: Connection) -> str | None:
+    # Read directly: alembic's MigrationContext would log two INFO lines for one SELECT.
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    revision: str | None = connection.exec_driver_sql(
+        "SELECT version_num FROM alembic_version"
+    ).scalar()
+    return revision
+
+
+def known_revisions() -> list[str]:
+    """Returns the migrations this server has, oldest first."""
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    return [script.revision for script in reversed(list(scripts.walk_revisions()))]
 
 
 __all__: Sequence[str] = [
     "Conn",
     "Engines",
     "InlineConnection",
+    "known_revisions",
     "migrate",
-    "migrate_blocking",
     "open_engines",
+    "schema_revision",
 ]
