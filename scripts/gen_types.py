@@ -29,6 +29,7 @@ CLIENT_SRC = ROOT / "client" / "src"
 sys.path.insert(0, str(CLIENT_SRC))
 
 from modelyard.v1 import (  # noqa: E402
+    artifact_service_pb2,
     audit_service_pb2,
     errors_pb2,
     registry_service_pb2,
@@ -39,7 +40,6 @@ from modelyard.v1 import (  # noqa: E402
 TARGET = CLIENT_SRC / "modelyard" / "types.py"
 DESCRIPTOR_SET = CLIENT_SRC / "modelyard" / "v1" / "descriptor_set.binpb"
 CONFIG = ROOT / "pyproject.toml"
-MODULES = [resources_pb2, webhook_service_pb2, errors_pb2, audit_service_pb2, registry_service_pb2]
 ENUM_MODULES = [resources_pb2, webhook_service_pb2, errors_pb2]
 #: The messages the SDK returns; the messages they hold are generated too.
 ROOTS: list[type[Message]] = [
@@ -54,6 +54,7 @@ ROOTS: list[type[Message]] = [
     audit_service_pb2.VerifyAuditLogResponse,
     registry_service_pb2.TransitionModelVersionStageResponse,
     registry_service_pb2.RollbackProductionResponse,
+    artifact_service_pb2.ArtifactManifest,
 ]
 SCALARS = {
     FieldDescriptor.TYPE_STRING: "str",
@@ -86,6 +87,7 @@ from typing import Any
 
 from modelyard import _views
 from modelyard.v1 import (
+    artifact_service_pb2,
     audit_service_pb2,
     registry_service_pb2,
     resources_pb2,

@@ -14,16 +14,19 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from modelyard.v1 import (
     approval_service_pb2,
+    artifact_service_pb2,
     audit_service_pb2,
     registry_service_pb2,
     webhook_service_pb2,
 )
 from modelyard.v1 import approval_service_pb2_grpc as aps_grpc
+from modelyard.v1 import artifact_service_pb2_grpc as arts_grpc
 from modelyard.v1 import audit_service_pb2_grpc as aus_grpc
 from modelyard.v1 import registry_service_pb2_grpc as rs_grpc
 from modelyard.v1 import webhook_service_pb2_grpc as ws_grpc
 
 from modelyard_server.api.approval import ApprovalServicer
+from modelyard_server.api.artifacts import ArtifactServicer
 from modelyard_server.api.audit import AuditServicer
 from modelyard_server.api.auth import Authenticator, AuthInterceptor
 from modelyard_server.api.decoding import DecodingInterceptor
@@ -31,6 +34,7 @@ from modelyard_server.api.reflection import commented_pool
 from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
+from modelyard_server.artifacts.local import LocalBlobStore
 from modelyard_server.config import Settings
 from modelyard_server.deliveries.model import RetrySchedule
 from modelyard_server.deliveries.worker import DeliveryWorker
@@ -44,11 +48,15 @@ from modelyard_server.store.unit_of_work import SqlStore
 
 log = logging.getLogger("modelyard.server")
 
+#: How long an upload nobody writes to is kept for its client to resume it.
+UPLOAD_TTL_SECONDS = 24 * 3600
+
 SERVICES = (
     registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
     approval_service_pb2.DESCRIPTOR.services_by_name["ApprovalService"].full_name,
     audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
+    artifact_service_pb2.DESCRIPTOR.services_by_name["ArtifactService"].full_name,
 )
 DEFAULT_TENANT = "default"
 
@@ -147,13 +155,18 @@ async def start(settings: Settings) -> Running:
         # busy port must fail, not silently take half of the traffic.
         options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],
     )
-    registry = Registry(store, queue, wake_deliveries=deliveries.wake)
+    blobs = LocalBlobStore(settings.blob_dir)
+    swept = await asyncio.to_thread(blobs.sweep, UPLOAD_TTL_SECONDS)
+    if swept:
+        log.info("removed %d abandoned uploads from %s", swept, blobs.uploads)
+    registry = Registry(store, queue, blobs, wake_deliveries=deliveries.wake)
     rs_grpc.add_RegistryServiceServicer_to_server(
         RegistryServicer(registry, EventStreams(hub)), server
     )
     aps_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(registry.approvals), server)
     aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(registry.audit), server)
     ws_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(registry.webhooks), server)
+    arts_grpc.add_ArtifactServiceServicer_to_server(ArtifactServicer(registry.artifacts), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

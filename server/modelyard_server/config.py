@@ -49,6 +49,11 @@ class Settings:
     def token_file(self) -> Path:
         return self.data_dir / "admin.token"
 
+    @property
+    def blob_dir(self) -> Path:
+        """Where the local blob store keeps the bytes of held artifacts."""
+        return self.data_dir / "blobs"
+
     def as_environment(self) -> dict[str, str]:
         """Returns every setting as its MODELYARD_* variable: what a worker process needs to
         load exactly these settings."""

@@ -22,6 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from modelyard_server import app
 from modelyard_server.api.auth import Authenticator, AuthInterceptor, current_principal
+from modelyard_server.artifacts.local import LocalBlobStore
 from modelyard_server.config import OPTIONS, Settings, load
 from modelyard_server.config import load as load_settings
 from modelyard_server.domain import errors as domain_errors
@@ -103,7 +104,8 @@ async def open_domain(database: Path, tenant: str = DEFAULT_TENANT) -> AsyncIter
     await migrate(engines)
     store = SqlStore(engines)
     try:
-        yield Domain(engines, store, Registry(store, SqlDeliveryQueue(engines)), tenant)
+        blobs = LocalBlobStore(database.parent / "blobs")
+        yield Domain(engines, store, Registry(store, SqlDeliveryQueue(engines), blobs), tenant)
     finally:
         await engines.dispose()
 

@@ -10,10 +10,12 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from modelyard.v1 import artifact_service_pb2 as arts
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import webhook_service_pb2 as ws
 
 from modelyard_server.domain.filters import Node, Ordering
+from modelyard_server.domain.manifests import Digest
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.log.drafts import LogDraft
 
@@ -163,6 +165,26 @@ class LogRepository(Protocol):
         ...
 
 
+class BlobRepository(Protocol):
+    """Which blobs each group holds (uploaded to it), and the files of held artifacts."""
+
+    async def held(self, group: str, digests: Sequence[Digest]) -> set[Digest]:
+        """Returns those of the digests that the group holds."""
+        ...
+
+    async def hold(self, group: str, digest: Digest, now: int) -> None:
+        """Records that the group holds the blob (nothing if it did)."""
+        ...
+
+    async def attach(self, group: str, number: int, files: Sequence[arts.ArtifactFile]) -> None:
+        """Records the files of a version's held artifact."""
+        ...
+
+    async def files(self, group: str, number: int) -> list[arts.ArtifactFile]:
+        """Returns the files of a version's held artifact, by path."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """The repositories of one tenant on one transaction. A writing unit holds the tenant's
     log lock until it commits, so its entries are appended in commit order."""
@@ -181,6 +203,9 @@ class UnitOfWork(Protocol):
 
     @property
     def webhooks(self) -> WebhookRepository: ...
+
+    @property
+    def blobs(self) -> BlobRepository: ...
 
     @property
     def log(self) -> LogRepository: ...

@@ -11,6 +11,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from modelyard_server.domain.errors import Unavailable
 from modelyard_server.store.aliases import SqlAliases
+from modelyard_server.store.blobs import SqlBlobs
 from modelyard_server.store.engine import Conn, Engines
 from modelyard_server.store.groups import SqlGroups
 from modelyard_server.store.keys import GroupKeys
@@ -30,6 +31,7 @@ class SqlUnitOfWork:
         self.aliases = SqlAliases(conn, tenant, keys)
         self.policies = SqlPolicies(conn, tenant)
         self.webhooks = SqlWebhooks(conn, tenant)
+        self.blobs = SqlBlobs(conn, tenant, keys)
         self.log = SqlLog(conn, tenant, postgres=postgres)
 
 

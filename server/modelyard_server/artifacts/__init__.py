@@ -1,0 +1,1 @@
+"""Blob stores: where the registry keeps the bytes of the artifacts it holds."""
