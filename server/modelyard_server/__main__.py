@@ -15,7 +15,7 @@ from modelyard.v1 import resources_pb2 as pb
 from sqlalchemy.engine import make_url
 
 from modelyard_server import app, config, workers
-from modelyard_server.artifacts.local import LocalBlobStore
+from modelyard_server.artifacts import open_blob_store
 from modelyard_server.domain.errors import DomainError
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
@@ -119,9 +119,7 @@ async def _import(settings: config.Settings, principal: Principal, group: str, p
     engines = open_engines(settings.database_url, pool_size=1)
     try:
         await migrate(engines)
-        registry = Registry(
-            SqlStore(engines), SqlDeliveryQueue(engines), LocalBlobStore(settings.blob_dir)
-        )
+        registry = Registry(SqlStore(engines), SqlDeliveryQueue(engines), open_blob_store(settings))
         return await registry.imports.run(principal, group, _read_versions(path))
     except DomainError as error:
         details = "".join(f"\n  {v.field}: {v.description}" for v in error.violations)

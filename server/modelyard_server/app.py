@@ -34,7 +34,7 @@ from modelyard_server.api.reflection import commented_pool
 from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
-from modelyard_server.artifacts.local import LocalBlobStore
+from modelyard_server.artifacts import open_blob_store
 from modelyard_server.config import Settings
 from modelyard_server.deliveries.model import RetrySchedule
 from modelyard_server.deliveries.worker import DeliveryWorker
@@ -155,10 +155,10 @@ async def start(settings: Settings) -> Running:
         # busy port must fail, not silently take half of the traffic.
         options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],
     )
-    blobs = LocalBlobStore(settings.blob_dir)
+    blobs = open_blob_store(settings)
     swept = await asyncio.to_thread(blobs.sweep, UPLOAD_TTL_SECONDS)
     if swept:
-        log.info("removed %d abandoned uploads from %s", swept, blobs.uploads)
+        log.info("removed %d abandoned uploads", swept)
     registry = Registry(store, queue, blobs, wake_deliveries=deliveries.wake)
     rs_grpc.add_RegistryServiceServicer_to_server(
         RegistryServicer(registry, EventStreams(hub)), server

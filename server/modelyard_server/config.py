@@ -44,6 +44,10 @@ class Settings:
     webhook_backoff_seconds: float = 10.0
     webhook_max_attempts: int = 8
     webhook_timeout_seconds: float = 10.0
+    # Where the bytes of held artifacts go: "" for blobs/ in the data directory, or
+    # s3://bucket/prefix; and the S3 API's URL for an S3-compatible store ("": AWS's).
+    artifact_store: str = ""
+    s3_endpoint_url: str = ""
 
     @property
     def token_file(self) -> Path:
@@ -127,6 +131,18 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("address", "MODELYARD_ADDRESS", "host:port to listen on"),
+    Option(
+        "artifact_store",
+        "MODELYARD_ARTIFACT_STORE",
+        "where held artifacts' bytes go: s3://bucket/prefix (default: blobs/ in the data dir)",
+        metavar="URL",
+    ),
+    Option(
+        "s3_endpoint_url",
+        "MODELYARD_S3_ENDPOINT_URL",
+        "the URL of an S3-compatible store's API (default: AWS's); credentials as AWS's tools find them",
+        metavar="URL",
+    ),
     Option("data_dir", "MODELYARD_DATA_DIR", "the data directory", kind="path"),
     Option(
         "database_url",
@@ -236,6 +252,12 @@ def load(
             values[option.field] = option.parse(text)
     settings = replace(Settings(), **values)
     settings = replace(settings, data_dir=settings.data_dir.resolve())
+    store = settings.artifact_store
+    if store and (not store.startswith("s3://") or not store.removeprefix("s3://").strip("/")):
+        raise ValueError(
+            f"--artifact-store / MODELYARD_ARTIFACT_STORE must be s3://bucket[/prefix], got "
+            f"{store!r} (leave it unset to keep blobs in the data directory)"
+        )
     if not settings.database_url:
         url = f"sqlite:///{settings.data_dir / 'modelyard.db'}"
         settings = replace(settings, database_url=url)
