@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import cast
 
@@ -27,6 +28,11 @@ from google.protobuf.message import Message
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_SRC = ROOT / "client" / "src"
 sys.path.insert(0, str(CLIENT_SRC))
+# The generated messages only: the package's __init__ imports the file this script writes,
+# which may be stale or missing while it runs.
+_package = types.ModuleType("modelyard")
+_package.__path__ = [str(CLIENT_SRC / "modelyard")]
+sys.modules.setdefault("modelyard", _package)
 
 from modelyard.v1 import (  # noqa: E402
     artifact_service_pb2,
@@ -83,7 +89,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from modelyard import _views
 from modelyard.v1 import (
@@ -134,14 +140,24 @@ def enum_source(enum: EnumDescriptor, index: int) -> list[str]:
     prefix = snake(enum.name) + "_"
     out = [f"class {enum.name}(_views.Enum):"]
     out += docstring(comment_of(file_name, (5, index)), "    ")
-    aliases = []
+    aliases: list[tuple[str, str, int]] = []
     for number, value in enumerate(enum.values):
         short = value.name.removeprefix(prefix)
         out.append(f"    {short} = {value.number}")
         out += docstring(comment_of(file_name, (5, index, 2, number)), "    ")
         if short != value.name:
-            aliases.append(f"    {value.name} = {value.number}")
-    out += aliases
+            aliases.append((value.name, short, value.number))
+    if aliases:
+        # Type checkers take an alias assigned in the class body for a member of its own (so
+        # STAGE_PRODUCTION is not PRODUCTION, and a match over the members is never
+        # exhaustive): they are shown the alias as the member it names instead.
+        out.append("    if TYPE_CHECKING:")
+        out += [
+            f"        {alias}: ClassVar[Literal[{enum.name}.{short}]]"
+            for alias, short, _ in aliases
+        ]
+        out.append("    else:")
+        out += [f"        {alias} = {number}" for alias, _, number in aliases]
     return out
 
 
@@ -164,7 +180,10 @@ def field_source(field: FieldDescriptor, views: set[str]) -> tuple[str, str]:
         )
         if value.message_type is not None or value.enum_type is not None:
             raise SystemExit(f"{field.full_name}: maps of messages or enums are not supported")
-        return f"Mapping[{SCALARS[key.type]}, {SCALARS[value.type]}]", f"self._pb.{name}"
+        return (
+            f"Mapping[{SCALARS[key.type]}, {SCALARS[value.type]}]",
+            f"_views.ReadOnlyMap(self._pb.{name})",
+        )
     if field.enum_type is not None:
         enum = field.enum_type.name
         if repeated:
@@ -184,7 +203,7 @@ def field_source(field: FieldDescriptor, views: set[str]) -> tuple[str, str]:
         return view, f"{view}(self._pb.{name})"
     scalar = SCALARS[field.type]
     if repeated:
-        return f"Sequence[{scalar}]", f"self._pb.{name}"
+        return f"Sequence[{scalar}]", f"_views.ReadOnlyList(self._pb.{name})"
     return scalar, f"self._pb.{name}"
 
 

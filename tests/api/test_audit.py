@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
 import pytest
-from modelyard import Registry
-from modelyard.v1 import resources_pb2 as pb
+from modelyard import Action, ModelVersion, Registry
 
 from tests.support.factory import ServerFactory
 from tests.support.servers import Server
@@ -22,20 +21,23 @@ def test_every_change_writes_one_entry_with_before_and_after(
     registry.create_group(unique_group)
     version = register(registry, unique_group, description="one")
     registry.update_version(
-        pb.ModelVersion(name=version.name, description="two"), update_mask=["description"]
+        ModelVersion(name=version.name, description="two"), update_mask=["description"]
     )
     registry.delete_version(version.name)
     trail = list(registry.list_audit_events(resource=f"groups/{unique_group}"))
     assert [e.action for e in trail] == [
-        pb.ACTION_MODEL_GROUP_CREATED,
-        pb.ACTION_MODEL_VERSION_CREATED,
-        pb.ACTION_MODEL_VERSION_UPDATED,
-        pb.ACTION_MODEL_VERSION_DELETED,
+        Action.MODEL_GROUP_CREATED,
+        Action.MODEL_VERSION_CREATED,
+        Action.MODEL_VERSION_UPDATED,
+        Action.MODEL_VERSION_DELETED,
     ]
     created, updated, deleted = trail[1:]
-    assert not created.HasField("before") and created.after["description"] == "one"
-    assert updated.before["description"] == "one" and updated.after["description"] == "two"
-    assert deleted.before["description"] == "two" and not deleted.HasField("after")
+    assert created.before is None
+    assert created.after is not None and created.after["description"] == "one"
+    assert updated.before is not None and updated.before["description"] == "one"
+    assert updated.after is not None and updated.after["description"] == "two"
+    assert deleted.before is not None and deleted.before["description"] == "two"
+    assert deleted.after is None
     assert all(e.actor == "admin" and e.group == f"groups/{unique_group}" for e in trail)
     assert [e.seq for e in trail] == sorted(e.seq for e in trail)
     for previous, entry in pairwise(trail):
@@ -54,7 +56,7 @@ def test_entries_filter_by_resource_actor_action_and_time(
         len(
             list(
                 registry.list_audit_events(
-                    resource=f"groups/{unique_group}", actions=[pb.ACTION_MODEL_VERSION_CREATED]
+                    resource=f"groups/{unique_group}", actions=[Action.MODEL_VERSION_CREATED]
                 )
             )
         )
@@ -84,8 +86,8 @@ def test_entries_filter_by_resource_actor_action_and_time(
             resource=f"groups/{unique_group}", newest_first=True, page_size=1
         )
     )
-    assert [e.action for e in newest] == [pb.ACTION_MODEL_VERSION_CREATED] * 2 + [
-        pb.ACTION_MODEL_GROUP_CREATED
+    assert [e.action for e in newest] == [Action.MODEL_VERSION_CREATED] * 2 + [
+        Action.MODEL_GROUP_CREATED
     ]
 
 

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 from google.protobuf import json_format
-from modelyard import Registry, errors
+from modelyard import (
+    Action,
+    ApprovalPolicy,
+    ApprovalStatus,
+    Decision,
+    ModelVersion,
+    Registry,
+    Stage,
+    errors,
+)
 from modelyard.v1 import resources_pb2 as pb
 
 from tests.support.servers import Server
 from tests.support.versions import register
 
-NONE, STAGING, PRODUCTION, ARCHIVED = (
-    pb.STAGE_NONE,
-    pb.STAGE_STAGING,
-    pb.STAGE_PRODUCTION,
-    pb.STAGE_ARCHIVED,
-)
+NONE, STAGING, PRODUCTION, ARCHIVED = Stage.NONE, Stage.STAGING, Stage.PRODUCTION, Stage.ARCHIVED
 ALLOWED = {
     (NONE, STAGING),
     (NONE, ARCHIVED),
@@ -31,7 +34,7 @@ ALLOWED = {
     (ARCHIVED, STAGING),
 }
 # How to bring a fresh version to each stage.
-PATHS: dict[int, list[int]] = {
+PATHS: dict[Stage, list[Stage]] = {
     NONE: [],
     STAGING: [STAGING],
     PRODUCTION: [STAGING, PRODUCTION],
@@ -68,7 +71,7 @@ def team(server: Server, tokens: dict[str, str]) -> Iterator[Team]:
         client.close()
 
 
-def approved(team: Team, group: str) -> pb.ModelVersion:
+def approved(team: Team, group: str) -> ModelVersion:
     """Registers a version (as admin) and has Ann approve it."""
     version = register(team.admin, group)
     return team.ann.approve(version.name, reason="evaluation passed")
@@ -78,7 +81,7 @@ def approved(team: Team, group: str) -> pb.ModelVersion:
     ("start", "target"), list(itertools.product(PATHS, [STAGING, PRODUCTION, ARCHIVED, NONE]))
 )
 def test_every_transition_is_allowed_or_refused_as_the_lifecycle_says(
-    team: Team, unique_group: str, start: int, target: int
+    team: Team, unique_group: str, start: Stage, target: Stage
 ) -> None:
     team.admin.create_group(unique_group)
     version = approved(team, unique_group)
@@ -88,7 +91,8 @@ def test_every_transition_is_allowed_or_refused_as_the_lifecycle_says(
     if (start, target) in ALLOWED:
         moved = team.dee.transition(version.name, target, reason="as planned").model_version
         assert moved.stage == target
-        assert moved.stage_time.ToMicroseconds() >= version.stage_time.ToMicroseconds()
+        assert moved.stage_time is not None and version.stage_time is not None
+        assert moved.stage_time >= version.stage_time
         entry = next(
             iter(
                 team.admin.list_audit_events(
@@ -129,8 +133,9 @@ def test_promotion_archives_the_version_it_replaces_in_the_same_change(
     assert production_name(team, unique_group) == second.name
     entry = next(iter(team.admin.list_audit_events(resource=second.name, newest_first=True)))
     assert [r.resource for r in entry.related] == [first.name]
-    assert entry.related[0].before["stage"] == "STAGE_PRODUCTION"
-    assert entry.related[0].after["stage"] == "STAGE_ARCHIVED"
+    before, after = entry.related[0].before, entry.related[0].after
+    assert before is not None and before["stage"] == "STAGE_PRODUCTION"
+    assert after is not None and after["stage"] == "STAGE_ARCHIVED"
 
 
 def production_name(team: Team, group: str) -> str | None:
@@ -139,16 +144,14 @@ def production_name(team: Team, group: str) -> str | None:
     return None if version is None else version.name
 
 
-def replay_stages(team: Team, group: str) -> dict[str, int]:
+def replay_stages(team: Team, group: str) -> dict[str, Stage]:
     """Rebuilds every version's stage from the group's log alone."""
-    stages: dict[str, int] = {}
+    stages: dict[str, Stage] = {}
     for entry in team.admin.list_audit_events(resource=f"groups/{group}"):
         snapshots = [(entry.resource, entry.after), *((r.resource, r.after) for r in entry.related)]
         for resource, after in snapshots:
-            if "/versions/" in resource and after.fields:
-                version = json_format.Parse(
-                    json.dumps(json_format.MessageToDict(after)), pb.ModelVersion()
-                )
+            if "/versions/" in resource and after:
+                version = ModelVersion(json_format.ParseDict(after, pb.ModelVersion()))
                 stages[resource] = version.stage
     return stages
 
@@ -161,7 +164,7 @@ def test_twenty_concurrent_promotions_leave_one_production_version_and_a_log_tha
     for version in versions:
         team.dee.transition(version.name, STAGING)
 
-    def promote(version: pb.ModelVersion) -> str:
+    def promote(version: ModelVersion) -> str:
         try:
             team.dee.promote(version.name)
         except errors.InvalidTransition:
@@ -182,22 +185,24 @@ def test_a_two_approver_policy_needs_two_distinct_reviewers(team: Team, unique_g
     team.admin.create_group(unique_group)
     policy = team.admin.get_approval_policy(unique_group)
     assert policy.required_approvals == 1 and not policy.allow_self_approval
-    policy.required_approvals = 2
-    team.admin.update_approval_policy(policy, update_mask=["required_approvals"])
+    team.admin.update_approval_policy(
+        ApprovalPolicy(name=policy.name, required_approvals=2, etag=policy.etag),
+        update_mask=["required_approvals"],
+    )
     version = register(team.admin, unique_group)
     once = team.ann.approve(version.name, reason="looks good")
-    assert once.approval_status == pb.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL
+    assert once.approval_status == ApprovalStatus.PENDING_MANUAL_APPROVAL
     assert list(once.approvers) == ["ann"]
     twice = team.ann.approve(version.name, reason="still good")
-    assert twice.approval_status == pb.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL
+    assert twice.approval_status == ApprovalStatus.PENDING_MANUAL_APPROVAL
     assert list(twice.approvers) == ["ann"]  # an approval counts once per reviewer
     done = team.bob.approve(version.name, reason="agreed")
-    assert done.approval_status == pb.APPROVAL_STATUS_APPROVED
+    assert done.approval_status == ApprovalStatus.APPROVED
     assert list(done.approvers) == ["ann", "bob"]
     history = list(team.admin.list_approvals(version.name))
     assert [(d.reviewer, d.decision, d.resulting_status) for d in history] == [
-        ("ann", pb.DECISION_APPROVE, pb.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL),
-        ("bob", pb.DECISION_APPROVE, pb.APPROVAL_STATUS_APPROVED),
+        ("ann", Decision.APPROVE, ApprovalStatus.PENDING_MANUAL_APPROVAL),
+        ("bob", Decision.APPROVE, ApprovalStatus.APPROVED),
     ]
     assert history[1].reason == "agreed"
 
@@ -210,13 +215,14 @@ def test_the_registrant_may_not_approve_their_own_version_by_default(
     with pytest.raises(errors.SelfApprovalForbidden):
         team.carl.approve(own.name)
     assert (
-        team.admin.get_version(own.name).approval_status
-        == pb.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL
+        team.admin.get_version(own.name).approval_status == ApprovalStatus.PENDING_MANUAL_APPROVAL
     )
     policy = team.admin.get_approval_policy(unique_group)
-    policy.allow_self_approval = True
-    team.admin.update_approval_policy(policy, update_mask=["allow_self_approval"])
-    assert team.carl.approve(own.name).approval_status == pb.APPROVAL_STATUS_APPROVED
+    team.admin.update_approval_policy(
+        ApprovalPolicy(name=policy.name, allow_self_approval=True, etag=policy.etag),
+        update_mask=["allow_self_approval"],
+    )
+    assert team.carl.approve(own.name).approval_status == ApprovalStatus.APPROVED
 
 
 def test_roles_separate_approving_from_deploying(team: Team, unique_group: str) -> None:
@@ -229,7 +235,7 @@ def test_roles_separate_approving_from_deploying(team: Team, unique_group: str) 
         team.ann.transition(version.name, STAGING)
     with pytest.raises(errors.MissingPermission):
         team.ann.update_approval_policy(
-            pb.ApprovalPolicy(name=f"groups/{unique_group}/approvalPolicy", required_approvals=5),
+            ApprovalPolicy(name=f"groups/{unique_group}/approvalPolicy", required_approvals=5),
             update_mask=["required_approvals"],
         )
 
@@ -251,17 +257,17 @@ def test_rejecting_the_production_version_rolls_production_back(
         team.dee.transition(version.name, STAGING)
         team.dee.promote(version.name)
     revoked = team.bob.reject(second.name, reason="drift in production")
-    assert revoked.approval_status == pb.APPROVAL_STATUS_REJECTED
+    assert revoked.approval_status == ApprovalStatus.REJECTED
     assert revoked.stage == ARCHIVED
     assert production_name(team, unique_group) == first.name
     entry = next(iter(team.admin.list_audit_events(resource=second.name, newest_first=True)))
-    assert entry.action == pb.ACTION_APPROVAL_CHANGED
+    assert entry.action == Action.APPROVAL_CHANGED
     assert [r.resource for r in entry.related] == [first.name]
     # With nothing to fall back on, the rejected version simply leaves production.
     team.bob.reject(first.name, reason="also drifting")
     assert team.admin.production(unique_group) is None
     states = [(v.approval_status, v.stage) for v in team.admin.list_versions(unique_group)]
-    assert (pb.APPROVAL_STATUS_REJECTED, PRODUCTION) not in states
+    assert (ApprovalStatus.REJECTED, PRODUCTION) not in states
 
 
 def test_rollback_restores_the_previous_production_version(team: Team, unique_group: str) -> None:
@@ -277,7 +283,7 @@ def test_rollback_restores_the_previous_production_version(team: Team, unique_gr
     assert [v.name for v in back.archived_versions] == [second.name]
     assert production_name(team, unique_group) == first.name
     entry = next(iter(team.admin.list_audit_events(resource=first.name, newest_first=True)))
-    assert entry.action == pb.ACTION_ROLLED_BACK and entry.reason == "latency regression"
+    assert entry.action == Action.ROLLED_BACK and entry.reason == "latency regression"
     # Rolling back again swaps them back: the previous production version is now the second.
     assert team.dee.rollback(unique_group).restored_version.name == second.name
 
@@ -318,8 +324,10 @@ def test_ab_production_needs_the_policy_and_the_request_to_keep(
     with pytest.raises(errors.ProductionLimitReached):
         team.dee.promote(b.name, keep_existing_production=True)
     policy = team.admin.get_approval_policy(unique_group)
-    policy.max_production_versions = 2
-    team.admin.update_approval_policy(policy, update_mask=["max_production_versions"])
+    team.admin.update_approval_policy(
+        ApprovalPolicy(name=policy.name, max_production_versions=2, etag=policy.etag),
+        update_mask=["max_production_versions"],
+    )
     team.dee.promote(b.name, keep_existing_production=True)
     assert {
         v.name for v in team.admin.list_versions(unique_group, filter="stage = PRODUCTION")
@@ -355,7 +363,7 @@ def test_aliases_point_move_and_resolve(team: Team, unique_group: str) -> None:
         team.admin.by_alias(unique_group, "champion")
     assert list(team.admin.get_version(two.name).aliases) == []
     actions = [e.action for e in team.admin.list_audit_events(resource=f"groups/{unique_group}")]
-    assert actions.count(pb.ACTION_ALIAS_SET) == 3 and actions.count(pb.ACTION_ALIAS_DELETED) == 1
+    assert actions.count(Action.ALIAS_SET) == 3 and actions.count(Action.ALIAS_DELETED) == 1
 
 
 @pytest.mark.parametrize("name", ["latest", "v2", "Champion", "-x"])
@@ -370,9 +378,7 @@ def test_reserved_and_malformed_alias_names_are_refused(
 
 def test_protected_aliases_only_point_at_approved_versions(team: Team, unique_group: str) -> None:
     team.admin.create_group(unique_group)
-    policy = team.admin.get_approval_policy(unique_group)
-    policy.protected_aliases.append("champion")
-    team.admin.update_approval_policy(policy, update_mask=["protected_aliases"])
+    protect(team, unique_group, "champion")
     pending = register(team.admin, unique_group)
     with pytest.raises(errors.VersionNotApproved):
         team.dee.set_alias(unique_group, "champion", pending.version)
@@ -401,7 +407,7 @@ def test_latest_approved_and_production_answer_the_usual_questions(
 
 def test_a_bad_policy_is_refused_with_the_fields_to_fix(team: Team, unique_group: str) -> None:
     team.admin.create_group(unique_group)
-    bad = pb.ApprovalPolicy(
+    bad = ApprovalPolicy(
         name=f"groups/{unique_group}/approvalPolicy",
         required_approvals=0,
         approver_roles=["wizard"],
@@ -413,10 +419,13 @@ def test_a_bad_policy_is_refused_with_the_fields_to_fix(team: Team, unique_group
     assert team.admin.get_approval_policy(unique_group).required_approvals == 1
 
 
-def protect(team: Team, group: str, *aliases: str) -> pb.ApprovalPolicy:
+def protect(team: Team, group: str, *aliases: str) -> ApprovalPolicy:
+    """Returns the group's policy after adding `aliases` to its protected aliases."""
     policy = team.admin.get_approval_policy(group)
-    policy.protected_aliases.extend(aliases)
-    return team.admin.update_approval_policy(policy, update_mask=["protected_aliases"])
+    changed = ApprovalPolicy(
+        name=policy.name, protected_aliases=[*policy.protected_aliases, *aliases], etag=policy.etag
+    )
+    return team.admin.update_approval_policy(changed, update_mask=["protected_aliases"])
 
 
 def test_rejecting_a_version_deletes_the_protected_aliases_on_it_in_the_same_entry(
@@ -428,16 +437,16 @@ def test_rejecting_a_version_deletes_the_protected_aliases_on_it_in_the_same_ent
     team.dee.set_alias(unique_group, "champion", good.version)
     team.dee.set_alias(unique_group, "scratch", good.version)
     rejected = team.bob.reject(good.name, reason="leaks labels")
-    assert rejected.approval_status == pb.APPROVAL_STATUS_REJECTED
+    assert rejected.approval_status == ApprovalStatus.REJECTED
     # An unprotected alias may stay.
     assert list(rejected.aliases) == [f"groups/{unique_group}/aliases/scratch"]
     with pytest.raises(errors.AliasNotFound):
         team.admin.by_alias(unique_group, "champion")
     assert team.admin.by_alias(unique_group, "scratch").name == good.name
     [entry] = list(team.admin.list_audit_events(resource=good.name, newest_first=True))[:1]
-    assert entry.action == pb.ACTION_APPROVAL_CHANGED
+    assert entry.action == Action.APPROVAL_CHANGED
     assert [r.resource for r in entry.related] == [f"groups/{unique_group}/aliases/champion"]
-    assert not entry.related[0].HasField("after")
+    assert entry.related[0].after is None
 
 
 def test_rejecting_the_production_version_rolls_back_and_drops_its_protected_alias(
@@ -457,7 +466,7 @@ def test_rejecting_the_production_version_rolls_back_and_drops_its_protected_ali
     with pytest.raises(errors.AliasNotFound):
         team.admin.by_alias(unique_group, "champion")
     for version in team.admin.list_versions(unique_group):
-        if version.approval_status == pb.APPROVAL_STATUS_REJECTED:
+        if version.approval_status == ApprovalStatus.REJECTED:
             assert f"groups/{unique_group}/aliases/champion" not in version.aliases
 
 

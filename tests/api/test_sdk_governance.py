@@ -7,18 +7,18 @@ tests/unit/test_sdk_governance_requests.py.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import AsyncIterator
 
 import modelyard
 import pytest
-from modelyard import AsyncRegistry
-from modelyard.v1 import resources_pb2 as pb
+from modelyard import ApprovalStatus, AsyncRegistry, Decision, Stage
 
 from tests.support.servers import Server
 from tests.support.versions import sha
 
 
-def name_of(version: pb.ModelVersion | None) -> str | None:
+def name_of(version: modelyard.ModelVersion | None) -> str | None:
     return None if version is None else version.name
 
 
@@ -48,7 +48,7 @@ async def test_the_async_registry_approves_promotes_and_rolls_back(
     first = await admin.register(unique_group, uri="s3://m/1", sha256=sha())
     second = await admin.register(unique_group, uri="s3://m/2", sha256=sha())
     approved = await reviewer.approve(unique_group, 1, reason="evaluated")
-    assert approved.approval_status == pb.APPROVAL_STATUS_APPROVED
+    assert approved.approval_status == ApprovalStatus.APPROVED
     await reviewer.approve(second.name, reason="evaluated too")
     decisions = await admin.list_approvals(unique_group)
     assert [(d.version, d.reviewer) async for d in decisions] == [
@@ -56,10 +56,12 @@ async def test_the_async_registry_approves_promotes_and_rolls_back(
         (second.name, "rita"),
     ]
     staged = await admin.transition(first.name, "staging", reason="to staging")
-    assert staged.model_version.stage == pb.STAGE_STAGING
+    assert staged.model_version.stage == Stage.STAGING
     promoted = await admin.promote(first.name, reason="first release")
-    assert promoted.stage == pb.STAGE_PRODUCTION
-    await admin.transition(second.name, pb.STAGE_STAGING)
+    assert promoted.stage == Stage.PRODUCTION
+    restaged = await admin.transition(unique_group, 2, Stage.STAGING)
+    assert restaged.model_version.name == second.name
+    assert restaged.model_version.stage == Stage.STAGING
     await admin.promote(unique_group, 2)
     assert [v.name for v in await admin.production_versions(unique_group)] == [second.name]
     back = await admin.rollback(unique_group, reason="latency")
@@ -68,10 +70,10 @@ async def test_the_async_registry_approves_promotes_and_rolls_back(
     assert name_of(await admin.production(unique_group)) == first.name
     assert name_of(await admin.latest_approved(unique_group)) == second.name
     rejected = await reviewer.reject(unique_group, 1, reason="bias found")
-    assert rejected.approval_status == pb.APPROVAL_STATUS_REJECTED
+    assert rejected.approval_status == ApprovalStatus.REJECTED
     assert name_of(await admin.production(unique_group)) == second.name
     history = await admin.list_approvals(first.name)
-    assert [d.decision async for d in history] == [pb.DECISION_APPROVE, pb.DECISION_REJECT]
+    assert [d.decision async for d in history] == [Decision.APPROVE, Decision.REJECT]
 
 
 async def test_with_ab_production_the_most_recently_promoted_version_is_the_production_one(
@@ -79,8 +81,9 @@ async def test_with_ab_production_the_most_recently_promoted_version_is_the_prod
 ) -> None:
     await admin.create_group(unique_group)
     policy = await admin.get_approval_policy(unique_group)
-    policy.max_production_versions = 2
-    updated = await admin.update_approval_policy(policy, update_mask=["max_production_versions"])
+    changed = copy.deepcopy(policy.proto)  # a view's message is the view's: change a copy
+    changed.max_production_versions = 2
+    updated = await admin.update_approval_policy(changed, update_mask=["max_production_versions"])
     assert updated.max_production_versions == 2
     versions = []
     for n in range(2):

@@ -63,21 +63,17 @@ def test_register_sends_every_field_and_gets_them_back(
         lineage=modelyard.Lineage(code_repository="https://git.example/fraud", code_commit="abc"),
         model_card=modelyard.ModelCard(intended_use="review queue ranking"),
         schema=modelyard.ModelSchema(
-            inputs=[
-                modelyard.ColumnSpec(name="amount", type=modelyard.ColumnType.COLUMN_TYPE_DOUBLE)
-            ]
+            inputs=[modelyard.ColumnSpec(name="amount", type=modelyard.ColumnType.DOUBLE)]
         ),
     )
-    assert version.artifact.format == modelyard.ArtifactFormat.ARTIFACT_FORMAT_SAVED_MODEL
+    assert version.artifact.format == modelyard.ArtifactFormat.SAVED_MODEL
     assert version.artifact.size_bytes == 2048
     assert dict(version.metrics) == {"auc": 0.91}
     assert version.lineage.code_commit == "abc"
     assert version.model_card.intended_use == "review queue ranking"
     assert version.schema.inputs[0].name == "amount"
-    assert version.stage == modelyard.Stage.STAGE_NONE
-    assert (
-        version.approval_status == modelyard.ApprovalStatus.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL
-    )
+    assert version.stage == modelyard.Stage.NONE
+    assert version.approval_status == modelyard.ApprovalStatus.PENDING_MANUAL_APPROVAL
 
 
 def test_set_tag_changes_one_tag_and_keeps_the_others(
@@ -164,9 +160,9 @@ def test_audit_events_filter_by_action_name_and_time(registry: Registry, unique_
     group = f"groups/{unique_group}"
     actions = [e.action for e in registry.list_audit_events(resource=group)]
     assert actions == [
-        modelyard.Action.ACTION_MODEL_GROUP_CREATED,
-        modelyard.Action.ACTION_MODEL_VERSION_CREATED,
-        modelyard.Action.ACTION_MODEL_VERSION_UPDATED,
+        modelyard.Action.MODEL_GROUP_CREATED,
+        modelyard.Action.MODEL_VERSION_CREATED,
+        modelyard.Action.MODEL_VERSION_UPDATED,
     ]
     only_updates = list(
         registry.list_audit_events(
@@ -177,7 +173,7 @@ def test_audit_events_filter_by_action_name_and_time(registry: Registry, unique_
     later = datetime.now(UTC) + timedelta(hours=1)
     assert list(registry.list_audit_events(resource=group, start_time=later)) == []
     newest = next(iter(registry.list_audit_events(resource=group, newest_first=True)))
-    assert newest.action == modelyard.Action.ACTION_MODEL_VERSION_UPDATED
+    assert newest.action == modelyard.Action.MODEL_VERSION_UPDATED
     assert registry.verify_audit_log().ok
 
 

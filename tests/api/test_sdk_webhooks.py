@@ -30,12 +30,12 @@ def test_a_webhook_is_created_listed_fetched_by_id_or_name_and_deleted(
         "https://hooks.example.com/modelyard",
         secret=SECRET,
         group=f"groups/{unique_group}",
-        actions=["stage_changed", Action.ACTION_ALIAS_SET],
+        actions=["stage_changed", Action.ALIAS_SET],
         description="deploy bot",
     )
     assert webhook.name.startswith("webhooks/wh-") and webhook.secret == ""
     assert webhook.group == f"groups/{unique_group}" and webhook.created_by == "admin"
-    assert list(webhook.actions) == [Action.ACTION_STAGE_CHANGED, Action.ACTION_ALIAS_SET]
+    assert list(webhook.actions) == [Action.STAGE_CHANGED, Action.ALIAS_SET]
     webhook_id = webhook.name.removeprefix("webhooks/")
     assert registry.get_webhook(webhook_id) == registry.get_webhook(webhook.name) == webhook
 
@@ -86,17 +86,17 @@ def test_a_failing_delivery_is_listed_failed_after_its_retries_and_redelivered(
 
         wait_until(lambda: len(failed()) == 1, what="the delivery to fail")
         [delivery] = registry.list_webhook_deliveries(webhook.name)
-        assert delivery.state == DeliveryState.DELIVERY_STATE_FAILED
+        assert delivery.state == DeliveryState.FAILED
         assert delivery.attempts == 3 and delivery.last_response_code == 503
         assert delivery.last_error == "HTTP 503" and delivery.resource == version.name
         assert len(receiver.received) == 3
-        succeeded = DeliveryState.DELIVERY_STATE_SUCCEEDED
+        succeeded = DeliveryState.SUCCEEDED
         assert list(registry.list_webhook_deliveries(webhook.name, state=succeeded)) == []
 
         receiver.status = 200
         again = registry.redeliver(delivery.name)
         assert again.name == delivery.name
-        assert again.state == DeliveryState.DELIVERY_STATE_PENDING and again.attempts == 0
+        assert again.state == DeliveryState.PENDING and again.attempts == 0
         wait_until(
             lambda: (
                 [d.seq for d in registry.list_webhook_deliveries(webhook.name, state=succeeded)]

@@ -5,8 +5,21 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from modelyard import Registry, errors
-from modelyard.v1 import resources_pb2 as pb
+from modelyard import (
+    Action,
+    ApprovalStatus,
+    ArtifactFormat,
+    ColumnSpec,
+    ColumnType,
+    Lineage,
+    ModelCard,
+    ModelGroup,
+    ModelSchema,
+    ModelVersion,
+    Registry,
+    Stage,
+    errors,
+)
 
 from tests.support.versions import register, sha
 
@@ -28,25 +41,25 @@ def test_a_registered_version_is_numbered_pending_and_in_stage_none(
         tags={"team": "risk"},
         description="first",
         inference_image="ghcr.io/acme/serve:1",
-        lineage=pb.Lineage(
+        lineage=Lineage(
             code_repository="https://github.com/acme/fraud",
             code_commit="abc123",
             dataset_uri="s3://data/fraud/",
             dataset_digest="sha256:00",
             training_job="job-1",
         ),
-        model_card=pb.ModelCard(intended_use="scoring", limitations="not for loans"),
-        schema=pb.ModelSchema(
-            inputs=[pb.ColumnSpec(name="amount", type=pb.COLUMN_TYPE_DOUBLE, min=0, max=1e6)]
+        model_card=ModelCard(intended_use="scoring", limitations="not for loans"),
+        schema=ModelSchema(
+            inputs=[ColumnSpec(name="amount", type=ColumnType.DOUBLE, min=0, max=1e6)]
         ),
     )
     assert version.name == f"groups/{unique_group}/versions/1"
     assert version.version == 1
-    assert version.approval_status == pb.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL
-    assert version.stage == pb.STAGE_NONE
+    assert version.approval_status == ApprovalStatus.PENDING_MANUAL_APPROVAL
+    assert version.stage == Stage.NONE
     assert version.created_by == "admin"
     assert version.etag
-    assert version.artifact.format == pb.ARTIFACT_FORMAT_ONNX
+    assert version.artifact.format == ArtifactFormat.ONNX
     fetched = registry.get_version(unique_group, 1)
     assert fetched == version
     assert registry.get_group(unique_group).latest_version == 1
@@ -69,7 +82,7 @@ def test_fifty_concurrent_registrations_get_versions_1_to_50_each_once(
     created = [
         e.version
         for e in registry.list_audit_events(
-            resource=f"groups/{unique_group}", actions=[pb.ACTION_MODEL_VERSION_CREATED]
+            resource=f"groups/{unique_group}", actions=[Action.MODEL_VERSION_CREATED]
         )
     ]
     assert created == list(range(1, 51))
@@ -103,13 +116,13 @@ def test_a_stale_etag_aborts_update_and_delete(registry: Registry, unique_group:
     registry.create_group(unique_group)
     version = register(registry, unique_group)
     fresh = registry.update_version(
-        pb.ModelVersion(name=version.name, description="new", etag=version.etag),
+        ModelVersion(name=version.name, description="new", etag=version.etag),
         update_mask=["description"],
     )
     assert fresh.description == "new" and fresh.etag != version.etag
     with pytest.raises(errors.StaleEtag):
         registry.update_version(
-            pb.ModelVersion(name=version.name, description="lost", etag=version.etag),
+            ModelVersion(name=version.name, description="lost", etag=version.etag),
             update_mask=["description"],
         )
     with pytest.raises(errors.StaleEtag):
@@ -117,12 +130,12 @@ def test_a_stale_etag_aborts_update_and_delete(registry: Registry, unique_group:
     assert registry.get_version(version.name).description == "new"
     group = registry.get_group(unique_group)
     updated = registry.update_group(
-        pb.ModelGroup(name=group.name, description="d", etag=group.etag),
+        ModelGroup(name=group.name, description="d", etag=group.etag),
         update_mask=["description"],
     )
     with pytest.raises(errors.StaleEtag):
         registry.update_group(
-            pb.ModelGroup(name=group.name, description="x", etag=group.etag),
+            ModelGroup(name=group.name, description="x", etag=group.etag),
             update_mask=["description"],
         )
     assert registry.get_group(unique_group).description == updated.description == "d"
@@ -141,15 +154,15 @@ def test_a_retry_with_the_same_request_id_returns_the_first_result_and_writes_no
     assert len(entries) == 1 and entries[0].request_id == "retry-1"
     # An update retried after a later change still answers with the first result.
     updated = registry.update_version(
-        pb.ModelVersion(name=first.name, description="a"),
+        ModelVersion(name=first.name, description="a"),
         update_mask=["description"],
         request_id="retry-2",
     )
     registry.update_version(
-        pb.ModelVersion(name=first.name, description="b"), update_mask=["description"]
+        ModelVersion(name=first.name, description="b"), update_mask=["description"]
     )
     replay = registry.update_version(
-        pb.ModelVersion(name=first.name, description="a"),
+        ModelVersion(name=first.name, description="a"),
         update_mask=["description"],
         request_id="retry-2",
     )
@@ -215,24 +228,22 @@ def test_only_description_tags_and_model_card_can_change(
         "inference_image",
     ]:
         with pytest.raises(errors.ImmutableField):
-            registry.update_version(pb.ModelVersion(name=version.name), update_mask=[path])
+            registry.update_version(ModelVersion(name=version.name), update_mask=[path])
     for path in ["stage", "approval_status", "etag", "create_time"]:
         with pytest.raises(errors.ImmutableField):
-            registry.update_version(pb.ModelVersion(name=version.name), update_mask=[path])
+            registry.update_version(ModelVersion(name=version.name), update_mask=[path])
     with pytest.raises(errors.InvalidField):
-        registry.update_version(pb.ModelVersion(name=version.name), update_mask=["nonsense"])
+        registry.update_version(ModelVersion(name=version.name), update_mask=["nonsense"])
     assert registry.get_version(version.name) == version
 
     tagged = registry.set_tag(unique_group, 1, "owner", "ana")
     assert dict(tagged.tags) == {"team": "risk", "tier": "1", "owner": "ana"}
-    untagged = registry.update_version(
-        pb.ModelVersion(name=version.name), update_mask=["tags.tier"]
-    )
+    untagged = registry.update_version(ModelVersion(name=version.name), update_mask=["tags.tier"])
     assert dict(untagged.tags) == {"team": "risk", "owner": "ana"}
     carded = registry.update_version(
-        pb.ModelVersion(
+        ModelVersion(
             name=version.name,
-            model_card=pb.ModelCard(limitations="no loans", intended_use="ignored"),
+            model_card=ModelCard(limitations="no loans", intended_use="ignored"),
         ),
         update_mask=["model_card.limitations"],
     )
@@ -243,13 +254,13 @@ def test_only_description_tags_and_model_card_can_change(
 def test_lineage_must_name_versions_that_exist(registry: Registry, unique_group: str) -> None:
     registry.create_group(unique_group)
     parent = register(registry, unique_group)
-    child = register(registry, unique_group, lineage=pb.Lineage(parent_versions=[parent.name]))
+    child = register(registry, unique_group, lineage=Lineage(parent_versions=[parent.name]))
     assert list(child.lineage.parent_versions) == [parent.name]
     with pytest.raises(errors.ReferencedVersionNotFound) as caught:
         register(
             registry,
             unique_group,
-            lineage=pb.Lineage(depends_on=[f"groups/{unique_group}/versions/99"]),
+            lineage=Lineage(depends_on=[f"groups/{unique_group}/versions/99"]),
         )
     assert "versions/99" in caught.value.message
 
@@ -264,10 +275,11 @@ def test_deleting_a_group_with_versions_needs_force(registry: Registry, unique_g
         registry.get_group(unique_group)
     deleted = list(
         registry.list_audit_events(
-            resource=f"groups/{unique_group}", actions=[pb.ACTION_MODEL_GROUP_DELETED]
+            resource=f"groups/{unique_group}", actions=[Action.MODEL_GROUP_DELETED]
         )
     )
-    assert len(deleted) == 1 and deleted[0].before["name"] == f"groups/{unique_group}"
+    assert len(deleted) == 1
+    assert deleted[0].before is not None and deleted[0].before["name"] == f"groups/{unique_group}"
 
 
 def test_creating_an_existing_group_is_refused(registry: Registry, unique_group: str) -> None:

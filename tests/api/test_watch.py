@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 import pytest
-from modelyard import AsyncRegistry, AuditEvent, Registry, errors
+from modelyard import Action, AsyncRegistry, AuditEvent, ModelCard, Registry, errors
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import registry_service_pb2_grpc
 from modelyard.v1 import resources_pb2 as pb
@@ -22,7 +22,7 @@ from tests.support.factory import ServerFactory
 from tests.support.servers import Server
 from tests.support.status import reason_of
 from tests.support.stubs import Raw, approve, move
-from tests.support.versions import register
+from tests.support.versions import register, sha
 
 # Enough 65 kB events to overrun gRPC's flow-control windows and a small server buffer.
 WRITES = 150
@@ -37,8 +37,9 @@ def test_a_watch_from_now_hands_out_only_what_commits_after_it(
         assert watch.cursor == head(registry)
         later = register(registry, unique_group)
         [event] = read(watch, 1)
-    assert event.action == pb.ACTION_MODEL_VERSION_CREATED
-    assert event.resource == later.name and event.after["name"] == later.name
+    assert event.action == Action.MODEL_VERSION_CREATED
+    assert event.resource == later.name
+    assert event.after is not None and event.after["name"] == later.name
     assert event.seq == watch.cursor
 
 
@@ -84,7 +85,7 @@ def test_filters_pick_groups_actions_and_versions_including_related_changes(
         "group": ({"groups": [unique_group]}, lambda e: e.group == f"groups/{unique_group}"),
         "action": (
             {"groups": [unique_group, other], "actions": ["STAGE_CHANGED"]},
-            lambda e: e.action == pb.ACTION_STAGE_CHANGED,
+            lambda e: e.action == Action.STAGE_CHANGED,
         ),
         "version": ({"versions": [v1.name]}, lambda e: v1.name in touched(e)),
     }
@@ -155,7 +156,7 @@ def test_a_subscriber_that_falls_behind_is_ended_and_resumes_without_loss(
             timeout=60,  # a stream that is never ended fails the test instead of hanging it
         )
         start = next(call).heartbeat.head_seq  # subscribed; now it stops reading
-        card = pb.ModelCard(intended_use="x" * 65_000)  # big events fill gRPC's windows fast
+        card = ModelCard(intended_use="x" * 65_000)  # big events fill gRPC's windows fast
         for _ in range(WRITES):
             register(registry, "slow", model_card=card)
         received: list[int] = []
@@ -191,7 +192,7 @@ def test_the_sdk_watch_resumes_by_itself_when_the_server_ends_a_slow_stream(
 
             consumer = threading.Thread(target=consume)
             consumer.start()
-            card = pb.ModelCard(intended_use="y" * 65_000)
+            card = ModelCard(intended_use="y" * 65_000)
             for _ in range(WRITES):
                 register(registry, "burst", model_card=card)
             gate.set()
@@ -220,6 +221,51 @@ async def test_the_async_watch_hands_out_events_in_order(server: Server, unique_
     assert [e.resource for e in got] == [v.name for v in made]
     assert start is not None and seqs(got) == list(range(start + 1, start + 4))
     assert watch.cursor == got[-1].seq
+
+
+async def test_async_with_opens_the_async_watch_so_from_now_means_from_then(
+    server: Server, unique_group: str
+) -> None:
+    async with AsyncRegistry(server.address, token=server.token) as registry:
+        await registry.create_group(unique_group)
+        watch = registry.watch(groups=[unique_group])
+        await registry.register(unique_group, uri="s3://m/early", sha256=sha())  # not yet open
+        async with asyncio.timeout(20), watch as opened:
+            assert opened is watch
+            assert watch.cursor == (await registry.verify_audit_log()).head_seq
+            later = await registry.register(unique_group, uri="s3://m/later", sha256=sha())
+            event = await anext(watch)
+    assert event.resource == later.name and event.seq == watch.cursor
+
+
+async def test_the_first_iteration_opens_an_async_watch_nobody_awaited(
+    server: Server, unique_group: str
+) -> None:
+    async with AsyncRegistry(server.address, token=server.token) as registry:
+        await registry.create_group(unique_group)
+        start = (await registry.verify_audit_log()).head_seq
+        made = await registry.register(unique_group, uri="s3://m/1", sha256=sha())
+        watch = registry.watch(groups=[unique_group], start_after=start)
+        try:
+            async with asyncio.timeout(20):
+                event = await anext(watch)
+        finally:
+            await watch.close()
+    assert event.resource == made.name and watch.cursor == event.seq
+
+
+async def test_an_async_watch_closed_before_it_opens_ends_at_once(
+    sqlite_server: Server, unique_group: str
+) -> None:
+    async with AsyncRegistry(sqlite_server.address, token=sqlite_server.token) as registry:
+        await registry.create_group(unique_group)
+        watch = registry.watch(groups=[unique_group])
+        await watch.close()
+        async with asyncio.timeout(5):
+            assert await watch is watch
+            async with watch:
+                assert [event async for event in watch] == []
+    assert watch.cursor is None
 
 
 def test_a_group_viewer_may_watch_its_group_but_not_the_tenant(

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import grpc
 import pytest
 from google.protobuf import field_mask_pb2, json_format
-from modelyard import Registry
+from modelyard import Action, Registry
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import webhook_service_pb2 as ws
 
@@ -69,11 +69,11 @@ def test_an_update_changes_the_masked_fields_in_one_logged_change_without_the_se
         assert fetched == updated
 
     [entry] = log_after(registry, start)
-    assert entry.action == pb.ACTION_WEBHOOK_UPDATED and entry.resource == webhook.name
+    assert entry.action == Action.WEBHOOK_UPDATED and entry.resource == webhook.name
     assert entry.group == f"groups/{unique_group}"
-    assert entry.before["url"] == "https://hooks.example.com/a"
-    assert entry.after["url"] == "https://hooks.example.com/b"
-    snapshots = json_format.MessageToJson(entry)
+    assert entry.before is not None and entry.before["url"] == "https://hooks.example.com/a"
+    assert entry.after is not None and entry.after["url"] == "https://hooks.example.com/b"
+    snapshots = json_format.MessageToJson(entry.proto)
     assert NEW_SECRET not in snapshots and SECRET not in snapshots
     assert registry.verify_audit_log().ok
 

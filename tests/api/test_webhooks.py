@@ -9,7 +9,7 @@ import threading
 
 import grpc
 import pytest
-from modelyard import Registry, errors
+from modelyard import Action, Registry, errors
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import webhook_service_pb2 as ws
 
@@ -68,7 +68,7 @@ def test_a_tenant_webhook_sees_every_change_that_committed_and_none_that_did_not
         logged = [
             e.seq
             for e in log_after(registry, webhook.cursor)
-            if e.action == pb.ACTION_MODEL_VERSION_CREATED
+            if e.action == Action.MODEL_VERSION_CREATED
         ]
         wait_until(lambda: api.delivered(webhook.name) == logged, what="every commit delivered")
         assert sorted(set(receiver.seqs())) == logged
@@ -145,9 +145,10 @@ def test_webhook_changes_are_logged_without_the_secret_and_need_an_admin(
         assert gone.value.code() == grpc.StatusCode.NOT_FOUND
         assert reason_of(gone.value) == "WEBHOOK_NOT_FOUND"
     created, deleted = [e for e in log_after(registry, 0) if e.resource == webhook.name]
-    assert created.action == pb.ACTION_WEBHOOK_CREATED and created.group == f"groups/{unique_group}"
-    assert deleted.action == pb.ACTION_WEBHOOK_DELETED
-    assert SECRET not in json.dumps([dict(created.after), dict(deleted.before)])
+    assert created.action == Action.WEBHOOK_CREATED and created.group == f"groups/{unique_group}"
+    assert deleted.action == Action.WEBHOOK_DELETED
+    assert created.after is not None and deleted.before is not None
+    assert SECRET not in json.dumps([created.after, deleted.before])
 
     group_admin = server.mint_token("gina", f"admin@{unique_group}")
     deployer = server.mint_token("dora", "deployer")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.cli import Cli
@@ -9,9 +11,9 @@ from tests.support.servers import Server
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Cli:
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Cli:
     """Runs command lines in this process, each with its own environment and output."""
-    return Cli(capsys, monkeypatch)
+    return Cli(capsys, monkeypatch, tmp_path / "config")
 
 
 @pytest.fixture

@@ -114,7 +114,10 @@ def test_the_secret_comes_from_stdin_or_the_environment_and_a_bad_one_is_not_ech
     assert unreadable.stderr.startswith("error: cannot read the secret from ")
 
     bad_state = cli.run(sqlite_server, "webhooks", "deliveries", "wh-1a2b3c4d5e", "--state", "lost")
-    assert bad_state.returncode == 2 and "invalid choice: 'lost'" in bad_state.stderr
+    assert bad_state.returncode == 2 and bad_state.stderr == (
+        "error: argument --state: 'lost' is not a delivery state; use one of pending, "
+        "succeeded, failed; run `modelyard webhooks deliveries --help`\n"
+    )
 
 
 def test_deliveries_show_a_failure_and_redeliver_sends_it_again(
@@ -132,7 +135,7 @@ def test_deliveries_show_a_failure_and_redeliver_sends_it_again(
         version = register(registry, "flaky")
 
         def failed() -> list[dict[str, str]]:
-            return table(cli.ok(server, "webhooks", "deliveries", webhook_id, "--state", "failed"))
+            return cli.rows(server, "webhooks", "deliveries", webhook_id, "--state", "FAILED")
 
         wait_until(lambda: len(failed()) == 1, what="the delivery to fail")
         [row] = table(cli.ok(server, "webhooks", "deliveries", webhook_id))

@@ -34,7 +34,9 @@ def test_the_typed_example_runs_against_the_server(server: Server, unique_group:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert f"registered groups/{unique_group}/versions/1" in done.stdout
-        assert "ACTION_MODEL_GROUP_CREATED" in done.stdout
+        # Enums print as their short names: the stage and approval, then the log's actions.
+        assert " NONE PENDING_MANUAL_APPROVAL\n" in done.stdout
+        assert f" MODEL_GROUP_CREATED groups/{unique_group} by admin\n" in done.stdout
 
 
 @contextmanager

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from modelyard import Registry
-from modelyard.v1 import resources_pb2 as pb
+from modelyard import ApprovalStatus, Registry
 
 from tests.support.factory import ServerFactory
 from tests.support.paths import SERVER_BIN
@@ -61,7 +60,7 @@ def test_an_import_registers_every_version_with_its_own_log_entry(
         assert registry.get_group("bulk").latest_version == 2510
         first = registry.get_version("bulk", 1)
         assert first.artifact.sha256 == sha(("import", 0))
-        assert first.approval_status == pb.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL
+        assert first.approval_status == ApprovalStatus.PENDING_MANUAL_APPROVAL
         assert registry.get_version("bulk", 2510).artifact.sha256 == sha(("import", 2509))
         risky = registry.list_versions("bulk", filter='tags.team = "risk"', page_size=100)
         assert len(next(iter(risky.pages)).model_versions) == 100

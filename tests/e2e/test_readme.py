@@ -3,8 +3,9 @@
 Each README gets a fresh server (a subprocess, as `make run` starts one) whose data
 directory is `modelyard-data/` in a new working directory that looks like the repository's
 root (`.venv` and `examples/` link to the real ones), and its blocks run there one after
-another: ```sh blocks with bash (``-eo pipefail``), ```python blocks with the
-project's Python, the commands of `.venv/bin` first on PATH, HOME a new empty directory.
+another, as in one terminal: ```sh blocks with bash (``-eo pipefail``), each starting with
+the environment the one before left (so an ``export`` carries on), ```python blocks with
+the project's Python in that environment. HOME is a new empty directory.
 The only liberty taken is the port: `127.0.0.1:50051` in a block becomes the test server's
 address, which MODELYARD_ADDRESS also names.
 
@@ -108,29 +109,49 @@ def _environment(work: Path, address: str) -> dict[str, str]:
     return env
 
 
-def _command(block: Block, address: str) -> list[str]:
+def _command(block: Block, address: str, env_out: Path) -> list[str]:
     body = block.body.replace(DEFAULT_ADDRESS, address)
     if block.lang == "sh":
-        return ["bash", "-eo", "pipefail", "-c", body]
+        # What the block exported stays for the blocks after it, as in a terminal.
+        return ["bash", "-eo", "pipefail", "-c", f'{body}\nenv -0 > "{env_out}"']
     return [sys.executable, "-c", body]
 
 
+def _carried(env_out: Path, env: dict[str, str]) -> None:
+    """Takes on the environment a shell block left."""
+    if env_out.exists():
+        pairs = [item.split("=", 1) for item in env_out.read_text().split("\0") if "=" in item]
+        env.clear()
+        env.update(
+            {key: value for key, value in pairs if key not in ("PWD", "OLDPWD", "SHLVL", "_")}
+        )
+        env_out.unlink()
+
+
 def _run(block: Block, work: Path, env: dict[str, str], address: str) -> None:
-    command = _command(block, address)
+    env_out = work.parent / "env-after-block"
+    command = _command(block, address, env_out)
     if block.mode == "background":
+        # Its own process group, so that Ctrl-C (SIGINT) reaches what bash started.
         process = subprocess.Popen(
-            command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            command,
+            cwd=work,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
         try:
             time.sleep(BACKGROUND_SECONDS)
             still_running = process.poll() is None
         finally:
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                os.killpg(process.pid, signal.SIGINT)
             try:
                 out, err = process.communicate(timeout=15)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 out, err = process.communicate()
         assert still_running, f"{block} stopped by itself ({process.returncode}):\n{out}\n{err}"
         assert "Traceback" not in err and "error:" not in err, f"{block} failed:\n{err}"
@@ -139,6 +160,7 @@ def _run(block: Block, work: Path, env: dict[str, str], address: str) -> None:
     assert done.returncode == 0, (
         f"{block} exited {done.returncode}:\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
     )
+    _carried(env_out, env)
     if block.lang == "python":
         missing = _unprinted(promised_output(block.body), done.stdout.splitlines())
         assert missing is None, f"{block} did not print {missing!r}; it printed:\n{done.stdout}"

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
-from modelyard import AsyncRegistry, AsyncWatch, AuditEvent
-from modelyard.v1 import resources_pb2 as pb
+from modelyard import Action, AsyncRegistry, AsyncWatch, AuditEvent
 
 from tests.support.events import touched
 from tests.support.factory import BACKENDS, ServerFactory
@@ -47,7 +46,7 @@ def subscribers(rng: random.Random, versions: list[str], origin: int) -> list[Su
         return lambda e: version in touched(e)
 
     def moves(e: AuditEvent) -> bool:
-        return e.action == pb.ACTION_STAGE_CHANGED
+        return e.action == Action.STAGE_CHANGED
 
     kinds: list[tuple[dict[str, list[str]], Callable[[AuditEvent], bool]]] = [
         ({"groups": [group]}, in_groups(group)) for group in GROUPS

@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import os
 import re
+import socket
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from modelyard.cli import main
@@ -27,10 +29,13 @@ class Done:
 @dataclass
 class Cli:
     """Runs command lines as a user's shell would, but in this process: only the MODELYARD_*
-    variables given are set, and what is printed is captured per command."""
+    variables given are set, the per-user configuration is in `config_home` (empty unless a
+    test writes there), tables are not cut to a terminal unless COLUMNS is given, and what
+    is printed is captured per command."""
 
     capsys: pytest.CaptureFixture[str]
     monkeypatch: pytest.MonkeyPatch
+    config_home: Path
 
     def run(
         self,
@@ -43,10 +48,11 @@ class Cli:
         given = {}
         if server is not None:
             given = {"MODELYARD_ADDRESS": server.address, "MODELYARD_TOKEN": server.token}
+        given |= {"XDG_CONFIG_HOME": str(self.config_home)}
         given |= env or {}
         self.capsys.readouterr()  # what came before is not this command's
         with self.monkeypatch.context() as patch:
-            for name in [n for n in os.environ if n.startswith("MODELYARD_")]:
+            for name in [n for n in os.environ if n.startswith("MODELYARD_") or n == "COLUMNS"]:
                 patch.delenv(name)
             for name, value in given.items():
                 patch.setenv(name, value)
@@ -64,6 +70,24 @@ class Cli:
         assert done.returncode == 0, done.stderr
         assert done.stderr == ""
         return done.stdout
+
+    def rows(self, server: Server | None, *args: str) -> list[dict[str, str]]:
+        """Returns the rows of the table a list command printed: none when it said on stderr
+        that there were none."""
+        done = self.run(server, *args)
+        assert done.returncode == 0, done.stderr
+        if not done.stdout:
+            assert done.stderr.startswith("no "), done.stderr
+            return []
+        assert done.stderr == ""
+        return table(done.stdout)
+
+
+def free_address() -> str:
+    """Returns a loopback address nothing listens on (until something binds its port)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{sock.getsockname()[1]}"
 
 
 def table(text: str) -> list[dict[str, str]]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from modelyard import Registry
-from modelyard.v1 import resources_pb2 as pb
+from modelyard import ModelVersion, Registry
 
 
 def sha(seed: object | None = None) -> str:
@@ -14,7 +13,7 @@ def sha(seed: object | None = None) -> str:
     return hashlib.sha256(str(seed if seed is not None else uuid.uuid4()).encode()).hexdigest()
 
 
-def register(registry: Registry, group: str, **fields: object) -> pb.ModelVersion:
+def register(registry: Registry, group: str, **fields: object) -> ModelVersion:
     """Registers a version with a fresh artifact; fields override the defaults."""
     args: dict[str, object] = {
         "uri": f"s3://models/{group}/{uuid.uuid4().hex}.onnx",

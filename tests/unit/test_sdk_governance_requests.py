@@ -4,9 +4,10 @@ tests/api/test_sdk_governance.py."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import modelyard
 import pytest
-from google.protobuf import timestamp_pb2
 from modelyard import _requests as build
 from modelyard.v1 import resources_pb2 as pb
 
@@ -43,6 +44,8 @@ def test_a_policy_is_named_by_its_group(group: str) -> None:
         ("PRODUCTION", pb.STAGE_PRODUCTION),
         ("stage_archived", pb.STAGE_ARCHIVED),
         (pb.STAGE_PRODUCTION, pb.STAGE_PRODUCTION),
+        (modelyard.Stage.PRODUCTION, pb.STAGE_PRODUCTION),
+        (modelyard.Stage.STAGE_ARCHIVED, pb.STAGE_ARCHIVED),
     ],
 )
 def test_a_stage_may_be_given_by_value_or_by_name(given: build.StageLike, stage: int) -> None:
@@ -110,20 +113,26 @@ def test_an_alias_points_at_a_version_given_by_number_or_name() -> None:
     assert by_number.alias.version == "groups/fraud/versions/3"
 
 
-def test_a_policy_update_does_not_change_the_callers_message() -> None:
-    policy = pb.ApprovalPolicy(name="fraud", required_approvals=2)
+@pytest.mark.parametrize(
+    "kind", [modelyard.ApprovalPolicy, pb.ApprovalPolicy], ids=["view", "message"]
+)
+def test_a_policy_update_does_not_change_the_callers_message(
+    kind: type[modelyard.ApprovalPolicy | pb.ApprovalPolicy],
+) -> None:
+    policy = kind(name="fraud", required_approvals=2)
     request = build.update_approval_policy(
         policy, update_mask=["required_approvals"], request_id_=None
     )
     assert request.approval_policy.name == "groups/fraud/approvalPolicy"
+    assert request.approval_policy.required_approvals == 2
     assert policy.name == "fraud"
 
 
-def _at(seconds: int) -> timestamp_pb2.Timestamp:
-    return timestamp_pb2.Timestamp(seconds=seconds)
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def test_the_most_recently_promoted_version_comes_first_whatever_its_number() -> None:
-    old = pb.ModelVersion(version=5, stage_time=_at(100))
-    new = pb.ModelVersion(version=2, stage_time=_at(200))
+    old = modelyard.ModelVersion(version=5, stage_time=_at(100))
+    new = modelyard.ModelVersion(version=2, stage_time=_at(200))
     assert [v.version for v in build.most_recently_promoted([old, new])] == [2, 5]

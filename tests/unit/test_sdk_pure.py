@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,7 +10,17 @@ import grpc
 import modelyard
 import pytest
 from modelyard import _requests as build
-from modelyard.transport import RetryPolicy, call_metadata, discover_token, resolve_address
+from modelyard.transport import (
+    RetryPolicy,
+    TokenSearch,
+    call_metadata,
+    discover_token,
+    find_token,
+    normalize_address,
+    resolve_address,
+    user_token_file,
+)
+from modelyard.v1 import resources_pb2 as pb
 
 # Resource names
 
@@ -69,38 +80,121 @@ def test_the_address_comes_from_the_argument_the_environment_or_the_default(
     assert resolve_address("other:1") == "other:1"
 
 
+@pytest.mark.parametrize(
+    ("given", "dialed"),
+    [
+        ("registry", "registry:50051"),
+        ("registry:", "registry:50051"),
+        (" registry:7000 ", "registry:7000"),
+        ("::1", "[::1]:50051"),
+        ("[::1]", "[::1]:50051"),
+        ("[::1]:7000", "[::1]:7000"),
+        ("dns:///registry:7000", "dns:///registry:7000"),
+        ("unix:/run/modelyard.sock", "unix:/run/modelyard.sock"),
+    ],
+)
+def test_an_address_without_a_port_gets_the_default_port(given: str, dialed: str) -> None:
+    assert normalize_address(given) == dialed
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "http://registry:7000/",
+            "the registry's address is host:port, not a URL: give registry:7000 instead of "
+            "http://registry:7000/",
+        ),
+        (
+            "https://registry.example.com",
+            "the registry's address is host:port, not a URL: give registry.example.com:50051 "
+            "instead of https://registry.example.com (the CLI dials plaintext gRPC; for TLS, "
+            "pass the SDK's credentials=)",
+        ),
+        ("registry:http", "the port in the address 'registry:http' is not a number"),
+        ("", "the registry's address is empty"),
+    ],
+)
+def test_a_url_or_a_bad_port_is_refused_with_the_address_to_give(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        normalize_address(url)
+
+
 def test_the_token_variable_comes_first(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("from-file\n")
     env = {"MODELYARD_TOKEN": "from-env", "MODELYARD_TOKEN_FILE": str(tmp_path / "file")}
-    assert discover_token(env, cwd=tmp_path) == "from-env"
+    assert find_token(env) == TokenSearch("from-env", "$MODELYARD_TOKEN", ())
 
 
 def test_then_the_token_file(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("  from-file\n")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "admin.token").write_text("from-data-dir")
-    env = {"MODELYARD_TOKEN_FILE": str(tmp_path / "file"), "MODELYARD_DATA_DIR": "data"}
-    assert discover_token(env, cwd=tmp_path) == "from-file"
+    env = {
+        "MODELYARD_TOKEN_FILE": str(tmp_path / "file"),
+        "MODELYARD_DATA_DIR": str(tmp_path / "data"),
+    }
+    assert discover_token(env) == "from-file"
 
 
 def test_a_token_file_that_cannot_be_read_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"MODELYARD_TOKEN_FILE names .* cannot be read"):
-        discover_token({"MODELYARD_TOKEN_FILE": str(tmp_path / "missing")}, cwd=tmp_path)
+    with pytest.raises(ValueError, match=r"MODELYARD_TOKEN_FILE names .*, which cannot be read"):
+        discover_token({"MODELYARD_TOKEN_FILE": str(tmp_path / "missing")})
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(ValueError, match=r"which is empty"):
+        discover_token({"MODELYARD_TOKEN_FILE": str(tmp_path / "empty")})
 
 
-def test_then_the_data_directory_then_the_default_data_directory(tmp_path: Path) -> None:
-    data = tmp_path / "elsewhere"
+def test_then_the_data_directory_then_the_per_user_file(tmp_path: Path) -> None:
+    data = tmp_path / "data"
     data.mkdir()
     (data / "admin.token").write_text("from-data-dir\n")
-    default = tmp_path / "modelyard-data"
-    default.mkdir()
-    (default / "admin.token").write_text("from-default\n")
-    assert discover_token({"MODELYARD_DATA_DIR": str(data)}, cwd=tmp_path) == "from-data-dir"
-    assert discover_token({}, cwd=tmp_path) == "from-default"
+    user = tmp_path / "config" / "modelyard"
+    user.mkdir(parents=True)
+    (user / "token").write_text("from-user-file\n")
+    env = {"HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    assert discover_token({**env, "MODELYARD_DATA_DIR": str(data)}) == "from-data-dir"
+    assert find_token(env) == TokenSearch(
+        "from-user-file",
+        str(user / "token"),
+        (
+            "$MODELYARD_TOKEN (unset)",
+            "$MODELYARD_TOKEN_FILE (unset)",
+            "$MODELYARD_DATA_DIR/admin.token (unset)",
+        ),
+    )
 
 
-def test_no_token_anywhere_means_none(tmp_path: Path) -> None:
-    assert discover_token({}, cwd=tmp_path) is None
+def test_the_per_user_file_is_under_the_home_without_an_absolute_xdg_config_home(
+    tmp_path: Path,
+) -> None:
+    home = str(tmp_path)
+    expected = tmp_path / ".config" / "modelyard" / "token"
+    assert user_token_file({"HOME": home}) == expected
+    assert user_token_file({"HOME": home, "XDG_CONFIG_HOME": "relative"}) == expected
+
+
+def test_the_current_directory_is_not_searched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "modelyard-data").mkdir()
+    (tmp_path / "modelyard-data" / "admin.token").write_text("from-the-current-directory\n")
+    monkeypatch.chdir(tmp_path)
+    assert discover_token({"HOME": str(tmp_path / "home")}) is None
+
+
+def test_no_token_anywhere_means_none_and_says_where_it_looked(tmp_path: Path) -> None:
+    found = find_token({"HOME": str(tmp_path), "MODELYARD_DATA_DIR": str(tmp_path / "data")})
+    assert found == TokenSearch(
+        None,
+        "",
+        (
+            "$MODELYARD_TOKEN (unset)",
+            "$MODELYARD_TOKEN_FILE (unset)",
+            f"{tmp_path / 'data' / 'admin.token'} (absent)",
+            f"{tmp_path / '.config' / 'modelyard' / 'token'} (absent)",
+        ),
+    )
 
 
 def test_the_token_is_sent_as_a_bearer_authorization() -> None:
@@ -126,20 +220,15 @@ def test_a_retry_policy_needs_at_least_one_attempt() -> None:
 
 # Requests
 
-JOBLIB = modelyard.ArtifactFormat.ARTIFACT_FORMAT_JOBLIB
-
 
 @pytest.mark.parametrize(
     ("given", "expected"),
     [
-        ("onnx", modelyard.ArtifactFormat.ARTIFACT_FORMAT_ONNX),
-        ("ONNX", modelyard.ArtifactFormat.ARTIFACT_FORMAT_ONNX),
-        ("saved-model", modelyard.ArtifactFormat.ARTIFACT_FORMAT_SAVED_MODEL),
-        ("ARTIFACT_FORMAT_PICKLE", modelyard.ArtifactFormat.ARTIFACT_FORMAT_PICKLE),
-        (
-            modelyard.ArtifactFormat.ARTIFACT_FORMAT_JOBLIB,
-            modelyard.ArtifactFormat.ARTIFACT_FORMAT_JOBLIB,
-        ),
+        ("onnx", modelyard.ArtifactFormat.ONNX),
+        ("ONNX", modelyard.ArtifactFormat.ONNX),
+        ("saved-model", modelyard.ArtifactFormat.SAVED_MODEL),
+        ("ARTIFACT_FORMAT_PICKLE", modelyard.ArtifactFormat.PICKLE),
+        (modelyard.ArtifactFormat.JOBLIB, modelyard.ArtifactFormat.JOBLIB),
     ],
 )
 def test_an_artifact_format_may_be_given_by_name(
@@ -170,7 +259,7 @@ def test_register_sends_every_field_it_was_given() -> None:
         model_card=modelyard.ModelCard(intended_use="u"),
         schema=modelyard.ModelSchema(inputs=[modelyard.ColumnSpec(name="x")]),
     )
-    assert version.artifact.format == modelyard.ArtifactFormat.ARTIFACT_FORMAT_ONNX
+    assert version.artifact.format == pb.ARTIFACT_FORMAT_ONNX
     assert version.artifact.size_bytes == 10
     assert dict(version.metrics) == {"auc": 0.9}
     assert version.lineage.code_commit == "abc"
@@ -188,10 +277,14 @@ def test_mutating_requests_get_a_fresh_request_id_unless_one_is_given() -> None:
     assert given.model_group_id == "fraud"
 
 
-def test_an_update_does_not_change_the_callers_message() -> None:
-    group = modelyard.ModelGroup(name="fraud", description="new")
+@pytest.mark.parametrize("kind", [modelyard.ModelGroup, pb.ModelGroup], ids=["view", "message"])
+def test_an_update_does_not_change_the_callers_message(
+    kind: type[modelyard.ModelGroup | pb.ModelGroup],
+) -> None:
+    group = kind(name="fraud", description="new")
     request = build.update_group(group, update_mask=["description"], request_id_=None)
     assert request.model_group.name == "groups/fraud"
+    assert request.model_group.description == "new"
     assert group.name == "fraud"
 
 
@@ -207,16 +300,13 @@ def test_audit_filters_take_action_names_and_aware_times() -> None:
     request = build.list_audit_events(
         resource="groups/fraud",
         actor="",
-        actions=["MODEL_GROUP_CREATED", modelyard.Action.ACTION_MODEL_VERSION_DELETED],
+        actions=["MODEL_GROUP_CREATED", modelyard.Action.MODEL_VERSION_DELETED],
         start_time=datetime(2026, 1, 1, tzinfo=UTC),
         end_time=None,
         newest_first=True,
         page_size=5,
     )
-    assert list(request.actions) == [
-        modelyard.Action.ACTION_MODEL_GROUP_CREATED,
-        modelyard.Action.ACTION_MODEL_VERSION_DELETED,
-    ]
+    assert list(request.actions) == [pb.ACTION_MODEL_GROUP_CREATED, pb.ACTION_MODEL_VERSION_DELETED]
     assert request.start_time.ToDatetime(tzinfo=UTC) == datetime(2026, 1, 1, tzinfo=UTC)
     assert not request.HasField("end_time")
 

@@ -120,12 +120,16 @@ def test_async_members_are_coroutines_or_return_async_iterators(
         sync_function, async_function = function_of(sync[name]), function_of(asynchronous[name])
         assert not inspect.iscoroutinefunction(sync_function), f"{sync_cls.__name__}.{name}"
         assert not inspect.isasyncgenfunction(sync_function), f"{sync_cls.__name__}.{name}"
-        at_once = name in ("__init__", "__iter__") or isinstance(asynchronous[name], property)
-        assert inspect.iscoroutinefunction(async_function) is not at_once, (
-            f"{async_cls.__name__}.{name} should {'not ' * at_once}be a coroutine function"
-        )
         sync_returns = inspect.signature(sync_function).return_annotation
         async_returns = inspect.signature(async_function).return_annotation
+        at_once = name in ("__init__", "__iter__") or isinstance(asynchronous[name], property)
+        # A method may instead return what `await` opens (AsyncRegistry.watch), so that
+        # `async with` and `async for` can open it too.
+        awaitable = not at_once and hasattr(resolved(async_function, async_returns), "__await__")
+        plain = at_once or awaitable
+        assert inspect.iscoroutinefunction(async_function) is not plain, (
+            f"{async_cls.__name__}.{name} should {'not ' * plain}be a coroutine function"
+        )
         if sync_returns != async_returns:
             # What differs is a twin: the class itself, or an iterator of the matching kind.
             sync_type = resolved(sync_function, sync_returns)

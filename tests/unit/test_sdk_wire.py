@@ -21,6 +21,7 @@ from google.protobuf import empty_pb2
 from google.rpc import error_details_pb2, status_pb2
 from modelyard import errors
 from modelyard.v1 import errors_pb2, registry_service_pb2, registry_service_pb2_grpc
+from modelyard.v1 import resources_pb2 as pb
 
 from tests.support.paths import REPO
 
@@ -49,7 +50,7 @@ class WireServer(registry_service_pb2_grpc.RegistryServiceServicer):
     """Answers as each test needs; records every call it receives."""
 
     def __init__(self, group_count: int = 7) -> None:
-        self.groups = [modelyard.ModelGroup(name=f"groups/g{i:03d}") for i in range(group_count)]
+        self.groups = [pb.ModelGroup(name=f"groups/g{i:03d}") for i in range(group_count)]
         self.unavailable_left = 0
         self.calls: list[tuple[str, object, dict[str, str]]] = []
         self._lock = threading.Lock()
@@ -95,7 +96,7 @@ class WireServer(registry_service_pb2_grpc.RegistryServiceServicer):
 
     def GetModelGroup(
         self, request: registry_service_pb2.GetModelGroupRequest, context: grpc.ServicerContext
-    ) -> modelyard.ModelGroup:
+    ) -> pb.ModelGroup:
         self._enter("GetModelGroup", request, context)
         group_id = request.name.removeprefix("groups/")
         if group_id.startswith("reason-"):
@@ -108,7 +109,7 @@ class WireServer(registry_service_pb2_grpc.RegistryServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, "nothing here")
         if group_id == "slow":
             time.sleep(2)
-        return modelyard.ModelGroup(name=request.name)
+        return pb.ModelGroup(name=request.name)
 
     def ListModelGroups(
         self, request: registry_service_pb2.ListModelGroupsRequest, context: grpc.ServicerContext
@@ -131,7 +132,7 @@ class WireServer(registry_service_pb2_grpc.RegistryServiceServicer):
         self,
         request: registry_service_pb2.CreateModelVersionRequest,
         context: grpc.ServicerContext,
-    ) -> modelyard.ModelVersion:
+    ) -> pb.ModelVersion:
         self._enter("CreateModelVersion", request, context)
         sha = request.model_version.artifact.sha256
         if not sha:
@@ -150,7 +151,7 @@ class WireServer(registry_service_pb2_grpc.RegistryServiceServicer):
                 "DUPLICATE_ARTIFACT",
                 metadata={"existing_version": f"{request.parent}/versions/1"},
             )
-        version = modelyard.ModelVersion()
+        version = pb.ModelVersion()
         version.CopyFrom(request.model_version)
         version.name = f"{request.parent}/versions/2"
         version.version = 2
@@ -160,7 +161,7 @@ class WireServer(registry_service_pb2_grpc.RegistryServiceServicer):
         self,
         request: registry_service_pb2.UpdateModelVersionRequest,
         context: grpc.ServicerContext,
-    ) -> modelyard.ModelVersion:
+    ) -> pb.ModelVersion:
         self._enter("UpdateModelVersion", request, context)
         return request.model_version
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,71 +28,175 @@ __all__ = [
     "DATA_DIR_ENV",
     "DEFAULT_ADDRESS",
     "DEFAULT_DATA_DIR",
+    "DEFAULT_PORT",
     "DEFAULT_TIMEOUT",
+    "GRPC_SCHEMES",
     "TOKEN_ENV",
     "TOKEN_FILE_ENV",
     "TOKEN_FILE_NAME",
     "Deadline",
     "Metadata",
     "RetryPolicy",
+    "TokenSearch",
     "call_metadata",
     "channel_options",
     "discover_token",
+    "find_token",
+    "normalize_address",
     "resolve_address",
+    "user_token_file",
 ]
 
 ADDRESS_ENV = "MODELYARD_ADDRESS"
 TOKEN_ENV = "MODELYARD_TOKEN"
 TOKEN_FILE_ENV = "MODELYARD_TOKEN_FILE"
 DATA_DIR_ENV = "MODELYARD_DATA_DIR"
-DEFAULT_ADDRESS = "127.0.0.1:50051"
+#: The port the server listens on by default, and the one an address without a port gets.
+DEFAULT_PORT = 50051
+DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
 DEFAULT_DATA_DIR = "modelyard-data"
 TOKEN_FILE_NAME = "admin.token"
 #: Seconds a call may take, over all its attempts, unless the caller says otherwise.
 DEFAULT_TIMEOUT = 30.0
 
+#: gRPC's own target schemes (``dns:///host:port``, ``unix:/path``, ...), passed on as given.
+GRPC_SCHEMES = frozenset({"dns", "unix", "unix-abstract", "ipv4", "ipv6", "vsock", "xds"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
 Metadata = Sequence[tuple[str, str]]
 
 
 def resolve_address(address: str | None = None) -> str:
-    """Returns the address to dial: ``address``, else $MODELYARD_ADDRESS, else the default."""
-    return address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS
+    """Returns the address to dial: ``address``, else $MODELYARD_ADDRESS, else the default,
+    as :func:`normalize_address` completes it."""
+    return normalize_address(address or os.environ.get(ADDRESS_ENV) or DEFAULT_ADDRESS)
 
 
-def _read_token(path: Path) -> str:
-    token = path.read_text(encoding="utf-8").strip()
+def normalize_address(address: str) -> str:
+    """Returns ``host:port`` for an address, with the default port (50051) when it names none.
+
+    gRPC would dial port 443 for a bare host, which a modelyard server never listens on by
+    default. A URL (``http://host:port``) is refused with the address to give instead: the
+    registry speaks gRPC, not HTTP. gRPC target URIs (``dns:``, ``unix:``, ...) pass as they
+    are. Raises ValueError.
+    """
+    text = address.strip()
+    if not text:
+        raise ValueError(f"the registry's address is empty; give host:port, e.g. {DEFAULT_ADDRESS}")
+    scheme = _SCHEME.match(text)
+    if scheme and scheme.group(1).lower() in GRPC_SCHEMES:
+        return text
+    if "://" in text:
+        return _refuse_url(text)
+    if text.startswith("["):  # [::1] or [::1]:50051
+        host, _, rest = text.partition("]")
+        if not rest:
+            return f"{text}:{DEFAULT_PORT}"
+        port = rest.removeprefix(":")
+        host += "]"
+    elif text.count(":") > 1:  # a bare IPv6 address: its colons are not a port
+        return f"[{text}]:{DEFAULT_PORT}"
+    else:
+        host, _, port = text.partition(":")
+    if not port:
+        return f"{host}:{DEFAULT_PORT}"
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(
+            f"the port in the address {address!r} is not a number from 1 to 65535; "
+            f"give host:port, e.g. {DEFAULT_ADDRESS}"
+        )
+    return f"{host}:{port}"
+
+
+def _refuse_url(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    hostport = rest.split("/", 1)[0].rpartition("@")[2]
+    instead = normalize_address(hostport) if hostport else DEFAULT_ADDRESS
+    tls = (
+        " (the CLI dials plaintext gRPC; for TLS, pass the SDK's credentials=)"
+        if scheme.lower() == "https"
+        else ""
+    )
+    raise ValueError(
+        f"the registry's address is host:port, not a URL: give {instead} instead of {url}{tls}"
+    )
+
+
+def user_token_file(environ: Mapping[str, str] | None = None) -> Path:
+    """Returns the per-user token file, ``${XDG_CONFIG_HOME:-~/.config}/modelyard/token``."""
+    env = os.environ if environ is None else environ
+    config = env.get("XDG_CONFIG_HOME", "")
+    if not config or not Path(config).is_absolute():  # the XDG spec ignores relative paths
+        home = env.get("HOME")
+        config = str((Path(home) if home else Path.home()) / ".config")
+    return Path(config) / "modelyard" / "token"
+
+
+@dataclass(frozen=True)
+class TokenSearch:
+    """Where the token was found, and where it was looked for before.
+
+    Attributes:
+        token: the bearer token, or None when no place held one.
+        source: where it came from, e.g. ``$MODELYARD_TOKEN`` or a file's path; "" for none.
+        searched: each place looked at, in order, with what was there, e.g.
+            ``$MODELYARD_TOKEN (unset)``.
+    """
+
+    token: str | None
+    source: str
+    searched: tuple[str, ...]
+
+
+def _read_token(path: Path, named_by: str = "") -> str:
+    subject = f"{named_by} names {path}, which" if named_by else f"the token file {path}"
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise ValueError(f"{subject} cannot be read: {err.strerror}") from err
     if not token:
-        raise ValueError(f"token file {path} is empty")
+        raise ValueError(f"{subject} is empty; put a token in it or remove it")
     return token
 
 
-def discover_token(environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> str | None:
-    """Returns the bearer token the environment provides, or None when there is none.
+def find_token(environ: Mapping[str, str] | None = None) -> TokenSearch:
+    """Returns the bearer token the environment provides, and where it looked.
 
-    Looked up in order: $MODELYARD_TOKEN; the file named by $MODELYARD_TOKEN_FILE (which
-    must then be readable); ``$MODELYARD_DATA_DIR/admin.token``; ``./modelyard-data/
-    admin.token`` (the file the server writes on first start of a data directory).
+    Looked up in order, the same from any directory: $MODELYARD_TOKEN; the file named by
+    $MODELYARD_TOKEN_FILE (which must then be readable); ``$MODELYARD_DATA_DIR/admin.token``
+    when that variable is set (the admin token a server writes on the first start of its
+    data directory); the per-user file ``${XDG_CONFIG_HOME:-~/.config}/modelyard/token``.
+    A file that exists but cannot be read, or is empty, raises ValueError.
     """
     env = os.environ if environ is None else environ
+    searched: list[str] = []
     token = env.get(TOKEN_ENV, "").strip()
     if token:
-        return token
+        return TokenSearch(token, f"${TOKEN_ENV}", tuple(searched))
+    searched.append(f"${TOKEN_ENV} (unset)")
     token_file = env.get(TOKEN_FILE_ENV)
     if token_file:
-        try:
-            return _read_token(Path(token_file).expanduser())
-        except OSError as err:
-            raise ValueError(
-                f"${TOKEN_FILE_ENV} names {token_file}, which cannot be read: {err.strerror}"
-            ) from err
+        path = Path(token_file).expanduser()
+        return TokenSearch(_read_token(path, f"${TOKEN_FILE_ENV}"), str(path), tuple(searched))
+    searched.append(f"${TOKEN_FILE_ENV} (unset)")
     data_dir = env.get(DATA_DIR_ENV)
-    base = cwd if cwd is not None else Path.cwd()
-    candidates = [Path(data_dir).expanduser() / TOKEN_FILE_NAME] if data_dir else []
-    candidates.append(base / DEFAULT_DATA_DIR / TOKEN_FILE_NAME)
-    for candidate in candidates:
-        if candidate.is_file():
-            return _read_token(candidate)
-    return None
+    if data_dir:
+        path = Path(data_dir).expanduser().absolute() / TOKEN_FILE_NAME
+        if path.exists():
+            return TokenSearch(_read_token(path), str(path), tuple(searched))
+        searched.append(f"{path} (absent)")
+    else:
+        searched.append(f"${DATA_DIR_ENV}/{TOKEN_FILE_NAME} (unset)")
+    path = user_token_file(env)
+    if path.exists():
+        return TokenSearch(_read_token(path), str(path), tuple(searched))
+    searched.append(f"{path} (absent)")
+    return TokenSearch(None, "", tuple(searched))
+
+
+def discover_token(environ: Mapping[str, str] | None = None) -> str | None:
+    """Returns the bearer token the environment provides (see :func:`find_token`), or None."""
+    return find_token(environ).token
 
 
 def call_metadata(token: str | None, extra: Metadata | None = None) -> list[tuple[str, str]]:

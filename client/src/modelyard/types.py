@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from modelyard import _views
 from modelyard.v1 import (
@@ -64,10 +64,18 @@ class ApprovalStatus(_views.Enum):
     """Cleared for production."""
     REJECTED = 3
     """Not fit for production. A rejected version is never in PRODUCTION."""
-    APPROVAL_STATUS_UNSPECIFIED = 0
-    APPROVAL_STATUS_PENDING_MANUAL_APPROVAL = 1
-    APPROVAL_STATUS_APPROVED = 2
-    APPROVAL_STATUS_REJECTED = 3
+    if TYPE_CHECKING:
+        APPROVAL_STATUS_UNSPECIFIED: ClassVar[Literal[ApprovalStatus.UNSPECIFIED]]
+        APPROVAL_STATUS_PENDING_MANUAL_APPROVAL: ClassVar[
+            Literal[ApprovalStatus.PENDING_MANUAL_APPROVAL]
+        ]
+        APPROVAL_STATUS_APPROVED: ClassVar[Literal[ApprovalStatus.APPROVED]]
+        APPROVAL_STATUS_REJECTED: ClassVar[Literal[ApprovalStatus.REJECTED]]
+    else:
+        APPROVAL_STATUS_UNSPECIFIED = 0
+        APPROVAL_STATUS_PENDING_MANUAL_APPROVAL = 1
+        APPROVAL_STATUS_APPROVED = 2
+        APPROVAL_STATUS_REJECTED = 3
 
 
 class Stage(_views.Enum):
@@ -85,11 +93,18 @@ class Stage(_views.Enum):
     """Serving production traffic. Requires APPROVAL_STATUS_APPROVED."""
     ARCHIVED = 4
     """Retired."""
-    STAGE_UNSPECIFIED = 0
-    STAGE_NONE = 1
-    STAGE_STAGING = 2
-    STAGE_PRODUCTION = 3
-    STAGE_ARCHIVED = 4
+    if TYPE_CHECKING:
+        STAGE_UNSPECIFIED: ClassVar[Literal[Stage.UNSPECIFIED]]
+        STAGE_NONE: ClassVar[Literal[Stage.NONE]]
+        STAGE_STAGING: ClassVar[Literal[Stage.STAGING]]
+        STAGE_PRODUCTION: ClassVar[Literal[Stage.PRODUCTION]]
+        STAGE_ARCHIVED: ClassVar[Literal[Stage.ARCHIVED]]
+    else:
+        STAGE_UNSPECIFIED = 0
+        STAGE_NONE = 1
+        STAGE_STAGING = 2
+        STAGE_PRODUCTION = 3
+        STAGE_ARCHIVED = 4
 
 
 class ArtifactFormat(_views.Enum):
@@ -113,15 +128,26 @@ class ArtifactFormat(_views.Enum):
     """A joblib dump (a pickle with numpy arrays stored apart)."""
     OTHER = 15
     """Any other format; say which in the framework fields or tags."""
-    ARTIFACT_FORMAT_UNSPECIFIED = 0
-    ARTIFACT_FORMAT_ONNX = 1
-    ARTIFACT_FORMAT_PMML = 2
-    ARTIFACT_FORMAT_SAVED_MODEL = 3
-    ARTIFACT_FORMAT_TORCHSCRIPT = 4
-    ARTIFACT_FORMAT_PICKLE = 5
-    ARTIFACT_FORMAT_SAFETENSORS = 6
-    ARTIFACT_FORMAT_JOBLIB = 7
-    ARTIFACT_FORMAT_OTHER = 15
+    if TYPE_CHECKING:
+        ARTIFACT_FORMAT_UNSPECIFIED: ClassVar[Literal[ArtifactFormat.UNSPECIFIED]]
+        ARTIFACT_FORMAT_ONNX: ClassVar[Literal[ArtifactFormat.ONNX]]
+        ARTIFACT_FORMAT_PMML: ClassVar[Literal[ArtifactFormat.PMML]]
+        ARTIFACT_FORMAT_SAVED_MODEL: ClassVar[Literal[ArtifactFormat.SAVED_MODEL]]
+        ARTIFACT_FORMAT_TORCHSCRIPT: ClassVar[Literal[ArtifactFormat.TORCHSCRIPT]]
+        ARTIFACT_FORMAT_PICKLE: ClassVar[Literal[ArtifactFormat.PICKLE]]
+        ARTIFACT_FORMAT_SAFETENSORS: ClassVar[Literal[ArtifactFormat.SAFETENSORS]]
+        ARTIFACT_FORMAT_JOBLIB: ClassVar[Literal[ArtifactFormat.JOBLIB]]
+        ARTIFACT_FORMAT_OTHER: ClassVar[Literal[ArtifactFormat.OTHER]]
+    else:
+        ARTIFACT_FORMAT_UNSPECIFIED = 0
+        ARTIFACT_FORMAT_ONNX = 1
+        ARTIFACT_FORMAT_PMML = 2
+        ARTIFACT_FORMAT_SAVED_MODEL = 3
+        ARTIFACT_FORMAT_TORCHSCRIPT = 4
+        ARTIFACT_FORMAT_PICKLE = 5
+        ARTIFACT_FORMAT_SAFETENSORS = 6
+        ARTIFACT_FORMAT_JOBLIB = 7
+        ARTIFACT_FORMAT_OTHER = 15
 
 
 class ColumnType(_views.Enum):
@@ -147,16 +173,28 @@ class ColumnType(_views.Enum):
     """A point in time."""
     TENSOR = 9
     """An n-dimensional array; its dimensions are in `shape`."""
-    COLUMN_TYPE_UNSPECIFIED = 0
-    COLUMN_TYPE_BOOLEAN = 1
-    COLUMN_TYPE_INTEGER = 2
-    COLUMN_TYPE_LONG = 3
-    COLUMN_TYPE_FLOAT = 4
-    COLUMN_TYPE_DOUBLE = 5
-    COLUMN_TYPE_STRING = 6
-    COLUMN_TYPE_BINARY = 7
-    COLUMN_TYPE_DATETIME = 8
-    COLUMN_TYPE_TENSOR = 9
+    if TYPE_CHECKING:
+        COLUMN_TYPE_UNSPECIFIED: ClassVar[Literal[ColumnType.UNSPECIFIED]]
+        COLUMN_TYPE_BOOLEAN: ClassVar[Literal[ColumnType.BOOLEAN]]
+        COLUMN_TYPE_INTEGER: ClassVar[Literal[ColumnType.INTEGER]]
+        COLUMN_TYPE_LONG: ClassVar[Literal[ColumnType.LONG]]
+        COLUMN_TYPE_FLOAT: ClassVar[Literal[ColumnType.FLOAT]]
+        COLUMN_TYPE_DOUBLE: ClassVar[Literal[ColumnType.DOUBLE]]
+        COLUMN_TYPE_STRING: ClassVar[Literal[ColumnType.STRING]]
+        COLUMN_TYPE_BINARY: ClassVar[Literal[ColumnType.BINARY]]
+        COLUMN_TYPE_DATETIME: ClassVar[Literal[ColumnType.DATETIME]]
+        COLUMN_TYPE_TENSOR: ClassVar[Literal[ColumnType.TENSOR]]
+    else:
+        COLUMN_TYPE_UNSPECIFIED = 0
+        COLUMN_TYPE_BOOLEAN = 1
+        COLUMN_TYPE_INTEGER = 2
+        COLUMN_TYPE_LONG = 3
+        COLUMN_TYPE_FLOAT = 4
+        COLUMN_TYPE_DOUBLE = 5
+        COLUMN_TYPE_STRING = 6
+        COLUMN_TYPE_BINARY = 7
+        COLUMN_TYPE_DATETIME = 8
+        COLUMN_TYPE_TENSOR = 9
 
 
 class Decision(_views.Enum):
@@ -168,9 +206,14 @@ class Decision(_views.Enum):
     """The reviewer approved the version."""
     REJECT = 2
     """The reviewer rejected the version (or revoked an approval)."""
-    DECISION_UNSPECIFIED = 0
-    DECISION_APPROVE = 1
-    DECISION_REJECT = 2
+    if TYPE_CHECKING:
+        DECISION_UNSPECIFIED: ClassVar[Literal[Decision.UNSPECIFIED]]
+        DECISION_APPROVE: ClassVar[Literal[Decision.APPROVE]]
+        DECISION_REJECT: ClassVar[Literal[Decision.REJECT]]
+    else:
+        DECISION_UNSPECIFIED = 0
+        DECISION_APPROVE = 1
+        DECISION_REJECT = 2
 
 
 class Action(_views.Enum):
@@ -212,22 +255,40 @@ class Action(_views.Enum):
     """A webhook was changed."""
     WEBHOOK_DELETED = 15
     """A webhook was deleted."""
-    ACTION_UNSPECIFIED = 0
-    ACTION_MODEL_GROUP_CREATED = 1
-    ACTION_MODEL_GROUP_UPDATED = 2
-    ACTION_MODEL_GROUP_DELETED = 3
-    ACTION_MODEL_VERSION_CREATED = 4
-    ACTION_MODEL_VERSION_UPDATED = 5
-    ACTION_MODEL_VERSION_DELETED = 6
-    ACTION_APPROVAL_CHANGED = 7
-    ACTION_STAGE_CHANGED = 8
-    ACTION_ALIAS_SET = 9
-    ACTION_ALIAS_DELETED = 10
-    ACTION_ROLLED_BACK = 11
-    ACTION_APPROVAL_POLICY_UPDATED = 12
-    ACTION_WEBHOOK_CREATED = 13
-    ACTION_WEBHOOK_UPDATED = 14
-    ACTION_WEBHOOK_DELETED = 15
+    if TYPE_CHECKING:
+        ACTION_UNSPECIFIED: ClassVar[Literal[Action.UNSPECIFIED]]
+        ACTION_MODEL_GROUP_CREATED: ClassVar[Literal[Action.MODEL_GROUP_CREATED]]
+        ACTION_MODEL_GROUP_UPDATED: ClassVar[Literal[Action.MODEL_GROUP_UPDATED]]
+        ACTION_MODEL_GROUP_DELETED: ClassVar[Literal[Action.MODEL_GROUP_DELETED]]
+        ACTION_MODEL_VERSION_CREATED: ClassVar[Literal[Action.MODEL_VERSION_CREATED]]
+        ACTION_MODEL_VERSION_UPDATED: ClassVar[Literal[Action.MODEL_VERSION_UPDATED]]
+        ACTION_MODEL_VERSION_DELETED: ClassVar[Literal[Action.MODEL_VERSION_DELETED]]
+        ACTION_APPROVAL_CHANGED: ClassVar[Literal[Action.APPROVAL_CHANGED]]
+        ACTION_STAGE_CHANGED: ClassVar[Literal[Action.STAGE_CHANGED]]
+        ACTION_ALIAS_SET: ClassVar[Literal[Action.ALIAS_SET]]
+        ACTION_ALIAS_DELETED: ClassVar[Literal[Action.ALIAS_DELETED]]
+        ACTION_ROLLED_BACK: ClassVar[Literal[Action.ROLLED_BACK]]
+        ACTION_APPROVAL_POLICY_UPDATED: ClassVar[Literal[Action.APPROVAL_POLICY_UPDATED]]
+        ACTION_WEBHOOK_CREATED: ClassVar[Literal[Action.WEBHOOK_CREATED]]
+        ACTION_WEBHOOK_UPDATED: ClassVar[Literal[Action.WEBHOOK_UPDATED]]
+        ACTION_WEBHOOK_DELETED: ClassVar[Literal[Action.WEBHOOK_DELETED]]
+    else:
+        ACTION_UNSPECIFIED = 0
+        ACTION_MODEL_GROUP_CREATED = 1
+        ACTION_MODEL_GROUP_UPDATED = 2
+        ACTION_MODEL_GROUP_DELETED = 3
+        ACTION_MODEL_VERSION_CREATED = 4
+        ACTION_MODEL_VERSION_UPDATED = 5
+        ACTION_MODEL_VERSION_DELETED = 6
+        ACTION_APPROVAL_CHANGED = 7
+        ACTION_STAGE_CHANGED = 8
+        ACTION_ALIAS_SET = 9
+        ACTION_ALIAS_DELETED = 10
+        ACTION_ROLLED_BACK = 11
+        ACTION_APPROVAL_POLICY_UPDATED = 12
+        ACTION_WEBHOOK_CREATED = 13
+        ACTION_WEBHOOK_UPDATED = 14
+        ACTION_WEBHOOK_DELETED = 15
 
 
 class DeliveryState(_views.Enum):
@@ -241,10 +302,16 @@ class DeliveryState(_views.Enum):
     """The endpoint answered 2xx."""
     FAILED = 3
     """Every attempt failed; RedeliverWebhookDelivery tries again."""
-    DELIVERY_STATE_UNSPECIFIED = 0
-    DELIVERY_STATE_PENDING = 1
-    DELIVERY_STATE_SUCCEEDED = 2
-    DELIVERY_STATE_FAILED = 3
+    if TYPE_CHECKING:
+        DELIVERY_STATE_UNSPECIFIED: ClassVar[Literal[DeliveryState.UNSPECIFIED]]
+        DELIVERY_STATE_PENDING: ClassVar[Literal[DeliveryState.PENDING]]
+        DELIVERY_STATE_SUCCEEDED: ClassVar[Literal[DeliveryState.SUCCEEDED]]
+        DELIVERY_STATE_FAILED: ClassVar[Literal[DeliveryState.FAILED]]
+    else:
+        DELIVERY_STATE_UNSPECIFIED = 0
+        DELIVERY_STATE_PENDING = 1
+        DELIVERY_STATE_SUCCEEDED = 2
+        DELIVERY_STATE_FAILED = 3
 
 
 class ErrorReason(_views.Enum):
@@ -366,7 +433,10 @@ class ErrorReason(_views.Enum):
     """DATA_LOSS: a blob the registry held is missing from its blob store; the operator
     must restore the store from a backup.
     """
-    ERROR_REASON_UNSPECIFIED = 0
+    if TYPE_CHECKING:
+        ERROR_REASON_UNSPECIFIED: ClassVar[Literal[ErrorReason.UNSPECIFIED]]
+    else:
+        ERROR_REASON_UNSPECIFIED = 0
 
 
 class Alias(_views.View[resources_pb2.Alias]):
@@ -482,14 +552,14 @@ class ApprovalPolicy(_views.View[resources_pb2.ApprovalPolicy]):
         """Roles that may approve or reject; a caller needs one, tenant-wide or bound to
         the group. Default: approver, admin.
         """
-        return self._pb.approver_roles
+        return _views.ReadOnlyList(self._pb.approver_roles)
 
     @property
     def promoter_roles(self) -> Sequence[str]:
         """Roles that may change stages, move aliases and roll back. Default: deployer,
         admin.
         """
-        return self._pb.promoter_roles
+        return _views.ReadOnlyList(self._pb.promoter_roles)
 
     @property
     def max_production_versions(self) -> int:
@@ -507,7 +577,7 @@ class ApprovalPolicy(_views.View[resources_pb2.ApprovalPolicy]):
         the protected aliases that point at it, in the same transaction and log entry
         (as `related` changes).
         """
-        return self._pb.protected_aliases
+        return _views.ReadOnlyList(self._pb.protected_aliases)
 
     @property
     def update_time(self) -> datetime | None:
@@ -776,7 +846,7 @@ class ColumnSpec(_views.View[resources_pb2.ColumnSpec]):
     @property
     def shape(self) -> Sequence[int]:
         """Dimensions of a COLUMN_TYPE_TENSOR; -1 for a variable dimension. At most 32."""
-        return self._pb.shape
+        return _views.ReadOnlyList(self._pb.shape)
 
 
 class FairnessEvaluation(_views.View[resources_pb2.FairnessEvaluation]):
@@ -846,14 +916,14 @@ class Lineage(_views.View[resources_pb2.Lineage]):
         resource names `groups/{group}/versions/{version}`. At most 32; each must
         exist.
         """
-        return self._pb.parent_versions
+        return _views.ReadOnlyList(self._pb.parent_versions)
 
     @property
     def depends_on(self) -> Sequence[str]:
         """Versions this one needs at inference time (an encoder, a tokenizer, a feature
         model), as resource names. At most 32; each must exist.
         """
-        return self._pb.depends_on
+        return _views.ReadOnlyList(self._pb.depends_on)
 
 
 class ModelCard(_views.View[resources_pb2.ModelCard]):
@@ -916,7 +986,7 @@ class ModelGroup(_views.View[resources_pb2.ModelGroup]):
         """Free-form labels. At most 64 entries; keys match [A-Za-z0-9_.-]{1,128} and
         start with a letter or `_`; values at most 1024 characters.
         """
-        return self._pb.tags
+        return _views.ReadOnlyMap(self._pb.tags)
 
     @property
     def latest_version(self) -> int:
@@ -1005,21 +1075,21 @@ class ModelVersion(_views.View[resources_pb2.ModelVersion]):
         """Immutable. Evaluation metrics, name -> finite value. At most 256 entries;
         names as tag keys.
         """
-        return self._pb.metrics
+        return _views.ReadOnlyMap(self._pb.metrics)
 
     @property
     def hyperparameters(self) -> Mapping[str, str]:
         """Immutable. Training hyperparameters. At most 256 entries; names as tag keys;
         values at most 1024 characters.
         """
-        return self._pb.hyperparameters
+        return _views.ReadOnlyMap(self._pb.hyperparameters)
 
     @property
     def tags(self) -> Mapping[str, str]:
         """Free-form labels. At most 64 entries; keys match [A-Za-z0-9_.-]{1,128} and
         start with a letter or `_`; values at most 1024 characters.
         """
-        return self._pb.tags
+        return _views.ReadOnlyMap(self._pb.tags)
 
     @property
     def lineage(self) -> Lineage:
@@ -1056,7 +1126,7 @@ class ModelVersion(_views.View[resources_pb2.ModelVersion]):
         """Output only. The aliases that point at this version, by name
         (`groups/{group}/aliases/{alias}`).
         """
-        return self._pb.aliases
+        return _views.ReadOnlyList(self._pb.aliases)
 
     @property
     def created_by(self) -> str:
@@ -1086,7 +1156,7 @@ class ModelVersion(_views.View[resources_pb2.ModelVersion]):
         """Output only. The distinct reviewers whose approvals count toward the group's
         required number of approvals (since registration or the last rejection).
         """
-        return self._pb.approvers
+        return _views.ReadOnlyList(self._pb.approvers)
 
     @property
     def last_decision(self) -> ApprovalDecision:

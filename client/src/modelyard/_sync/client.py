@@ -57,8 +57,9 @@ class Registry:
         address: ``host:port`` of the server; default $MODELYARD_ADDRESS, else
             ``127.0.0.1:50051``.
         token: the bearer token; default $MODELYARD_TOKEN, else the file named by
-            $MODELYARD_TOKEN_FILE, else ``$MODELYARD_DATA_DIR/admin.token``, else
-            ``./modelyard-data/admin.token``.
+            $MODELYARD_TOKEN_FILE, else ``$MODELYARD_DATA_DIR/admin.token`` when that is
+            set, else ``${XDG_CONFIG_HOME:-~/.config}/modelyard/token``: the same from any
+            directory.
         timeout: seconds each call may take over all its attempts, unless the call says
             otherwise; None waits forever.
         max_attempts: how often a call that fails with UNAVAILABLE is tried in all.

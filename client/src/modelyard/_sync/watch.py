@@ -55,11 +55,14 @@ class Watch(EstablishedOnAwait):
     def establish(self) -> Self:
         """Opens the stream unless it is open: reads its first message, the heartbeat that
         pins where the watch starts, within the watch's ``timeout``; returns the watch.
-        Raises ModelyardError (and closes the watch) when it cannot."""
+        Raises ModelyardError (and closes the watch) when it cannot. A watch closed before
+        or while it opens is returned unopened: its iteration ends at once."""
         if self._established:
             return self
         deadline = Deadline(self._open_timeout)
-        while True:
+        # A closed watch's streams end as soon as they are made: without this check, opening
+        # would make stream after stream without ever awaiting anything that blocks.
+        while not self._closed.is_set():
             try:
                 message = self._read()
             except ModelyardError as error:
@@ -73,6 +76,7 @@ class Watch(EstablishedOnAwait):
                 self._first = self._position.accept(message)
                 self._established = True
                 return self
+        return self
 
     @property
     def cursor(self) -> int | None:

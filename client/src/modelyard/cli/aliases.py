@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from modelyard.cli.options import Commands, Invocation, add_command, add_limit, add_request_id
-from modelyard.cli.output import format_time
-from modelyard.names import alias_name
+from modelyard.cli.options import (
+    Commands,
+    Invocation,
+    add_command,
+    add_family,
+    add_limit,
+    add_request_id,
+)
+from modelyard.cli.output import format_time, proto
+from modelyard.names import alias_name, group_name
 from modelyard.v1.resources_pb2 import Alias
 
 __all__ = ["add_commands", "alias_fields"]
@@ -34,20 +41,27 @@ def alias_fields(alias: Alias) -> list[tuple[str, str]]:
 
 def set_alias(run: Invocation) -> None:
     args = run.args
-    alias = run.registry.set_alias(
-        args.group, args.alias, args.version, etag=args.etag, request_id=args.request_id
+    alias = proto(
+        run.registry.set_alias(
+            args.group, args.alias, args.version, etag=args.etag, request_id=args.request_id
+        )
     )
     run.output.message(alias, alias_fields(alias))
 
 
 def show_alias(run: Invocation) -> None:
-    alias = run.registry.get_alias(run.args.group, run.args.alias)
+    alias = proto(run.registry.get_alias(run.args.group, run.args.alias))
     run.output.message(alias, alias_fields(alias))
 
 
 def list_aliases(run: Invocation) -> None:
     pager = run.registry.list_aliases(run.args.group, page_size=run.page_size())
-    run.output.listing(HEADERS, ((a, _row(a)) for a in run.limited(pager)))
+    aliases = (proto(a) for a in run.limited(pager))
+    run.output.listing(
+        HEADERS,
+        ((a, _row(a)) for a in aliases),
+        empty=f"no aliases in {group_name(run.args.group)}",
+    )
 
 
 def delete_alias(run: Invocation) -> None:
@@ -59,12 +73,12 @@ def delete_alias(run: Invocation) -> None:
 
 def add_commands(commands: Commands) -> None:
     """Adds the ``alias`` command family."""
-    family = commands.add_parser(
+    sub = add_family(
+        commands,
         "alias",
         help="aliases such as champion",
         description="Point, show, list and delete aliases: movable names for versions.",
     )
-    sub = family.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = add_command(sub, "set", help="point an alias at a version, creating it if needed")
     p.add_argument("group", help="group id or name, e.g. fraud")

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from modelyard.cli.options import Commands, Invocation, add_command, add_limit, timestamp
-from modelyard.cli.output import enum_label, format_time
+import argparse
+
+from modelyard.cli.options import (
+    Commands,
+    Invocation,
+    add_command,
+    add_family,
+    add_limit,
+    choice,
+    timestamp,
+)
+from modelyard.cli.output import enum_label, format_time, proto
 from modelyard.v1.resources_pb2 import Action, AuditEvent
 
-__all__ = ["add_commands"]
+__all__ = ["ACTIONS", "action_choice", "add_commands"]
 
 HEADERS = ("SEQ", "TIME", "ACTOR", "ACTION", "RESOURCE", "REQUEST_ID")
 ACTIONS = [
@@ -14,6 +24,8 @@ ACTIONS = [
     for n in Action.keys()  # noqa: SIM118 - an EnumTypeWrapper is not a dict
     if not n.endswith("_UNSPECIFIED")
 ]
+#: The type of --action: an action's name in any case, with or without ACTION_.
+action_choice = choice(ACTIONS, "ACTION_", "an action")
 
 
 def _row(event: AuditEvent) -> tuple[str, ...]:
@@ -27,6 +39,10 @@ def _row(event: AuditEvent) -> tuple[str, ...]:
     )
 
 
+def _filtered(args: argparse.Namespace) -> bool:
+    return bool(args.resource or args.actor or args.action or args.since or args.until)
+
+
 def list_events(run: Invocation) -> None:
     args = run.args
     pager = run.registry.list_audit_events(
@@ -38,11 +54,17 @@ def list_events(run: Invocation) -> None:
         newest_first=args.newest_first,
         page_size=run.page_size(),
     )
-    run.output.listing(HEADERS, ((e, _row(e)) for e in run.limited(pager)))
+    events = (proto(e) for e in run.limited(pager))
+    run.output.listing(
+        HEADERS,
+        ((e, _row(e)) for e in events),
+        empty="no audit entries match" if _filtered(args) else "the audit log is empty",
+        cut=("REQUEST_ID",),
+    )
 
 
 def verify_log(run: Invocation) -> int:
-    result = run.registry.verify_audit_log()
+    result = proto(run.registry.verify_audit_log())
     if result.ok:
         text = (
             f"ok: {result.entries_checked} entries checked; "
@@ -56,10 +78,12 @@ def verify_log(run: Invocation) -> int:
 
 def add_commands(commands: Commands) -> None:
     """Adds the ``audit`` command family."""
-    family = commands.add_parser(
-        "audit", help="the audit log", description="Read and verify the hash-chained audit log."
+    sub = add_family(
+        commands,
+        "audit",
+        help="the audit log",
+        description="Read and verify the hash-chained audit log.",
     )
-    sub = family.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = add_command(sub, "list", help="list audit entries, oldest first")
     p.add_argument("--resource", default="", help="e.g. groups/fraud (matches its versions too)")
@@ -67,9 +91,9 @@ def add_commands(commands: Commands) -> None:
     p.add_argument(
         "--action",
         action="append",
-        choices=ACTIONS,
+        type=action_choice,
         metavar="ACTION",
-        help=f"only these actions (repeatable): {', '.join(ACTIONS)}",
+        help=f"only these actions (repeatable, any case): {', '.join(ACTIONS)}",
     )
     p.add_argument("--since", type=timestamp, default=None, help="e.g. 2026-11-01T00:00:00Z")
     p.add_argument("--until", type=timestamp, default=None, help="entries before this time")

@@ -6,12 +6,13 @@ from modelyard.cli.options import (
     Commands,
     Invocation,
     add_command,
+    add_family,
     add_limit,
     add_request_id,
     key_value,
     key_values,
 )
-from modelyard.cli.output import format_time
+from modelyard.cli.output import format_time, proto
 from modelyard.names import GROUP_PREFIX
 from modelyard.v1.resources_pb2 import ModelGroup
 
@@ -54,20 +55,26 @@ def list_groups(run: Invocation) -> None:
     pager = run.registry.list_groups(
         filter=run.args.filter, order_by=run.args.order_by, page_size=run.page_size()
     )
-    run.output.listing(HEADERS, ((g, _row(g)) for g in run.limited(pager)))
+    groups = (proto(g) for g in run.limited(pager))
+    empty = "no groups match the filter" if run.args.filter else "no groups yet"
+    run.output.listing(
+        HEADERS, ((g, _row(g)) for g in groups), empty=empty, cut=("TAGS", "DESCRIPTION")
+    )
 
 
 def show_group(run: Invocation) -> None:
-    group = run.registry.get_group(run.args.group)
+    group = proto(run.registry.get_group(run.args.group))
     run.output.message(group, group_fields(group))
 
 
 def create_group(run: Invocation) -> None:
-    group = run.registry.create_group(
-        run.args.group,
-        description=run.args.description,
-        tags=key_values(run.args.tag),
-        request_id=run.args.request_id,
+    group = proto(
+        run.registry.create_group(
+            run.args.group,
+            description=run.args.description,
+            tags=key_values(run.args.tag),
+            request_id=run.args.request_id,
+        )
     )
     run.output.message(group, group_fields(group))
 
@@ -78,7 +85,7 @@ def update_group(run: Invocation) -> None:
     args = run.args
     if args.description is None and not args.tag and not args.remove_tag:
         raise ValueError("nothing to update: give --description, --tag or --remove-tag")
-    current = run.registry.get_group(args.group)
+    current = proto(run.registry.get_group(args.group))
     changed = ModelGroup(name=current.name, etag=current.etag)
     mask: list[str] = []
     if args.description is not None:
@@ -91,7 +98,7 @@ def update_group(run: Invocation) -> None:
             tags.pop(key, None)
         changed.tags.update(tags)
         mask.append("tags")
-    group = run.registry.update_group(changed, update_mask=mask, request_id=args.request_id)
+    group = proto(run.registry.update_group(changed, update_mask=mask, request_id=args.request_id))
     run.output.message(group, group_fields(group))
 
 
@@ -105,10 +112,12 @@ def delete_group(run: Invocation) -> None:
 
 def add_commands(commands: Commands) -> None:
     """Adds the ``groups`` command family."""
-    family = commands.add_parser(
-        "groups", help="model groups", description="List, show, create, update and delete groups."
+    sub = add_family(
+        commands,
+        "groups",
+        help="model groups",
+        description="List, show, create, update and delete groups.",
     )
-    sub = family.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = add_command(sub, "list", help="list groups")
     p.add_argument("--filter", default="", help="e.g. 'tags.team = \"risk\"'")

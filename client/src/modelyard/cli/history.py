@@ -16,7 +16,7 @@ from modelyard.cli.options import (
     add_version_arguments,
     named_version,
 )
-from modelyard.cli.output import enum_label, format_time
+from modelyard.cli.output import enum_label, format_time, proto
 from modelyard.names import group_name, split_alias_name, split_version_name
 from modelyard.v1.resources_pb2 import (
     ACTION_ALIAS_DELETED,
@@ -137,15 +137,20 @@ def show_history(run: Invocation) -> None:
     group, number = split_version_name(name) if "/versions/" in name else ("", "")
     if not number.isdigit():
         # `latest` or an alias: the log names versions by number.
-        name = run.registry.get_version(name).name
+        name = proto(run.registry.get_version(name)).name
         group, number = split_version_name(name)
     # One pass over the group's governance entries; the server filters by resource exactly,
     # and entries of other versions (a promotion, a rollback) may have changed this one.
     entries = run.registry.list_audit_events(
         resource=group_name(group), actions=ACTIONS, page_size=1000
     )
-    mine = (e for e in entries if touches(e, name))
-    run.output.listing(HEADERS, ((e, _row(e, name)) for e in mine))
+    mine = (e for e in (proto(e) for e in entries) if touches(e, name))
+    run.output.listing(
+        HEADERS,
+        ((e, _row(e, name)) for e in mine),
+        empty=f"no decisions, stage moves or aliases yet for {name}",
+        cut=("REASON",),
+    )
 
 
 def add_commands(commands: Commands) -> None:

@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
 from typing import TypeAlias, TypeVar
 
-from modelyard.cli.output import Output
+from modelyard.cli.failures import Connection
+from modelyard.cli.output import FORMATS, Output
 from modelyard.client import Registry
 from modelyard.names import version_name
-from modelyard.transport import DEFAULT_TIMEOUT
+from modelyard.transport import (
+    ADDRESS_ENV,
+    DEFAULT_TIMEOUT,
+    TokenSearch,
+    find_token,
+    resolve_address,
+)
 
 __all__ = [
     "Commands",
@@ -20,9 +28,11 @@ __all__ = [
     "Invocation",
     "add_command",
     "add_connection_options",
+    "add_family",
     "add_limit",
     "add_request_id",
     "add_version_arguments",
+    "choice",
     "key_value",
     "key_values",
     "metric",
@@ -43,14 +53,32 @@ class Invocation:
     args: argparse.Namespace
     output: Output
     _registry: Registry | None = field(default=None, repr=False)
+    _connection: Connection | None = field(default=None, repr=False)
+
+    @property
+    def connection(self) -> Connection | None:
+        """Where the calls go and with which token; None until the registry is opened."""
+        return self._connection
 
     @property
     def registry(self) -> Registry:
-        """The registry named by --address/--token (or the environment), opened on first use."""
+        """The registry named by --address/--token (or the environment), opened on first use.
+
+        Raises ValueError when the address is not one, or a token file cannot be read.
+        """
         if self._registry is None:
-            self._registry = Registry(
-                self.args.address, token=self.args.token, timeout=self.args.timeout
-            )
+            given: str | None = self.args.address
+            if given:
+                source = "--address"
+            elif os.environ.get(ADDRESS_ENV):
+                source = f"${ADDRESS_ENV}"
+            else:
+                source = "the default address"
+            address = resolve_address(given)
+            token = self.args.token
+            search = TokenSearch(token, "--token", ()) if token else find_token()
+            self._connection = Connection(address, source, search)
+            self._registry = Registry(address, token=search.token, timeout=self.args.timeout)
         return self._registry
 
     def close(self) -> None:
@@ -71,8 +99,27 @@ class Invocation:
 Handler = Callable[[Invocation], int | None]
 
 
+def choice(values: Sequence[str], prefix: str, what: str) -> Callable[[str], str]:
+    """Returns an argparse type that takes one of ``values`` in any case, with or without
+    the enum's prefix and with ``-`` for ``_``: ``staging``, ``STAGING`` and
+    ``STAGE_STAGING`` all give ``staging`` when ``values`` has it so. ``what`` names a
+    value in the error, e.g. ``a stage``."""
+    by_key = {value.upper(): value for value in values}
+
+    def parse(text: str) -> str:
+        key = text.strip().upper().replace("-", "_")
+        value = by_key.get(key) or by_key.get(key.removeprefix(prefix))
+        if value is None:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not {what}; use one of {', '.join(values)}"
+            )
+        return value
+
+    return parse
+
+
 def add_connection_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
-    """Adds --address, --token, --json and --timeout.
+    """Adds --address, --token, --output (and --json), and --timeout.
 
     They are accepted before the family (``modelyard --json groups list``) and after the
     command (``modelyard groups list --json``); on a command their defaults are suppressed
@@ -82,12 +129,30 @@ def add_connection_options(parser: argparse.ArgumentParser, *, top_level: bool) 
     def default(value: object) -> object:
         return value if top_level else argparse.SUPPRESS
 
-    parser.add_argument("--address", default=default(None), help="host:port of the registry")
+    parser.add_argument(
+        "--address",
+        default=default(None),
+        metavar="HOST:PORT",
+        help=f"the registry (default ${ADDRESS_ENV} or 127.0.0.1:50051; port 50051 if none)",
+    )
     parser.add_argument(
         "--token", default=default(None), help="bearer token (prefer $MODELYARD_TOKEN)"
     )
     parser.add_argument(
-        "--json", action="store_true", default=default(False), help="print proto JSON"
+        "--output",
+        "-o",
+        type=choice(FORMATS, "", "an output format"),
+        default=default("table"),
+        metavar="FORMAT",
+        help="table (default; for people), json or csv (for scripts)",
+    )
+    parser.add_argument(
+        "--json",
+        dest="output",
+        action="store_const",
+        const="json",
+        default=argparse.SUPPRESS,
+        help="the same as --output json",
     )
     parser.add_argument(
         "--timeout",
@@ -98,10 +163,20 @@ def add_connection_options(parser: argparse.ArgumentParser, *, top_level: bool) 
     )
 
 
+def add_family(commands: Commands, name: str, help: str, description: str) -> Commands:
+    """Returns the commands of a new family (``modelyard versions ...``); the family alone
+    lists them."""
+    family = commands.add_parser(name, help=help, description=description)
+    add_connection_options(family, top_level=False)
+    family.set_defaults(overview=family)
+    return family.add_subparsers(dest="command", metavar="COMMAND")
+
+
 def add_command(commands: Commands, name: str, help: str) -> argparse.ArgumentParser:
     """Returns a new command's parser, which also takes the connection options."""
     parser = commands.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".")
     add_connection_options(parser, top_level=False)
+    parser.set_defaults(command_parser=parser)
     return parser
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from modelyard.cli.options import Commands, Invocation, add_command, add_request_id
-from modelyard.cli.output import format_time
+from modelyard.cli.options import Commands, Invocation, add_command, add_family, add_request_id
+from modelyard.cli.output import format_time, proto
 from modelyard.names import policy_name
 from modelyard.v1.resources_pb2 import ApprovalPolicy
 
@@ -37,7 +37,7 @@ def name_list(text: str) -> list[str]:
 
 
 def show_policy(run: Invocation) -> None:
-    policy = run.registry.get_approval_policy(run.args.group)
+    policy = proto(run.registry.get_approval_policy(run.args.group))
     run.output.message(policy, policy_fields(policy))
 
 
@@ -65,20 +65,20 @@ def update_policy(run: Invocation) -> None:
             "--approver-roles, --promoter-roles, --max-production-versions or "
             "--protected-aliases"
         )
-    policy = run.registry.update_approval_policy(
-        changed, update_mask=mask, request_id=args.request_id
+    policy = proto(
+        run.registry.update_approval_policy(changed, update_mask=mask, request_id=args.request_id)
     )
     run.output.message(policy, policy_fields(policy))
 
 
 def add_commands(commands: Commands) -> None:
     """Adds the ``policy`` command family."""
-    family = commands.add_parser(
+    sub = add_family(
+        commands,
         "policy",
         help="a group's approval policy",
         description="Show and update who may approve and promote a group's versions.",
     )
-    sub = family.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = add_command(sub, "show", help="show a group's approval policy")
     p.add_argument("group", help="group id or name, e.g. fraud")

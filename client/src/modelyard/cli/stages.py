@@ -10,9 +10,10 @@ from modelyard.cli.options import (
     add_command,
     add_request_id,
     add_version_arguments,
+    choice,
     named_version,
 )
-from modelyard.cli.output import enum_label
+from modelyard.cli.output import enum_label, proto
 from modelyard.cli.versions import version_fields
 from modelyard.v1.registry_service_pb2 import TransitionModelVersionStageResponse
 from modelyard.v1.resources_pb2 import STAGE_PRODUCTION, Stage
@@ -26,7 +27,8 @@ STAGES = [
 ]
 
 
-def _moved(run: Invocation, response: TransitionModelVersionStageResponse) -> None:
+def _moved(run: Invocation, moved: TransitionModelVersionStageResponse) -> None:
+    response = proto(moved)
     fields = version_fields(response.model_version)
     if response.archived_versions:
         fields.append(("archived", ",".join(v.name for v in response.archived_versions)))
@@ -43,7 +45,7 @@ def transition(run: Invocation) -> None:
         etag=args.etag,
         request_id=args.request_id,
     )
-    _moved(run, response)
+    _moved(run, proto(response))
 
 
 def promote(run: Invocation) -> None:
@@ -57,13 +59,15 @@ def promote(run: Invocation) -> None:
         etag=args.etag,
         request_id=args.request_id,
     )
-    _moved(run, response)
+    _moved(run, proto(response))
 
 
 def rollback(run: Invocation) -> None:
     args = run.args
-    response = run.registry.rollback(
-        args.group, to=args.to, reason=args.reason, request_id=args.request_id
+    response = proto(
+        run.registry.rollback(
+            args.group, to=args.to, reason=args.reason, request_id=args.request_id
+        )
     )
     restored = response.restored_version
     run.output.message(
@@ -95,7 +99,11 @@ def add_commands(commands: Commands) -> None:
         help="move a version to another stage",
     )
     add_version_arguments(p)
-    p.add_argument("stage", type=str.lower, choices=STAGES, help=", ".join(STAGES))
+    p.add_argument(
+        "stage",
+        type=choice(STAGES, "STAGE_", "a stage"),
+        help=f"{', '.join(STAGES)} (any case)",
+    )
     _add_move_options(p)
     p.set_defaults(handler=transition)
 

@@ -1,22 +1,29 @@
-"""``modelyard versions list|show|create|update|delete``."""
+"""``modelyard versions list|show|compare|create|update|delete``."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+from pathlib import Path
+
+from modelyard.cli.compare import add_compare
 from modelyard.cli.options import (
     Commands,
     Invocation,
     add_command,
+    add_family,
     add_limit,
     add_request_id,
     add_version_arguments,
+    choice,
     key_value,
     key_values,
     metric,
     named_version,
     positive_int,
 )
-from modelyard.cli.output import enum_label, format_time
-from modelyard.names import split_alias_name, split_version_name
+from modelyard.cli.output import enum_label, format_time, proto
+from modelyard.names import group_name, split_alias_name, split_version_name
 from modelyard.v1.resources_pb2 import ApprovalStatus, ArtifactFormat, ModelVersion, Stage
 
 __all__ = ["add_commands", "version_fields"]
@@ -118,21 +125,54 @@ def list_versions(run: Invocation) -> None:
         order_by=run.args.order_by,
         page_size=run.page_size(),
     )
-    run.output.listing(HEADERS, ((v, _row(v)) for v in run.limited(pager)))
+    where = "in every group" if run.args.group == "-" else f"in {group_name(run.args.group)}"
+    matching = " match the filter" if run.args.filter else ""
+    run.output.listing(
+        HEADERS,
+        ((v, _row(v)) for v in (proto(v) for v in run.limited(pager))),
+        empty=f"no versions {where}{matching}",
+        cut=("METRICS",),
+    )
 
 
 def show_version(run: Invocation) -> None:
-    version = run.registry.get_version(named_version(run.args))
+    version = proto(run.registry.get_version(named_version(run.args)))
     run.output.message(version, version_fields(version))
+
+
+def artifact_of(
+    uri: str | None, sha256: str | None, size: int | None, file: Path | None
+) -> tuple[str, str, int]:
+    """Returns the artifact's ``(uri, sha256, size)``: as given, or computed from ``file``
+    (whose uri is then ``file://`` its absolute path unless one is given)."""
+    if file is None:
+        if not uri or not sha256:
+            raise ValueError(
+                "give the artifact's --uri and --sha256, or --file PATH to compute its sha256 "
+                "and size"
+            )
+        return uri, sha256, size or 0
+    try:
+        with file.open("rb") as artifact:
+            digest = hashlib.file_digest(artifact, "sha256").hexdigest()
+            actual = os.fstat(artifact.fileno()).st_size
+    except OSError as error:
+        raise ValueError(f"cannot read --file {file}: {error.strerror}") from None
+    if sha256 and sha256.lower() != digest:
+        raise ValueError(f"--sha256 {sha256} is not the sha256 of {file}, which is {digest}")
+    if size is not None and size != actual:
+        raise ValueError(f"--size {size} is not the size of {file}, which is {actual} bytes")
+    return uri or file.resolve().as_uri(), digest, actual
 
 
 def create_version(run: Invocation) -> None:
     args = run.args
-    version = run.registry.register(
+    uri, sha256, size = artifact_of(args.uri, args.sha256, args.size, args.file)
+    created = run.registry.register(
         args.group,
-        uri=args.uri,
-        sha256=args.sha256,
-        size_bytes=args.size,
+        uri=uri,
+        sha256=sha256,
+        size_bytes=size,
         format=args.format,
         framework=args.framework,
         framework_version=args.framework_version,
@@ -143,6 +183,7 @@ def create_version(run: Invocation) -> None:
         inference_image=args.inference_image,
         request_id=args.request_id,
     )
+    version = proto(created)
     run.output.message(version, version_fields(version))
 
 
@@ -160,7 +201,9 @@ def update_version(run: Invocation) -> None:
         changed.tags[key] = value
         mask.append(f"tags.{key}")
     mask += [f"tags.{key}" for key in args.remove_tag or ()]
-    version = run.registry.update_version(changed, update_mask=mask, request_id=args.request_id)
+    version = proto(
+        run.registry.update_version(changed, update_mask=mask, request_id=args.request_id)
+    )
     run.output.message(version, version_fields(version))
 
 
@@ -172,12 +215,12 @@ def delete_version(run: Invocation) -> None:
 
 def add_commands(commands: Commands) -> None:
     """Adds the ``versions`` command family."""
-    family = commands.add_parser(
+    sub = add_family(
+        commands,
         "versions",
         help="model versions",
-        description="List, show, register, update and delete model versions.",
+        description="List, show, compare, register, update and delete model versions.",
     )
-    sub = family.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = add_command(sub, "list", help="list versions, newest first")
     p.add_argument("group", nargs="?", default="-", help="group id (default: every group)")
@@ -190,12 +233,30 @@ def add_commands(commands: Commands) -> None:
     add_version_arguments(p)
     p.set_defaults(handler=show_version)
 
+    add_compare(sub)
+
     p = add_command(sub, "create", help="register a new version of a model")
     p.add_argument("group", help="group id, e.g. fraud")
-    p.add_argument("--uri", required=True, help="where the artifact is, e.g. s3://bucket/key")
-    p.add_argument("--sha256", required=True, help="SHA-256 of the artifact, 64 hex digits")
-    p.add_argument("--size", type=positive_int, default=0, help="artifact size in bytes")
-    p.add_argument("--format", choices=FORMATS, default="other", help="artifact format")
+    p.add_argument(
+        "--uri",
+        default=None,
+        help="where the artifact is, e.g. s3://bucket/key (with --file: default file://PATH)",
+    )
+    p.add_argument(
+        "--file",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="a local copy of the artifact: its sha256 and size are computed",
+    )
+    p.add_argument("--sha256", default=None, help="SHA-256 of the artifact, 64 hex digits")
+    p.add_argument("--size", type=positive_int, default=None, help="artifact size in bytes")
+    p.add_argument(
+        "--format",
+        type=choice(FORMATS, "ARTIFACT_FORMAT_", "an artifact format"),
+        default="other",
+        help=f"artifact format, any case: {', '.join(FORMATS)}",
+    )
     p.add_argument("--framework", default="", help="e.g. sklearn")
     p.add_argument("--framework-version", default="", help="e.g. 1.5.2")
     p.add_argument("--inference-image", default="", help="container image that serves it")

@@ -10,10 +10,18 @@ from __future__ import annotations
 import os
 import sys
 
-from modelyard.cli.audit import ACTIONS
-from modelyard.cli.options import Commands, Invocation, add_command, add_limit, add_request_id
-from modelyard.cli.output import enum_label, format_time
-from modelyard.names import GROUP_PREFIX, webhook_name
+from modelyard.cli.audit import action_choice
+from modelyard.cli.options import (
+    Commands,
+    Invocation,
+    add_command,
+    add_family,
+    add_limit,
+    add_request_id,
+    choice,
+)
+from modelyard.cli.output import enum_label, format_time, proto
+from modelyard.names import GROUP_PREFIX, group_name, webhook_name
 from modelyard.v1.resources_pb2 import Action
 from modelyard.v1.webhook_service_pb2 import DeliveryState, Webhook, WebhookDelivery
 
@@ -124,24 +132,33 @@ def read_secret(path: str | None) -> str:
 
 def create_webhook(run: Invocation) -> None:
     args = run.args
-    webhook = run.registry.create_webhook(
-        args.url,
-        secret=read_secret(args.secret_file),
-        group=args.group,
-        actions=args.action or (),
-        description=args.description,
-        request_id=args.request_id,
+    webhook = proto(
+        run.registry.create_webhook(
+            args.url,
+            secret=read_secret(args.secret_file),
+            group=args.group,
+            actions=args.action or (),
+            description=args.description,
+            request_id=args.request_id,
+        )
     )
     run.output.message(webhook, webhook_fields(webhook))
 
 
 def list_webhooks(run: Invocation) -> None:
     pager = run.registry.list_webhooks(group=run.args.group, page_size=run.page_size())
-    run.output.listing(HEADERS, ((w, _row(w)) for w in run.limited(pager)))
+    webhooks = (proto(w) for w in run.limited(pager))
+    group = run.args.group
+    run.output.listing(
+        HEADERS,
+        ((w, _row(w)) for w in webhooks),
+        empty=f"no webhooks for {group_name(group)}" if group else "no webhooks",
+        cut=("ACTIONS", "URL"),
+    )
 
 
 def show_webhook(run: Invocation) -> None:
-    webhook = run.registry.get_webhook(run.args.webhook)
+    webhook = proto(run.registry.get_webhook(run.args.webhook))
     run.output.message(webhook, webhook_fields(webhook))
 
 
@@ -165,7 +182,9 @@ def update_webhook(run: Invocation) -> None:
             "nothing to update: give --url, --secret-file, --group, --action, --all-actions "
             "or --description"
         )
-    webhook = run.registry.update_webhook(changed, update_mask=mask, request_id=args.request_id)
+    webhook = proto(
+        run.registry.update_webhook(changed, update_mask=mask, request_id=args.request_id)
+    )
     run.output.message(webhook, webhook_fields(webhook))
 
 
@@ -180,17 +199,25 @@ def list_deliveries(run: Invocation) -> None:
     pager = run.registry.list_webhook_deliveries(
         args.webhook, state=args.state or "all", page_size=run.page_size()
     )
-    run.output.listing(DELIVERY_HEADERS, ((d, _delivery_row(d)) for d in run.limited(pager)))
+    deliveries = (proto(d) for d in run.limited(pager))
+    state = f"{args.state} " if args.state else ""
+    run.output.listing(
+        DELIVERY_HEADERS,
+        ((d, _delivery_row(d)) for d in deliveries),
+        empty=f"no {state}deliveries for {webhook_name(args.webhook)}",
+        cut=("ERROR",),
+    )
 
 
 def redeliver(run: Invocation) -> None:
-    delivery = run.registry.redeliver(run.args.delivery, run.args.seq)
+    delivery = proto(run.registry.redeliver(run.args.delivery, run.args.seq))
     run.output.message(delivery, delivery_fields(delivery))
 
 
 def add_commands(commands: Commands) -> None:
     """Adds the ``webhooks`` command family."""
-    family = commands.add_parser(
+    sub = add_family(
+        commands,
         "webhooks",
         help="HTTP endpoints that receive the log's events",
         description=(
@@ -198,7 +225,6 @@ def add_commands(commands: Commands) -> None:
             "failed ones. Admins only."
         ),
     )
-    sub = family.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = add_command(sub, "create", help="register a webhook for the events that commit after it")
     p.add_argument("url", help="the http:// or https:// URL deliveries are POSTed to")
@@ -212,7 +238,7 @@ def add_commands(commands: Commands) -> None:
     p.add_argument(
         "--action",
         action="append",
-        choices=ACTIONS,
+        type=action_choice,
         metavar="ACTION",
         help="only these actions (repeatable; default: all), e.g. STAGE_CHANGED",
     )
@@ -245,7 +271,7 @@ def add_commands(commands: Commands) -> None:
     actions.add_argument(
         "--action",
         action="append",
-        choices=ACTIONS,
+        type=action_choice,
         metavar="ACTION",
         help="only these actions from now on (repeatable; replaces the list)",
     )
@@ -263,7 +289,12 @@ def add_commands(commands: Commands) -> None:
 
     p = add_command(sub, "deliveries", help="list a webhook's deliveries, newest event first")
     p.add_argument("webhook", help="webhook id or name, e.g. wh-1a2b3c4d5e")
-    p.add_argument("--state", choices=STATES, default=None, help="only deliveries in this state")
+    p.add_argument(
+        "--state",
+        type=choice(STATES, "DELIVERY_STATE_", "a delivery state"),
+        default=None,
+        help=f"only deliveries in this state (any case): {', '.join(STATES)}",
+    )
     add_limit(p, "deliveries")
     p.set_defaults(handler=list_deliveries)
 
