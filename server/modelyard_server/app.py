@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -38,6 +39,7 @@ from modelyard_server.artifacts import open_blob_store
 from modelyard_server.config import Settings
 from modelyard_server.deliveries.model import RetrySchedule
 from modelyard_server.deliveries.worker import DeliveryWorker
+from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.registry import Registry
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
@@ -84,6 +86,8 @@ class Running:
     hub: EventHub[registry_service_pb2.WatchEventsResponse]
     listener: LogListener | None
     deliveries: DeliveryWorker
+    registry: Registry
+    collector: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float) -> None:
         """Stops taking calls (health NOT_SERVING), ends the event streams (their clients
@@ -92,9 +96,33 @@ class Running:
         self.hub.close()
         await self.server.stop(grace)
         await self.deliveries.stop()
+        if self.collector is not None:
+            self.collector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.collector
         if self.listener is not None:
             await self.listener.stop()
         await self.engines.dispose()
+
+
+async def collect_blobs(artifacts: Artifacts, settings: Settings) -> None:
+    """Collects the blobs no version needs, every gc_interval_seconds, until cancelled."""
+    while True:
+        await asyncio.sleep(settings.gc_interval_seconds)
+        try:
+            done = await artifacts.collect(settings.blob_grace_seconds)
+        except Exception:
+            log.exception("collecting blobs failed; the next collection tries again")
+            continue
+        if done.blobs or done.holdings or done.uploads:
+            log.info(
+                "collected %d blobs (%d bytes) nothing references, %d unused holdings and "
+                "%d abandoned uploads",
+                done.blobs,
+                done.bytes,
+                done.holdings,
+                done.uploads,
+            )
 
 
 def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
@@ -156,9 +184,6 @@ async def start(settings: Settings) -> Running:
         options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],
     )
     blobs = open_blob_store(settings)
-    swept = await asyncio.to_thread(blobs.sweep, UPLOAD_TTL_SECONDS)
-    if swept:
-        log.info("removed %d abandoned uploads", swept)
     registry = Registry(store, queue, blobs, wake_deliveries=deliveries.wake)
     rs_grpc.add_RegistryServiceServicer_to_server(
         RegistryServicer(registry, EventStreams(hub)), server
@@ -185,9 +210,14 @@ async def start(settings: Settings) -> Running:
     if listener is not None:
         listener.start()
     deliveries.start()
+    collector = None
+    if settings.gc_interval_seconds > 0:
+        collector = asyncio.create_task(collect_blobs(registry.artifacts, settings))
     for service in ("", *SERVICES):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return Running(server, health_servicer, engines, port, hub, listener, deliveries)
+    return Running(
+        server, health_servicer, engines, port, hub, listener, deliveries, registry, collector
+    )
 
 
 async def serve(settings: Settings) -> None:

@@ -48,6 +48,10 @@ class Settings:
     # s3://bucket/prefix; and the S3 API's URL for an S3-compatible store ("": AWS's).
     artifact_store: str = ""
     s3_endpoint_url: str = ""
+    # Blobs no version names, and abandoned uploads, are collected once this old; a
+    # collection runs this often (0: never; `modelyard-server gc` runs one).
+    blob_grace_seconds: float = 86400.0
+    gc_interval_seconds: float = 3600.0
 
     @property
     def token_file(self) -> Path:
@@ -136,6 +140,20 @@ OPTIONS: tuple[Option, ...] = (
         "MODELYARD_ARTIFACT_STORE",
         "where held artifacts' bytes go: s3://bucket/prefix (default: blobs/ in the data dir)",
         metavar="URL",
+    ),
+    Option(
+        "blob_grace_seconds",
+        "MODELYARD_BLOB_GRACE_SECONDS",
+        "blobs no version names, and abandoned uploads, are removed once this old",
+        kind="non-negative",
+        metavar="SECONDS",
+    ),
+    Option(
+        "gc_interval_seconds",
+        "MODELYARD_GC_INTERVAL_SECONDS",
+        "how often unreferenced blobs are collected (0: only by `modelyard-server gc`)",
+        kind="non-negative",
+        metavar="SECONDS",
     ),
     Option(
         "s3_endpoint_url",

@@ -17,9 +17,11 @@ from modelyard.v1 import artifact_service_pb2 as arts
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import resources_pb2 as pb
 
+from tests.support.factory import BACKENDS, ServerFactory
+from tests.support.inprocess import InProcessServer
 from tests.support.servers import Server
 from tests.support.status import reason_of
-from tests.support.stubs import Raw
+from tests.support.stubs import Raw, raw_stubs
 
 
 def tree(root: Path, files: int = 20) -> dict[str, bytes]:
@@ -305,3 +307,109 @@ def test_bad_manifests_are_refused_naming_the_problem(
     assert problem in str(caught.value.trailing_metadata()) or problem in (
         caught.value.details() or ""
     )
+
+
+# Collection: what no version needs goes, once older than the grace period; never a blob
+# a version names, and never one an upload is publishing.
+
+
+def blob_file(server: Server, data: bytes) -> Path:
+    return server.data_dir / "blobs" / "sha256" / sha(data)[:2] / sha(data)
+
+
+@pytest.fixture(params=BACKENDS)
+def own_server(
+    request: pytest.FixtureRequest, server_factory: ServerFactory
+) -> Iterator[InProcessServer]:
+    """A server of this test's own, on each backend: collections see every blob in its
+    store."""
+    with server_factory(request.param, gc_interval_seconds="0") as started:
+        yield started
+
+
+def test_collection_keeps_what_versions_name_and_removes_the_rest(
+    own_server: InProcessServer, tmp_path: Path
+) -> None:
+    with (
+        Registry(own_server.address, token=own_server.token) as registry,
+        raw_stubs(own_server.address, own_server.token) as raw,
+    ):
+        registry.create_group("kept")
+        named, unnamed = os.urandom(1000), os.urandom(2000)
+        (tmp_path / "named.bin").write_bytes(named)
+        version = registry.register("kept", path=tmp_path / "named.bin")
+        write_blob(raw, f"groups/kept/uploads/u/blobs/{sha(unnamed)}/{len(unnamed)}", [unnamed])
+        # A broken upload, never finished.
+        partial = os.urandom(3000)
+        name = f"groups/kept/uploads/p/blobs/{sha(partial)}/{len(partial)}"
+        write_blob(raw, name, [partial[:1000]], finish=False)
+
+        assert own_server.collect_blobs(grace_seconds=3600) == (0, 0, 0)  # all too young
+        holdings, blobs, uploads = own_server.collect_blobs(grace_seconds=0)
+        assert (holdings, blobs, uploads) == (1, 1, 1)
+        assert blob_file(own_server, named).exists() and not blob_file(own_server, unnamed).exists()
+        assert missing(raw, "kept", unnamed) != [] and missing(raw, "kept", named) == []
+        assert registry.download(version.name, dest=tmp_path / "copy").read_bytes() == named
+
+        # Once the version is gone, so is its blob.
+        registry.delete_version(version.name)
+        assert own_server.collect_blobs(grace_seconds=0)[1] == 1
+        assert not blob_file(own_server, named).exists()
+
+
+def test_a_blob_another_tenant_names_is_kept(own_server: InProcessServer, tmp_path: Path) -> None:
+    data = os.urandom(5000)
+    (tmp_path / "m.bin").write_bytes(data)
+    other = own_server.mint_token("ops", "admin", tenant="other")
+    with (
+        Registry(own_server.address, token=own_server.token) as mine,
+        Registry(own_server.address, token=other) as theirs,
+    ):
+        mine.create_group("a")
+        theirs.create_group("a")
+        first = mine.register("a", path=tmp_path / "m.bin")
+        theirs.register("a", path=tmp_path / "m.bin")
+        mine.delete_version(first.name)
+        assert own_server.collect_blobs(grace_seconds=0)[1] == 0
+        assert blob_file(own_server, data).read_bytes() == data
+
+
+@pytest.mark.timeout(120)
+def test_collections_racing_uploads_and_registrations_never_lose_a_named_blob(
+    own_server: InProcessServer, tmp_path: Path
+) -> None:
+    """Collections with no grace run in a loop while clients upload and register the same
+    blobs: every registration either succeeds with a blob that downloads, or is told to
+    upload again (BLOBS_MISSING); a version never names a blob that is gone."""
+    stop = threading.Event()
+    collections = [0]
+
+    def collect() -> None:
+        while not stop.is_set():
+            own_server.collect_blobs(grace_seconds=0)
+            collections[0] += 1
+
+    collector = threading.Thread(target=collect)
+    collector.start()
+    outcomes: dict[str, int] = {"registered": 0, "told to upload again": 0}
+    try:
+        with Registry(own_server.address, token=own_server.token) as registry:
+            registry.create_group("race")
+            for round_ in range(40):
+                model = tmp_path / f"m{round_ % 4}.bin"
+                if not model.exists():
+                    model.write_bytes(os.urandom(20_000))
+                try:
+                    version = registry.register("race", path=model)
+                except modelyard.BlobsMissing:
+                    outcomes["told to upload again"] += 1
+                    continue
+                except modelyard.DuplicateArtifact:
+                    continue
+                outcomes["registered"] += 1
+                copy = registry.download(version.name, dest=tmp_path / f"copy-{round_}")
+                assert copy.read_bytes() == model.read_bytes()
+    finally:
+        stop.set()
+        collector.join()
+    assert collections[0] > 5 and outcomes["registered"] > 0, (collections, outcomes)

@@ -248,6 +248,13 @@ class InProcessServer(Server):
             create_token(engines, tenant=tenant or DEFAULT_TENANT, subject=subject, roles=[*roles])
         )
 
+    def collect_blobs(self, grace_seconds: float) -> tuple[int, int, int]:
+        """Runs one blob collection in the server, as its timer would; returns how many
+        holdings, blobs and abandoned uploads it removed."""
+        assert self._running is not None
+        done = self._call(self._running.registry.artifacts.collect(grace_seconds))
+        return done.holdings, done.blobs, done.uploads
+
 
 async def _finish_tasks() -> None:
     """Cancels what is still running on the loop, and its async generators."""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from modelyard.v1 import errors_pb2 as reasons
 
+from modelyard_server.domain.blobs import StoredBlob
 from modelyard_server.domain.errors import Aborted
 from modelyard_server.domain.manifests import Digest
 
@@ -44,7 +45,6 @@ class LocalUpload:
         self.fd = fd
         self.hasher = hashlib.sha256()
         self.committed = 0
-        self.gone = False
 
     def _catch_up(self) -> None:
         """Hashes what earlier streams of this upload wrote, to continue after it."""
@@ -72,19 +72,19 @@ class LocalUpload:
     def _publish(self, digest: Digest) -> None:
         final = self.store.blob_path(digest)
         if final.exists():
-            self.path.unlink(missing_ok=True)  # stored once already: the same bytes
-        else:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(self.path, final)
-            _fsync_directory(final.parent)
-        self.gone = True
+            return  # stored once already: the same bytes
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:  # a second name for the sealed bytes: the upload keeps its own until discarded
+            os.link(self.path, final)
+        except FileExistsError:
+            return
+        _fsync_directory(final.parent)
 
     async def publish(self, digest: Digest) -> None:
         await asyncio.to_thread(self._publish, digest)
 
     async def discard(self) -> None:
         await asyncio.to_thread(self.path.unlink, True)
-        self.gone = True
 
 
 class LocalBlobStore:
@@ -162,9 +162,29 @@ class LocalBlobStore:
         finally:
             await asyncio.to_thread(handle.close)
 
-    def sweep(self, older_than_seconds: float) -> int:
+    async def stored(self) -> AsyncIterator[StoredBlob]:
+        def listing() -> list[StoredBlob]:
+            found: list[StoredBlob] = []
+            if not self.blobs.is_dir():
+                return found
+            for path in self.blobs.glob("??/*"):
+                with contextlib.suppress(FileNotFoundError):
+                    info = path.stat()
+                    found.append(StoredBlob(Digest(path.name, info.st_size), info.st_mtime))
+            return found
+
+        for blob in await asyncio.to_thread(listing):
+            yield blob
+
+    async def delete(self, digest: Digest) -> None:
+        await asyncio.to_thread(self.blob_path(digest).unlink, True)
+
+    async def sweep(self, older_than_seconds: float) -> int:
+        return await asyncio.to_thread(self._sweep, older_than_seconds)
+
+    def _sweep(self, older_than_seconds: float) -> int:
         """Deletes the uploads nobody has written to for that long and nobody holds; returns
-        how many. Run at start and now and then."""
+        how many."""
         if not self.uploads.is_dir():
             return 0
         cutoff = time.time() - older_than_seconds

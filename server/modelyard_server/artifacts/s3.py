@@ -21,6 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from modelyard_server.artifacts.local import CHUNK, LocalBlobStore, LocalUpload
+from modelyard_server.domain.blobs import StoredBlob
 from modelyard_server.domain.manifests import Digest
 
 if TYPE_CHECKING:
@@ -52,7 +53,6 @@ class S3Upload:
                 self.store.bucket,
                 self.store.key(digest),
             )
-        await self.staged.discard()
 
     async def discard(self) -> None:
         await self.staged.discard()
@@ -113,5 +113,18 @@ class S3BlobStore:
         finally:
             body.close()
 
-    def sweep(self, older_than_seconds: float) -> int:
-        return self.staging.sweep(older_than_seconds)
+    async def stored(self) -> AsyncIterator[StoredBlob]:
+        root = self.key(Digest("00", 0)).rsplit("/", 2)[0] + "/"  # PREFIX/sha256/
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=root))
+        while (page := await asyncio.to_thread(next, pages, None)) is not None:
+            for item in page.get("Contents", []):
+                name = item["Key"].rsplit("/", 1)[-1]
+                digest = Digest(name, item["Size"])
+                yield StoredBlob(digest, item["LastModified"].timestamp())
+
+    async def delete(self, digest: Digest) -> None:
+        await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self.key(digest))
+
+    async def sweep(self, older_than_seconds: float) -> int:
+        return await self.staging.sweep(older_than_seconds)

@@ -112,6 +112,16 @@ async def attach_files(
     artifact.file_count = len(files)
 
 
+@dataclass(frozen=True)
+class Collected:
+    """What a collection removed."""
+
+    holdings: int  # blobs that groups held without any of their versions naming them
+    blobs: int  # blobs that nothing references any more
+    bytes: int
+    uploads: int  # uploads abandoned by their clients
+
+
 class Artifacts:
     """Blobs and the bytes of held artifacts."""
 
@@ -189,10 +199,15 @@ class Artifacts:
                 raise mismatch(
                     expected, f"the bytes' sha256 is {actual.sha256}, not {expected.sha256}"
                 )
-            await upload.publish(expected)
-        async with self.store.writer(principal.tenant) as unit:
-            await lookup.group(unit, ref.group)
-            await unit.blobs.hold(ref.group, expected, self.clock())
+            await upload.publish(expected)  # the long part (S3), outside any lock
+            async with self.store.writer(principal.tenant) as unit:
+                await lookup.group(unit, ref.group)
+                await unit.blobs.lock_store()
+                # Collection and publishing take the lock in turn: were the blob collected
+                # since, this puts it back from the bytes the upload still has.
+                await upload.publish(expected)
+                await unit.blobs.hold(ref.group, expected, self.clock())
+            await upload.discard()
         return expected.size
 
     async def write_status(self, principal: Principal, resource_name: str) -> tuple[int, bool]:
@@ -270,3 +285,33 @@ class Artifacts:
                 "restore the store from a backup",
             )
         return self.blobs.read(digest, offset, limit)
+
+    async def collect(self, grace_seconds: float) -> Collected:
+        """Removes what no version needs, once older than `grace_seconds`: a group's hold on
+        a blob none of its versions names (uploaded and never registered, or its versions
+        deleted), then the blobs nothing references, then abandoned uploads.
+
+        A group's holdings are forgotten under its tenant's write lock, which registration
+        takes too: a version either names the blob first (and it stays) or finds it missing.
+        Blobs are removed under the store-wide blob lock, which an upload takes to publish
+        and record its blob: an upload either records its hold first (and the blob stays)
+        or publishes the blob again from the bytes it still has.
+        """
+        cutoff_us = self.clock() - int(grace_seconds * 1_000_000)
+        holdings = 0
+        async with self.store.blob_index() as index:
+            tenants = await index.tenants()
+        for tenant in tenants:
+            async with self.store.writer(tenant) as unit:
+                holdings += await unit.blobs.expire(cutoff_us)
+        removed, freed = 0, 0
+        async with self.store.blob_index() as index:
+            old = [b.digest async for b in self.blobs.stored() if b.modified * 1e6 < cutoff_us]
+            referenced = await index.referenced([d.sha256 for d in old])
+            for digest in old:
+                if digest.sha256 not in referenced:
+                    await self.blobs.delete(digest)
+                    removed += 1
+                    freed += digest.size
+        uploads = await self.blobs.sweep(grace_seconds)
+        return Collected(holdings, removed, freed, uploads)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
 from modelyard_server.domain.manifests import Digest
@@ -30,7 +31,9 @@ class Upload(Protocol):
         ...
 
     async def publish(self, digest: Digest) -> None:
-        """Makes the sealed bytes the blob `digest` (a no-op if the store has it already)."""
+        """Makes sure the store has the blob `digest`, from the sealed bytes if it has not;
+        the upload keeps them until it is discarded, so publishing again repairs a blob
+        collected in between."""
         ...
 
     async def discard(self) -> None:
@@ -53,3 +56,21 @@ class BlobStore(Protocol):
     def read(self, digest: Digest, offset: int, limit: int) -> AsyncIterator[bytes]:
         """Yields the blob's bytes from `offset`, at most `limit` of them (0: to the end)."""
         ...
+
+    def stored(self) -> AsyncIterator[StoredBlob]:
+        """Yields every blob in the store."""
+        ...
+
+    async def delete(self, digest: Digest) -> None:
+        """Removes a blob (nothing if it is gone)."""
+        ...
+
+    async def sweep(self, older_than_seconds: float) -> int:
+        """Removes the uploads nobody has written to for that long; returns how many."""
+        ...
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    digest: Digest
+    modified: float  # seconds since the epoch

@@ -184,6 +184,26 @@ class BlobRepository(Protocol):
         """Returns the files of a version's held artifact, by path."""
         ...
 
+    async def lock_store(self) -> None:
+        """Takes the store-wide blob lock for the rest of the transaction (see BlobIndex)."""
+        ...
+
+    async def expire(self, cutoff: int) -> int:
+        """Forgets the blobs the tenant's groups hold since before `cutoff` (microseconds)
+        that none of their versions names; returns how many."""
+        ...
+
+
+class BlobIndex(Protocol):
+    """Blob references across tenants, read under the store-wide blob lock, which
+    publishing a blob also takes: collecting and publishing never interleave."""
+
+    async def referenced(self, sha256s: Sequence[str]) -> set[str]:
+        """Returns those of the blobs that a group holds or a version names, in any tenant."""
+        ...
+
+    async def tenants(self) -> list[str]: ...
+
 
 class UnitOfWork(Protocol):
     """The repositories of one tenant on one transaction. A writing unit holds the tenant's
@@ -218,4 +238,8 @@ class Store(Protocol):
 
     def writer(self, tenant: str) -> AbstractAsyncContextManager[UnitOfWork]:
         """Returns a unit of work that commits when the block exits without an error."""
+        ...
+
+    def blob_index(self) -> AbstractAsyncContextManager[BlobIndex]:
+        """Returns the blob index in a transaction holding the store-wide blob lock."""
         ...

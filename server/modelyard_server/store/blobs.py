@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 from modelyard.v1 import artifact_service_pb2 as arts
-from sqlalchemy import bindparam, select
+from sqlalchemy import CursorResult, bindparam, delete, exists, select
 
 from modelyard_server.domain.manifests import Digest
 from modelyard_server.store.engine import Conn
 from modelyard_server.store.keys import GroupKeys
-from modelyard_server.store.tables import ARTIFACT_FILES, BLOB_HOLDERS, VERSIONS
+from modelyard_server.store.tables import (
+    ARTIFACT_FILES,
+    BLOB_HOLDERS,
+    HEADS,
+    STORE_LOCKS,
+    VERSIONS,
+)
 
 # SQLite allows 32766 bound parameters per statement; stay well below.
 _CHUNK = 500
@@ -30,13 +37,72 @@ FILES = (
 )
 
 
+LOCK_BLOBS = select(STORE_LOCKS.c.name).where(STORE_LOCKS.c.name == "blobs").with_for_update()
+# A holder row its group's versions name: registration needs it no more than the versions do.
+_NAMED_BY_ITS_GROUP = exists(
+    select(ARTIFACT_FILES.c.id)
+    .join(VERSIONS, VERSIONS.c.id == ARTIFACT_FILES.c.version_pk)
+    .where(
+        VERSIONS.c.group_pk == BLOB_HOLDERS.c.group_pk,
+        ARTIFACT_FILES.c.sha256 == BLOB_HOLDERS.c.sha256,
+    )
+)
+EXPIRE = delete(BLOB_HOLDERS).where(
+    BLOB_HOLDERS.c.tenant == bindparam("b_tenant"),
+    BLOB_HOLDERS.c.create_time_us < bindparam("b_cutoff"),
+    ~_NAMED_BY_ITS_GROUP,
+)
+NAMED_IN_GROUP = (
+    select(ARTIFACT_FILES.c.sha256, ARTIFACT_FILES.c.size_bytes)
+    .join(VERSIONS, VERSIONS.c.id == ARTIFACT_FILES.c.version_pk)
+    .where(
+        VERSIONS.c.group_pk == bindparam("b_pk"),
+        ARTIFACT_FILES.c.sha256.in_(bindparam("b_sha256s", expanding=True)),
+    )
+)
+REFERENCED = (
+    select(BLOB_HOLDERS.c.sha256)
+    .where(BLOB_HOLDERS.c.sha256.in_(bindparam("b_sha256s", expanding=True)))
+    .union(
+        select(ARTIFACT_FILES.c.sha256).where(
+            ARTIFACT_FILES.c.sha256.in_(bindparam("b_sha256s", expanding=True))
+        )
+    )
+)
+TENANTS = select(HEADS.c.tenant)
+
+
+class SqlBlobIndex:
+    """Which blobs anything references, across tenants, under the store's blob lock
+    (implements domain's BlobIndex)."""
+
+    def __init__(self, conn: Conn, *, postgres: bool) -> None:
+        self.conn = conn
+        self.postgres = postgres
+
+    async def lock(self) -> None:
+        if self.postgres:  # SQLite has one writer at a time already
+            await self.conn.execute(LOCK_BLOBS)
+
+    async def referenced(self, sha256s: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(sha256s), _CHUNK):
+            chunk = sorted(set(sha256s[start : start + _CHUNK]))
+            found.update(await self.conn.scalars(REFERENCED, {"b_sha256s": chunk}))
+        return found
+
+    async def tenants(self) -> list[str]:
+        return sorted(await self.conn.scalars(TENANTS))
+
+
 class SqlBlobs:
     """The blob records of one tenant's groups (implements domain's BlobRepository)."""
 
-    def __init__(self, conn: Conn, tenant: str, keys: GroupKeys) -> None:
+    def __init__(self, conn: Conn, tenant: str, keys: GroupKeys, *, postgres: bool) -> None:
         self.conn = conn
         self.tenant = tenant
         self.keys = keys
+        self.postgres = postgres
 
     async def held(self, group: str, digests: Sequence[Digest]) -> set[Digest]:
         pk = await self.keys.of(group)
@@ -45,10 +111,22 @@ class SqlBlobs:
         found: set[Digest] = set()
         wanted = set(digests)
         for start in range(0, len(digests), _CHUNK):
-            sha256s = sorted({d.sha256 for d in digests[start : start + _CHUNK]})
-            rows = await self.conn.execute(HELD, {"b_pk": pk, "b_sha256s": sha256s})
-            found.update(d for d in (Digest(r.sha256, r.size_bytes) for r in rows) if d in wanted)
+            params = {
+                "b_pk": pk,
+                "b_sha256s": sorted({d.sha256 for d in digests[start : start + _CHUNK]}),
+            }
+            for statement in (HELD, NAMED_IN_GROUP):
+                rows: list[Any] = list(await self.conn.execute(statement, params))
+                found.update(d for d in (Digest(r[0], r[1]) for r in rows) if d in wanted)
         return found
+
+    async def lock_store(self) -> None:
+        if self.postgres:
+            await self.conn.execute(LOCK_BLOBS)
+
+    async def expire(self, cutoff: int) -> int:
+        done = await self.conn.execute(EXPIRE, {"b_tenant": self.tenant, "b_cutoff": cutoff})
+        return int(cast(CursorResult[Any], done).rowcount)
 
     async def hold(self, group: str, digest: Digest, now: int) -> None:
         if await self.held(group, [digest]):

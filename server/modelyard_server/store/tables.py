@@ -199,7 +199,10 @@ class BlobHolderRow(Base):
     group deletes these, so a new group with the same id starts with none."""
 
     __tablename__ = "blob_holders"
-    __table_args__ = (UniqueConstraint("group_pk", "sha256", name="ux_blob_holders_group_sha256"),)
+    __table_args__ = (
+        UniqueConstraint("group_pk", "sha256", name="ux_blob_holders_group_sha256"),
+        Index("ix_blob_holders_sha256", "sha256"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     tenant: Mapped[str] = mapped_column(String(64))
@@ -207,6 +210,14 @@ class BlobHolderRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     create_time_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class StoreLockRow(Base):
+    """Rows locked by work that spans tenants ('blobs': publishing and collecting blobs)."""
+
+    __tablename__ = "store_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class ArtifactFileRow(Base):
@@ -241,3 +252,4 @@ WEBHOOKS = _table(WebhookRow)
 DELIVERIES = _table(DeliveryRow)
 BLOB_HOLDERS = _table(BlobHolderRow)
 ARTIFACT_FILES = _table(ArtifactFileRow)
+STORE_LOCKS = _table(StoreLockRow)

@@ -44,9 +44,20 @@ def upgrade() -> None:
         sa.UniqueConstraint("version_pk", "path", name="ux_artifact_files_version_path"),
     )
     op.create_index("ix_artifact_files_sha256", "artifact_files", ["sha256"])
+    op.create_index("ix_blob_holders_sha256", "blob_holders", ["sha256"])
+    # Rows to lock for work that spans tenants: 'blobs' serializes publishing a blob with
+    # collecting the ones nothing references.
+    locks = op.create_table(
+        "store_locks",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.bulk_insert(locks, [{"name": "blobs"}])
 
 
 def downgrade() -> None:
+    op.drop_table("store_locks")
+    op.drop_index("ix_blob_holders_sha256", table_name="blob_holders")
     op.drop_index("ix_artifact_files_sha256", table_name="artifact_files")
     op.drop_table("artifact_files")
     op.drop_table("blob_holders")
