@@ -104,16 +104,21 @@ class LocalBlobStore:
     def _open(self, key: str) -> LocalUpload:
         self.uploads.mkdir(parents=True, exist_ok=True)
         path = self.upload_path(key)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise self._busy() from None
+            # A sweep may have removed the file between the open and the lock: then this
+            # lock is on a file nobody can find, and the upload starts over with a new one.
+            try:
+                if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
             os.close(fd)
-            raise Aborted(
-                reasons.UPLOAD_BUSY,
-                "another stream is writing this upload; wait for it to end, then ask "
-                "QueryWriteStatus where to continue",
-            ) from None
         upload = LocalUpload(self, path, fd)
         try:
             upload._catch_up()
@@ -121,6 +126,14 @@ class LocalBlobStore:
             os.close(fd)
             raise
         return upload
+
+    @staticmethod
+    def _busy() -> Aborted:
+        return Aborted(
+            reasons.UPLOAD_BUSY,
+            "another stream is writing this upload; wait for it to end, then ask "
+            "QueryWriteStatus where to continue",
+        )
 
     @contextlib.asynccontextmanager
     async def upload(self, key: str) -> AsyncIterator[LocalUpload]:
