@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import types
 from pathlib import Path
 from typing import cast
 
@@ -27,8 +28,14 @@ from google.protobuf.message import Message
 ROOT = Path(__file__).resolve().parent.parent
 CLIENT_SRC = ROOT / "client" / "src"
 sys.path.insert(0, str(CLIENT_SRC))
+# The generated messages only: the package's __init__ imports the file this script writes,
+# which may be stale or missing while it runs.
+_package = types.ModuleType("modelyard")
+_package.__path__ = [str(CLIENT_SRC / "modelyard")]
+sys.modules.setdefault("modelyard", _package)
 
 from modelyard.v1 import (  # noqa: E402
+    artifact_service_pb2,
     audit_service_pb2,
     errors_pb2,
     registry_service_pb2,
@@ -39,7 +46,6 @@ from modelyard.v1 import (  # noqa: E402
 TARGET = CLIENT_SRC / "modelyard" / "types.py"
 DESCRIPTOR_SET = CLIENT_SRC / "modelyard" / "v1" / "descriptor_set.binpb"
 CONFIG = ROOT / "pyproject.toml"
-MODULES = [resources_pb2, webhook_service_pb2, errors_pb2, audit_service_pb2, registry_service_pb2]
 ENUM_MODULES = [resources_pb2, webhook_service_pb2, errors_pb2]
 #: The messages the SDK returns; the messages they hold are generated too.
 ROOTS: list[type[Message]] = [
@@ -54,6 +60,7 @@ ROOTS: list[type[Message]] = [
     audit_service_pb2.VerifyAuditLogResponse,
     registry_service_pb2.TransitionModelVersionStageResponse,
     registry_service_pb2.RollbackProductionResponse,
+    artifact_service_pb2.ArtifactManifest,
 ]
 SCALARS = {
     FieldDescriptor.TYPE_STRING: "str",
@@ -86,6 +93,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from modelyard import _views
 from modelyard.v1 import (
+    artifact_service_pb2,
     audit_service_pb2,
     registry_service_pb2,
     resources_pb2,

@@ -46,6 +46,7 @@ NAMES = {
     "StopAsyncIteration": "StopIteration",
     "aclose_channel": "close_channel",
     "pending": "established",
+    "offload": "call",
 }
 NAME_PATTERNS = [
     (re.compile(r"^Async(?=[A-Z])"), ""),

@@ -21,13 +21,17 @@ from tests.support.stubs import Raw, raw_stubs
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks `postgres` every test that runs on PostgreSQL (a `server` or `backend` of
-    "postgres", or a `postgres_database`), so that `-m "not postgres"` runs the SQLite half
-    alone."""
+    """Marks `postgres` every test that runs on PostgreSQL (a `server`, `backend` or
+    `own_server` of "postgres", or a `postgres_database`), so that `-m "not postgres"` runs
+    the SQLite half alone."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec is not None else {}
-        on_postgres = "postgres" in (params.get("server"), params.get("backend"))
+        on_postgres = "postgres" in (
+            params.get("server"),
+            params.get("backend"),
+            params.get("own_server"),
+        )
         if on_postgres or "postgres_database" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
 

@@ -20,6 +20,7 @@ from google.protobuf import json_format
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server import app, config, workers
+from modelyard_server.artifacts import open_blob_store
 from modelyard_server.domain.errors import DomainError
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
@@ -140,7 +141,7 @@ async def _import(
 ) -> int:
     engines = await open_database(settings, create=False, pool_size=1)
     try:
-        registry = Registry(SqlStore(engines), SqlDeliveryQueue(engines))
+        registry = Registry(SqlStore(engines), SqlDeliveryQueue(engines), open_blob_store(settings))
         return await registry.imports.run(principal, group, _read_versions(path, lines))
     except DomainError as error:
         details = "".join(f"\n  {v.field}: {v.description}" for v in error.violations)

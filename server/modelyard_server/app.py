@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -13,16 +14,19 @@ from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from modelyard.v1 import (
     approval_service_pb2,
+    artifact_service_pb2,
     audit_service_pb2,
     registry_service_pb2,
     webhook_service_pb2,
 )
 from modelyard.v1 import approval_service_pb2_grpc as aps_grpc
+from modelyard.v1 import artifact_service_pb2_grpc as arts_grpc
 from modelyard.v1 import audit_service_pb2_grpc as aus_grpc
 from modelyard.v1 import registry_service_pb2_grpc as rs_grpc
 from modelyard.v1 import webhook_service_pb2_grpc as ws_grpc
 
 from modelyard_server.api.approval import ApprovalServicer
+from modelyard_server.api.artifacts import ArtifactServicer
 from modelyard_server.api.audit import AuditServicer
 from modelyard_server.api.auth import Authenticator, AuthInterceptor
 from modelyard_server.api.decoding import DecodingInterceptor
@@ -30,9 +34,11 @@ from modelyard_server.api.reflection import add_reflection
 from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
+from modelyard_server.artifacts import open_blob_store
 from modelyard_server.config import Settings
 from modelyard_server.deliveries.model import RetrySchedule
 from modelyard_server.deliveries.worker import DeliveryWorker
+from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.registry import Registry
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
@@ -44,11 +50,15 @@ from modelyard_server.store.unit_of_work import SqlStore
 
 log = logging.getLogger("modelyard.server")
 
+#: How long an upload nobody writes to is kept for its client to resume it.
+UPLOAD_TTL_SECONDS = 24 * 3600
+
 SERVICES = (
     registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
     approval_service_pb2.DESCRIPTOR.services_by_name["ApprovalService"].full_name,
     audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
+    artifact_service_pb2.DESCRIPTOR.services_by_name["ArtifactService"].full_name,
 )
 DEFAULT_TENANT = "default"
 
@@ -76,6 +86,8 @@ class Running:
     hub: EventHub[registry_service_pb2.WatchEventsResponse]
     listener: LogListener | None
     deliveries: DeliveryWorker
+    registry: Registry
+    collector: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float) -> None:
         """Stops taking calls (health NOT_SERVING), ends the event streams (their clients
@@ -84,9 +96,33 @@ class Running:
         self.hub.close()
         await self.server.stop(grace)
         await self.deliveries.stop()
+        if self.collector is not None:
+            self.collector.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.collector
         if self.listener is not None:
             await self.listener.stop()
         await self.engines.dispose()
+
+
+async def collect_blobs(artifacts: Artifacts, settings: Settings) -> None:
+    """Collects the blobs no version needs, every gc_interval_seconds, until cancelled."""
+    while True:
+        await asyncio.sleep(settings.gc_interval_seconds)
+        try:
+            done = await artifacts.collect(settings.blob_grace_seconds)
+        except Exception:
+            log.exception("collecting blobs failed; the next collection tries again")
+            continue
+        if done.blobs or done.holdings or done.uploads:
+            log.info(
+                "collected %d blobs (%d bytes) nothing references, %d unused holdings and "
+                "%d abandoned uploads",
+                done.blobs,
+                done.bytes,
+                done.holdings,
+                done.uploads,
+            )
 
 
 def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
@@ -148,13 +184,15 @@ async def start(settings: Settings) -> Running:
         # busy port must fail, not silently take half of the traffic.
         options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],
     )
-    registry = Registry(store, queue, wake_deliveries=deliveries.wake)
+    blobs = open_blob_store(settings)
+    registry = Registry(store, queue, blobs, wake_deliveries=deliveries.wake)
     rs_grpc.add_RegistryServiceServicer_to_server(
         RegistryServicer(registry, EventStreams(hub)), server
     )
     aps_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(registry.approvals), server)
     aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(registry.audit), server)
     ws_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(registry.webhooks), server)
+    arts_grpc.add_ArtifactServiceServicer_to_server(ArtifactServicer(registry.artifacts), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     add_reflection((*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
@@ -169,9 +207,14 @@ async def start(settings: Settings) -> Running:
     if listener is not None:
         listener.start()
     deliveries.start()
+    collector = None
+    if settings.gc_interval_seconds > 0:
+        collector = asyncio.create_task(collect_blobs(registry.artifacts, settings))
     for service in ("", *SERVICES):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    return Running(server, health_servicer, engines, port, hub, listener, deliveries)
+    return Running(
+        server, health_servicer, engines, port, hub, listener, deliveries, registry, collector
+    )
 
 
 async def serve(settings: Settings) -> None:

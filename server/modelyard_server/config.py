@@ -47,6 +47,14 @@ class Settings:
     webhook_backoff_seconds: float = 10.0
     webhook_max_attempts: int = 8
     webhook_timeout_seconds: float = 10.0
+    # Where the bytes of held artifacts go: "" for blobs/ in the data directory, or
+    # s3://bucket/prefix; and the S3 API's URL for an S3-compatible store ("": AWS's).
+    artifact_store: str = ""
+    s3_endpoint_url: str = ""
+    # Blobs no version names, and abandoned uploads, are collected once this old; a
+    # collection runs this often (0: never; `modelyard-server gc` runs one).
+    blob_grace_seconds: float = 86400.0
+    gc_interval_seconds: float = 3600.0
 
     @property
     def token_file(self) -> Path:
@@ -56,6 +64,11 @@ class Settings:
     def database_in_data_dir(self) -> bool:
         """Whether the database is the default one, SQLite in the data directory."""
         return self.database_url == sqlite_url(self.data_dir)
+
+    @property
+    def blob_dir(self) -> Path:
+        """Where the local blob store keeps the bytes of held artifacts."""
+        return self.data_dir / "blobs"
 
     def as_environment(self) -> dict[str, str]:
         """Returns every setting as its MODELYARD_* variable: what a worker process needs to
@@ -160,6 +173,32 @@ class Option:
 
 OPTIONS: tuple[Option, ...] = (
     Option("address", "MODELYARD_ADDRESS", "host:port to listen on", kind="address"),
+    Option(
+        "artifact_store",
+        "MODELYARD_ARTIFACT_STORE",
+        "where held artifacts' bytes go: s3://bucket/prefix (default: blobs/ in the data dir)",
+        metavar="URL",
+    ),
+    Option(
+        "blob_grace_seconds",
+        "MODELYARD_BLOB_GRACE_SECONDS",
+        "blobs no version names, and abandoned uploads, are removed once this old",
+        kind="non-negative",
+        metavar="SECONDS",
+    ),
+    Option(
+        "gc_interval_seconds",
+        "MODELYARD_GC_INTERVAL_SECONDS",
+        "how often unreferenced blobs are collected (0: only by `modelyard-server gc`)",
+        kind="non-negative",
+        metavar="SECONDS",
+    ),
+    Option(
+        "s3_endpoint_url",
+        "MODELYARD_S3_ENDPOINT_URL",
+        "the URL of an S3-compatible store's API (default: AWS's); credentials as AWS's tools find them",
+        metavar="URL",
+    ),
     Option("data_dir", "MODELYARD_DATA_DIR", "the data directory", kind="path"),
     Option(
         "database_url",
@@ -270,6 +309,12 @@ def load(
             values[option.field] = option.parse(text)
     settings = replace(Settings(), **values)
     settings = replace(settings, data_dir=settings.data_dir.resolve())
+    store = settings.artifact_store
+    if store and (not store.startswith("s3://") or not store.removeprefix("s3://").strip("/")):
+        raise ValueError(
+            f"--artifact-store / MODELYARD_ARTIFACT_STORE must be s3://bucket[/prefix], got "
+            f"{store!r} (leave it unset to keep blobs in the data directory)"
+        )
     if not settings.database_url:
         settings = replace(settings, database_url=sqlite_url(settings.data_dir))
     return settings

@@ -28,6 +28,7 @@ from google.protobuf.message import Message
 from modelyard import Registry, Webhook, names
 from modelyard.v1 import (
     approval_service_pb2,
+    artifact_service_pb2,
     audit_service_pb2,
     audit_service_pb2_grpc,
     errors_pb2,
@@ -62,6 +63,7 @@ FILES = [
     audit_service_pb2,
     webhook_service_pb2,
     errors_pb2,
+    artifact_service_pb2,
 ]
 
 #: Every resource of the API and the pattern of its names (DESIGN.md section 3).

@@ -22,6 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from modelyard_server import app
 from modelyard_server.api.auth import Authenticator, AuthInterceptor, current_principal
+from modelyard_server.artifacts.local import LocalBlobStore
 from modelyard_server.config import OPTIONS, Settings, load
 from modelyard_server.config import load as load_settings
 from modelyard_server.domain import errors as domain_errors
@@ -105,7 +106,8 @@ async def open_domain(database: Path, tenant: str = DEFAULT_TENANT) -> AsyncIter
     await migrate(engines)
     store = SqlStore(engines)
     try:
-        yield Domain(engines, store, Registry(store, SqlDeliveryQueue(engines)), tenant)
+        blobs = LocalBlobStore(database.parent / "blobs")
+        yield Domain(engines, store, Registry(store, SqlDeliveryQueue(engines), blobs), tenant)
     finally:
         await engines.dispose()
 
@@ -249,6 +251,13 @@ class InProcessServer(Server):
         return self._call(
             create_token(engines, tenant=tenant or DEFAULT_TENANT, subject=subject, roles=[*roles])
         )
+
+    def collect_blobs(self, grace_seconds: float) -> tuple[int, int, int]:
+        """Runs one blob collection in the server, as its timer would; returns how many
+        holdings, blobs and abandoned uploads it removed."""
+        assert self._running is not None
+        done = self._call(self._running.registry.artifacts.collect(grace_seconds))
+        return done.holdings, done.blobs, done.uploads
 
 
 async def _finish_tasks() -> None:

@@ -10,6 +10,7 @@ import grpc
 from modelyard.v1 import approval_service_pb2 as aps
 from modelyard.v1 import (
     approval_service_pb2_grpc,
+    artifact_service_pb2_grpc,
     audit_service_pb2_grpc,
     registry_service_pb2_grpc,
     webhook_service_pb2_grpc,
@@ -33,6 +34,7 @@ class Raw:
     approval: approval_service_pb2_grpc.ApprovalServiceStub
     webhooks: webhook_service_pb2_grpc.WebhookServiceStub
     metadata: tuple[tuple[str, str], ...]
+    artifacts: artifact_service_pb2_grpc.ArtifactServiceStub
 
 
 @contextmanager
@@ -46,6 +48,7 @@ def raw_stubs(address: str, token: str) -> Iterator[Raw]:
             approval_service_pb2_grpc.ApprovalServiceStub(channel),
             webhook_service_pb2_grpc.WebhookServiceStub(channel),
             bearer(token),
+            artifact_service_pb2_grpc.ArtifactServiceStub(channel),
         )
 
 

@@ -23,7 +23,7 @@ import contextlib
 import threading
 import time
 import weakref
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any, Protocol, Self, TypeVar
 
 import grpc
@@ -40,10 +40,24 @@ __all__ = [
     "Event",
     "WatchStream",
     "aclose_channel",
+    "call",
     "close_channel",
     "established",
+    "offload",
     "pending",
 ]
+
+_T = TypeVar("_T")
+
+
+async def offload(function: Callable[..., _T], *args: Any) -> _T:
+    """Runs blocking work (file I/O, hashing) in a thread, off the event loop."""
+    return await asyncio.to_thread(function, *args)
+
+
+def call(function: Callable[..., _T], *args: Any) -> _T:
+    """The sync twin of :func:`offload`: runs it here."""
+    return function(*args)
 
 
 class _Establishes(Protocol):

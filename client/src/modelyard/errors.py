@@ -31,11 +31,16 @@ __all__ = [
     "Aborted",
     "AliasNotFound",
     "AlreadyExists",
+    "ArtifactFileNotFound",
+    "ArtifactNotHeld",
+    "BlobLost",
+    "BlobsMissing",
     "Cancelled",
     "CursorAheadOfLog",
     "DataLoss",
     "DatabaseUnavailable",
     "DeadlineExceeded",
+    "DigestMismatch",
     "DuplicateArtifact",
     "FailedPrecondition",
     "ImmutableField",
@@ -70,11 +75,13 @@ __all__ = [
     "Unavailable",
     "Unimplemented",
     "Unknown",
+    "UploadBusy",
     "VersionInProduction",
     "VersionNotApproved",
     "VersionReferenced",
     "WebhookDeliveryNotFound",
     "WebhookNotFound",
+    "WriteOffsetMismatch",
     "from_rpc_error",
     "unreachable",
 ]
@@ -364,6 +371,36 @@ class ServerShuttingDown(Unavailable):
     """The server is shutting down; calls are retried, and a watch resumes from its cursor."""
 
 
+class DigestMismatch(InvalidArgument):
+    """Bytes do not have the sha256 or size announced for them: an upload the server
+    refused (it kept nothing), or a download that did not match the manifest."""
+
+
+class WriteOffsetMismatch(InvalidArgument):
+    """An upload continued at another offset than its committed size."""
+
+
+class ArtifactFileNotFound(NotFound):
+    """The artifact has no file at that path."""
+
+
+class UploadBusy(Aborted):
+    """Another stream is writing this upload."""
+
+
+class ArtifactNotHeld(FailedPrecondition):
+    """The registry holds only the artifact's uri, not its bytes."""
+
+
+class BlobsMissing(FailedPrecondition):
+    """The artifact's files name blobs the group does not hold; ``metadata["missing"]``
+    lists them. Upload them, then register."""
+
+
+class BlobLost(DataLoss):
+    """A blob the registry held is missing from its store; the operator must restore it."""
+
+
 class InternalError(Internal):
     """A fault in the server; the message names no detail. Report it with the time."""
 
@@ -426,6 +463,13 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "DATABASE_UNAVAILABLE": DatabaseUnavailable,
     "SERVER_SHUTTING_DOWN": ServerShuttingDown,
     "INTERNAL_ERROR": InternalError,
+    "DIGEST_MISMATCH": DigestMismatch,
+    "WRITE_OFFSET_MISMATCH": WriteOffsetMismatch,
+    "ARTIFACT_FILE_NOT_FOUND": ArtifactFileNotFound,
+    "UPLOAD_BUSY": UploadBusy,
+    "ARTIFACT_NOT_HELD": ArtifactNotHeld,
+    "BLOBS_MISSING": BlobsMissing,
+    "BLOB_LOST": BlobLost,
 }
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from modelyard import _views
 from modelyard.v1 import (
+    artifact_service_pb2,
     audit_service_pb2,
     registry_service_pb2,
     resources_pb2,
@@ -25,7 +26,9 @@ __all__ = [
     "ApprovalPolicy",
     "ApprovalStatus",
     "Artifact",
+    "ArtifactFile",
     "ArtifactFormat",
+    "ArtifactManifest",
     "AuditEvent",
     "ColumnSpec",
     "ColumnType",
@@ -340,6 +343,14 @@ class ErrorReason(_views.Enum):
     """INVALID_ARGUMENT: the request's bytes are not the method's request message: the
     wire format is corrupt, a string is not UTF-8, or messages nest too deep.
     """
+    DIGEST_MISMATCH = 8
+    """INVALID_ARGUMENT: the bytes uploaded do not have the SHA-256 or the size
+    announced; nothing of them was kept.
+    """
+    WRITE_OFFSET_MISMATCH = 9
+    """INVALID_ARGUMENT: a write's offset is not the upload's committed size; ask
+    QueryWriteStatus and continue from there.
+    """
     UNAUTHENTICATED = 10
     """UNAUTHENTICATED: no bearer token, or one the server does not know."""
     MISSING_PERMISSION = 11
@@ -356,6 +367,8 @@ class ErrorReason(_views.Enum):
     """NOT_FOUND: no such webhook."""
     WEBHOOK_DELIVERY_NOT_FOUND = 24
     """NOT_FOUND: no such webhook delivery."""
+    ARTIFACT_FILE_NOT_FOUND = 25
+    """NOT_FOUND: the artifact has no file at that path."""
     MODEL_GROUP_ALREADY_EXISTS = 30
     """ALREADY_EXISTS: a model group with this id exists."""
     DUPLICATE_ARTIFACT = 31
@@ -365,6 +378,10 @@ class ErrorReason(_views.Enum):
     STALE_ETAG = 40
     """ABORTED: the etag sent is not the resource's current etag; read it again and
     retry.
+    """
+    UPLOAD_BUSY = 41
+    """ABORTED: another stream is writing this upload; wait for it to end, then continue
+    where QueryWriteStatus says.
     """
     MODEL_GROUP_NOT_EMPTY = 50
     """FAILED_PRECONDITION: the group still has versions; delete them or pass force."""
@@ -386,6 +403,13 @@ class ErrorReason(_views.Enum):
     """FAILED_PRECONDITION: the group's policy allows no more versions in production at
     once.
     """
+    ARTIFACT_NOT_HELD = 58
+    """FAILED_PRECONDITION: the registry holds only the artifact's URI, not its bytes."""
+    BLOBS_MISSING = 59
+    """FAILED_PRECONDITION: a version's artifact files name blobs the group does not
+    hold; ErrorInfo metadata `missing` lists their digests. Upload them, then
+    register.
+    """
     SUBSCRIBER_TOO_SLOW = 60
     """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
     CURSOR_AHEAD_OF_LOG = 61
@@ -404,6 +428,10 @@ class ErrorReason(_views.Enum):
     INTERNAL_ERROR = 80
     """INTERNAL: a fault in the server; the message names no detail. Report it with the
     time.
+    """
+    BLOB_LOST = 81
+    """DATA_LOSS: a blob the registry held is missing from its blob store; the operator
+    must restore the store from a backup.
     """
     if TYPE_CHECKING:
         ERROR_REASON_UNSPECIFIED: ClassVar[Literal[ErrorReason.UNSPECIFIED]]
@@ -574,23 +602,30 @@ class Artifact(_views.View[resources_pb2.Artifact]):
 
     @property
     def uri(self) -> str:
-        """Required. Where the artifact lives, e.g. `s3://bucket/key`,
-        `file:///abs/path`, `https://host/path`, `gs://bucket/key`. At most 2048
-        characters; must have a scheme.
+        """Where the artifact lives, e.g. `s3://bucket/key`, `file:///abs/path`,
+        `https://host/path`, `gs://bucket/key`. At most 2048 characters; must have a
+        scheme. Required for an external artifact; for one the registry holds
+        (registered with `artifact_files`), the server sets
+        `modelyard:groups/{group}/versions/{version}`.
         """
         return self._pb.uri
 
     @property
     def sha256(self) -> str:
-        """Required. SHA-256 of the artifact's bytes, 64 lowercase hex digits. Unique
-        within a group: registering the same bytes twice fails with ALREADY_EXISTS
-        (reason DUPLICATE_ARTIFACT).
+        """SHA-256 of the artifact, 64 lowercase hex digits. Unique within a group:
+        registering the same artifact twice fails with ALREADY_EXISTS (reason
+        DUPLICATE_ARTIFACT). Required, as the caller's claim, for an external
+        artifact. For one the registry holds, the server computes it: the SHA-256 of
+        the canonical manifest, the UTF-8 lines `{sha256} {size_bytes} {path}\\n` of
+        its files sorted by path, so that a directory has one identity.
         """
         return self._pb.sha256
 
     @property
     def size_bytes(self) -> int:
-        """Size of the artifact in bytes, >= 0."""
+        """Size of the artifact in bytes, >= 0 (for a held artifact, its files' total,
+        set by the server).
+        """
         return self._pb.size_bytes
 
     @property
@@ -607,6 +642,81 @@ class Artifact(_views.View[resources_pb2.Artifact]):
     def framework_version(self) -> str:
         """The framework's version, e.g. `1.5.2`. At most 128 characters."""
         return self._pb.framework_version
+
+    @property
+    def held(self) -> bool:
+        """Output only. Whether the registry holds the artifact's bytes, verified against
+        their digests (ArtifactService reads them); false when it holds only the URI
+        and the sha256 the caller declared.
+        """
+        return self._pb.held
+
+    @property
+    def directory(self) -> bool:
+        """Whether a held artifact is a directory; false for a single file. Set it when
+        registering with `artifact_files`.
+        """
+        return self._pb.directory
+
+    @property
+    def file_count(self) -> int:
+        """Output only. The number of files of a held artifact."""
+        return self._pb.file_count
+
+
+class ArtifactFile(_views.View[artifact_service_pb2.ArtifactFile]):
+    """One file of an artifact held by the registry."""
+
+    __slots__ = ()
+    _message = artifact_service_pb2.ArtifactFile
+
+    @property
+    def path(self) -> str:
+        """Required. The file's path in the artifact, relative, `/`-separated,
+        normalised: no empty, `.` or `..` segment, no leading `/`, no backslash or
+        control character; at most 1024 characters. A single-file artifact has one
+        file, named after it (`model.onnx`).
+        """
+        return self._pb.path
+
+    @property
+    def sha256(self) -> str:
+        """Required. SHA-256 of the file's bytes, 64 lowercase hex digits."""
+        return self._pb.sha256
+
+    @property
+    def size_bytes(self) -> int:
+        """Required. Size of the file in bytes, >= 0."""
+        return self._pb.size_bytes
+
+
+class ArtifactManifest(_views.View[artifact_service_pb2.ArtifactManifest]):
+    """The files of an artifact the registry holds."""
+
+    __slots__ = ()
+    _message = artifact_service_pb2.ArtifactManifest
+
+    @property
+    def version(self) -> str:
+        """The version: `groups/{group}/versions/{version}`."""
+        return self._pb.version
+
+    @property
+    def sha256(self) -> str:
+        """The artifact's digest: SHA-256 of the canonical manifest, the version's
+        artifact.sha256.
+        """
+        return self._pb.sha256
+
+    @property
+    def directory(self) -> bool:
+        """Whether the artifact is a directory (else one file)."""
+        return self._pb.directory
+
+    @property
+    def files(self) -> tuple[ArtifactFile, ...]:
+        """The files, by path."""
+        return tuple(ArtifactFile(m) for m in self._pb.files)
 
 
 class AuditEvent(_views.View[resources_pb2.AuditEvent]):

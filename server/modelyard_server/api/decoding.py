@@ -10,29 +10,13 @@ the call then ends with, after the caller is authenticated like any other.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+import grpc
 from google.protobuf.message import DecodeError
-from modelyard.v1 import errors_pb2 as reasons
 
-from modelyard_server.api.errors import abort
+from modelyard_server.api.errors import Malformed, abort
 from modelyard_server.api.handlers import Context, Handler, WrappingInterceptor, with_step
-from modelyard_server.domain.errors import InvalidArgument
-
-
-@dataclass(frozen=True)
-class Malformed:
-    """What a request that does not parse becomes: why it does not."""
-
-    problem: str
-
-    def error(self) -> InvalidArgument:
-        return InvalidArgument(
-            reasons.MALFORMED_REQUEST,
-            f"the request does not parse: {self.problem}; send a serialized request message "
-            "(the generated stubs and the SDK do)",
-        )
 
 
 def _tolerant(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
@@ -49,8 +33,18 @@ class DecodingInterceptor(WrappingInterceptor):
     """Parses every request itself, so that one that does not parse ends as Malformed says."""
 
     def wrap(self, method: str, handler: Handler) -> Handler:
-        if handler.request_deserializer is None or handler.request_streaming:
-            return handler  # no requests of ours stream; grpc parses each of theirs
+        if handler.request_deserializer is None:
+            return handler
+        if handler.request_streaming:
+            # Each message is parsed as the servicer reads it; one that does not parse
+            # arrives as Malformed, and client_stream_rpc ends the call with its error.
+            if handler.stream_unary is None:
+                return handler  # no method of ours streams both ways
+            return grpc.stream_unary_rpc_method_handler(
+                handler.stream_unary,
+                request_deserializer=_tolerant(handler.request_deserializer),
+                response_serializer=handler.response_serializer,
+            )
 
         async def parsed(request: Any, context: Context) -> None:
             if isinstance(request, Malformed):

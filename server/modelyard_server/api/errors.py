@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 import google.rpc.code_pb2 as code_pb2
@@ -15,7 +16,7 @@ import grpc
 from google.protobuf import any_pb2
 from modelyard.v1 import errors_pb2 as reasons
 
-from modelyard_server.domain.errors import DomainError, ErrorKind
+from modelyard_server.domain.errors import DomainError, ErrorKind, InvalidArgument
 from modelyard_server.domain.validation import check_no_nul
 
 DOMAIN = "modelyard.dev"
@@ -136,6 +137,46 @@ def stream_rpc(
             check_no_nul(request)
             async for response in method(self, request, context):
                 yield response
+        except DomainError as error:
+            await abort(context, error)
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("unhandled error in %s", method.__qualname__)
+            await abort_with(context, internal_status())
+
+    return wrapper
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """What a request that does not parse becomes (see api/decoding.py): why it does not."""
+
+    problem: str
+
+    def error(self) -> InvalidArgument:
+        return InvalidArgument(
+            reasons.MALFORMED_REQUEST,
+            f"the request does not parse: {self.problem}; send a serialized request message "
+            "(the generated stubs and the SDK do)",
+        )
+
+
+def client_stream_rpc(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
+    """Wraps a client-streaming servicer method as `rpc` wraps unary ones; each message of
+    the stream is checked as it arrives."""
+
+    async def checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        async for request in requests:
+            if isinstance(request, Malformed):
+                raise request.error()
+            check_no_nul(request)
+            yield request
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> R:
+        try:
+            return await method(self, checked(requests), context)
         except DomainError as error:
             await abort(context, error)
         except (grpc.aio.AbortError, asyncio.CancelledError):

@@ -87,6 +87,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
             mutation("CreateModelVersion", request, request.request_id),
             request.parent,
             request.model_version,
+            request.artifact_files,
         )
 
     @rpc

@@ -22,6 +22,7 @@ class ErrorKind(Enum):
     RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
     OUT_OF_RANGE = "OUT_OF_RANGE"
     UNAVAILABLE = "UNAVAILABLE"
+    DATA_LOSS = "DATA_LOSS"
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,12 @@ class Unavailable(DomainError):
     """A dependency (the database) cannot be reached; the same request may succeed later."""
 
     kind = ErrorKind.UNAVAILABLE
+
+
+class DataLoss(DomainError):
+    """Stored bytes are gone or corrupt: the operator must restore them."""
+
+    kind = ErrorKind.DATA_LOSS
 
 
 def invalid_fields(violations: Sequence[FieldViolation]) -> InvalidArgument:

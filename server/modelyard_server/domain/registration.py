@@ -53,16 +53,23 @@ def references_missing(missing: Sequence[str]) -> FailedPrecondition:
 
 
 def registered(
-    version: pb.ModelVersion, group: str, number: int, subject: str, now: int
+    version: pb.ModelVersion, group: str, number: int, subject: str, now: int, *, held: bool
 ) -> pb.ModelVersion:
-    """Returns the version as the registry records it: numbered, pending, in stage NONE."""
+    """Returns the version as the registry records it: numbered, pending, in stage NONE.
+    `held`: its artifact's files are in the registry, checked (see domain/artifacts.py)."""
     created = pb.ModelVersion()
     created.CopyFrom(version)
     for field in OUTPUT_ONLY:
         created.ClearField(field)  # type: ignore[arg-type]
     if created.artifact.format == pb.ARTIFACT_FORMAT_UNSPECIFIED:
         created.artifact.format = pb.ARTIFACT_FORMAT_OTHER
+    # Output only: only the registry says it holds an artifact, after checking its blobs.
+    created.artifact.held = held
+    if not held:
+        created.artifact.file_count = 0
     created.name = names.version_name(group, number)
+    if held:
+        created.artifact.uri = f"modelyard:{created.name}"
     created.version = number
     created.approval_status = pb.APPROVAL_STATUS_PENDING_MANUAL_APPROVAL
     created.stage = pb.STAGE_NONE
@@ -75,7 +82,13 @@ def registered(
 
 
 async def register(
-    unit: UnitOfWork, group_id: str, versions: Sequence[pb.ModelVersion], subject: str, now: int
+    unit: UnitOfWork,
+    group_id: str,
+    versions: Sequence[pb.ModelVersion],
+    subject: str,
+    now: int,
+    *,
+    held: bool = False,
 ) -> list[pb.ModelVersion]:
     """Numbers and stores new versions of a group, after checking that their artifacts are new
     and that the versions their lineage names exist (or are among them)."""
@@ -88,7 +101,7 @@ async def register(
             raise duplicate_artifact(group_id, sha, existing[sha])
         number = group.latest_version + len(created) + 1
         existing[sha] = number
-        created.append(registered(version, group_id, number, subject, now))
+        created.append(registered(version, group_id, number, subject, now, held=held))
     # A lineage may name versions registered before it, in this batch or earlier.
     earlier: set[str] = set()
     references: dict[str, None] = {}

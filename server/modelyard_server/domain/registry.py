@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 from modelyard_server.domain.aliases import Aliases
 from modelyard_server.domain.approvals import Approvals
+from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.audit import Audit
+from modelyard_server.domain.blobs import BlobStore
 from modelyard_server.domain.changes import Changes
 from modelyard_server.domain.clock import now_us
 from modelyard_server.domain.groups import Groups
@@ -24,6 +26,7 @@ class Registry:
         self,
         store: Store,
         records: DeliveryRecords,
+        blobs: BlobStore,
         *,
         wake_deliveries: Callable[[], None] = lambda: None,
         clock: Callable[[], int] = now_us,
@@ -37,3 +40,4 @@ class Registry:
         self.aliases = Aliases(store, changes)
         self.webhooks = Webhooks(store, changes, records, wake_deliveries)
         self.audit = Audit(store)
+        self.artifacts = Artifacts(store, blobs, clock)

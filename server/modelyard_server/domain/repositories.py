@@ -10,10 +10,12 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from modelyard.v1 import artifact_service_pb2 as arts
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import webhook_service_pb2 as ws
 
 from modelyard_server.domain.filters import Node, Ordering
+from modelyard_server.domain.manifests import Digest
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.log.drafts import LogDraft
 
@@ -163,6 +165,46 @@ class LogRepository(Protocol):
         ...
 
 
+class BlobRepository(Protocol):
+    """Which blobs each group holds (uploaded to it), and the files of held artifacts."""
+
+    async def held(self, group: str, digests: Sequence[Digest]) -> set[Digest]:
+        """Returns those of the digests that the group holds."""
+        ...
+
+    async def hold(self, group: str, digest: Digest, now: int) -> None:
+        """Records that the group holds the blob (nothing if it did)."""
+        ...
+
+    async def attach(self, group: str, number: int, files: Sequence[arts.ArtifactFile]) -> None:
+        """Records the files of a version's held artifact."""
+        ...
+
+    async def files(self, group: str, number: int) -> list[arts.ArtifactFile]:
+        """Returns the files of a version's held artifact, by path."""
+        ...
+
+    async def lock_store(self) -> None:
+        """Takes the store-wide blob lock for the rest of the transaction (see BlobIndex)."""
+        ...
+
+    async def expire(self, cutoff: int) -> int:
+        """Forgets the blobs the tenant's groups hold since before `cutoff` (microseconds)
+        that none of their versions names; returns how many."""
+        ...
+
+
+class BlobIndex(Protocol):
+    """Blob references across tenants, read under the store-wide blob lock, which
+    publishing a blob also takes: collecting and publishing never interleave."""
+
+    async def referenced(self, sha256s: Sequence[str]) -> set[str]:
+        """Returns those of the blobs that a group holds or a version names, in any tenant."""
+        ...
+
+    async def tenants(self) -> list[str]: ...
+
+
 class UnitOfWork(Protocol):
     """The repositories of one tenant on one transaction. A writing unit holds the tenant's
     log lock until it commits, so its entries are appended in commit order."""
@@ -183,6 +225,9 @@ class UnitOfWork(Protocol):
     def webhooks(self) -> WebhookRepository: ...
 
     @property
+    def blobs(self) -> BlobRepository: ...
+
+    @property
     def log(self) -> LogRepository: ...
 
 
@@ -193,4 +238,8 @@ class Store(Protocol):
 
     def writer(self, tenant: str) -> AbstractAsyncContextManager[UnitOfWork]:
         """Returns a unit of work that commits when the block exits without an error."""
+        ...
+
+    def blob_index(self) -> AbstractAsyncContextManager[BlobIndex]:
+        """Returns the blob index in a transaction holding the store-wide blob lock."""
         ...

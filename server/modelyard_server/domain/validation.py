@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from modelyard.v1 import artifact_service_pb2 as arts
 from modelyard.v1 import resources_pb2 as pb
 
+from modelyard_server.domain import manifests
 from modelyard_server.domain.errors import FieldViolation, InvalidArgument, invalid_fields
 from modelyard_server.domain.names import parse_version_name
 
@@ -193,13 +195,30 @@ def check_group(group: pb.ModelGroup, prefix: str = "model_group") -> None:
     checker.raise_if_any()
 
 
-def check_version(version: pb.ModelVersion, prefix: str = "model_version") -> None:
-    """Raises INVALID_FIELD listing every problem with a version to register."""
+def check_version(
+    version: pb.ModelVersion,
+    prefix: str = "model_version",
+    files: Sequence[arts.ArtifactFile] = (),
+) -> None:
+    """Raises INVALID_FIELD listing every problem with a version to register: its artifact
+    is external (a uri and the sha256 the caller declares) or, with `files`, held by the
+    registry (the server sets its uri, sha256 and size)."""
     checker = Checker()
-    if not version.HasField("artifact"):
-        checker.fail(f"{prefix}.artifact", "is required: give at least its uri and sha256")
+    artifact = version.artifact
+    if files:
+        for field in ("uri", "sha256", "size_bytes"):
+            if getattr(artifact, field):
+                checker.fail(
+                    f"{prefix}.artifact.{field}",
+                    "must be left empty with artifact_files: the registry sets it from the files",
+                )
+        manifests.check_files(files, artifact.directory, checker.fail)
+    elif not version.HasField("artifact"):
+        checker.fail(
+            f"{prefix}.artifact",
+            "is required: give its uri and sha256, or upload its files and send artifact_files",
+        )
     else:
-        artifact = version.artifact
         checker.uri(f"{prefix}.artifact.uri", artifact.uri, required=True)
         if not SHA256.fullmatch(artifact.sha256):
             checker.fail(
@@ -208,6 +227,12 @@ def check_version(version: pb.ModelVersion, prefix: str = "model_version") -> No
             )
         if artifact.size_bytes < 0:
             checker.fail(f"{prefix}.artifact.size_bytes", "must not be negative")
+        if artifact.directory:
+            checker.fail(
+                f"{prefix}.artifact.directory",
+                "is for artifacts the registry holds; send artifact_files with it",
+            )
+    if version.HasField("artifact"):
         if artifact.format not in pb.ArtifactFormat.values():
             checker.fail(f"{prefix}.artifact.format", f"{artifact.format} is not an ArtifactFormat")
         checker.text(f"{prefix}.artifact.framework", artifact.framework, MAX_SHORT)

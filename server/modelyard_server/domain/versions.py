@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from modelyard.v1 import artifact_service_pb2 as arts
 from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.domain import lookup, names, validation
+from modelyard_server.domain.artifacts import attach_files
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
 from modelyard_server.domain.errors import FailedPrecondition
@@ -40,15 +42,29 @@ class Versions:
         self.changes = changes
 
     async def create(
-        self, mutation: Mutation, parent: str, version: pb.ModelVersion
+        self,
+        mutation: Mutation,
+        parent: str,
+        version: pb.ModelVersion,
+        files: Sequence[arts.ArtifactFile] = (),
     ) -> pb.ModelVersion:
-        """Returns the registered version, numbered by the server."""
+        """Returns the registered version, numbered by the server. With `files`, its artifact
+        is the one they make up, each a blob the group holds."""
         group_id = names.parse_group_name(parent, "parent")
-        validation.check_version(version)
+        validation.check_version(version, files=files)
         mutation.principal.authorize(Permission.REGISTER, group_id)
 
         async def apply(unit: UnitOfWork, now: int) -> LogDraft:
-            [created] = await register(unit, group_id, [version], mutation.principal.subject, now)
+            sent = version
+            if files:
+                await lookup.group(unit, group_id)
+                sent = pb.ModelVersion()
+                sent.CopyFrom(version)
+                await attach_files(unit, group_id, sent, files)
+            subject = mutation.principal.subject
+            [created] = await register(unit, group_id, [sent], subject, now, held=bool(files))
+            if files:
+                await unit.blobs.attach(group_id, created.version, files)
             return mutation.version_draft(pb.ACTION_MODEL_VERSION_CREATED, None, created, now)
 
         return await self.changes.run(mutation, Change(apply, resource(pb.ModelVersion)))

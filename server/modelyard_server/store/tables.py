@@ -194,6 +194,49 @@ class DeliveryRow(Base):
     create_time_us: Mapped[int] = mapped_column(BigInteger)
 
 
+class BlobHolderRow(Base):
+    """A blob a group holds: uploaded to it, so its versions may name it. Deleting the
+    group deletes these, so a new group with the same id starts with none."""
+
+    __tablename__ = "blob_holders"
+    __table_args__ = (
+        UniqueConstraint("group_pk", "sha256", name="ux_blob_holders_group_sha256"),
+        Index("ix_blob_holders_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    group_pk: Mapped[int] = mapped_column(ForeignKey("model_groups.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    create_time_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class StoreLockRow(Base):
+    """Rows locked by work that spans tenants ('blobs': publishing and collecting blobs)."""
+
+    __tablename__ = "store_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class ArtifactFileRow(Base):
+    """One file of a version's held artifact."""
+
+    __tablename__ = "artifact_files"
+    __table_args__ = (
+        UniqueConstraint("version_pk", "path", name="ux_artifact_files_version_path"),
+        Index("ix_artifact_files_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    version_pk: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+
 def _table(row: type[Base]) -> Table:
     return cast(Table, row.__table__)
 
@@ -207,3 +250,6 @@ ALIASES = _table(AliasRow)
 TOKENS = _table(TokenRow)
 WEBHOOKS = _table(WebhookRow)
 DELIVERIES = _table(DeliveryRow)
+BLOB_HOLDERS = _table(BlobHolderRow)
+ARTIFACT_FILES = _table(ArtifactFileRow)
+STORE_LOCKS = _table(StoreLockRow)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from modelyard_server.domain.errors import Unavailable
 from modelyard_server.store.aliases import SqlAliases
+from modelyard_server.store.blobs import SqlBlobIndex, SqlBlobs
 from modelyard_server.store.engine import Conn, Engines
 from modelyard_server.store.groups import SqlGroups
 from modelyard_server.store.keys import GroupKeys
@@ -30,6 +31,7 @@ class SqlUnitOfWork:
         self.aliases = SqlAliases(conn, tenant, keys)
         self.policies = SqlPolicies(conn, tenant)
         self.webhooks = SqlWebhooks(conn, tenant)
+        self.blobs = SqlBlobs(conn, tenant, keys, postgres=postgres)
         self.log = SqlLog(conn, tenant, postgres=postgres)
 
 
@@ -67,6 +69,14 @@ class SqlStore:
         with unavailable_on_connection_errors():
             async with self.engines.reading() as conn:
                 yield SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite)
+
+    @asynccontextmanager
+    async def blob_index(self) -> AsyncIterator[SqlBlobIndex]:
+        with unavailable_on_connection_errors():
+            async with self.engines.writing() as conn:
+                index = SqlBlobIndex(conn, postgres=not self.engines.sqlite)
+                await index.lock()
+                yield index
 
     @asynccontextmanager
     async def writer(self, tenant: str) -> AsyncIterator[SqlUnitOfWork]:

@@ -6,15 +6,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import overload
 
 import grpc.aio
 
+from modelyard import _artifacts as local
 from modelyard import _requests as build
 from modelyard import types
+from modelyard._artifacts import Progress
 from modelyard._async.pagers import (
     AsyncAliasesPager,
     AsyncApprovalsPager,
@@ -29,11 +33,13 @@ from modelyard._async.pagers import (
 )
 from modelyard._async.transport import AsyncStubs, AsyncTransport
 from modelyard._async.watch import AsyncWatch
-from modelyard._concurrency import pending
+from modelyard._concurrency import offload, pending
 from modelyard._watch_cursor import watch_request
-from modelyard.names import version_name
-from modelyard.transport import DEFAULT_TIMEOUT, Metadata, RetryPolicy
+from modelyard.errors import DigestMismatch, from_rpc_error, unreachable
+from modelyard.names import group_name, version_name
+from modelyard.transport import DEFAULT_TIMEOUT, Metadata, RetryPolicy, call_metadata
 from modelyard.v1 import (
+    artifact_service_pb2,
     audit_service_pb2,
     resources_pb2,
 )
@@ -254,8 +260,9 @@ class AsyncRegistry:
         self,
         group: str,
         *,
-        uri: str,
-        sha256: str,
+        path: str | Path | None = None,
+        uri: str = "",
+        sha256: str = "",
         size_bytes: int = 0,
         format: build.ArtifactFormatLike = types.ArtifactFormat.OTHER,
         framework: str = "",
@@ -268,15 +275,31 @@ class AsyncRegistry:
         lineage: types.Lineage | resources_pb2.Lineage | None = None,
         model_card: types.ModelCard | resources_pb2.ModelCard | None = None,
         schema: types.ModelSchema | resources_pb2.ModelSchema | None = None,
+        progress: Progress | None = None,
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> types.ModelVersion:
         """Returns the new version registered from these fields (see :meth:`create_version`).
 
+        With ``path`` (a file or a directory), the registry holds the artifact: the files are
+        hashed here, those the group lacks are uploaded (resuming after a broken
+        connection; ``progress(done, total)`` follows the bytes), and the registry checks
+        every digest and computes the artifact's. Without it, ``uri`` and ``sha256`` record
+        where the artifact lives and what its digest is, as a claim the registry cannot check.
+
         ``format`` is an ``ArtifactFormat`` value or a name such as ``"onnx"``,
-        ``"saved_model"``, ``"pickle"``.
+        ``"saved_model"``, ``"pickle"``; ``timeout`` bounds each call, not the whole upload.
         """
+        if path is not None and (uri or sha256 or size_bytes):
+            raise ValueError(
+                "give path= (the registry stores the files) or uri= and sha256=, not both"
+            )
+        if path is None and not (uri and sha256):
+            raise ValueError(
+                "give path= (a file or directory the registry stores) or uri= and sha256= "
+                "(where the artifact lives, as a claim)"
+            )
         version = build.new_version(
             uri=uri,
             sha256=sha256,
@@ -293,8 +316,22 @@ class AsyncRegistry:
             model_card=model_card,
             schema=schema,
         )
-        return await self.create_version(
-            group, version, request_id=request_id, timeout=timeout, metadata=metadata
+        if path is None:
+            return await self.create_version(
+                group, version, request_id=request_id, timeout=timeout, metadata=metadata
+            )
+        directory, files = await offload(local.scan, Path(path))
+        await self.upload(group, files, progress=progress, timeout=timeout, metadata=metadata)
+        version.artifact.directory = directory
+        request = build.create_version(group, version, request_id_=request_id)
+        request.artifact_files.extend(f.proto() for f in files)
+        return types.ModelVersion(
+            await self._transport.call(
+                self._stubs.registry.CreateModelVersion,
+                request,
+                timeout=timeout,
+                metadata=metadata,
+            )
         )
 
     async def get_version(
@@ -987,6 +1024,211 @@ class AsyncRegistry:
                 metadata=metadata,
             )
         )
+
+    # Artifacts
+
+    async def find_missing_blobs(
+        self,
+        group: str,
+        digests: Iterable[tuple[str, int]],
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> list[tuple[str, int]]:
+        """Returns the ``(sha256, size)`` blobs among ``digests`` that the group does not hold."""
+        request = artifact_service_pb2.FindMissingBlobsRequest(
+            parent=group_name(group),
+            blob_digests=[artifact_service_pb2.Digest(sha256=s, size_bytes=n) for s, n in digests],
+        )
+        response = await self._transport.call(
+            self._stubs.artifacts.FindMissingBlobs, request, timeout=timeout, metadata=metadata
+        )
+        return [(d.sha256, d.size_bytes) for d in response.missing_blob_digests]
+
+    async def upload(
+        self,
+        group: str,
+        files: Sequence[local.LocalFile],
+        *,
+        progress: Progress | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> int:
+        """Uploads those of the files' blobs that the group lacks; returns the bytes sent.
+
+        Used by :meth:`register` with ``path``; each blob's upload resumes where it stopped
+        when the connection breaks.
+        """
+        missing = set(
+            await self.find_missing_blobs(
+                group, {(f.sha256, f.size) for f in files}, timeout=timeout, metadata=metadata
+            )
+        )
+        blobs = {(f.sha256, f.size): f for f in files if (f.sha256, f.size) in missing}
+        total = sum(size for _, size in blobs)
+        sent = [0]
+
+        def advanced(count: int) -> None:
+            sent[0] += count
+            if progress is not None:
+                progress(sent[0], total)
+
+        if progress is not None:
+            progress(0, total)
+        for file in blobs.values():
+            await self._write_blob(group, file, advanced, timeout=timeout, metadata=metadata)
+        return total
+
+    async def _write_blob(
+        self,
+        group: str,
+        file: local.LocalFile,
+        advanced: Callable[[int], None],
+        *,
+        timeout: float | None,
+        metadata: Metadata | None,
+    ) -> None:
+        name = local.upload_name(group_name(group), uuid.uuid4().hex, file.sha256, file.size)
+        call_md = tuple(call_metadata(self._transport.token, metadata))
+        offset = 0
+        attempt = 0
+        reported = [0]  # what this attempt told `advanced`
+
+        async def messages(start: int) -> AsyncIterator[artifact_service_pb2.WriteBlobRequest]:
+            at = start
+            while True:
+                data = await offload(local.read_chunk, file.source, at)
+                last = at + len(data) >= file.size
+                yield artifact_service_pb2.WriteBlobRequest(
+                    resource_name=name, write_offset=at, data=data, finish_write=last
+                )
+                at += len(data)
+                reported[0] += len(data)
+                advanced(len(data))
+                if last:
+                    return
+
+        while True:
+            attempt += 1
+            reported[0] = 0
+
+            try:
+                await self._stubs.artifacts.WriteBlob(
+                    messages(offset), timeout=timeout or self._transport.timeout, metadata=call_md
+                )
+                return
+            except grpc.RpcError as rpc_error:
+                error = from_rpc_error(rpc_error)
+                if not self._transport.retry.should_retry(error, attempt):
+                    raise unreachable(error, self.address) from None
+            status = await self._transport.call(
+                self._stubs.artifacts.QueryWriteStatus,
+                artifact_service_pb2.QueryWriteStatusRequest(resource_name=name),
+                timeout=timeout,
+                metadata=metadata,
+            )
+            if status.complete:
+                return
+            advanced(status.committed_size - offset - reported[0])  # count what it kept
+            offset = status.committed_size
+
+    async def get_artifact_manifest(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> types.ArtifactManifest:
+        """Returns the files of a version's artifact held by the registry; raises
+        ArtifactNotHeld when the registry records only its uri."""
+        request = artifact_service_pb2.GetArtifactManifestRequest(
+            name=version_name(group_or_name, version)
+        )
+        return types.ArtifactManifest(
+            await self._transport.call(
+                self._stubs.artifacts.GetArtifactManifest,
+                request,
+                timeout=timeout,
+                metadata=metadata,
+            )
+        )
+
+    async def download(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        dest: str | Path,
+        progress: Progress | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> Path:
+        """Downloads a version's artifact (``("fraud", 3)``, an alias's name, …) to ``dest``,
+        a new path: a file, or a directory for a directory artifact. Returns ``dest``.
+
+        The bytes go to ``DEST.modelyard-partial`` first; every file's sha256 and size are
+        checked against the manifest, and the manifest's against the artifact's digest,
+        before it moves into place. A download that broke resumes from what it left there.
+        """
+        dest = Path(dest)
+        manifest = (
+            await self.get_artifact_manifest(
+                group_or_name, version, timeout=timeout, metadata=metadata
+            )
+        ).proto
+        if local.manifest_digest(manifest.files) != manifest.sha256:
+            raise DigestMismatch(
+                f"the manifest of {manifest.version} does not hash to its digest {manifest.sha256}",
+                reason="DIGEST_MISMATCH",
+            )
+        partial = await offload(local.prepare_download, dest, manifest)
+        total = sum(f.size_bytes for f in manifest.files)
+        done = [0]
+        for file in manifest.files:
+            target = await offload(local.target_of, partial, manifest, file)
+            await self._read_file(manifest.version, file, target, done, total, progress, metadata)
+            problem = await offload(local.verify, target, file)
+            if problem is not None:
+                raise DigestMismatch(f"{manifest.version}: {problem}", reason="DIGEST_MISMATCH")
+        return await offload(local.finish_download, partial, dest)
+
+    async def _read_file(
+        self,
+        name: str,
+        file: artifact_service_pb2.ArtifactFile,
+        target: Path,
+        done: list[int],
+        total: int,
+        progress: Progress | None,
+        metadata: Metadata | None,
+    ) -> None:
+        call_md = tuple(call_metadata(self._transport.token, metadata))
+        attempt = 0
+        while True:
+            attempt += 1
+            offset = await offload(local.resume_offset, target, file)
+            if offset == file.size_bytes:
+                await offload(local.append, target, b"")  # an empty file exists too
+                done[0] += file.size_bytes
+                if progress is not None:
+                    progress(done[0], total)
+                return
+            request = artifact_service_pb2.ReadArtifactRequest(
+                name=name, path=file.path, read_offset=offset
+            )
+            try:
+                async for response in self._stubs.artifacts.ReadArtifact(request, metadata=call_md):
+                    await offload(local.append, target, response.data)
+                    done[0] += len(response.data)
+                    if progress is not None:
+                        progress(done[0], total)
+                return
+            except grpc.RpcError as rpc_error:
+                error = from_rpc_error(rpc_error)
+                if not self._transport.retry.should_retry(error, attempt):
+                    raise unreachable(error, self.address) from None
+                done[0] -= await offload(local.resume_offset, target, file) - offset
 
     # Event streams
 

@@ -27,6 +27,7 @@ from modelyard.transport import (
 )
 from modelyard.v1 import (
     approval_service_pb2_grpc,
+    artifact_service_pb2_grpc,
     audit_service_pb2_grpc,
     registry_service_pb2_grpc,
     webhook_service_pb2_grpc,
@@ -53,6 +54,9 @@ class AsyncStubs:
         )
         self.webhooks: webhook_service_pb2_grpc.WebhookServiceAsyncStub = (
             webhook_service_pb2_grpc.WebhookServiceStub(channel)
+        )
+        self.artifacts: artifact_service_pb2_grpc.ArtifactServiceAsyncStub = (
+            artifact_service_pb2_grpc.ArtifactServiceStub(channel)
         )
 
 

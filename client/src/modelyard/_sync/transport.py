@@ -26,6 +26,7 @@ from modelyard.transport import (
 )
 from modelyard.v1 import (
     approval_service_pb2_grpc,
+    artifact_service_pb2_grpc,
     audit_service_pb2_grpc,
     registry_service_pb2_grpc,
     webhook_service_pb2_grpc,
@@ -52,6 +53,9 @@ class Stubs:
         )
         self.webhooks: webhook_service_pb2_grpc.WebhookServiceStub = (
             webhook_service_pb2_grpc.WebhookServiceStub(channel)
+        )
+        self.artifacts: artifact_service_pb2_grpc.ArtifactServiceStub = (
+            artifact_service_pb2_grpc.ArtifactServiceStub(channel)
         )
 
 

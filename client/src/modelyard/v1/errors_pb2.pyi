@@ -40,6 +40,14 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """INVALID_ARGUMENT: the request's bytes are not the method's request message: the wire
     format is corrupt, a string is not UTF-8, or messages nest too deep.
     """
+    DIGEST_MISMATCH: _ErrorReason.ValueType  # 8
+    """INVALID_ARGUMENT: the bytes uploaded do not have the SHA-256 or the size announced;
+    nothing of them was kept.
+    """
+    WRITE_OFFSET_MISMATCH: _ErrorReason.ValueType  # 9
+    """INVALID_ARGUMENT: a write's offset is not the upload's committed size; ask
+    QueryWriteStatus and continue from there.
+    """
     UNAUTHENTICATED: _ErrorReason.ValueType  # 10
     """UNAUTHENTICATED: no bearer token, or one the server does not know."""
     MISSING_PERMISSION: _ErrorReason.ValueType  # 11
@@ -56,6 +64,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """NOT_FOUND: no such webhook."""
     WEBHOOK_DELIVERY_NOT_FOUND: _ErrorReason.ValueType  # 24
     """NOT_FOUND: no such webhook delivery."""
+    ARTIFACT_FILE_NOT_FOUND: _ErrorReason.ValueType  # 25
+    """NOT_FOUND: the artifact has no file at that path."""
     MODEL_GROUP_ALREADY_EXISTS: _ErrorReason.ValueType  # 30
     """ALREADY_EXISTS: a model group with this id exists."""
     DUPLICATE_ARTIFACT: _ErrorReason.ValueType  # 31
@@ -64,6 +74,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     STALE_ETAG: _ErrorReason.ValueType  # 40
     """ABORTED: the etag sent is not the resource's current etag; read it again and retry."""
+    UPLOAD_BUSY: _ErrorReason.ValueType  # 41
+    """ABORTED: another stream is writing this upload; wait for it to end, then continue
+    where QueryWriteStatus says.
+    """
     MODEL_GROUP_NOT_EMPTY: _ErrorReason.ValueType  # 50
     """FAILED_PRECONDITION: the group still has versions; delete them or pass force."""
     VERSION_IN_PRODUCTION: _ErrorReason.ValueType  # 51
@@ -80,6 +94,12 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """FAILED_PRECONDITION: the version is used by another (depends_on or parent_versions)."""
     PRODUCTION_LIMIT_REACHED: _ErrorReason.ValueType  # 57
     """FAILED_PRECONDITION: the group's policy allows no more versions in production at once."""
+    ARTIFACT_NOT_HELD: _ErrorReason.ValueType  # 58
+    """FAILED_PRECONDITION: the registry holds only the artifact's URI, not its bytes."""
+    BLOBS_MISSING: _ErrorReason.ValueType  # 59
+    """FAILED_PRECONDITION: a version's artifact files name blobs the group does not hold;
+    ErrorInfo metadata `missing` lists their digests. Upload them, then register.
+    """
     SUBSCRIBER_TOO_SLOW: _ErrorReason.ValueType  # 60
     """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
     CURSOR_AHEAD_OF_LOG: _ErrorReason.ValueType  # 61
@@ -92,6 +112,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """UNAVAILABLE: the server is shutting down; retry (a stream resumes from its cursor)."""
     INTERNAL_ERROR: _ErrorReason.ValueType  # 80
     """INTERNAL: a fault in the server; the message names no detail. Report it with the time."""
+    BLOB_LOST: _ErrorReason.ValueType  # 81
+    """DATA_LOSS: a blob the registry held is missing from its blob store; the operator must
+    restore the store from a backup.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """The `reason` of the google.rpc.ErrorInfo (domain `modelyard.dev`) that every error from
@@ -118,6 +142,14 @@ MALFORMED_REQUEST: ErrorReason.ValueType  # 7
 """INVALID_ARGUMENT: the request's bytes are not the method's request message: the wire
 format is corrupt, a string is not UTF-8, or messages nest too deep.
 """
+DIGEST_MISMATCH: ErrorReason.ValueType  # 8
+"""INVALID_ARGUMENT: the bytes uploaded do not have the SHA-256 or the size announced;
+nothing of them was kept.
+"""
+WRITE_OFFSET_MISMATCH: ErrorReason.ValueType  # 9
+"""INVALID_ARGUMENT: a write's offset is not the upload's committed size; ask
+QueryWriteStatus and continue from there.
+"""
 UNAUTHENTICATED: ErrorReason.ValueType  # 10
 """UNAUTHENTICATED: no bearer token, or one the server does not know."""
 MISSING_PERMISSION: ErrorReason.ValueType  # 11
@@ -134,6 +166,8 @@ WEBHOOK_NOT_FOUND: ErrorReason.ValueType  # 23
 """NOT_FOUND: no such webhook."""
 WEBHOOK_DELIVERY_NOT_FOUND: ErrorReason.ValueType  # 24
 """NOT_FOUND: no such webhook delivery."""
+ARTIFACT_FILE_NOT_FOUND: ErrorReason.ValueType  # 25
+"""NOT_FOUND: the artifact has no file at that path."""
 MODEL_GROUP_ALREADY_EXISTS: ErrorReason.ValueType  # 30
 """ALREADY_EXISTS: a model group with this id exists."""
 DUPLICATE_ARTIFACT: ErrorReason.ValueType  # 31
@@ -142,6 +176,10 @@ ErrorInfo metadata `existing_version` names it.
 """
 STALE_ETAG: ErrorReason.ValueType  # 40
 """ABORTED: the etag sent is not the resource's current etag; read it again and retry."""
+UPLOAD_BUSY: ErrorReason.ValueType  # 41
+"""ABORTED: another stream is writing this upload; wait for it to end, then continue
+where QueryWriteStatus says.
+"""
 MODEL_GROUP_NOT_EMPTY: ErrorReason.ValueType  # 50
 """FAILED_PRECONDITION: the group still has versions; delete them or pass force."""
 VERSION_IN_PRODUCTION: ErrorReason.ValueType  # 51
@@ -158,6 +196,12 @@ VERSION_REFERENCED: ErrorReason.ValueType  # 56
 """FAILED_PRECONDITION: the version is used by another (depends_on or parent_versions)."""
 PRODUCTION_LIMIT_REACHED: ErrorReason.ValueType  # 57
 """FAILED_PRECONDITION: the group's policy allows no more versions in production at once."""
+ARTIFACT_NOT_HELD: ErrorReason.ValueType  # 58
+"""FAILED_PRECONDITION: the registry holds only the artifact's URI, not its bytes."""
+BLOBS_MISSING: ErrorReason.ValueType  # 59
+"""FAILED_PRECONDITION: a version's artifact files name blobs the group does not hold;
+ErrorInfo metadata `missing` lists their digests. Upload them, then register.
+"""
 SUBSCRIBER_TOO_SLOW: ErrorReason.ValueType  # 60
 """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
 CURSOR_AHEAD_OF_LOG: ErrorReason.ValueType  # 61
@@ -170,4 +214,8 @@ SERVER_SHUTTING_DOWN: ErrorReason.ValueType  # 71
 """UNAVAILABLE: the server is shutting down; retry (a stream resumes from its cursor)."""
 INTERNAL_ERROR: ErrorReason.ValueType  # 80
 """INTERNAL: a fault in the server; the message names no detail. Report it with the time."""
+BLOB_LOST: ErrorReason.ValueType  # 81
+"""DATA_LOSS: a blob the registry held is missing from its blob store; the operator must
+restore the store from a backup.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

@@ -27,10 +27,11 @@ from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from modelyard.v1 import artifact_service_pb2 as modelyard_dot_v1_dot_artifact__service__pb2
 from modelyard.v1 import resources_pb2 as modelyard_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#modelyard/v1/registry_service.proto\x12\x0cmodelyard.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmodelyard/v1/resources.proto\"\x86\x01\n\x17\x43reateModelGroupRequest\x12\x1c\n\x0emodel_group_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x33\n\x0bmodel_group\x18\x02 \x01(\x0b\x32\x18.modelyard.v1.ModelGroupB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"G\n\x14GetModelGroupRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18modelyard.dev/ModelGroup\"y\n\x16ListModelGroupsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06\x66ilter\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08order_by\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"b\n\x17ListModelGroupsResponse\x12.\n\x0cmodel_groups\x18\x01 \x03(\x0b\x32\x18.modelyard.v1.ModelGroup\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9f\x01\n\x17UpdateModelGroupRequest\x12\x33\n\x0bmodel_group\x18\x01 \x01(\x0b\x32\x18.modelyard.v1.ModelGroupB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\x8d\x01\n\x17\x44\x65leteModelGroupRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18modelyard.dev/ModelGroup\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x66orce\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"\xa3\x01\n\x19\x43reateModelVersionRequest\x12\x33\n\x06parent\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\x12\x1amodelyard.dev/ModelVersion\x12\x37\n\rmodel_version\x18\x02 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersionB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"K\n\x16GetModelVersionRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\"\xb0\x01\n\x18ListModelVersionsRequest\x12\x33\n\x06parent\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\x12\x1amodelyard.dev/ModelVersion\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06\x66ilter\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08order_by\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"h\n\x19ListModelVersionsResponse\x12\x32\n\x0emodel_versions\x18\x01 \x03(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa5\x01\n\x19UpdateModelVersionRequest\x12\x37\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersionB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"|\n\x19\x44\x65leteModelVersionRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\xed\x01\n\"TransitionModelVersionStageRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12(\n\x05stage\x18\x02 \x01(\x0e\x32\x13.modelyard.v1.StageB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12&\n\x18keep_existing_production\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x12\n\x04\x65tag\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"\x8f\x01\n#TransitionModelVersionStageResponse\x12\x31\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12\x35\n\x11\x61rchived_versions\x18\x02 \x03(\x0b\x32\x1a.modelyard.v1.ModelVersion\"\xba\x01\n\x19RollbackProductionRequest\x12\x30\n\x05group\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18modelyard.dev/ModelGroup\x12;\n\x0etarget_version\x18\x02 \x01(\tB#\xe2\x41\x01\x01\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x14\n\x06reason\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"\x89\x01\n\x1aRollbackProductionResponse\x12\x34\n\x10restored_version\x18\x01 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12\x35\n\x11\x61rchived_versions\x18\x02 \x03(\x0b\x32\x1a.modelyard.v1.ModelVersion\"U\n\x0fSetAliasRequest\x12(\n\x05\x61lias\x18\x01 \x01(\x0b\x32\x13.modelyard.v1.AliasB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"=\n\x0fGetAliasRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13modelyard.dev/Alias\"u\n\x12ListAliasesRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\x12\x13modelyard.dev/Alias\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"T\n\x13ListAliasesResponse\x12$\n\x07\x61liases\x18\x01 \x03(\x0b\x32\x13.modelyard.v1.Alias\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"n\n\x12\x44\x65leteAliasRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13modelyard.dev/Alias\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\xdb\x01\n\x12WatchEventsRequest\x12\x1e\n\x0bstart_after\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12\x31\n\x06groups\x18\x02 \x03(\tB!\xe2\x41\x01\x01\xfa\x41\x1a\n\x18modelyard.dev/ModelGroup\x12+\n\x07\x61\x63tions\x18\x03 \x03(\x0e\x32\x14.modelyard.v1.ActionB\x04\xe2\x41\x01\x01\x12\x35\n\x08versions\x18\x04 \x03(\tB#\xe2\x41\x01\x01\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersionB\x0e\n\x0c_start_after\"v\n\x13WatchEventsResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.modelyard.v1.AuditEventH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.modelyard.v1.HeartbeatH\x00\x42\x06\n\x04kind\"G\n\tHeartbeat\x12\x10\n\x08head_seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xe6\x0b\n\x0fRegistryService\x12S\n\x10\x43reateModelGroup\x12%.modelyard.v1.CreateModelGroupRequest\x1a\x18.modelyard.v1.ModelGroup\x12M\n\rGetModelGroup\x12\".modelyard.v1.GetModelGroupRequest\x1a\x18.modelyard.v1.ModelGroup\x12^\n\x0fListModelGroups\x12$.modelyard.v1.ListModelGroupsRequest\x1a%.modelyard.v1.ListModelGroupsResponse\x12S\n\x10UpdateModelGroup\x12%.modelyard.v1.UpdateModelGroupRequest\x1a\x18.modelyard.v1.ModelGroup\x12Q\n\x10\x44\x65leteModelGroup\x12%.modelyard.v1.DeleteModelGroupRequest\x1a\x16.google.protobuf.Empty\x12Y\n\x12\x43reateModelVersion\x12\'.modelyard.v1.CreateModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12S\n\x0fGetModelVersion\x12$.modelyard.v1.GetModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12\x64\n\x11ListModelVersions\x12&.modelyard.v1.ListModelVersionsRequest\x1a\'.modelyard.v1.ListModelVersionsResponse\x12Y\n\x12UpdateModelVersion\x12\'.modelyard.v1.UpdateModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12U\n\x12\x44\x65leteModelVersion\x12\'.modelyard.v1.DeleteModelVersionRequest\x1a\x16.google.protobuf.Empty\x12\x82\x01\n\x1bTransitionModelVersionStage\x12\x30.modelyard.v1.TransitionModelVersionStageRequest\x1a\x31.modelyard.v1.TransitionModelVersionStageResponse\x12g\n\x12RollbackProduction\x12\'.modelyard.v1.RollbackProductionRequest\x1a(.modelyard.v1.RollbackProductionResponse\x12>\n\x08SetAlias\x12\x1d.modelyard.v1.SetAliasRequest\x1a\x13.modelyard.v1.Alias\x12>\n\x08GetAlias\x12\x1d.modelyard.v1.GetAliasRequest\x1a\x13.modelyard.v1.Alias\x12R\n\x0bListAliases\x12 .modelyard.v1.ListAliasesRequest\x1a!.modelyard.v1.ListAliasesResponse\x12G\n\x0b\x44\x65leteAlias\x12 .modelyard.v1.DeleteAliasRequest\x1a\x16.google.protobuf.Empty\x12T\n\x0bWatchEvents\x12 .modelyard.v1.WatchEventsRequest\x1a!.modelyard.v1.WatchEventsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#modelyard/v1/registry_service.proto\x12\x0cmodelyard.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a#modelyard/v1/artifact_service.proto\x1a\x1cmodelyard/v1/resources.proto\"\x86\x01\n\x17\x43reateModelGroupRequest\x12\x1c\n\x0emodel_group_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x33\n\x0bmodel_group\x18\x02 \x01(\x0b\x32\x18.modelyard.v1.ModelGroupB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"G\n\x14GetModelGroupRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18modelyard.dev/ModelGroup\"y\n\x16ListModelGroupsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06\x66ilter\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08order_by\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"b\n\x17ListModelGroupsResponse\x12.\n\x0cmodel_groups\x18\x01 \x03(\x0b\x32\x18.modelyard.v1.ModelGroup\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x9f\x01\n\x17UpdateModelGroupRequest\x12\x33\n\x0bmodel_group\x18\x01 \x01(\x0b\x32\x18.modelyard.v1.ModelGroupB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\x8d\x01\n\x17\x44\x65leteModelGroupRequest\x12/\n\x04name\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18modelyard.dev/ModelGroup\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x66orce\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"\xdd\x01\n\x19\x43reateModelVersionRequest\x12\x33\n\x06parent\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\x12\x1amodelyard.dev/ModelVersion\x12\x37\n\rmodel_version\x18\x02 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersionB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x38\n\x0e\x61rtifact_files\x18\x04 \x03(\x0b\x32\x1a.modelyard.v1.ArtifactFileB\x04\xe2\x41\x01\x01\"K\n\x16GetModelVersionRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\"\xb0\x01\n\x18ListModelVersionsRequest\x12\x33\n\x06parent\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\x12\x1amodelyard.dev/ModelVersion\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x14\n\x06\x66ilter\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x16\n\x08order_by\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\"h\n\x19ListModelVersionsResponse\x12\x32\n\x0emodel_versions\x18\x01 \x03(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa5\x01\n\x19UpdateModelVersionRequest\x12\x37\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersionB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"|\n\x19\x44\x65leteModelVersionRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\xed\x01\n\"TransitionModelVersionStageRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12(\n\x05stage\x18\x02 \x01(\x0e\x32\x13.modelyard.v1.StageB\x04\xe2\x41\x01\x02\x12\x14\n\x06reason\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12&\n\x18keep_existing_production\x18\x04 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x12\n\x04\x65tag\x18\x05 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x06 \x01(\tB\x04\xe2\x41\x01\x01\"\x8f\x01\n#TransitionModelVersionStageResponse\x12\x31\n\rmodel_version\x18\x01 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12\x35\n\x11\x61rchived_versions\x18\x02 \x03(\x0b\x32\x1a.modelyard.v1.ModelVersion\"\xba\x01\n\x19RollbackProductionRequest\x12\x30\n\x05group\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18modelyard.dev/ModelGroup\x12;\n\x0etarget_version\x18\x02 \x01(\tB#\xe2\x41\x01\x01\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x14\n\x06reason\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"\x89\x01\n\x1aRollbackProductionResponse\x12\x34\n\x10restored_version\x18\x01 \x01(\x0b\x32\x1a.modelyard.v1.ModelVersion\x12\x35\n\x11\x61rchived_versions\x18\x02 \x03(\x0b\x32\x1a.modelyard.v1.ModelVersion\"U\n\x0fSetAliasRequest\x12(\n\x05\x61lias\x18\x01 \x01(\x0b\x32\x13.modelyard.v1.AliasB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\"=\n\x0fGetAliasRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13modelyard.dev/Alias\"u\n\x12ListAliasesRequest\x12,\n\x06parent\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\x12\x13modelyard.dev/Alias\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"T\n\x13ListAliasesResponse\x12$\n\x07\x61liases\x18\x01 \x03(\x0b\x32\x13.modelyard.v1.Alias\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"n\n\x12\x44\x65leteAliasRequest\x12*\n\x04name\x18\x01 \x01(\tB\x1c\xe2\x41\x01\x02\xfa\x41\x15\n\x13modelyard.dev/Alias\x12\x12\n\x04\x65tag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"\xdb\x01\n\x12WatchEventsRequest\x12\x1e\n\x0bstart_after\x18\x01 \x01(\x03\x42\x04\xe2\x41\x01\x01H\x00\x88\x01\x01\x12\x31\n\x06groups\x18\x02 \x03(\tB!\xe2\x41\x01\x01\xfa\x41\x1a\n\x18modelyard.dev/ModelGroup\x12+\n\x07\x61\x63tions\x18\x03 \x03(\x0e\x32\x14.modelyard.v1.ActionB\x04\xe2\x41\x01\x01\x12\x35\n\x08versions\x18\x04 \x03(\tB#\xe2\x41\x01\x01\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersionB\x0e\n\x0c_start_after\"v\n\x13WatchEventsResponse\x12)\n\x05\x65vent\x18\x01 \x01(\x0b\x32\x18.modelyard.v1.AuditEventH\x00\x12,\n\theartbeat\x18\x02 \x01(\x0b\x32\x17.modelyard.v1.HeartbeatH\x00\x42\x06\n\x04kind\"G\n\tHeartbeat\x12\x10\n\x08head_seq\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xe6\x0b\n\x0fRegistryService\x12S\n\x10\x43reateModelGroup\x12%.modelyard.v1.CreateModelGroupRequest\x1a\x18.modelyard.v1.ModelGroup\x12M\n\rGetModelGroup\x12\".modelyard.v1.GetModelGroupRequest\x1a\x18.modelyard.v1.ModelGroup\x12^\n\x0fListModelGroups\x12$.modelyard.v1.ListModelGroupsRequest\x1a%.modelyard.v1.ListModelGroupsResponse\x12S\n\x10UpdateModelGroup\x12%.modelyard.v1.UpdateModelGroupRequest\x1a\x18.modelyard.v1.ModelGroup\x12Q\n\x10\x44\x65leteModelGroup\x12%.modelyard.v1.DeleteModelGroupRequest\x1a\x16.google.protobuf.Empty\x12Y\n\x12\x43reateModelVersion\x12\'.modelyard.v1.CreateModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12S\n\x0fGetModelVersion\x12$.modelyard.v1.GetModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12\x64\n\x11ListModelVersions\x12&.modelyard.v1.ListModelVersionsRequest\x1a\'.modelyard.v1.ListModelVersionsResponse\x12Y\n\x12UpdateModelVersion\x12\'.modelyard.v1.UpdateModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12U\n\x12\x44\x65leteModelVersion\x12\'.modelyard.v1.DeleteModelVersionRequest\x1a\x16.google.protobuf.Empty\x12\x82\x01\n\x1bTransitionModelVersionStage\x12\x30.modelyard.v1.TransitionModelVersionStageRequest\x1a\x31.modelyard.v1.TransitionModelVersionStageResponse\x12g\n\x12RollbackProduction\x12\'.modelyard.v1.RollbackProductionRequest\x1a(.modelyard.v1.RollbackProductionResponse\x12>\n\x08SetAlias\x12\x1d.modelyard.v1.SetAliasRequest\x1a\x13.modelyard.v1.Alias\x12>\n\x08GetAlias\x12\x1d.modelyard.v1.GetAliasRequest\x1a\x13.modelyard.v1.Alias\x12R\n\x0bListAliases\x12 .modelyard.v1.ListAliasesRequest\x1a!.modelyard.v1.ListAliasesResponse\x12G\n\x0b\x44\x65leteAlias\x12 .modelyard.v1.DeleteAliasRequest\x1a\x16.google.protobuf.Empty\x12T\n\x0bWatchEvents\x12 .modelyard.v1.WatchEventsRequest\x1a!.modelyard.v1.WatchEventsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -73,6 +74,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEMODELVERSIONREQUEST'].fields_by_name['model_version']._serialized_options = b'\342A\001\002'
   _globals['_CREATEMODELVERSIONREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_CREATEMODELVERSIONREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_CREATEMODELVERSIONREQUEST'].fields_by_name['artifact_files']._loaded_options = None
+  _globals['_CREATEMODELVERSIONREQUEST'].fields_by_name['artifact_files']._serialized_options = b'\342A\001\001'
   _globals['_GETMODELVERSIONREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_GETMODELVERSIONREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\034\n\032modelyard.dev/ModelVersion'
   _globals['_LISTMODELVERSIONSREQUEST'].fields_by_name['parent']._loaded_options = None
@@ -143,54 +146,54 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHEVENTSREQUEST'].fields_by_name['actions']._serialized_options = b'\342A\001\001'
   _globals['_WATCHEVENTSREQUEST'].fields_by_name['versions']._loaded_options = None
   _globals['_WATCHEVENTSREQUEST'].fields_by_name['versions']._serialized_options = b'\342A\001\001\372A\034\n\032modelyard.dev/ModelVersion'
-  _globals['_CREATEMODELGROUPREQUEST']._serialized_start=240
-  _globals['_CREATEMODELGROUPREQUEST']._serialized_end=374
-  _globals['_GETMODELGROUPREQUEST']._serialized_start=376
-  _globals['_GETMODELGROUPREQUEST']._serialized_end=447
-  _globals['_LISTMODELGROUPSREQUEST']._serialized_start=449
-  _globals['_LISTMODELGROUPSREQUEST']._serialized_end=570
-  _globals['_LISTMODELGROUPSRESPONSE']._serialized_start=572
-  _globals['_LISTMODELGROUPSRESPONSE']._serialized_end=670
-  _globals['_UPDATEMODELGROUPREQUEST']._serialized_start=673
-  _globals['_UPDATEMODELGROUPREQUEST']._serialized_end=832
-  _globals['_DELETEMODELGROUPREQUEST']._serialized_start=835
-  _globals['_DELETEMODELGROUPREQUEST']._serialized_end=976
-  _globals['_CREATEMODELVERSIONREQUEST']._serialized_start=979
-  _globals['_CREATEMODELVERSIONREQUEST']._serialized_end=1142
-  _globals['_GETMODELVERSIONREQUEST']._serialized_start=1144
-  _globals['_GETMODELVERSIONREQUEST']._serialized_end=1219
-  _globals['_LISTMODELVERSIONSREQUEST']._serialized_start=1222
-  _globals['_LISTMODELVERSIONSREQUEST']._serialized_end=1398
-  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_start=1400
-  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_end=1504
-  _globals['_UPDATEMODELVERSIONREQUEST']._serialized_start=1507
-  _globals['_UPDATEMODELVERSIONREQUEST']._serialized_end=1672
-  _globals['_DELETEMODELVERSIONREQUEST']._serialized_start=1674
-  _globals['_DELETEMODELVERSIONREQUEST']._serialized_end=1798
-  _globals['_TRANSITIONMODELVERSIONSTAGEREQUEST']._serialized_start=1801
-  _globals['_TRANSITIONMODELVERSIONSTAGEREQUEST']._serialized_end=2038
-  _globals['_TRANSITIONMODELVERSIONSTAGERESPONSE']._serialized_start=2041
-  _globals['_TRANSITIONMODELVERSIONSTAGERESPONSE']._serialized_end=2184
-  _globals['_ROLLBACKPRODUCTIONREQUEST']._serialized_start=2187
-  _globals['_ROLLBACKPRODUCTIONREQUEST']._serialized_end=2373
-  _globals['_ROLLBACKPRODUCTIONRESPONSE']._serialized_start=2376
-  _globals['_ROLLBACKPRODUCTIONRESPONSE']._serialized_end=2513
-  _globals['_SETALIASREQUEST']._serialized_start=2515
-  _globals['_SETALIASREQUEST']._serialized_end=2600
-  _globals['_GETALIASREQUEST']._serialized_start=2602
-  _globals['_GETALIASREQUEST']._serialized_end=2663
-  _globals['_LISTALIASESREQUEST']._serialized_start=2665
-  _globals['_LISTALIASESREQUEST']._serialized_end=2782
-  _globals['_LISTALIASESRESPONSE']._serialized_start=2784
-  _globals['_LISTALIASESRESPONSE']._serialized_end=2868
-  _globals['_DELETEALIASREQUEST']._serialized_start=2870
-  _globals['_DELETEALIASREQUEST']._serialized_end=2980
-  _globals['_WATCHEVENTSREQUEST']._serialized_start=2983
-  _globals['_WATCHEVENTSREQUEST']._serialized_end=3202
-  _globals['_WATCHEVENTSRESPONSE']._serialized_start=3204
-  _globals['_WATCHEVENTSRESPONSE']._serialized_end=3322
-  _globals['_HEARTBEAT']._serialized_start=3324
-  _globals['_HEARTBEAT']._serialized_end=3395
-  _globals['_REGISTRYSERVICE']._serialized_start=3398
-  _globals['_REGISTRYSERVICE']._serialized_end=4908
+  _globals['_CREATEMODELGROUPREQUEST']._serialized_start=277
+  _globals['_CREATEMODELGROUPREQUEST']._serialized_end=411
+  _globals['_GETMODELGROUPREQUEST']._serialized_start=413
+  _globals['_GETMODELGROUPREQUEST']._serialized_end=484
+  _globals['_LISTMODELGROUPSREQUEST']._serialized_start=486
+  _globals['_LISTMODELGROUPSREQUEST']._serialized_end=607
+  _globals['_LISTMODELGROUPSRESPONSE']._serialized_start=609
+  _globals['_LISTMODELGROUPSRESPONSE']._serialized_end=707
+  _globals['_UPDATEMODELGROUPREQUEST']._serialized_start=710
+  _globals['_UPDATEMODELGROUPREQUEST']._serialized_end=869
+  _globals['_DELETEMODELGROUPREQUEST']._serialized_start=872
+  _globals['_DELETEMODELGROUPREQUEST']._serialized_end=1013
+  _globals['_CREATEMODELVERSIONREQUEST']._serialized_start=1016
+  _globals['_CREATEMODELVERSIONREQUEST']._serialized_end=1237
+  _globals['_GETMODELVERSIONREQUEST']._serialized_start=1239
+  _globals['_GETMODELVERSIONREQUEST']._serialized_end=1314
+  _globals['_LISTMODELVERSIONSREQUEST']._serialized_start=1317
+  _globals['_LISTMODELVERSIONSREQUEST']._serialized_end=1493
+  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_start=1495
+  _globals['_LISTMODELVERSIONSRESPONSE']._serialized_end=1599
+  _globals['_UPDATEMODELVERSIONREQUEST']._serialized_start=1602
+  _globals['_UPDATEMODELVERSIONREQUEST']._serialized_end=1767
+  _globals['_DELETEMODELVERSIONREQUEST']._serialized_start=1769
+  _globals['_DELETEMODELVERSIONREQUEST']._serialized_end=1893
+  _globals['_TRANSITIONMODELVERSIONSTAGEREQUEST']._serialized_start=1896
+  _globals['_TRANSITIONMODELVERSIONSTAGEREQUEST']._serialized_end=2133
+  _globals['_TRANSITIONMODELVERSIONSTAGERESPONSE']._serialized_start=2136
+  _globals['_TRANSITIONMODELVERSIONSTAGERESPONSE']._serialized_end=2279
+  _globals['_ROLLBACKPRODUCTIONREQUEST']._serialized_start=2282
+  _globals['_ROLLBACKPRODUCTIONREQUEST']._serialized_end=2468
+  _globals['_ROLLBACKPRODUCTIONRESPONSE']._serialized_start=2471
+  _globals['_ROLLBACKPRODUCTIONRESPONSE']._serialized_end=2608
+  _globals['_SETALIASREQUEST']._serialized_start=2610
+  _globals['_SETALIASREQUEST']._serialized_end=2695
+  _globals['_GETALIASREQUEST']._serialized_start=2697
+  _globals['_GETALIASREQUEST']._serialized_end=2758
+  _globals['_LISTALIASESREQUEST']._serialized_start=2760
+  _globals['_LISTALIASESREQUEST']._serialized_end=2877
+  _globals['_LISTALIASESRESPONSE']._serialized_start=2879
+  _globals['_LISTALIASESRESPONSE']._serialized_end=2963
+  _globals['_DELETEALIASREQUEST']._serialized_start=2965
+  _globals['_DELETEALIASREQUEST']._serialized_end=3075
+  _globals['_WATCHEVENTSREQUEST']._serialized_start=3078
+  _globals['_WATCHEVENTSREQUEST']._serialized_end=3297
+  _globals['_WATCHEVENTSRESPONSE']._serialized_start=3299
+  _globals['_WATCHEVENTSRESPONSE']._serialized_end=3417
+  _globals['_HEARTBEAT']._serialized_start=3419
+  _globals['_HEARTBEAT']._serialized_end=3490
+  _globals['_REGISTRYSERVICE']._serialized_start=3493
+  _globals['_REGISTRYSERVICE']._serialized_end=5003
 # @@protoc_insertion_point(module_scope)

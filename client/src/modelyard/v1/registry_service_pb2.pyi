@@ -9,6 +9,7 @@ from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from modelyard.v1 import artifact_service_pb2 as _artifact_service_pb2
 from modelyard.v1 import resources_pb2 as _resources_pb2
 import builtins as _builtins
 import sys
@@ -223,6 +224,7 @@ class CreateModelVersionRequest(_message.Message):
     PARENT_FIELD_NUMBER: _builtins.int
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    ARTIFACT_FILES_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """Required. The group: `groups/{group}`."""
     request_id: _builtins.str
@@ -231,16 +233,25 @@ class CreateModelVersionRequest(_message.Message):
     def model_version(self) -> _resources_pb2.ModelVersion:
         """Required. The version to register; output-only fields are ignored."""
 
+    @_builtins.property
+    def artifact_files(self) -> _containers.RepeatedCompositeFieldContainer[_artifact_service_pb2.ArtifactFile]:
+        """The files of an artifact the registry holds, each a blob uploaded to the group
+        (ArtifactService); at most 10000, paths unique. When set, `model_version.artifact`
+        carries no uri or sha256 (the server sets them) and says whether it is a `directory`.
+        FAILED_PRECONDITION (BLOBS_MISSING) names the blobs the group does not hold.
+        """
+
     def __init__(
         self,
         *,
         parent: _builtins.str = ...,
         model_version: _resources_pb2.ModelVersion | None = ...,
         request_id: _builtins.str = ...,
+        artifact_files: _abc.Iterable[_artifact_service_pb2.ArtifactFile] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["model_version", b"model_version"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_version", b"model_version", "parent", b"parent", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["artifact_files", b"artifact_files", "model_version", b"model_version", "parent", b"parent", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -383,22 +383,44 @@ class Artifact(_message.Message):
     FORMAT_FIELD_NUMBER: _builtins.int
     FRAMEWORK_FIELD_NUMBER: _builtins.int
     FRAMEWORK_VERSION_FIELD_NUMBER: _builtins.int
+    HELD_FIELD_NUMBER: _builtins.int
+    DIRECTORY_FIELD_NUMBER: _builtins.int
+    FILE_COUNT_FIELD_NUMBER: _builtins.int
     uri: _builtins.str
-    """Required. Where the artifact lives, e.g. `s3://bucket/key`, `file:///abs/path`,
+    """Where the artifact lives, e.g. `s3://bucket/key`, `file:///abs/path`,
     `https://host/path`, `gs://bucket/key`. At most 2048 characters; must have a scheme.
+    Required for an external artifact; for one the registry holds (registered with
+    `artifact_files`), the server sets `modelyard:groups/{group}/versions/{version}`.
     """
     sha256: _builtins.str
-    """Required. SHA-256 of the artifact's bytes, 64 lowercase hex digits. Unique within a group:
-    registering the same bytes twice fails with ALREADY_EXISTS (reason DUPLICATE_ARTIFACT).
+    """SHA-256 of the artifact, 64 lowercase hex digits. Unique within a group: registering the
+    same artifact twice fails with ALREADY_EXISTS (reason DUPLICATE_ARTIFACT). Required, as
+    the caller's claim, for an external artifact. For one the registry holds, the server
+    computes it: the SHA-256 of the canonical manifest, the UTF-8 lines
+    `{sha256} {size_bytes} {path}\\n` of its files sorted by path, so that a directory has one
+    identity.
     """
     size_bytes: _builtins.int
-    """Size of the artifact in bytes, >= 0."""
+    """Size of the artifact in bytes, >= 0 (for a held artifact, its files' total, set by the
+    server).
+    """
     format: Global___ArtifactFormat.ValueType
     """Serialization format. UNSPECIFIED is recorded as ARTIFACT_FORMAT_OTHER."""
     framework: _builtins.str
     """The training framework, e.g. `sklearn`, `pytorch`. At most 128 characters."""
     framework_version: _builtins.str
     """The framework's version, e.g. `1.5.2`. At most 128 characters."""
+    held: _builtins.bool
+    """Output only. Whether the registry holds the artifact's bytes, verified against their
+    digests (ArtifactService reads them); false when it holds only the URI and the sha256
+    the caller declared.
+    """
+    directory: _builtins.bool
+    """Whether a held artifact is a directory; false for a single file. Set it when
+    registering with `artifact_files`.
+    """
+    file_count: _builtins.int
+    """Output only. The number of files of a held artifact."""
     def __init__(
         self,
         *,
@@ -408,10 +430,13 @@ class Artifact(_message.Message):
         format: Global___ArtifactFormat.ValueType = ...,
         framework: _builtins.str = ...,
         framework_version: _builtins.str = ...,
+        held: _builtins.bool = ...,
+        directory: _builtins.bool = ...,
+        file_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["format", b"format", "framework", b"framework", "framework_version", b"framework_version", "sha256", b"sha256", "size_bytes", b"size_bytes", "uri", b"uri"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["directory", b"directory", "file_count", b"file_count", "format", b"format", "framework", b"framework", "framework_version", b"framework_version", "held", b"held", "sha256", b"sha256", "size_bytes", b"size_bytes", "uri", b"uri"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,159 @@
+"""The local side of artifacts, shared by the sync and async clients: scanning and hashing
+files, the canonical manifest, and writing downloads that resume. Blocking file I/O; the
+async client runs it in threads."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelyard.v1 import artifact_service_pb2 as arts
+
+#: Bytes per WriteBlob message (the server takes up to 2 MiB).
+CHUNK = 1 << 20
+#: Called with (bytes done, bytes in all) as an upload or a download goes.
+Progress = Callable[[int, int], None]
+PARTIAL_SUFFIX = ".modelyard-partial"
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A file of an artifact on this machine: its path in the artifact, and its digest."""
+
+    path: str
+    source: Path
+    sha256: str
+    size: int
+
+    def proto(self) -> arts.ArtifactFile:
+        return arts.ArtifactFile(path=self.path, sha256=self.sha256, size_bytes=self.size)
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """Returns the SHA-256 and size of a file."""
+    with path.open("rb") as handle:
+        digest = hashlib.file_digest(handle, "sha256")
+        return digest.hexdigest(), handle.tell()
+
+
+def scan(path: Path) -> tuple[bool, list[LocalFile]]:
+    """Returns whether `path` is a directory, and its files with their digests (a single
+    file is named after itself). Symbolic links are followed; anything that is not a
+    regular file or a directory is refused."""
+    path = Path(path)
+    if path.is_file():
+        sha, size = file_digest(path)
+        return False, [LocalFile(path.name, path, sha, size)]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is neither a file nor a directory")
+    found: list[LocalFile] = []
+    for root, dirs, names in os.walk(path, followlinks=True):
+        dirs.sort()
+        for name in sorted(names):
+            source = Path(root) / name
+            mode = source.stat().st_mode
+            if not stat.S_ISREG(mode):
+                raise ValueError(f"{source} is not a regular file; an artifact holds files only")
+            sha, size = file_digest(source)
+            found.append(LocalFile(source.relative_to(path).as_posix(), source, sha, size))
+    if not found:
+        raise ValueError(f"{path} holds no files")
+    return True, found
+
+
+def manifest_digest(files: Sequence[arts.ArtifactFile]) -> str:
+    """Returns an artifact's digest as the registry computes it: the SHA-256 of the lines
+    ``{sha256} {size} {path}`` of its files, sorted by path."""
+    ordered = sorted(files, key=lambda f: f.path.encode())
+    lines = "".join(f"{f.sha256} {f.size_bytes} {f.path}\n" for f in ordered)
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def upload_name(group: str, upload_id: str, sha256: str, size: int) -> str:
+    return f"{group}/uploads/{upload_id}/blobs/{sha256}/{size}"
+
+
+def read_chunk(source: Path, offset: int) -> bytes:
+    with source.open("rb") as handle:
+        handle.seek(offset)
+        return handle.read(CHUNK)
+
+
+def partial_of(dest: Path) -> Path:
+    return dest.with_name(dest.name + PARTIAL_SUFFIX)
+
+
+def prepare_download(dest: Path, manifest: arts.ArtifactManifest) -> Path:
+    """Returns where the download goes until it is verified, refusing to replace `dest`."""
+    if dest.exists():
+        raise FileExistsError(f"{dest} exists; download into a new path")
+    partial = partial_of(dest)
+    if manifest.directory:
+        partial.mkdir(parents=True, exist_ok=True)
+    else:
+        partial.parent.mkdir(parents=True, exist_ok=True)
+    return partial
+
+
+def target_of(partial: Path, manifest: arts.ArtifactManifest, file: arts.ArtifactFile) -> Path:
+    if not manifest.directory:
+        return partial
+    target = (partial / file.path).resolve()
+    if not target.is_relative_to(partial.resolve()):  # the server checks paths; so do we
+        raise ValueError(f"the manifest's path {file.path!r} leaves the artifact")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def resume_offset(target: Path, file: arts.ArtifactFile) -> int:
+    """Returns how many bytes of the file an earlier, broken download left to keep."""
+    try:
+        have = target.stat().st_size
+    except FileNotFoundError:
+        return 0
+    if have > file.size_bytes:
+        target.unlink()
+        return 0
+    return have
+
+
+def append(target: Path, data: bytes) -> None:
+    with target.open("ab") as handle:
+        handle.write(data)
+
+
+def verify(target: Path, file: arts.ArtifactFile) -> str | None:
+    """Returns what is wrong with a downloaded file (deleting it), or None."""
+    sha, size = file_digest(target)
+    if (sha, size) == (file.sha256, file.size_bytes):
+        with target.open("rb") as handle:
+            os.fsync(handle.fileno())
+        return None
+    target.unlink()
+    return (
+        f"{file.path}: got {size} bytes with sha256 {sha}, expected {file.size_bytes} bytes "
+        f"with sha256 {file.sha256}"
+    )
+
+
+def finish_download(partial: Path, dest: Path) -> Path:
+    """Moves the verified download into place, durably (its files were synced as verified)."""
+    os.replace(partial, dest)
+    fd = os.open(dest.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return dest
+
+
+def discard_download(partial: Path) -> None:
+    if partial.is_dir():
+        shutil.rmtree(partial)
+    else:
+        partial.unlink(missing_ok=True)
