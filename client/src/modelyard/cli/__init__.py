@@ -23,6 +23,7 @@ from modelyard import __version__
 from modelyard.cli import (
     aliases,
     approvals,
+    artifacts,
     audit,
     groups,
     history,
@@ -59,6 +60,7 @@ FAMILIES: Sequence[Callable[[Commands], None]] = (
     audit.add_commands,
     watch.add_commands,
     webhooks.add_commands,
+    artifacts.add_commands,
 )
 
 EPILOG = f"""\
@@ -188,6 +190,10 @@ def _run(handler: Handler, run: Invocation) -> int | Failure:
         # `modelyard versions list | head`: the reader left; that is not an error.
         sys.stderr.close()
         return 0
+    except OSError as error:  # a local file: missing, unreadable, or in the way
+        return usage(
+            str(error) if not error.filename else f"{error.strerror or error}: {error.filename}"
+        )
     except Exception as error:  # a bug of ours: one line, and the traceback on request
         if os.environ.get("MODELYARD_DEBUG"):
             traceback.print_exc()

@@ -23,8 +23,15 @@ from modelyard.cli.options import (
     positive_int,
 )
 from modelyard.cli.output import enum_label, format_time, proto
+from modelyard.cli.progress import TransferProgress
 from modelyard.names import group_name, split_alias_name, split_version_name
-from modelyard.v1.resources_pb2 import ApprovalStatus, ArtifactFormat, ModelVersion, Stage
+from modelyard.v1.resources_pb2 import (
+    ApprovalStatus,
+    Artifact,
+    ArtifactFormat,
+    ModelVersion,
+    Stage,
+)
 
 __all__ = ["add_commands", "version_fields"]
 
@@ -68,6 +75,13 @@ def _row(version: ModelVersion) -> tuple[str, ...]:
     )
 
 
+def _held(artifact: Artifact) -> str:
+    if not artifact.held:
+        return "no: the registry records the uri and sha256 it was given"
+    kind = f"a directory of {artifact.file_count} files" if artifact.directory else "one file"
+    return f"yes, {kind}, every sha256 checked (modelyard download)"
+
+
 def version_fields(version: ModelVersion) -> list[tuple[str, str]]:
     """Returns the ``label: value`` lines of ``versions show``."""
     artifact = version.artifact
@@ -81,6 +95,7 @@ def version_fields(version: ModelVersion) -> list[tuple[str, str]]:
         ("uri", artifact.uri),
         ("sha256", artifact.sha256),
         ("size", f"{artifact.size_bytes} bytes"),
+        ("held", _held(artifact)),
         ("format", _format(version)),
         ("framework", " ".join(p for p in (artifact.framework, artifact.framework_version) if p)),
         ("inference image", version.inference_image),
@@ -167,22 +182,36 @@ def artifact_of(
 
 def create_version(run: Invocation) -> None:
     args = run.args
-    uri, sha256, size = artifact_of(args.uri, args.sha256, args.size, args.file)
-    created = run.registry.register(
-        args.group,
-        uri=uri,
-        sha256=sha256,
-        size_bytes=size,
-        format=args.format,
-        framework=args.framework,
-        framework_version=args.framework_version,
-        metrics=key_values(args.metric),
-        hyperparameters=key_values(args.param),
-        tags=key_values(args.tag),
-        description=args.description,
-        inference_image=args.inference_image,
-        request_id=args.request_id,
+    held = args.path is not None
+    if held and (args.uri or args.sha256 or args.size is not None or args.file):
+        raise ValueError(
+            "--path uploads the artifact to the registry, which computes its digest: "
+            "leave out --uri, --sha256, --size and --file"
+        )
+    uri, sha256, size = (
+        ("", "", 0) if held else artifact_of(args.uri, args.sha256, args.size, args.file)
     )
+    progress = TransferProgress(f"uploading {args.path}")
+    try:
+        created = run.registry.register(
+            args.group,
+            path=args.path,
+            uri=uri,
+            sha256=sha256,
+            size_bytes=size,
+            progress=progress if held else None,
+            format=args.format,
+            framework=args.framework,
+            framework_version=args.framework_version,
+            metrics=key_values(args.metric),
+            hyperparameters=key_values(args.param),
+            tags=key_values(args.tag),
+            description=args.description,
+            inference_image=args.inference_image,
+            request_id=args.request_id,
+        )
+    finally:
+        progress.done()
     version = proto(created)
     run.output.message(version, version_fields(version))
 
@@ -248,6 +277,13 @@ def add_commands(commands: Commands) -> None:
         default=None,
         metavar="PATH",
         help="a local copy of the artifact: its sha256 and size are computed",
+    )
+    p.add_argument(
+        "--path",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="a file or directory to upload: the registry holds it and checks every digest",
     )
     p.add_argument("--sha256", default=None, help="SHA-256 of the artifact, 64 hex digits")
     p.add_argument("--size", type=positive_int, default=None, help="artifact size in bytes")

@@ -1,0 +1,56 @@
+"""``modelyard download``: a version's artifact, held by the registry, to a local path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from modelyard.cli.options import Commands, Invocation, add_command
+from modelyard.cli.progress import TransferProgress, human_bytes
+from modelyard.names import alias_name, version_name
+
+__all__ = ["add_commands"]
+
+
+def download_target(group: str, ref: str | None) -> str:
+    """Returns the version ``GROUP VERSION|ALIAS`` names (or a full name alone)."""
+    if ref is None:
+        if "/versions/" not in group and "/aliases/" not in group:
+            raise ValueError(
+                f"which version of {group!r}? give a number, 'latest' or an alias after it"
+            )
+        return version_name(group)
+    if ref == "latest" or ref.isdigit():
+        return version_name(group, ref)
+    return alias_name(group, ref)
+
+
+def download(run: Invocation) -> None:
+    args = run.args
+    *refs, dest = args.target
+    if len(refs) > 1:
+        raise ValueError("give GROUP VERSION|ALIAS DEST, or a version's name and DEST")
+    name = download_target(args.group, refs[0] if refs else None)
+    progress = TransferProgress(f"downloading {name}")
+    try:
+        path = run.registry.download(name, dest=Path(dest), progress=progress)
+    finally:
+        progress.done()
+    size = sum(p.stat().st_size for p in ([path] if path.is_file() else path.rglob("*")))
+    run.output.text(f"downloaded {name} to {path} ({human_bytes(size)}, every sha256 checked)")
+
+
+def add_commands(commands: Commands) -> None:
+    """Adds ``download``."""
+    p = add_command(
+        commands,
+        "download",
+        help="download a version's artifact held by the registry, checking every digest",
+    )
+    p.add_argument("group", help="group id, or a name like groups/fraud/versions/3")
+    p.add_argument(
+        "target",
+        nargs="+",
+        metavar="[VERSION|ALIAS] DEST",
+        help="a version number, 'latest' or an alias, then the new path to write",
+    )
+    p.set_defaults(handler=download)
