@@ -21,6 +21,7 @@ from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server import app, config, workers
 from modelyard_server.artifacts import open_blob_store
+from modelyard_server.domain.artifacts import Collected
 from modelyard_server.domain.errors import DomainError
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
@@ -73,6 +74,12 @@ def main(argv: list[str] | None = None) -> None:
         "--actor", default="admin", help="the principal recorded as registrant (default admin)"
     )
     bulk.add_argument("--tenant", default=app.DEFAULT_TENANT)
+    commands.add_parser(
+        "gc",
+        parents=[common],
+        help="remove now the blobs no version needs and abandoned uploads, once older than "
+        "--blob-grace-seconds (the server does it every --gc-interval-seconds)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -113,6 +120,14 @@ def _run(args: argparse.Namespace, settings: config.Settings) -> None:
         print(
             f"imported {count} versions into groups/{args.group} in {time.monotonic() - started:.1f} s"
         )
+    elif args.command == "gc":
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        done = asyncio.run(_collect(settings))
+        print(
+            f"removed {done.blobs} blobs ({done.bytes} bytes) that nothing references, "
+            f"{done.holdings} unused holdings and {done.uploads} abandoned uploads "
+            f"(grace {settings.blob_grace_seconds:g} s)"
+        )
     elif args.command == "token":
         logging.getLogger("alembic").setLevel(logging.WARNING)  # the token alone goes to stdout
         print(asyncio.run(_create_token(settings, args.tenant, args.subject, args.roles)))
@@ -146,6 +161,15 @@ async def _import(
     except DomainError as error:
         details = "".join(f"\n  {v.field}: {v.description}" for v in error.violations)
         sys.exit(f"error: import stopped: {error.reason_name}: {error.message}{details}")
+    finally:
+        await engines.dispose()
+
+
+async def _collect(settings: config.Settings) -> Collected:
+    engines = await open_database(settings, create=False, pool_size=1)
+    try:
+        registry = Registry(SqlStore(engines), SqlDeliveryQueue(engines), open_blob_store(settings))
+        return await registry.artifacts.collect(settings.blob_grace_seconds)
     finally:
         await engines.dispose()
 

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import modelyard
 import pytest
 from modelyard import Registry
 from modelyard.v1 import artifact_service_pb2 as arts
@@ -102,7 +101,6 @@ def test_a_mismatch_leaves_nothing_in_the_bucket_and_dedup_keeps_one_object(
     assert not any(digest in key for key in s3.keys(PREFIX))
 
     (tmp_path / "w.bin").write_bytes(data)
-    files = modelyard._artifacts.scan(tmp_path / "w.bin")[1]
-    assert registry.upload(unique_group, files) == len(data)
-    assert registry.upload(f"{unique_group}-b", files) == len(data)
+    assert registry.upload(unique_group, tmp_path / "w.bin") == len(data)
+    assert registry.upload(f"{unique_group}-b", tmp_path / "w.bin") == len(data)
     assert [k for k in s3.keys(PREFIX) if digest in k] == [f"{PREFIX}/sha256/{digest[:2]}/{digest}"]

@@ -320,7 +320,7 @@ class Registry:
                 group, version, request_id=request_id, timeout=timeout, metadata=metadata
             )
         directory, files = call(local.scan, Path(path))
-        self.upload(group, files, progress=progress, timeout=timeout, metadata=metadata)
+        self._upload_files(group, files, progress=progress, timeout=timeout, metadata=metadata)
         version.artifact.directory = directory
         request = build.create_version(group, version, request_id_=request_id)
         request.artifact_files.extend(f.proto() for f in files)
@@ -1047,17 +1047,32 @@ class Registry:
     def upload(
         self,
         group: str,
-        files: Sequence[local.LocalFile],
+        path: str | Path,
         *,
         progress: Progress | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> int:
-        """Uploads those of the files' blobs that the group lacks; returns the bytes sent.
+        """Uploads to the group the blobs of a file or directory that it lacks, without
+        registering anything; returns the bytes sent (0 when the group holds them all).
 
-        Used by :meth:`register` with ``path``; each blob's upload resumes where it stopped
-        when the connection breaks.
+        :meth:`register` with ``path`` does this, then registers. Each blob's upload resumes
+        where it stopped when the connection breaks.
         """
+        _, files = call(local.scan, Path(path))
+        return self._upload_files(
+            group, files, progress=progress, timeout=timeout, metadata=metadata
+        )
+
+    def _upload_files(
+        self,
+        group: str,
+        files: Sequence[local.LocalFile],
+        *,
+        progress: Progress | None,
+        timeout: float | None,
+        metadata: Metadata | None,
+    ) -> int:
         missing = set(
             self.find_missing_blobs(
                 group, {(f.sha256, f.size) for f in files}, timeout=timeout, metadata=metadata
