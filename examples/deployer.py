@@ -7,9 +7,10 @@ the groups it watches, and survives restarts.
 
 For each group it keeps ``GROUP/v{N}/`` with a ``manifest.json`` (the version's name,
 artifact URI, digest, format and image) and ``GROUP/live``, a symlink to the version in
-production, swapped atomically. It reads artifacts only where it can: a ``file://``
-artifact is copied in and checked against its sha256; any other URI is left to the
-serving runtime, through the manifest. When the new version is live, the old one is
+production, swapped atomically. An artifact the registry holds is downloaded through it
+(``v{N}/artifact``, every sha256 checked before ``live`` moves); a ``file://`` artifact is
+copied in and checked against its sha256; any other URI is left to the serving runtime,
+through the manifest. When the new version is live, the old one is
 retired. Without a production version, ``live`` is removed.
 
 It does not act on what an event says, but on the registry's state when the event comes
@@ -67,8 +68,8 @@ def sync(registry: Registry, group_dir: Path, group: str) -> None:
         keep = f"v{version.version}"
         if not (group_dir / keep).is_dir():
             try:
-                materialize(version, group_dir / keep)
-            except (OSError, ValueError) as error:  # the current version stays live
+                materialize(registry, version, group_dir / keep)
+            except (OSError, ValueError, modelyard.ModelyardError) as error:  # the live one stays
                 log.error("%s: cannot deploy %s: %s", group, version.name, error)
                 return
         if not live.is_symlink() or os.readlink(live) != keep:
@@ -80,8 +81,9 @@ def sync(registry: Registry, group_dir: Path, group: str) -> None:
             log.info("%s: retired %s", group, old.name)
 
 
-def materialize(version: ModelVersion, target: Path) -> None:
-    """Writes the version's directory (manifest, and the artifact when it is a local file)."""
+def materialize(registry: Registry, version: ModelVersion, target: Path) -> None:
+    """Writes the version's directory: its manifest, and its artifact when the registry holds
+    it (downloaded, every digest checked) or it is a local file (copied and checked)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(dir=target.parent, prefix=".building-"))
     building.chmod(0o755)  # readable by the serving runtime, like any directory
@@ -95,7 +97,14 @@ def materialize(version: ModelVersion, target: Path) -> None:
         "local_file": None,
     }
     parts = urlsplit(artifact.uri)
-    if parts.scheme == "file":
+    if artifact.held:
+        try:  # a file, or a directory for a directory artifact; checked before it is used
+            registry.download(version.name, dest=building / "artifact")
+        except BaseException:
+            shutil.rmtree(building)
+            raise
+        manifest["local_file"] = "artifact"
+    elif parts.scheme == "file":
         source = Path(unquote(parts.path))
         copy = building / source.name
         try:

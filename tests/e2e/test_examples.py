@@ -98,10 +98,27 @@ def test_the_deployer_serves_production_retires_the_old_and_resumes_after_a_kill
             manifest = json.loads((serving / unique_group / "v2" / "manifest.json").read_text())
             assert manifest["uri"] == "s3://models/fraud/2.onnx" and manifest["local_file"] is None
 
-        admin.rollback(unique_group, reason="latency")  # while the deployer is down
+            # An artifact the registry holds is downloaded through it, checked, then live.
+            held = tmp_path / "held-model"
+            (held / "variables").mkdir(parents=True)
+            (held / "saved_model.pb").write_bytes(b"graph of version 3")
+            (held / "variables" / "data").write_bytes(os.urandom(50_000))
+            v3 = admin.register(unique_group, path=held, format="saved_model")
+            reviewer.approve(v3.name, reason="evaluated")
+            admin.transition(v3.name, "staging")
+            admin.promote(v3.name)
+            wait_until(lambda: live(serving, unique_group) == "v3", what="v3 to go live")
+            served = serving / unique_group / "live" / "artifact"
+            assert (served / "variables" / "data").read_bytes() == (
+                held / "variables" / "data"
+            ).read_bytes()
+            manifest = json.loads((serving / unique_group / "v3" / "manifest.json").read_text())
+            assert manifest["local_file"] == "artifact" and manifest["sha256"] == v3.artifact.sha256
+
+        admin.rollback(unique_group, to=1, reason="latency")  # while the deployer is down
         with deployer(sqlite_server, serving, unique_group):
             wait_until(lambda: live(serving, unique_group) == "v1", what="the rollback")
-            wait_until(lambda: not (serving / unique_group / "v2").exists(), what="v2 retired")
+            wait_until(lambda: not (serving / unique_group / "v3").exists(), what="v3 retired")
             head = admin.verify_audit_log().head_seq
             cursor = serving / ".cursor"
             wait_until(lambda: cursor.read_text().strip() == str(head), what="the cursor saved")
