@@ -312,7 +312,7 @@ def load(
     store = settings.artifact_store
     if store and (not store.startswith("s3://") or not store.removeprefix("s3://").strip("/")):
         raise ValueError(
-            f"--artifact-store / MODELYARD_ARTIFACT_STORE must be s3://bucket[/prefix], got "
+            f"--artifact-store (MODELYARD_ARTIFACT_STORE) must be s3://bucket or s3://bucket/prefix, got "
             f"{store!r} (leave it unset to keep blobs in the data directory)"
         )
     if not settings.database_url:

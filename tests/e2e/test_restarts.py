@@ -98,9 +98,11 @@ def test_a_call_made_while_the_server_is_down_succeeds_once_it_is_back(
         assert [v.version for v in registry.list_versions("restarts")] == [1]
 
 
+@pytest.mark.timeout(120)
 def test_deliveries_survive_a_crash_of_the_server(server_factory: ServerFactory) -> None:
     with (
-        server_factory(process=True, **FAST_RETRIES) as server,
+        # Deliveries a crash interrupts wait for their lease (timeout + 5 s each here).
+        server_factory(process=True, webhook_timeout_seconds="1", **FAST_RETRIES) as server,
         endpoint() as receiver,
         hooks(server) as api,
     ):
@@ -113,7 +115,9 @@ def test_deliveries_survive_a_crash_of_the_server(server_factory: ServerFactory)
         receiver.status = 200
         server.start()
         with hooks(server) as after, Registry(server.address, token=server.token) as registry:
-            wait_until(lambda: len(after.delivered(webhook.name)) == 3, what="every delivery")
+            wait_until(
+                lambda: len(after.delivered(webhook.name)) == 3, what="every delivery", timeout=60
+            )
             logged = log_after(registry, webhook.cursor)
         assert receiver.answered() == [e.seq for e in logged]
         assert [e.resource for e in logged] == [m.name for m in made]

@@ -23,6 +23,10 @@ CHANGED = {
     "webhook_backoff_seconds": "0.25",
     "webhook_max_attempts": "2",
     "webhook_timeout_seconds": "1.5",
+    "artifact_store": "s3://models/registry",
+    "s3_endpoint_url": "http://127.0.0.1:9000",
+    "blob_grace_seconds": "60",
+    "gc_interval_seconds": "0",
 }
 
 
@@ -60,6 +64,8 @@ def test_sqlite_in_the_data_directory_is_the_default_database(tmp_path: Path) ->
         ("watch_poll_seconds", "-1", "--watch-poll-seconds (MODELYARD_WATCH_POLL_SECONDS) must be a number of 0"),
         ("webhook_max_attempts", "0", "--webhook-max-attempts (MODELYARD_WEBHOOK_MAX_ATTEMPTS) must be a whole number"),
         ("reuse_port", "yes", "MODELYARD_REUSE_PORT must be 0 or 1"),
+        ("artifact_store", "/srv/blobs", "--artifact-store (MODELYARD_ARTIFACT_STORE) must be s3://bucket or s3://bucket/prefix"),
+        ("artifact_store", "s3://", "--artifact-store (MODELYARD_ARTIFACT_STORE) must be s3://bucket or s3://bucket/prefix"),
         ("address", "50051", "--address (MODELYARD_ADDRESS) must be HOST:PORT, e.g. 127.0.0.1:50051"),
         ("address", "localhost:http", "--address (MODELYARD_ADDRESS) must be HOST:PORT"),
         ("address", ":50051", "--address (MODELYARD_ADDRESS) must be HOST:PORT"),

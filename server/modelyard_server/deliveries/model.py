@@ -46,8 +46,10 @@ class RetrySchedule:
 
     @property
     def lease_us(self) -> int:
-        """How long a claimed attempt may run before another worker may try it again."""
-        return int((self.timeout_seconds + 30) * 1_000_000)
+        """How long a claimed attempt may run before another worker may try it again: the
+        attempt's own timeout, and as much again (at least 5 s) for the claim to reach it.
+        After a crash, this is how long the deliveries it had claimed wait."""
+        return int((self.timeout_seconds + max(5.0, self.timeout_seconds)) * 1_000_000)
 
 
 @dataclass(frozen=True)

@@ -294,11 +294,6 @@ class Registry:
             raise ValueError(
                 "give path= (the registry stores the files) or uri= and sha256=, not both"
             )
-        if path is None and not (uri and sha256):
-            raise ValueError(
-                "give path= (a file or directory the registry stores) or uri= and sha256= "
-                "(where the artifact lives, as a claim)"
-            )
         version = build.new_version(
             uri=uri,
             sha256=sha256,
