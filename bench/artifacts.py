@@ -254,7 +254,7 @@ def main() -> None:
         limit = stage_limit(workdir, big_size)
         ours = stage_modelyard(workdir, big, directory)
         shutil.rmtree(workdir / "modelyard-data")
-        mlflow = stage_mlflow(workdir, args.mlflow_python, big, directory)
+        mlflow = stage_mlflow(workdir, args.mlflow_python.absolute(), big, directory)
     sizes = {"big": big_size, "dir": files * file_size, "files": files}
     table = render(sizes, limit, ours, mlflow)
     print(table)

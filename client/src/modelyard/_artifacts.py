@@ -15,7 +15,7 @@ from pathlib import Path
 from modelyard.v1 import artifact_service_pb2 as arts
 
 #: Bytes per WriteBlob message (the server takes up to 2 MiB).
-CHUNK = 1 << 20
+CHUNK = 2 << 20
 #: Called with (bytes done, bytes in all) as an upload or a download goes.
 Progress = Callable[[int, int], None]
 PARTIAL_SUFFIX = ".modelyard-partial"
@@ -78,10 +78,61 @@ def upload_name(group: str, upload_id: str, sha256: str, size: int) -> str:
     return f"{group}/uploads/{upload_id}/blobs/{sha256}/{size}"
 
 
-def read_chunk(source: Path, offset: int) -> bytes:
-    with source.open("rb") as handle:
-        handle.seek(offset)
-        return handle.read(CHUNK)
+class Source:
+    """A local file being uploaded, read in chunks from an offset."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.handle = path.open("rb")
+        self.handle.seek(offset)
+
+    def read(self) -> bytes:
+        return self.handle.read(CHUNK)
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+class Sink:
+    """A file being downloaded: appended to and hashed as it comes, after whatever an
+    earlier, broken download left of it."""
+
+    def __init__(self, target: Path, file: arts.ArtifactFile) -> None:
+        self.file = file
+        self.target = target
+        self.hasher = hashlib.sha256()
+        self.handle = target.open("a+b")
+        self.handle.seek(0)
+        kept = 0
+        while block := self.handle.read(CHUNK):
+            if kept + len(block) > file.size_bytes:  # not this file: start over
+                self.handle.truncate(0)
+                self.hasher, kept = hashlib.sha256(), 0
+                break
+            self.hasher.update(block)
+            kept += len(block)
+        self.offset = kept
+
+    def write(self, data: bytes) -> None:
+        self.handle.write(data)
+        self.hasher.update(data)
+        self.offset += len(data)
+
+    def finish(self) -> str | None:
+        """Returns what is wrong with the file (deleting it), or None once it is on disk."""
+        self.handle.flush()
+        if (self.hasher.hexdigest(), self.offset) == (self.file.sha256, self.file.size_bytes):
+            os.fsync(self.handle.fileno())
+            self.handle.close()
+            return None
+        self.handle.close()
+        self.target.unlink()
+        return (
+            f"{self.file.path}: got {self.offset} bytes with sha256 {self.hasher.hexdigest()}, "
+            f"expected {self.file.size_bytes} bytes with sha256 {self.file.sha256}"
+        )
+
+    def close(self) -> None:
+        self.handle.close()
 
 
 def partial_of(dest: Path) -> Path:
@@ -108,37 +159,6 @@ def target_of(partial: Path, manifest: arts.ArtifactManifest, file: arts.Artifac
         raise ValueError(f"the manifest's path {file.path!r} leaves the artifact")
     target.parent.mkdir(parents=True, exist_ok=True)
     return target
-
-
-def resume_offset(target: Path, file: arts.ArtifactFile) -> int:
-    """Returns how many bytes of the file an earlier, broken download left to keep."""
-    try:
-        have = target.stat().st_size
-    except FileNotFoundError:
-        return 0
-    if have > file.size_bytes:
-        target.unlink()
-        return 0
-    return have
-
-
-def append(target: Path, data: bytes) -> None:
-    with target.open("ab") as handle:
-        handle.write(data)
-
-
-def verify(target: Path, file: arts.ArtifactFile) -> str | None:
-    """Returns what is wrong with a downloaded file (deleting it), or None."""
-    sha, size = file_digest(target)
-    if (sha, size) == (file.sha256, file.size_bytes):
-        with target.open("rb") as handle:
-            os.fsync(handle.fileno())
-        return None
-    target.unlink()
-    return (
-        f"{file.path}: got {size} bytes with sha256 {sha}, expected {file.size_bytes} bytes "
-        f"with sha256 {file.sha256}"
-    )
 
 
 def finish_download(partial: Path, dest: Path) -> Path:

@@ -8,6 +8,8 @@ a reader of the registry sees changes until a version names the files.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -62,6 +64,17 @@ def parse_upload_name(name: str, field: str = "resource_name") -> UploadRef:
     if problem:
         raise invalid_fields([FieldViolation(field, problem)])
     return UploadRef(group, match["upload"], digest)
+
+
+async def _settled(writing: asyncio.Future[None] | None, *, quietly: bool = False) -> None:
+    """Waits for the write in flight, if any; `quietly` when already failing."""
+    if writing is None:
+        return
+    if quietly:
+        with contextlib.suppress(Exception):
+            await writing
+    else:
+        await writing
 
 
 def mismatch(expected: Digest, message: str) -> InvalidArgument:
@@ -167,28 +180,41 @@ class Artifacts:
                 return ref.digest.size  # held already: nothing to send
         expected = ref.digest
         async with self.blobs.upload(ref.key(principal.tenant)) as upload:
-            message: arts.WriteBlobRequest | None = first
-            while message is not None:
-                if message.resource_name not in ("", first.resource_name):
-                    raise invalid_fields(
-                        [FieldViolation("resource_name", "changed within one WriteBlob call")]
-                    )
-                if message.write_offset != upload.committed:
-                    raise InvalidArgument(
-                        reasons.WRITE_OFFSET_MISMATCH,
-                        f"write_offset is {message.write_offset}, but {upload.committed} bytes "
-                        f"of the upload are committed; continue at {upload.committed}",
-                        metadata={"committed_size": str(upload.committed)},
-                    )
-                if upload.committed + len(message.data) > expected.size:
-                    await upload.discard()
-                    raise mismatch(expected, f"more than the {expected.size} bytes announced came")
-                await upload.append(message.data)
-                if message.finish_write:
-                    break
-                message = await anext(requests, None)
-            else:  # the client ended the call without finishing: it may resume later
-                return upload.committed
+            # The disk writes one message while the next one arrives: one write in flight.
+            writing: asyncio.Future[None] | None = None
+            received = upload.committed
+            try:
+                message: arts.WriteBlobRequest | None = first
+                while message is not None:
+                    if message.resource_name not in ("", first.resource_name):
+                        raise invalid_fields(
+                            [FieldViolation("resource_name", "changed within one WriteBlob call")]
+                        )
+                    if message.write_offset != received:
+                        raise InvalidArgument(
+                            reasons.WRITE_OFFSET_MISMATCH,
+                            f"write_offset is {message.write_offset}, but {received} bytes "
+                            f"of the upload are committed; continue at {received}",
+                            metadata={"committed_size": str(received)},
+                        )
+                    if received + len(message.data) > expected.size:
+                        await _settled(writing)
+                        await upload.discard()
+                        raise mismatch(
+                            expected, f"more than the {expected.size} bytes announced came"
+                        )
+                    await _settled(writing)
+                    writing = asyncio.ensure_future(upload.append(message.data))
+                    received += len(message.data)
+                    if message.finish_write:
+                        break
+                    message = await anext(requests, None)
+                else:  # the client ended the call without finishing: it may resume later
+                    await _settled(writing)
+                    return upload.committed
+                await _settled(writing)  # a failed last write fails here, not as a mismatch
+            finally:
+                await _settled(writing, quietly=True)
             actual = await upload.seal()
             if actual != expected:
                 await upload.discard()

@@ -1104,18 +1104,22 @@ class Registry:
         reported = [0]  # what this attempt told `advanced`
 
         def messages(start: int) -> Iterator[artifact_service_pb2.WriteBlobRequest]:
-            at = start
-            while True:
-                data = call(local.read_chunk, file.source, at)
-                last = at + len(data) >= file.size
-                yield artifact_service_pb2.WriteBlobRequest(
-                    resource_name=name, write_offset=at, data=data, finish_write=last
-                )
-                at += len(data)
-                reported[0] += len(data)
-                advanced(len(data))
-                if last:
-                    return
+            source = call(local.Source, file.source, start)
+            try:
+                at = start
+                while True:
+                    data = call(source.read)
+                    last = at + len(data) >= file.size
+                    yield artifact_service_pb2.WriteBlobRequest(
+                        resource_name=name, write_offset=at, data=data, finish_write=last
+                    )
+                    at += len(data)
+                    reported[0] += len(data)
+                    advanced(len(data))
+                    if last:
+                        return
+            finally:
+                call(source.close)
 
         while True:
             attempt += 1
@@ -1194,8 +1198,9 @@ class Registry:
         done = [0]
         for file in manifest.files:
             target = call(local.target_of, partial, manifest, file)
-            self._read_file(manifest.version, file, target, done, total, progress, metadata)
-            problem = call(local.verify, target, file)
+            problem = self._read_file(
+                manifest.version, file, target, done, total, progress, metadata
+            )
             if problem is not None:
                 raise DigestMismatch(f"{manifest.version}: {problem}", reason="DIGEST_MISMATCH")
         return call(local.finish_download, partial, dest)
@@ -1209,33 +1214,38 @@ class Registry:
         total: int,
         progress: Progress | None,
         metadata: Metadata | None,
-    ) -> None:
+    ) -> str | None:
+        """Downloads one file, continuing what a broken download left; returns what is wrong
+        with its bytes, or None."""
         call_md = tuple(call_metadata(self._transport.token, metadata))
-        attempt = 0
-        while True:
-            attempt += 1
-            offset = call(local.resume_offset, target, file)
-            if offset == file.size_bytes:
-                call(local.append, target, b"")  # an empty file exists too
-                done[0] += file.size_bytes
-                if progress is not None:
-                    progress(done[0], total)
-                return
-            request = artifact_service_pb2.ReadArtifactRequest(
-                name=name, path=file.path, read_offset=offset
-            )
-            try:
-                for response in self._stubs.artifacts.ReadArtifact(request, metadata=call_md):
-                    call(local.append, target, response.data)
-                    done[0] += len(response.data)
-                    if progress is not None:
-                        progress(done[0], total)
-                return
-            except grpc.RpcError as rpc_error:
-                error = from_rpc_error(rpc_error)
-                if not self._transport.retry.should_retry(error, attempt):
-                    raise unreachable(error, self.address) from None
-                done[0] -= call(local.resume_offset, target, file) - offset
+        sink = call(local.Sink, target, file)
+        try:
+            done[0] += sink.offset
+            attempt = 0
+            while sink.offset < file.size_bytes:
+                attempt += 1
+                before = sink.offset
+                request = artifact_service_pb2.ReadArtifactRequest(
+                    name=name, path=file.path, read_offset=sink.offset
+                )
+                try:
+                    for response in self._stubs.artifacts.ReadArtifact(request, metadata=call_md):
+                        call(sink.write, response.data)
+                        done[0] += len(response.data)
+                        if progress is not None:
+                            progress(done[0], total)
+                except grpc.RpcError as rpc_error:
+                    error = from_rpc_error(rpc_error)
+                    if not self._transport.retry.should_retry(error, attempt):
+                        raise unreachable(error, self.address) from None
+                    continue
+                if sink.offset == before:  # the stream ended early and gave nothing
+                    break
+            if progress is not None:
+                progress(done[0], total)
+            return call(sink.finish)
+        finally:
+            call(sink.close)
 
     # Event streams
 
