@@ -9,6 +9,7 @@ import os
 import shutil
 import stat
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,14 +112,21 @@ class Sink:
             self.hasher.update(block)
             kept += len(block)
         self.offset = kept
+        self.hashing_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelyard-hash")
+        self.hashing: Future[None] | None = None
 
     def write(self, data: bytes) -> None:
+        # Hashing (which frees the GIL) runs beside the write on a thread of its own, in
+        # order: the two take about as long, so a download goes nearly twice as fast.
+        self.hashing = self.hashing_thread.submit(self.hasher.update, data)
         self.handle.write(data)
-        self.hasher.update(data)
         self.offset += len(data)
 
     def finish(self) -> str | None:
         """Returns what is wrong with the file (deleting it), or None once it is on disk."""
+        self.hashing_thread.shutdown(wait=True)
+        if self.hashing is not None:
+            self.hashing.result()
         self.handle.flush()
         if (self.hasher.hexdigest(), self.offset) == (self.file.sha256, self.file.size_bytes):
             os.fsync(self.handle.fileno())
@@ -132,6 +140,7 @@ class Sink:
         )
 
     def close(self) -> None:
+        self.hashing_thread.shutdown(wait=True)
         self.handle.close()
 
 

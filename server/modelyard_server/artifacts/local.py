@@ -25,7 +25,7 @@ from modelyard_server.domain.blobs import StoredBlob
 from modelyard_server.domain.errors import Aborted
 from modelyard_server.domain.manifests import Digest
 
-CHUNK = 1 << 20  # the size of the pieces read back
+CHUNK = 2 << 20  # the size of the pieces read back (ReadArtifactResponse: up to 2 MiB)
 
 
 def _fsync_directory(path: Path) -> None:
@@ -58,12 +58,15 @@ class LocalUpload:
         while view:
             written = os.write(self.fd, view)
             view = view[written:]
-        self.hasher.update(data)
-        self.committed += len(data)
 
     async def append(self, data: bytes) -> None:
+        """Writes and hashes the bytes side by side, on two threads (both free the GIL);
+        the caller appends one piece at a time, so the hash sees them in order."""
         if data:
-            await asyncio.to_thread(self._write, data)
+            await asyncio.gather(
+                asyncio.to_thread(self._write, data), asyncio.to_thread(self.hasher.update, data)
+            )
+            self.committed += len(data)
 
     async def seal(self) -> Digest:
         await asyncio.to_thread(os.fsync, self.fd)
@@ -164,15 +167,25 @@ class LocalBlobStore:
     async def read(self, digest: Digest, offset: int, limit: int) -> AsyncIterator[bytes]:
         left = digest.size - offset if limit == 0 else min(limit, digest.size - offset)
         handle = await asyncio.to_thread(open, self.blob_path(digest), "rb")
+        # The disk reads the next block while the one before goes out: one read ahead.
+        ahead: asyncio.Future[bytes] | None = None
         try:
             await asyncio.to_thread(handle.seek, offset)
-            while left > 0:
-                block = await asyncio.to_thread(handle.read, min(CHUNK, left))
+            if left > 0:
+                ahead = asyncio.ensure_future(asyncio.to_thread(handle.read, min(CHUNK, left)))
+            while ahead is not None:
+                block = await ahead
+                ahead = None
+                left -= len(block)
                 if not block:
                     break
-                left -= len(block)
+                if left > 0:
+                    ahead = asyncio.ensure_future(asyncio.to_thread(handle.read, min(CHUNK, left)))
                 yield block
         finally:
+            if ahead is not None:
+                with contextlib.suppress(Exception):
+                    await ahead
             await asyncio.to_thread(handle.close)
 
     async def stored(self) -> AsyncIterator[StoredBlob]:

@@ -338,7 +338,7 @@ class ReadArtifactResponse(_message.Message):
 
     DATA_FIELD_NUMBER: _builtins.int
     data: _builtins.bytes
-    """The next bytes of the file, up to 1 MiB."""
+    """The next bytes of the file, up to 2 MiB."""
     def __init__(
         self,
         *,
