@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -104,22 +104,33 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], error: DomainError)
     await abort_with(context, status_of(error))
 
 
+@contextlib.asynccontextmanager
+async def answering(
+    context: grpc.aio.ServicerContext[Any, Any], method: Callable[..., Any]
+) -> AsyncIterator[None]:
+    """Ends a call whose servicer raised: a domain error with its status, a fault with a
+    bare INTERNAL (logged here, never sent); an abort or a cancellation goes on as it is."""
+    try:
+        yield
+    except DomainError as error:
+        await abort(context, error)
+    except grpc.aio.AbortError:
+        raise
+    except Exception:
+        log.exception("unhandled error in %s", method.__qualname__)
+        await abort_with(context, internal_status())
+
+
 def rpc(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
     """Wraps a unary servicer method: a request with a NUL character is refused; domain errors
     become their status; faults become a bare INTERNAL."""
 
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> R:
-        try:
+        async with answering(context, method):
             check_no_nul(request)
             return await method(self, request, context)
-        except DomainError as error:
-            await abort(context, error)
-        except grpc.aio.AbortError:
-            raise
-        except Exception:
-            log.exception("unhandled error in %s", method.__qualname__)
-            await abort_with(context, internal_status())
+        raise AssertionError("unreachable: answering ends the call")
 
     return wrapper
 
@@ -133,17 +144,10 @@ def stream_rpc(
     async def wrapper(
         self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[R]:
-        try:
+        async with answering(context, method):
             check_no_nul(request)
             async for response in method(self, request, context):
                 yield response
-        except DomainError as error:
-            await abort(context, error)
-        except (grpc.aio.AbortError, asyncio.CancelledError):
-            raise
-        except Exception:
-            log.exception("unhandled error in %s", method.__qualname__)
-            await abort_with(context, internal_status())
 
     return wrapper
 
@@ -175,14 +179,8 @@ def client_stream_rpc(method: Callable[..., Awaitable[R]]) -> Callable[..., Awai
 
     @functools.wraps(method)
     async def wrapper(self: Any, requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> R:
-        try:
+        async with answering(context, method):
             return await method(self, checked(requests), context)
-        except DomainError as error:
-            await abort(context, error)
-        except (grpc.aio.AbortError, asyncio.CancelledError):
-            raise
-        except Exception:
-            log.exception("unhandled error in %s", method.__qualname__)
-            await abort_with(context, internal_status())
+        raise AssertionError("unreachable: answering ends the call")
 
     return wrapper
