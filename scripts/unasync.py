@@ -47,6 +47,7 @@ NAMES = {
     "aclose_channel": "close_channel",
     "pending": "established",
     "offload": "call",
+    "gathered": "threaded",
 }
 NAME_PATTERNS = [
     (re.compile(r"^Async(?=[A-Z])"), ""),

@@ -8,6 +8,7 @@ import hashlib
 import os
 import shutil
 import stat
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +21,26 @@ CHUNK = 2 << 20
 #: Called with (bytes done, bytes in all) as an upload or a download goes.
 Progress = Callable[[int, int], None]
 PARTIAL_SUFFIX = ".modelyard-partial"
+
+
+#: Blobs uploaded, or files downloaded, at once by one call.
+STREAMS = 4
+
+
+class Tally:
+    """The bytes a transfer has moved, told to a progress callback; safe from threads."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total = total
+        self.done = 0
+        self.progress = progress
+        self.lock = threading.Lock()
+
+    def add(self, count: int) -> None:
+        with self.lock:
+            self.done += count
+            if self.progress is not None:
+                self.progress(self.done, self.total)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ import contextlib
 import threading
 import time
 import weakref
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, Self, TypeVar
 
 import grpc
@@ -43,11 +44,37 @@ __all__ = [
     "call",
     "close_channel",
     "established",
+    "gathered",
     "offload",
     "pending",
+    "threaded",
 ]
 
 _T = TypeVar("_T")
+
+
+async def gathered(
+    function: Callable[[_T], Awaitable[object]], items: Iterable[_T], parallel: int
+) -> None:
+    """Runs `function` on every item, `parallel` at a time; the first failure cancels the
+    rest and is raised."""
+    slots = asyncio.Semaphore(parallel)
+
+    async def one(item: _T) -> None:
+        async with slots:
+            await function(item)
+
+    async with asyncio.TaskGroup() as group:
+        for item in items:
+            group.create_task(one(item))
+
+
+def threaded(function: Callable[[_T], object], items: Iterable[_T], parallel: int) -> None:
+    """The sync twin of :func:`gathered`: `parallel` threads; the first failure is raised
+    once the items started have ended."""
+    with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="modelyard") as pool:
+        for future in [pool.submit(function, item) for item in items]:
+            future.result()
 
 
 async def offload(function: Callable[..., _T], *args: Any) -> _T:

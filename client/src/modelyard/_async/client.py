@@ -33,7 +33,7 @@ from modelyard._async.pagers import (
 )
 from modelyard._async.transport import AsyncStubs, AsyncTransport
 from modelyard._async.watch import AsyncWatch
-from modelyard._concurrency import offload, pending
+from modelyard._concurrency import gathered, offload, pending
 from modelyard._watch_cursor import watch_request
 from modelyard.errors import DigestMismatch, from_rpc_error, unreachable
 from modelyard.names import group_name, version_name
@@ -1077,19 +1077,14 @@ class AsyncRegistry:
             )
         )
         blobs = {(f.sha256, f.size): f for f in files if (f.sha256, f.size) in missing}
-        total = sum(size for _, size in blobs)
-        sent = [0]
+        tally = local.Tally(sum(size for _, size in blobs), progress)
+        tally.add(0)
 
-        def advanced(count: int) -> None:
-            sent[0] += count
-            if progress is not None:
-                progress(sent[0], total)
+        async def write(file: local.LocalFile) -> None:
+            await self._write_blob(group, file, tally.add, timeout=timeout, metadata=metadata)
 
-        if progress is not None:
-            progress(0, total)
-        for file in blobs.values():
-            await self._write_blob(group, file, advanced, timeout=timeout, metadata=metadata)
-        return total
+        await gathered(write, blobs.values(), local.STREAMS)
+        return tally.total
 
     async def _write_blob(
         self,
@@ -1199,15 +1194,15 @@ class AsyncRegistry:
                 reason="DIGEST_MISMATCH",
             )
         partial = await offload(local.prepare_download, dest, manifest)
-        total = sum(f.size_bytes for f in manifest.files)
-        done = [0]
-        for file in manifest.files:
+        tally = local.Tally(sum(f.size_bytes for f in manifest.files), progress)
+
+        async def read(file: artifact_service_pb2.ArtifactFile) -> None:
             target = await offload(local.target_of, partial, manifest, file)
-            problem = await self._read_file(
-                manifest.version, file, target, done, total, progress, metadata
-            )
+            problem = await self._read_file(manifest.version, file, target, tally, metadata)
             if problem is not None:
                 raise DigestMismatch(f"{manifest.version}: {problem}", reason="DIGEST_MISMATCH")
+
+        await gathered(read, manifest.files, local.STREAMS)
         return await offload(local.finish_download, partial, dest)
 
     async def _read_file(
@@ -1215,9 +1210,7 @@ class AsyncRegistry:
         name: str,
         file: artifact_service_pb2.ArtifactFile,
         target: Path,
-        done: list[int],
-        total: int,
-        progress: Progress | None,
+        tally: local.Tally,
         metadata: Metadata | None,
     ) -> str | None:
         """Downloads one file, continuing what a broken download left; returns what is wrong
@@ -1225,7 +1218,7 @@ class AsyncRegistry:
         call_md = tuple(call_metadata(self._transport.token, metadata))
         sink = await offload(local.Sink, target, file)
         try:
-            done[0] += sink.offset
+            tally.add(sink.offset)
             attempt = 0
             while sink.offset < file.size_bytes:
                 attempt += 1
@@ -1238,9 +1231,7 @@ class AsyncRegistry:
                         request, metadata=call_md
                     ):
                         await offload(sink.write, response.data)
-                        done[0] += len(response.data)
-                        if progress is not None:
-                            progress(done[0], total)
+                        tally.add(len(response.data))
                 except grpc.RpcError as rpc_error:
                     error = from_rpc_error(rpc_error)
                     if not self._transport.retry.should_retry(error, attempt):
@@ -1248,8 +1239,6 @@ class AsyncRegistry:
                     continue
                 if sink.offset == before:  # the stream ended early and gave nothing
                     break
-            if progress is not None:
-                progress(done[0], total)
             return await offload(sink.finish)
         finally:
             await offload(sink.close)

@@ -18,7 +18,7 @@ from modelyard import _artifacts as local
 from modelyard import _requests as build
 from modelyard import types
 from modelyard._artifacts import Progress
-from modelyard._concurrency import call, established
+from modelyard._concurrency import call, established, threaded
 from modelyard._sync.pagers import (
     AliasesPager,
     ApprovalsPager,
@@ -1074,19 +1074,14 @@ class Registry:
             )
         )
         blobs = {(f.sha256, f.size): f for f in files if (f.sha256, f.size) in missing}
-        total = sum(size for _, size in blobs)
-        sent = [0]
+        tally = local.Tally(sum(size for _, size in blobs), progress)
+        tally.add(0)
 
-        def advanced(count: int) -> None:
-            sent[0] += count
-            if progress is not None:
-                progress(sent[0], total)
+        def write(file: local.LocalFile) -> None:
+            self._write_blob(group, file, tally.add, timeout=timeout, metadata=metadata)
 
-        if progress is not None:
-            progress(0, total)
-        for file in blobs.values():
-            self._write_blob(group, file, advanced, timeout=timeout, metadata=metadata)
-        return total
+        threaded(write, blobs.values(), local.STREAMS)
+        return tally.total
 
     def _write_blob(
         self,
@@ -1194,15 +1189,15 @@ class Registry:
                 reason="DIGEST_MISMATCH",
             )
         partial = call(local.prepare_download, dest, manifest)
-        total = sum(f.size_bytes for f in manifest.files)
-        done = [0]
-        for file in manifest.files:
+        tally = local.Tally(sum(f.size_bytes for f in manifest.files), progress)
+
+        def read(file: artifact_service_pb2.ArtifactFile) -> None:
             target = call(local.target_of, partial, manifest, file)
-            problem = self._read_file(
-                manifest.version, file, target, done, total, progress, metadata
-            )
+            problem = self._read_file(manifest.version, file, target, tally, metadata)
             if problem is not None:
                 raise DigestMismatch(f"{manifest.version}: {problem}", reason="DIGEST_MISMATCH")
+
+        threaded(read, manifest.files, local.STREAMS)
         return call(local.finish_download, partial, dest)
 
     def _read_file(
@@ -1210,9 +1205,7 @@ class Registry:
         name: str,
         file: artifact_service_pb2.ArtifactFile,
         target: Path,
-        done: list[int],
-        total: int,
-        progress: Progress | None,
+        tally: local.Tally,
         metadata: Metadata | None,
     ) -> str | None:
         """Downloads one file, continuing what a broken download left; returns what is wrong
@@ -1220,7 +1213,7 @@ class Registry:
         call_md = tuple(call_metadata(self._transport.token, metadata))
         sink = call(local.Sink, target, file)
         try:
-            done[0] += sink.offset
+            tally.add(sink.offset)
             attempt = 0
             while sink.offset < file.size_bytes:
                 attempt += 1
@@ -1231,9 +1224,7 @@ class Registry:
                 try:
                     for response in self._stubs.artifacts.ReadArtifact(request, metadata=call_md):
                         call(sink.write, response.data)
-                        done[0] += len(response.data)
-                        if progress is not None:
-                            progress(done[0], total)
+                        tally.add(len(response.data))
                 except grpc.RpcError as rpc_error:
                     error = from_rpc_error(rpc_error)
                     if not self._transport.retry.should_retry(error, attempt):
@@ -1241,8 +1232,6 @@ class Registry:
                     continue
                 if sink.offset == before:  # the stream ended early and gave nothing
                     break
-            if progress is not None:
-                progress(done[0], total)
             return call(sink.finish)
         finally:
             call(sink.close)
