@@ -412,3 +412,16 @@ def test_collections_racing_uploads_and_registrations_never_lose_a_named_blob(
         stop.set()
         collector.join()
     assert collections[0] > 5 and outcomes["registered"] > 0, (collections, outcomes)
+
+
+def test_the_local_store_gives_no_urls_and_a_direct_download_goes_through_the_registry(
+    registry: Registry, unique_group: str, tmp_path: Path
+) -> None:
+    registry.create_group(unique_group)
+    (tmp_path / "m.bin").write_bytes(b"bytes")
+    version = registry.register(unique_group, path=tmp_path / "m.bin")
+    manifest = registry.get_artifact_manifest(version.name, download_urls=True)
+    assert [f.download_url for f in manifest.files] == [""]
+    assert (
+        registry.download(version.name, dest=tmp_path / "c", direct=True).read_bytes() == b"bytes"
+    )

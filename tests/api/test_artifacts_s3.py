@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import modelyard
 import pytest
 from modelyard import Registry
 from modelyard.v1 import artifact_service_pb2 as arts
@@ -104,3 +105,25 @@ def test_a_mismatch_leaves_nothing_in_the_bucket_and_dedup_keeps_one_object(
     assert registry.upload(unique_group, tmp_path / "w.bin") == len(data)
     assert registry.upload(f"{unique_group}-b", tmp_path / "w.bin") == len(data)
     assert [k for k in s3.keys(PREFIX) if digest in k] == [f"{PREFIX}/sha256/{digest[:2]}/{digest}"]
+
+
+def test_a_download_can_come_straight_from_s3_and_is_checked_the_same_way(
+    s3: S3, s3_registry: tuple[Server, Registry], unique_group: str, tmp_path: Path
+) -> None:
+    _, registry = s3_registry
+    registry.create_group(unique_group)
+    model = tmp_path / "model.bin"
+    model.write_bytes(os.urandom(5 << 20))
+    version = registry.register(unique_group, path=model)
+    manifest = registry.get_artifact_manifest(version.name, download_urls=True)
+    [file] = manifest.files
+    assert file.download_url.startswith(f"{s3.endpoint_url}/{s3.bucket}/{PREFIX}/sha256/")
+    copy = registry.download(version.name, dest=tmp_path / "copy.bin", direct=True)
+    assert copy.read_bytes() == model.read_bytes()
+
+    # Bytes changed behind the registry's back are caught, wherever they come from.
+    key = f"{PREFIX}/sha256/{file.sha256[:2]}/{file.sha256}"
+    s3.client().put_object(Bucket=s3.bucket, Key=key, Body=os.urandom(5 << 20))
+    with pytest.raises(modelyard.DigestMismatch, match="expected 5242880 bytes with sha256"):
+        registry.download(version.name, dest=tmp_path / "tampered.bin", direct=True)
+    assert not (tmp_path / "tampered.bin").exists()

@@ -689,6 +689,15 @@ class ArtifactFile(_views.View[artifact_service_pb2.ArtifactFile]):
         """Required. Size of the file in bytes, >= 0."""
         return self._pb.size_bytes
 
+    @property
+    def download_url(self) -> str:
+        """Output only. A short-lived URL to GET the file's bytes straight from the blob
+        store, when GetArtifactManifest was asked for one and the store can give it
+        (S3); the bytes are the same, and the caller checks them against sha256 as for
+        ReadArtifact.
+        """
+        return self._pb.download_url
+
 
 class ArtifactManifest(_views.View[artifact_service_pb2.ArtifactManifest]):
     """The files of an artifact the registry holds."""

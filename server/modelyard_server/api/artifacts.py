@@ -49,7 +49,8 @@ class ArtifactServicer(arts_grpc.ArtifactServiceServicer):
     async def GetArtifactManifest(
         self, request: arts.GetArtifactManifestRequest, context: Context
     ) -> arts.ArtifactManifest:
-        return await self.artifacts.manifest(current_principal(), request.name)
+        seconds = request.url_seconds if request.download_urls else None
+        return await self.artifacts.manifest(current_principal(), request.name, seconds)
 
     @stream_rpc
     async def ReadArtifact(

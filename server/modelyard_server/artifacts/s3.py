@@ -126,5 +126,14 @@ class S3BlobStore:
     async def delete(self, digest: Digest) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket, Key=self.key(digest))
 
+    async def url(self, digest: Digest, seconds: int) -> str | None:
+        # Signing is local (no request to S3): cheap enough for every file of a manifest.
+        url: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": self.key(digest)},
+            ExpiresIn=seconds,
+        )
+        return url
+
     async def sweep(self, older_than_seconds: float) -> int:
         return await self.staging.sweep(older_than_seconds)

@@ -39,6 +39,8 @@ UPLOAD_NAME = re.compile(
 )
 UPLOAD_RULE = "expected groups/{group}/uploads/{uuid}/blobs/{sha256}/{size}"
 MAX_FIND = 10_000
+DEFAULT_URL_SECONDS = 300
+MAX_URL_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -269,9 +271,22 @@ class Artifacts:
                 raise not_held(version)
             return version, await unit.blobs.files(group, version.version)
 
-    async def manifest(self, principal: Principal, name: str) -> arts.ArtifactManifest:
-        """Returns the files of a version's held artifact."""
+    async def manifest(
+        self, principal: Principal, name: str, url_seconds: int | None = None
+    ) -> arts.ArtifactManifest:
+        """Returns the files of a version's held artifact; with `url_seconds`, each with a
+        URL that reads it straight from the blob store for that long, where it has one."""
+        if url_seconds is not None and not 0 <= url_seconds <= MAX_URL_SECONDS:
+            raise invalid_fields(
+                [FieldViolation("url_seconds", f"must be 0 to {MAX_URL_SECONDS} (0: 300)")]
+            )
         version, files = await self._held_version(principal, name)
+        if url_seconds is not None:
+            for file in files:
+                url = await self.blobs.url(
+                    Digest(file.sha256, file.size_bytes), url_seconds or DEFAULT_URL_SECONDS
+                )
+                file.download_url = url or ""
         return arts.ArtifactManifest(
             version=version.name,
             sha256=version.artifact.sha256,

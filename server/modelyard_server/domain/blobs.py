@@ -65,6 +65,10 @@ class BlobStore(Protocol):
         """Removes a blob (nothing if it is gone)."""
         ...
 
+    async def url(self, digest: Digest, seconds: int) -> str | None:
+        """Returns a URL that GETs the blob for `seconds`, or None if the store has none."""
+        ...
+
     async def sweep(self, older_than_seconds: float) -> int:
         """Removes the uploads nobody has written to for that long; returns how many."""
         ...

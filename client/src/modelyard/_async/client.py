@@ -1148,13 +1148,16 @@ class AsyncRegistry:
         group_or_name: str,
         version: int | str | None = None,
         *,
+        download_urls: bool = False,
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> types.ArtifactManifest:
         """Returns the files of a version's artifact held by the registry; raises
-        ArtifactNotHeld when the registry records only its uri."""
+        ArtifactNotHeld when the registry records only its uri. With ``download_urls``, each
+        file carries a short-lived URL to read it straight from the blob store, where the
+        store has them (S3)."""
         request = artifact_service_pb2.GetArtifactManifestRequest(
-            name=version_name(group_or_name, version)
+            name=version_name(group_or_name, version), download_urls=download_urls
         )
         return types.ArtifactManifest(
             await self._transport.call(
@@ -1171,6 +1174,7 @@ class AsyncRegistry:
         version: int | str | None = None,
         *,
         dest: str | Path,
+        direct: bool = False,
         progress: Progress | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -1181,11 +1185,13 @@ class AsyncRegistry:
         The bytes go to ``DEST.modelyard-partial`` first; every file's sha256 and size are
         checked against the manifest, and the manifest's against the artifact's digest,
         before it moves into place. A download that broke resumes from what it left there.
+        With ``direct``, files come straight from the blob store by short-lived URLs when
+        it gives them (S3), checked the same way; otherwise through the registry.
         """
         dest = Path(dest)
         manifest = (
             await self.get_artifact_manifest(
-                group_or_name, version, timeout=timeout, metadata=metadata
+                group_or_name, version, download_urls=direct, timeout=timeout, metadata=metadata
             )
         ).proto
         if local.manifest_digest(manifest.files) != manifest.sha256:
@@ -1219,6 +1225,8 @@ class AsyncRegistry:
         sink = await offload(local.Sink, target, file)
         try:
             tally.add(sink.offset)
+            if file.download_url and sink.offset < file.size_bytes:
+                await offload(local.fetch, file.download_url, sink, tally)
             attempt = 0
             while sink.offset < file.size_bytes:
                 attempt += 1

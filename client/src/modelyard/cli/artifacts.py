@@ -32,7 +32,7 @@ def download(run: Invocation) -> None:
     name = download_target(args.group, refs[0] if refs else None)
     progress = TransferProgress(f"downloading {name}")
     try:
-        path = run.registry.download(name, dest=Path(dest), progress=progress)
+        path = run.registry.download(name, dest=Path(dest), direct=args.direct, progress=progress)
     finally:
         progress.done()
     size = sum(p.stat().st_size for p in ([path] if path.is_file() else path.rglob("*")))
@@ -52,5 +52,11 @@ def add_commands(commands: Commands) -> None:
         nargs="+",
         metavar="[VERSION|ALIAS] DEST",
         help="a version number, 'latest' or an alias, then the new path to write",
+    )
+    p.add_argument(
+        "--direct",
+        action="store_true",
+        help="fetch the files straight from the blob store (S3) by short-lived URLs, "
+        "checked the same way; through the registry where the store gives none",
     )
     p.set_defaults(handler=download)

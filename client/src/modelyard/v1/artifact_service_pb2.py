@@ -26,7 +26,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#modelyard/v1/artifact_service.proto\x12\x0cmodelyard.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\"8\n\x06\x44igest\x12\x14\n\x06sha256\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nsize_bytes\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\"R\n\x0c\x41rtifactFile\x12\x12\n\x04path\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06sha256\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nsize_bytes\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x02\"~\n\x17\x46indMissingBlobsRequest\x12\x31\n\x06parent\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18modelyard.dev/ModelGroup\x12\x30\n\x0c\x62lob_digests\x18\x02 \x03(\x0b\x32\x14.modelyard.v1.DigestB\x04\xe2\x41\x01\x01\"N\n\x18\x46indMissingBlobsResponse\x12\x32\n\x14missing_blob_digests\x18\x01 \x03(\x0b\x32\x14.modelyard.v1.Digest\"{\n\x10WriteBlobRequest\x12\x1b\n\rresource_name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cwrite_offset\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x1a\n\x0c\x66inish_write\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x12\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x42\x04\xe2\x41\x01\x01\"+\n\x11WriteBlobResponse\x12\x16\n\x0e\x63ommitted_size\x18\x01 \x01(\x03\"6\n\x17QueryWriteStatusRequest\x12\x1b\n\rresource_name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"D\n\x18QueryWriteStatusResponse\x12\x16\n\x0e\x63ommitted_size\x18\x01 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x02 \x01(\x08\"O\n\x1aGetArtifactManifestRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\"\x92\x01\n\x10\x41rtifactManifest\x12\x30\n\x07version\x18\x01 \x01(\tB\x1f\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x11\n\tdirectory\x18\x03 \x01(\x08\x12)\n\x05\x66iles\x18\x04 \x03(\x0b\x32\x1a.modelyard.v1.ArtifactFile\"\x91\x01\n\x13ReadArtifactRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x12\n\x04path\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0bread_offset\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x18\n\nread_limit\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x01\"$\n\x14ReadArtifactResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x32\xe1\x03\n\x0f\x41rtifactService\x12\x61\n\x10\x46indMissingBlobs\x12%.modelyard.v1.FindMissingBlobsRequest\x1a&.modelyard.v1.FindMissingBlobsResponse\x12N\n\tWriteBlob\x12\x1e.modelyard.v1.WriteBlobRequest\x1a\x1f.modelyard.v1.WriteBlobResponse(\x01\x12\x61\n\x10QueryWriteStatus\x12%.modelyard.v1.QueryWriteStatusRequest\x1a&.modelyard.v1.QueryWriteStatusResponse\x12_\n\x13GetArtifactManifest\x12(.modelyard.v1.GetArtifactManifestRequest\x1a\x1e.modelyard.v1.ArtifactManifest\x12W\n\x0cReadArtifact\x12!.modelyard.v1.ReadArtifactRequest\x1a\".modelyard.v1.ReadArtifactResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#modelyard/v1/artifact_service.proto\x12\x0cmodelyard.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\"8\n\x06\x44igest\x12\x14\n\x06sha256\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nsize_bytes\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\"n\n\x0c\x41rtifactFile\x12\x12\n\x04path\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06sha256\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x18\n\nsize_bytes\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x64ownload_url\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\"~\n\x17\x46indMissingBlobsRequest\x12\x31\n\x06parent\x18\x01 \x01(\tB!\xe2\x41\x01\x02\xfa\x41\x1a\n\x18modelyard.dev/ModelGroup\x12\x30\n\x0c\x62lob_digests\x18\x02 \x03(\x0b\x32\x14.modelyard.v1.DigestB\x04\xe2\x41\x01\x01\"N\n\x18\x46indMissingBlobsResponse\x12\x32\n\x14missing_blob_digests\x18\x01 \x03(\x0b\x32\x14.modelyard.v1.Digest\"{\n\x10WriteBlobRequest\x12\x1b\n\rresource_name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cwrite_offset\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x1a\n\x0c\x66inish_write\x18\x03 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x12\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x42\x04\xe2\x41\x01\x01\"+\n\x11WriteBlobResponse\x12\x16\n\x0e\x63ommitted_size\x18\x01 \x01(\x03\"6\n\x17QueryWriteStatusRequest\x12\x1b\n\rresource_name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"D\n\x18QueryWriteStatusResponse\x12\x16\n\x0e\x63ommitted_size\x18\x01 \x01(\x03\x12\x10\n\x08\x63omplete\x18\x02 \x01(\x08\"\x87\x01\n\x1aGetArtifactManifestRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x1b\n\rdownload_urls\x18\x02 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x19\n\x0burl_seconds\x18\x03 \x01(\x05\x42\x04\xe2\x41\x01\x01\"\x92\x01\n\x10\x41rtifactManifest\x12\x30\n\x07version\x18\x01 \x01(\tB\x1f\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x11\n\tdirectory\x18\x03 \x01(\x08\x12)\n\x05\x66iles\x18\x04 \x03(\x0b\x32\x1a.modelyard.v1.ArtifactFile\"\x91\x01\n\x13ReadArtifactRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x12\n\x04path\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x19\n\x0bread_offset\x18\x03 \x01(\x03\x42\x04\xe2\x41\x01\x01\x12\x18\n\nread_limit\x18\x04 \x01(\x03\x42\x04\xe2\x41\x01\x01\"$\n\x14ReadArtifactResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x32\xe1\x03\n\x0f\x41rtifactService\x12\x61\n\x10\x46indMissingBlobs\x12%.modelyard.v1.FindMissingBlobsRequest\x1a&.modelyard.v1.FindMissingBlobsResponse\x12N\n\tWriteBlob\x12\x1e.modelyard.v1.WriteBlobRequest\x1a\x1f.modelyard.v1.WriteBlobResponse(\x01\x12\x61\n\x10QueryWriteStatus\x12%.modelyard.v1.QueryWriteStatusRequest\x1a&.modelyard.v1.QueryWriteStatusResponse\x12_\n\x13GetArtifactManifest\x12(.modelyard.v1.GetArtifactManifestRequest\x1a\x1e.modelyard.v1.ArtifactManifest\x12W\n\x0cReadArtifact\x12!.modelyard.v1.ReadArtifactRequest\x1a\".modelyard.v1.ReadArtifactResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,6 +43,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ARTIFACTFILE'].fields_by_name['sha256']._serialized_options = b'\342A\001\002'
   _globals['_ARTIFACTFILE'].fields_by_name['size_bytes']._loaded_options = None
   _globals['_ARTIFACTFILE'].fields_by_name['size_bytes']._serialized_options = b'\342A\001\002'
+  _globals['_ARTIFACTFILE'].fields_by_name['download_url']._loaded_options = None
+  _globals['_ARTIFACTFILE'].fields_by_name['download_url']._serialized_options = b'\342A\001\003'
   _globals['_FINDMISSINGBLOBSREQUEST'].fields_by_name['parent']._loaded_options = None
   _globals['_FINDMISSINGBLOBSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\032\n\030modelyard.dev/ModelGroup'
   _globals['_FINDMISSINGBLOBSREQUEST'].fields_by_name['blob_digests']._loaded_options = None
@@ -59,6 +61,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUERYWRITESTATUSREQUEST'].fields_by_name['resource_name']._serialized_options = b'\342A\001\002'
   _globals['_GETARTIFACTMANIFESTREQUEST'].fields_by_name['name']._loaded_options = None
   _globals['_GETARTIFACTMANIFESTREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\034\n\032modelyard.dev/ModelVersion'
+  _globals['_GETARTIFACTMANIFESTREQUEST'].fields_by_name['download_urls']._loaded_options = None
+  _globals['_GETARTIFACTMANIFESTREQUEST'].fields_by_name['download_urls']._serialized_options = b'\342A\001\001'
+  _globals['_GETARTIFACTMANIFESTREQUEST'].fields_by_name['url_seconds']._loaded_options = None
+  _globals['_GETARTIFACTMANIFESTREQUEST'].fields_by_name['url_seconds']._serialized_options = b'\342A\001\001'
   _globals['_ARTIFACTMANIFEST'].fields_by_name['version']._loaded_options = None
   _globals['_ARTIFACTMANIFEST'].fields_by_name['version']._serialized_options = b'\372A\034\n\032modelyard.dev/ModelVersion'
   _globals['_READARTIFACTREQUEST'].fields_by_name['name']._loaded_options = None
@@ -72,27 +78,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DIGEST']._serialized_start=113
   _globals['_DIGEST']._serialized_end=169
   _globals['_ARTIFACTFILE']._serialized_start=171
-  _globals['_ARTIFACTFILE']._serialized_end=253
-  _globals['_FINDMISSINGBLOBSREQUEST']._serialized_start=255
-  _globals['_FINDMISSINGBLOBSREQUEST']._serialized_end=381
-  _globals['_FINDMISSINGBLOBSRESPONSE']._serialized_start=383
-  _globals['_FINDMISSINGBLOBSRESPONSE']._serialized_end=461
-  _globals['_WRITEBLOBREQUEST']._serialized_start=463
-  _globals['_WRITEBLOBREQUEST']._serialized_end=586
-  _globals['_WRITEBLOBRESPONSE']._serialized_start=588
-  _globals['_WRITEBLOBRESPONSE']._serialized_end=631
-  _globals['_QUERYWRITESTATUSREQUEST']._serialized_start=633
-  _globals['_QUERYWRITESTATUSREQUEST']._serialized_end=687
-  _globals['_QUERYWRITESTATUSRESPONSE']._serialized_start=689
-  _globals['_QUERYWRITESTATUSRESPONSE']._serialized_end=757
-  _globals['_GETARTIFACTMANIFESTREQUEST']._serialized_start=759
-  _globals['_GETARTIFACTMANIFESTREQUEST']._serialized_end=838
-  _globals['_ARTIFACTMANIFEST']._serialized_start=841
-  _globals['_ARTIFACTMANIFEST']._serialized_end=987
-  _globals['_READARTIFACTREQUEST']._serialized_start=990
-  _globals['_READARTIFACTREQUEST']._serialized_end=1135
-  _globals['_READARTIFACTRESPONSE']._serialized_start=1137
-  _globals['_READARTIFACTRESPONSE']._serialized_end=1173
-  _globals['_ARTIFACTSERVICE']._serialized_start=1176
-  _globals['_ARTIFACTSERVICE']._serialized_end=1657
+  _globals['_ARTIFACTFILE']._serialized_end=281
+  _globals['_FINDMISSINGBLOBSREQUEST']._serialized_start=283
+  _globals['_FINDMISSINGBLOBSREQUEST']._serialized_end=409
+  _globals['_FINDMISSINGBLOBSRESPONSE']._serialized_start=411
+  _globals['_FINDMISSINGBLOBSRESPONSE']._serialized_end=489
+  _globals['_WRITEBLOBREQUEST']._serialized_start=491
+  _globals['_WRITEBLOBREQUEST']._serialized_end=614
+  _globals['_WRITEBLOBRESPONSE']._serialized_start=616
+  _globals['_WRITEBLOBRESPONSE']._serialized_end=659
+  _globals['_QUERYWRITESTATUSREQUEST']._serialized_start=661
+  _globals['_QUERYWRITESTATUSREQUEST']._serialized_end=715
+  _globals['_QUERYWRITESTATUSRESPONSE']._serialized_start=717
+  _globals['_QUERYWRITESTATUSRESPONSE']._serialized_end=785
+  _globals['_GETARTIFACTMANIFESTREQUEST']._serialized_start=788
+  _globals['_GETARTIFACTMANIFESTREQUEST']._serialized_end=923
+  _globals['_ARTIFACTMANIFEST']._serialized_start=926
+  _globals['_ARTIFACTMANIFEST']._serialized_end=1072
+  _globals['_READARTIFACTREQUEST']._serialized_start=1075
+  _globals['_READARTIFACTREQUEST']._serialized_end=1220
+  _globals['_READARTIFACTRESPONSE']._serialized_start=1222
+  _globals['_READARTIFACTRESPONSE']._serialized_end=1258
+  _globals['_ARTIFACTSERVICE']._serialized_start=1261
+  _globals['_ARTIFACTSERVICE']._serialized_end=1742
 # @@protoc_insertion_point(module_scope)

@@ -53,6 +53,7 @@ class ArtifactFile(_message.Message):
     PATH_FIELD_NUMBER: _builtins.int
     SHA256_FIELD_NUMBER: _builtins.int
     SIZE_BYTES_FIELD_NUMBER: _builtins.int
+    DOWNLOAD_URL_FIELD_NUMBER: _builtins.int
     path: _builtins.str
     """Required. The file's path in the artifact, relative, `/`-separated, normalised: no
     empty, `.` or `..` segment, no leading `/`, no backslash or control character; at most
@@ -62,16 +63,22 @@ class ArtifactFile(_message.Message):
     """Required. SHA-256 of the file's bytes, 64 lowercase hex digits."""
     size_bytes: _builtins.int
     """Required. Size of the file in bytes, >= 0."""
+    download_url: _builtins.str
+    """Output only. A short-lived URL to GET the file's bytes straight from the blob store,
+    when GetArtifactManifest was asked for one and the store can give it (S3); the bytes
+    are the same, and the caller checks them against sha256 as for ReadArtifact.
+    """
     def __init__(
         self,
         *,
         path: _builtins.str = ...,
         sha256: _builtins.str = ...,
         size_bytes: _builtins.int = ...,
+        download_url: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["path", b"path", "sha256", b"sha256", "size_bytes", b"size_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["download_url", b"download_url", "path", b"path", "sha256", b"sha256", "size_bytes", b"size_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -243,18 +250,28 @@ class GetArtifactManifestRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NAME_FIELD_NUMBER: _builtins.int
+    DOWNLOAD_URLS_FIELD_NUMBER: _builtins.int
+    URL_SECONDS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Required. `groups/{group}/versions/{version}` ({version} a number or `latest`) or
     `groups/{group}/aliases/{alias}`.
     """
+    download_urls: _builtins.bool
+    """Give each file a `download_url` valid for `url_seconds` (default 300, at most 3600)
+    when the blob store can (S3): large files then skip the registry on their way down.
+    """
+    url_seconds: _builtins.int
+    """How long the URLs stay valid, in seconds: 0 means 300; at most 3600."""
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
+        download_urls: _builtins.bool = ...,
+        url_seconds: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["download_urls", b"download_urls", "name", b"name", "url_seconds", b"url_seconds"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
