@@ -5,6 +5,7 @@ no version needs while the server serves."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import subprocess
 import threading
@@ -113,3 +114,40 @@ def test_the_operator_collects_unneeded_blobs_while_the_server_serves(
             assert registry.find_missing_blobs("g", [(sha(dropped.read_bytes()), 20_000)])
             copy = registry.download(version.name, dest=tmp_path / "copy")
             assert copy.read_bytes() == kept.read_bytes()
+
+
+@pytest.mark.timeout(120)
+def test_the_sdk_carries_an_upload_through_a_server_restart(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    """The server is killed with -9 a third of the way into register(path=): the SDK asks
+    how much was kept once the server is back, sends the rest, and registers."""
+    model = tmp_path / "model.bin"
+    model.write_bytes(os.urandom(96 << 20))
+    with server_factory("sqlite", process=True) as server:
+        killed, restarted = threading.Event(), threading.Event()
+        seen: list[int] = []
+
+        def restart() -> None:
+            server.kill9()
+            killed.set()
+            server.start()
+            restarted.set()
+
+        restarter = threading.Thread(target=restart)
+
+        def progress(done: int, total: int) -> None:
+            seen.append(done)
+            if done >= total // 3 and not restarter.is_alive() and not restarted.is_set():
+                restarter.start()
+                assert killed.wait(30)  # the stream is still open: the kill cuts it
+
+        with Registry(server.address, token=server.token, timeout=60) as registry:
+            registry.create_group("g")
+            version = registry.register("g", path=model, progress=progress)
+            assert restarted.is_set()
+            copy = registry.download(version.name, dest=tmp_path / "copy.bin")
+        # What the server had not kept when it died was sent again: the tally went back.
+        assert any(b < a for a, b in itertools.pairwise(seen)), "no byte was resent"
+        assert seen[-1] == model.stat().st_size
+        assert copy.read_bytes() == model.read_bytes()
