@@ -425,3 +425,23 @@ def test_the_local_store_gives_no_urls_and_a_direct_download_goes_through_the_re
     assert (
         registry.download(version.name, dest=tmp_path / "c", direct=True).read_bytes() == b"bytes"
     )
+
+
+def test_the_server_receives_each_blob_of_a_group_once(
+    own_server: InProcessServer, tmp_path: Path
+) -> None:
+    """Counted by the server: registering a directory again in its group (a retrained
+    model with one file changed) sends only the changed file's bytes."""
+    model = tmp_path / "model"
+    tree(model, files=20)
+    with Registry(own_server.address, token=own_server.token) as registry:
+        registry.create_group("dedup")
+        before = own_server.bytes_received()
+        registry.register("dedup", path=model)
+        first = own_server.bytes_received() - before
+        assert first == sum(p.stat().st_size for p in model.rglob("*") if p.is_file())
+        assert registry.upload("dedup", model) == 0
+        assert own_server.bytes_received() - before == first
+        (model / "file-0.txt").write_bytes(b"retrained")
+        registry.register("dedup", path=model)
+        assert own_server.bytes_received() - before == first + len(b"retrained")

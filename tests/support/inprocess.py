@@ -252,6 +252,11 @@ class InProcessServer(Server):
             create_token(engines, tenant=tenant or DEFAULT_TENANT, subject=subject, roles=[*roles])
         )
 
+    def bytes_received(self) -> int:
+        """The blob bytes the server has received, every upload together."""
+        assert self._running is not None
+        return self._running.registry.artifacts.bytes_received
+
     def collect_blobs(self, grace_seconds: float) -> tuple[int, int, int]:
         """Runs one blob collection in the server, as its timer would; returns how many
         holdings, blobs and abandoned uploads it removed."""

@@ -144,6 +144,9 @@ class Artifacts:
         self.store = store
         self.blobs = blobs
         self.clock = clock
+        #: The blob bytes this process has received, all uploads together (for operators
+        #: and the tests of deduplication: a blob the group holds is never sent again).
+        self.bytes_received = 0
 
     async def find_missing(
         self, principal: Principal, parent: str, digests: Sequence[arts.Digest]
@@ -208,6 +211,7 @@ class Artifacts:
                     await _settled(writing)
                     writing = asyncio.ensure_future(upload.append(message.data))
                     received += len(message.data)
+                    self.bytes_received += len(message.data)
                     if message.finish_write:
                         break
                     message = await anext(requests, None)
