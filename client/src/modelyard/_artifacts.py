@@ -26,6 +26,8 @@ Progress = Callable[[int, int], None]
 PARTIAL_SUFFIX = ".modelyard-partial"
 
 
+#: A download asks the disk to write back what it has every this many bytes.
+SYNC_EVERY = 64 << 20
 #: Blobs uploaded, or files downloaded, at once by one call.
 STREAMS = 4
 
@@ -138,6 +140,9 @@ class Sink:
         self.offset = kept
         self.hashing_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelyard-hash")
         self.hashing: Future[None] | None = None
+        self.syncing_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="modelyard-sync")
+        self.syncing: Future[None] | None = None
+        self.unsynced = 0
 
     def write(self, data: bytes) -> None:
         # Hashing (which frees the GIL) runs beside the write on a thread of its own, in
@@ -145,10 +150,18 @@ class Sink:
         self.hashing = self.hashing_thread.submit(self.hasher.update, data)
         self.handle.write(data)
         self.offset += len(data)
+        # The disk writes back what came while the rest arrives, so the fsync at the end
+        # finds little left to do.
+        self.unsynced += len(data)
+        if self.unsynced >= SYNC_EVERY and (self.syncing is None or self.syncing.done()):
+            self.handle.flush()
+            self.syncing = self.syncing_thread.submit(os.fdatasync, self.handle.fileno())
+            self.unsynced = 0
 
     def finish(self) -> str | None:
         """Returns what is wrong with the file (deleting it), or None once it is on disk."""
         self.hashing_thread.shutdown(wait=True)
+        self.syncing_thread.shutdown(wait=True)
         if self.hashing is not None:
             self.hashing.result()
         self.handle.flush()
@@ -165,6 +178,7 @@ class Sink:
 
     def close(self) -> None:
         self.hashing_thread.shutdown(wait=True)
+        self.syncing_thread.shutdown(wait=True)
         self.handle.close()
 
 
