@@ -21,6 +21,7 @@ from modelyard import (
     errors,
 )
 
+from tests.support.servers import Server
 from tests.support.versions import register, sha
 
 
@@ -287,3 +288,23 @@ def test_creating_an_existing_group_is_refused(registry: Registry, unique_group:
     with pytest.raises(errors.ModelGroupAlreadyExists):
         registry.create_group(unique_group, description="two")
     assert registry.get_group(f"groups/{unique_group}").description == "one"
+
+
+def test_a_request_id_replays_only_for_the_caller_who_used_it(
+    server: Server, registry: Registry, unique_group: str
+) -> None:
+    """A viewer who sends the admin's stage move again, with the admin's request_id, must
+    not get the admin's reply (OK for a move a viewer may not make; the group's policy is
+    checked inside the change, after the replay lookup): the id is refused, as for a
+    different request, and nothing is written."""
+    registry.create_group(unique_group)
+    version = register(registry, unique_group)
+    request_id = f"{unique_group}-move"
+    moved = registry.transition(version.name, "staging", request_id=request_id)
+    again = registry.transition(version.name, "staging", request_id=request_id)
+    assert again == moved  # the admin's own retry replays
+    head = registry.verify_audit_log().head_seq
+    viewer = server.mint_token("victor", "viewer")
+    with Registry(server.address, token=viewer) as victor, pytest.raises(errors.RequestIdReused):
+        victor.transition(version.name, "staging", request_id=request_id)
+    assert registry.verify_audit_log().head_seq == head

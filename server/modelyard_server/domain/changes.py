@@ -172,7 +172,12 @@ class Changes:
             if mutation.request_id:
                 prior = await unit.log.replay(mutation.request_id)
                 if prior is not None:
-                    if prior.request_digest != mutation.request_digest:
+                    # Only its own caller may replay a request: another's retry of the same
+                    # id must not return, unauthorized, what the first caller was allowed.
+                    if (
+                        prior.request_digest != mutation.request_digest
+                        or prior.actor != mutation.principal.subject
+                    ):
                         raise InvalidArgument(
                             reasons.REQUEST_ID_REUSED,
                             f"request_id '{mutation.request_id}' was already used for a "
