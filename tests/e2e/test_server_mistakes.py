@@ -208,3 +208,12 @@ def test_a_schema_of_another_release_is_named(
     assert the_error(done) == (
         f"error: the database in the data directory {data.resolve()} " + said.format(head=head)
     )
+
+
+def test_a_token_bound_to_no_group_is_refused(tmp_path: Path) -> None:
+    """`--role admin@` once made a tenant-wide admin token; now it is a mistake to fix."""
+    data = tmp_path / "data"
+    assert modelyard_server("--data-dir", data, "migrate").returncode == 0
+    done = modelyard_server("--data-dir", data, "token", "--subject", "x", "--role", "admin@")
+    assert the_error(done).startswith("error: 'admin@' binds the role to no valid group;")
+    assert done.stdout == ""

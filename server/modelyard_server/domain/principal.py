@@ -9,6 +9,7 @@ from enum import Enum
 from modelyard.v1 import errors_pb2 as reasons
 
 from modelyard_server.domain.errors import PermissionDenied
+from modelyard_server.domain.names import GROUP_ID, GROUP_ID_RULE
 
 
 class Permission(Enum):
@@ -42,8 +43,8 @@ class Principal:
         """Returns what the principal may do, tenant-wide or on the given group."""
         granted: set[Permission] = set()
         for binding in self.roles:
-            role, _, scope = binding.partition("@")
-            if scope and scope != group:
+            role, at, scope = binding.partition("@")
+            if at and (not scope or scope != group):  # `role@` binds to no group: nothing
                 continue
             granted |= ROLES.get(role, frozenset())
         return frozenset(granted)
@@ -52,8 +53,8 @@ class Principal:
         """Returns whether one of the roles is bound to the principal tenant-wide or on the group."""
         wanted = set(roles)
         for binding in self.roles:
-            role, _, scope = binding.partition("@")
-            if role in wanted and (not scope or scope == group):
+            role, at, scope = binding.partition("@")
+            if role in wanted and (not at or (scope and scope == group)):
                 return True
         return False
 
@@ -82,7 +83,13 @@ class Principal:
 
 def parse_role_binding(binding: str) -> str:
     """Returns the binding unchanged if it names a known role (`role` or `role@group`)."""
-    role, _, _scope = binding.partition("@")
+    role, at, scope = binding.partition("@")
     if role not in ROLES:
         raise ValueError(f"unknown role '{role}'; known roles: {', '.join(sorted(ROLES))}")
+    if at and not GROUP_ID.fullmatch(scope):
+        # `admin@` would otherwise read as tenant-wide admin.
+        raise ValueError(
+            f"'{binding}' binds the role to no valid group; write {role}@GROUP with a group "
+            f"id ({GROUP_ID_RULE}), or {role} alone for the whole tenant"
+        )
     return binding
