@@ -54,9 +54,6 @@ log = logging.getLogger("modelyard.server")
 #: glibc's mallopt parameter for the number of arenas.
 M_ARENA_MAX = -8
 
-#: How long an upload nobody writes to is kept for its client to resume it.
-UPLOAD_TTL_SECONDS = 24 * 3600
-
 SERVICES = (
     registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name,
     approval_service_pb2.DESCRIPTOR.services_by_name["ApprovalService"].full_name,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import shutil
 import stat
 import threading
 import time
@@ -238,10 +237,3 @@ def finish_download(partial: Path, dest: Path) -> Path:
     finally:
         os.close(fd)
     return dest
-
-
-def discard_download(partial: Path) -> None:
-    if partial.is_dir():
-        shutil.rmtree(partial)
-    else:
-        partial.unlink(missing_ok=True)

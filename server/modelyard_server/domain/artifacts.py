@@ -256,24 +256,13 @@ class Artifacts:
     async def _held_version(
         self, principal: Principal, name: str
     ) -> tuple[pb.ModelVersion, list[arts.ArtifactFile]]:
-        if names.is_alias_name(name):
-            alias = names.parse_alias_name(name)
-            principal.authorize(Permission.READ, alias.group)
-            group = alias.group
-        else:
-            ref = names.parse_version_name(name, allow_latest=True)
-            principal.authorize(Permission.READ, ref.group)
-            group = ref.group
+        ref = names.parse_readable_version(name)
+        principal.authorize(Permission.READ, ref.group)
         async with self.store.reader(principal.tenant) as unit:
-            if names.is_alias_name(name):
-                version = await lookup.version_by_alias(unit, names.parse_alias_name(name))
-            else:
-                version = await lookup.version(
-                    unit, names.parse_version_name(name, allow_latest=True)
-                )
+            version = await lookup.readable_version(unit, ref)
             if not version.artifact.held:
                 raise not_held(version)
-            return version, await unit.blobs.files(group, version.version)
+            return version, await unit.blobs.files(ref.group, version.version)
 
     async def manifest(
         self, principal: Principal, name: str, url_seconds: int | None = None

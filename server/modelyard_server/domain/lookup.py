@@ -81,6 +81,15 @@ async def version_by_alias(unit: UnitOfWork, ref: names.AliasRef) -> pb.ModelVer
     return await _found(unit, found, ref.group, alias_not_found(ref))
 
 
+async def readable_version(
+    unit: UnitOfWork, ref: names.VersionRef | names.AliasRef
+) -> pb.ModelVersion:
+    """Returns the version that names.parse_readable_version gave, or its NOT_FOUND."""
+    if isinstance(ref, names.AliasRef):
+        return await version_by_alias(unit, ref)
+    return await version(unit, ref)
+
+
 async def governed_version(
     unit: UnitOfWork,
     principal: Principal,

@@ -205,3 +205,11 @@ def parse_delivery_name(name: str, field: str = "name") -> tuple[str, int]:
             ]
         )
     return parts[1], int(parts[3])
+
+
+def parse_readable_version(name: str, field: str = "name") -> VersionRef | AliasRef:
+    """Returns the version a read names: `groups/{g}/versions/{n|latest}`, or an alias's
+    name for the version it points at."""
+    if is_alias_name(name):
+        return parse_alias_name(name, field)
+    return parse_version_name(name, field, allow_latest=True)

@@ -71,15 +71,10 @@ class Versions:
 
     async def get(self, principal: Principal, name: str) -> pb.ModelVersion:
         """Returns a version named by number, `latest`, or an alias (`groups/g/aliases/champion`)."""
-        if names.is_alias_name(name):
-            ref = names.parse_alias_name(name)
-            principal.authorize(Permission.READ, ref.group)
-            async with self.store.reader(principal.tenant) as unit:
-                return await lookup.version_by_alias(unit, ref)
-        version_ref = names.parse_version_name(name, allow_latest=True)
-        principal.authorize(Permission.READ, version_ref.group)
+        ref = names.parse_readable_version(name)
+        principal.authorize(Permission.READ, ref.group)
         async with self.store.reader(principal.tenant) as unit:
-            return await lookup.version(unit, version_ref)
+            return await lookup.readable_version(unit, ref)
 
     async def page(
         self,
