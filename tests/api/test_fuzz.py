@@ -365,7 +365,9 @@ def world(server_factory: ServerFactory) -> Iterator[World]:
 
 
 def check_answer(
-    method: MethodDescriptor, request: Message | bytes, error: grpc.RpcError | None
+    method: MethodDescriptor,
+    request: Message | bytes | list[Message],
+    error: grpc.RpcError | None,
 ) -> None:
     """Asserts that an RPC's answer is a typed status a caller can act on."""
     if error is None:
@@ -396,22 +398,37 @@ def check_answer(
         assert fields, f"INVALID_FIELD names no field: {shown}"
 
 
-def _show(request: Message | bytes) -> str:
+def _show(request: Message | bytes | list[Message]) -> str:
     if isinstance(request, bytes):
         return repr(request[:3000])
+    if isinstance(request, list):  # a client stream, message by message
+        return "\n---\n".join(_show(message) for message in request)
     text = text_format.MessageToString(request, as_utf8=True)
     return text if len(text) < 3000 else text[:3000] + "…"
 
 
-def send(world: World, method: MethodDescriptor, request: Message | bytes, metadata: Any) -> None:
-    """Sends one request (a message, or bytes as they go on the wire) as a hostile caller
-    and checks the answer."""
+def send(
+    world: World,
+    method: MethodDescriptor,
+    request: Message | bytes | list[Message],
+    metadata: Any,
+) -> None:
+    """Sends one request (a message, bytes as they go on the wire, or for a client stream a
+    list of messages) as a hostile caller and checks the answer."""
     request_cls, response_cls = method_classes(method)
     path = f"/{method.containing_service.full_name}/{method.name}"
     # Bytes go as they are: grpc hands them on when there is no serializer.
     serialize = None if isinstance(request, bytes) else request_cls.SerializeToString
     error: grpc.RpcError | None = None
-    if method.server_streaming:
+    if isinstance(request, list):
+        client_stream = world.channel.stream_unary(
+            path, request_serializer=serialize, response_deserializer=response_cls.FromString
+        )
+        try:
+            client_stream(iter(request), timeout=CALL_TIMEOUT, metadata=metadata)
+        except grpc.RpcError as raised:
+            error = raised
+    elif method.server_streaming:
         stream = world.channel.unary_stream(
             path, request_serializer=serialize, response_deserializer=response_cls.FromString
         )
@@ -477,7 +494,11 @@ def target(world: World, request: pytest.FixtureRequest) -> Target:
 def test_every_rpc_answers_hostile_input_with_a_typed_error(
     target: Target, method: MethodDescriptor, data: st.DataObject
 ) -> None:
-    request = data.draw(target.requests, label="request")
+    first: Message = data.draw(target.requests, label="request")
+    request: Message | list[Message] = first
+    if method.client_streaming:  # a stream of messages, each hostile in its own way
+        more = data.draw(st.lists(target.requests, max_size=3), label="more messages")
+        request = [first, *more]
     as_viewer = data.draw(st.integers(0, 4), label="principal") == 0
     note(f"as {'viewer' if as_viewer else 'admin'}")
     world = target.world
