@@ -445,3 +445,19 @@ def test_the_server_receives_each_blob_of_a_group_once(
         (model / "file-0.txt").write_bytes(b"retrained")
         registry.register("dedup", path=model)
         assert own_server.bytes_received() - before == first + len(b"retrained")
+
+
+def test_a_file_cut_short_during_its_upload_is_refused_not_sent_forever(
+    registry: Registry, unique_group: str, tmp_path: Path
+) -> None:
+    registry.create_group(unique_group)
+    model = tmp_path / "m.bin"
+    model.write_bytes(os.urandom(300_000))
+
+    def cut(done: int, total: int) -> None:  # called before the first byte goes
+        if done == 0:
+            model.write_bytes(model.read_bytes()[:1000])
+
+    with pytest.raises(modelyard.DigestMismatch, match="1000 bytes came, not the 300000"):
+        registry.register(unique_group, path=model, progress=cut)
+    assert list(registry.list_versions(unique_group)) == []

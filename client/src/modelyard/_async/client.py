@@ -1107,7 +1107,9 @@ class AsyncRegistry:
                 at = start
                 while True:
                     data = await offload(source.read)
-                    last = at + len(data) >= file.size
+                    # A file cut short since it was hashed ends the stream too (the server
+                    # then refuses the size) rather than sending empty messages forever.
+                    last = not data or at + len(data) >= file.size
                     yield artifact_service_pb2.WriteBlobRequest(
                         resource_name=name, write_offset=at, data=data, finish_write=last
                     )

@@ -1104,7 +1104,9 @@ class Registry:
                 at = start
                 while True:
                     data = call(source.read)
-                    last = at + len(data) >= file.size
+                    # A file cut short since it was hashed ends the stream too (the server
+                    # then refuses the size) rather than sending empty messages forever.
+                    last = not data or at + len(data) >= file.size
                     yield artifact_service_pb2.WriteBlobRequest(
                         resource_name=name, write_offset=at, data=data, finish_write=last
                     )
