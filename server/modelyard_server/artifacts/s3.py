@@ -64,7 +64,8 @@ class S3BlobStore:
     def __init__(self, url: str, staging: Path, *, endpoint_url: str = "") -> None:
         bucket, _, prefix = url.removeprefix("s3://").partition("/")
         self.bucket = bucket
-        self.prefix = prefix.strip("/")
+        prefix = prefix.strip("/")
+        self.root = f"{prefix}/sha256/" if prefix else "sha256/"  # every blob's key starts so
         self.staging = LocalBlobStore(staging)
         self.client: S3Client = boto3.client(
             "s3",
@@ -73,8 +74,7 @@ class S3BlobStore:
         )
 
     def key(self, digest: Digest) -> str:
-        path = f"sha256/{digest.sha256[:2]}/{digest.sha256}"
-        return f"{self.prefix}/{path}" if self.prefix else path
+        return f"{self.root}{digest.sha256[:2]}/{digest.sha256}"
 
     @contextlib.asynccontextmanager
     async def upload(self, key: str) -> AsyncIterator[S3Upload]:
@@ -114,9 +114,8 @@ class S3BlobStore:
             body.close()
 
     async def stored(self) -> AsyncIterator[StoredBlob]:
-        root = self.key(Digest("00", 0)).rsplit("/", 2)[0] + "/"  # PREFIX/sha256/
         paginator = self.client.get_paginator("list_objects_v2")
-        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=root))
+        pages = iter(paginator.paginate(Bucket=self.bucket, Prefix=self.root))
         while (page := await asyncio.to_thread(next, pages, None)) is not None:
             for item in page.get("Contents", []):
                 name = item["Key"].rsplit("/", 1)[-1]

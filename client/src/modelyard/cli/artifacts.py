@@ -35,7 +35,8 @@ def download(run: Invocation) -> None:
         path = run.registry.download(name, dest=Path(dest), direct=args.direct, progress=progress)
     finally:
         progress.done()
-    size = sum(p.stat().st_size for p in ([path] if path.is_file() else path.rglob("*")))
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    size = sum(p.stat().st_size for p in files)
     run.output.text(f"downloaded {name} to {path} ({human_bytes(size)}, every sha256 checked)")
 
 
