@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import overload
+from typing import TypeVar, overload
 
 import grpc.aio
+from google.protobuf.message import Message
 
 from modelyard import _artifacts as local
 from modelyard import _requests as build
@@ -45,6 +46,10 @@ from modelyard.v1 import (
 )
 
 __all__ = ["AsyncRegistry"]
+
+RequestT = TypeVar("RequestT", bound=Message)
+ResponseT = TypeVar("ResponseT", bound=Message)
+ViewT = TypeVar("ViewT")
 
 
 class AsyncRegistry:
@@ -116,6 +121,17 @@ class AsyncRegistry:
     def __repr__(self) -> str:
         return f"AsyncRegistry(address={self.address!r})"
 
+    async def _view(
+        self,
+        view: Callable[[ResponseT], ViewT],
+        method: grpc.aio.UnaryUnaryMultiCallable[RequestT, ResponseT],
+        request: RequestT,
+        timeout: float | None,
+        metadata: Metadata | None,
+    ) -> ViewT:
+        """Returns the view of a unary call's response (see :mod:`modelyard.types`)."""
+        return view(await self._transport.call(method, request, timeout=timeout, metadata=metadata))
+
     async def _list(
         self,
         method: grpc.aio.UnaryUnaryMultiCallable[build.ListRequestT, PageT],
@@ -153,10 +169,8 @@ class AsyncRegistry:
         request = build.create_group(
             group_id, description=description, tags=tags, request_id_=request_id
         )
-        return types.ModelGroup(
-            await self._transport.call(
-                self._stubs.registry.CreateModelGroup, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.ModelGroup, self._stubs.registry.CreateModelGroup, request, timeout, metadata
         )
 
     async def get_group(
@@ -164,10 +178,8 @@ class AsyncRegistry:
     ) -> types.ModelGroup:
         """Returns the model group; raises ModelGroupNotFound if there is none."""
         request = build.get_group(group)
-        return types.ModelGroup(
-            await self._transport.call(
-                self._stubs.registry.GetModelGroup, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.ModelGroup, self._stubs.registry.GetModelGroup, request, timeout, metadata
         )
 
     async def list_groups(
@@ -208,10 +220,8 @@ class AsyncRegistry:
         ``group.etag`` is set and stale, raises StaleEtag.
         """
         request = build.update_group(group, update_mask=update_mask, request_id_=request_id)
-        return types.ModelGroup(
-            await self._transport.call(
-                self._stubs.registry.UpdateModelGroup, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.ModelGroup, self._stubs.registry.UpdateModelGroup, request, timeout, metadata
         )
 
     async def delete_group(
@@ -250,10 +260,8 @@ class AsyncRegistry:
         Raises DuplicateArtifact if the group has a version with the same sha256.
         """
         request = build.create_version(group, version, request_id_=request_id)
-        return types.ModelVersion(
-            await self._transport.call(
-                self._stubs.registry.CreateModelVersion, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.ModelVersion, self._stubs.registry.CreateModelVersion, request, timeout, metadata
         )
 
     async def register(
@@ -322,13 +330,8 @@ class AsyncRegistry:
         version.artifact.directory = directory
         request = build.create_version(group, version, request_id_=request_id)
         request.artifact_files.extend(f.proto() for f in files)
-        return types.ModelVersion(
-            await self._transport.call(
-                self._stubs.registry.CreateModelVersion,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return await self._view(
+            types.ModelVersion, self._stubs.registry.CreateModelVersion, request, timeout, metadata
         )
 
     async def get_version(
@@ -342,10 +345,8 @@ class AsyncRegistry:
         """Returns the version: ``("fraud", 3)``, ``("fraud", "latest")`` or
         ``("groups/fraud/versions/3")``; raises ModelVersionNotFound if there is none."""
         request = build.get_version(group_or_name, version)
-        return types.ModelVersion(
-            await self._transport.call(
-                self._stubs.registry.GetModelVersion, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.ModelVersion, self._stubs.registry.GetModelVersion, request, timeout, metadata
         )
 
     async def list_versions(
@@ -389,10 +390,8 @@ class AsyncRegistry:
         ImmutableField; a stale ``version.etag`` raises StaleEtag.
         """
         request = build.update_version(version, update_mask=update_mask, request_id_=request_id)
-        return types.ModelVersion(
-            await self._transport.call(
-                self._stubs.registry.UpdateModelVersion, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.ModelVersion, self._stubs.registry.UpdateModelVersion, request, timeout, metadata
         )
 
     async def set_tag(
@@ -408,10 +407,8 @@ class AsyncRegistry:
     ) -> types.ModelVersion:
         """Returns the version after setting one tag, leaving its other tags as they are."""
         request = build.set_tag(group_or_name, version, key, value, request_id)
-        return types.ModelVersion(
-            await self._transport.call(
-                self._stubs.registry.UpdateModelVersion, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.ModelVersion, self._stubs.registry.UpdateModelVersion, request, timeout, metadata
         )
 
     async def delete_version(
@@ -457,13 +454,12 @@ class AsyncRegistry:
         request = build.approve(
             group_or_name, version, reason=reason, etag=etag, request_id_=request_id
         )
-        return types.ModelVersion(
-            await self._transport.call(
-                self._stubs.approvals.ApproveModelVersion,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return await self._view(
+            types.ModelVersion,
+            self._stubs.approvals.ApproveModelVersion,
+            request,
+            timeout,
+            metadata,
         )
 
     async def reject(
@@ -485,13 +481,8 @@ class AsyncRegistry:
         request = build.reject(
             group_or_name, version, reason=reason, etag=etag, request_id_=request_id
         )
-        return types.ModelVersion(
-            await self._transport.call(
-                self._stubs.approvals.RejectModelVersion,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return await self._view(
+            types.ModelVersion, self._stubs.approvals.RejectModelVersion, request, timeout, metadata
         )
 
     async def list_approvals(
@@ -520,10 +511,12 @@ class AsyncRegistry:
     ) -> types.ApprovalPolicy:
         """Returns the group's approval policy (the defaults until an admin changes it)."""
         request = build.get_approval_policy(group)
-        return types.ApprovalPolicy(
-            await self._transport.call(
-                self._stubs.approvals.GetApprovalPolicy, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.ApprovalPolicy,
+            self._stubs.approvals.GetApprovalPolicy,
+            request,
+            timeout,
+            metadata,
         )
 
     async def update_approval_policy(
@@ -545,13 +538,12 @@ class AsyncRegistry:
         request = build.update_approval_policy(
             policy, update_mask=update_mask, request_id_=request_id
         )
-        return types.ApprovalPolicy(
-            await self._transport.call(
-                self._stubs.approvals.UpdateApprovalPolicy,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return await self._view(
+            types.ApprovalPolicy,
+            self._stubs.approvals.UpdateApprovalPolicy,
+            request,
+            timeout,
+            metadata,
         )
 
     # Stages and production
@@ -625,13 +617,12 @@ class AsyncRegistry:
             etag=etag,
             request_id_=request_id,
         )
-        return types.TransitionModelVersionStageResponse(
-            await self._transport.call(
-                self._stubs.registry.TransitionModelVersionStage,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return await self._view(
+            types.TransitionModelVersionStageResponse,
+            self._stubs.registry.TransitionModelVersionStage,
+            request,
+            timeout,
+            metadata,
         )
 
     async def promote(
@@ -679,10 +670,12 @@ class AsyncRegistry:
         longer APPROVED.
         """
         request = build.rollback(group, to=to, reason=reason, request_id_=request_id)
-        return types.RollbackProductionResponse(
-            await self._transport.call(
-                self._stubs.registry.RollbackProduction, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.RollbackProductionResponse,
+            self._stubs.registry.RollbackProduction,
+            request,
+            timeout,
+            metadata,
         )
 
     async def production_versions(
@@ -744,10 +737,8 @@ class AsyncRegistry:
         (VersionNotApproved) and only move for callers with a promoter role.
         """
         request = build.set_alias(group, alias, version, etag=etag, request_id_=request_id)
-        return types.Alias(
-            await self._transport.call(
-                self._stubs.registry.SetAlias, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.Alias, self._stubs.registry.SetAlias, request, timeout, metadata
         )
 
     async def get_alias(
@@ -761,10 +752,8 @@ class AsyncRegistry:
         """Returns the alias, ``("fraud", "champion")`` or ``"groups/fraud/aliases/champion"``;
         raises AliasNotFound if there is none."""
         request = build.get_alias(group_or_name, alias)
-        return types.Alias(
-            await self._transport.call(
-                self._stubs.registry.GetAlias, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.Alias, self._stubs.registry.GetAlias, request, timeout, metadata
         )
 
     async def list_aliases(
@@ -811,10 +800,8 @@ class AsyncRegistry:
     ) -> types.ModelVersion:
         """Returns the version the alias points at; raises AliasNotFound if there is none."""
         request = build.version_by_alias(group_or_name, alias)
-        return types.ModelVersion(
-            await self._transport.call(
-                self._stubs.registry.GetModelVersion, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.ModelVersion, self._stubs.registry.GetModelVersion, request, timeout, metadata
         )
 
     # Audit log
@@ -860,13 +847,13 @@ class AsyncRegistry:
     ) -> types.VerifyAuditLogResponse:
         """Returns the result of recomputing the log's hash chain (``.ok``,
         ``.first_broken_seq``, ``.problem``)."""
-        return types.VerifyAuditLogResponse(
-            await self._transport.call(
-                self._stubs.audit.VerifyAuditLog,
-                audit_service_pb2.VerifyAuditLogRequest(),
-                timeout=timeout,
-                metadata=metadata,
-            )
+        request = audit_service_pb2.VerifyAuditLogRequest()
+        return await self._view(
+            types.VerifyAuditLogResponse,
+            self._stubs.audit.VerifyAuditLog,
+            request,
+            timeout,
+            metadata,
         )
 
     # Webhooks
@@ -898,10 +885,8 @@ class AsyncRegistry:
             description=description,
             request_id_=request_id,
         )
-        return types.Webhook(
-            await self._transport.call(
-                self._stubs.webhooks.CreateWebhook, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.Webhook, self._stubs.webhooks.CreateWebhook, request, timeout, metadata
         )
 
     async def get_webhook(
@@ -910,10 +895,8 @@ class AsyncRegistry:
         """Returns the webhook (``"wh-…"`` or ``"webhooks/wh-…"``); raises WebhookNotFound if
         there is none."""
         request = build.get_webhook(webhook)
-        return types.Webhook(
-            await self._transport.call(
-                self._stubs.webhooks.GetWebhook, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.Webhook, self._stubs.webhooks.GetWebhook, request, timeout, metadata
         )
 
     async def list_webhooks(
@@ -952,10 +935,8 @@ class AsyncRegistry:
         sent twice. A stale ``webhook.etag`` raises StaleEtag.
         """
         request = build.update_webhook(webhook, update_mask=update_mask, request_id_=request_id)
-        return types.Webhook(
-            await self._transport.call(
-                self._stubs.webhooks.UpdateWebhook, request, timeout=timeout, metadata=metadata
-            )
+        return await self._view(
+            types.Webhook, self._stubs.webhooks.UpdateWebhook, request, timeout, metadata
         )
 
     async def delete_webhook(
@@ -1013,13 +994,12 @@ class AsyncRegistry:
         Raises WebhookDeliveryNotFound if the webhook never had a delivery of that event.
         """
         request = build.redeliver(delivery, seq)
-        return types.WebhookDelivery(
-            await self._transport.call(
-                self._stubs.webhooks.RedeliverWebhookDelivery,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return await self._view(
+            types.WebhookDelivery,
+            self._stubs.webhooks.RedeliverWebhookDelivery,
+            request,
+            timeout,
+            metadata,
         )
 
     # Artifacts
@@ -1161,13 +1141,12 @@ class AsyncRegistry:
         request = artifact_service_pb2.GetArtifactManifestRequest(
             name=version_name(group_or_name, version), download_urls=download_urls
         )
-        return types.ArtifactManifest(
-            await self._transport.call(
-                self._stubs.artifacts.GetArtifactManifest,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return await self._view(
+            types.ArtifactManifest,
+            self._stubs.artifacts.GetArtifactManifest,
+            request,
+            timeout,
+            metadata,
         )
 
     async def download(

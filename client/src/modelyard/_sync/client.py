@@ -10,9 +10,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import overload
+from typing import TypeVar, overload
 
 import grpc
+from google.protobuf.message import Message
 
 from modelyard import _artifacts as local
 from modelyard import _requests as build
@@ -44,6 +45,10 @@ from modelyard.v1 import (
 )
 
 __all__ = ["Registry"]
+
+RequestT = TypeVar("RequestT", bound=Message)
+ResponseT = TypeVar("ResponseT", bound=Message)
+ViewT = TypeVar("ViewT")
 
 
 class Registry:
@@ -115,6 +120,17 @@ class Registry:
     def __repr__(self) -> str:
         return f"Registry(address={self.address!r})"
 
+    def _view(
+        self,
+        view: Callable[[ResponseT], ViewT],
+        method: grpc.UnaryUnaryMultiCallable[RequestT, ResponseT],
+        request: RequestT,
+        timeout: float | None,
+        metadata: Metadata | None,
+    ) -> ViewT:
+        """Returns the view of a unary call's response (see :mod:`modelyard.types`)."""
+        return view(self._transport.call(method, request, timeout=timeout, metadata=metadata))
+
     def _list(
         self,
         method: grpc.UnaryUnaryMultiCallable[build.ListRequestT, PageT],
@@ -152,10 +168,8 @@ class Registry:
         request = build.create_group(
             group_id, description=description, tags=tags, request_id_=request_id
         )
-        return types.ModelGroup(
-            self._transport.call(
-                self._stubs.registry.CreateModelGroup, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.ModelGroup, self._stubs.registry.CreateModelGroup, request, timeout, metadata
         )
 
     def get_group(
@@ -163,10 +177,8 @@ class Registry:
     ) -> types.ModelGroup:
         """Returns the model group; raises ModelGroupNotFound if there is none."""
         request = build.get_group(group)
-        return types.ModelGroup(
-            self._transport.call(
-                self._stubs.registry.GetModelGroup, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.ModelGroup, self._stubs.registry.GetModelGroup, request, timeout, metadata
         )
 
     def list_groups(
@@ -207,10 +219,8 @@ class Registry:
         ``group.etag`` is set and stale, raises StaleEtag.
         """
         request = build.update_group(group, update_mask=update_mask, request_id_=request_id)
-        return types.ModelGroup(
-            self._transport.call(
-                self._stubs.registry.UpdateModelGroup, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.ModelGroup, self._stubs.registry.UpdateModelGroup, request, timeout, metadata
         )
 
     def delete_group(
@@ -249,10 +259,8 @@ class Registry:
         Raises DuplicateArtifact if the group has a version with the same sha256.
         """
         request = build.create_version(group, version, request_id_=request_id)
-        return types.ModelVersion(
-            self._transport.call(
-                self._stubs.registry.CreateModelVersion, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.ModelVersion, self._stubs.registry.CreateModelVersion, request, timeout, metadata
         )
 
     def register(
@@ -319,13 +327,8 @@ class Registry:
         version.artifact.directory = directory
         request = build.create_version(group, version, request_id_=request_id)
         request.artifact_files.extend(f.proto() for f in files)
-        return types.ModelVersion(
-            self._transport.call(
-                self._stubs.registry.CreateModelVersion,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return self._view(
+            types.ModelVersion, self._stubs.registry.CreateModelVersion, request, timeout, metadata
         )
 
     def get_version(
@@ -339,10 +342,8 @@ class Registry:
         """Returns the version: ``("fraud", 3)``, ``("fraud", "latest")`` or
         ``("groups/fraud/versions/3")``; raises ModelVersionNotFound if there is none."""
         request = build.get_version(group_or_name, version)
-        return types.ModelVersion(
-            self._transport.call(
-                self._stubs.registry.GetModelVersion, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.ModelVersion, self._stubs.registry.GetModelVersion, request, timeout, metadata
         )
 
     def list_versions(
@@ -386,10 +387,8 @@ class Registry:
         ImmutableField; a stale ``version.etag`` raises StaleEtag.
         """
         request = build.update_version(version, update_mask=update_mask, request_id_=request_id)
-        return types.ModelVersion(
-            self._transport.call(
-                self._stubs.registry.UpdateModelVersion, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.ModelVersion, self._stubs.registry.UpdateModelVersion, request, timeout, metadata
         )
 
     def set_tag(
@@ -405,10 +404,8 @@ class Registry:
     ) -> types.ModelVersion:
         """Returns the version after setting one tag, leaving its other tags as they are."""
         request = build.set_tag(group_or_name, version, key, value, request_id)
-        return types.ModelVersion(
-            self._transport.call(
-                self._stubs.registry.UpdateModelVersion, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.ModelVersion, self._stubs.registry.UpdateModelVersion, request, timeout, metadata
         )
 
     def delete_version(
@@ -454,13 +451,12 @@ class Registry:
         request = build.approve(
             group_or_name, version, reason=reason, etag=etag, request_id_=request_id
         )
-        return types.ModelVersion(
-            self._transport.call(
-                self._stubs.approvals.ApproveModelVersion,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return self._view(
+            types.ModelVersion,
+            self._stubs.approvals.ApproveModelVersion,
+            request,
+            timeout,
+            metadata,
         )
 
     def reject(
@@ -482,13 +478,8 @@ class Registry:
         request = build.reject(
             group_or_name, version, reason=reason, etag=etag, request_id_=request_id
         )
-        return types.ModelVersion(
-            self._transport.call(
-                self._stubs.approvals.RejectModelVersion,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return self._view(
+            types.ModelVersion, self._stubs.approvals.RejectModelVersion, request, timeout, metadata
         )
 
     def list_approvals(
@@ -517,10 +508,12 @@ class Registry:
     ) -> types.ApprovalPolicy:
         """Returns the group's approval policy (the defaults until an admin changes it)."""
         request = build.get_approval_policy(group)
-        return types.ApprovalPolicy(
-            self._transport.call(
-                self._stubs.approvals.GetApprovalPolicy, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.ApprovalPolicy,
+            self._stubs.approvals.GetApprovalPolicy,
+            request,
+            timeout,
+            metadata,
         )
 
     def update_approval_policy(
@@ -542,13 +535,12 @@ class Registry:
         request = build.update_approval_policy(
             policy, update_mask=update_mask, request_id_=request_id
         )
-        return types.ApprovalPolicy(
-            self._transport.call(
-                self._stubs.approvals.UpdateApprovalPolicy,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return self._view(
+            types.ApprovalPolicy,
+            self._stubs.approvals.UpdateApprovalPolicy,
+            request,
+            timeout,
+            metadata,
         )
 
     # Stages and production
@@ -622,13 +614,12 @@ class Registry:
             etag=etag,
             request_id_=request_id,
         )
-        return types.TransitionModelVersionStageResponse(
-            self._transport.call(
-                self._stubs.registry.TransitionModelVersionStage,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return self._view(
+            types.TransitionModelVersionStageResponse,
+            self._stubs.registry.TransitionModelVersionStage,
+            request,
+            timeout,
+            metadata,
         )
 
     def promote(
@@ -676,10 +667,12 @@ class Registry:
         longer APPROVED.
         """
         request = build.rollback(group, to=to, reason=reason, request_id_=request_id)
-        return types.RollbackProductionResponse(
-            self._transport.call(
-                self._stubs.registry.RollbackProduction, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.RollbackProductionResponse,
+            self._stubs.registry.RollbackProduction,
+            request,
+            timeout,
+            metadata,
         )
 
     def production_versions(
@@ -741,11 +734,7 @@ class Registry:
         (VersionNotApproved) and only move for callers with a promoter role.
         """
         request = build.set_alias(group, alias, version, etag=etag, request_id_=request_id)
-        return types.Alias(
-            self._transport.call(
-                self._stubs.registry.SetAlias, request, timeout=timeout, metadata=metadata
-            )
-        )
+        return self._view(types.Alias, self._stubs.registry.SetAlias, request, timeout, metadata)
 
     def get_alias(
         self,
@@ -758,11 +747,7 @@ class Registry:
         """Returns the alias, ``("fraud", "champion")`` or ``"groups/fraud/aliases/champion"``;
         raises AliasNotFound if there is none."""
         request = build.get_alias(group_or_name, alias)
-        return types.Alias(
-            self._transport.call(
-                self._stubs.registry.GetAlias, request, timeout=timeout, metadata=metadata
-            )
-        )
+        return self._view(types.Alias, self._stubs.registry.GetAlias, request, timeout, metadata)
 
     def list_aliases(
         self,
@@ -808,10 +793,8 @@ class Registry:
     ) -> types.ModelVersion:
         """Returns the version the alias points at; raises AliasNotFound if there is none."""
         request = build.version_by_alias(group_or_name, alias)
-        return types.ModelVersion(
-            self._transport.call(
-                self._stubs.registry.GetModelVersion, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.ModelVersion, self._stubs.registry.GetModelVersion, request, timeout, metadata
         )
 
     # Audit log
@@ -857,13 +840,13 @@ class Registry:
     ) -> types.VerifyAuditLogResponse:
         """Returns the result of recomputing the log's hash chain (``.ok``,
         ``.first_broken_seq``, ``.problem``)."""
-        return types.VerifyAuditLogResponse(
-            self._transport.call(
-                self._stubs.audit.VerifyAuditLog,
-                audit_service_pb2.VerifyAuditLogRequest(),
-                timeout=timeout,
-                metadata=metadata,
-            )
+        request = audit_service_pb2.VerifyAuditLogRequest()
+        return self._view(
+            types.VerifyAuditLogResponse,
+            self._stubs.audit.VerifyAuditLog,
+            request,
+            timeout,
+            metadata,
         )
 
     # Webhooks
@@ -895,10 +878,8 @@ class Registry:
             description=description,
             request_id_=request_id,
         )
-        return types.Webhook(
-            self._transport.call(
-                self._stubs.webhooks.CreateWebhook, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.Webhook, self._stubs.webhooks.CreateWebhook, request, timeout, metadata
         )
 
     def get_webhook(
@@ -907,10 +888,8 @@ class Registry:
         """Returns the webhook (``"wh-…"`` or ``"webhooks/wh-…"``); raises WebhookNotFound if
         there is none."""
         request = build.get_webhook(webhook)
-        return types.Webhook(
-            self._transport.call(
-                self._stubs.webhooks.GetWebhook, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.Webhook, self._stubs.webhooks.GetWebhook, request, timeout, metadata
         )
 
     def list_webhooks(
@@ -949,10 +928,8 @@ class Registry:
         sent twice. A stale ``webhook.etag`` raises StaleEtag.
         """
         request = build.update_webhook(webhook, update_mask=update_mask, request_id_=request_id)
-        return types.Webhook(
-            self._transport.call(
-                self._stubs.webhooks.UpdateWebhook, request, timeout=timeout, metadata=metadata
-            )
+        return self._view(
+            types.Webhook, self._stubs.webhooks.UpdateWebhook, request, timeout, metadata
         )
 
     def delete_webhook(
@@ -1010,13 +987,12 @@ class Registry:
         Raises WebhookDeliveryNotFound if the webhook never had a delivery of that event.
         """
         request = build.redeliver(delivery, seq)
-        return types.WebhookDelivery(
-            self._transport.call(
-                self._stubs.webhooks.RedeliverWebhookDelivery,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return self._view(
+            types.WebhookDelivery,
+            self._stubs.webhooks.RedeliverWebhookDelivery,
+            request,
+            timeout,
+            metadata,
         )
 
     # Artifacts
@@ -1158,13 +1134,12 @@ class Registry:
         request = artifact_service_pb2.GetArtifactManifestRequest(
             name=version_name(group_or_name, version), download_urls=download_urls
         )
-        return types.ArtifactManifest(
-            self._transport.call(
-                self._stubs.artifacts.GetArtifactManifest,
-                request,
-                timeout=timeout,
-                metadata=metadata,
-            )
+        return self._view(
+            types.ArtifactManifest,
+            self._stubs.artifacts.GetArtifactManifest,
+            request,
+            timeout,
+            metadata,
         )
 
     def download(
