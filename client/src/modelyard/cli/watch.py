@@ -122,8 +122,10 @@ def _open(run: Invocation, start_after: int | None) -> Watch:
                 timeout=attempt,
             )
         except ModelyardError as error:
-            if error.code not in RESUMABLE_CODES or time.monotonic() >= deadline:
+            if error.code not in RESUMABLE_CODES:
                 raise
+            # Said even when the first attempt used up --timeout (a slow machine): the
+            # error that follows then reads as the end of that wait.
             if not told and run.connection is not None:
                 run.output.note(
                     f"watch: waiting for the registry at {run.connection.address} to answer "
@@ -131,6 +133,8 @@ def _open(run: Invocation, start_after: int | None) -> Watch:
                     error.reason,
                 )
                 told = True
+            if time.monotonic() >= deadline:
+                raise
 
 
 def watch_events(run: Invocation) -> None:
