@@ -43,7 +43,13 @@ from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.registry import Registry
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
-from modelyard_server.preflight import cannot_listen, make_data_dir, open_database
+from modelyard_server.keyring import Keyring
+from modelyard_server.preflight import (
+    cannot_listen,
+    make_data_dir,
+    open_database,
+    open_keyring,
+)
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines
 from modelyard_server.store.tokens import count_tokens, create_token, principal_of
@@ -88,6 +94,7 @@ class Running:
     listener: LogListener | None
     deliveries: DeliveryWorker
     registry: Registry
+    keyring: Keyring
     collector: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float) -> None:
@@ -140,6 +147,7 @@ def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
 async def prepare(settings: Settings) -> None:
     """Migrates the database and writes the first admin token, before any worker starts."""
     make_data_dir(settings)
+    open_keyring(settings)
     engines = await open_database(settings, create=True, pool_size=1)
     try:
         await ensure_admin_token(engines, settings)
@@ -151,6 +159,7 @@ async def start(settings: Settings) -> Running:
     """Returns a started server; migrations are applied before it reports SERVING. Raises
     SetupError for what the operator must fix: the data directory, the database, the address."""
     make_data_dir(settings)
+    keyring = open_keyring(settings)
     engines = await open_database(settings, create=True)
     await ensure_admin_token(engines, settings)
     store = SqlStore(engines)
@@ -214,7 +223,16 @@ async def start(settings: Settings) -> Running:
     for service in ("", *SERVICES):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     return Running(
-        server, health_servicer, engines, port, hub, listener, deliveries, registry, collector
+        server,
+        health_servicer,
+        engines,
+        port,
+        hub,
+        listener,
+        deliveries,
+        registry,
+        keyring,
+        collector,
     )
 
 

@@ -55,10 +55,18 @@ class Settings:
     # collection runs this often (0: never; `modelyard-server gc` runs one).
     blob_grace_seconds: float = 86400.0
     gc_interval_seconds: float = 3600.0
+    # The server's secret, outside the database ("": server.key in the data directory,
+    # created on the first start). See keyring.py.
+    key_file: str = ""
 
     @property
     def token_file(self) -> Path:
         return self.data_dir / "admin.token"
+
+    @property
+    def key_path(self) -> Path:
+        """The key file: the one given, or server.key in the data directory."""
+        return Path(self.key_file) if self.key_file else self.data_dir / "server.key"
 
     @property
     def database_in_data_dir(self) -> bool:
@@ -200,6 +208,12 @@ OPTIONS: tuple[Option, ...] = (
         metavar="URL",
     ),
     Option("data_dir", "MODELYARD_DATA_DIR", "the data directory", kind="path"),
+    Option(
+        "key_file",
+        "MODELYARD_KEY_FILE",
+        "the server's secret key, outside the database; replicas share it",
+        metavar="FILE",
+    ),
     Option(
         "database_url",
         "MODELYARD_DATABASE_URL",

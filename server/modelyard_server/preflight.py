@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from modelyard_server.config import Settings, redacted
+from modelyard_server.keyring import KeyFileError, Keyring, load_keyring
 from modelyard_server.store.engine import (
     Engines,
     known_revisions,
@@ -116,6 +117,15 @@ def make_directory(path: Path, what: str, flag: str) -> None:
 def make_data_dir(settings: Settings) -> None:
     """Creates the data directory (the admin token's, and SQLite's by default) if need be."""
     make_directory(settings.data_dir, "the data directory", DATA_DIR_FLAG)
+
+
+def open_keyring(settings: Settings) -> Keyring:
+    """Returns the server's keys, creating the default key file on the first start; a key
+    file that was named but is missing is an error, never replaced by a new key."""
+    try:
+        return load_keyring(settings.key_path, create=not settings.key_file)
+    except KeyFileError as error:
+        raise SetupError(str(error)) from None
 
 
 # The database
