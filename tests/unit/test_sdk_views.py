@@ -296,3 +296,10 @@ def test_changing_the_dict_read_from_a_struct_does_not_change_the_view() -> None
     assert after is not None
     after["name"] = "groups/other"
     assert event.after == {"name": "groups/fraud"}
+
+
+def test_an_optional_number_reads_as_none_when_unset_and_as_itself_when_zero() -> None:
+    unbounded = modelyard.ColumnSpec(name="age", type=ColumnType.INTEGER)
+    assert (unbounded.min, unbounded.max) == (None, None)
+    bounded = modelyard.ColumnSpec(name="age", type=ColumnType.INTEGER, min=0.0, max=130.0)
+    assert (bounded.min, bounded.max) == (0.0, 130.0)

@@ -843,14 +843,14 @@ class ColumnSpec(_views.View[resources_pb2.ColumnSpec]):
         return self._pb.nullable
 
     @property
-    def min(self) -> float:
+    def min(self) -> float | None:
         """Smallest expected value, for numeric columns."""
-        return self._pb.min
+        return _views.optional(self._pb, "min")
 
     @property
-    def max(self) -> float:
+    def max(self) -> float | None:
         """Largest expected value, for numeric columns; >= min."""
-        return self._pb.max
+        return _views.optional(self._pb, "max")
 
     @property
     def shape(self) -> Sequence[int]:
