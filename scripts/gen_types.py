@@ -205,7 +205,7 @@ def field_source(field: FieldDescriptor, views: set[str]) -> tuple[str, str]:
     if repeated:
         return f"Sequence[{scalar}]", f"_views.ReadOnlyList(self._pb.{name})"
     if field.has_presence:  # proto3 `optional`: unset reads as None, not as 0
-        return f"{scalar} | None", f'_views.optional(self._pb, "{name}")'
+        return f"{scalar} | None", f'self._pb.{name} if self._pb.HasField("{name}") else None'
     return scalar, f"self._pb.{name}"
 
 

@@ -237,11 +237,6 @@ def _unwrap(field: str, value: Any) -> Any:
     return value
 
 
-def optional(message: Message, field: str) -> Any:
-    """Returns a proto3 ``optional`` scalar field, or None when it is unset."""
-    return getattr(message, field) if message.HasField(field) else None
-
-
 def timestamp(message: Message, field: str) -> datetime | None:
     """Returns a Timestamp field as an aware UTC datetime, or None when it is unset."""
     if not message.HasField(field):

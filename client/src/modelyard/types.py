@@ -845,12 +845,12 @@ class ColumnSpec(_views.View[resources_pb2.ColumnSpec]):
     @property
     def min(self) -> float | None:
         """Smallest expected value, for numeric columns."""
-        return _views.optional(self._pb, "min")
+        return self._pb.min if self._pb.HasField("min") else None
 
     @property
     def max(self) -> float | None:
         """Largest expected value, for numeric columns; >= min."""
-        return _views.optional(self._pb, "max")
+        return self._pb.max if self._pb.HasField("max") else None
 
     @property
     def shape(self) -> Sequence[int]:
