@@ -21,6 +21,7 @@ __all__ = [
     "split_alias_name",
     "split_version_name",
     "version_name",
+    "version_or_alias_name",
     "webhook_name",
 ]
 
@@ -76,6 +77,21 @@ def split_version_name(name: str) -> tuple[str, str]:
     if not sep or not head.startswith(GROUP_PREFIX):
         raise ValueError(f"{name!r} is not a version name like 'groups/fraud/versions/3'")
     return head[len(GROUP_PREFIX) :], version
+
+
+def version_or_alias_name(group_or_name: str, ref: int | str | None = None) -> str:
+    """Returns the name of what ``ref`` picks in the group: a version for a number or
+    ``"latest"``, otherwise the alias of that name (``("fraud", "champion")``); with ``ref``
+    left out, ``group_or_name`` must already name a version or an alias."""
+    if ref is None:
+        if _VERSIONS not in group_or_name and _ALIASES not in group_or_name:
+            raise ValueError(
+                f"which version of {group_or_name!r}? give a number, 'latest' or an alias"
+            )
+        return group_name(group_or_name)
+    if isinstance(ref, int) or ref == "latest" or ref.isdecimal():
+        return version_name(group_or_name, ref)
+    return alias_name(group_or_name, ref)
 
 
 def alias_name(group_or_name: str, alias: str | None = None) -> str:

@@ -11,14 +11,14 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import grpc.aio
 from google.protobuf.message import Message
 
 from modelyard import _artifacts as local
 from modelyard import _requests as build
-from modelyard import types
+from modelyard import contracts, types
 from modelyard._artifacts import Progress
 from modelyard._async.pagers import (
     AsyncAliasesPager,
@@ -36,8 +36,9 @@ from modelyard._async.transport import AsyncStubs, AsyncTransport
 from modelyard._async.watch import AsyncWatch
 from modelyard._concurrency import gathered, offload, pending
 from modelyard._watch_cursor import watch_request
+from modelyard.contracts import Violation
 from modelyard.errors import DigestMismatch, from_rpc_error, unreachable
-from modelyard.names import group_name, version_name
+from modelyard.names import group_name, version_name, version_or_alias_name
 from modelyard.transport import DEFAULT_TIMEOUT, Metadata, RetryPolicy, call_metadata
 from modelyard.v1 import (
     artifact_service_pb2,
@@ -348,6 +349,37 @@ class AsyncRegistry:
         return await self._view(
             types.ModelVersion, self._stubs.registry.GetModelVersion, request, timeout, metadata
         )
+
+    async def validate(
+        self,
+        group_or_name: str,
+        version: int | str | None,
+        data: Any,
+        *,
+        side: Literal["inputs", "outputs"] = "inputs",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> list[Violation]:
+        """Returns every way ``data`` breaks the input schema (or the output schema, with
+        ``side="outputs"``) of the version a number, ``"latest"`` or an alias picks
+        (``("fraud", "champion")``); [] when it conforms.
+
+        ``data`` is a list of dicts, a pandas DataFrame or a pyarrow Table: see
+        :func:`modelyard.contracts.validate`. Raises ValueError when the version has no
+        schema on that side.
+        """
+        name = version_or_alias_name(group_or_name, version)
+        request = build.get_version(name, None)
+        found = await self._view(
+            types.ModelVersion, self._stubs.registry.GetModelVersion, request, timeout, metadata
+        )
+        columns = found.schema.inputs if side == "inputs" else found.schema.outputs
+        if not columns:
+            raise ValueError(
+                f"{found.name} has no {side} schema to check data against; "
+                "register versions with schema= to use validate"
+            )
+        return await offload(contracts.validate, columns, data)
 
     async def list_versions(
         self,

@@ -10,14 +10,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 import grpc
 from google.protobuf.message import Message
 
 from modelyard import _artifacts as local
 from modelyard import _requests as build
-from modelyard import types
+from modelyard import contracts, types
 from modelyard._artifacts import Progress
 from modelyard._concurrency import call, established, threaded
 from modelyard._sync.pagers import (
@@ -35,8 +35,9 @@ from modelyard._sync.pagers import (
 from modelyard._sync.transport import Stubs, Transport
 from modelyard._sync.watch import Watch
 from modelyard._watch_cursor import watch_request
+from modelyard.contracts import Violation
 from modelyard.errors import DigestMismatch, from_rpc_error, unreachable
-from modelyard.names import group_name, version_name
+from modelyard.names import group_name, version_name, version_or_alias_name
 from modelyard.transport import DEFAULT_TIMEOUT, Metadata, RetryPolicy, call_metadata
 from modelyard.v1 import (
     artifact_service_pb2,
@@ -345,6 +346,37 @@ class Registry:
         return self._view(
             types.ModelVersion, self._stubs.registry.GetModelVersion, request, timeout, metadata
         )
+
+    def validate(
+        self,
+        group_or_name: str,
+        version: int | str | None,
+        data: Any,
+        *,
+        side: Literal["inputs", "outputs"] = "inputs",
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> list[Violation]:
+        """Returns every way ``data`` breaks the input schema (or the output schema, with
+        ``side="outputs"``) of the version a number, ``"latest"`` or an alias picks
+        (``("fraud", "champion")``); [] when it conforms.
+
+        ``data`` is a list of dicts, a pandas DataFrame or a pyarrow Table: see
+        :func:`modelyard.contracts.validate`. Raises ValueError when the version has no
+        schema on that side.
+        """
+        name = version_or_alias_name(group_or_name, version)
+        request = build.get_version(name, None)
+        found = self._view(
+            types.ModelVersion, self._stubs.registry.GetModelVersion, request, timeout, metadata
+        )
+        columns = found.schema.inputs if side == "inputs" else found.schema.outputs
+        if not columns:
+            raise ValueError(
+                f"{found.name} has no {side} schema to check data against; "
+                "register versions with schema= to use validate"
+            )
+        return call(contracts.validate, columns, data)
 
     def list_versions(
         self,

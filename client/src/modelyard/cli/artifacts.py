@@ -6,22 +6,9 @@ from pathlib import Path
 
 from modelyard.cli.options import Commands, Invocation, add_command
 from modelyard.cli.progress import TransferProgress, human_bytes
-from modelyard.names import alias_name, version_name
+from modelyard.names import version_or_alias_name
 
 __all__ = ["add_commands"]
-
-
-def download_target(group: str, ref: str | None) -> str:
-    """Returns the version ``GROUP VERSION|ALIAS`` names (or a full name alone)."""
-    if ref is None:
-        if "/versions/" not in group and "/aliases/" not in group:
-            raise ValueError(
-                f"which version of {group!r}? give a number, 'latest' or an alias after it"
-            )
-        return version_name(group)
-    if ref == "latest" or ref.isdigit():
-        return version_name(group, ref)
-    return alias_name(group, ref)
 
 
 def download(run: Invocation) -> None:
@@ -29,7 +16,7 @@ def download(run: Invocation) -> None:
     *refs, dest = args.target
     if len(refs) > 1:
         raise ValueError("give GROUP VERSION|ALIAS DEST, or a version's name and DEST")
-    name = download_target(args.group, refs[0] if refs else None)
+    name = version_or_alias_name(args.group, refs[0] if refs else None)
     progress = TransferProgress(f"downloading {name}")
     try:
         path = run.registry.download(name, dest=Path(dest), direct=args.direct, progress=progress)

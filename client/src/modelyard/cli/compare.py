@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from modelyard.cli.options import Commands, Invocation, add_command
 from modelyard.cli.output import enum_label, proto
-from modelyard.names import alias_name, split_version_name, version_name
+from modelyard.names import split_version_name, version_or_alias_name
 from modelyard.v1.resources_pb2 import ApprovalStatus, ModelVersion, Stage
 
 __all__ = ["LOWER_IS_BETTER_WORDS", "MetricRow", "add_compare", "best_of", "lower_is_better"]
@@ -106,13 +106,6 @@ def _approval(version: ModelVersion) -> str:
     return enum_label(ApprovalStatus.Name(version.approval_status), "APPROVAL_STATUS_")
 
 
-def _named(group: str, version: str) -> str:
-    """Returns the name of ``version`` of ``group``: a number, ``latest`` or an alias."""
-    if version.isdigit() or version == "latest":
-        return version_name(group, version)
-    return alias_name(group, version)
-
-
 def _document(versions: Sequence[ModelVersion], metrics: Sequence[MetricRow]) -> object:
     names = [v.name for v in versions]
     return {
@@ -138,7 +131,9 @@ def compare_versions(run: Invocation) -> None:
         raise ValueError(
             f"compare needs two versions or more, e.g. {args.group} 3 4 (or latest, champion)"
         )
-    versions = [proto(run.registry.get_version(_named(args.group, v))) for v in args.versions]
+    versions = [
+        proto(run.registry.get_version(version_or_alias_name(args.group, v))) for v in args.versions
+    ]
     metrics = _metric_rows(versions, args)
     if run.output.as_json:
         run.output.json(_document(versions, metrics))
