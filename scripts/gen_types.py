@@ -60,6 +60,7 @@ ROOTS: list[type[Message]] = [
     audit_service_pb2.VerifyAuditLogResponse,
     registry_service_pb2.TransitionModelVersionStageResponse,
     registry_service_pb2.RollbackProductionResponse,
+    registry_service_pb2.CompareSchemasResponse,
     artifact_service_pb2.ArtifactManifest,
 ]
 SCALARS = {

@@ -222,6 +222,10 @@ def get_version(
     return registry_service_pb2.GetModelVersionRequest(name=version_name(group_or_name, version))
 
 
+def compare_schemas(base: str, candidate: str) -> registry_service_pb2.CompareSchemasRequest:
+    return registry_service_pb2.CompareSchemasRequest(base=base, candidate=candidate)
+
+
 def list_versions(
     group: str, *, filter: str, order_by: str, page_size: int
 ) -> registry_service_pb2.ListModelVersionsRequest:

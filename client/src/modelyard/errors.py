@@ -67,6 +67,7 @@ __all__ = [
     "ReferencedVersionNotFound",
     "RequestIdReused",
     "ResourceExhausted",
+    "SchemaIncompatible",
     "SelfApprovalForbidden",
     "ServerShuttingDown",
     "StaleEtag",
@@ -349,6 +350,11 @@ class VersionReferenced(FailedPrecondition):
     """The version is used by another (depends_on or parent_versions)."""
 
 
+class SchemaIncompatible(FailedPrecondition):
+    """The group's schema_compatibility policy refuses the promotion: the version's schema
+    breaks callers of a production version (``.metadata["columns"]`` names the columns)."""
+
+
 class ProductionLimitReached(FailedPrecondition):
     """The group's policy allows no more versions in production at once."""
 
@@ -457,6 +463,7 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "VERSION_NOT_APPROVED": VersionNotApproved,
     "NO_ROLLBACK_TARGET": NoRollbackTarget,
     "VERSION_REFERENCED": VersionReferenced,
+    "SCHEMA_INCOMPATIBLE": SchemaIncompatible,
     "PRODUCTION_LIMIT_REACHED": ProductionLimitReached,
     "SUBSCRIBER_TOO_SLOW": SubscriberTooSlow,
     "CURSOR_AHEAD_OF_LOG": CursorAheadOfLog,

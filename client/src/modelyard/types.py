@@ -32,6 +32,7 @@ __all__ = [
     "AuditEvent",
     "ColumnSpec",
     "ColumnType",
+    "CompareSchemasResponse",
     "Decision",
     "DeliveryState",
     "ErrorReason",
@@ -43,6 +44,10 @@ __all__ = [
     "ModelVersion",
     "RelatedChange",
     "RollbackProductionResponse",
+    "SchemaChange",
+    "SchemaChangeKind",
+    "SchemaCompatibility",
+    "SchemaSide",
     "Stage",
     "TransitionModelVersionStageResponse",
     "VerifyAuditLogResponse",
@@ -195,6 +200,97 @@ class ColumnType(_views.Enum):
         COLUMN_TYPE_BINARY = 7
         COLUMN_TYPE_DATETIME = 8
         COLUMN_TYPE_TENSOR = 9
+
+
+class SchemaCompatibility(_views.Enum):
+    """How the schema of a version promoted to PRODUCTION must relate to the schemas of
+    the production versions it joins or replaces
+    (ApprovalPolicy.schema_compatibility). Modelled on Confluent Schema Registry's
+    compatibility types, for a model's callers: those who send it inputs and those who
+    read its outputs.
+    """
+
+    UNSPECIFIED = 0
+    """Same as NONE."""
+    NONE = 1
+    """Schemas are not compared."""
+    BACKWARD = 2
+    """The new version's inputs accept every request the production version's inputs
+    accept: no required input added, no type narrowed, no input made non-nullable, no
+    range or tensor shape narrowed. Inputs it no longer reads are fine (callers' extra
+    columns are ignored).
+    """
+    FULL = 3
+    """BACKWARD, and whoever reads the production version's outputs can read the new
+    version's: no output removed, no type widened, no output made nullable, no range
+    or shape widened.
+    """
+    if TYPE_CHECKING:
+        SCHEMA_COMPATIBILITY_UNSPECIFIED: ClassVar[Literal[SchemaCompatibility.UNSPECIFIED]]
+        SCHEMA_COMPATIBILITY_NONE: ClassVar[Literal[SchemaCompatibility.NONE]]
+        SCHEMA_COMPATIBILITY_BACKWARD: ClassVar[Literal[SchemaCompatibility.BACKWARD]]
+        SCHEMA_COMPATIBILITY_FULL: ClassVar[Literal[SchemaCompatibility.FULL]]
+    else:
+        SCHEMA_COMPATIBILITY_UNSPECIFIED = 0
+        SCHEMA_COMPATIBILITY_NONE = 1
+        SCHEMA_COMPATIBILITY_BACKWARD = 2
+        SCHEMA_COMPATIBILITY_FULL = 3
+
+
+class SchemaSide(_views.Enum):
+    """Which side of a model's schema a change is on."""
+
+    UNSPECIFIED = 0
+    """Not used."""
+    INPUTS = 1
+    """The columns the model reads."""
+    OUTPUTS = 2
+    """The columns the model writes."""
+    if TYPE_CHECKING:
+        SCHEMA_SIDE_UNSPECIFIED: ClassVar[Literal[SchemaSide.UNSPECIFIED]]
+        SCHEMA_SIDE_INPUTS: ClassVar[Literal[SchemaSide.INPUTS]]
+        SCHEMA_SIDE_OUTPUTS: ClassVar[Literal[SchemaSide.OUTPUTS]]
+    else:
+        SCHEMA_SIDE_UNSPECIFIED = 0
+        SCHEMA_SIDE_INPUTS = 1
+        SCHEMA_SIDE_OUTPUTS = 2
+
+
+class SchemaChangeKind(_views.Enum):
+    """What changed about one column between two schemas."""
+
+    UNSPECIFIED = 0
+    """Not used."""
+    COLUMN_ADDED = 1
+    """The candidate has a column the base does not."""
+    COLUMN_REMOVED = 2
+    """The base has a column the candidate does not."""
+    TYPE_CHANGED = 3
+    """The column's type differs."""
+    NULLABILITY_CHANGED = 4
+    """The column became nullable, or stopped being nullable."""
+    RANGE_CHANGED = 5
+    """The column's min or max differs."""
+    SHAPE_CHANGED = 6
+    """The tensor column's shape differs."""
+    if TYPE_CHECKING:
+        SCHEMA_CHANGE_KIND_UNSPECIFIED: ClassVar[Literal[SchemaChangeKind.UNSPECIFIED]]
+        SCHEMA_CHANGE_KIND_COLUMN_ADDED: ClassVar[Literal[SchemaChangeKind.COLUMN_ADDED]]
+        SCHEMA_CHANGE_KIND_COLUMN_REMOVED: ClassVar[Literal[SchemaChangeKind.COLUMN_REMOVED]]
+        SCHEMA_CHANGE_KIND_TYPE_CHANGED: ClassVar[Literal[SchemaChangeKind.TYPE_CHANGED]]
+        SCHEMA_CHANGE_KIND_NULLABILITY_CHANGED: ClassVar[
+            Literal[SchemaChangeKind.NULLABILITY_CHANGED]
+        ]
+        SCHEMA_CHANGE_KIND_RANGE_CHANGED: ClassVar[Literal[SchemaChangeKind.RANGE_CHANGED]]
+        SCHEMA_CHANGE_KIND_SHAPE_CHANGED: ClassVar[Literal[SchemaChangeKind.SHAPE_CHANGED]]
+    else:
+        SCHEMA_CHANGE_KIND_UNSPECIFIED = 0
+        SCHEMA_CHANGE_KIND_COLUMN_ADDED = 1
+        SCHEMA_CHANGE_KIND_COLUMN_REMOVED = 2
+        SCHEMA_CHANGE_KIND_TYPE_CHANGED = 3
+        SCHEMA_CHANGE_KIND_NULLABILITY_CHANGED = 4
+        SCHEMA_CHANGE_KIND_RANGE_CHANGED = 5
+        SCHEMA_CHANGE_KIND_SHAPE_CHANGED = 6
 
 
 class Decision(_views.Enum):
@@ -410,6 +506,11 @@ class ErrorReason(_views.Enum):
     hold; ErrorInfo metadata `missing` lists their digests. Upload them, then
     register.
     """
+    SCHEMA_INCOMPATIBLE = 150
+    """FAILED_PRECONDITION: the group's schema_compatibility policy refuses the
+    promotion: the version's schema breaks callers of a production version. ErrorInfo
+    metadata `production` names that version and `columns` the breaking columns.
+    """
     SUBSCRIBER_TOO_SLOW = 60
     """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
     CURSOR_AHEAD_OF_LOG = 61
@@ -592,6 +693,15 @@ class ApprovalPolicy(_views.View[resources_pb2.ApprovalPolicy]):
         concurrent changes (ABORTED, STALE_ETAG).
         """
         return self._pb.etag
+
+    @property
+    def schema_compatibility(self) -> SchemaCompatibility:
+        """How a version's schema must relate to the production versions' for it to be
+        promoted to PRODUCTION; FAILED_PRECONDITION (SCHEMA_INCOMPATIBLE) naming each
+        breaking column otherwise. Default NONE. Rollbacks are not checked: they
+        restore a version that served.
+        """
+        return SchemaCompatibility(self._pb.schema_compatibility)
 
 
 class Artifact(_views.View[resources_pb2.Artifact]):
@@ -858,6 +968,42 @@ class ColumnSpec(_views.View[resources_pb2.ColumnSpec]):
         return _views.ReadOnlyList(self._pb.shape)
 
 
+class CompareSchemasResponse(_views.View[registry_service_pb2.CompareSchemasResponse]):
+    """Response for RegistryService.CompareSchemas."""
+
+    __slots__ = ()
+    _message = registry_service_pb2.CompareSchemasResponse
+
+    @property
+    def base(self) -> str:
+        """The base version's resource name (an alias resolved)."""
+        return self._pb.base
+
+    @property
+    def candidate(self) -> str:
+        """The candidate's resource name (an alias resolved)."""
+        return self._pb.candidate
+
+    @property
+    def changes(self) -> tuple[SchemaChange, ...]:
+        """Every difference, inputs first, each side in the base's column order, then
+        columns the candidate added.
+        """
+        return tuple(SchemaChange(m) for m in self._pb.changes)
+
+    @property
+    def backward_compatible(self) -> bool:
+        """Whether no change breaks the inputs: what SCHEMA_COMPATIBILITY_BACKWARD
+        requires.
+        """
+        return self._pb.backward_compatible
+
+    @property
+    def full_compatible(self) -> bool:
+        """Whether no change breaks either side: what SCHEMA_COMPATIBILITY_FULL requires."""
+        return self._pb.full_compatible
+
+
 class FairnessEvaluation(_views.View[resources_pb2.FairnessEvaluation]):
     """One fairness measurement on a slice of the evaluation data."""
 
@@ -970,8 +1116,9 @@ class ModelCard(_views.View[resources_pb2.ModelCard]):
 
 
 class ModelGroup(_views.View[resources_pb2.ModelGroup]):
-    """A model group: the named container of the numbered versions of one model
-    (SageMaker: model package group; MLflow: registered model).
+    """A model group: the named container// A model group: the named container of the
+    numbered versions of one model (SageMaker: model package group; MLflow: registered
+    model).
     """
 
     __slots__ = ()
@@ -1224,6 +1371,51 @@ class RollbackProductionResponse(_views.View[registry_service_pb2.RollbackProduc
     def archived_versions(self) -> tuple[ModelVersion, ...]:
         """The versions that were in production and are now archived."""
         return tuple(ModelVersion(m) for m in self._pb.archived_versions)
+
+
+class SchemaChange(_views.View[resources_pb2.SchemaChange]):
+    """One difference between the schemas of two versions, and whether it breaks callers."""
+
+    __slots__ = ()
+    _message = resources_pb2.SchemaChange
+
+    @property
+    def side(self) -> SchemaSide:
+        """The side of the schema."""
+        return SchemaSide(self._pb.side)
+
+    @property
+    def column(self) -> str:
+        """The column's name."""
+        return self._pb.column
+
+    @property
+    def kind(self) -> SchemaChangeKind:
+        """What changed."""
+        return SchemaChangeKind(self._pb.kind)
+
+    @property
+    def before(self) -> ColumnSpec:
+        """The column in the base version's schema; unset when added."""
+        return ColumnSpec(self._pb.before)
+
+    @property
+    def after(self) -> ColumnSpec:
+        """The column in the candidate's schema; unset when removed."""
+        return ColumnSpec(self._pb.after)
+
+    @property
+    def breaking(self) -> bool:
+        """Whether it breaks callers: on the inputs, a request the base accepts that the
+        candidate rejects (BACKWARD); on the outputs, a value the candidate may write
+        that a reader of the base's outputs does not expect (FULL).
+        """
+        return self._pb.breaking
+
+    @property
+    def description(self) -> str:
+        """The change in words, e.g. `input 'age' changed type from INTEGER to STRING`."""
+        return self._pb.description
 
 
 class TransitionModelVersionStageResponse(

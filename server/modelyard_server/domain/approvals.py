@@ -35,6 +35,7 @@ FIELDS = FieldRules(
             "promoter_roles",
             "max_production_versions",
             "protected_aliases",
+            "schema_compatibility",
         }
     ),
     output_only=frozenset({"name", "update_time", "etag"}),
@@ -65,6 +66,13 @@ def check_policy(policy: pb.ApprovalPolicy) -> None:
             )
             for role in roles
             if role not in ROLES
+        )
+    if policy.schema_compatibility not in pb.SchemaCompatibility.values():
+        violations.append(
+            FieldViolation(
+                "approval_policy.schema_compatibility",
+                f"{policy.schema_compatibility} is not one of NONE, BACKWARD, FULL",
+            )
         )
     violations.extend(
         FieldViolation("approval_policy.protected_aliases", f"'{alias}' is not an alias id")

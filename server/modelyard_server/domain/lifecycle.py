@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 
-from modelyard_server.domain import lookup, names, stages, validation
+from modelyard_server.domain import contracts, lookup, names, stages, validation
 from modelyard_server.domain.changes import Change, Changes, Committed, Mutation
 from modelyard_server.domain.errors import FailedPrecondition, FieldViolation, invalid_fields
 from modelyard_server.domain.principal import Permission
@@ -75,6 +75,7 @@ class Lifecycle:
             if stage == pb.STAGE_PRODUCTION:
                 stages.require_approved(before, "promoted to PRODUCTION")
                 current = await unit.versions.in_stage(ref.group, pb.STAGE_PRODUCTION)
+                contracts.check_promotion(policy.schema_compatibility, before, current)
                 if not keep_production:
                     related = await retire(unit, ref.group, current, now)
                 elif len(current) + 1 > policy.max_production_versions:

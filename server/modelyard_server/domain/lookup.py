@@ -116,9 +116,16 @@ def default_policy(group_id: str) -> pb.ApprovalPolicy:
         approver_roles=["approver", "admin"],
         promoter_roles=["deployer", "admin"],
         max_production_versions=1,
+        schema_compatibility=pb.SCHEMA_COMPATIBILITY_NONE,
     )
 
 
 async def policy(unit: UnitOfWork, group_id: str) -> pb.ApprovalPolicy:
     """Returns the group's policy: the stored one, or the default."""
-    return await unit.policies.get(group_id) or default_policy(group_id)
+    stored = await unit.policies.get(group_id)
+    if stored is None:
+        return default_policy(group_id)
+    if stored.schema_compatibility == pb.SCHEMA_COMPATIBILITY_UNSPECIFIED:
+        # stored before the field existed, or left unset by the caller: the default
+        stored.schema_compatibility = pb.SCHEMA_COMPATIBILITY_NONE
+    return stored

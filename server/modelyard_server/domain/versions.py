@@ -8,7 +8,7 @@ from modelyard.v1 import artifact_service_pb2 as arts
 from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 
-from modelyard_server.domain import lookup, names, validation
+from modelyard_server.domain import contracts, lookup, names, validation
 from modelyard_server.domain.artifacts import attach_files
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
@@ -75,6 +75,20 @@ class Versions:
         principal.authorize(Permission.READ, ref.group)
         async with self.store.reader(principal.tenant) as unit:
             return await lookup.readable_version(unit, ref)
+
+    async def compare_schemas(
+        self, principal: Principal, base: str, candidate: str
+    ) -> tuple[pb.ModelVersion, pb.ModelVersion, list[pb.SchemaChange]]:
+        """Returns both versions (aliases resolved) and what differs between their schemas."""
+        refs = [
+            names.parse_readable_version(base, "base"),
+            names.parse_readable_version(candidate, "candidate"),
+        ]
+        for ref in refs:
+            principal.authorize(Permission.READ, ref.group)
+        async with self.store.reader(principal.tenant) as unit:
+            old, new = [await lookup.readable_version(unit, ref) for ref in refs]
+        return old, new, contracts.compare(old.schema, new.schema)
 
     async def page(
         self,

@@ -561,8 +561,8 @@ class Registry:
 
         ``policy.name`` says which group's (``groups/fraud/approvalPolicy``, or the group);
         paths are ``required_approvals``, ``allow_self_approval``, ``approver_roles``,
-        ``promoter_roles``, ``max_production_versions`` and ``protected_aliases``. Admins
-        only; a stale ``policy.etag`` raises StaleEtag.
+        ``promoter_roles``, ``max_production_versions``, ``protected_aliases`` and
+        ``schema_compatibility``. Admins only; a stale ``policy.etag`` raises StaleEtag.
         """
         request = build.update_approval_policy(
             policy, update_mask=update_mask, request_id_=request_id
@@ -702,6 +702,41 @@ class Registry:
         return self._view(
             types.RollbackProductionResponse,
             self._stubs.registry.RollbackProduction,
+            request,
+            timeout,
+            metadata,
+        )
+
+    def compare_schemas(
+        self,
+        group_or_base: str,
+        base: int | str | None = None,
+        candidate: int | str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> types.CompareSchemasResponse:
+        """Returns what differs between two versions' schemas and whether each change
+        breaks callers: ``("fraud", "champion", 4)`` compares version 4 of fraud with what
+        the alias points at; ``("groups/a/versions/1", None, "groups/b/versions/2")`` takes
+        full names. ``.backward_compatible`` and ``.full_compatible`` say whether a group
+        policy's ``schema_compatibility`` would let the candidate replace the base.
+        """
+        if base is None:
+            if candidate is None:
+                raise ValueError("name the candidate to compare with, e.g. ('fraud', 3, 4)")
+            names_ = (version_or_alias_name(group_or_base), str(candidate))
+        else:
+            if candidate is None:
+                raise ValueError("name the candidate to compare with, e.g. ('fraud', 3, 4)")
+            names_ = (
+                version_or_alias_name(group_or_base, base),
+                version_or_alias_name(group_or_base, candidate),
+            )
+        request = build.compare_schemas(*names_)
+        return self._view(
+            types.CompareSchemasResponse,
+            self._stubs.registry.CompareSchemas,
             request,
             timeout,
             metadata,

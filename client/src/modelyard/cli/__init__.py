@@ -28,6 +28,7 @@ from modelyard.cli import (
     groups,
     history,
     policy,
+    schemas,
     stages,
     validate,
     versions,
@@ -63,6 +64,7 @@ FAMILIES: Sequence[Callable[[Commands], None]] = (
     webhooks.add_commands,
     artifacts.add_commands,
     validate.add_commands,
+    schemas.add_commands,
 )
 
 EPILOG = f"""\

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from modelyard.cli.options import Commands, Invocation, add_command, add_family, add_request_id
-from modelyard.cli.output import format_time, proto
+from modelyard.cli.options import (
+    Commands,
+    Invocation,
+    add_command,
+    add_family,
+    add_request_id,
+    choice,
+)
+from modelyard.cli.output import enum_label, format_time, proto
 from modelyard.names import policy_name
-from modelyard.v1.resources_pb2 import ApprovalPolicy
+from modelyard.v1.resources_pb2 import ApprovalPolicy, SchemaCompatibility
+
+COMPATIBILITY_PREFIX = "SCHEMA_COMPATIBILITY_"
+COMPATIBILITIES = ("none", "backward", "full")
 
 __all__ = ["add_commands", "policy_fields"]
 
@@ -26,6 +36,10 @@ def policy_fields(policy: ApprovalPolicy) -> list[tuple[str, str]]:
         ("promoter roles", _names(list(policy.promoter_roles))),
         ("max production versions", str(policy.max_production_versions)),
         ("protected aliases", _names(list(policy.protected_aliases))),
+        (
+            "schema compatibility",
+            enum_label(SchemaCompatibility.Name(policy.schema_compatibility), COMPATIBILITY_PREFIX),
+        ),
         ("updated", format_time(policy.update_time)),
         ("etag", policy.etag),
     ]
@@ -54,6 +68,11 @@ def update_policy(run: Invocation) -> None:
     if args.max_production_versions is not None:
         changed.max_production_versions = args.max_production_versions
         mask.append("max_production_versions")
+    if args.schema_compatibility is not None:
+        changed.schema_compatibility = SchemaCompatibility.Value(
+            COMPATIBILITY_PREFIX + args.schema_compatibility.upper()
+        )
+        mask.append("schema_compatibility")
     for field in ("approver_roles", "promoter_roles", "protected_aliases"):
         values: list[str] | None = getattr(args, field)
         if values is not None:
@@ -62,8 +81,8 @@ def update_policy(run: Invocation) -> None:
     if not mask:
         raise ValueError(
             "nothing to update: give --required-approvals, --allow-self-approval, "
-            "--approver-roles, --promoter-roles, --max-production-versions or "
-            "--protected-aliases"
+            "--approver-roles, --promoter-roles, --max-production-versions, "
+            "--protected-aliases or --schema-compatibility"
         )
     policy = proto(
         run.registry.update_approval_policy(changed, update_mask=mask, request_id=args.request_id)
@@ -126,6 +145,14 @@ def add_commands(commands: Commands) -> None:
         default=None,
         metavar="ALIAS,...",
         help="aliases that only point at APPROVED versions ('' for none)",
+    )
+    p.add_argument(
+        "--schema-compatibility",
+        type=choice(COMPATIBILITIES, COMPATIBILITY_PREFIX, "a compatibility"),
+        default=None,
+        metavar="none|backward|full",
+        help="what a promotion's schema must keep of the production versions': backward "
+        "(inputs accept every request they did), full (and outputs readers understand)",
     )
     p.add_argument("--etag", default="", help="fail if the policy changed since this etag")
     add_request_id(p)

@@ -100,6 +100,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """FAILED_PRECONDITION: a version's artifact files name blobs the group does not hold;
     ErrorInfo metadata `missing` lists their digests. Upload them, then register.
     """
+    SCHEMA_INCOMPATIBLE: _ErrorReason.ValueType  # 150
+    """FAILED_PRECONDITION: the group's schema_compatibility policy refuses the promotion:
+    the version's schema breaks callers of a production version. ErrorInfo metadata
+    `production` names that version and `columns` the breaking columns.
+    """
     SUBSCRIBER_TOO_SLOW: _ErrorReason.ValueType  # 60
     """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
     CURSOR_AHEAD_OF_LOG: _ErrorReason.ValueType  # 61
@@ -201,6 +206,11 @@ ARTIFACT_NOT_HELD: ErrorReason.ValueType  # 58
 BLOBS_MISSING: ErrorReason.ValueType  # 59
 """FAILED_PRECONDITION: a version's artifact files name blobs the group does not hold;
 ErrorInfo metadata `missing` lists their digests. Upload them, then register.
+"""
+SCHEMA_INCOMPATIBLE: ErrorReason.ValueType  # 150
+"""FAILED_PRECONDITION: the group's schema_compatibility policy refuses the promotion:
+the version's schema breaks callers of a production version. ErrorInfo metadata
+`production` names that version and `columns` the breaking columns.
 """
 SUBSCRIBER_TOO_SLOW: ErrorReason.ValueType  # 60
 """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""

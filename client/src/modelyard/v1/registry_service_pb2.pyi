@@ -282,6 +282,76 @@ class GetModelVersionRequest(_message.Message):
 Global___GetModelVersionRequest: _TypeAlias = GetModelVersionRequest  # noqa: Y015
 
 @_typing.final
+class CompareSchemasRequest(_message.Message):
+    """Request for RegistryService.CompareSchemas."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BASE_FIELD_NUMBER: _builtins.int
+    CANDIDATE_FIELD_NUMBER: _builtins.int
+    base: _builtins.str
+    """Required. The version callers rely on today, e.g. the production version: a version's
+    name (a number or `latest`) or an alias's.
+    """
+    candidate: _builtins.str
+    """Required. The version that would replace it, named the same way."""
+    def __init__(
+        self,
+        *,
+        base: _builtins.str = ...,
+        candidate: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base", b"base", "candidate", b"candidate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompareSchemasRequest: _TypeAlias = CompareSchemasRequest  # noqa: Y015
+
+@_typing.final
+class CompareSchemasResponse(_message.Message):
+    """Response for RegistryService.CompareSchemas."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BASE_FIELD_NUMBER: _builtins.int
+    CANDIDATE_FIELD_NUMBER: _builtins.int
+    CHANGES_FIELD_NUMBER: _builtins.int
+    BACKWARD_COMPATIBLE_FIELD_NUMBER: _builtins.int
+    FULL_COMPATIBLE_FIELD_NUMBER: _builtins.int
+    base: _builtins.str
+    """The base version's resource name (an alias resolved)."""
+    candidate: _builtins.str
+    """The candidate's resource name (an alias resolved)."""
+    backward_compatible: _builtins.bool
+    """Whether no change breaks the inputs: what SCHEMA_COMPATIBILITY_BACKWARD requires."""
+    full_compatible: _builtins.bool
+    """Whether no change breaks either side: what SCHEMA_COMPATIBILITY_FULL requires."""
+    @_builtins.property
+    def changes(self) -> _containers.RepeatedCompositeFieldContainer[_resources_pb2.SchemaChange]:
+        """Every difference, inputs first, each side in the base's column order, then columns
+        the candidate added.
+        """
+
+    def __init__(
+        self,
+        *,
+        base: _builtins.str = ...,
+        candidate: _builtins.str = ...,
+        changes: _abc.Iterable[_resources_pb2.SchemaChange] | None = ...,
+        backward_compatible: _builtins.bool = ...,
+        full_compatible: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["backward_compatible", b"backward_compatible", "base", b"base", "candidate", b"candidate", "changes", b"changes", "full_compatible", b"full_compatible"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompareSchemasResponse: _TypeAlias = CompareSchemasResponse  # noqa: Y015
+
+@_typing.final
 class ListModelVersionsRequest(_message.Message):
     """Request for RegistryService.ListModelVersions."""
 

@@ -104,6 +104,11 @@ class RegistryServiceStub:
                 request_serializer=modelyard_dot_v1_dot_registry__service__pb2.RollbackProductionRequest.SerializeToString,
                 response_deserializer=modelyard_dot_v1_dot_registry__service__pb2.RollbackProductionResponse.FromString,
                 _registered_method=True)
+        self.CompareSchemas = channel.unary_unary(
+                '/modelyard.v1.RegistryService/CompareSchemas',
+                request_serializer=modelyard_dot_v1_dot_registry__service__pb2.CompareSchemasRequest.SerializeToString,
+                response_deserializer=modelyard_dot_v1_dot_registry__service__pb2.CompareSchemasResponse.FromString,
+                _registered_method=True)
         self.SetAlias = channel.unary_unary(
                 '/modelyard.v1.RegistryService/SetAlias',
                 request_serializer=modelyard_dot_v1_dot_registry__service__pb2.SetAliasRequest.SerializeToString,
@@ -236,6 +241,15 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CompareSchemas(self, request, context):
+        """Lists what differs between the input and output schemas of two versions (of any groups
+        the caller can read), and whether each difference breaks callers: what the group
+        policy's schema_compatibility checks before a promotion.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetAlias(self, request, context):
         """Creates or moves an alias. Protected aliases (see ApprovalPolicy) only point at APPROVED
         versions and only move for callers with a promoter role.
@@ -340,6 +354,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.RollbackProduction,
                     request_deserializer=modelyard_dot_v1_dot_registry__service__pb2.RollbackProductionRequest.FromString,
                     response_serializer=modelyard_dot_v1_dot_registry__service__pb2.RollbackProductionResponse.SerializeToString,
+            ),
+            'CompareSchemas': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompareSchemas,
+                    request_deserializer=modelyard_dot_v1_dot_registry__service__pb2.CompareSchemasRequest.FromString,
+                    response_serializer=modelyard_dot_v1_dot_registry__service__pb2.CompareSchemasResponse.SerializeToString,
             ),
             'SetAlias': grpc.unary_unary_rpc_method_handler(
                     servicer.SetAlias,
@@ -699,6 +718,33 @@ class RegistryService:
             '/modelyard.v1.RegistryService/RollbackProduction',
             modelyard_dot_v1_dot_registry__service__pb2.RollbackProductionRequest.SerializeToString,
             modelyard_dot_v1_dot_registry__service__pb2.RollbackProductionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompareSchemas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelyard.v1.RegistryService/CompareSchemas',
+            modelyard_dot_v1_dot_registry__service__pb2.CompareSchemasRequest.SerializeToString,
+            modelyard_dot_v1_dot_registry__service__pb2.CompareSchemasResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -83,6 +83,11 @@ class RegistryServiceStub:
     if it is still APPROVED, and archives the current one. FAILED_PRECONDITION
     (NO_ROLLBACK_TARGET or VERSION_NOT_APPROVED) otherwise.
     """
+    CompareSchemas: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.CompareSchemasRequest, _registry_service_pb2.CompareSchemasResponse]
+    """Lists what differs between the input and output schemas of two versions (of any groups
+    the caller can read), and whether each difference breaks callers: what the group
+    policy's schema_compatibility checks before a promotion.
+    """
     SetAlias: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.SetAliasRequest, _resources_pb2.Alias]
     """Creates or moves an alias. Protected aliases (see ApprovalPolicy) only point at APPROVED
     versions and only move for callers with a promoter role.
@@ -155,6 +160,11 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Puts back the version that was in production before the current one (or a named one),
     if it is still APPROVED, and archives the current one. FAILED_PRECONDITION
     (NO_ROLLBACK_TARGET or VERSION_NOT_APPROVED) otherwise.
+    """
+    CompareSchemas: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.CompareSchemasRequest, _registry_service_pb2.CompareSchemasResponse]  # type: ignore[assignment]
+    """Lists what differs between the input and output schemas of two versions (of any groups
+    the caller can read), and whether each difference breaks callers: what the group
+    policy's schema_compatibility checks before a promotion.
     """
     SetAlias: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.SetAliasRequest, _resources_pb2.Alias]  # type: ignore[assignment]
     """Creates or moves an alias. Protected aliases (see ApprovalPolicy) only point at APPROVED
@@ -297,6 +307,17 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         """Puts back the version that was in production before the current one (or a named one),
         if it is still APPROVED, and archives the current one. FAILED_PRECONDITION
         (NO_ROLLBACK_TARGET or VERSION_NOT_APPROVED) otherwise.
+        """
+
+    @_abc_1.abstractmethod
+    def CompareSchemas(
+        self,
+        request: _registry_service_pb2.CompareSchemasRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_service_pb2.CompareSchemasResponse, _abc.Awaitable[_registry_service_pb2.CompareSchemasResponse]]:
+        """Lists what differs between the input and output schemas of two versions (of any groups
+        the caller can read), and whether each difference breaks callers: what the group
+        policy's schema_compatibility checks before a promotion.
         """
 
     @_abc_1.abstractmethod

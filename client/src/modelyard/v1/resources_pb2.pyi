@@ -184,6 +184,116 @@ COLUMN_TYPE_TENSOR: ColumnType.ValueType  # 9
 """An n-dimensional array; its dimensions are in `shape`."""
 Global___ColumnType: _TypeAlias = ColumnType  # noqa: Y015
 
+class _SchemaCompatibility:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SchemaCompatibilityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SchemaCompatibility.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SCHEMA_COMPATIBILITY_UNSPECIFIED: _SchemaCompatibility.ValueType  # 0
+    """Same as NONE."""
+    SCHEMA_COMPATIBILITY_NONE: _SchemaCompatibility.ValueType  # 1
+    """Schemas are not compared."""
+    SCHEMA_COMPATIBILITY_BACKWARD: _SchemaCompatibility.ValueType  # 2
+    """The new version's inputs accept every request the production version's inputs accept:
+    no required input added, no type narrowed, no input made non-nullable, no range or
+    tensor shape narrowed. Inputs it no longer reads are fine (callers' extra columns are
+    ignored).
+    """
+    SCHEMA_COMPATIBILITY_FULL: _SchemaCompatibility.ValueType  # 3
+    """BACKWARD, and whoever reads the production version's outputs can read the new
+    version's: no output removed, no type widened, no output made nullable, no range or
+    shape widened.
+    """
+
+class SchemaCompatibility(_SchemaCompatibility, metaclass=_SchemaCompatibilityEnumTypeWrapper):
+    """How the schema of a version promoted to PRODUCTION must relate to the schemas of the
+    production versions it joins or replaces (ApprovalPolicy.schema_compatibility). Modelled
+    on Confluent Schema Registry's compatibility types, for a model's callers: those who send
+    it inputs and those who read its outputs.
+    """
+
+SCHEMA_COMPATIBILITY_UNSPECIFIED: SchemaCompatibility.ValueType  # 0
+"""Same as NONE."""
+SCHEMA_COMPATIBILITY_NONE: SchemaCompatibility.ValueType  # 1
+"""Schemas are not compared."""
+SCHEMA_COMPATIBILITY_BACKWARD: SchemaCompatibility.ValueType  # 2
+"""The new version's inputs accept every request the production version's inputs accept:
+no required input added, no type narrowed, no input made non-nullable, no range or
+tensor shape narrowed. Inputs it no longer reads are fine (callers' extra columns are
+ignored).
+"""
+SCHEMA_COMPATIBILITY_FULL: SchemaCompatibility.ValueType  # 3
+"""BACKWARD, and whoever reads the production version's outputs can read the new
+version's: no output removed, no type widened, no output made nullable, no range or
+shape widened.
+"""
+Global___SchemaCompatibility: _TypeAlias = SchemaCompatibility  # noqa: Y015
+
+class _SchemaSide:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SchemaSideEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SchemaSide.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SCHEMA_SIDE_UNSPECIFIED: _SchemaSide.ValueType  # 0
+    """Not used."""
+    SCHEMA_SIDE_INPUTS: _SchemaSide.ValueType  # 1
+    """The columns the model reads."""
+    SCHEMA_SIDE_OUTPUTS: _SchemaSide.ValueType  # 2
+    """The columns the model writes."""
+
+class SchemaSide(_SchemaSide, metaclass=_SchemaSideEnumTypeWrapper):
+    """Which side of a model's schema a change is on."""
+
+SCHEMA_SIDE_UNSPECIFIED: SchemaSide.ValueType  # 0
+"""Not used."""
+SCHEMA_SIDE_INPUTS: SchemaSide.ValueType  # 1
+"""The columns the model reads."""
+SCHEMA_SIDE_OUTPUTS: SchemaSide.ValueType  # 2
+"""The columns the model writes."""
+Global___SchemaSide: _TypeAlias = SchemaSide  # noqa: Y015
+
+class _SchemaChangeKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SchemaChangeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SchemaChangeKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SCHEMA_CHANGE_KIND_UNSPECIFIED: _SchemaChangeKind.ValueType  # 0
+    """Not used."""
+    SCHEMA_CHANGE_KIND_COLUMN_ADDED: _SchemaChangeKind.ValueType  # 1
+    """The candidate has a column the base does not."""
+    SCHEMA_CHANGE_KIND_COLUMN_REMOVED: _SchemaChangeKind.ValueType  # 2
+    """The base has a column the candidate does not."""
+    SCHEMA_CHANGE_KIND_TYPE_CHANGED: _SchemaChangeKind.ValueType  # 3
+    """The column's type differs."""
+    SCHEMA_CHANGE_KIND_NULLABILITY_CHANGED: _SchemaChangeKind.ValueType  # 4
+    """The column became nullable, or stopped being nullable."""
+    SCHEMA_CHANGE_KIND_RANGE_CHANGED: _SchemaChangeKind.ValueType  # 5
+    """The column's min or max differs."""
+    SCHEMA_CHANGE_KIND_SHAPE_CHANGED: _SchemaChangeKind.ValueType  # 6
+    """The tensor column's shape differs."""
+
+class SchemaChangeKind(_SchemaChangeKind, metaclass=_SchemaChangeKindEnumTypeWrapper):
+    """What changed about one column between two schemas."""
+
+SCHEMA_CHANGE_KIND_UNSPECIFIED: SchemaChangeKind.ValueType  # 0
+"""Not used."""
+SCHEMA_CHANGE_KIND_COLUMN_ADDED: SchemaChangeKind.ValueType  # 1
+"""The candidate has a column the base does not."""
+SCHEMA_CHANGE_KIND_COLUMN_REMOVED: SchemaChangeKind.ValueType  # 2
+"""The base has a column the candidate does not."""
+SCHEMA_CHANGE_KIND_TYPE_CHANGED: SchemaChangeKind.ValueType  # 3
+"""The column's type differs."""
+SCHEMA_CHANGE_KIND_NULLABILITY_CHANGED: SchemaChangeKind.ValueType  # 4
+"""The column became nullable, or stopped being nullable."""
+SCHEMA_CHANGE_KIND_RANGE_CHANGED: SchemaChangeKind.ValueType  # 5
+"""The column's min or max differs."""
+SCHEMA_CHANGE_KIND_SHAPE_CHANGED: SchemaChangeKind.ValueType  # 6
+"""The tensor column's shape differs."""
+Global___SchemaChangeKind: _TypeAlias = SchemaChangeKind  # noqa: Y015
+
 class _Decision:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -285,8 +395,61 @@ ACTION_WEBHOOK_DELETED: Action.ValueType  # 15
 Global___Action: _TypeAlias = Action  # noqa: Y015
 
 @_typing.final
+class SchemaChange(_message.Message):
+    """One difference between the schemas of two versions, and whether it breaks callers."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIDE_FIELD_NUMBER: _builtins.int
+    COLUMN_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    BEFORE_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    BREAKING_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    side: Global___SchemaSide.ValueType
+    """The side of the schema."""
+    column: _builtins.str
+    """The column's name."""
+    kind: Global___SchemaChangeKind.ValueType
+    """What changed."""
+    breaking: _builtins.bool
+    """Whether it breaks callers: on the inputs, a request the base accepts that the
+    candidate rejects (BACKWARD); on the outputs, a value the candidate may write that a
+    reader of the base's outputs does not expect (FULL).
+    """
+    description: _builtins.str
+    """The change in words, e.g. `input 'age' changed type from INTEGER to STRING`."""
+    @_builtins.property
+    def before(self) -> Global___ColumnSpec:
+        """The column in the base version's schema; unset when added."""
+
+    @_builtins.property
+    def after(self) -> Global___ColumnSpec:
+        """The column in the candidate's schema; unset when removed."""
+
+    def __init__(
+        self,
+        *,
+        side: Global___SchemaSide.ValueType = ...,
+        column: _builtins.str = ...,
+        kind: Global___SchemaChangeKind.ValueType = ...,
+        before: Global___ColumnSpec | None = ...,
+        after: Global___ColumnSpec | None = ...,
+        breaking: _builtins.bool = ...,
+        description: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "before", b"before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "before", b"before", "breaking", b"breaking", "column", b"column", "description", b"description", "kind", b"kind", "side", b"side"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SchemaChange: _TypeAlias = SchemaChange  # noqa: Y015
+
+@_typing.final
 class ModelGroup(_message.Message):
-    """A model group: the named container of the numbered versions of one model
+    """A model group: the named container// A model group: the named container of the numbered versions of one model
     (SageMaker: model package group; MLflow: registered model).
     """
 
@@ -928,6 +1091,7 @@ class ApprovalPolicy(_message.Message):
     PROTECTED_ALIASES_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
+    SCHEMA_COMPATIBILITY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Identifier. Resource name, `groups/{group}/approvalPolicy`: one per group."""
     required_approvals: _builtins.int
@@ -943,6 +1107,11 @@ class ApprovalPolicy(_message.Message):
     etag: _builtins.str
     """Set by the server, changed on every write. Send it back on update to detect concurrent
     changes (ABORTED, STALE_ETAG).
+    """
+    schema_compatibility: Global___SchemaCompatibility.ValueType
+    """How a version's schema must relate to the production versions' for it to be promoted
+    to PRODUCTION; FAILED_PRECONDITION (SCHEMA_INCOMPATIBLE) naming each breaking column
+    otherwise. Default NONE. Rollbacks are not checked: they restore a version that served.
     """
     @_builtins.property
     def approver_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
@@ -979,10 +1148,11 @@ class ApprovalPolicy(_message.Message):
         protected_aliases: _abc.Iterable[_builtins.str] | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
         etag: _builtins.str = ...,
+        schema_compatibility: Global___SchemaCompatibility.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_self_approval", b"allow_self_approval", "approver_roles", b"approver_roles", "etag", b"etag", "max_production_versions", b"max_production_versions", "name", b"name", "promoter_roles", b"promoter_roles", "protected_aliases", b"protected_aliases", "required_approvals", b"required_approvals", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allow_self_approval", b"allow_self_approval", "approver_roles", b"approver_roles", "etag", b"etag", "max_production_versions", b"max_production_versions", "name", b"name", "promoter_roles", b"promoter_roles", "protected_aliases", b"protected_aliases", "required_approvals", b"required_approvals", "schema_compatibility", b"schema_compatibility", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
