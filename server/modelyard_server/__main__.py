@@ -25,6 +25,7 @@ from modelyard_server.domain.artifacts import Collected
 from modelyard_server.domain.errors import DomainError
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
+from modelyard_server.observability import logs
 from modelyard_server.preflight import SetupError, check_address, open_database
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.tokens import create_token
@@ -81,13 +82,12 @@ def main(argv: list[str] | None = None) -> None:
         "--blob-grace-seconds (the server does it every --gc-interval-seconds)",
     )
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure()
     try:
         settings = config.load(vars(args))
     except ValueError as error:
         _fail(str(error))
+    logs.configure(settings.log_format)
     try:
         _run(args, settings)
     except SetupError as error:

@@ -31,6 +31,7 @@ from modelyard_server.api.artifacts import ArtifactServicer
 from modelyard_server.api.audit import AuditServicer
 from modelyard_server.api.auth import Authenticator, AuthInterceptor
 from modelyard_server.api.decoding import DecodingInterceptor
+from modelyard_server.api.observe import ObserveInterceptor
 from modelyard_server.api.reflection import add_reflection
 from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.watch import EventStreams, event_response
@@ -40,11 +41,15 @@ from modelyard_server.config import Settings
 from modelyard_server.deliveries.model import RetrySchedule
 from modelyard_server.deliveries.worker import DeliveryWorker
 from modelyard_server.domain.artifacts import Artifacts
+from modelyard_server.domain.clock import now_us
 from modelyard_server.domain.registry import Registry
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
 from modelyard_server.keyring import Keyring
+from modelyard_server.observability import metrics, tracing
+from modelyard_server.observability.endpoint import MetricsEndpoint
 from modelyard_server.preflight import (
+    SetupError,
     cannot_listen,
     make_data_dir,
     open_database,
@@ -96,6 +101,7 @@ class Running:
     registry: Registry
     keyring: Keyring
     collector: asyncio.Task[None] | None = None
+    metrics: MetricsEndpoint | None = None
 
     async def stop(self, grace: float) -> None:
         """Stops taking calls (health NOT_SERVING), ends the event streams (their clients
@@ -103,6 +109,8 @@ class Running:
         await self.health.enter_graceful_shutdown()
         self.hub.close()
         await self.server.stop(grace)
+        if self.metrics is not None:
+            await self.metrics.stop()
         await self.deliveries.stop()
         if self.collector is not None:
             self.collector.cancel()
@@ -185,8 +193,10 @@ async def start(settings: Settings) -> Running:
     store.committed.append(committed)
 
     server = grpc.aio.server(
-        # Authentication first: a caller without a token learns nothing, even of bad bytes.
+        # Observation outermost, so refused calls count too; then authentication: a caller
+        # without a token learns nothing, even of bad bytes.
         interceptors=[
+            ObserveInterceptor(settings.slow_request_seconds),
             AuthInterceptor(Authenticator(lambda t: principal_of(engines, t))),
             DecodingInterceptor(),
         ],
@@ -196,9 +206,8 @@ async def start(settings: Settings) -> Running:
     )
     blobs = open_blob_store(settings)
     registry = Registry(store, queue, blobs, wake_deliveries=deliveries.wake)
-    rs_grpc.add_RegistryServiceServicer_to_server(
-        RegistryServicer(registry, EventStreams(hub)), server
-    )
+    streams = EventStreams(hub)
+    rs_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(registry, streams), server)
     aps_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(registry.approvals), server)
     aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(registry.audit), server)
     ws_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(registry.webhooks), server)
@@ -213,6 +222,19 @@ async def start(settings: Settings) -> Running:
     if port == 0:
         await engines.dispose()
         raise cannot_listen(settings.address)
+    metrics_endpoint = None
+    if settings.metrics_address:
+        metrics_endpoint = MetricsEndpoint(
+            [streams.refresh_metrics, metrics.delivery_refresher(queue, now_us)]
+        )
+        try:
+            await metrics_endpoint.start(settings.metrics_address, settings.reuse_port)
+        except OSError as error:
+            await engines.dispose()
+            raise SetupError(
+                f"cannot serve metrics on {settings.metrics_address}: "
+                f"{(error.strerror or str(error)).lower()}; pass --metrics-address HOST:PORT"
+            ) from None
     await server.start()
     if listener is not None:
         listener.start()
@@ -233,6 +255,7 @@ async def start(settings: Settings) -> Running:
         registry,
         keyring,
         collector,
+        metrics_endpoint,
     )
 
 
@@ -252,13 +275,28 @@ def cap_malloc_arenas() -> None:
 async def serve(settings: Settings) -> None:
     """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
     cap_malloc_arenas()
+    try:
+        tracing.setup()
+    except ValueError as error:
+        raise SetupError(str(error)) from None
     running = await start(settings)
     host = settings.address.rsplit(":", 1)[0]
-    log.info("modelyard serving on %s:%d (data %s)", host, running.port, settings.data_dir)
+    log.info(
+        "modelyard serving on %s:%d (data %s)",
+        host,
+        running.port,
+        settings.data_dir,
+        extra={"event": "startup"},
+    )
+    if settings.metrics_address:
+        log.info(
+            "metrics at http://%s/metrics", settings.metrics_address, extra={"event": "startup"}
+        )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
-    log.info("shutting down")
+    log.info("shutting down", extra={"event": "shutdown"})
     await running.stop(settings.grace_seconds)
+    tracing.shutdown()

@@ -58,6 +58,13 @@ class Settings:
     # The server's secret, outside the database ("": server.key in the data directory,
     # created on the first start). See keyring.py.
     key_file: str = ""
+    # --- observability ---
+    # Where GET /metrics answers (Prometheus; "": off), how logs are written (text for
+    # people, or one JSON object per line with a line per request), and when a unary call
+    # is logged as slow.
+    metrics_address: str = ""
+    log_format: str = "text"
+    slow_request_seconds: float = 1.0
 
     @property
     def token_file(self) -> Path:
@@ -208,6 +215,26 @@ OPTIONS: tuple[Option, ...] = (
         metavar="URL",
     ),
     Option("data_dir", "MODELYARD_DATA_DIR", "the data directory", kind="path"),
+    # --- observability ---
+    Option(
+        "metrics_address",
+        "MODELYARD_METRICS_ADDRESS",
+        "host:port where GET /metrics serves Prometheus metrics (default off)",
+        kind="address",
+    ),
+    Option(
+        "log_format",
+        "MODELYARD_LOG_FORMAT",
+        "text (for people) or json (one object per line, and a line per request)",
+        metavar="text|json",
+    ),
+    Option(
+        "slow_request_seconds",
+        "MODELYARD_SLOW_REQUEST_SECONDS",
+        "a unary call that takes this long is logged as slow",
+        kind="positive",
+        metavar="SECONDS",
+    ),
     Option(
         "key_file",
         "MODELYARD_KEY_FILE",
@@ -328,6 +355,10 @@ def load(
         raise ValueError(
             f"--artifact-store (MODELYARD_ARTIFACT_STORE) must be s3://bucket or s3://bucket/prefix, got "
             f"{store!r} (leave it unset to keep blobs in the data directory)"
+        )
+    if settings.log_format not in ("text", "json"):
+        raise ValueError(
+            f"--log-format (MODELYARD_LOG_FORMAT) must be text or json, got {settings.log_format!r}"
         )
     if not settings.database_url:
         settings = replace(settings, database_url=sqlite_url(settings.data_dir))

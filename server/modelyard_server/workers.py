@@ -13,15 +13,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from types import FrameType
 
 from modelyard_server import app
 from modelyard_server.config import Settings
+from modelyard_server.observability import metrics
 
 log = logging.getLogger("modelyard.workers")
 
@@ -48,6 +51,21 @@ def supervise(settings: Settings) -> int:
         "MODELYARD_REUSE_PORT": "1",
         "MODELYARD_WORKERS": "1",
     }
+    metrics_dir = None
+    if settings.metrics_address:
+        # One directory for every worker's metrics, so whichever answers a scrape reports
+        # all of them (prometheus-client's multiprocess mode); fresh, so no stale counts.
+        metrics_dir = tempfile.mkdtemp(prefix="modelyard-metrics-")
+        env[metrics.MULTIPROCESS_ENV] = metrics_dir
+        env["MODELYARD_METRICS_ADDRESS"] = _address_with_port(settings.metrics_address)
+    try:
+        return _run_workers(settings, address, env)
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _run_workers(settings: Settings, address: str, env: dict[str, str]) -> int:
     command = [sys.executable, "-m", "modelyard_server", "serve"]
     children = [subprocess.Popen(command, env=env) for _ in range(settings.workers)]
     log.info(

@@ -40,6 +40,7 @@ class ServerFactory:
         workers: int = ...,
         database_url: str | None = ...,
         data_dir: Path | None = ...,
+        env: dict[str, str] | None = ...,
         **settings: str,
     ) -> InProcessServer: ...
 
@@ -52,6 +53,7 @@ class ServerFactory:
         workers: int = ...,
         database_url: str | None = ...,
         data_dir: Path | None = ...,
+        env: dict[str, str] | None = ...,
         **settings: str,
     ) -> ServerProcess: ...
 
@@ -63,12 +65,13 @@ class ServerFactory:
         workers: int = 1,
         database_url: str | None = None,
         data_dir: Path | None = None,
+        env: dict[str, str] | None = None,
         **settings: str,
     ) -> InProcessServer | ServerProcess:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; use one of {BACKENDS}")
-        if workers > 1 and not process:
-            raise ValueError("workers are processes: ask for process=True")
+        if (workers > 1 or env) and not process:
+            raise ValueError("workers and an environment of its own need process=True")
         created = None
         if backend == "postgres" and database_url is None:
             created = database_url = create_database_or_skip()
@@ -78,7 +81,9 @@ class ServerFactory:
         if process:
             # As an operator would: each setting as its flag on the command line.
             flags = [f"--{name.replace('_', '-')}={value}" for name, value in settings.items()]
-            server = ServerProcess(data_dir, database_url, backend, flags=flags, workers=workers)
+            server = ServerProcess(
+                data_dir, database_url, backend, flags=flags, workers=workers, env=env or {}
+            )
         else:
             server = InProcessServer(data_dir, database_url, backend, settings=settings)
         if created is not None:

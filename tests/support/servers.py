@@ -109,6 +109,8 @@ class ServerProcess(Server):
 
     flags: list[str] = field(default_factory=list)
     workers: int = 1
+    # Variables the process gets beyond the test's (OTEL_*, for instance).
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> Self:
@@ -120,6 +122,7 @@ class ServerProcess(Server):
             command += ["--database-url", self.database_url]
         # The server's settings are its flags alone, whatever the shell running the tests has.
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
+        env.update(self.env)
         serve = ["serve", *self.flags]
         if self.workers > 1:
             serve += ["--workers", str(self.workers)]

@@ -28,6 +28,9 @@ CHANGED = {
     "blob_grace_seconds": "60",
     "gc_interval_seconds": "0",
     "key_file": "/etc/modelyard/server.key",
+    "metrics_address": "127.0.0.1:9464",
+    "log_format": "json",
+    "slow_request_seconds": "0.25",
 }
 
 

@@ -10,11 +10,12 @@ write the server already committed returns the first result instead of writing t
 
 from __future__ import annotations
 
+import functools
 import os
 import random
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata as _dist_metadata
 from pathlib import Path
@@ -201,11 +202,29 @@ def discover_token(environ: Mapping[str, str] | None = None) -> str | None:
 
 def call_metadata(token: str | None, extra: Metadata | None = None) -> list[tuple[str, str]]:
     """Returns the metadata of one call: the caller's, plus the bearer token unless the
-    caller sent its own ``authorization``."""
+    caller sent its own ``authorization``, plus the caller's trace context (W3C
+    ``traceparent``) when OpenTelemetry is installed and a span is active, so the server's
+    spans join the caller's trace."""
     result = list(extra or ())
     if token and not any(key.lower() == "authorization" for key, _ in result):
         result.insert(0, ("authorization", f"Bearer {token}"))
+    inject = _trace_injector()
+    if inject is not None and not any(key.lower() == "traceparent" for key, _ in result):
+        carrier: dict[str, str] = {}
+        inject(carrier)
+        result.extend((key.lower(), value) for key, value in carrier.items())
     return result
+
+
+@functools.cache
+def _trace_injector() -> Callable[[dict[str, str]], None] | None:
+    """OpenTelemetry's context injection, if the application has OpenTelemetry; the SDK
+    does not depend on it."""
+    try:
+        from opentelemetry.propagate import inject
+    except ImportError:
+        return None
+    return inject
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from modelyard.v1 import artifact_service_pb2_grpc as arts_grpc
 from modelyard_server.api.auth import current_principal
 from modelyard_server.api.errors import client_stream_rpc, rpc, stream_rpc
 from modelyard_server.domain.artifacts import Artifacts
+from modelyard_server.observability import metrics
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -33,7 +34,7 @@ class ArtifactServicer(arts_grpc.ArtifactServiceServicer):
     async def WriteBlob(
         self, requests: AsyncIterator[arts.WriteBlobRequest], context: Context
     ) -> arts.WriteBlobResponse:
-        committed = await self.artifacts.write(current_principal(), requests)
+        committed = await self.artifacts.write(current_principal(), _counted(requests))
         return arts.WriteBlobResponse(committed_size=committed)
 
     @rpc
@@ -64,4 +65,14 @@ class ArtifactServicer(arts_grpc.ArtifactServiceServicer):
             request.read_limit,
         )
         async for chunk in chunks:
+            metrics.ARTIFACT_BYTES_OUT.inc(len(chunk))
             yield arts.ReadArtifactResponse(data=chunk)
+
+
+async def _counted(
+    requests: AsyncIterator[arts.WriteBlobRequest],
+) -> AsyncIterator[arts.WriteBlobRequest]:
+    """The requests of a WriteBlob stream, their bytes counted for the metrics."""
+    async for request in requests:
+        metrics.ARTIFACT_BYTES_IN.inc(len(request.data))
+        yield request

@@ -33,6 +33,11 @@ def current_principal() -> Principal:
     return _principal.get()
 
 
+def caller() -> Principal | None:
+    """Returns the current RPC's caller, or None when it was not authenticated (yet)."""
+    return _principal.get(None)
+
+
 class Authenticator:
     """Resolves tokens to principals, remembering answers briefly so reads stay cheap."""
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
+from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import registry_service_pb2 as rs
 
 from modelyard_server.api.convert import action_names, audit_event
 from modelyard_server.domain.clock import now_us, timestamp
-from modelyard_server.domain.errors import FieldViolation, invalid_fields
+from modelyard_server.domain.errors import FieldViolation, ResourceExhausted, invalid_fields
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.watch import watch_filter
 from modelyard_server.events.hub import EventHub, Heartbeat
 from modelyard_server.log.chain import LogEntry
+from modelyard_server.observability import metrics
 
 
 def event_response(entry: LogEntry) -> rs.WatchEventsResponse:
@@ -22,10 +24,12 @@ def event_response(entry: LogEntry) -> rs.WatchEventsResponse:
 
 
 class EventStreams:
-    """Serves WatchEvents streams from the hub."""
+    """Serves WatchEvents streams from the hub, and tells the metrics how far behind they are."""
 
     def __init__(self, hub: EventHub[rs.WatchEventsResponse]) -> None:
         self.hub = hub
+        # Each open stream's tenant and the seq it has reached (sent, or scanned past).
+        self.open: dict[int, tuple[str, int]] = {}
 
     async def watch(
         self, principal: Principal, request: rs.WatchEventsRequest
@@ -42,12 +46,33 @@ class EventStreams:
             list(request.versions),
         )
         start_after = request.start_after if request.HasField("start_after") else None
-        items = self.hub.subscribe(principal.tenant, wanted, start_after)
-        async with aclosing(items):
-            async for item in items:
-                if isinstance(item, Heartbeat):
-                    yield rs.WatchEventsResponse(
-                        heartbeat=rs.Heartbeat(head_seq=item.seq, time=timestamp(now_us()))
-                    )
-                else:
-                    yield item.rendered
+        tenant = principal.tenant
+        items = self.hub.subscribe(tenant, wanted, start_after)
+        key = id(items)
+        metrics.WATCH_OPEN.inc()
+        try:
+            async with aclosing(items):
+                async for item in items:
+                    if isinstance(item, Heartbeat):
+                        self.open[key] = (tenant, item.seq)
+                        yield rs.WatchEventsResponse(
+                            heartbeat=rs.Heartbeat(head_seq=item.seq, time=timestamp(now_us()))
+                        )
+                    else:
+                        seq = item.entry.seq
+                        self.open[key] = (tenant, seq)
+                        metrics.WATCH_EVENTS.inc()
+                        metrics.WATCH_LAG.observe(max(0, self.hub.head(tenant) - seq))
+                        yield item.rendered
+        except ResourceExhausted as error:
+            if error.reason == reasons.SUBSCRIBER_TOO_SLOW:
+                metrics.WATCH_TOO_SLOW.inc()
+            raise
+        finally:
+            metrics.WATCH_OPEN.dec()
+            self.open.pop(key, None)
+
+    async def refresh_metrics(self) -> None:
+        """Sets the largest lag, in entries, of an open stream behind its log's head."""
+        lags = [max(0, self.hub.head(tenant) - seq) for tenant, seq in self.open.values()]
+        metrics.WATCH_LAG_MAX.set(max(lags, default=0))

@@ -184,6 +184,11 @@ class EventHub(Generic[R]):
         self.feeds: dict[str, Feed[R]] = {}
         self.closing = False
 
+    def head(self, tenant: str) -> int:
+        """The newest seq this process has read of the tenant's log (0 before any stream)."""
+        feed = self.feeds.get(tenant)
+        return feed.head if feed is not None else 0
+
     def wake(self, tenant: str | None = None) -> None:
         """Tells the feed of `tenant` (every feed when None) that entries may have committed."""
         if tenant is None:

@@ -10,7 +10,7 @@ lease runs out, so each is attempted at least once.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from typing import Any
+from typing import Any, cast
 
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import webhook_service_pb2 as ws
@@ -73,6 +73,8 @@ BEHIND = (
     .where(WEBHOOKS.c.cursor < HEADS.c.seq)
     .order_by(WEBHOOKS.c.id)
 )
+TALLY = select(DELIVERIES.c.state, func.count(DELIVERIES.c.id)).group_by(DELIVERIES.c.state)
+OLDEST_PENDING = select(func.min(DELIVERIES.c.create_time_us)).where(DELIVERIES.c.state == PENDING)
 NEXT_DUE = select(func.min(DELIVERIES.c.next_attempt_us)).where(DELIVERIES.c.state == PENDING)
 
 
@@ -214,6 +216,15 @@ class SqlDeliveryQueue:
                 )
                 .values(**values)
             )
+
+    async def tally(self) -> tuple[dict[int, int], int | None]:
+        """Returns the number of deliveries in each state, and when the oldest PENDING one
+        was created (None when none waits): what the metrics report of the webhooks."""
+        async with self.engines.reading() as conn:
+            rows = cast(list[tuple[int, int]], (await conn.execute(TALLY)).all())
+            counts = {int(state): int(count) for state, count in rows}
+            oldest: int | None = await conn.scalar(OLDEST_PENDING)
+        return counts, oldest
 
     async def next_due(self) -> int | None:
         async with self.engines.reading() as conn:

@@ -3,6 +3,7 @@ transaction, and tell the event hub what committed."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
@@ -10,6 +11,7 @@ from modelyard.v1 import errors_pb2 as reasons
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from modelyard_server.domain.errors import Unavailable
+from modelyard_server.observability import metrics, tracing
 from modelyard_server.store.aliases import SqlAliases
 from modelyard_server.store.blobs import SqlBlobIndex, SqlBlobs
 from modelyard_server.store.engine import Conn, Engines
@@ -56,6 +58,17 @@ def unavailable_on_connection_errors() -> Iterator[None]:
         raise
 
 
+@contextmanager
+def observed(kind: str) -> Iterator[None]:
+    """Times one transaction (begin to commit or rollback) and traces it as a child span."""
+    start = time.perf_counter()
+    try:
+        with tracing.child_span(f"db {kind}", **{"db.operation": kind}):
+            yield
+    finally:
+        metrics.TRANSACTIONS.labels(kind).observe(time.perf_counter() - start)
+
+
 class SqlStore:
     """Implements domain's Store over SQLAlchemy (inline SQLite or async PostgreSQL)."""
 
@@ -66,7 +79,7 @@ class SqlStore:
 
     @asynccontextmanager
     async def reader(self, tenant: str) -> AsyncIterator[SqlUnitOfWork]:
-        with unavailable_on_connection_errors():
+        with unavailable_on_connection_errors(), observed("read"):
             async with self.engines.reading() as conn:
                 yield SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite)
 
@@ -80,7 +93,7 @@ class SqlStore:
 
     @asynccontextmanager
     async def writer(self, tenant: str) -> AsyncIterator[SqlUnitOfWork]:
-        with unavailable_on_connection_errors():
+        with unavailable_on_connection_errors(), observed("write"):
             async with self.engines.writing() as conn:
                 unit = SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite)
                 await unit.log.lock()
