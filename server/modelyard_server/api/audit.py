@@ -14,6 +14,7 @@ from modelyard_server.api.errors import rpc
 from modelyard_server.domain.audit import Audit
 from modelyard_server.domain.repositories import AuditQuery
 from modelyard_server.domain.validation import time_us
+from modelyard_server.observability import metrics
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -49,6 +50,8 @@ class AuditServicer(aus_grpc.AuditServiceServicer):
         self, request: aus.VerifyAuditLogRequest, context: Context
     ) -> aus.VerifyAuditLogResponse:
         verdict = await self.audit.verify(current_principal())
+        metrics.AUDIT_VERIFICATIONS.labels("ok" if verdict.ok else "broken").inc()
+        metrics.AUDIT_CHAIN_OK.set(1 if verdict.ok else 0)
         return aus.VerifyAuditLogResponse(
             ok=verdict.ok,
             entries_checked=verdict.checked,

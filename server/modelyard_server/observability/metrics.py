@@ -119,6 +119,17 @@ OLDEST_PENDING = Gauge(
     multiprocess_mode="mostrecent",
 )
 
+AUDIT_VERIFICATIONS = Counter(
+    "modelyard_audit_verifications_total",
+    "VerifyAuditLog runs, by result (ok, broken).",
+    ("result",),
+)
+AUDIT_CHAIN_OK = Gauge(
+    "modelyard_audit_chain_ok",
+    "1 if the latest VerifyAuditLog found the log intact, 0 if it found it broken.",
+    multiprocess_mode="mostrecent",
+)
+
 TRANSACTIONS = Histogram(
     "modelyard_db_transaction_seconds",
     "Database transactions, from begin to commit or rollback.",
