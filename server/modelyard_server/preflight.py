@@ -10,6 +10,7 @@ a new, empty registry that the running server knows nothing of.
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import socket
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from modelyard_server.store.engine import (
     schema_revision,
 )
 
+log = logging.getLogger("modelyard.server")
 ADDRESS_FLAG = "--address HOST:PORT"
 DATA_DIR_FLAG = "--data-dir DIR (or MODELYARD_DATA_DIR)"
 DATABASE_FLAG = "--database-url URL (or MODELYARD_DATABASE_URL)"
@@ -219,6 +221,14 @@ async def open_database(settings: Settings, *, create: bool, pool_size: int = 8)
             )
         if create:
             await migrate(engines)
+            if revision != head:
+                log.info(
+                    "migrated %s from schema revision %s to %s",
+                    database.said.removeprefix("the "),
+                    revision or "none (a new database)",
+                    head,
+                    extra={"event": "migration"},
+                )
         elif revision is None:
             raise SetupError(
                 f"{database.said} has no modelyard schema; pass {database.other}, or {CREATE}"

@@ -163,6 +163,6 @@ def test_json_logs_have_a_line_per_request_and_never_a_token_or_secret(
     refused = [r for r in requests if r["code"] == "UNAUTHENTICATED"]
     assert refused and refused[0]["actor"] == ""
     assert any(r["actor"] == "vera" for r in requests)
-    assert {"startup", "shutdown"} <= {line["event"] for line in lines}
+    assert {"startup", "shutdown", "migration"} <= {line["event"] for line in lines}
     for value in (server.token, viewer, secret, wrong_token):
         assert value not in text
