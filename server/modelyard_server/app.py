@@ -39,6 +39,7 @@ from modelyard_server.artifacts import open_blob_store
 from modelyard_server.config import Settings
 from modelyard_server.deliveries.model import RetrySchedule
 from modelyard_server.deliveries.worker import DeliveryWorker
+from modelyard_server.domain import pages
 from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.registry import Registry
 from modelyard_server.events.hub import EventHub, HubSettings
@@ -133,6 +134,12 @@ async def collect_blobs(artifacts: Artifacts, settings: Settings) -> None:
             )
 
 
+def page_tokens(keyring: Keyring) -> pages.PageTokens:
+    """Returns the page tokens signed with the server's key: every worker and replica that
+    shares the key file accepts the others' tokens, before and after a restart."""
+    return pages.PageTokens(keyring.derive(pages.PURPOSE))
+
+
 def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
     """Returns the hub's settings. SQLite has no NOTIFY, and other processes may write the same
     file, so the hub polls it more often than PostgreSQL, where polling is only a safety net."""
@@ -195,7 +202,9 @@ async def start(settings: Settings) -> Running:
         options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],
     )
     blobs = open_blob_store(settings)
-    registry = Registry(store, queue, blobs, wake_deliveries=deliveries.wake)
+    registry = Registry(
+        store, queue, blobs, page_tokens=page_tokens(keyring), wake_deliveries=deliveries.wake
+    )
     rs_grpc.add_RegistryServiceServicer_to_server(
         RegistryServicer(registry, EventStreams(hub)), server
     )

@@ -18,7 +18,7 @@ from modelyard_server.domain.errors import (
     invalid_fields,
 )
 from modelyard_server.domain.fields import FieldRules, check_etag
-from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
+from modelyard_server.domain.pages import PageTokens, page_size
 from modelyard_server.domain.principal import ROLES, Permission, Principal
 from modelyard_server.domain.repositories import AuditQuery, Store, UnitOfWork
 from modelyard_server.log.drafts import LogDraft, action_name
@@ -101,9 +101,10 @@ def decided(
 class Approvals:
     """The decisions on versions, and the group policies that govern them."""
 
-    def __init__(self, store: Store, changes: Changes) -> None:
+    def __init__(self, store: Store, changes: Changes, tokens: PageTokens) -> None:
         self.store = store
         self.changes = changes
+        self.tokens = tokens
 
     async def approve(self, mutation: Mutation, name: str, etag: str) -> pb.ModelVersion:
         """Returns the version with the approval counted; APPROVED once enough reviewers agree."""
@@ -191,9 +192,9 @@ class Approvals:
             group = ref.group
             query = AuditQuery(resource=ref.name, actions=(APPROVALS,))
         principal.authorize(Permission.READ, group)
-        key = fingerprint("approvals", parent)
+        tokens = self.tokens.query(principal.tenant, "approvals", parent)
         limit = page_size(size, 100)
-        after = decode_token(token, key)
+        after = tokens.resume_after(token)
         after_seq = int(after[0]) if after and isinstance(after[0], int) else None
         async with self.store.reader(principal.tenant) as unit:
             entries = await unit.log.page(query, limit + 1, after_seq)
@@ -207,7 +208,7 @@ class Approvals:
             decision.seq = entry.seq
             decisions.append(decision)
         resume = (entries[limit - 1].seq,) if len(entries) > limit else None
-        return decisions, encode_token(resume, key)
+        return decisions, tokens.token(resume)
 
     async def get_policy(self, principal: Principal, name: str) -> pb.ApprovalPolicy:
         group = names.parse_policy_name(name)
