@@ -836,3 +836,47 @@ def test_a_malformed_request_without_a_token_is_unauthenticated(raw: Raw) -> Non
     with pytest.raises(grpc.RpcError) as caught:
         raw.channel.unary_unary(path, None, None)(body, timeout=10)
     assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+MEGABYTE = 1_000_000
+# case: (rpc, request, how long the input the message quotes is)
+HUGE_INPUTS: dict[str, tuple[str, Message, int]] = {
+    "group name": ("GetModelGroup", rs.GetModelGroupRequest(name="g" * MEGABYTE), MEGABYTE),
+    "filter field": (  # a filter is at most 4096 characters: one name almost fills it
+        "ListModelVersions",
+        rs.ListModelVersionsRequest(parent="groups/-", filter="f" * 4000 + " = 1"),
+        4000,
+    ),
+    "order_by": ("ListModelGroups", rs.ListModelGroupsRequest(order_by="o" * MEGABYTE), MEGABYTE),
+    "uri": (
+        "CreateModelVersion",
+        rs.CreateModelVersionRequest(
+            parent="groups/{group}",
+            model_version=version(artifact=pb.Artifact(uri="s3:" + "u" * 2000, sha256=sha("x"))),
+        ),
+        2003,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HUGE_INPUTS))
+def test_an_error_quotes_only_the_start_of_a_huge_input_and_says_how_long_it_was(
+    raw: Raw, unique_group: str, case: str
+) -> None:
+    """A message quotes at most 64 characters of what the caller sent, then its length: the
+    caller recognises the input, and a megabyte never travels back in the trailers."""
+    method, request, length = HUGE_INPUTS[case]
+    if isinstance(request, rs.CreateModelVersionRequest):
+        raw.registry.CreateModelGroup(
+            rs.CreateModelGroupRequest(model_group_id=unique_group), metadata=raw.metadata
+        )
+        request.parent = f"groups/{unique_group}"
+    with pytest.raises(grpc.RpcError) as caught:
+        getattr(raw.registry, method)(request, metadata=raw.metadata)
+    error = caught.value
+    message = error.details() or ""
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, message
+    assert f"…' ({length} characters)" in message, message
+    assert len(message) < 400, message
+    quoted = message.split("'")[1]
+    assert len(quoted) == 65, message  # 64 characters and the '…'

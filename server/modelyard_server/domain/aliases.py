@@ -7,7 +7,7 @@ from modelyard.v1 import resources_pb2 as pb
 from modelyard_server.domain import labels, lookup, names, stages
 from modelyard_server.domain.changes import Change, Changes, Mutation, Unchanged, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
-from modelyard_server.domain.errors import FieldViolation, invalid_fields
+from modelyard_server.domain.errors import FieldViolation, invalid_fields, quote
 from modelyard_server.domain.fields import check_etag
 from modelyard_server.domain.pages import PageTokens, page_size
 from modelyard_server.domain.principal import Permission, Principal
@@ -31,7 +31,7 @@ class Aliases:
         target = names.parse_version_name(alias.version, "alias.version")
         if target.group != ref.group:
             raise invalid_fields(
-                [FieldViolation("alias.version", f"must be a version of group '{ref.group}'")]
+                [FieldViolation("alias.version", f"must be a version of group {quote(ref.group)}")]
             )
         mutation.principal.authorize(Permission.READ, ref.group)
 
@@ -40,7 +40,9 @@ class Aliases:
             mutation.principal.require_role(policy.promoter_roles, "move aliases", ref.group)
             version = await lookup.version(unit, target)
             if ref.alias in policy.protected_aliases:
-                stages.require_approved(version, f"pointed at by protected alias '{ref.alias}'")
+                stages.require_approved(
+                    version, f"pointed at by protected alias {quote(ref.alias)}"
+                )
             before = await unit.aliases.get(ref.group, ref.alias)
             if before is not None:
                 check_etag(alias.etag, before.etag, before.name)

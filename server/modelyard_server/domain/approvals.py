@@ -16,6 +16,7 @@ from modelyard_server.domain.errors import (
     FieldViolation,
     PermissionDenied,
     invalid_fields,
+    quote,
 )
 from modelyard_server.domain.fields import FieldRules, check_etag
 from modelyard_server.domain.pages import PageTokens, page_size
@@ -61,13 +62,14 @@ def check_policy(policy: pb.ApprovalPolicy) -> None:
             )
         violations.extend(
             FieldViolation(
-                f"approval_policy.{field}", f"'{role}' is not a role ({', '.join(sorted(ROLES))})"
+                f"approval_policy.{field}",
+                f"{quote(role)} is not a role ({', '.join(sorted(ROLES))})",
             )
             for role in roles
             if role not in ROLES
         )
     violations.extend(
-        FieldViolation("approval_policy.protected_aliases", f"'{alias}' is not an alias id")
+        FieldViolation("approval_policy.protected_aliases", f"{quote(alias)} is not an alias id")
         for alias in policy.protected_aliases
         if not names.ALIAS_ID.fullmatch(alias)
     )
@@ -120,7 +122,7 @@ class Approvals:
             if before.created_by == reviewer and not policy.allow_self_approval:
                 raise PermissionDenied(
                     reasons.SELF_APPROVAL_FORBIDDEN,
-                    f"'{reviewer}' registered '{before.name}' and may not approve it; another "
+                    f"{quote(reviewer)} registered {quote(before.name)} and may not approve it; another "
                     "reviewer must, or an admin may allow self-approval in the group's policy",
                     metadata={"resource": before.name},
                 )
@@ -241,7 +243,7 @@ class Approvals:
                 status = pb.ApprovalStatus.Name(version.approval_status)
                 raise FailedPrecondition(
                     reasons.VERSION_NOT_APPROVED,
-                    f"'{alias}' points at '{version.name}', which is "
+                    f"{quote(alias)} points at {quote(version.name)}, which is "
                     f"{status.removeprefix('APPROVAL_STATUS_')}; a protected alias may only point "
                     "at an APPROVED version: move it first, then protect it",
                     metadata={"resource": alias, "version": version.name},

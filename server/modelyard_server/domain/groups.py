@@ -10,7 +10,7 @@ from modelyard.v1 import resources_pb2 as pb
 from modelyard_server.domain import lookup, names, validation
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
-from modelyard_server.domain.errors import AlreadyExists, FailedPrecondition
+from modelyard_server.domain.errors import AlreadyExists, FailedPrecondition, quote
 from modelyard_server.domain.fields import FieldRules, check_etag
 from modelyard_server.domain.filters import parse_filter, parse_order_by
 from modelyard_server.domain.pages import PageTokens, page_size
@@ -124,13 +124,13 @@ class Groups:
             if count and not force:
                 raise FailedPrecondition(
                     reasons.MODEL_GROUP_NOT_EMPTY,
-                    f"'{before.name}' still has {count} versions; delete them first or pass force",
+                    f"{quote(before.name)} still has {count} versions; delete them first or pass force",
                     metadata={"resource": before.name, "versions": str(count)},
                 )
             if await unit.versions.count(group_id, stage=pb.STAGE_PRODUCTION):
                 raise FailedPrecondition(
                     reasons.VERSION_IN_PRODUCTION,
-                    f"'{before.name}' has a version in production; archive it before deleting the group",
+                    f"{quote(before.name)} has a version in production; archive it before deleting the group",
                     metadata={"resource": before.name},
                 )
             await unit.groups.delete(group_id)

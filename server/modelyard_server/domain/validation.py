@@ -13,7 +13,7 @@ from modelyard.v1 import artifact_service_pb2 as arts
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.domain import manifests
-from modelyard_server.domain.errors import FieldViolation, InvalidArgument, invalid_fields
+from modelyard_server.domain.errors import FieldViolation, InvalidArgument, invalid_fields, quote
 from modelyard_server.domain.names import parse_version_name
 
 MAX_DESCRIPTION = 4096
@@ -73,38 +73,40 @@ class Checker:
             self.fail(field, f"is {len(value)} characters long; the limit is {MAX_URI}")
             return
         if any(c.isspace() for c in value):
-            self.fail(field, f"'{value}' is not a URI: it contains white space")
+            self.fail(field, f"{quote(value)} is not a URI: it contains white space")
             return
         try:
             parts = urlsplit(value)
         except ValueError as error:  # e.g. an unclosed '[' of an IPv6 host
-            self.fail(field, f"'{value}' is not a URI: {error}")
+            self.fail(field, f"{quote(value)} is not a URI: {error}")
             return
         if not URI_SCHEME.fullmatch(parts.scheme):
-            self.fail(field, f"'{value}' is not a URI: it needs a scheme such as s3:// or file://")
+            self.fail(
+                field, f"{quote(value)} is not a URI: it needs a scheme such as s3:// or file://"
+            )
         elif parts.scheme == "file" and (
             parts.netloc not in {"", "localhost"} or not parts.path.startswith("/")
         ):
-            self.fail(field, f"'{value}' is not a file URI: use file:///absolute/path")
+            self.fail(field, f"{quote(value)} is not a file URI: use file:///absolute/path")
         elif parts.scheme in {"s3", "gs", "http", "https"} and not parts.netloc:
-            self.fail(field, f"'{value}' has no host or bucket after {parts.scheme}://")
+            self.fail(field, f"{quote(value)} has no host or bucket after {parts.scheme}://")
         elif not (parts.netloc or parts.path):
-            self.fail(field, f"'{value}' is not a URI: nothing follows the scheme")
+            self.fail(field, f"{quote(value)} is not a URI: nothing follows the scheme")
 
     def string_map(self, field: str, values: Mapping[str, str], limit: int) -> None:
         if len(values) > limit:
             self.fail(field, f"has {len(values)} entries; the limit is {limit}")
         for key, value in values.items():
-            self.key(f"{field}[{key!r}]", key)
+            self.key(f"{field}[{quote(key)}]", key)
             if len(value) > MAX_VALUE:
                 self.fail(
-                    f"{field}[{key!r}]",
+                    f"{field}[{quote(key)}]",
                     f"value is {len(value)} characters long; the limit is {MAX_VALUE}",
                 )
 
     def key(self, field: str, key: str) -> None:
         if not KEY.fullmatch(key):
-            self.fail(field, f"'{key}' is not a valid key: {KEY_RULE}")
+            self.fail(field, f"{quote(key)} is not a valid key: {KEY_RULE}")
 
     def finite(self, field: str, value: float) -> None:
         if not math.isfinite(value):
@@ -161,8 +163,8 @@ def _nul_characters(message: Message, prefix: str) -> list[FieldViolation]:
         entry = field.message_type
         if entry is not None and entry.GetOptions().map_entry:
             for key, item in value.items():
-                visit(f"{path}[{key!r}]", key)
-                visit(f"{path}[{key!r}]", item)
+                visit(f"{path}[{quote(key)}]", key)
+                visit(f"{path}[{quote(key)}]", item)
         elif field.is_repeated:
             for i, item in enumerate(value):
                 visit(f"{path}[{i}]", item)
@@ -243,8 +245,8 @@ def check_version(
             f"{prefix}.metrics", f"has {len(version.metrics)} entries; the limit is {MAX_METRICS}"
         )
     for name, value in version.metrics.items():
-        checker.key(f"{prefix}.metrics[{name!r}]", name)
-        checker.finite(f"{prefix}.metrics[{name!r}]", value)
+        checker.key(f"{prefix}.metrics[{quote(name)}]", name)
+        checker.finite(f"{prefix}.metrics[{quote(name)}]", value)
     checker.string_map(f"{prefix}.hyperparameters", version.hyperparameters, MAX_HYPERPARAMETERS)
     checker.string_map(f"{prefix}.tags", version.tags, MAX_TAGS)
     lineage = version.lineage
@@ -297,7 +299,7 @@ def check_columns(checker: Checker, columns: Iterable[pb.ColumnSpec], prefix: st
         field = f"{prefix}[{i}]"
         checker.text(f"{field}.name", column.name, 256, required=True)
         if column.name in seen:
-            checker.fail(f"{field}.name", f"'{column.name}' appears twice")
+            checker.fail(f"{field}.name", f"{quote(column.name)} appears twice")
         seen.add(column.name)
         if column.type == pb.COLUMN_TYPE_UNSPECIFIED or column.type not in pb.ColumnType.values():
             checker.fail(f"{field}.type", "is required: a ColumnType other than UNSPECIFIED")

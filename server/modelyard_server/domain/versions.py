@@ -12,7 +12,7 @@ from modelyard_server.domain import lookup, names, validation
 from modelyard_server.domain.artifacts import attach_files
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
-from modelyard_server.domain.errors import FailedPrecondition
+from modelyard_server.domain.errors import FailedPrecondition, quote
 from modelyard_server.domain.fields import FieldRules, check_etag
 from modelyard_server.domain.filters import parse_filter, parse_order_by
 from modelyard_server.domain.pages import PageTokens, page_size
@@ -133,13 +133,13 @@ class Versions:
             if before.aliases:
                 raise FailedPrecondition(
                     reasons.VERSION_REFERENCED,
-                    f"aliases {', '.join(before.aliases)} point at '{before.name}'; move or delete them first",
+                    f"aliases {', '.join(before.aliases)} point at {quote(before.name)}; move or delete them first",
                     metadata={"resource": before.name, "aliases": ",".join(before.aliases)},
                 )
             if before.stage == pb.STAGE_PRODUCTION:
                 raise FailedPrecondition(
                     reasons.VERSION_IN_PRODUCTION,
-                    f"'{before.name}' is in production; roll back or archive it before deleting it",
+                    f"{quote(before.name)} is in production; roll back or archive it before deleting it",
                     metadata={"resource": before.name},
                 )
             await unit.versions.delete(ref.group, before.version)

@@ -19,7 +19,13 @@ from modelyard.v1 import webhook_service_pb2 as ws
 from modelyard_server.domain import lookup, names
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
-from modelyard_server.domain.errors import FieldViolation, InvalidArgument, NotFound, invalid_fields
+from modelyard_server.domain.errors import (
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    invalid_fields,
+    quote,
+)
 from modelyard_server.domain.fields import FieldRules, check_etag
 from modelyard_server.domain.names import webhook_name
 from modelyard_server.domain.pages import PageTokens, page_size
@@ -38,7 +44,7 @@ DEFAULT_PAGE = 50
 def webhook_not_found(webhook_id: str) -> NotFound:
     return NotFound(
         reasons.WEBHOOK_NOT_FOUND,
-        f"webhook '{webhook_name(webhook_id)}' does not exist",
+        f"webhook {quote(webhook_name(webhook_id))} does not exist",
         metadata={"resource": webhook_name(webhook_id)},
     )
 
@@ -82,10 +88,12 @@ def check_webhook(
             parts = urlsplit(url)
             parts.port  # noqa: B018 - raises ValueError for a port out of range
         except ValueError as error:  # an unclosed '[' of an IPv6 host, a port above 65535
-            check.fail("webhook.url", f"'{url}' is not a URL: {error}")
+            check.fail("webhook.url", f"{quote(url)} is not a URL: {error}")
         else:
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                check.fail("webhook.url", f"'{url}' is not an http:// or https:// URL with a host")
+                check.fail(
+                    "webhook.url", f"{quote(url)} is not an http:// or https:// URL with a host"
+                )
     if "secret" in fields and not MIN_SECRET <= len(webhook.secret) <= MAX_SECRET:
         check.fail(
             "webhook.secret",
@@ -256,7 +264,7 @@ class Webhooks:
         if not await self.records.redeliver(principal.tenant, webhook_id, seq, now):
             raise NotFound(
                 reasons.WEBHOOK_DELIVERY_NOT_FOUND,
-                f"delivery '{name}' does not exist",
+                f"delivery {quote(name)} does not exist",
                 metadata={"resource": name},
             )
         self.wake()
