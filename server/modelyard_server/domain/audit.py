@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from modelyard_server.domain import names
 from modelyard_server.domain.pages import PageTokens, fit, page_size
@@ -22,9 +23,16 @@ class Audit:
         self.tokens = tokens
 
     async def page(
-        self, principal: Principal, query: AuditQuery, size: int, token: str
+        self,
+        principal: Principal,
+        query: AuditQuery,
+        size: int,
+        token: str,
+        size_of: Callable[[LogEntry], int] = lambda entry: entry_size(entry),
     ) -> tuple[list[LogEntry], str]:
-        """Returns one page of entries in seq order and the token of the next page."""
+        """Returns one page of entries in seq order and the token of the next page. The page
+        ends early where its entries (measured by `size_of`, in bytes as the response
+        carries them) would pass pages.MAX_PAGE_BYTES; it holds at least one entry."""
         scope = _group_of(query.resource)
         principal.authorize(Permission.READ, scope)
         if query.resource and query.resource == names.group_name(scope or ""):
@@ -36,7 +44,7 @@ class Audit:
         after_seq = int(after[0]) if after and isinstance(after[0], int) else None
         async with self.store.reader(principal.tenant) as reader:
             entries = await reader.log.page(query, limit + 1, after_seq)
-        count = fit(entry_size(e) for e in entries[:limit])
+        count = fit(size_of(e) for e in entries[:limit])
         resume = (entries[count - 1].seq,) if len(entries) > count else None
         return entries[:count], tokens.token(resume)
 

@@ -15,6 +15,7 @@ from modelyard.v1 import resources_pb2 as pb
 from modelyard_server.domain import manifests
 from modelyard_server.domain.errors import FieldViolation, InvalidArgument, invalid_fields, quote
 from modelyard_server.domain.names import parse_version_name
+from modelyard_server.log.chain import snapshot
 
 MAX_DESCRIPTION = 4096
 MAX_TAGS = 64
@@ -31,6 +32,15 @@ MAX_COLUMNS = 1024
 MAX_SHAPE = 32
 MAX_REQUEST_ID = 128
 MAX_REASON = 4096
+# A version's JSON form, as the log's snapshots and every event carry it. An entry holds a
+# version before and after a change (and, for a promotion, the versions it archived), so
+# the common entries stay well under gRPC's 4 MiB message limit; the SDK takes up to 64 MiB,
+# enough for the rarest entry (a promotion that archives ten production versions).
+MAX_VERSION_BYTES = 512 * 1024
+# No field's JSON form is 40 times its binary form (a 2-byte enum becomes a name of at most
+# 40 characters and its key; a control character becomes \u0001): below this, a version
+# needs no JSON form to show that it is small enough.
+JSON_GROWTH = 40
 
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,127}")
 KEY_RULE = "1-128 of letters, digits, '_', '.', '-', starting with a letter or '_'"
@@ -261,16 +271,41 @@ def check_version(
     for side in ("inputs", "outputs"):
         check_columns(checker, getattr(version.schema, side), f"{prefix}.schema.{side}")
     checker.text(f"{prefix}.description", version.description, MAX_DESCRIPTION)
+    if not checker.violations:  # each field within its limit: the sum may still be too much
+        check_version_size(checker, version, prefix)
     checker.raise_if_any()
 
 
 def check_version_update(version: pb.ModelVersion, prefix: str = "model_version") -> None:
-    """Raises INVALID_FIELD listing every problem with the mutable fields of a version."""
+    """Raises INVALID_FIELD listing every problem with the mutable fields of a version (and,
+    for the version as it would be after the update, with its size)."""
     checker = Checker()
     checker.string_map(f"{prefix}.tags", version.tags, MAX_TAGS)
     check_model_card(checker, version.model_card, f"{prefix}.model_card")
     checker.text(f"{prefix}.description", version.description, MAX_DESCRIPTION)
+    if not checker.violations:
+        check_version_size(checker, version, prefix)
     checker.raise_if_any()
+
+
+def version_size(version: pb.ModelVersion) -> int:
+    """Returns the size in bytes of the version's JSON form, as a log entry records it."""
+    return len((snapshot(version) or "").encode())
+
+
+def check_version_size(checker: Checker, version: pb.ModelVersion, prefix: str) -> None:
+    """Fails a version whose JSON form is over MAX_VERSION_BYTES, naming its size and the
+    limit: the log entry of every change to it must fit in one gRPC message."""
+    if version.ByteSize() * JSON_GROWTH <= MAX_VERSION_BYTES:
+        return
+    size = version_size(version)
+    if size > MAX_VERSION_BYTES:
+        checker.fail(
+            prefix,
+            f"is {size} bytes in its JSON form (as the log and events carry it); the limit "
+            f"is {MAX_VERSION_BYTES} bytes: shorten its model card, schema, hyperparameters, "
+            "tags or description",
+        )
 
 
 def check_model_card(checker: Checker, card: pb.ModelCard, prefix: str) -> None:
