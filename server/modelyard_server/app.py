@@ -36,12 +36,13 @@ from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
 from modelyard_server.artifacts import open_blob_store
-from modelyard_server.config import Settings
+from modelyard_server.config import OPTIONS, Settings
 from modelyard_server.deliveries.model import RetrySchedule
 from modelyard_server.deliveries.worker import DeliveryWorker
 from modelyard_server.domain import pages
 from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.registry import Registry
+from modelyard_server.domain.watch import StreamQuota
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
 from modelyard_server.keyring import Keyring
@@ -140,6 +141,12 @@ def page_tokens(keyring: Keyring) -> pages.PageTokens:
     return pages.PageTokens(keyring.derive(pages.PURPOSE))
 
 
+def stream_quota(settings: Settings) -> StreamQuota:
+    """Returns the count of open streams per principal, limited as the settings say."""
+    [option] = [o for o in OPTIONS if o.field == "watch_streams_per_principal"]
+    return StreamQuota(settings.watch_streams_per_principal, option.names)
+
+
 def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
     """Returns the hub's settings. SQLite has no NOTIFY, and other processes may write the same
     file, so the hub polls it more often than PostgreSQL, where polling is only a safety net."""
@@ -206,7 +213,7 @@ async def start(settings: Settings) -> Running:
         store, queue, blobs, page_tokens=page_tokens(keyring), wake_deliveries=deliveries.wake
     )
     rs_grpc.add_RegistryServiceServicer_to_server(
-        RegistryServicer(registry, EventStreams(hub)), server
+        RegistryServicer(registry, EventStreams(hub, stream_quota(settings))), server
     )
     aps_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(registry.approvals), server)
     aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(registry.audit), server)

@@ -417,6 +417,10 @@ class ErrorReason(_views.Enum):
     cursor comes from another log (another database, or one restored from an older
     backup).
     """
+    TOO_MANY_STREAMS = 62
+    """RESOURCE_EXHAUSTED: the caller has as many event streams open on this server as a
+    principal may; ErrorInfo metadata `limit` says how many. Close one, or share one.
+    """
     DATABASE_UNAVAILABLE = 70
     """UNAVAILABLE: the database cannot be reached or is busy; retry with the same
     request_id.

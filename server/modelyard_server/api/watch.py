@@ -11,7 +11,7 @@ from modelyard_server.api.convert import action_names, audit_event
 from modelyard_server.domain.clock import now_us, timestamp
 from modelyard_server.domain.errors import FieldViolation, invalid_fields
 from modelyard_server.domain.principal import Principal
-from modelyard_server.domain.watch import watch_filter
+from modelyard_server.domain.watch import StreamQuota, watch_filter
 from modelyard_server.events.hub import EventHub, Heartbeat
 from modelyard_server.log.chain import LogEntry
 
@@ -24,8 +24,9 @@ def event_response(entry: LogEntry) -> rs.WatchEventsResponse:
 class EventStreams:
     """Serves WatchEvents streams from the hub."""
 
-    def __init__(self, hub: EventHub[rs.WatchEventsResponse]) -> None:
+    def __init__(self, hub: EventHub[rs.WatchEventsResponse], quota: StreamQuota) -> None:
         self.hub = hub
+        self.quota = quota
 
     async def watch(
         self, principal: Principal, request: rs.WatchEventsRequest
@@ -42,12 +43,13 @@ class EventStreams:
             list(request.versions),
         )
         start_after = request.start_after if request.HasField("start_after") else None
-        items = self.hub.subscribe(principal.tenant, wanted, start_after)
-        async with aclosing(items):
-            async for item in items:
-                if isinstance(item, Heartbeat):
-                    yield rs.WatchEventsResponse(
-                        heartbeat=rs.Heartbeat(head_seq=item.seq, time=timestamp(now_us()))
-                    )
-                else:
-                    yield item.rendered
+        with self.quota.held(principal):
+            items = self.hub.subscribe(principal.tenant, wanted, start_after)
+            async with aclosing(items):
+                async for item in items:
+                    if isinstance(item, Heartbeat):
+                        yield rs.WatchEventsResponse(
+                            heartbeat=rs.Heartbeat(head_seq=item.seq, time=timestamp(now_us()))
+                        )
+                    else:
+                        yield item.rendered
