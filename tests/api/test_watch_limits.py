@@ -3,12 +3,13 @@ idle streams that cost the writers nothing and all still hear of every change.""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 import grpc
 import pytest
-from modelyard import Registry, errors
+from modelyard import AsyncRegistry, AsyncWatch, Registry, errors
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import registry_service_pb2_grpc
 
@@ -68,3 +69,56 @@ def test_one_stream_more_than_a_principal_may_hold_is_resource_exhausted(
         held.append(opened)
         for call in held:
             call.cancel()
+
+
+PER_CHANNEL = 100
+
+
+@pytest.mark.timeout(120)
+async def test_many_idle_streams_each_get_what_they_watch_and_heartbeats_reach_the_head(
+    server_factory: ServerFactory,
+) -> None:
+    """A write wakes only the streams whose filters may want it; the others stay asleep, yet
+    each gets every event it watches, and its heartbeats carry the head all the same."""
+    counts = {"a": 150, "b": 150, "": 30}  # "": no group filter, the whole log
+    with server_factory(heartbeat_seconds="0.3", watch_streams_per_principal="400") as server:
+        registries = [
+            AsyncRegistry(server.address, token=server.token, timeout=30)
+            for _ in range(-(-sum(counts.values()) // PER_CHANNEL))
+        ]
+        try:
+            admin = registries[0]
+            await admin.create_group("a")
+            await admin.create_group("b")
+            watches: dict[str, list[AsyncWatch]] = {group: [] for group in counts}
+            for i, (group, _) in enumerate(
+                (group, n) for group, count in counts.items() for n in range(count)
+            ):
+                watch = registries[i // PER_CHANNEL].watch(groups=[group] if group else [])
+                watches[group].append(await watch)
+            received: dict[AsyncWatch, list[str]] = {}
+
+            async def follow(watch: AsyncWatch) -> None:
+                async for event in watch:
+                    received.setdefault(watch, []).append(event.resource)
+
+            followers = [asyncio.create_task(follow(w)) for ws in watches.values() for w in ws]
+            made_a = await admin.register("a", uri="s3://m/a", sha256="a" * 64)
+            made_b = await admin.register("b", uri="s3://m/b", sha256="b" * 64)
+            head = (await admin.verify_audit_log()).head_seq
+            everyone = [w for ws in watches.values() for w in ws]
+            for _ in range(300):  # 30 s
+                if all((w.cursor or 0) >= head for w in everyone):
+                    break
+                await asyncio.sleep(0.1)
+            behind = [w.cursor for w in everyone if (w.cursor or 0) < head]
+            assert behind == [], f"heartbeats never brought these cursors to {head}"
+            for watch in everyone:
+                await watch.close()
+            await asyncio.gather(*followers)
+        finally:
+            for registry in registries:
+                await registry.close()
+    assert all(received.get(w) == [made_a.name] for w in watches["a"])
+    assert all(received.get(w) == [made_b.name] for w in watches["b"])
+    assert all(received.get(w) == [made_a.name, made_b.name] for w in watches[""])
