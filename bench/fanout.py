@@ -48,9 +48,13 @@ class Received:
     repeats: int
 
 
-def start_server(data_dir: Path, database_url: str | None) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    data_dir: Path, database_url: str | None, streams: int = 100
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Starts a server that lets the one principal of the benchmark hold `streams` streams."""
     log = (data_dir / "server.log").open("wb")
     command = [str(SERVER_BIN), "--data-dir", str(data_dir), "--address", "127.0.0.1:0"]
+    command += ["--watch-streams-per-principal", str(max(streams, 100))]
     if database_url:
         command += ["--database-url", database_url]
     process = subprocess.Popen(
@@ -120,7 +124,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="modelyard-fanout-") as tmp:
-        server, address = start_server(Path(tmp), args.database_url)
+        server, address = start_server(Path(tmp), args.database_url, streams=args.subscribers)
         try:
             token = (Path(tmp) / "admin.token").read_text().strip()
             figures = run(address, token, args)

@@ -26,7 +26,7 @@ from modelyard_server.domain.errors import DomainError
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
 from modelyard_server.observability import logs
-from modelyard_server.preflight import SetupError, check_address, open_database
+from modelyard_server.preflight import SetupError, check_address, open_database, open_keyring
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.tokens import create_token
 from modelyard_server.store.unit_of_work import SqlStore
@@ -156,7 +156,12 @@ async def _import(
 ) -> int:
     engines = await open_database(settings, create=False, pool_size=1)
     try:
-        registry = Registry(SqlStore(engines), SqlDeliveryQueue(engines), open_blob_store(settings))
+        registry = Registry(
+            SqlStore(engines),
+            SqlDeliveryQueue(engines),
+            open_blob_store(settings),
+            page_tokens=app.page_tokens(open_keyring(settings)),
+        )
         return await registry.imports.run(principal, group, _read_versions(path, lines))
     except DomainError as error:
         details = "".join(f"\n  {v.field}: {v.description}" for v in error.violations)
@@ -168,7 +173,12 @@ async def _import(
 async def _collect(settings: config.Settings) -> Collected:
     engines = await open_database(settings, create=False, pool_size=1)
     try:
-        registry = Registry(SqlStore(engines), SqlDeliveryQueue(engines), open_blob_store(settings))
+        registry = Registry(
+            SqlStore(engines),
+            SqlDeliveryQueue(engines),
+            open_blob_store(settings),
+            page_tokens=app.page_tokens(open_keyring(settings)),
+        )
         return await registry.artifacts.collect(settings.blob_grace_seconds)
     finally:
         await engines.dispose()

@@ -37,12 +37,14 @@ from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
 from modelyard_server.artifacts import open_blob_store
-from modelyard_server.config import Settings
+from modelyard_server.config import OPTIONS, Settings
 from modelyard_server.deliveries.model import RetrySchedule
 from modelyard_server.deliveries.worker import DeliveryWorker
+from modelyard_server.domain import pages
 from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.clock import now_us
 from modelyard_server.domain.registry import Registry
+from modelyard_server.domain.watch import StreamQuota
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
 from modelyard_server.keyring import Keyring
@@ -141,6 +143,18 @@ async def collect_blobs(artifacts: Artifacts, settings: Settings) -> None:
             )
 
 
+def page_tokens(keyring: Keyring) -> pages.PageTokens:
+    """Returns the page tokens signed with the server's key: every worker and replica that
+    shares the key file accepts the others' tokens, before and after a restart."""
+    return pages.PageTokens(keyring.derive(pages.PURPOSE))
+
+
+def stream_quota(settings: Settings) -> StreamQuota:
+    """Returns the count of open streams per principal, limited as the settings say."""
+    [option] = [o for o in OPTIONS if o.field == "watch_streams_per_principal"]
+    return StreamQuota(settings.watch_streams_per_principal, option.names)
+
+
 def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
     """Returns the hub's settings. SQLite has no NOTIFY, and other processes may write the same
     file, so the hub polls it more often than PostgreSQL, where polling is only a safety net."""
@@ -205,8 +219,10 @@ async def start(settings: Settings) -> Running:
         options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],
     )
     blobs = open_blob_store(settings)
-    registry = Registry(store, queue, blobs, wake_deliveries=deliveries.wake)
-    streams = EventStreams(hub)
+    registry = Registry(
+        store, queue, blobs, page_tokens=page_tokens(keyring), wake_deliveries=deliveries.wake
+    )
+    streams = EventStreams(hub, stream_quota(settings))
     rs_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(registry, streams), server)
     aps_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(registry.approvals), server)
     aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(registry.audit), server)

@@ -65,6 +65,9 @@ class Settings:
     metrics_address: str = ""
     log_format: str = "text"
     slow_request_seconds: float = 1.0
+    # Limits (issue 11): WatchEvents streams one principal (tenant and subject) may hold
+    # open at once on one server process.
+    watch_streams_per_principal: int = 100
 
     @property
     def token_file(self) -> Path:
@@ -286,6 +289,14 @@ OPTIONS: tuple[Option, ...] = (
         "watch_buffer",
         "MODELYARD_WATCH_BUFFER",
         "events a stream may have waiting before it is ended as too slow",
+        kind="count",
+        metavar="N",
+    ),
+    # Limits (issue 11)
+    Option(
+        "watch_streams_per_principal",
+        "MODELYARD_WATCH_STREAMS_PER_PRINCIPAL",
+        "WatchEvents streams one principal may hold open at once on one server process",
         kind="count",
         metavar="N",
     ),

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import os
+from pathlib import Path
+
 import grpc
 import pytest
 from modelyard import Registry, errors
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import resources_pb2 as pb
 
+from tests.support.factory import ServerFactory
+from tests.support.servers import Server
 from tests.support.status import reason_of
-from tests.support.stubs import Raw
+from tests.support.stubs import Raw, raw_stubs
 from tests.support.versions import register
 
 AUCS = [0.71, 0.95, 0.88, None, 0.93, 0.60, 0.99]
@@ -183,3 +189,99 @@ def test_large_versions_come_in_pages_that_fit_in_a_message(
     )
     assert len(audit) >= 2
     assert sum(len(p.audit_events) for p in audit) == 61
+
+
+def _group_pages(raw: Raw, token: str = "") -> rs.ListModelGroupsResponse:
+    return raw.registry.ListModelGroups(
+        rs.ListModelGroupsRequest(page_size=1, page_token=token), metadata=raw.metadata
+    )
+
+
+def _refused_token(raw: Raw, token: str) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        _group_pages(raw, token)
+    return caught.value
+
+
+def _unpadded(raw_token: bytes) -> str:
+    return base64.urlsafe_b64encode(raw_token).decode().rstrip("=")
+
+
+def test_a_page_token_that_was_altered_cut_or_signed_elsewhere_is_refused(
+    sqlite_server: Server, unique_group: str
+) -> None:
+    """Tokens are signed by the server: a caller can neither make one up nor edit one, and a
+    token of another tenant's query is not one of theirs."""
+    with raw_stubs(sqlite_server.address, sqlite_server.token) as raw:
+        for suffix in ("a", "b", "c"):
+            raw.registry.CreateModelGroup(
+                rs.CreateModelGroupRequest(model_group_id=f"{unique_group}-{suffix}"),
+                metadata=raw.metadata,
+            )
+        genuine = _group_pages(raw).next_page_token
+        assert _group_pages(raw, genuine).model_groups  # the genuine one works
+        decoded = base64.urlsafe_b64decode(genuine + "=" * (-len(genuine) % 4))
+        tag, payload = decoded[:16], decoded[16:]
+        altered = payload.replace(b'"', b"'", 1) if b'"' in payload else payload + b" "
+        forged = {
+            "cut short": genuine[:-3],
+            "half": genuine[: len(genuine) // 2],
+            "key altered": _unpadded(tag + altered),
+            "tag altered": _unpadded(bytes([tag[0] ^ 1]) + tag[1:] + payload),
+            "signed with another key": _unpadded(os.urandom(16) + payload),
+            "unsigned, as tokens were": _unpadded(payload),
+            "not base64": "%%%",
+        }
+        for case, token in forged.items():
+            error = _refused_token(raw, token)
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, case
+            assert reason_of(error) == "INVALID_PAGE_TOKEN", case
+            assert "start again from the first page" in (error.details() or ""), case
+    elsewhere = sqlite_server.mint_token("ann", "viewer", tenant=f"t-{unique_group}")
+    with raw_stubs(sqlite_server.address, elsewhere) as theirs:
+        assert reason_of(_refused_token(theirs, genuine)) == "INVALID_PAGE_TOKEN"
+
+
+def test_a_page_token_stays_valid_across_a_restart(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    """The key comes from the key file, not from the process: the next page of a listing
+    still comes after the server restarted (or from another worker with the same file)."""
+    data_dir = tmp_path / "data"
+    with (
+        server_factory("sqlite", data_dir=data_dir) as first,
+        raw_stubs(first.address, first.token) as raw,
+    ):
+        for group in ("a-one", "a-two", "a-three"):
+            raw.registry.CreateModelGroup(
+                rs.CreateModelGroupRequest(model_group_id=group), metadata=raw.metadata
+            )
+        page = _group_pages(raw)
+        expected = _group_pages(raw, page.next_page_token).model_groups
+    with (
+        server_factory("sqlite", data_dir=data_dir) as second,
+        raw_stubs(second.address, second.token) as raw,
+    ):
+        assert _group_pages(raw, page.next_page_token).model_groups == expected
+
+
+def test_replicas_that_share_the_key_file_accept_each_others_page_tokens(
+    server_factory: ServerFactory, postgres_database: str, tmp_path: Path
+) -> None:
+    key_file = str(tmp_path / "shared.key")
+    (tmp_path / "shared.key").write_text(os.urandom(32).hex() + "\n")
+    (tmp_path / "shared.key").chmod(0o600)
+    replicas = [
+        server_factory("postgres", database_url=postgres_database, key_file=key_file)
+        for _ in range(2)
+    ]
+    with replicas[0] as one, replicas[1] as other:
+        with raw_stubs(one.address, one.token) as raw:
+            for group in ("r-one", "r-two", "r-three"):
+                raw.registry.CreateModelGroup(
+                    rs.CreateModelGroupRequest(model_group_id=group), metadata=raw.metadata
+                )
+            page = _group_pages(raw)
+            expected = _group_pages(raw, page.next_page_token).model_groups
+        with raw_stubs(other.address, one.token) as raw:
+            assert _group_pages(raw, page.next_page_token).model_groups == expected

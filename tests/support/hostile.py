@@ -180,8 +180,8 @@ BAD_KEYS = ["", "1a", "a b", "ä", "a" * 129, "\x00"]
 
 
 def forged_tokens(tokens: Sequence[str]) -> list[str]:
-    """Returns page tokens an attacker makes from real ones (base64 JSON): the same query
-    fingerprint with keys of other types, sizes and counts."""
+    """Returns page tokens an attacker makes from real ones (base64 of a 16-byte tag and the
+    key as JSON): the same tag with keys of other types, sizes and counts."""
     forged_keys: list[list[object]] = [
         [2**63],
         [2**63 - 1],
@@ -206,11 +206,11 @@ def forged_tokens(tokens: Sequence[str]) -> list[str]:
     forged: list[str] = []
     for token in tokens:
         try:
-            data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            tag = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))[:16]
         except ValueError:
             continue
         for key in forged_keys:
-            raw = json.dumps({"k": key, "q": data.get("q")}).encode()
+            raw = tag + json.dumps(key).encode()
             forged.append(base64.urlsafe_b64encode(raw).decode().rstrip("="))
     for raw in (b'{"k":[NaN],"q":"x"}', b'{"k":[Infinity]}', b"\xff\xfe", b"[]", b"null"):
         forged.append(base64.urlsafe_b64encode(raw).decode())

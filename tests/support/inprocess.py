@@ -28,6 +28,7 @@ from modelyard_server.config import load as load_settings
 from modelyard_server.domain import errors as domain_errors
 from modelyard_server.domain.changes import Mutation
 from modelyard_server.domain.errors import ResourceExhausted
+from modelyard_server.domain.pages import PageTokens
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
 from modelyard_server.domain.watch import WatchFilter
@@ -107,7 +108,9 @@ async def open_domain(database: Path, tenant: str = DEFAULT_TENANT) -> AsyncIter
     store = SqlStore(engines)
     try:
         blobs = LocalBlobStore(database.parent / "blobs")
-        yield Domain(engines, store, Registry(store, SqlDeliveryQueue(engines), blobs), tenant)
+        tokens = PageTokens(b"the page token key of the tests")
+        registry = Registry(store, SqlDeliveryQueue(engines), blobs, page_tokens=tokens)
+        yield Domain(engines, store, registry, tenant)
     finally:
         await engines.dispose()
 

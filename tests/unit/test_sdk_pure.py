@@ -10,6 +10,7 @@ import grpc
 import modelyard
 import pytest
 from modelyard import _requests as build
+from modelyard._watch_cursor import resumable
 from modelyard.transport import (
     RetryPolicy,
     TokenSearch,
@@ -337,3 +338,19 @@ def test_an_error_built_without_a_code_takes_its_class_code() -> None:
     assert modelyard.StaleEtag("changed").code == grpc.StatusCode.ABORTED
     assert modelyard.StaleEtag("changed").reason == "ABORTED"
     assert modelyard.ModelyardError("x").code == grpc.StatusCode.UNKNOWN
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "resumes"),
+    [
+        (grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE", True),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, "SUBSCRIBER_TOO_SLOW", True),
+        # grpc's own, for a message over the channel's limit: it would come back every time
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED", False),
+        (grpc.StatusCode.PERMISSION_DENIED, "MISSING_PERMISSION", False),
+    ],
+)
+def test_a_watch_resumes_only_after_failures_that_reconnecting_cures(
+    code: grpc.StatusCode, reason: str, resumes: bool
+) -> None:
+    assert resumable(modelyard.ModelyardError("x", code=code, reason=reason)) is resumes

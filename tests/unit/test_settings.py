@@ -31,6 +31,8 @@ CHANGED = {
     "metrics_address": "127.0.0.1:9464",
     "log_format": "json",
     "slow_request_seconds": "0.25",
+    # Limits (issue 11)
+    "watch_streams_per_principal": "3",
 }
 
 

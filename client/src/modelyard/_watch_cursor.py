@@ -17,7 +17,7 @@ from modelyard.errors import ModelyardError
 from modelyard.names import group_name
 from modelyard.v1 import registry_service_pb2, resources_pb2
 
-__all__ = ["RESUMABLE_CODES", "Position", "watch_request"]
+__all__ = ["RESUMABLE_CODES", "Position", "resumable", "watch_request"]
 
 log = logging.getLogger("modelyard.watch")
 
@@ -34,6 +34,20 @@ RESUMABLE_CODES = frozenset(
         grpc.StatusCode.UNKNOWN,
     }
 )
+
+
+def resumable(error: ModelyardError) -> bool:
+    """Returns whether reconnecting and resuming from the cursor cures this failure.
+
+    RESOURCE_EXHAUSTED is resumable only when the server ended a stream that fell behind
+    (SUBSCRIBER_TOO_SLOW): a limit on streams, or a message larger than the client takes,
+    would come back on every attempt, so the caller hears of it instead.
+    """
+    if error.code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return error.reason == "SUBSCRIBER_TOO_SLOW"
+    return error.code in RESUMABLE_CODES
+
+
 #: Seconds to wait before reconnecting: doubling from the first to the last, with jitter.
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 5.0
@@ -100,7 +114,7 @@ class Position:
 
     def resumable(self, error: ModelyardError) -> bool:
         """Returns whether reconnecting cures this failure."""
-        return error.code in RESUMABLE_CODES
+        return resumable(error)
 
     def backoff(self) -> float:
         """Returns the seconds to wait before the next reconnect, longer each failure."""

@@ -72,6 +72,7 @@ __all__ = [
     "ServerShuttingDown",
     "StaleEtag",
     "SubscriberTooSlow",
+    "TooManyStreams",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
@@ -363,6 +364,11 @@ class SubscriberTooSlow(ResourceExhausted):
     """The subscriber fell too far behind; resume from its cursor."""
 
 
+class TooManyStreams(ResourceExhausted):
+    """The caller has as many event streams open as a principal may (``metadata["limit"]``);
+    close one, or share one stream between consumers."""
+
+
 class CursorAheadOfLog(OutOfRange):
     """The stream's ``start_after`` is beyond the head of the log: the cursor comes from
     another log (another database, or one restored from an older backup)."""
@@ -466,6 +472,7 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "SCHEMA_INCOMPATIBLE": SchemaIncompatible,
     "PRODUCTION_LIMIT_REACHED": ProductionLimitReached,
     "SUBSCRIBER_TOO_SLOW": SubscriberTooSlow,
+    "TOO_MANY_STREAMS": TooManyStreams,
     "CURSOR_AHEAD_OF_LOG": CursorAheadOfLog,
     "DATABASE_UNAVAILABLE": DatabaseUnavailable,
     "SERVER_SHUTTING_DOWN": ServerShuttingDown,

@@ -263,6 +263,10 @@ def _user_agent() -> str:
     return f"modelyard-python/{version}"
 
 
+#: The largest message the SDK takes from the registry.
+MAX_RECEIVE_BYTES = 64 * 1024 * 1024
+
+
 def channel_options() -> list[tuple[str, str | int]]:
     """Returns the options every channel is opened with."""
     return [
@@ -271,6 +275,11 @@ def channel_options() -> list[tuple[str, str | int]]:
         # be reachable again within the few seconds the call's own retries last.
         ("grpc.initial_reconnect_backoff_ms", 200),
         ("grpc.max_reconnect_backoff_ms", 2000),
+        # gRPC refuses a message over 4 MiB by default. The server keeps a version's JSON
+        # form under 512 KiB and a page under 3 MiB, but one log entry may hold many
+        # versions (a promotion that archives ten production versions holds 22 snapshots):
+        # a watch or a page of the audit log must take any entry the server accepted.
+        ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),
     ]
 
 

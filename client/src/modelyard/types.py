@@ -518,6 +518,10 @@ class ErrorReason(_views.Enum):
     cursor comes from another log (another database, or one restored from an older
     backup).
     """
+    TOO_MANY_STREAMS = 62
+    """RESOURCE_EXHAUSTED: the caller has as many event streams open on this server as a
+    principal may; ErrorInfo metadata `limit` says how many. Close one, or share one.
+    """
     DATABASE_UNAVAILABLE = 70
     """UNAVAILABLE: the database cannot be reached or is busy; retry with the same
     request_id.
@@ -1196,7 +1200,8 @@ class ModelVersion(_views.View[resources_pb2.ModelVersion]):
     """One immutable, numbered version of a model in a group (SageMaker: model package).
     What describes how the model was made (artifact, inference image, metrics,
     hyperparameters, lineage, schema) never changes once registered; description, tags
-    and the model card may be updated.
+    and the model card may be updated. Its JSON form (as `AuditEvent.before` and
+    `after` carry it) is at most 512 KiB, on registration and after every update.
     """
 
     __slots__ = ()

@@ -7,6 +7,7 @@ from typing import Any
 import grpc
 from modelyard.v1 import audit_service_pb2 as aus
 from modelyard.v1 import audit_service_pb2_grpc as aus_grpc
+from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.api.auth import current_principal
 from modelyard_server.api.convert import action_names, audit_event
@@ -14,6 +15,7 @@ from modelyard_server.api.errors import rpc
 from modelyard_server.domain.audit import Audit
 from modelyard_server.domain.repositories import AuditQuery
 from modelyard_server.domain.validation import time_us
+from modelyard_server.log.chain import LogEntry
 from modelyard_server.observability import metrics
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -38,11 +40,20 @@ class AuditServicer(aus_grpc.AuditServiceServicer):
             end_us=time_us(request.end_time, "end_time") if request.HasField("end_time") else 0,
             newest_first=request.newest_first,
         )
+        # The page is cut by the size of the events as sent (a Struct may be larger than the
+        # JSON the log stores); each is rendered once, to be measured and then sent.
+        rendered: dict[int, pb.AuditEvent] = {}
+
+        def size_of(entry: LogEntry) -> int:
+            event = rendered[entry.seq] = audit_event(entry)
+            return event.ByteSize()
+
         entries, token = await self.audit.page(
-            current_principal(), query, request.page_size, request.page_token
+            current_principal(), query, request.page_size, request.page_token, size_of
         )
         return aus.ListAuditEventsResponse(
-            audit_events=[audit_event(e) for e in entries], next_page_token=token
+            audit_events=[rendered.get(e.seq) or audit_event(e) for e in entries],
+            next_page_token=token,
         )
 
     @rpc

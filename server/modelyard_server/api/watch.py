@@ -12,7 +12,7 @@ from modelyard_server.api.convert import action_names, audit_event
 from modelyard_server.domain.clock import now_us, timestamp
 from modelyard_server.domain.errors import FieldViolation, ResourceExhausted, invalid_fields
 from modelyard_server.domain.principal import Principal
-from modelyard_server.domain.watch import watch_filter
+from modelyard_server.domain.watch import StreamQuota, watch_filter
 from modelyard_server.events.hub import EventHub, Heartbeat
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.observability import metrics
@@ -26,8 +26,9 @@ def event_response(entry: LogEntry) -> rs.WatchEventsResponse:
 class EventStreams:
     """Serves WatchEvents streams from the hub, and tells the metrics how far behind they are."""
 
-    def __init__(self, hub: EventHub[rs.WatchEventsResponse]) -> None:
+    def __init__(self, hub: EventHub[rs.WatchEventsResponse], quota: StreamQuota) -> None:
         self.hub = hub
+        self.quota = quota
         # Each open stream's tenant and the seq it has reached (sent, or scanned past).
         self.open: dict[int, tuple[str, int]] = {}
 
@@ -47,30 +48,31 @@ class EventStreams:
         )
         start_after = request.start_after if request.HasField("start_after") else None
         tenant = principal.tenant
-        items = self.hub.subscribe(tenant, wanted, start_after)
-        key = id(items)
-        metrics.WATCH_OPEN.inc()
-        try:
-            async with aclosing(items):
-                async for item in items:
-                    if isinstance(item, Heartbeat):
-                        self.open[key] = (tenant, item.seq)
-                        yield rs.WatchEventsResponse(
-                            heartbeat=rs.Heartbeat(head_seq=item.seq, time=timestamp(now_us()))
-                        )
-                    else:
-                        seq = item.entry.seq
-                        self.open[key] = (tenant, seq)
-                        metrics.WATCH_EVENTS.inc()
-                        metrics.WATCH_LAG.observe(max(0, self.hub.head(tenant) - seq))
-                        yield item.rendered
-        except ResourceExhausted as error:
-            if error.reason == reasons.SUBSCRIBER_TOO_SLOW:
-                metrics.WATCH_TOO_SLOW.inc()
-            raise
-        finally:
-            metrics.WATCH_OPEN.dec()
-            self.open.pop(key, None)
+        with self.quota.held(principal):
+            items = self.hub.subscribe(tenant, wanted, start_after)
+            key = id(items)
+            metrics.WATCH_OPEN.inc()
+            try:
+                async with aclosing(items):
+                    async for item in items:
+                        if isinstance(item, Heartbeat):
+                            self.open[key] = (tenant, item.seq)
+                            yield rs.WatchEventsResponse(
+                                heartbeat=rs.Heartbeat(head_seq=item.seq, time=timestamp(now_us()))
+                            )
+                        else:
+                            seq = item.entry.seq
+                            self.open[key] = (tenant, seq)
+                            metrics.WATCH_EVENTS.inc()
+                            metrics.WATCH_LAG.observe(max(0, self.hub.head(tenant) - seq))
+                            yield item.rendered
+            except ResourceExhausted as error:
+                if error.reason == reasons.SUBSCRIBER_TOO_SLOW:
+                    metrics.WATCH_TOO_SLOW.inc()
+                raise
+            finally:
+                metrics.WATCH_OPEN.dec()
+                self.open.pop(key, None)
 
     async def refresh_metrics(self) -> None:
         """Sets the largest lag, in entries, of an open stream behind its log's head."""

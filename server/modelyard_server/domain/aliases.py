@@ -7,9 +7,9 @@ from modelyard.v1 import resources_pb2 as pb
 from modelyard_server.domain import labels, lookup, names, stages
 from modelyard_server.domain.changes import Change, Changes, Mutation, Unchanged, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
-from modelyard_server.domain.errors import FieldViolation, invalid_fields
+from modelyard_server.domain.errors import FieldViolation, invalid_fields, quote
 from modelyard_server.domain.fields import check_etag
-from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
+from modelyard_server.domain.pages import PageTokens, page_size
 from modelyard_server.domain.principal import Permission, Principal
 from modelyard_server.domain.repositories import Store, UnitOfWork
 from modelyard_server.log.drafts import LogDraft, Related
@@ -20,9 +20,10 @@ DEFAULT_PAGE = 50
 class Aliases:
     """Setting, reading and deleting aliases; moving one relabels both versions in one change."""
 
-    def __init__(self, store: Store, changes: Changes) -> None:
+    def __init__(self, store: Store, changes: Changes, tokens: PageTokens) -> None:
         self.store = store
         self.changes = changes
+        self.tokens = tokens
 
     async def set(self, mutation: Mutation, alias: pb.Alias) -> pb.Alias:
         """Returns the alias, created or moved to `alias.version`."""
@@ -30,7 +31,7 @@ class Aliases:
         target = names.parse_version_name(alias.version, "alias.version")
         if target.group != ref.group:
             raise invalid_fields(
-                [FieldViolation("alias.version", f"must be a version of group '{ref.group}'")]
+                [FieldViolation("alias.version", f"must be a version of group {quote(ref.group)}")]
             )
         mutation.principal.authorize(Permission.READ, ref.group)
 
@@ -39,7 +40,9 @@ class Aliases:
             mutation.principal.require_role(policy.promoter_roles, "move aliases", ref.group)
             version = await lookup.version(unit, target)
             if ref.alias in policy.protected_aliases:
-                stages.require_approved(version, f"pointed at by protected alias '{ref.alias}'")
+                stages.require_approved(
+                    version, f"pointed at by protected alias {quote(ref.alias)}"
+                )
             before = await unit.aliases.get(ref.group, ref.alias)
             if before is not None:
                 check_etag(alias.etag, before.etag, before.name)
@@ -86,15 +89,15 @@ class Aliases:
         """Returns one page of a group's aliases, by name, and the token of the next page."""
         group = names.parse_group_name(parent, "parent")
         principal.authorize(Permission.READ, group)
-        key = fingerprint("aliases", parent)
+        query = self.tokens.query(principal.tenant, "aliases", parent)
         limit = page_size(size, DEFAULT_PAGE)
-        after = decode_token(token, key)
+        after = query.resume_after(token)
         after_alias = str(after[0]) if after else None
         async with self.store.reader(principal.tenant) as unit:
             await lookup.require_group(unit, group)
             aliases = await unit.aliases.page(group, limit + 1, after_alias)
         resume = (aliases[limit - 1].name.rsplit("/", 1)[1],) if len(aliases) > limit else None
-        return aliases[:limit], encode_token(resume, key)
+        return aliases[:limit], query.token(resume)
 
     async def delete(self, mutation: Mutation, name: str, etag: str) -> None:
         ref = names.parse_alias_name(name)

@@ -16,9 +16,10 @@ from modelyard_server.domain.errors import (
     FieldViolation,
     PermissionDenied,
     invalid_fields,
+    quote,
 )
 from modelyard_server.domain.fields import FieldRules, check_etag
-from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
+from modelyard_server.domain.pages import PageTokens, page_size
 from modelyard_server.domain.principal import ROLES, Permission, Principal
 from modelyard_server.domain.repositories import AuditQuery, Store, UnitOfWork
 from modelyard_server.log.drafts import LogDraft, action_name
@@ -62,7 +63,8 @@ def check_policy(policy: pb.ApprovalPolicy) -> None:
             )
         violations.extend(
             FieldViolation(
-                f"approval_policy.{field}", f"'{role}' is not a role ({', '.join(sorted(ROLES))})"
+                f"approval_policy.{field}",
+                f"{quote(role)} is not a role ({', '.join(sorted(ROLES))})",
             )
             for role in roles
             if role not in ROLES
@@ -75,7 +77,7 @@ def check_policy(policy: pb.ApprovalPolicy) -> None:
             )
         )
     violations.extend(
-        FieldViolation("approval_policy.protected_aliases", f"'{alias}' is not an alias id")
+        FieldViolation("approval_policy.protected_aliases", f"{quote(alias)} is not an alias id")
         for alias in policy.protected_aliases
         if not names.ALIAS_ID.fullmatch(alias)
     )
@@ -109,9 +111,10 @@ def decided(
 class Approvals:
     """The decisions on versions, and the group policies that govern them."""
 
-    def __init__(self, store: Store, changes: Changes) -> None:
+    def __init__(self, store: Store, changes: Changes, tokens: PageTokens) -> None:
         self.store = store
         self.changes = changes
+        self.tokens = tokens
 
     async def approve(self, mutation: Mutation, name: str, etag: str) -> pb.ModelVersion:
         """Returns the version with the approval counted; APPROVED once enough reviewers agree."""
@@ -127,7 +130,7 @@ class Approvals:
             if before.created_by == reviewer and not policy.allow_self_approval:
                 raise PermissionDenied(
                     reasons.SELF_APPROVAL_FORBIDDEN,
-                    f"'{reviewer}' registered '{before.name}' and may not approve it; another "
+                    f"{quote(reviewer)} registered {quote(before.name)} and may not approve it; another "
                     "reviewer must, or an admin may allow self-approval in the group's policy",
                     metadata={"resource": before.name},
                 )
@@ -199,9 +202,9 @@ class Approvals:
             group = ref.group
             query = AuditQuery(resource=ref.name, actions=(APPROVALS,))
         principal.authorize(Permission.READ, group)
-        key = fingerprint("approvals", parent)
+        tokens = self.tokens.query(principal.tenant, "approvals", parent)
         limit = page_size(size, 100)
-        after = decode_token(token, key)
+        after = tokens.resume_after(token)
         after_seq = int(after[0]) if after and isinstance(after[0], int) else None
         async with self.store.reader(principal.tenant) as unit:
             entries = await unit.log.page(query, limit + 1, after_seq)
@@ -215,7 +218,7 @@ class Approvals:
             decision.seq = entry.seq
             decisions.append(decision)
         resume = (entries[limit - 1].seq,) if len(entries) > limit else None
-        return decisions, encode_token(resume, key)
+        return decisions, tokens.token(resume)
 
     async def get_policy(self, principal: Principal, name: str) -> pb.ApprovalPolicy:
         group = names.parse_policy_name(name)
@@ -248,7 +251,7 @@ class Approvals:
                 status = pb.ApprovalStatus.Name(version.approval_status)
                 raise FailedPrecondition(
                     reasons.VERSION_NOT_APPROVED,
-                    f"'{alias}' points at '{version.name}', which is "
+                    f"{quote(alias)} points at {quote(version.name)}, which is "
                     f"{status.removeprefix('APPROVAL_STATUS_')}; a protected alias may only point "
                     "at an APPROVED version: move it first, then protect it",
                     metadata={"resource": alias, "version": version.name},

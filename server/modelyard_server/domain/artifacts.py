@@ -28,6 +28,7 @@ from modelyard_server.domain.errors import (
     NotFound,
     OutOfRange,
     invalid_fields,
+    quote,
 )
 from modelyard_server.domain.manifests import Digest
 from modelyard_server.domain.principal import Permission, Principal
@@ -58,7 +59,7 @@ def parse_upload_name(name: str, field: str = "resource_name") -> UploadRef:
     match = UPLOAD_NAME.fullmatch(name)
     if match is None:
         raise invalid_fields(
-            [FieldViolation(field, f"'{name[:200]}' is not an upload: {UPLOAD_RULE}")]
+            [FieldViolation(field, f"{quote(name)} is not an upload: {UPLOAD_RULE}")]
         )
     group = names.check_group_id(match["group"], field)
     digest = Digest(match["sha256"], int(match["size"]))
@@ -298,14 +299,14 @@ class Artifacts:
         if file is None:
             raise NotFound(
                 reasons.ARTIFACT_FILE_NOT_FOUND,
-                f"{version.name}'s artifact has no file '{path[:200]}'"
+                f"{version.name}'s artifact has no file {quote(path)}"
                 + ("; name one of its files" if path else "; it is a directory: name a file"),
                 metadata={"path": path[:1024]},
             )
         if offset < 0 or offset > file.size_bytes:
             raise OutOfRange(
                 reasons.INVALID_FIELD,
-                f"read_offset {offset} is outside '{path[:200]}', which has {file.size_bytes} bytes",
+                f"read_offset {offset} is outside {quote(path)}, which has {file.size_bytes} bytes",
             )
         if limit < 0:
             raise invalid_fields(

@@ -20,7 +20,7 @@ from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.domain import validation
-from modelyard_server.domain.errors import InvalidArgument
+from modelyard_server.domain.errors import InvalidArgument, quote
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.repositories import Store, UnitOfWork
 from modelyard_server.log.chain import LogEntry
@@ -180,7 +180,7 @@ class Changes:
                     ):
                         raise InvalidArgument(
                             reasons.REQUEST_ID_REUSED,
-                            f"request_id '{mutation.request_id}' was already used for a "
+                            f"request_id {quote(mutation.request_id)} was already used for a "
                             "different request; use a new request_id for a new request",
                         )
                     return change.respond(Committed.of_entry(prior))

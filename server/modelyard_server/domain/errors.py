@@ -102,6 +102,20 @@ class DataLoss(DomainError):
     kind = ErrorKind.DATA_LOSS
 
 
+# How much of the caller's input an error message quotes: enough to recognise it, never so
+# much that the message (or the trailers that carry it) grows with the input.
+QUOTE_CHARS = 64
+
+
+def quote(value: object, limit: int = QUOTE_CHARS) -> str:
+    """Returns the caller's input in single quotes for an error message: whole when it is
+    short, else its first `limit` characters, '…' and how long it was."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return f"'{text}'"
+    return f"'{text[:limit]}…' ({len(text)} characters)"
+
+
 def invalid_fields(violations: Sequence[FieldViolation]) -> InvalidArgument:
     """Returns the INVALID_FIELD error for a non-empty list of violations."""
     first = violations[0]

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from google.protobuf.message import Message
 from modelyard.v1 import errors_pb2 as reasons
 
-from modelyard_server.domain.errors import Aborted, FieldViolation, InvalidArgument, invalid_fields
+from modelyard_server.domain.errors import (
+    Aborted,
+    FieldViolation,
+    InvalidArgument,
+    invalid_fields,
+    quote,
+)
 
 
 def check_etag(sent: str, current: str, name: str) -> None:
@@ -16,7 +22,7 @@ def check_etag(sent: str, current: str, name: str) -> None:
     if sent and sent != current:
         raise Aborted(
             reasons.STALE_ETAG,
-            f"'{name}' changed since you read it (etag {sent}, now {current}); read it again and retry",
+            f"{quote(name)} changed since you read it (etag {sent}, now {current}); read it again and retry",
             metadata={"resource": name, "current_etag": current},
         )
 
@@ -45,12 +51,12 @@ class FieldRules:
             head, dot, rest = path.partition(".")
             if head in self.output_only:
                 raise InvalidArgument(
-                    reasons.IMMUTABLE_FIELD, f"'{path}' is output only and cannot be updated"
+                    reasons.IMMUTABLE_FIELD, f"{quote(path)} is output only and cannot be updated"
                 )
             if head in self.immutable:
                 raise InvalidArgument(
                     reasons.IMMUTABLE_FIELD,
-                    f"'{path}' describes how the model was made and is immutable; register a new version instead",
+                    f"{quote(path)} describes how the model was made and is immutable; register a new version instead",
                 )
             if (
                 head not in self.mutable
@@ -62,7 +68,7 @@ class FieldRules:
                     [
                         FieldViolation(
                             "update_mask",
-                            f"'{path}' is not a field that can be updated ({allowed})",
+                            f"{quote(path)} is not a field that can be updated ({allowed})",
                         )
                     ]
                 )
@@ -83,7 +89,7 @@ class FieldRules:
                 descriptor = sub_target.DESCRIPTOR.fields_by_name.get(rest)
                 if descriptor is None:
                     raise invalid_fields(
-                        [FieldViolation("update_mask", f"'{path}' names no field of {head}")]
+                        [FieldViolation("update_mask", f"{quote(path)} names no field of {head}")]
                     )
                 sub_target.ClearField(rest)
                 if descriptor.is_repeated:

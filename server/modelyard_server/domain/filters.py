@@ -19,7 +19,7 @@ from typing import Any
 from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from modelyard.v1 import errors_pb2 as reasons
 
-from modelyard_server.domain.errors import InvalidArgument
+from modelyard_server.domain.errors import InvalidArgument, quote
 
 MAX_FILTER = 4096
 MAX_TERMS = 32
@@ -96,7 +96,7 @@ class Schema:
             return FieldSpec(spec.name, spec.kind, orderable=spec.orderable, key=key)
         known = sorted([*self.fields, *(f"{m}.<key>" for m in self.maps)])
         raise InvalidArgument(
-            error_reason, f"unknown field '{path}'; known fields: {', '.join(known)}"
+            error_reason, f"unknown field {quote(path)}; known fields: {', '.join(known)}"
         )
 
 
@@ -131,7 +131,7 @@ def _tokens(text: str) -> list[Token]:
             where = len(text[:pos]) + (len(text[pos:]) - len(text[pos:].lstrip()))
             raise InvalidArgument(
                 reasons.INVALID_FILTER,
-                f"cannot read the filter at position {where}: '{text[where : where + 20]}'",
+                f"cannot read the filter at position {where}: {quote(text[where : where + 20])}",
             )
         kind = match.lastgroup
         token_text, start = match.group(kind), match.start(kind)
@@ -184,7 +184,7 @@ class _Parser:
         if extra is not None:
             raise InvalidArgument(
                 reasons.INVALID_FILTER,
-                f"unexpected '{extra.text}' at position {extra.pos}; join comparisons with AND or OR",
+                f"unexpected {quote(extra.text)} at position {extra.pos}; join comparisons with AND or OR",
             )
         return node
 
@@ -219,7 +219,7 @@ class _Parser:
         if token.kind != "word":
             raise InvalidArgument(
                 reasons.INVALID_FILTER,
-                f"expected a field name at position {token.pos}, found '{token.text}'",
+                f"expected a field name at position {token.pos}, found {quote(token.text)}",
             )
         self.comparisons += 1
         if self.comparisons > MAX_TERMS:
@@ -231,7 +231,7 @@ class _Parser:
         if op.kind != "op":
             raise InvalidArgument(
                 reasons.INVALID_FILTER,
-                f"expected an operator (= != < <= > >=) after '{token.text}', found '{op.text}'",
+                f"expected an operator (= != < <= > >=) after {quote(token.text)}, found {quote(op.text)}",
             )
         value = self.take()
         return Comparison(field, op.text, _value(field, token.text, op.text, value))
@@ -247,16 +247,17 @@ def _unquote(token: Token) -> str:
 def _value(field: FieldSpec, path: str, op: str, token: Token) -> int | float | str:
     if token.kind not in {"string", "number", "word"}:
         raise InvalidArgument(
-            reasons.INVALID_FILTER, f"expected a value after '{path} {op}', found '{token.text}'"
+            reasons.INVALID_FILTER,
+            f"expected a value after {quote(f'{path} {op}')}, found {quote(token.text)}",
         )
-    problem = f"'{path}' compares with {field.kind.value}, not {token.text}"
+    problem = f"{quote(path)} compares with {field.kind.value}, not {quote(token.text)}"
     if field.kind is Kind.INT:
         if token.kind != "number" or not re.fullmatch(r"-?[0-9]+", token.text):
             raise InvalidArgument(reasons.INVALID_FILTER, problem)
         number = int(token.text) if len(token.text) <= 20 else 2**63
         if not -(2**63) <= number < 2**63:  # what the database's integers hold
             raise InvalidArgument(
-                reasons.INVALID_FILTER, f"{token.text} is out of range for '{path}'"
+                reasons.INVALID_FILTER, f"{quote(token.text)} is out of range for {quote(path)}"
             )
         return number
     if field.kind is Kind.FLOAT:
@@ -270,13 +271,14 @@ def _value(field: FieldSpec, path: str, op: str, token: Token) -> int | float | 
             raise InvalidArgument(reasons.INVALID_FILTER, problem) from None
         if moment.tzinfo is None:
             raise InvalidArgument(
-                reasons.INVALID_FILTER, f"the time for '{path}' needs a zone, e.g. a trailing Z"
+                reasons.INVALID_FILTER,
+                f"the time for {quote(path)} needs a zone, e.g. a trailing Z",
             )
         return int(moment.timestamp() * 1_000_000)
     if field.kind is Kind.ENUM:
         assert field.enum is not None
         if op not in {"=", "!="}:
-            raise InvalidArgument(reasons.INVALID_FILTER, f"'{path}' supports only = and !=")
+            raise InvalidArgument(reasons.INVALID_FILTER, f"{quote(path)} supports only = and !=")
         word = _unquote(token).upper()
         name = word if word.startswith(field.enum_prefix) else field.enum_prefix + word
         known = [n for n in field.enum.keys() if not n.endswith("_UNSPECIFIED")]  # noqa: SIM118
@@ -284,7 +286,7 @@ def _value(field: FieldSpec, path: str, op: str, token: Token) -> int | float | 
             allowed = [n.removeprefix(field.enum_prefix) for n in known]
             raise InvalidArgument(
                 reasons.INVALID_FILTER,
-                f"'{word}' is not a value of '{path}'; use one of {', '.join(allowed)}",
+                f"{quote(word)} is not a value of {quote(path)}; use one of {', '.join(allowed)}",
             )
         return int(field.enum.Value(name))
     return _unquote(token)
@@ -311,7 +313,9 @@ def parse_order_by(text: str, schema: Schema) -> Ordering:
             reasons.INVALID_ORDER_BY, "order by one field only; ties are broken by creation order"
         )
     if len(words) > 2 or (len(words) == 2 and words[1].lower() not in {"asc", "desc"}):
-        raise InvalidArgument(reasons.INVALID_ORDER_BY, f"'{text}' is not `<field> [asc|desc]`")
+        raise InvalidArgument(
+            reasons.INVALID_ORDER_BY, f"{quote(text)} is not `<field> [asc|desc]`"
+        )
     field = schema.resolve(words[0], reasons.INVALID_ORDER_BY)
     if not field.orderable:
         orderable = sorted(
@@ -320,6 +324,6 @@ def parse_order_by(text: str, schema: Schema) -> Ordering:
         )
         raise InvalidArgument(
             reasons.INVALID_ORDER_BY,
-            f"cannot order by '{words[0]}'; use one of {', '.join(orderable)}",
+            f"cannot order by {quote(words[0])}; use one of {', '.join(orderable)}",
         )
     return Ordering(field, len(words) == 2 and words[1].lower() == "desc")

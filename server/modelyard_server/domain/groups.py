@@ -10,10 +10,10 @@ from modelyard.v1 import resources_pb2 as pb
 from modelyard_server.domain import lookup, names, validation
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
-from modelyard_server.domain.errors import AlreadyExists, FailedPrecondition
+from modelyard_server.domain.errors import AlreadyExists, FailedPrecondition, quote
 from modelyard_server.domain.fields import FieldRules, check_etag
 from modelyard_server.domain.filters import parse_filter, parse_order_by
-from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
+from modelyard_server.domain.pages import PageTokens, page_size
 from modelyard_server.domain.principal import Permission, Principal
 from modelyard_server.domain.repositories import Store, UnitOfWork
 from modelyard_server.domain.schemas import GROUPS
@@ -32,9 +32,10 @@ FIELDS = FieldRules(
 class Groups:
     """Model groups: every change is one transaction with exactly one log entry."""
 
-    def __init__(self, store: Store, changes: Changes) -> None:
+    def __init__(self, store: Store, changes: Changes, tokens: PageTokens) -> None:
         self.store = store
         self.changes = changes
+        self.tokens = tokens
 
     async def create(
         self, mutation: Mutation, group_id: str, group: pb.ModelGroup
@@ -81,12 +82,12 @@ class Groups:
         principal.authorize(Permission.READ)
         where = parse_filter(filter_text, GROUPS)
         order = parse_order_by(order_by, GROUPS)
-        query = fingerprint("groups", filter_text, order_by)
+        query = self.tokens.query(principal.tenant, "groups", filter_text, order_by)
         limit = page_size(size, DEFAULT_PAGE)
-        after = decode_token(token, query)
+        after = query.resume_after(token)
         async with self.store.reader(principal.tenant) as unit:
             page = await unit.groups.page(where, order, limit, after)
-        return page.items, encode_token(page.resume_after, query)
+        return page.items, query.token(page.resume_after)
 
     async def update(
         self, mutation: Mutation, patch: pb.ModelGroup, paths: Sequence[str]
@@ -123,13 +124,13 @@ class Groups:
             if count and not force:
                 raise FailedPrecondition(
                     reasons.MODEL_GROUP_NOT_EMPTY,
-                    f"'{before.name}' still has {count} versions; delete them first or pass force",
+                    f"{quote(before.name)} still has {count} versions; delete them first or pass force",
                     metadata={"resource": before.name, "versions": str(count)},
                 )
             if await unit.versions.count(group_id, stage=pb.STAGE_PRODUCTION):
                 raise FailedPrecondition(
                     reasons.VERSION_IN_PRODUCTION,
-                    f"'{before.name}' has a version in production; archive it before deleting the group",
+                    f"{quote(before.name)} has a version in production; archive it before deleting the group",
                     metadata={"resource": before.name},
                 )
             await unit.groups.delete(group_id)

@@ -10,7 +10,7 @@ from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.domain import contracts, lookup, names, stages, validation
 from modelyard_server.domain.changes import Change, Changes, Committed, Mutation
-from modelyard_server.domain.errors import FailedPrecondition, FieldViolation, invalid_fields
+from modelyard_server.domain.errors import FailedPrecondition, FieldViolation, invalid_fields, quote
 from modelyard_server.domain.principal import Permission
 from modelyard_server.domain.repositories import UnitOfWork
 from modelyard_server.log.drafts import LogDraft
@@ -81,7 +81,7 @@ class Lifecycle:
                 elif len(current) + 1 > policy.max_production_versions:
                     raise FailedPrecondition(
                         reasons.PRODUCTION_LIMIT_REACHED,
-                        f"group '{ref.group}' allows {policy.max_production_versions} production "
+                        f"group {quote(ref.group)} allows {policy.max_production_versions} production "
                         f"version(s) and has {len(current)}; promote without keeping them, or "
                         "raise max_production_versions in the policy",
                     )
@@ -99,7 +99,7 @@ class Lifecycle:
         target_ref = names.parse_version_name(target, "target_version") if target else None
         if target_ref is not None and target_ref.group != group:
             raise invalid_fields(
-                [FieldViolation("target_version", f"must be a version of group '{group}'")]
+                [FieldViolation("target_version", f"must be a version of group {quote(group)}")]
             )
         validation.check_reason(mutation.reason)
         mutation.principal.authorize(Permission.READ, group)
@@ -113,14 +113,14 @@ class Lifecycle:
                 if chosen.stage == pb.STAGE_PRODUCTION:
                     raise FailedPrecondition(
                         reasons.INVALID_TRANSITION,
-                        f"'{chosen.name}' is already in production; nothing to roll back to",
+                        f"{quote(chosen.name)} is already in production; nothing to roll back to",
                     )
             else:
                 former = await unit.versions.former_production(group, limit=1)
                 if not former:
                     raise FailedPrecondition(
                         reasons.NO_ROLLBACK_TARGET,
-                        f"no version of group '{group}' has been in production before; "
+                        f"no version of group {quote(group)} has been in production before; "
                         "promote one, or name a target_version",
                     )
                 chosen = former[0]

@@ -9,7 +9,7 @@ from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.domain import names
-from modelyard_server.domain.errors import NotFound
+from modelyard_server.domain.errors import NotFound, quote
 from modelyard_server.domain.fields import check_etag
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.repositories import UnitOfWork
@@ -28,7 +28,7 @@ def group_not_found(group: str) -> NotFound:
 def version_not_found(ref: names.VersionRef) -> NotFound:
     return NotFound(
         reasons.MODEL_VERSION_NOT_FOUND,
-        f"model version '{ref.name}' does not exist",
+        f"model version {quote(ref.name)} does not exist",
         metadata={"resource": ref.name},
     )
 
@@ -36,7 +36,7 @@ def version_not_found(ref: names.VersionRef) -> NotFound:
 def alias_not_found(ref: names.AliasRef) -> NotFound:
     return NotFound(
         reasons.ALIAS_NOT_FOUND,
-        f"alias '{ref.name}' does not exist",
+        f"alias {quote(ref.name)} does not exist",
         metadata={"resource": ref.name},
     )
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from modelyard.v1 import artifact_service_pb2 as arts
 
+from modelyard_server.domain.errors import quote
+
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MAX_FILES = 10_000
 MAX_PATH = 1024
@@ -48,12 +50,12 @@ def path_problem(path: str) -> str | None:
     if len(path) > MAX_PATH:
         return f"is {len(path)} characters long; the limit is {MAX_PATH}"
     if _BAD_CHARACTER.search(path):
-        return f"'{path[:80]}' holds a backslash or a control character"
+        return f"{quote(path)} holds a backslash or a control character"
     if path.startswith("/"):
-        return f"'{path[:80]}' is absolute; paths are relative to the artifact"
+        return f"{quote(path)} is absolute; paths are relative to the artifact"
     for segment in path.split("/"):
         if segment in ("", ".", ".."):
-            return f"'{path[:80]}' is not normalised: no empty, '.' or '..' segment"
+            return f"{quote(path)} is not normalised: no empty, '.' or '..' segment"
     return None
 
 
@@ -75,7 +77,7 @@ def check_files(
     if not directory and len(files) == 1 and "/" in files[0].path:
         fail(
             "artifact_files[0].path",
-            f"'{files[0].path[:80]}' is a path in a directory; a single file is named alone",
+            f"{quote(files[0].path)} is a path in a directory; a single file is named alone",
         )
     seen: set[str] = set()
     for index, file in enumerate(files):
@@ -84,7 +86,7 @@ def check_files(
         if problem:
             fail(f"{field}.path", problem)
         elif file.path in seen:
-            fail(f"{field}.path", f"'{file.path[:80]}' is listed twice")
+            fail(f"{field}.path", f"{quote(file.path)} is listed twice")
         else:
             seen.add(file.path)
         problem = digest_problem(file.sha256, file.size_bytes)
@@ -94,7 +96,7 @@ def check_files(
         parent = path.rpartition("/")[0]
         while parent:
             if parent in seen:
-                fail("artifact_files", f"'{parent[:80]}' is both a file and a directory")
+                fail("artifact_files", f"{quote(parent)} is both a file and a directory")
                 return
             parent = parent.rpartition("/")[0]
 

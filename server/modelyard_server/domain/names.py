@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from modelyard_server.domain.errors import FieldViolation, invalid_fields
+from modelyard_server.domain.errors import FieldViolation, invalid_fields, quote
 
 GROUP_ID = re.compile(r"[a-z][a-z0-9-]{0,62}")
 GROUP_ID_RULE = "lowercase letters, digits and '-', 1-63 characters, starting with a letter"
@@ -41,7 +41,7 @@ def check_group_id(group: str, field: str) -> str:
     """Returns the id if it is a valid group id, else raises INVALID_FIELD for `field`."""
     if not GROUP_ID.fullmatch(group):
         raise invalid_fields(
-            [FieldViolation(field, f"'{group}' is not a group id: {GROUP_ID_RULE}")]
+            [FieldViolation(field, f"{quote(group)} is not a group id: {GROUP_ID_RULE}")]
         )
     return group
 
@@ -53,7 +53,7 @@ def parse_group_name(name: str, field: str = "name", *, allow_all: bool = False)
         hint = f"send 'groups/{name}'" if GROUP_ID.fullmatch(name) else "expected groups/{group}"
         separator = "; " if GROUP_ID.fullmatch(name) else ": "
         raise invalid_fields(
-            [FieldViolation(field, f"'{name}' is not a group name{separator}{hint}")]
+            [FieldViolation(field, f"{quote(name)} is not a group name{separator}{hint}")]
         )
     if allow_all and parts[1] == ALL_GROUPS:
         return ALL_GROUPS
@@ -68,7 +68,7 @@ def parse_version_name(name: str, field: str = "name", *, allow_latest: bool = F
             [
                 FieldViolation(
                     field,
-                    f"'{name}' is not a version name: expected groups/{{group}}/versions/{{version}}",
+                    f"{quote(name)} is not a version name: expected groups/{{group}}/versions/{{version}}",
                 )
             ]
         )
@@ -78,7 +78,7 @@ def parse_version_name(name: str, field: str = "name", *, allow_latest: bool = F
     if not is_number(parts[3]) or int(parts[3]) < 1:
         expected = "a positive number or 'latest'" if allow_latest else "a positive number"
         raise invalid_fields(
-            [FieldViolation(field, f"version '{parts[3]}' in '{name}' is not {expected}")]
+            [FieldViolation(field, f"version {quote(parts[3])} in {quote(name)} is not {expected}")]
         )
     return VersionRef(group, int(parts[3]))
 
@@ -120,7 +120,7 @@ def parse_alias_name(name: str, field: str = "name", *, for_write: bool = False)
             [
                 FieldViolation(
                     field,
-                    f"'{name}' is not an alias name: expected groups/{{group}}/aliases/{{alias}}",
+                    f"{quote(name)} is not an alias name: expected groups/{{group}}/aliases/{{alias}}",
                 )
             ]
         )
@@ -131,7 +131,8 @@ def parse_alias_name(name: str, field: str = "name", *, for_write: bool = False)
             [
                 FieldViolation(
                     field,
-                    f"'{alias}' is not an alias: lowercase letters, digits, '-' and '_', 1-63, starting with a letter",
+                    f"{quote(alias)} is not an alias: lowercase letters, digits, '-' and '_', "
+                    "1-63, starting with a letter",
                 )
             ]
         )
@@ -139,7 +140,7 @@ def parse_alias_name(name: str, field: str = "name", *, for_write: bool = False)
         raise invalid_fields(
             [
                 FieldViolation(
-                    field, f"'{alias}' is reserved: 'latest' and 'v<N>' name versions already"
+                    field, f"{quote(alias)} is reserved: 'latest' and 'v<N>' name versions already"
                 )
             ]
         )
@@ -158,7 +159,7 @@ def parse_policy_name(name: str, field: str = "name") -> str:
             [
                 FieldViolation(
                     field,
-                    f"'{name}' is not a policy name: expected groups/{{group}}/approvalPolicy",
+                    f"{quote(name)} is not a policy name: expected groups/{{group}}/approvalPolicy",
                 )
             ]
         )
@@ -181,7 +182,11 @@ def parse_webhook_name(name: str, field: str = "name") -> str:
     parts = name.split("/")
     if len(parts) != 2 or parts[0] != "webhooks" or not WEBHOOK_ID.fullmatch(parts[1]):
         raise invalid_fields(
-            [FieldViolation(field, f"'{name}' is not a webhook name: expected webhooks/{{id}}")]
+            [
+                FieldViolation(
+                    field, f"{quote(name)} is not a webhook name: expected webhooks/{{id}}"
+                )
+            ]
         )
     return parts[1]
 
@@ -200,7 +205,7 @@ def parse_delivery_name(name: str, field: str = "name") -> tuple[str, int]:
             [
                 FieldViolation(
                     field,
-                    f"'{name}' is not a delivery name: expected webhooks/{{id}}/deliveries/{{seq}}",
+                    f"{quote(name)} is not a delivery name: expected webhooks/{{id}}/deliveries/{{seq}}",
                 )
             ]
         )

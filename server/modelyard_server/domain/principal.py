@@ -8,7 +8,7 @@ from enum import Enum
 
 from modelyard.v1 import errors_pb2 as reasons
 
-from modelyard_server.domain.errors import PermissionDenied
+from modelyard_server.domain.errors import PermissionDenied, quote
 from modelyard_server.domain.names import GROUP_ID, GROUP_ID_RULE
 
 
@@ -64,7 +64,7 @@ class Principal:
         if not self.has_role(roles, group):
             raise PermissionDenied(
                 reasons.MISSING_PERMISSION,
-                f"'{self.subject}' may not {action} in group '{group}': the group's policy asks for "
+                f"{quote(self.subject)} may not {action} in group {quote(group)}: the group's policy asks for "
                 f"one of the roles {', '.join(roles)}",
                 metadata={"roles": ",".join(roles)},
             )
@@ -72,10 +72,10 @@ class Principal:
     def authorize(self, permission: Permission, group: str | None = None) -> None:
         """Raises PermissionDenied unless the principal holds `permission` on `group`."""
         if permission not in self.permissions(group):
-            where = f" on group '{group}'" if group else ""
+            where = f" on group {quote(group)}" if group else ""
             raise PermissionDenied(
                 reasons.MISSING_PERMISSION,
-                f"'{self.subject}' lacks the '{permission.value}' permission{where}; "
+                f"{quote(self.subject)} lacks the {quote(permission.value)} permission{where}; "
                 f"ask an admin for a role that grants it",
                 metadata={"permission": permission.value},
             )
@@ -85,11 +85,11 @@ def parse_role_binding(binding: str) -> str:
     """Returns the binding unchanged if it names a known role (`role` or `role@group`)."""
     role, at, scope = binding.partition("@")
     if role not in ROLES:
-        raise ValueError(f"unknown role '{role}'; known roles: {', '.join(sorted(ROLES))}")
+        raise ValueError(f"unknown role {quote(role)}; known roles: {', '.join(sorted(ROLES))}")
     if at and not GROUP_ID.fullmatch(scope):
         # `admin@` would otherwise read as tenant-wide admin.
         raise ValueError(
-            f"'{binding}' binds the role to no valid group; write {role}@GROUP with a group "
+            f"{quote(binding)} binds the role to no valid group; write {role}@GROUP with a group "
             f"id ({GROUP_ID_RULE}), or {role} alone for the whole tenant"
         )
     return binding

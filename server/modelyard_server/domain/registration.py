@@ -11,7 +11,7 @@ from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.domain import lookup, names
 from modelyard_server.domain.clock import new_etag, timestamp
-from modelyard_server.domain.errors import AlreadyExists, FailedPrecondition
+from modelyard_server.domain.errors import AlreadyExists, FailedPrecondition, quote
 from modelyard_server.domain.repositories import UnitOfWork
 
 # What the server sets on a version; whatever a caller sends there is dropped.
@@ -39,7 +39,7 @@ def duplicate_artifact(group: str, sha256: str, existing: int) -> AlreadyExists:
     return AlreadyExists(
         reasons.DUPLICATE_ARTIFACT,
         f"an artifact with sha256 {sha256} is already registered as "
-        f"'{existing_name}'; use that version instead of registering it again",
+        f"{quote(existing_name)}; use that version instead of registering it again",
         metadata={"existing_version": existing_name},
     )
 

@@ -14,6 +14,7 @@ from modelyard_server.domain.clock import now_us
 from modelyard_server.domain.groups import Groups
 from modelyard_server.domain.imports import Import
 from modelyard_server.domain.lifecycle import Lifecycle
+from modelyard_server.domain.pages import PageTokens
 from modelyard_server.domain.repositories import Store
 from modelyard_server.domain.versions import Versions
 from modelyard_server.domain.webhooks import DeliveryRecords, Webhooks
@@ -28,16 +29,17 @@ class Registry:
         records: DeliveryRecords,
         blobs: BlobStore,
         *,
+        page_tokens: PageTokens,
         wake_deliveries: Callable[[], None] = lambda: None,
         clock: Callable[[], int] = now_us,
     ) -> None:
         changes = Changes(store, clock)
-        self.groups = Groups(store, changes)
-        self.versions = Versions(store, changes)
+        self.groups = Groups(store, changes, page_tokens)
+        self.versions = Versions(store, changes, page_tokens)
         self.imports = Import(store, clock)
-        self.approvals = Approvals(store, changes)
+        self.approvals = Approvals(store, changes, page_tokens)
         self.lifecycle = Lifecycle(changes)
-        self.aliases = Aliases(store, changes)
-        self.webhooks = Webhooks(store, changes, records, wake_deliveries)
-        self.audit = Audit(store)
+        self.aliases = Aliases(store, changes, page_tokens)
+        self.webhooks = Webhooks(store, changes, records, page_tokens, wake_deliveries)
+        self.audit = Audit(store, page_tokens)
         self.artifacts = Artifacts(store, blobs, clock)

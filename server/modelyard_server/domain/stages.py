@@ -6,7 +6,7 @@ from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.domain.clock import new_etag, timestamp
-from modelyard_server.domain.errors import FailedPrecondition
+from modelyard_server.domain.errors import FailedPrecondition, quote
 
 STAGE_NAMES: dict[int, str] = {
     int(v): pb.Stage.Name(v).removeprefix("STAGE_") for v in pb.Stage.values()
@@ -29,7 +29,7 @@ def check_transition(version: pb.ModelVersion, stage: int) -> None:
         there = STAGE_NAMES.get(stage, str(stage))
         raise FailedPrecondition(
             reasons.INVALID_TRANSITION,
-            f"'{version.name}' cannot move from {here} to {there}; "
+            f"{quote(version.name)} cannot move from {here} to {there}; "
             f"from {here} it may move to {allowed}",
             metadata={"from": here, "to": there},
         )
@@ -41,7 +41,7 @@ def require_approved(version: pb.ModelVersion, purpose: str) -> None:
         status = pb.ApprovalStatus.Name(version.approval_status).removeprefix("APPROVAL_STATUS_")
         raise FailedPrecondition(
             reasons.VERSION_NOT_APPROVED,
-            f"'{version.name}' is {status}; only an APPROVED version may be {purpose}",
+            f"{quote(version.name)} is {status}; only an APPROVED version may be {purpose}",
             metadata={"resource": version.name, "approval_status": status},
         )
 

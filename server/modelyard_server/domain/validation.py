@@ -13,8 +13,9 @@ from modelyard.v1 import artifact_service_pb2 as arts
 from modelyard.v1 import resources_pb2 as pb
 
 from modelyard_server.domain import manifests
-from modelyard_server.domain.errors import FieldViolation, InvalidArgument, invalid_fields
+from modelyard_server.domain.errors import FieldViolation, InvalidArgument, invalid_fields, quote
 from modelyard_server.domain.names import parse_version_name
+from modelyard_server.log.chain import snapshot
 
 MAX_DESCRIPTION = 4096
 MAX_TAGS = 64
@@ -31,6 +32,15 @@ MAX_COLUMNS = 1024
 MAX_SHAPE = 32
 MAX_REQUEST_ID = 128
 MAX_REASON = 4096
+# A version's JSON form, as the log's snapshots and every event carry it. An entry holds a
+# version before and after a change (and, for a promotion, the versions it archived), so
+# the common entries stay well under gRPC's 4 MiB message limit; the SDK takes up to 64 MiB,
+# enough for the rarest entry (a promotion that archives ten production versions).
+MAX_VERSION_BYTES = 512 * 1024
+# No field's JSON form is 40 times its binary form (a 2-byte enum becomes a name of at most
+# 40 characters and its key; a control character becomes \u0001): below this, a version
+# needs no JSON form to show that it is small enough.
+JSON_GROWTH = 40
 
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,127}")
 KEY_RULE = "1-128 of letters, digits, '_', '.', '-', starting with a letter or '_'"
@@ -73,38 +83,40 @@ class Checker:
             self.fail(field, f"is {len(value)} characters long; the limit is {MAX_URI}")
             return
         if any(c.isspace() for c in value):
-            self.fail(field, f"'{value}' is not a URI: it contains white space")
+            self.fail(field, f"{quote(value)} is not a URI: it contains white space")
             return
         try:
             parts = urlsplit(value)
         except ValueError as error:  # e.g. an unclosed '[' of an IPv6 host
-            self.fail(field, f"'{value}' is not a URI: {error}")
+            self.fail(field, f"{quote(value)} is not a URI: {error}")
             return
         if not URI_SCHEME.fullmatch(parts.scheme):
-            self.fail(field, f"'{value}' is not a URI: it needs a scheme such as s3:// or file://")
+            self.fail(
+                field, f"{quote(value)} is not a URI: it needs a scheme such as s3:// or file://"
+            )
         elif parts.scheme == "file" and (
             parts.netloc not in {"", "localhost"} or not parts.path.startswith("/")
         ):
-            self.fail(field, f"'{value}' is not a file URI: use file:///absolute/path")
+            self.fail(field, f"{quote(value)} is not a file URI: use file:///absolute/path")
         elif parts.scheme in {"s3", "gs", "http", "https"} and not parts.netloc:
-            self.fail(field, f"'{value}' has no host or bucket after {parts.scheme}://")
+            self.fail(field, f"{quote(value)} has no host or bucket after {parts.scheme}://")
         elif not (parts.netloc or parts.path):
-            self.fail(field, f"'{value}' is not a URI: nothing follows the scheme")
+            self.fail(field, f"{quote(value)} is not a URI: nothing follows the scheme")
 
     def string_map(self, field: str, values: Mapping[str, str], limit: int) -> None:
         if len(values) > limit:
             self.fail(field, f"has {len(values)} entries; the limit is {limit}")
         for key, value in values.items():
-            self.key(f"{field}[{key!r}]", key)
+            self.key(f"{field}[{quote(key)}]", key)
             if len(value) > MAX_VALUE:
                 self.fail(
-                    f"{field}[{key!r}]",
+                    f"{field}[{quote(key)}]",
                     f"value is {len(value)} characters long; the limit is {MAX_VALUE}",
                 )
 
     def key(self, field: str, key: str) -> None:
         if not KEY.fullmatch(key):
-            self.fail(field, f"'{key}' is not a valid key: {KEY_RULE}")
+            self.fail(field, f"{quote(key)} is not a valid key: {KEY_RULE}")
 
     def finite(self, field: str, value: float) -> None:
         if not math.isfinite(value):
@@ -161,8 +173,8 @@ def _nul_characters(message: Message, prefix: str) -> list[FieldViolation]:
         entry = field.message_type
         if entry is not None and entry.GetOptions().map_entry:
             for key, item in value.items():
-                visit(f"{path}[{key!r}]", key)
-                visit(f"{path}[{key!r}]", item)
+                visit(f"{path}[{quote(key)}]", key)
+                visit(f"{path}[{quote(key)}]", item)
         elif field.is_repeated:
             for i, item in enumerate(value):
                 visit(f"{path}[{i}]", item)
@@ -243,8 +255,8 @@ def check_version(
             f"{prefix}.metrics", f"has {len(version.metrics)} entries; the limit is {MAX_METRICS}"
         )
     for name, value in version.metrics.items():
-        checker.key(f"{prefix}.metrics[{name!r}]", name)
-        checker.finite(f"{prefix}.metrics[{name!r}]", value)
+        checker.key(f"{prefix}.metrics[{quote(name)}]", name)
+        checker.finite(f"{prefix}.metrics[{quote(name)}]", value)
     checker.string_map(f"{prefix}.hyperparameters", version.hyperparameters, MAX_HYPERPARAMETERS)
     checker.string_map(f"{prefix}.tags", version.tags, MAX_TAGS)
     lineage = version.lineage
@@ -259,16 +271,41 @@ def check_version(
     for side in ("inputs", "outputs"):
         check_columns(checker, getattr(version.schema, side), f"{prefix}.schema.{side}")
     checker.text(f"{prefix}.description", version.description, MAX_DESCRIPTION)
+    if not checker.violations:  # each field within its limit: the sum may still be too much
+        check_version_size(checker, version, prefix)
     checker.raise_if_any()
 
 
 def check_version_update(version: pb.ModelVersion, prefix: str = "model_version") -> None:
-    """Raises INVALID_FIELD listing every problem with the mutable fields of a version."""
+    """Raises INVALID_FIELD listing every problem with the mutable fields of a version (and,
+    for the version as it would be after the update, with its size)."""
     checker = Checker()
     checker.string_map(f"{prefix}.tags", version.tags, MAX_TAGS)
     check_model_card(checker, version.model_card, f"{prefix}.model_card")
     checker.text(f"{prefix}.description", version.description, MAX_DESCRIPTION)
+    if not checker.violations:
+        check_version_size(checker, version, prefix)
     checker.raise_if_any()
+
+
+def version_size(version: pb.ModelVersion) -> int:
+    """Returns the size in bytes of the version's JSON form, as a log entry records it."""
+    return len((snapshot(version) or "").encode())
+
+
+def check_version_size(checker: Checker, version: pb.ModelVersion, prefix: str) -> None:
+    """Fails a version whose JSON form is over MAX_VERSION_BYTES, naming its size and the
+    limit: the log entry of every change to it must fit in one gRPC message."""
+    if version.ByteSize() * JSON_GROWTH <= MAX_VERSION_BYTES:
+        return
+    size = version_size(version)
+    if size > MAX_VERSION_BYTES:
+        checker.fail(
+            prefix,
+            f"is {size} bytes in its JSON form (as the log and events carry it); the limit "
+            f"is {MAX_VERSION_BYTES} bytes: shorten its model card, schema, hyperparameters, "
+            "tags or description",
+        )
 
 
 def check_model_card(checker: Checker, card: pb.ModelCard, prefix: str) -> None:
@@ -297,7 +334,7 @@ def check_columns(checker: Checker, columns: Iterable[pb.ColumnSpec], prefix: st
         field = f"{prefix}[{i}]"
         checker.text(f"{field}.name", column.name, 256, required=True)
         if column.name in seen:
-            checker.fail(f"{field}.name", f"'{column.name}' appears twice")
+            checker.fail(f"{field}.name", f"{quote(column.name)} appears twice")
         seen.add(column.name)
         if column.type == pb.COLUMN_TYPE_UNSPECIFIED or column.type not in pb.ColumnType.values():
             checker.fail(f"{field}.type", "is required: a ColumnType other than UNSPECIFIED")

@@ -12,10 +12,10 @@ from modelyard_server.domain import contracts, lookup, names, validation
 from modelyard_server.domain.artifacts import attach_files
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
-from modelyard_server.domain.errors import FailedPrecondition
+from modelyard_server.domain.errors import FailedPrecondition, quote
 from modelyard_server.domain.fields import FieldRules, check_etag
 from modelyard_server.domain.filters import parse_filter, parse_order_by
-from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
+from modelyard_server.domain.pages import PageTokens, page_size
 from modelyard_server.domain.principal import Permission, Principal
 from modelyard_server.domain.registration import OUTPUT_ONLY, register
 from modelyard_server.domain.repositories import Store, UnitOfWork
@@ -37,9 +37,10 @@ FIELDS = FieldRules(
 class Versions:
     """Model versions: every change is one transaction with exactly one log entry."""
 
-    def __init__(self, store: Store, changes: Changes) -> None:
+    def __init__(self, store: Store, changes: Changes, tokens: PageTokens) -> None:
         self.store = store
         self.changes = changes
+        self.tokens = tokens
 
     async def create(
         self,
@@ -105,14 +106,14 @@ class Versions:
         principal.authorize(Permission.READ, scope)
         where = parse_filter(filter_text, VERSIONS)
         order = parse_order_by(order_by, VERSIONS)
-        query = fingerprint("versions", parent, filter_text, order_by)
+        query = self.tokens.query(principal.tenant, "versions", parent, filter_text, order_by)
         limit = page_size(size, DEFAULT_PAGE)
-        after = decode_token(token, query)
+        after = query.resume_after(token)
         async with self.store.reader(principal.tenant) as unit:
             if scope is not None:
                 await lookup.require_group(unit, scope)
             page = await unit.versions.page(scope, where, order, limit, after)
-        return page.items, encode_token(page.resume_after, query)
+        return page.items, query.token(page.resume_after)
 
     async def update(
         self, mutation: Mutation, patch: pb.ModelVersion, paths: Sequence[str]
@@ -146,13 +147,13 @@ class Versions:
             if before.aliases:
                 raise FailedPrecondition(
                     reasons.VERSION_REFERENCED,
-                    f"aliases {', '.join(before.aliases)} point at '{before.name}'; move or delete them first",
+                    f"aliases {', '.join(before.aliases)} point at {quote(before.name)}; move or delete them first",
                     metadata={"resource": before.name, "aliases": ",".join(before.aliases)},
                 )
             if before.stage == pb.STAGE_PRODUCTION:
                 raise FailedPrecondition(
                     reasons.VERSION_IN_PRODUCTION,
-                    f"'{before.name}' is in production; roll back or archive it before deleting it",
+                    f"{quote(before.name)} is in production; roll back or archive it before deleting it",
                     metadata={"resource": before.name},
                 )
             await unit.versions.delete(ref.group, before.version)

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from modelyard.v1 import errors_pb2 as reasons
+
 from modelyard_server.domain import names
-from modelyard_server.domain.errors import FieldViolation, invalid_fields
+from modelyard_server.domain.errors import (
+    FieldViolation,
+    ResourceExhausted,
+    invalid_fields,
+    quote,
+)
 from modelyard_server.domain.principal import Permission, Principal
 from modelyard_server.log.chain import LogEntry
 
@@ -71,3 +79,37 @@ def watch_filter(
         actions=frozenset(actions),
         versions=frozenset(ref.name for ref in refs),
     )
+
+
+class StreamQuota:
+    """Counts each principal's open streams on this server process, so that one caller (a
+    deployer that leaks its streams) cannot hold every connection the server can serve."""
+
+    def __init__(self, limit: int, setting: str) -> None:
+        self.limit = limit
+        self.setting = setting  # how the refusal names the setting that raises the limit
+        self.open: dict[tuple[str, str], int] = {}
+
+    @contextmanager
+    def held(self, principal: Principal) -> Iterator[None]:
+        """Counts one stream of the principal while the block runs; RESOURCE_EXHAUSTED
+        (TOO_MANY_STREAMS) if the principal has `limit` open already."""
+        key = (principal.tenant, principal.subject)
+        count = self.open.get(key, 0)
+        if count >= self.limit:
+            raise ResourceExhausted(
+                reasons.TOO_MANY_STREAMS,
+                f"{quote(principal.subject)} has {count} event streams open on this server, "
+                f"the most one principal may ({self.setting} is {self.limit}); close one, or "
+                "watch several groups on one stream",
+                metadata={"limit": str(self.limit)},
+            )
+        self.open[key] = count + 1
+        try:
+            yield
+        finally:
+            left = self.open[key] - 1
+            if left:
+                self.open[key] = left
+            else:
+                del self.open[key]

@@ -19,10 +19,16 @@ from modelyard.v1 import webhook_service_pb2 as ws
 from modelyard_server.domain import lookup, names
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
-from modelyard_server.domain.errors import FieldViolation, InvalidArgument, NotFound, invalid_fields
+from modelyard_server.domain.errors import (
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    invalid_fields,
+    quote,
+)
 from modelyard_server.domain.fields import FieldRules, check_etag
 from modelyard_server.domain.names import webhook_name
-from modelyard_server.domain.pages import decode_token, encode_token, fingerprint, page_size
+from modelyard_server.domain.pages import PageTokens, page_size
 from modelyard_server.domain.principal import Permission, Principal
 from modelyard_server.domain.repositories import Store, UnitOfWork
 from modelyard_server.domain.validation import Checker
@@ -38,7 +44,7 @@ DEFAULT_PAGE = 50
 def webhook_not_found(webhook_id: str) -> NotFound:
     return NotFound(
         reasons.WEBHOOK_NOT_FOUND,
-        f"webhook '{webhook_name(webhook_id)}' does not exist",
+        f"webhook {quote(webhook_name(webhook_id))} does not exist",
         metadata={"resource": webhook_name(webhook_id)},
     )
 
@@ -82,10 +88,12 @@ def check_webhook(
             parts = urlsplit(url)
             parts.port  # noqa: B018 - raises ValueError for a port out of range
         except ValueError as error:  # an unclosed '[' of an IPv6 host, a port above 65535
-            check.fail("webhook.url", f"'{url}' is not a URL: {error}")
+            check.fail("webhook.url", f"{quote(url)} is not a URL: {error}")
         else:
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                check.fail("webhook.url", f"'{url}' is not an http:// or https:// URL with a host")
+                check.fail(
+                    "webhook.url", f"{quote(url)} is not an http:// or https:// URL with a host"
+                )
     if "secret" in fields and not MIN_SECRET <= len(webhook.secret) <= MAX_SECRET:
         check.fail(
             "webhook.secret",
@@ -113,10 +121,12 @@ class Webhooks:
         store: Store,
         changes: Changes,
         records: DeliveryRecords,
+        tokens: PageTokens,
         wake: Callable[[], None] = lambda: None,
     ) -> None:
         self.store = store
         self.changes = changes
+        self.tokens = tokens
         self.records = records
         self.wake = wake
 
@@ -163,12 +173,12 @@ class Webhooks:
         """Returns a page of webhooks, oldest first, and the token of the next page."""
         group_id = names.parse_group_name(group, "group") if group else None
         principal.authorize(Permission.ADMIN, group_id)
-        key = fingerprint("webhooks", group)
+        query = self.tokens.query(principal.tenant, "webhooks", group)
         limit = page_size(size, DEFAULT_PAGE)
-        after = decode_token(token, key)
+        after = query.resume_after(token)
         async with self.store.reader(principal.tenant) as unit:
             page = await unit.webhooks.page(group_id, limit, after)
-        return page.items, encode_token(page.resume_after, key)
+        return page.items, query.token(page.resume_after)
 
     async def update(
         self, mutation: Mutation, patch: ws.Webhook, paths: Sequence[str], actions: Sequence[str]
@@ -236,15 +246,15 @@ class Webhooks:
         if state not in ws.DeliveryState.values():
             raise invalid_fields([FieldViolation("state", f"{state} is not a DeliveryState")])
         await self._find(principal, webhook_id)
-        key = fingerprint("deliveries", parent, str(state))
+        query = self.tokens.query(principal.tenant, "deliveries", parent, str(state))
         limit = page_size(size, DEFAULT_PAGE)
-        after = decode_token(token, key)
+        after = query.resume_after(token)
         before = int(after[0]) if after and isinstance(after[0], int) else None
         found = await self.records.deliveries(
             principal.tenant, webhook_id, state, limit + 1, before
         )
         resume = (found[limit - 1].seq,) if len(found) > limit else None
-        return found[:limit], encode_token(resume, key)
+        return found[:limit], query.token(resume)
 
     async def redeliver(self, principal: Principal, name: str) -> ws.WebhookDelivery:
         """Returns the delivery, PENDING again and due now."""
@@ -254,7 +264,7 @@ class Webhooks:
         if not await self.records.redeliver(principal.tenant, webhook_id, seq, now):
             raise NotFound(
                 reasons.WEBHOOK_DELIVERY_NOT_FOUND,
-                f"delivery '{name}' does not exist",
+                f"delivery {quote(name)} does not exist",
                 metadata={"resource": name},
             )
         self.wake()

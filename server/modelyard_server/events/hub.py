@@ -85,7 +85,10 @@ class Subscriber(Generic[R]):
         self.too_slow = False
 
     def offer(self, events: list[Event[R]], buffer: int) -> None:
-        """Takes the events of a shared read that are new to it and match its filters."""
+        """Takes the events of a shared read that are new to it and match its filters, and
+        wakes its stream only if there is something to send: a stream whose filters match
+        none of them stays asleep (its next heartbeat reports them scanned)."""
+        taken = False
         for event in events:
             seq = event.entry.seq
             if seq <= self.scanned:
@@ -94,10 +97,13 @@ class Subscriber(Generic[R]):
                 if len(self.pending) >= buffer:
                     self.too_slow = True
                     self.pending.clear()
+                    taken = True
                     break
                 self.pending.append(event)
+                taken = True
             self.scanned = seq
-        self.ready.set()
+        if taken:
+            self.ready.set()
 
 
 class Feed(Generic[R]):
@@ -110,6 +116,11 @@ class Feed(Generic[R]):
         self.started = asyncio.Event()
         self.wakeup = asyncio.Event()
         self.live: set[Subscriber[R]] = set()
+        # The live subscribers by the groups they watch (those without a group filter are in
+        # `everyone`): a batch is offered only to those that may want one of its entries, so
+        # a write costs nothing for the streams that watch other groups.
+        self.by_group: dict[str, set[Subscriber[R]]] = {}
+        self.everyone: set[Subscriber[R]] = set()
         self.members = 0
         self.task: asyncio.Task[None] | None = None
 
@@ -149,10 +160,10 @@ class Feed(Generic[R]):
             if not batch:
                 return
             events = [Event(entry, self.hub.render) for entry in batch]
-            for subscriber in list(self.live):
+            for subscriber in self.interested(events):
                 subscriber.offer(events, self.hub.settings.buffer)
                 if subscriber.too_slow:
-                    self.live.discard(subscriber)
+                    self.leave(subscriber)
             self.head = batch[-1].seq
             if len(batch) < batch_size:
                 return
@@ -164,10 +175,32 @@ class Feed(Generic[R]):
             self.head = head
             self.started.set()
 
+    def interested(self, events: list[Event[R]]) -> set[Subscriber[R]]:
+        """Returns the live subscribers whose group filter lets some of the events through."""
+        found = set(self.everyone)
+        for group in {event.entry.group for event in events}:
+            found.update(self.by_group.get(group, ()))
+        return found
+
     def join(self, subscriber: Subscriber[R]) -> None:
         """Makes a subscriber that has read up to the head one the feed serves."""
         subscriber.live = True
         self.live.add(subscriber)
+        for group in subscriber.wanted.groups:
+            self.by_group.setdefault(group, set()).add(subscriber)
+        if not subscriber.wanted.groups:
+            self.everyone.add(subscriber)
+
+    def leave(self, subscriber: Subscriber[R]) -> None:
+        """Stops serving a subscriber (it ended, or fell too far behind)."""
+        self.live.discard(subscriber)
+        self.everyone.discard(subscriber)
+        for group in subscriber.wanted.groups:
+            members = self.by_group.get(group)
+            if members is not None:
+                members.discard(subscriber)
+                if not members:
+                    del self.by_group[group]
 
 
 class EventHub(Generic[R]):
@@ -217,7 +250,7 @@ class EventHub(Generic[R]):
         return feed
 
     def _leave(self, feed: Feed[R], subscriber: Subscriber[R]) -> None:
-        feed.live.discard(subscriber)
+        feed.leave(subscriber)
         subscriber.pending.clear()
         feed.members -= 1
         if feed.members == 0 and self.feeds.get(feed.tenant) is feed:
@@ -301,7 +334,10 @@ class EventHub(Generic[R]):
             subscriber.ready.clear()
             remaining = settings.heartbeat_seconds - (time.monotonic() - quiet_since)
             if remaining <= 0:
-                yield Heartbeat(subscriber.scanned)
+                # Nothing waits to be sent, and the feed offers this subscriber every entry of
+                # the groups it watches: all up to the feed's head is scanned, even what was
+                # never offered to it.
+                yield Heartbeat(max(subscriber.scanned, feed.head))
                 quiet_since = time.monotonic()
                 continue
             try:

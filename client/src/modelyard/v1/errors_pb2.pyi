@@ -111,6 +111,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """OUT_OF_RANGE: the stream's start_after is beyond the head of the log, so the cursor
     comes from another log (another database, or one restored from an older backup).
     """
+    TOO_MANY_STREAMS: _ErrorReason.ValueType  # 62
+    """RESOURCE_EXHAUSTED: the caller has as many event streams open on this server as a
+    principal may; ErrorInfo metadata `limit` says how many. Close one, or share one.
+    """
     DATABASE_UNAVAILABLE: _ErrorReason.ValueType  # 70
     """UNAVAILABLE: the database cannot be reached or is busy; retry with the same request_id."""
     SERVER_SHUTTING_DOWN: _ErrorReason.ValueType  # 71
@@ -217,6 +221,10 @@ SUBSCRIBER_TOO_SLOW: ErrorReason.ValueType  # 60
 CURSOR_AHEAD_OF_LOG: ErrorReason.ValueType  # 61
 """OUT_OF_RANGE: the stream's start_after is beyond the head of the log, so the cursor
 comes from another log (another database, or one restored from an older backup).
+"""
+TOO_MANY_STREAMS: ErrorReason.ValueType  # 62
+"""RESOURCE_EXHAUSTED: the caller has as many event streams open on this server as a
+principal may; ErrorInfo metadata `limit` says how many. Close one, or share one.
 """
 DATABASE_UNAVAILABLE: ErrorReason.ValueType  # 70
 """UNAVAILABLE: the database cannot be reached or is busy; retry with the same request_id."""

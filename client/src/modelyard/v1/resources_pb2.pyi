@@ -817,7 +817,8 @@ class ModelVersion(_message.Message):
     """One immutable, numbered version of a model in a group (SageMaker: model package).
     What describes how the model was made (artifact, inference image, metrics,
     hyperparameters, lineage, schema) never changes once registered; description, tags and
-    the model card may be updated.
+    the model card may be updated. Its JSON form (as `AuditEvent.before` and `after` carry it)
+    is at most 512 KiB, on registration and after every update.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
