@@ -51,9 +51,10 @@ def supervise(settings: Settings) -> int:
     command = [sys.executable, "-m", "modelyard_server", "serve"]
     children = [subprocess.Popen(command, env=env) for _ in range(settings.workers)]
     log.info(
-        "modelyard serving on %s with %d workers (data %s)",
+        "modelyard serving on %s with %d workers (%s; data %s)",
         address,
         len(children),
+        app.transport(settings),
         settings.data_dir,
     )
     stopping = False
