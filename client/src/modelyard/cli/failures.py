@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from modelyard.errors import ModelyardError
+from modelyard.errors import ModelyardError, TlsHandshakeFailed
 from modelyard.transport import TokenSearch, user_token_file
 
 __all__ = ["EXIT_ERROR", "EXIT_USAGE", "Connection", "Failure", "from_error", "usage"]
@@ -102,6 +102,12 @@ def _unreachable(error: ModelyardError, where: Connection) -> str:
         cause, check = "connection refused", running
     elif "dns resolution failed" in detail or "lookup" in detail:
         cause, check = "no such host", "is the address right?"
+    elif "socket closed" in detail:
+        cause = "the server closed the connection"
+        check = (
+            "if it serves TLS, pass the CA that signed its certificate with --tls-ca FILE "
+            "(or $MODELYARD_TLS_CA)"
+        )
     else:
         cause, check = "no answer", f"is the address right, and {running}"
     return (
@@ -131,6 +137,8 @@ def from_error(error: ModelyardError, where: Connection | None, timeout: float |
     no_server_reason = error.reason == error.code.name
     if error.field_violations:
         message = "; ".join(f"{name}: {text}" for name, text in error.field_violations)
+    elif isinstance(error, TlsHandshakeFailed):
+        pass  # it says what failed and which options to pass
     elif where is not None and no_server_reason and error.reason == "UNAVAILABLE":
         message = _unreachable(error, where)
     elif where is not None and no_server_reason and error.reason == "DEADLINE_EXCEEDED":
