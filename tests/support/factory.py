@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, overload
 
+import grpc
 import pytest
 
 from tests.support.inprocess import InProcessServer
@@ -24,7 +25,8 @@ class ServerFactory:
     text (`heartbeat_seconds="0.2"`; a subprocess gets them as flags, `--heartbeat-seconds`). On PostgreSQL it gets a
     fresh database, dropped when it stops, unless `database_url` names one (the caller's).
     Its data directory is a new one, unless `data_dir` names one that holds data already.
-    Use it as a context manager to stop it at the end of a test.
+    A subprocess that serves TLS is waited for with `credentials` (those that trust its
+    certificate). Use it as a context manager to stop it at the end of a test.
     """
 
     def __init__(self, tmp: pytest.TempPathFactory) -> None:
@@ -40,6 +42,7 @@ class ServerFactory:
         workers: int = ...,
         database_url: str | None = ...,
         data_dir: Path | None = ...,
+        credentials: grpc.ChannelCredentials | None = ...,
         **settings: str,
     ) -> InProcessServer: ...
 
@@ -52,6 +55,7 @@ class ServerFactory:
         workers: int = ...,
         database_url: str | None = ...,
         data_dir: Path | None = ...,
+        credentials: grpc.ChannelCredentials | None = ...,
         **settings: str,
     ) -> ServerProcess: ...
 
@@ -63,6 +67,7 @@ class ServerFactory:
         workers: int = 1,
         database_url: str | None = None,
         data_dir: Path | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
         **settings: str,
     ) -> InProcessServer | ServerProcess:
         if backend not in BACKENDS:
@@ -78,7 +83,14 @@ class ServerFactory:
         if process:
             # As an operator would: each setting as its flag on the command line.
             flags = [f"--{name.replace('_', '-')}={value}" for name, value in settings.items()]
-            server = ServerProcess(data_dir, database_url, backend, flags=flags, workers=workers)
+            server = ServerProcess(
+                data_dir,
+                database_url,
+                backend,
+                flags=flags,
+                workers=workers,
+                credentials=credentials,
+            )
         else:
             server = InProcessServer(data_dir, database_url, backend, settings=settings)
         if created is not None:
