@@ -333,12 +333,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         if not option.flag:
             continue
         default = option.render(getattr(defaults, option.field)) or "SQLite in the data directory"
-        if option.kind == "switch":  # given alone: `--allow-plaintext`
+        if option.kind == "switch":  # `--allow-plaintext` alone, or `--allow-plaintext=0`
             parser.add_argument(
                 option.option,
                 dest=option.field,
-                action="store_const",
+                nargs="?",
                 const="1",
+                metavar="0|1",
                 default=argparse.SUPPRESS,
                 help=f"{option.help} ({option.variable}=1)",
             )
