@@ -190,9 +190,10 @@ def test_grpcurl_lists_the_services_over_tls_with_the_ca(
 ) -> None:
     operator = clients_ca.issue("operator", "operator")
     client = ["-cert", str(operator.cert), "-key", str(operator.key)]
+    target = [mtls_server.address, "list"]
     with mtls_server:
         listed = subprocess.run(
-            [str(GRPCURL), "-cacert", str(ca.file), *client, mtls_server.address, "list"],
+            [str(GRPCURL), "-cacert", str(ca.file), *client, *target],
             capture_output=True,
             text=True,
             timeout=30,
@@ -202,12 +203,13 @@ def test_grpcurl_lists_the_services_over_tls_with_the_ca(
             listed.stdout.split()
         )
         without = subprocess.run(
-            [str(GRPCURL), "-cacert", str(ca.file), mtls_server.address, "list"],
+            [str(GRPCURL), "-connect-timeout", "2", "-cacert", str(ca.file), *target],
             capture_output=True,
             text=True,
             timeout=30,
         )
         assert without.returncode != 0
+        assert "Failed to dial target host" in without.stderr, without.stderr
 
 
 def test_a_key_that_is_not_the_certificates_is_refused_at_start(

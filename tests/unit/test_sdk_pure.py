@@ -215,6 +215,18 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling() -> None:
         assert len(set(pauses)) > 1
 
 
+def test_a_tls_handshake_that_cannot_succeed_is_not_tried_again() -> None:
+    def unavailable(said: str) -> modelyard.Unavailable:
+        return modelyard.Unavailable(said, code=grpc.StatusCode.UNAVAILABLE, reason="UNAVAILABLE")
+
+    policy = RetryPolicy()
+    untrusted = (
+        "Tls handshake failed (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: ...:CERTIFICATE_VERIFY_FAILED"
+    )
+    assert not policy.should_retry(unavailable(untrusted), 1)
+    assert policy.should_retry(unavailable("ipv4:127.0.0.1:50051: Connection refused"), 1)
+
+
 def test_a_retry_policy_needs_at_least_one_attempt() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         RetryPolicy(max_attempts=0)

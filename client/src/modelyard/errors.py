@@ -87,6 +87,7 @@ __all__ = [
     "WebhookNotFound",
     "WriteOffsetMismatch",
     "from_rpc_error",
+    "handshake_refused",
     "unreachable",
 ]
 
@@ -556,6 +557,18 @@ def unreachable(
         )
     better.rpc_error = error.rpc_error
     return better
+
+
+#: What gRPC says of a handshake that fails the same way however often it is tried.
+_HANDSHAKE_REFUSALS = ("CERTIFICATE_VERIFY_FAILED", "Hostname Verification", "WRONG_VERSION_NUMBER")
+
+
+def handshake_refused(error: ModelyardError) -> bool:
+    """Returns whether a call failed on a TLS handshake that trying again cannot mend (an
+    untrusted certificate, another name, TLS on one side only)."""
+    return error.code == grpc.StatusCode.UNAVAILABLE and any(
+        marker in error.message for marker in _HANDSHAKE_REFUSALS
+    )
 
 
 _TRUST = "tls_ca= (--tls-ca, $MODELYARD_TLS_CA)"

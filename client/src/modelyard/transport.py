@@ -21,7 +21,7 @@ from pathlib import Path
 
 import grpc
 
-from modelyard.errors import ModelyardError
+from modelyard.errors import ModelyardError, handshake_refused
 
 __all__ = [
     "ADDRESS_ENV",
@@ -313,7 +313,11 @@ class RetryPolicy:
 
     def should_retry(self, error: ModelyardError, attempt: int) -> bool:
         """Returns whether a call that failed this way on this attempt is tried again."""
-        return error.code == grpc.StatusCode.UNAVAILABLE and attempt < self.max_attempts
+        return (
+            error.code == grpc.StatusCode.UNAVAILABLE
+            and attempt < self.max_attempts
+            and not handshake_refused(error)
+        )
 
 
 def _user_agent() -> str:
