@@ -21,7 +21,6 @@ def test_every_worker_serves_mtls_and_the_renewed_certificate(
     server_ca = Authority(tmp_path / "certs", "server")
     clients_ca = Authority(tmp_path / "certs", "clients")
     pair, ann = server_ca.issue("server"), clients_ca.issue("ann", "ann")
-    client = {"tls_cert": ann.cert, "tls_key": ann.key}
     with server_factory(
         process=True,
         workers=2,
@@ -34,10 +33,18 @@ def test_every_worker_serves_mtls_and_the_renewed_certificate(
 
         def groups_on_own_connection(ca: Path) -> list[str]:
             # A connection per call, so the kernel hands them to both workers.
-            with Registry(server.address, token=server.token, tls_ca=ca, **client) as sdk:
+            with Registry(
+                server.address, token=server.token, tls_ca=ca, tls_cert=ann.cert, tls_key=ann.key
+            ) as sdk:
                 return [g.name for g in sdk.list_groups()]
 
-        with Registry(server.address, token=server.token, tls_ca=server_ca.file, **client) as sdk:
+        with Registry(
+            server.address,
+            token=server.token,
+            tls_ca=server_ca.file,
+            tls_cert=ann.cert,
+            tls_key=ann.key,
+        ) as sdk:
             sdk.create_group("everywhere")
         with ThreadPoolExecutor(max_workers=8) as pool:
             seen = list(pool.map(groups_on_own_connection, [server_ca.file] * 24))
@@ -80,7 +87,7 @@ def test_plaintext_beyond_loopback_asked_for_is_served_with_a_warning(
 def test_tls_files_that_cannot_be_served_are_one_line(tmp_path: Path) -> None:
     ca = Authority(tmp_path / "certs", "server")
     pair, other = ca.issue("server"), ca.issue("other")
-    serve = ["--data-dir", tmp_path / "data", "serve", "--address", "127.0.0.1:0"]
+    serve: list[str | Path] = ["--data-dir", tmp_path / "data", "serve", "--address", "127.0.0.1:0"]
     missing = modelyard_server(*serve, "--tls-cert", tmp_path / "nope.pem", "--tls-key", pair.key)
     assert the_error(missing) == (
         f"error: cannot read {tmp_path / 'nope.pem'}: no such file or directory; pass a "
