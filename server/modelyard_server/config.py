@@ -333,13 +333,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         if not option.flag:
             continue
         default = option.render(getattr(defaults, option.field)) or "SQLite in the data directory"
-        if option.kind == "switch":  # `--allow-plaintext` alone, or `--allow-plaintext=0`
+        if option.kind == "switch":  # `--allow-plaintext` alone: a value would eat the command
             parser.add_argument(
                 option.option,
                 dest=option.field,
-                nargs="?",
+                action="store_const",
                 const="1",
-                metavar="0|1",
                 default=argparse.SUPPRESS,
                 help=f"{option.help} ({option.variable}=1)",
             )

@@ -9,11 +9,24 @@ from typing import Literal, overload
 import grpc
 import pytest
 
-from tests.support.inprocess import InProcessServer
+from tests.support.inprocess import OPTIONS, InProcessServer
 from tests.support.postgres import create_database_or_skip, drop_database
 from tests.support.servers import Server, ServerProcess
 
 BACKENDS = ["sqlite", "postgres"]
+
+
+SWITCHES = {option.field for option in OPTIONS if option.kind == "switch"}
+
+
+def as_flag(name: str, value: str) -> str:
+    """Returns a setting as its flag: `--name=value`, or `--name` alone for a switch."""
+    flag = "--" + name.replace("_", "-")
+    if name not in SWITCHES:
+        return f"{flag}={value}"
+    if value != "1":
+        raise ValueError(f"{flag} is a switch: give it as '1' or leave it out")
+    return flag
 
 
 class ServerFactory:
@@ -82,7 +95,7 @@ class ServerFactory:
         server: InProcessServer | ServerProcess
         if process:
             # As an operator would: each setting as its flag on the command line.
-            flags = [f"--{name.replace('_', '-')}={value}" for name, value in settings.items()]
+            flags = [as_flag(name, value) for name, value in settings.items()]
             server = ServerProcess(
                 data_dir,
                 database_url,
