@@ -136,10 +136,13 @@ class Reloader:
     configuration when the files changed and make a whole pair, else None (keep serving the
     last one)."""
 
-    def __init__(self, files: TlsFiles, first: Pair) -> None:
+    def __init__(
+        self, files: TlsFiles, first: Pair, stamp: tuple[tuple[int, int, int], ...]
+    ) -> None:
         self.files = files
         self.pair = first
-        self._stamp = files.stamp()
+        # Taken before `first` was read: a change made meanwhile is read on the next connection.
+        self._stamp = stamp
         # gRPC may ask from several threads at once.
         self._lock = threading.Lock()
 
@@ -176,11 +179,12 @@ def server_credentials(files: TlsFiles) -> grpc.ServerCredentials:
     """Returns the port's credentials: the files' pair now, and again whenever they change;
     client certificates signed by the client CA are required when there is one. Raises
     TlsFileError when the files cannot be used now."""
+    stamp = files.stamp()
     first = read_pair(files)
     return grpc.dynamic_ssl_server_credentials(
         first.configuration(),
         # gRPC takes None for "keep the current one"; grpc-stubs does not say so.
-        Reloader(files, first),  # type: ignore[arg-type]
+        Reloader(files, first, stamp),  # type: ignore[arg-type]
         require_client_authentication=files.client_ca is not None,
     )
 
