@@ -72,6 +72,19 @@ def test_a_client_that_does_not_trust_the_server_is_told_which_option_to_pass(
     )
 
 
+def test_a_watch_that_does_not_trust_the_server_says_so_at_once(
+    cli: Cli, mtls_server: InProcessServer, tmp_path: Path
+) -> None:
+    other = Authority(tmp_path, "other")
+    done = cli.run(mtls_server, "watch", "--tls-ca", str(other.file), "--timeout", "30")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.startswith(
+        f"error: UNAVAILABLE: the TLS handshake with {mtls_server.address} failed: its "
+        "certificate is not signed by a CA this client trusts"
+    ), done.stderr
+    assert "waiting" not in done.stderr  # no reconnecting can mend it
+
+
 def test_a_client_without_a_certificate_is_told_the_registry_may_require_one(
     cli: Cli, mtls_server: InProcessServer, certificates: tuple[Authority, Authority, Pair]
 ) -> None:

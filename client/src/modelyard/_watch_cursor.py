@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import grpc
 
 from modelyard import _requests as build
-from modelyard.errors import ModelyardError
+from modelyard.errors import ModelyardError, handshake_refused
 from modelyard.names import group_name
 from modelyard.v1 import registry_service_pb2, resources_pb2
 
@@ -99,8 +99,9 @@ class Position:
         return event
 
     def resumable(self, error: ModelyardError) -> bool:
-        """Returns whether reconnecting cures this failure."""
-        return error.code in RESUMABLE_CODES
+        """Returns whether reconnecting cures this failure (not a TLS handshake that the
+        client's or the server's certificates make fail)."""
+        return error.code in RESUMABLE_CODES and not handshake_refused(error)
 
     def backoff(self) -> float:
         """Returns the seconds to wait before the next reconnect, longer each failure."""

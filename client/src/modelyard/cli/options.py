@@ -23,6 +23,7 @@ from modelyard.transport import (
     TokenSearch,
     find_token,
     resolve_address,
+    resolve_tls,
 )
 
 __all__ = [
@@ -80,7 +81,8 @@ class Invocation:
             address = resolve_address(given)
             token = self.args.token
             search = TokenSearch(token, "--token", ()) if token else find_token()
-            self._connection = Connection(address, source, search)
+            tls = resolve_tls(self.args.tls_ca, self.args.tls_cert, self.args.tls_key)
+            self._connection = Connection(address, source, search, tls)
             self._registry = Registry(
                 address,
                 token=search.token,

@@ -14,7 +14,7 @@ from pathlib import Path
 from modelyard.cli.audit import action_choice
 from modelyard.cli.options import Commands, Invocation, add_command, positive_int
 from modelyard.cli.output import enum_label, format_time, message_dict, proto
-from modelyard.errors import ModelyardError
+from modelyard.errors import ModelyardError, handshake_refused
 from modelyard.v1.resources_pb2 import Action, AuditEvent
 from modelyard.watch import RESUMABLE_CODES, Watch
 
@@ -122,7 +122,7 @@ def _open(run: Invocation, start_after: int | None) -> Watch:
                 timeout=attempt,
             )
         except ModelyardError as error:
-            if error.code not in RESUMABLE_CODES:
+            if error.code not in RESUMABLE_CODES or handshake_refused(error):
                 raise
             # Said even when the first attempt used up --timeout (a slow machine): the
             # error that follows then reads as the end of that wait.
