@@ -376,6 +376,13 @@ def test_a_client_certificate_without_its_key_is_refused() -> None:
         resolve_tls(environ={"MODELYARD_TLS_KEY": "k.pem"})
 
 
+def test_credentials_and_tls_files_are_not_given_together() -> None:
+    with pytest.raises(ValueError, match="credentials= or the tls_ca/tls_cert/tls_key files"):
+        modelyard.Registry(
+            "127.0.0.1:1", token="t", tls_ca="ca.pem", credentials=grpc.ssl_channel_credentials()
+        )
+
+
 def test_a_ca_file_that_cannot_be_used_is_refused_when_the_client_is_made(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"tls_ca names .*missing.pem, which cannot be read"):
         modelyard.Registry("127.0.0.1:1", token="t", tls_ca=tmp_path / "missing.pem")

@@ -102,7 +102,10 @@ class Registry:
         tls_key: str | PathLike[str] | None = None,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
-        tls = None if credentials is not None else resolve_tls(tls_ca, tls_cert, tls_key)
+        given = (tls_ca, tls_cert, tls_key)
+        if credentials is not None and any(path is not None for path in given):
+            raise ValueError("pass credentials= or the tls_ca/tls_cert/tls_key files, not both")
+        tls = None if credentials is not None else resolve_tls(*given)
         self._transport = Transport(
             address,
             token=token,
