@@ -26,7 +26,13 @@ from modelyard_server.domain.errors import DomainError
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
 from modelyard_server.observability import logs
-from modelyard_server.preflight import SetupError, check_address, open_database, open_keyring
+from modelyard_server.preflight import (
+    SetupError,
+    check_address,
+    check_transport,
+    open_database,
+    open_keyring,
+)
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.tokens import create_token
 from modelyard_server.store.unit_of_work import SqlStore
@@ -98,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(args: argparse.Namespace, settings: config.Settings) -> None:
     if args.command == "serve":
+        check_transport(settings)  # what was asked for, before whether it can be had
         if not settings.reuse_port:  # sibling workers share the port; they do not check it
             check_address(settings.address)
         if settings.workers > 1:

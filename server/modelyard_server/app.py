@@ -53,14 +53,17 @@ from modelyard_server.observability.endpoint import MetricsEndpoint
 from modelyard_server.preflight import (
     SetupError,
     cannot_listen,
+    check_transport,
     make_data_dir,
     open_database,
     open_keyring,
+    plaintext_exposed,
 )
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines
 from modelyard_server.store.tokens import count_tokens, create_token, principal_of
 from modelyard_server.store.unit_of_work import SqlStore
+from modelyard_server.tls import TlsFileError, TlsFiles, server_credentials
 
 log = logging.getLogger("modelyard.server")
 
@@ -168,6 +171,7 @@ def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
 
 async def prepare(settings: Settings) -> None:
     """Migrates the database and writes the first admin token, before any worker starts."""
+    check_transport(settings)
     make_data_dir(settings)
     open_keyring(settings)
     engines = await open_database(settings, create=True, pool_size=1)
@@ -179,7 +183,15 @@ async def prepare(settings: Settings) -> None:
 
 async def start(settings: Settings) -> Running:
     """Returns a started server; migrations are applied before it reports SERVING. Raises
-    SetupError for what the operator must fix: the data directory, the database, the address."""
+    SetupError for what the operator must fix: the data directory, the database, the address,
+    the TLS files."""
+    check_transport(settings)
+    if plaintext_exposed(settings):
+        log.warning(
+            "serving plaintext gRPC on %s, beyond this machine (--allow-plaintext): tokens "
+            "and data cross the network in the clear unless a proxy in front adds TLS",
+            settings.address,
+        )
     make_data_dir(settings)
     keyring = open_keyring(settings)
     engines = await open_database(settings, create=True)
@@ -232,9 +244,12 @@ async def start(settings: Settings) -> Running:
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     add_reflection((*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
     try:
-        port = server.add_insecure_port(settings.address)
+        port = _add_port(server, settings)
     except RuntimeError:  # grpc says only that it failed
         port = 0
+    except TlsFileError as error:  # changed since check_transport read them
+        await engines.dispose()
+        raise SetupError(str(error)) from None
     if port == 0:
         await engines.dispose()
         raise cannot_listen(settings.address)
@@ -275,6 +290,21 @@ async def start(settings: Settings) -> Running:
     )
 
 
+def _add_port(server: grpc.aio.Server, settings: Settings) -> int:
+    """Adds the listening port, with TLS when the settings name a certificate."""
+    files = TlsFiles.of(settings)
+    if files is None:
+        return server.add_insecure_port(settings.address)
+    return server.add_secure_port(settings.address, server_credentials(files))
+
+
+def transport(settings: Settings) -> str:
+    """Returns how the port speaks, as the serving line says it."""
+    if settings.tls_client_ca:
+        return "TLS, client certificates required"
+    return "TLS" if settings.tls else "plaintext"
+
+
 def cap_malloc_arenas() -> None:
     """Keeps the artifact streams' 2 MiB buffers from piling up in glibc's arenas.
 
@@ -298,9 +328,10 @@ async def serve(settings: Settings) -> None:
     running = await start(settings)
     host = settings.address.rsplit(":", 1)[0]
     log.info(
-        "modelyard serving on %s:%d (data %s)",
+        "modelyard serving on %s:%d (%s; data %s)",
         host,
         running.port,
+        transport(settings),
         settings.data_dir,
         extra={"event": "startup"},
     )

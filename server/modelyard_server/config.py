@@ -68,6 +68,18 @@ class Settings:
     # Limits (issue 11): WatchEvents streams one principal (tenant and subject) may hold
     # open at once on one server process.
     watch_streams_per_principal: int = 100
+    # Transport security (TLS): the server's certificate chain and key (PEM; "": plaintext),
+    # the CA whose client certificates are required (mTLS; "": none asked for), and whether
+    # plaintext may be served on an address other than loopback.
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    allow_plaintext: bool = False
+
+    @property
+    def tls(self) -> bool:
+        """Whether the gRPC port speaks TLS."""
+        return bool(self.tls_cert)
 
     @property
     def token_file(self) -> Path:
@@ -321,6 +333,31 @@ OPTIONS: tuple[Option, ...] = (
         kind="positive",
         metavar="SECONDS",
     ),
+    # Transport security (TLS)
+    Option(
+        "tls_cert",
+        "MODELYARD_TLS_CERT",
+        "the server's certificate chain (PEM) for TLS; re-read when it changes",
+        metavar="FILE",
+    ),
+    Option(
+        "tls_key",
+        "MODELYARD_TLS_KEY",
+        "the private key (PEM) of --tls-cert; re-read when it changes",
+        metavar="FILE",
+    ),
+    Option(
+        "tls_client_ca",
+        "MODELYARD_TLS_CLIENT_CA",
+        "CA certificates (PEM) that must have signed every client's certificate (mTLS)",
+        metavar="FILE",
+    ),
+    Option(
+        "allow_plaintext",
+        "MODELYARD_ALLOW_PLAINTEXT",
+        "serve plaintext gRPC on an address other than loopback (without TLS)",
+        kind="switch",
+    ),
 )
 assert {o.field for o in OPTIONS} == {f.name for f in fields(Settings)}, (
     "a setting lacks its option"
@@ -334,6 +371,16 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         if not option.flag:
             continue
         default = option.render(getattr(defaults, option.field)) or "SQLite in the data directory"
+        if option.kind == "switch":  # `--allow-plaintext` alone: a value would eat the command
+            parser.add_argument(
+                option.option,
+                dest=option.field,
+                action="store_const",
+                const="1",
+                default=argparse.SUPPRESS,
+                help=f"{option.help} ({option.variable}=1)",
+            )
+            continue
         parser.add_argument(
             option.option,
             dest=option.field,
@@ -373,7 +420,24 @@ def load(
         )
     if not settings.database_url:
         settings = replace(settings, database_url=sqlite_url(settings.data_dir))
+    _check_tls(settings)
     return settings
+
+
+def _check_tls(settings: Settings) -> None:
+    """Raises ValueError for TLS files that make no sense together."""
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        given, missing = (
+            ("--tls-cert", "--tls-key (MODELYARD_TLS_KEY)")
+            if settings.tls_cert
+            else ("--tls-key", "--tls-cert (MODELYARD_TLS_CERT)")
+        )
+        raise ValueError(f"{given} needs {missing}: TLS takes a certificate and its key")
+    if settings.tls_client_ca and not settings.tls_cert:
+        raise ValueError(
+            "--tls-client-ca (MODELYARD_TLS_CLIENT_CA) needs --tls-cert and --tls-key: "
+            "client certificates are asked for over TLS only"
+        )
 
 
 def redacted(url: str) -> str:

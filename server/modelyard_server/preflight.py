@@ -10,6 +10,7 @@ a new, empty registry that the running server knows nothing of.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import os
 import socket
@@ -28,6 +29,7 @@ from modelyard_server.store.engine import (
     open_engines,
     schema_revision,
 )
+from modelyard_server.tls import TlsFileError, check_files
 
 log = logging.getLogger("modelyard.server")
 ADDRESS_FLAG = "--address HOST:PORT"
@@ -89,6 +91,45 @@ def check_address(address: str) -> None:
     error = _bind(address)
     if error is not None:
         raise cannot_listen(address, error)
+
+
+# Transport security
+
+PLAINTEXT_FLAG = "--allow-plaintext (MODELYARD_ALLOW_PLAINTEXT=1)"
+TLS_FLAGS = "--tls-cert FILE and --tls-key FILE"
+
+
+def is_loopback(address: str) -> bool:
+    """Returns whether the address's host is this machine only: localhost, 127.0.0.0/8, ::1."""
+    host = address.rpartition(":")[0].strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a hostname: it may resolve anywhere
+        return False
+
+
+def check_transport(settings: Settings) -> None:
+    """Raises SetupError for TLS files that cannot be served, and for plaintext on an
+    address other than loopback that was not asked for (tokens would cross the network in
+    the clear)."""
+    try:
+        check_files(settings)
+    except TlsFileError as error:
+        raise SetupError(str(error)) from None
+    if settings.tls or settings.allow_plaintext or is_loopback(settings.address):
+        return
+    raise SetupError(
+        f"refusing plaintext gRPC on {settings.address}, which is not loopback: tokens would "
+        f"cross the network in the clear; pass {TLS_FLAGS}, or {PLAINTEXT_FLAG} behind a "
+        "proxy that terminates TLS"
+    )
+
+
+def plaintext_exposed(settings: Settings) -> bool:
+    """Returns whether the server serves plaintext beyond this machine (asked for)."""
+    return not settings.tls and not is_loopback(settings.address)
 
 
 # The data directory

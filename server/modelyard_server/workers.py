@@ -69,9 +69,10 @@ def _run_workers(settings: Settings, address: str, env: dict[str, str]) -> int:
     command = [sys.executable, "-m", "modelyard_server", "serve"]
     children = [subprocess.Popen(command, env=env) for _ in range(settings.workers)]
     log.info(
-        "modelyard serving on %s with %d workers (data %s)",
+        "modelyard serving on %s with %d workers (%s; data %s)",
         address,
         len(children),
+        app.transport(settings),
         settings.data_dir,
     )
     stopping = False

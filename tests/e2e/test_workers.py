@@ -18,6 +18,7 @@ from modelyard.v1 import registry_service_pb2_grpc
 from modelyard.v1 import resources_pb2 as pb
 
 from tests.support.factory import BACKENDS, ServerFactory
+from tests.support.paths import SERVER_BIN
 from tests.support.versions import register, sha
 
 
@@ -107,3 +108,36 @@ def test_every_setting_given_on_the_command_line_reaches_the_workers(
         finally:
             for channel in channels:
                 channel.close()
+
+
+def test_workers_refuse_a_port_another_servers_workers_hold(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    """Workers share their port (SO_REUSEPORT) with their siblings only: a second, unrelated
+    `serve --workers 2` on the same port is refused, instead of taking half of the calls."""
+    with server_factory(process=True, workers=2) as first:
+        with Registry(first.address, token=first.token) as admin:
+            admin.create_group("only-on-the-first")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
+        serve = ["serve", "--address", first.address, "--workers", "2"]
+        second = subprocess.run(
+            [str(SERVER_BIN), "--data-dir", str(tmp_path / "second"), *serve],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert second.returncode == 1
+        assert second.stderr.splitlines() == [
+            f"error: cannot listen on {first.address}: address already in use; "
+            "stop the other server or pass --address HOST:PORT"
+        ]
+
+        def groups_on_own_connection(_: int) -> list[str]:
+            # A connection per call, so the kernel would hand some to a second server's workers.
+            with Registry(first.address, token=first.token) as client:
+                return [g.name for g in client.list_groups()]
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            seen = list(pool.map(groups_on_own_connection, range(40)))
+        assert seen == [["groups/only-on-the-first"]] * 40

@@ -6,13 +6,27 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal, overload
 
+import grpc
 import pytest
 
-from tests.support.inprocess import InProcessServer
+from tests.support.inprocess import OPTIONS, InProcessServer
 from tests.support.postgres import create_database_or_skip, drop_database
 from tests.support.servers import Server, ServerProcess
 
 BACKENDS = ["sqlite", "postgres"]
+
+
+SWITCHES = {option.field for option in OPTIONS if option.kind == "switch"}
+
+
+def as_flag(name: str, value: str) -> str:
+    """Returns a setting as its flag: `--name=value`, or `--name` alone for a switch."""
+    flag = "--" + name.replace("_", "-")
+    if name not in SWITCHES:
+        return f"{flag}={value}"
+    if value != "1":
+        raise ValueError(f"{flag} is a switch: give it as '1' or leave it out")
+    return flag
 
 
 class ServerFactory:
@@ -24,7 +38,8 @@ class ServerFactory:
     text (`heartbeat_seconds="0.2"`; a subprocess gets them as flags, `--heartbeat-seconds`). On PostgreSQL it gets a
     fresh database, dropped when it stops, unless `database_url` names one (the caller's).
     Its data directory is a new one, unless `data_dir` names one that holds data already.
-    Use it as a context manager to stop it at the end of a test.
+    A subprocess that serves TLS is waited for with `credentials` (those that trust its
+    certificate). Use it as a context manager to stop it at the end of a test.
     """
 
     def __init__(self, tmp: pytest.TempPathFactory) -> None:
@@ -41,6 +56,7 @@ class ServerFactory:
         database_url: str | None = ...,
         data_dir: Path | None = ...,
         env: dict[str, str] | None = ...,
+        credentials: grpc.ChannelCredentials | None = ...,
         **settings: str,
     ) -> InProcessServer: ...
 
@@ -54,6 +70,7 @@ class ServerFactory:
         database_url: str | None = ...,
         data_dir: Path | None = ...,
         env: dict[str, str] | None = ...,
+        credentials: grpc.ChannelCredentials | None = ...,
         **settings: str,
     ) -> ServerProcess: ...
 
@@ -66,6 +83,7 @@ class ServerFactory:
         database_url: str | None = None,
         data_dir: Path | None = None,
         env: dict[str, str] | None = None,
+        credentials: grpc.ChannelCredentials | None = None,
         **settings: str,
     ) -> InProcessServer | ServerProcess:
         if backend not in BACKENDS:
@@ -80,9 +98,15 @@ class ServerFactory:
         server: InProcessServer | ServerProcess
         if process:
             # As an operator would: each setting as its flag on the command line.
-            flags = [f"--{name.replace('_', '-')}={value}" for name, value in settings.items()]
+            flags = [as_flag(name, value) for name, value in settings.items()]
             server = ServerProcess(
-                data_dir, database_url, backend, flags=flags, workers=workers, env=env or {}
+                data_dir,
+                database_url,
+                backend,
+                flags=flags,
+                workers=workers,
+                credentials=credentials,
+                env=env or {},
             )
         else:
             server = InProcessServer(data_dir, database_url, backend, settings=settings)

@@ -112,6 +112,8 @@ class ServerProcess(Server):
     # Variables the process gets beyond the test's (OTEL_*, for instance).
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    # What a channel to it needs when it serves TLS: waiting for it uses them.
+    credentials: grpc.ChannelCredentials | None = None
 
     def start(self, timeout: float = 30.0) -> Self:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -136,7 +138,7 @@ class ServerProcess(Server):
             if match:
                 self.port = int(match.group(2))
                 self.address = f"127.0.0.1:{self.port}"
-                wait_serving(self.address, timeout=deadline - time.monotonic())
+                wait_serving(self.address, deadline - time.monotonic(), self.credentials)
                 return self
             if self.process.poll() is not None:
                 raise RuntimeError(
@@ -174,10 +176,17 @@ class ServerProcess(Server):
         return self.start()
 
 
-def wait_serving(address: str, timeout: float = 20.0) -> None:
-    """Waits until the health service says SERVING."""
+def wait_serving(
+    address: str, timeout: float = 20.0, credentials: grpc.ChannelCredentials | None = None
+) -> None:
+    """Waits until the health service says SERVING (over TLS with `credentials`)."""
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(address) as channel:
+    channel = (
+        grpc.insecure_channel(address)
+        if credentials is None
+        else grpc.secure_channel(address, credentials)
+    )
+    with channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             try:

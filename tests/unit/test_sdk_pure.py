@@ -13,12 +13,14 @@ from modelyard import _requests as build
 from modelyard._watch_cursor import resumable
 from modelyard.transport import (
     RetryPolicy,
+    TlsFiles,
     TokenSearch,
     call_metadata,
     discover_token,
     find_token,
     normalize_address,
     resolve_address,
+    resolve_tls,
     user_token_file,
 )
 from modelyard.v1 import resources_pb2 as pb
@@ -109,8 +111,8 @@ def test_an_address_without_a_port_gets_the_default_port(given: str, dialed: str
         (
             "https://registry.example.com",
             "the registry's address is host:port, not a URL: give registry.example.com:50051 "
-            "instead of https://registry.example.com (the CLI dials plaintext gRPC; for TLS, "
-            "pass the SDK's credentials=)",
+            "instead of https://registry.example.com (for TLS, give host:port and the CA that "
+            "signed the server's certificate: --tls-ca FILE, tls_ca= or $MODELYARD_TLS_CA)",
         ),
         ("registry:http", "the port in the address 'registry:http' is not a number"),
         ("", "the registry's address is empty"),
@@ -212,6 +214,18 @@ def test_backoff_grows_exponentially_with_jitter_and_a_ceiling() -> None:
         pauses = [policy.backoff(attempt) for _ in range(50)]
         assert all(ceiling / 2 <= p <= ceiling for p in pauses)
         assert len(set(pauses)) > 1
+
+
+def test_a_tls_handshake_that_cannot_succeed_is_not_tried_again() -> None:
+    def unavailable(said: str) -> modelyard.Unavailable:
+        return modelyard.Unavailable(said, code=grpc.StatusCode.UNAVAILABLE, reason="UNAVAILABLE")
+
+    policy = RetryPolicy()
+    untrusted = (
+        "Tls handshake failed (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: ...:CERTIFICATE_VERIFY_FAILED"
+    )
+    assert not policy.should_retry(unavailable(untrusted), 1)
+    assert policy.should_retry(unavailable("ipv4:127.0.0.1:50051: Connection refused"), 1)
 
 
 def test_a_retry_policy_needs_at_least_one_attempt() -> None:
@@ -354,3 +368,43 @@ def test_a_watch_resumes_only_after_failures_that_reconnecting_cures(
     code: grpc.StatusCode, reason: str, resumes: bool
 ) -> None:
     assert resumable(modelyard.ModelyardError("x", code=code, reason=reason)) is resumes
+
+
+# TLS files
+
+
+def test_tls_files_come_from_the_arguments_else_the_environment() -> None:
+    environ = {
+        "MODELYARD_TLS_CA": "/etc/ca.pem",
+        "MODELYARD_TLS_CERT": "c.pem",
+        "MODELYARD_TLS_KEY": "k.pem",
+    }
+    assert resolve_tls(environ=environ) == TlsFiles(
+        Path("/etc/ca.pem"), Path("c.pem"), Path("k.pem")
+    )
+    assert resolve_tls("mine.pem", environ=environ) == TlsFiles(Path("mine.pem"))
+    assert resolve_tls(environ={}) is None
+
+
+def test_a_client_certificate_without_its_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="tls_cert needs tls_key"):
+        resolve_tls(cert="c.pem", environ={})
+    with pytest.raises(ValueError, match="tls_key needs tls_cert"):
+        resolve_tls(environ={"MODELYARD_TLS_KEY": "k.pem"})
+
+
+def test_credentials_and_tls_files_are_not_given_together() -> None:
+    with pytest.raises(ValueError, match="credentials= or the tls_ca/tls_cert/tls_key files"):
+        modelyard.Registry(
+            "127.0.0.1:1", token="t", tls_ca="ca.pem", credentials=grpc.ssl_channel_credentials()
+        )
+
+
+def test_a_ca_file_that_cannot_be_used_is_refused_when_the_client_is_made(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"tls_ca names .*missing.pem, which cannot be read"):
+        modelyard.Registry("127.0.0.1:1", token="t", tls_ca=tmp_path / "missing.pem")
+    (tmp_path / "empty.pem").write_text("not a certificate")
+    with pytest.raises(
+        ValueError, match=r"tls_ca names .*empty.pem, which holds no PEM certificate"
+    ):
+        modelyard.Registry("127.0.0.1:1", token="t", tls_ca=tmp_path / "empty.pem")

@@ -33,6 +33,11 @@ CHANGED = {
     "slow_request_seconds": "0.25",
     # Limits (issue 11)
     "watch_streams_per_principal": "3",
+    # Transport security (TLS)
+    "tls_cert": "/etc/modelyard/tls.crt",
+    "tls_key": "/etc/modelyard/tls.key",
+    "tls_client_ca": "/etc/modelyard/clients-ca.pem",
+    "allow_plaintext": "1",
 }
 
 
@@ -76,6 +81,10 @@ def test_sqlite_in_the_data_directory_is_the_default_database(tmp_path: Path) ->
         ("address", "localhost:http", "--address (MODELYARD_ADDRESS) must be HOST:PORT"),
         ("address", ":50051", "--address (MODELYARD_ADDRESS) must be HOST:PORT"),
         ("database_url", "db.internal/x", "--database-url (MODELYARD_DATABASE_URL) must be a postgresql://"),
+        ("allow_plaintext", "yes", "--allow-plaintext (MODELYARD_ALLOW_PLAINTEXT) must be 0 or 1"),
+        ("tls_cert", "tls.crt", "--tls-cert needs --tls-key (MODELYARD_TLS_KEY)"),
+        ("tls_key", "tls.key", "--tls-key needs --tls-cert (MODELYARD_TLS_CERT)"),
+        ("tls_client_ca", "ca.pem", "--tls-client-ca (MODELYARD_TLS_CLIENT_CA) needs --tls-cert and --tls-key"),
     ],
 )  # fmt: skip
 def test_a_bad_value_names_its_flag_and_its_variable(field: str, text: str, said: str) -> None:

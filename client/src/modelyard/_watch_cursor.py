@@ -13,7 +13,7 @@ from collections.abc import Iterable
 import grpc
 
 from modelyard import _requests as build
-from modelyard.errors import ModelyardError
+from modelyard.errors import ModelyardError, handshake_refused
 from modelyard.names import group_name
 from modelyard.v1 import registry_service_pb2, resources_pb2
 
@@ -41,11 +41,12 @@ def resumable(error: ModelyardError) -> bool:
 
     RESOURCE_EXHAUSTED is resumable only when the server ended a stream that fell behind
     (SUBSCRIBER_TOO_SLOW): a limit on streams, or a message larger than the client takes,
-    would come back on every attempt, so the caller hears of it instead.
+    would come back on every attempt, so the caller hears of it instead; so would a TLS
+    handshake that the client's or the server's certificates make fail.
     """
     if error.code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         return error.reason == "SUBSCRIBER_TOO_SLOW"
-    return error.code in RESUMABLE_CODES
+    return error.code in RESUMABLE_CODES and not handshake_refused(error)
 
 
 #: Seconds to wait before reconnecting: doubling from the first to the last, with jitter.

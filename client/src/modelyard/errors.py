@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import grpc
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
+
+if TYPE_CHECKING:
+    from modelyard.transport import TlsFiles
 
 __all__ = [
     "ERROR_DOMAIN",
@@ -72,6 +75,7 @@ __all__ = [
     "ServerShuttingDown",
     "StaleEtag",
     "SubscriberTooSlow",
+    "TlsHandshakeFailed",
     "TooManyStreams",
     "Unauthenticated",
     "Unavailable",
@@ -85,6 +89,7 @@ __all__ = [
     "WebhookNotFound",
     "WriteOffsetMismatch",
     "from_rpc_error",
+    "handshake_refused",
     "unreachable",
 ]
 
@@ -383,6 +388,12 @@ class ServerShuttingDown(Unavailable):
     """The server is shutting down; calls are retried, and a watch resumes from its cursor."""
 
 
+class TlsHandshakeFailed(Unavailable):
+    """The channel's TLS handshake with the server failed: a certificate not trusted, or
+    not for the address dialed; TLS on one side only; a client certificate refused. The
+    message says which, and what to pass."""
+
+
 class DigestMismatch(InvalidArgument):
     """Bytes do not have the sha256 or size announced for them: an upload the server
     refused (it kept nothing), or a download that did not match the manifest."""
@@ -533,20 +544,81 @@ def _error_class(code: grpc.StatusCode, reason: str) -> type[ModelyardError]:
     return by_code
 
 
-def unreachable(error: ModelyardError, address: str) -> ModelyardError:
+def unreachable(
+    error: ModelyardError, address: str, secure: bool = False, tls: TlsFiles | None = None
+) -> ModelyardError:
     """Returns `error` saying what to check when it is a bare UNAVAILABLE from gRPC itself (no
-    server answered at `address`), else `error` unchanged."""
+    server answered at `address`, or the TLS handshake failed: then a
+    :class:`TlsHandshakeFailed`), else `error` unchanged.
+
+    `secure` says whether the channel speaks TLS; `tls`, the files it was made of."""
     if type(error) is not Unavailable or error.reason != "UNAVAILABLE":
         return error
     said = error.message
-    better = Unavailable(
-        f"no modelyard server answered at {address} ({said}); is it running there? "
-        "`make run` starts one; --address or MODELYARD_ADDRESS points elsewhere",
-        code=error.code,
-        reason=error.reason,
-    )
+    handshake = _handshake_failure(said, address, secure, tls)
+    better: Unavailable
+    if handshake is not None:
+        better = TlsHandshakeFailed(handshake, code=error.code, reason=error.reason)
+    else:
+        hint = ""
+        if not secure and "Socket closed" in said:
+            hint = f"; if it serves TLS, pass the CA file that signed its certificate as {_TRUST}"
+        better = Unavailable(
+            f"no modelyard server answered at {address} ({said}); is it running there? "
+            f"`make run` starts one; --address or MODELYARD_ADDRESS points elsewhere{hint}",
+            code=error.code,
+            reason=error.reason,
+        )
     better.rpc_error = error.rpc_error
     return better
+
+
+#: What gRPC says of a handshake that fails the same way however often it is tried.
+_HANDSHAKE_REFUSALS = ("CERTIFICATE_VERIFY_FAILED", "Hostname Verification", "WRONG_VERSION_NUMBER")
+
+
+def handshake_refused(error: ModelyardError) -> bool:
+    """Returns whether a call failed on a TLS handshake that trying again cannot mend (an
+    untrusted certificate, another name, TLS on one side only)."""
+    return error.code == grpc.StatusCode.UNAVAILABLE and any(
+        marker in error.message for marker in _HANDSHAKE_REFUSALS
+    )
+
+
+_TRUST = "tls_ca= (--tls-ca, $MODELYARD_TLS_CA)"
+_CLIENT_CERT = "tls_cert= and tls_key= (--tls-cert and --tls-key, $MODELYARD_TLS_CERT and _KEY)"
+
+
+def _handshake_failure(said: str, address: str, secure: bool, tls: TlsFiles | None) -> str | None:
+    """Returns what a failed TLS handshake means and what to pass; None when it was not one."""
+    failed = f"the TLS handshake with {address} failed"
+    if "CERTIFICATE_VERIFY_FAILED" in said:
+        return (
+            f"{failed}: its certificate is not signed by a CA this client trusts; pass the "
+            f"CA file that signed it as {_TRUST} ({said})"
+        )
+    if "Hostname Verification" in said or "Peer name" in said:
+        return (
+            f"{failed}: its certificate does not name {address.rpartition(':')[0]}; dial a "
+            f"name the certificate was issued for ({said})"
+        )
+    if "WRONG_VERSION_NUMBER" in said:
+        return (
+            f"{failed}: the server speaks plaintext, not TLS; drop the TLS options "
+            f"({_TRUST}), or start it with --tls-cert and --tls-key ({said})"
+        )
+    if not secure or "Socket closed" not in said:
+        return None
+    if tls is not None and tls.client_certificate:
+        return (
+            f"{failed}: the server closed the connection; it may not accept the client "
+            f"certificate {tls.cert}: pass one signed by the CA it trusts as {_CLIENT_CERT} "
+            f"({said})"
+        )
+    return (
+        f"{failed}: the server closed the connection; it may require a client "
+        f"certificate (mTLS): pass {_CLIENT_CERT} ({said})"
+    )
 
 
 def from_rpc_error(error: grpc.RpcError) -> ModelyardError:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import grpc
 
-from modelyard.errors import ModelyardError
+from modelyard.errors import ModelyardError, handshake_refused
 
 __all__ = [
     "ADDRESS_ENV",
@@ -32,12 +32,16 @@ __all__ = [
     "DEFAULT_PORT",
     "DEFAULT_TIMEOUT",
     "GRPC_SCHEMES",
+    "TLS_CA_ENV",
+    "TLS_CERT_ENV",
+    "TLS_KEY_ENV",
     "TOKEN_ENV",
     "TOKEN_FILE_ENV",
     "TOKEN_FILE_NAME",
     "Deadline",
     "Metadata",
     "RetryPolicy",
+    "TlsFiles",
     "TokenSearch",
     "call_metadata",
     "channel_options",
@@ -45,6 +49,7 @@ __all__ = [
     "find_token",
     "normalize_address",
     "resolve_address",
+    "resolve_tls",
     "user_token_file",
 ]
 
@@ -52,6 +57,9 @@ ADDRESS_ENV = "MODELYARD_ADDRESS"
 TOKEN_ENV = "MODELYARD_TOKEN"
 TOKEN_FILE_ENV = "MODELYARD_TOKEN_FILE"
 DATA_DIR_ENV = "MODELYARD_DATA_DIR"
+TLS_CA_ENV = "MODELYARD_TLS_CA"
+TLS_CERT_ENV = "MODELYARD_TLS_CERT"
+TLS_KEY_ENV = "MODELYARD_TLS_KEY"
 #: The port the server listens on by default, and the one an address without a port gets.
 DEFAULT_PORT = 50051
 DEFAULT_ADDRESS = f"127.0.0.1:{DEFAULT_PORT}"
@@ -114,13 +122,85 @@ def _refuse_url(url: str) -> str:
     hostport = rest.split("/", 1)[0].rpartition("@")[2]
     instead = normalize_address(hostport) if hostport else DEFAULT_ADDRESS
     tls = (
-        " (the CLI dials plaintext gRPC; for TLS, pass the SDK's credentials=)"
+        " (for TLS, give host:port and the CA that signed the server's certificate: "
+        f"--tls-ca FILE, tls_ca= or ${TLS_CA_ENV})"
         if scheme.lower() == "https"
         else ""
     )
     raise ValueError(
         f"the registry's address is host:port, not a URL: give {instead} instead of {url}{tls}"
     )
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """The PEM files a TLS channel is made of.
+
+    Attributes:
+        ca: the CA certificates that signed the server's certificate; None trusts the
+            system's CAs.
+        cert: the client's certificate chain, for a server that requires one (mTLS).
+        key: the private key of ``cert``.
+    """
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.cert is None) != (self.key is None):
+            given, missing = ("tls_cert", "tls_key") if self.cert else ("tls_key", "tls_cert")
+            raise ValueError(
+                f"{given} needs {missing}: a client certificate goes with its private key "
+                f"(${TLS_CERT_ENV} and ${TLS_KEY_ENV}, or --tls-cert and --tls-key)"
+            )
+
+    @property
+    def client_certificate(self) -> bool:
+        """Whether the channel presents a client certificate."""
+        return self.cert is not None
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        """Returns the channel's credentials, the files read now. Raises ValueError naming a
+        file that cannot be read or holds no PEM."""
+        return grpc.ssl_channel_credentials(
+            root_certificates=_read_pem(self.ca, "tls_ca", "CERTIFICATE"),
+            private_key=_read_pem(self.key, "tls_key", "PRIVATE KEY"),
+            certificate_chain=_read_pem(self.cert, "tls_cert", "CERTIFICATE"),
+        )
+
+
+def _read_pem(path: Path | None, name: str, label: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise ValueError(f"{name} names {path}, which cannot be read: {err.strerror}") from err
+    if b"-----BEGIN " not in data or label.encode() not in data:
+        raise ValueError(f"{name} names {path}, which holds no PEM {label.lower()}")
+    return data
+
+
+def resolve_tls(
+    ca: str | os.PathLike[str] | None = None,
+    cert: str | os.PathLike[str] | None = None,
+    key: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> TlsFiles | None:
+    """Returns the TLS files to dial with: those given, else those $MODELYARD_TLS_CA,
+    $MODELYARD_TLS_CERT and $MODELYARD_TLS_KEY name; None (plaintext) when none is named.
+    Raises ValueError for a certificate without its key, or the reverse."""
+    if ca is None and cert is None and key is None:
+        env = os.environ if environ is None else environ
+        ca, cert, key = (env.get(name) or None for name in (TLS_CA_ENV, TLS_CERT_ENV, TLS_KEY_ENV))
+        if ca is None and cert is None and key is None:
+            return None
+
+    def path(value: str | os.PathLike[str] | None) -> Path | None:
+        return None if value is None else Path(value).expanduser()
+
+    return TlsFiles(path(ca), path(cert), path(key))
 
 
 def user_token_file(environ: Mapping[str, str] | None = None) -> Path:
@@ -252,7 +332,11 @@ class RetryPolicy:
 
     def should_retry(self, error: ModelyardError, attempt: int) -> bool:
         """Returns whether a call that failed this way on this attempt is tried again."""
-        return error.code == grpc.StatusCode.UNAVAILABLE and attempt < self.max_attempts
+        return (
+            error.code == grpc.StatusCode.UNAVAILABLE
+            and attempt < self.max_attempts
+            and not handshake_refused(error)
+        )
 
 
 def _user_agent() -> str:

@@ -20,6 +20,7 @@ from modelyard.transport import (
     Deadline,
     Metadata,
     RetryPolicy,
+    TlsFiles,
     call_metadata,
     channel_options,
     discover_token,
@@ -75,16 +76,26 @@ class AsyncTransport:
         timeout: float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         credentials: grpc.ChannelCredentials | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.address = resolve_address(address)
         self.token = token if token is not None else discover_token()
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
+        #: The TLS files the channel was made of (None: plaintext, or credentials given).
+        self.tls = tls
+        if credentials is None and tls is not None:
+            credentials = tls.credentials()  # read now: a bad file fails here, not on a call
         self._credentials = credentials
         self._channel: grpc.aio.Channel | None = None
         self._stubs: AsyncStubs | None = None
         # Threads that share a sync transport must not open two channels.
         self._opening = threading.Lock()
+
+    @property
+    def secure(self) -> bool:
+        """Whether the channel speaks TLS."""
+        return self._credentials is not None
 
     @property
     def stubs(self) -> AsyncStubs:
@@ -121,7 +132,7 @@ class AsyncTransport:
                 error = from_rpc_error(rpc_error)
                 pause = self.retry.backoff(attempt)
                 if not (self.retry.should_retry(error, attempt) and deadline.allows(pause)):
-                    raise unreachable(error, self.address) from None
+                    raise unreachable(error, self.address, self.secure, self.tls) from None
             await asyncio.sleep(pause)
 
     async def close(self) -> None:

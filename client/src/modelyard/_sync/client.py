@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
+from os import PathLike
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
@@ -38,7 +39,13 @@ from modelyard._watch_cursor import watch_request
 from modelyard.contracts import Violation
 from modelyard.errors import DigestMismatch, from_rpc_error, unreachable
 from modelyard.names import group_name, version_name, version_or_alias_name
-from modelyard.transport import DEFAULT_TIMEOUT, Metadata, RetryPolicy, call_metadata
+from modelyard.transport import (
+    DEFAULT_TIMEOUT,
+    Metadata,
+    RetryPolicy,
+    call_metadata,
+    resolve_tls,
+)
 from modelyard.v1 import (
     artifact_service_pb2,
     audit_service_pb2,
@@ -69,7 +76,14 @@ class Registry:
         timeout: seconds each call may take over all its attempts, unless the call says
             otherwise; None waits forever.
         max_attempts: how often a call that fails with UNAVAILABLE is tried in all.
-        credentials: TLS channel credentials; without them the channel is plaintext.
+        tls_ca: a PEM file of the CA that signed the server's certificate, for a registry
+            that serves TLS; default $MODELYARD_TLS_CA. The system's CAs are trusted when only
+            a client certificate is given.
+        tls_cert: a PEM file of the client's certificate, for a registry that requires one
+            (mTLS); default $MODELYARD_TLS_CERT. It takes ``tls_key``, its private key
+            (default $MODELYARD_TLS_KEY).
+        credentials: gRPC channel credentials, instead of the ``tls_`` files. Without
+            either, the channel is plaintext.
 
     Every method takes keyword-only ``timeout`` (None: the registry's) and ``metadata``
     (extra ``(key, value)`` pairs sent with the call), and raises a subclass of
@@ -84,14 +98,22 @@ class Registry:
         token: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         max_attempts: int = 5,
+        tls_ca: str | PathLike[str] | None = None,
+        tls_cert: str | PathLike[str] | None = None,
+        tls_key: str | PathLike[str] | None = None,
         credentials: grpc.ChannelCredentials | None = None,
     ) -> None:
+        given = (tls_ca, tls_cert, tls_key)
+        if credentials is not None and any(path is not None for path in given):
+            raise ValueError("pass credentials= or the tls_ca/tls_cert/tls_key files, not both")
+        tls = None if credentials is not None else resolve_tls(*given)
         self._transport = Transport(
             address,
             token=token,
             timeout=timeout,
             retry=RetryPolicy(max_attempts=max_attempts),
             credentials=credentials,
+            tls=tls,
         )
 
     @property
@@ -1173,7 +1195,9 @@ class Registry:
             except grpc.RpcError as rpc_error:
                 error = from_rpc_error(rpc_error)
                 if not self._transport.retry.should_retry(error, attempt):
-                    raise unreachable(error, self.address) from None
+                    raise unreachable(
+                        error, self.address, self._transport.secure, self._transport.tls
+                    ) from None
             status = self._transport.call(
                 self._stubs.artifacts.QueryWriteStatus,
                 artifact_service_pb2.QueryWriteStatusRequest(resource_name=name),
@@ -1282,7 +1306,9 @@ class Registry:
                 except grpc.RpcError as rpc_error:
                     error = from_rpc_error(rpc_error)
                     if not self._transport.retry.should_retry(error, attempt):
-                        raise unreachable(error, self.address) from None
+                        raise unreachable(
+                            error, self.address, self._transport.secure, self._transport.tls
+                        ) from None
                     continue
                 if sink.offset == before:  # the stream ended early and gave nothing
                     break

@@ -19,6 +19,7 @@ from modelyard.transport import (
     Deadline,
     Metadata,
     RetryPolicy,
+    TlsFiles,
     call_metadata,
     channel_options,
     discover_token,
@@ -74,16 +75,26 @@ class Transport:
         timeout: float | None = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         credentials: grpc.ChannelCredentials | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.address = resolve_address(address)
         self.token = token if token is not None else discover_token()
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
+        #: The TLS files the channel was made of (None: plaintext, or credentials given).
+        self.tls = tls
+        if credentials is None and tls is not None:
+            credentials = tls.credentials()  # read now: a bad file fails here, not on a call
         self._credentials = credentials
         self._channel: grpc.Channel | None = None
         self._stubs: Stubs | None = None
         # Threads that share a sync transport must not open two channels.
         self._opening = threading.Lock()
+
+    @property
+    def secure(self) -> bool:
+        """Whether the channel speaks TLS."""
+        return self._credentials is not None
 
     @property
     def stubs(self) -> Stubs:
@@ -120,7 +131,7 @@ class Transport:
                 error = from_rpc_error(rpc_error)
                 pause = self.retry.backoff(attempt)
                 if not (self.retry.should_retry(error, attempt) and deadline.allows(pause)):
-                    raise unreachable(error, self.address) from None
+                    raise unreachable(error, self.address, self.secure, self.tls) from None
             time.sleep(pause)
 
     def close(self) -> None:

@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from modelyard.errors import ModelyardError
-from modelyard.transport import TokenSearch, user_token_file
+from modelyard.errors import ModelyardError, TlsHandshakeFailed, unreachable
+from modelyard.transport import TlsFiles, TokenSearch, user_token_file
 
 __all__ = ["EXIT_ERROR", "EXIT_USAGE", "Connection", "Failure", "from_error", "usage"]
 
@@ -34,11 +34,13 @@ class Connection:
         address: the address dialed, e.g. ``127.0.0.1:50051``.
         address_source: ``--address``, ``$MODELYARD_ADDRESS`` or ``the default``.
         token: the token sent (if any), where it came from, and where the CLI looked.
+        tls: the TLS files the channel was made of; None for plaintext.
     """
 
     address: str
     address_source: str
     token: TokenSearch
+    tls: TlsFiles | None = None
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,24 @@ def _unreachable(error: ModelyardError, where: Connection) -> str:
         cause, check = "connection refused", running
     elif "dns resolution failed" in detail or "lookup" in detail:
         cause, check = "no such host", "is the address right?"
+    elif "socket closed" in detail:
+        cause = "the server closed the connection"
+        check = (
+            "if it serves TLS, pass the CA that signed its certificate with --tls-ca FILE "
+            "(or $MODELYARD_TLS_CA)"
+        )
     else:
         cause, check = "no answer", f"is the address right, and {running}"
     return (
         f"cannot reach the registry at {where.address} ({where.address_source}, {cause}): {check}"
     )
+
+
+def _handshake(error: ModelyardError, where: Connection) -> str | None:
+    """Returns what a failed TLS handshake means, for an error that did not say it yet (a
+    watch's); None when it was not one."""
+    explained = unreachable(error, where.address, where.tls is not None, where.tls)
+    return explained.message if isinstance(explained, TlsHandshakeFailed) else None
 
 
 def _unauthenticated(error: ModelyardError, where: Connection) -> str:
@@ -131,6 +146,10 @@ def from_error(error: ModelyardError, where: Connection | None, timeout: float |
     no_server_reason = error.reason == error.code.name
     if error.field_violations:
         message = "; ".join(f"{name}: {text}" for name, text in error.field_violations)
+    elif isinstance(error, TlsHandshakeFailed):
+        pass  # it says what failed and which options to pass
+    elif where is not None and (handshake := _handshake(error, where)) is not None:
+        message = handshake
     elif where is not None and no_server_reason and error.reason == "UNAVAILABLE":
         message = _unreachable(error, where)
     elif where is not None and no_server_reason and error.reason == "DEADLINE_EXCEEDED":

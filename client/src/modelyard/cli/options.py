@@ -17,9 +17,13 @@ from modelyard.names import version_name
 from modelyard.transport import (
     ADDRESS_ENV,
     DEFAULT_TIMEOUT,
+    TLS_CA_ENV,
+    TLS_CERT_ENV,
+    TLS_KEY_ENV,
     TokenSearch,
     find_token,
     resolve_address,
+    resolve_tls,
 )
 
 __all__ = [
@@ -77,8 +81,16 @@ class Invocation:
             address = resolve_address(given)
             token = self.args.token
             search = TokenSearch(token, "--token", ()) if token else find_token()
-            self._connection = Connection(address, source, search)
-            self._registry = Registry(address, token=search.token, timeout=self.args.timeout)
+            tls = resolve_tls(self.args.tls_ca, self.args.tls_cert, self.args.tls_key)
+            self._connection = Connection(address, source, search, tls)
+            self._registry = Registry(
+                address,
+                token=search.token,
+                timeout=self.args.timeout,
+                tls_ca=self.args.tls_ca,
+                tls_cert=self.args.tls_cert,
+                tls_key=self.args.tls_key,
+            )
         return self._registry
 
     def close(self) -> None:
@@ -119,7 +131,8 @@ def choice(values: Sequence[str], prefix: str, what: str) -> Callable[[str], str
 
 
 def add_connection_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
-    """Adds --address, --token, --output (and --json), and --timeout.
+    """Adds --address, --token, --tls-ca/--tls-cert/--tls-key, --output (and --json), and
+    --timeout.
 
     They are accepted before the family (``modelyard --json groups list``) and after the
     command (``modelyard groups list --json``); on a command their defaults are suppressed
@@ -137,6 +150,24 @@ def add_connection_options(parser: argparse.ArgumentParser, *, top_level: bool) 
     )
     parser.add_argument(
         "--token", default=default(None), help="bearer token (prefer $MODELYARD_TOKEN)"
+    )
+    parser.add_argument(
+        "--tls-ca",
+        default=default(None),
+        metavar="FILE",
+        help=f"the CA (PEM) that signed the registry's TLS certificate (default ${TLS_CA_ENV})",
+    )
+    parser.add_argument(
+        "--tls-cert",
+        default=default(None),
+        metavar="FILE",
+        help=f"a client certificate (PEM), for a registry that requires one (default ${TLS_CERT_ENV})",
+    )
+    parser.add_argument(
+        "--tls-key",
+        default=default(None),
+        metavar="FILE",
+        help=f"the private key (PEM) of --tls-cert (default ${TLS_KEY_ENV})",
     )
     parser.add_argument(
         "--output",
