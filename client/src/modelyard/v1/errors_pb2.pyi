@@ -100,6 +100,15 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """FAILED_PRECONDITION: a version's artifact files name blobs the group does not hold;
     ErrorInfo metadata `missing` lists their digests. Upload them, then register.
     """
+    HAS_DEPENDENTS: _ErrorReason.ValueType  # 150
+    """FAILED_PRECONDITION: a PRODUCTION version depends on this one (directly or through
+    others); ErrorInfo metadata `dependents` names them. Retire them first, or pass `force`
+    with a reason.
+    """
+    VERSION_ON_LEGAL_HOLD: _ErrorReason.ValueType  # 151
+    """FAILED_PRECONDITION: the version is under legal hold; an admin must clear the hold
+    before it can be deleted.
+    """
     SUBSCRIBER_TOO_SLOW: _ErrorReason.ValueType  # 60
     """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""
     CURSOR_AHEAD_OF_LOG: _ErrorReason.ValueType  # 61
@@ -201,6 +210,15 @@ ARTIFACT_NOT_HELD: ErrorReason.ValueType  # 58
 BLOBS_MISSING: ErrorReason.ValueType  # 59
 """FAILED_PRECONDITION: a version's artifact files name blobs the group does not hold;
 ErrorInfo metadata `missing` lists their digests. Upload them, then register.
+"""
+HAS_DEPENDENTS: ErrorReason.ValueType  # 150
+"""FAILED_PRECONDITION: a PRODUCTION version depends on this one (directly or through
+others); ErrorInfo metadata `dependents` names them. Retire them first, or pass `force`
+with a reason.
+"""
+VERSION_ON_LEGAL_HOLD: ErrorReason.ValueType  # 151
+"""FAILED_PRECONDITION: the version is under legal hold; an admin must clear the hold
+before it can be deleted.
 """
 SUBSCRIBER_TOO_SLOW: ErrorReason.ValueType  # 60
 """RESOURCE_EXHAUSTED: the subscriber fell too far behind; resume from its cursor."""

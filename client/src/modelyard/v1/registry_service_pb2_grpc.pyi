@@ -69,7 +69,13 @@ class RegistryServiceStub:
     """
     DeleteModelVersion: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelVersionRequest, _empty_pb2.Empty]
     """Deletes a version. Its number is never reused. FAILED_PRECONDITION
-    (VERSION_IN_PRODUCTION) while it is in production.
+    (VERSION_IN_PRODUCTION) while it is in production, (VERSION_ON_LEGAL_HOLD) while it is
+    under legal hold, and (HAS_DEPENDENTS) while a PRODUCTION version depends on it, unless
+    `force` is set with a reason.
+    """
+    ListDependents: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListDependentsRequest, _registry_service_pb2.ListDependentsResponse]
+    """Lists the versions that depend on a version (`lineage.depends_on`), directly or through
+    others, each with its stage: what archiving or deleting the version would break.
     """
     TransitionModelVersionStage: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.TransitionModelVersionStageRequest, _registry_service_pb2.TransitionModelVersionStageResponse]
     """Moves a version to another stage. Allowed: NONE -> STAGING -> PRODUCTION -> ARCHIVED,
@@ -142,7 +148,13 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """
     DeleteModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelVersionRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Deletes a version. Its number is never reused. FAILED_PRECONDITION
-    (VERSION_IN_PRODUCTION) while it is in production.
+    (VERSION_IN_PRODUCTION) while it is in production, (VERSION_ON_LEGAL_HOLD) while it is
+    under legal hold, and (HAS_DEPENDENTS) while a PRODUCTION version depends on it, unless
+    `force` is set with a reason.
+    """
+    ListDependents: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListDependentsRequest, _registry_service_pb2.ListDependentsResponse]  # type: ignore[assignment]
+    """Lists the versions that depend on a version (`lineage.depends_on`), directly or through
+    others, each with its stage: what archiving or deleting the version would break.
     """
     TransitionModelVersionStage: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.TransitionModelVersionStageRequest, _registry_service_pb2.TransitionModelVersionStageResponse]  # type: ignore[assignment]
     """Moves a version to another stage. Allowed: NONE -> STAGING -> PRODUCTION -> ARCHIVED,
@@ -272,7 +284,19 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
         """Deletes a version. Its number is never reused. FAILED_PRECONDITION
-        (VERSION_IN_PRODUCTION) while it is in production.
+        (VERSION_IN_PRODUCTION) while it is in production, (VERSION_ON_LEGAL_HOLD) while it is
+        under legal hold, and (HAS_DEPENDENTS) while a PRODUCTION version depends on it, unless
+        `force` is set with a reason.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDependents(
+        self,
+        request: _registry_service_pb2.ListDependentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_service_pb2.ListDependentsResponse, _abc.Awaitable[_registry_service_pb2.ListDependentsResponse]]:
+        """Lists the versions that depend on a version (`lineage.depends_on`), directly or through
+        others, each with its stage: what archiving or deleting the version would break.
         """
 
     @_abc_1.abstractmethod
