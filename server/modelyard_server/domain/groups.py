@@ -132,6 +132,14 @@ class Groups:
                     f"'{before.name}' has a version in production; archive it before deleting the group",
                     metadata={"resource": before.name},
                 )
+            held = await unit.versions.held(group_id)
+            if held:
+                raise FailedPrecondition(
+                    reasons.VERSION_ON_LEGAL_HOLD,
+                    f"versions {', '.join(map(str, held))} of '{before.name}' are under legal "
+                    "hold; an admin must clear the holds before the group can be deleted",
+                    metadata={"resource": before.name},
+                )
             await unit.groups.delete(group_id)
             return mutation.draft(
                 pb.ACTION_MODEL_GROUP_DELETED, before.name, group_id, 0, before, None, now

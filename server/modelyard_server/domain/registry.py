@@ -10,6 +10,7 @@ from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.audit import Audit
 from modelyard_server.domain.blobs import BlobStore
 from modelyard_server.domain.changes import Changes
+from modelyard_server.domain.dependents import Dependencies
 from modelyard_server.domain.clock import now_us
 from modelyard_server.domain.groups import Groups
 from modelyard_server.domain.imports import Import
@@ -41,3 +42,4 @@ class Registry:
         self.webhooks = Webhooks(store, changes, records, wake_deliveries)
         self.audit = Audit(store)
         self.artifacts = Artifacts(store, blobs, clock)
+        self.dependencies = Dependencies(store)
