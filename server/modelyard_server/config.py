@@ -55,6 +55,9 @@ class Settings:
     # collection runs this often (0: never; `modelyard-server gc` runs one).
     blob_grace_seconds: float = 86400.0
     gc_interval_seconds: float = 3600.0
+    # Retention (issue 12): the sweeper applies every group's retention policy this often
+    # (0: never; ApplyRetention or `modelyard retention apply` runs it by hand).
+    retention_interval_seconds: float = 0.0
     # The server's secret, outside the database ("": server.key in the data directory,
     # created on the first start). See keyring.py.
     key_file: str = ""
@@ -208,6 +211,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="URL",
     ),
     Option("data_dir", "MODELYARD_DATA_DIR", "the data directory", kind="path"),
+    # Retention (issue 12)
+    Option(
+        "retention_interval_seconds",
+        "MODELYARD_RETENTION_INTERVAL_SECONDS",
+        "how often the sweeper applies the retention policies (0: never, only by hand)",
+        kind="non-negative",
+        metavar="SECONDS",
+    ),
     Option(
         "key_file",
         "MODELYARD_KEY_FILE",

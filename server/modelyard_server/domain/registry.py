@@ -13,9 +13,11 @@ from modelyard_server.domain.changes import Changes
 from modelyard_server.domain.dependents import Dependencies
 from modelyard_server.domain.clock import now_us
 from modelyard_server.domain.groups import Groups
+from modelyard_server.domain.holds import LegalHolds
 from modelyard_server.domain.imports import Import
 from modelyard_server.domain.lifecycle import Lifecycle
 from modelyard_server.domain.repositories import Store
+from modelyard_server.domain.retention import Retention
 from modelyard_server.domain.versions import Versions
 from modelyard_server.domain.webhooks import DeliveryRecords, Webhooks
 
@@ -43,3 +45,5 @@ class Registry:
         self.audit = Audit(store)
         self.artifacts = Artifacts(store, blobs, clock)
         self.dependencies = Dependencies(store)
+        self.retention = Retention(store, changes, clock)
+        self.holds = LegalHolds(changes)

@@ -109,6 +109,10 @@ class VersionRepository(Protocol):
 
     async def update(self, group: str, version: pb.ModelVersion) -> None: ...
 
+    async def newest_numbers(self, group: str, limit: int) -> list[int]:
+        """Returns the numbers of the group's newest `limit` versions."""
+        ...
+
     async def held(self, group: str) -> list[int]:
         """Returns the numbers of the group's versions under legal hold."""
         ...

@@ -47,6 +47,12 @@ FORMER_PRODUCTION = (
     .order_by(VERSIONS.c.production_end_us.desc(), VERSIONS.c.number.desc())
     .limit(bindparam("b_limit"))
 )
+NEWEST = (
+    select(VERSIONS.c.number)
+    .where(_in_group)
+    .order_by(VERSIONS.c.number.desc())
+    .limit(bindparam("b_limit"))
+)
 HELD = select(VERSIONS.c.number).where(_in_group, VERSIONS.c.legal_hold.is_(True))
 COUNT = select(func.count()).select_from(VERSIONS).where(_in_group)
 COUNT_IN_STAGE = COUNT.where(VERSIONS.c.stage == bindparam("b_stage"))
@@ -197,6 +203,10 @@ class SqlVersions:
     async def update(self, group: str, version: pb.ModelVersion) -> None:
         params = await self._in_group(group, b_number=version.version, **row_of(version))
         await self.conn.execute(UPDATE, params)
+
+    async def newest_numbers(self, group: str, limit: int) -> list[int]:
+        params = await self._in_group(group, b_limit=limit)
+        return list(await self.conn.scalars(NEWEST, params))
 
     async def held(self, group: str) -> list[int]:
         params = await self._in_group(group)
