@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import modelyard_server
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from modelyard_server import app
 from modelyard_server.api.auth import Authenticator, AuthInterceptor, current_principal
@@ -35,11 +37,11 @@ from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.preflight import SetupError
 from modelyard_server.store.deliveries import SqlDeliveryQueue
-from modelyard_server.store.engine import Engines, migrate, open_engines
+from modelyard_server.store.engine import MIGRATIONS, Engines, migrate, open_engines
 from modelyard_server.store.tables import Base
 from modelyard_server.store.tokens import create_token
 from modelyard_server.store.unit_of_work import SqlStore
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, create_engine
 
 from tests.support.servers import Server
 
@@ -66,6 +68,7 @@ __all__ = [
     "current_principal",
     "domain_errors",
     "load_settings",
+    "migrate_sqlite_to",
     "open_domain",
     "schema_differences",
 ]
@@ -114,6 +117,20 @@ async def open_domain(database: Path, tenant: str = DEFAULT_TENANT) -> AsyncIter
 
 # The tables the store declares.
 DECLARED: MetaData = Base.metadata
+
+
+def migrate_sqlite_to(database: Path, revision: str) -> None:
+    """Migrates a SQLite file up to one revision only: the state an older server left."""
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.set_main_option("sqlalchemy.url", f"sqlite:///{database}")
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    finally:
+        engine.dispose()
 
 
 async def schema_differences(url: str, declared: MetaData = DECLARED) -> list[Any]:

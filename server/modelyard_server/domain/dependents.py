@@ -89,7 +89,11 @@ async def guard(
         return mutation
     if not force:
         shown = ", ".join(serving[:NAMED_IN_MESSAGE])
-        more = f" and {len(serving) - NAMED_IN_MESSAGE} more" if len(serving) > NAMED_IN_MESSAGE else ""
+        more = (
+            f" and {len(serving) - NAMED_IN_MESSAGE} more"
+            if len(serving) > NAMED_IN_MESSAGE
+            else ""
+        )
         raise FailedPrecondition(
             reasons.HAS_DEPENDENTS,
             f"production versions depend on '{version.name}': {shown}{more}; retire them "

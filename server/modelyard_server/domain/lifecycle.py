@@ -97,9 +97,7 @@ class Lifecycle:
                     )
             after = stages.moved(before, stage, now)
             await unit.versions.update(ref.group, after)
-            return logged.version_draft(
-                pb.ACTION_STAGE_CHANGED, before, after, now, tuple(related)
-            )
+            return logged.version_draft(pb.ACTION_STAGE_CHANGED, before, after, now, tuple(related))
 
         return await self.changes.run(mutation, Change(apply, moved_and_archived))
 

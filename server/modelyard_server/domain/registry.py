@@ -10,8 +10,8 @@ from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.audit import Audit
 from modelyard_server.domain.blobs import BlobStore
 from modelyard_server.domain.changes import Changes
-from modelyard_server.domain.dependents import Dependencies
 from modelyard_server.domain.clock import now_us
+from modelyard_server.domain.dependents import Dependencies
 from modelyard_server.domain.groups import Groups
 from modelyard_server.domain.holds import LegalHolds
 from modelyard_server.domain.imports import Import
