@@ -103,7 +103,7 @@ def test_archiving_with_force_needs_a_reason_and_is_logged(registry: Registry) -
             )
         )
     )
-    assert entry.after["stage"] == "STAGE_ARCHIVED"
+    assert entry.after is not None and entry.after["stage"] == "STAGE_ARCHIVED"
     assert entry.reason.startswith("CVE-2026-1 in it")
     assert chain.version(chain.app) in entry.reason
     assert entry.actor == "admin"

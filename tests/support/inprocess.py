@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ from modelyard_server.domain.changes import Mutation
 from modelyard_server.domain.errors import ResourceExhausted
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
+from modelyard_server.domain.repositories import AuditQuery
 from modelyard_server.domain.watch import WatchFilter
 from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
 from modelyard_server.log.chain import LogEntry
@@ -50,6 +51,7 @@ __all__ = [
     "DEFAULT_TENANT",
     "OPTIONS",
     "SERVER_PACKAGE",
+    "AuditQuery",
     "AuthInterceptor",
     "Authenticator",
     "Domain",
@@ -103,14 +105,28 @@ class Domain:
 
 
 @asynccontextmanager
-async def open_domain(database: Path, tenant: str = DEFAULT_TENANT) -> AsyncIterator[Domain]:
-    """Yields the domain on a migrated SQLite file at `database`; disposes of it after."""
-    engines = open_engines(f"sqlite:///{database}")
+async def open_domain(
+    database: Path,
+    tenant: str = DEFAULT_TENANT,
+    *,
+    url: str | None = None,
+    clock: Callable[[], int] | None = None,
+) -> AsyncIterator[Domain]:
+    """Yields the domain on a migrated SQLite file at `database` (or on the database at
+    `url`, its blobs beside `database`), telling time by `clock` if given; disposes of it
+    after."""
+    engines = open_engines(url or f"sqlite:///{database}")
     await migrate(engines)
     store = SqlStore(engines)
     try:
         blobs = LocalBlobStore(database.parent / "blobs")
-        yield Domain(engines, store, Registry(store, SqlDeliveryQueue(engines), blobs), tenant)
+        queue = SqlDeliveryQueue(engines)
+        registry = (
+            Registry(store, queue, blobs)
+            if clock is None
+            else Registry(store, queue, blobs, clock=clock)
+        )
+        yield Domain(engines, store, registry, tenant)
     finally:
         await engines.dispose()
 
