@@ -290,3 +290,31 @@ async def test_a_run_racing_a_promotion_and_registrations_leaves_state_and_log_a
         assert sum(v.stage == pb.STAGE_PRODUCTION for v in versions.values()) <= 1
         seqs = [e.seq for e in log]
         assert seqs == sorted(seqs)
+
+
+async def test_the_sweeper_applies_every_groups_policy_as_retention(
+    clocked: tuple[Registry, Clock],
+) -> None:
+    r, clock = clocked
+    own, inheriting, untouched = (f"g{i}-{uuid.uuid4().hex[:8]}" for i in range(3))
+    for group in (own, inheriting, untouched):
+        await r.group(group)
+        await r.staged(group)
+    await r.policy(own, archive_staging_after_days=3)
+    await r.policy(untouched, archive_staging_after_days=0)
+    await r.registry.retention.update_policy(
+        r.admin,
+        rets.RetentionPolicy(name="groups/-/retentionPolicy", archive_staging_after_days=5),
+        ["archive_staging_after_days"],
+    )
+    clock.day(6)
+    assert await r.registry.retention.sweep([r.domain.tenant]) == 2
+    for group, stage in (
+        (own, pb.STAGE_ARCHIVED),
+        (inheriting, pb.STAGE_ARCHIVED),
+        (untouched, pb.STAGE_STAGING),
+    ):
+        assert (await r.versions(group))[1].stage == stage, group
+    [entry] = [e for e in await r.log(inheriting) if e.actor == "retention"]
+    assert entry.reason.endswith("(by the sweeper)")
+    assert await r.registry.retention.sweep([r.domain.tenant]) == 0
