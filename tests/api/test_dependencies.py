@@ -114,3 +114,14 @@ def test_a_version_no_production_version_needs_archives_freely(registry: Registr
     registry.transition(chain.version(chain.app), Stage.ARCHIVED)
     registry.transition(chain.version(chain.encoder), Stage.ARCHIVED)
     assert registry.get_version(chain.encoder, 1).stage == Stage.ARCHIVED
+
+
+def test_a_group_whose_versions_production_needs_cannot_be_deleted(registry: Registry) -> None:
+    chain = make_chain(registry)
+    with pytest.raises(errors.HasDependents) as refused:
+        registry.delete_group(chain.encoder, force=True)
+    assert refused.value.metadata["dependents"] == chain.version(chain.app)
+    registry.transition(chain.version(chain.app), Stage.ARCHIVED)
+    registry.delete_group(chain.encoder, force=True)
+    with pytest.raises(errors.ModelGroupNotFound):
+        registry.get_group(chain.encoder)

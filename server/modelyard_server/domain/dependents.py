@@ -13,7 +13,7 @@ from modelyard_server.domain import lookup, names
 from modelyard_server.domain.changes import Mutation
 from modelyard_server.domain.errors import FailedPrecondition, FieldViolation, invalid_fields
 from modelyard_server.domain.principal import Permission, Principal
-from modelyard_server.domain.repositories import Store, UnitOfWork, VersionKey
+from modelyard_server.domain.repositories import DependencyEdge, Store, UnitOfWork, VersionKey
 
 # A chain of dependencies longer than this is not followed further: registration would have
 # needed as many versions, one on top of the other.
@@ -42,13 +42,28 @@ def version_name(key: VersionKey) -> str:
 
 async def dependents(unit: UnitOfWork, key: VersionKey) -> list[Dependent]:
     """Returns every version that depends on `key`, directly or not, nearest first, each once."""
-    seen = {key}
+    return await _closure(unit, [key], await unit.dependencies.dependents_of([key]))
+
+
+async def group_dependents(unit: UnitOfWork, group: str) -> list[Dependent]:
+    """Returns every version of other groups that depends on one of the group's, directly or
+    not, nearest first, each once."""
+    edges = [e for e in await unit.dependencies.of_group(group) if e.dependent[0] != group]
+    return await _closure(unit, [], edges)
+
+
+async def _closure(
+    unit: UnitOfWork, start: list[VersionKey], first: list[DependencyEdge]
+) -> list[Dependent]:
+    seen = set(start)
     found: list[Dependent] = []
-    frontier = [key]
+    frontier: list[VersionKey] = []
+    edges = first
     for depth in range(1, MAX_DEPTH + 1):
-        if not frontier:
-            break
-        edges = await unit.dependencies.dependents_of(frontier)
+        if depth > 1:
+            if not frontier:
+                break
+            edges = await unit.dependencies.dependents_of(frontier)
         frontier = []
         for edge in sorted(edges, key=lambda e: (e.dependent, e.target)):
             if edge.dependent in seen:

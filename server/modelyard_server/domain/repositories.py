@@ -131,6 +131,10 @@ class DependencyRepository(Protocol):
         """Returns the edges from the versions to those they name."""
         ...
 
+    async def of_group(self, group: str) -> list[DependencyEdge]:
+        """Returns the edges to any version of the group."""
+        ...
+
     async def of_stage(self, stage: int) -> list[DependencyEdge]:
         """Returns the edges from every version of the tenant in `stage`."""
         ...

@@ -36,6 +36,7 @@ DEPENDENTS_OF = _dependent.where(
 DEPENDENCIES_OF = _dependent.where(
     tuple_(GROUPS.c.group_id, VERSIONS.c.number).in_(bindparam("b_versions", expanding=True))
 )
+OF_GROUP = _dependent.where(DEPENDENCIES.c.target_group == bindparam("b_group"))
 OF_STAGE = _dependent.where(VERSIONS.c.stage == bindparam("b_stage"))
 INSERT = DEPENDENCIES.insert()
 
@@ -97,6 +98,10 @@ class SqlDependencies:
 
     async def dependencies_of(self, versions: Sequence[VersionKey]) -> list[DependencyEdge]:
         rows = await self._edges(DEPENDENCIES_OF, "b_versions", versions)
+        return [_edge(row) for row in rows]
+
+    async def of_group(self, group: str) -> list[DependencyEdge]:
+        rows = await self.conn.execute(OF_GROUP, {"b_tenant": self.tenant, "b_group": group})
         return [_edge(row) for row in rows]
 
     async def of_stage(self, stage: int) -> list[DependencyEdge]:

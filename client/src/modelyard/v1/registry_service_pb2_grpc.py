@@ -177,7 +177,9 @@ class RegistryServiceServicer:
 
     def DeleteModelGroup(self, request, context):
         """Deletes a model group. FAILED_PRECONDITION (MODEL_GROUP_NOT_EMPTY) while it has
-        versions, unless `force` is set.
+        versions, unless `force` is set; even then (VERSION_ON_LEGAL_HOLD) while one of them is
+        under legal hold and (HAS_DEPENDENTS) while a PRODUCTION version of another group
+        depends on one of them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -53,7 +53,9 @@ class RegistryServiceStub:
     """Updates the fields of a model group named in the update mask."""
     DeleteModelGroup: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelGroupRequest, _empty_pb2.Empty]
     """Deletes a model group. FAILED_PRECONDITION (MODEL_GROUP_NOT_EMPTY) while it has
-    versions, unless `force` is set.
+    versions, unless `force` is set; even then (VERSION_ON_LEGAL_HOLD) while one of them is
+    under legal hold and (HAS_DEPENDENTS) while a PRODUCTION version of another group
+    depends on one of them.
     """
     CreateModelVersion: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.CreateModelVersionRequest, _resources_pb2.ModelVersion]
     """Registers a new version in a group; the server assigns its number. It starts with
@@ -132,7 +134,9 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Updates the fields of a model group named in the update mask."""
     DeleteModelGroup: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelGroupRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Deletes a model group. FAILED_PRECONDITION (MODEL_GROUP_NOT_EMPTY) while it has
-    versions, unless `force` is set.
+    versions, unless `force` is set; even then (VERSION_ON_LEGAL_HOLD) while one of them is
+    under legal hold and (HAS_DEPENDENTS) while a PRODUCTION version of another group
+    depends on one of them.
     """
     CreateModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.CreateModelVersionRequest, _resources_pb2.ModelVersion]  # type: ignore[assignment]
     """Registers a new version in a group; the server assigns its number. It starts with
@@ -238,7 +242,9 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
         """Deletes a model group. FAILED_PRECONDITION (MODEL_GROUP_NOT_EMPTY) while it has
-        versions, unless `force` is set.
+        versions, unless `force` is set; even then (VERSION_ON_LEGAL_HOLD) while one of them is
+        under legal hold and (HAS_DEPENDENTS) while a PRODUCTION version of another group
+        depends on one of them.
         """
 
     @_abc_1.abstractmethod
