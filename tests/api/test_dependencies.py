@@ -125,3 +125,16 @@ def test_a_group_whose_versions_production_needs_cannot_be_deleted(registry: Reg
     registry.delete_group(chain.encoder, force=True)
     with pytest.raises(errors.ModelGroupNotFound):
         registry.get_group(chain.encoder)
+
+
+def test_a_promotion_that_would_archive_what_production_needs_takes_force(
+    registry: Registry,
+) -> None:
+    chain = make_chain(registry)
+    registry.promote(chain.version(chain.encoder))
+    second = staged(registry, chain.encoder)
+    with pytest.raises(errors.HasDependents):
+        registry.promote(second)
+    assert registry.get_version(chain.encoder, 1).stage == Stage.PRODUCTION
+    registry.promote(second, reason="encoder 2 is compatible", force=True)
+    assert registry.get_version(chain.encoder, 1).stage == Stage.ARCHIVED

@@ -87,6 +87,8 @@ class Lifecycle:
                 stages.require_approved(before, "promoted to PRODUCTION")
                 current = await unit.versions.in_stage(ref.group, pb.STAGE_PRODUCTION)
                 if not keep_production:
+                    for old in current:  # it archives them: held to the archive rule
+                        logged = await dependents.guard(unit, old, logged, force, "archive")
                     related = await retire(unit, ref.group, current, now)
                 elif len(current) + 1 > policy.max_production_versions:
                     raise FailedPrecondition(

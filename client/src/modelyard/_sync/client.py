@@ -804,18 +804,21 @@ class Registry:
         reason: str = "",
         keep_existing_production: bool = False,
         etag: str = "",
+        force: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> types.ModelVersion:
         """Returns the version after moving it from STAGING to PRODUCTION (see
-        :meth:`transition`); the version it replaces is archived in the same change."""
+        :meth:`transition`); the version it replaces is archived in the same change, which
+        raises HasDependents when a PRODUCTION version depends on it, unless ``force``."""
         response = self.transition(
             version_name(group_or_name, version),
             types.Stage.PRODUCTION,
             reason=reason,
             keep_existing_production=keep_existing_production,
             etag=etag,
+            force=force,
             request_id=request_id,
             timeout=timeout,
             metadata=metadata,

@@ -59,6 +59,7 @@ def promote(run: Invocation) -> None:
         reason=args.reason,
         keep_existing_production=args.keep_existing_production,
         etag=args.etag,
+        force=args.force,
         request_id=args.request_id,
     )
     _moved(run, proto(response))
@@ -117,6 +118,7 @@ def add_commands(commands: Commands) -> None:
     )
     add_version_arguments(p)
     _add_move_options(p)
+    add_force(p, "archive the version it replaces", reason=False)
     p.set_defaults(handler=promote)
 
     p = add_command(

@@ -546,9 +546,9 @@ class TransitionModelVersionStageRequest(_message.Message):
     request_id: _builtins.str
     """Optional idempotency key, at most 128 characters."""
     force: _builtins.bool
-    """For ARCHIVED: archive even though PRODUCTION versions depend on the version
-    (FAILED_PRECONDITION, HAS_DEPENDENTS otherwise); needs a `reason`, and the log entry
-    names the dependents.
+    """Archive even though PRODUCTION versions depend on the version (FAILED_PRECONDITION,
+    HAS_DEPENDENTS otherwise): for ARCHIVED, the version itself; for PRODUCTION, the version
+    the promotion replaces. Needs a `reason`, and the log entry names the dependents.
     """
     def __init__(
         self,
