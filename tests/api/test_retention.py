@@ -3,9 +3,12 @@ forbids, and plans and runs that touch nothing protected."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from modelyard import Action, Registry, RetentionOutcome, RetentionPolicy, Stage, errors
 
+from tests.support.factory import ServerFactory
 from tests.support.servers import Server
 from tests.support.versions import register
 
@@ -106,3 +109,23 @@ def test_plan_and_apply_leave_young_and_serving_versions_alone(
     assert list(registry.apply_retention(unique_group).actions) == []
     assert registry.get_version(version.name).stage == Stage.ARCHIVED
     assert RetentionOutcome.DELETE.name == "DELETE"
+
+
+def test_the_sweeper_runs_on_its_schedule_without_failing(
+    server_factory: ServerFactory, unique_group: str
+) -> None:
+    with (
+        server_factory("sqlite", retention_interval_seconds="0.05") as server,
+        Registry(server.address, token=server.token) as registry,
+    ):
+        registry.create_group(unique_group)
+        registry.update_retention_policy(
+            RetentionPolicy(name="", archive_staging_after_days=1, keep_newest=1),
+            update_mask=["archive_staging_after_days", "keep_newest"],
+        )
+        registry.transition(register(registry, unique_group).name, Stage.ARCHIVED)
+        time.sleep(0.5)  # ten sweeps
+        logged = server.log_file.read_text()
+        assert "retention policies failed" not in logged
+        assert "retention archived or deleted" not in logged  # nothing was due
+        assert registry.get_version(unique_group, 1).stage == Stage.ARCHIVED
