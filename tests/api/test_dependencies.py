@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 from modelyard import Action, ApprovalPolicy, Lineage, Registry, Stage, errors
 
+from tests.support.servers import Server
 from tests.support.versions import register
 
 
@@ -138,3 +139,15 @@ def test_a_promotion_that_would_archive_what_production_needs_takes_force(
     assert registry.get_version(chain.encoder, 1).stage == Stage.PRODUCTION
     registry.promote(second, reason="encoder 2 is compatible", force=True)
     assert registry.get_version(chain.encoder, 1).stage == Stage.ARCHIVED
+
+
+def test_impact_analysis_shows_only_the_groups_the_caller_may_read(
+    registry: Registry, server: Server
+) -> None:
+    chain = make_chain(registry)
+    token = server.mint_token("vic", f"viewer@{chain.encoder}", f"viewer@{chain.ranker}")
+    with Registry(server.address, token=token) as vic:
+        found = vic.list_dependents(chain.encoder, 1)
+        assert [d.version for d in found] == [chain.version(chain.ranker)]
+        with pytest.raises(errors.PermissionDenied):
+            vic.list_dependents(chain.app, 1)
