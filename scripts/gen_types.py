@@ -40,13 +40,14 @@ from modelyard.v1 import (  # noqa: E402
     errors_pb2,
     registry_service_pb2,
     resources_pb2,
+    retention_service_pb2,
     webhook_service_pb2,
 )
 
 TARGET = CLIENT_SRC / "modelyard" / "types.py"
 DESCRIPTOR_SET = CLIENT_SRC / "modelyard" / "v1" / "descriptor_set.binpb"
 CONFIG = ROOT / "pyproject.toml"
-ENUM_MODULES = [resources_pb2, webhook_service_pb2, errors_pb2]
+ENUM_MODULES = [resources_pb2, webhook_service_pb2, errors_pb2, retention_service_pb2]
 #: The messages the SDK returns; the messages they hold are generated too.
 ROOTS: list[type[Message]] = [
     resources_pb2.ModelGroup,
@@ -62,6 +63,10 @@ ROOTS: list[type[Message]] = [
     registry_service_pb2.RollbackProductionResponse,
     registry_service_pb2.CompareSchemasResponse,
     artifact_service_pb2.ArtifactManifest,
+    registry_service_pb2.ListDependentsResponse,
+    retention_service_pb2.RetentionPolicy,
+    retention_service_pb2.PlanRetentionResponse,
+    retention_service_pb2.ApplyRetentionResponse,
 ]
 SCALARS = {
     FieldDescriptor.TYPE_STRING: "str",
@@ -98,6 +103,7 @@ from modelyard.v1 import (
     audit_service_pb2,
     registry_service_pb2,
     resources_pb2,
+    retention_service_pb2,
     webhook_service_pb2,
 )
 '''

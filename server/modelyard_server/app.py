@@ -18,12 +18,14 @@ from modelyard.v1 import (
     artifact_service_pb2,
     audit_service_pb2,
     registry_service_pb2,
+    retention_service_pb2,
     webhook_service_pb2,
 )
 from modelyard.v1 import approval_service_pb2_grpc as aps_grpc
 from modelyard.v1 import artifact_service_pb2_grpc as arts_grpc
 from modelyard.v1 import audit_service_pb2_grpc as aus_grpc
 from modelyard.v1 import registry_service_pb2_grpc as rs_grpc
+from modelyard.v1 import retention_service_pb2_grpc as rets_grpc
 from modelyard.v1 import webhook_service_pb2_grpc as ws_grpc
 
 from modelyard_server.api.approval import ApprovalServicer
@@ -34,6 +36,7 @@ from modelyard_server.api.decoding import DecodingInterceptor
 from modelyard_server.api.observe import ObserveInterceptor
 from modelyard_server.api.reflection import add_reflection
 from modelyard_server.api.registry import RegistryServicer
+from modelyard_server.api.retention import RetentionServicer
 from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
 from modelyard_server.artifacts import open_blob_store
@@ -76,6 +79,7 @@ SERVICES = (
     audit_service_pb2.DESCRIPTOR.services_by_name["AuditService"].full_name,
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
     artifact_service_pb2.DESCRIPTOR.services_by_name["ArtifactService"].full_name,
+    retention_service_pb2.DESCRIPTOR.services_by_name["RetentionService"].full_name,
 )
 DEFAULT_TENANT = "default"
 
@@ -107,6 +111,7 @@ class Running:
     keyring: Keyring
     collector: asyncio.Task[None] | None = None
     metrics: MetricsEndpoint | None = None
+    sweeper: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float) -> None:
         """Stops taking calls (health NOT_SERVING), ends the event streams (their clients
@@ -117,10 +122,11 @@ class Running:
         if self.metrics is not None:
             await self.metrics.stop()
         await self.deliveries.stop()
-        if self.collector is not None:
-            self.collector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.collector
+        for task in (self.collector, self.sweeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.listener is not None:
             await self.listener.stop()
         await self.engines.dispose()
@@ -156,6 +162,23 @@ def stream_quota(settings: Settings) -> StreamQuota:
     """Returns the count of open streams per principal, limited as the settings say."""
     [option] = [o for o in OPTIONS if o.field == "watch_streams_per_principal"]
     return StreamQuota(settings.watch_streams_per_principal, option.names)
+
+
+async def sweep_retention(registry: Registry, store: SqlStore, settings: Settings) -> None:
+    """Applies every group's retention policy, every retention_interval_seconds, until
+    cancelled. Each replica sweeps: every change is decided again under the tenant's write
+    lock, so two sweepers never archive or delete the same version twice."""
+    while True:
+        await asyncio.sleep(settings.retention_interval_seconds)
+        try:
+            async with store.blob_index() as index:
+                tenants = await index.tenants()
+            made = await registry.retention.sweep(tenants)
+        except Exception:
+            log.exception("applying the retention policies failed; the next sweep tries again")
+            continue
+        if made:
+            log.info("retention archived or deleted %d versions", made)
 
 
 def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
@@ -240,6 +263,9 @@ async def start(settings: Settings) -> Running:
     aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(registry.audit), server)
     ws_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(registry.webhooks), server)
     arts_grpc.add_ArtifactServiceServicer_to_server(ArtifactServicer(registry.artifacts), server)
+    rets_grpc.add_RetentionServiceServicer_to_server(
+        RetentionServicer(registry.retention, registry.holds), server
+    )
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     add_reflection((*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
@@ -273,6 +299,9 @@ async def start(settings: Settings) -> Running:
     collector = None
     if settings.gc_interval_seconds > 0:
         collector = asyncio.create_task(collect_blobs(registry.artifacts, settings))
+    sweeper = None
+    if settings.retention_interval_seconds > 0:
+        sweeper = asyncio.create_task(sweep_retention(registry, store, settings))
     for service in ("", *SERVICES):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     return Running(
@@ -287,6 +316,7 @@ async def start(settings: Settings) -> Running:
         keyring,
         collector,
         metrics_endpoint,
+        sweeper,
     )
 
 

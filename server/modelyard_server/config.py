@@ -55,6 +55,9 @@ class Settings:
     # collection runs this often (0: never; `modelyard-server gc` runs one).
     blob_grace_seconds: float = 86400.0
     gc_interval_seconds: float = 3600.0
+    # Retention (issue 12): the sweeper applies every group's retention policy this often
+    # (0: never; ApplyRetention or `modelyard retention apply` runs it by hand).
+    retention_interval_seconds: float = 0.0
     # The server's secret, outside the database ("": server.key in the data directory,
     # created on the first start). See keyring.py.
     key_file: str = ""
@@ -248,6 +251,14 @@ OPTIONS: tuple[Option, ...] = (
         "MODELYARD_SLOW_REQUEST_SECONDS",
         "a unary call that takes this long is logged as slow",
         kind="positive",
+        metavar="SECONDS",
+    ),
+    # Retention (issue 12)
+    Option(
+        "retention_interval_seconds",
+        "MODELYARD_RETENTION_INTERVAL_SECONDS",
+        "how often the sweeper applies the retention policies (0: never, only by hand)",
+        kind="non-negative",
         metavar="SECONDS",
     ),
     Option(

@@ -35,6 +35,7 @@ from modelyard.v1 import (
     registry_service_pb2,
     registry_service_pb2_grpc,
     resources_pb2,
+    retention_service_pb2,
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
@@ -64,6 +65,7 @@ FILES = [
     webhook_service_pb2,
     errors_pb2,
     artifact_service_pb2,
+    retention_service_pb2,
 ]
 
 #: Every resource of the API and the pattern of its names (DESIGN.md section 3).
@@ -72,6 +74,7 @@ RESOURCES = {
     "ModelVersion": "groups/{group}/versions/{version}",
     "Alias": "groups/{group}/aliases/{alias}",
     "ApprovalPolicy": "groups/{group}/approvalPolicy",
+    "RetentionPolicy": "groups/{group}/retentionPolicy",
     "Webhook": "webhooks/{webhook}",
     "WebhookDelivery": "webhooks/{webhook}/deliveries/{delivery}",
 }

@@ -11,14 +11,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import modelyard_server
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from modelyard_server import app
 from modelyard_server.api.auth import Authenticator, AuthInterceptor, current_principal
@@ -31,16 +33,17 @@ from modelyard_server.domain.errors import ResourceExhausted
 from modelyard_server.domain.pages import PageTokens
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
+from modelyard_server.domain.repositories import AuditQuery
 from modelyard_server.domain.watch import WatchFilter
 from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.preflight import SetupError
 from modelyard_server.store.deliveries import SqlDeliveryQueue
-from modelyard_server.store.engine import Engines, migrate, open_engines
+from modelyard_server.store.engine import MIGRATIONS, Engines, migrate, open_engines
 from modelyard_server.store.tables import Base
 from modelyard_server.store.tokens import create_token
 from modelyard_server.store.unit_of_work import SqlStore
-from sqlalchemy import Connection, MetaData
+from sqlalchemy import Connection, MetaData, create_engine
 
 from tests.support.servers import Server
 
@@ -49,6 +52,7 @@ __all__ = [
     "DEFAULT_TENANT",
     "OPTIONS",
     "SERVER_PACKAGE",
+    "AuditQuery",
     "AuthInterceptor",
     "Authenticator",
     "Domain",
@@ -67,6 +71,7 @@ __all__ = [
     "current_principal",
     "domain_errors",
     "load_settings",
+    "migrate_sqlite_to",
     "open_domain",
     "schema_differences",
 ]
@@ -101,15 +106,28 @@ class Domain:
 
 
 @asynccontextmanager
-async def open_domain(database: Path, tenant: str = DEFAULT_TENANT) -> AsyncIterator[Domain]:
-    """Yields the domain on a migrated SQLite file at `database`; disposes of it after."""
-    engines = open_engines(f"sqlite:///{database}")
+async def open_domain(
+    database: Path,
+    tenant: str = DEFAULT_TENANT,
+    *,
+    url: str | None = None,
+    clock: Callable[[], int] | None = None,
+) -> AsyncIterator[Domain]:
+    """Yields the domain on a migrated SQLite file at `database` (or on the database at
+    `url`, its blobs beside `database`), telling time by `clock` if given; disposes of it
+    after."""
+    engines = open_engines(url or f"sqlite:///{database}")
     await migrate(engines)
     store = SqlStore(engines)
     try:
         blobs = LocalBlobStore(database.parent / "blobs")
         tokens = PageTokens(b"the page token key of the tests")
-        registry = Registry(store, SqlDeliveryQueue(engines), blobs, page_tokens=tokens)
+        queue = SqlDeliveryQueue(engines)
+        registry = (
+            Registry(store, queue, blobs, page_tokens=tokens)
+            if clock is None
+            else Registry(store, queue, blobs, page_tokens=tokens, clock=clock)
+        )
         yield Domain(engines, store, registry, tenant)
     finally:
         await engines.dispose()
@@ -117,6 +135,20 @@ async def open_domain(database: Path, tenant: str = DEFAULT_TENANT) -> AsyncIter
 
 # The tables the store declares.
 DECLARED: MetaData = Base.metadata
+
+
+def migrate_sqlite_to(database: Path, revision: str) -> None:
+    """Migrates a SQLite file up to one revision only: the state an older server left."""
+    engine = create_engine(f"sqlite:///{database}")
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.set_main_option("sqlalchemy.url", f"sqlite:///{database}")
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+    finally:
+        engine.dispose()
 
 
 async def schema_differences(url: str, declared: MetaData = DECLARED) -> list[Any]:

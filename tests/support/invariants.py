@@ -13,11 +13,13 @@ from modelyard.v1 import (
     approval_service_pb2_grpc,
     audit_service_pb2_grpc,
     registry_service_pb2_grpc,
+    retention_service_pb2_grpc,
     webhook_service_pb2_grpc,
 )
 from modelyard.v1 import audit_service_pb2 as aus
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import resources_pb2 as pb
+from modelyard.v1 import retention_service_pb2 as rets
 from modelyard.v1 import webhook_service_pb2 as ws
 
 PAGE = 1000
@@ -32,6 +34,7 @@ class Snapshot:
     versions: list[pb.ModelVersion]
     aliases: list[pb.Alias]
     policy: pb.ApprovalPolicy
+    retention: rets.RetentionPolicy
 
 
 def _pages(fetch: Callable[[str], tuple[list[object], str]]) -> Iterator[object]:
@@ -51,7 +54,13 @@ class Inspector:
         self.approval = approval_service_pb2_grpc.ApprovalServiceStub(channel)
         self.audit = audit_service_pb2_grpc.AuditServiceStub(channel)
         self.webhooks = webhook_service_pb2_grpc.WebhookServiceStub(channel)
+        self.retention = retention_service_pb2_grpc.RetentionServiceStub(channel)
         self.metadata = metadata
+
+    def retention_policy(self, name: str) -> rets.RetentionPolicy:
+        return self.retention.GetRetentionPolicy(
+            rets.GetRetentionPolicyRequest(name=name), metadata=self.metadata
+        )
 
     def groups(self) -> list[Snapshot]:
         def groups_page(token: str) -> tuple[list[object], str]:
@@ -85,7 +94,8 @@ class Inspector:
             )
             versions = [v for v in _pages(versions_page) if isinstance(v, pb.ModelVersion)]
             aliases = [a for a in _pages(aliases_page) if isinstance(a, pb.Alias)]
-            snapshots.append(Snapshot(group, versions, aliases, policy))
+            retention = self.retention_policy(f"{group.name}/retentionPolicy")
+            snapshots.append(Snapshot(group, versions, aliases, policy, retention))
         return snapshots
 
     def log(self) -> list[pb.AuditEvent]:
@@ -144,7 +154,8 @@ def problems(channel: grpc.Channel, metadata: Metadata) -> list[str]:
     snapshots = inspector.groups()
     for snapshot in snapshots:
         found.extend(_group_problems(snapshot, log))
-    found.extend(_log_problems(snapshots, inspector.webhook_list(), log))
+    default = inspector.retention_policy("groups/-/retentionPolicy")
+    found.extend(_log_problems(snapshots, inspector.webhook_list(), log, default))
     return found
 
 
@@ -189,7 +200,10 @@ def _group_problems(snapshot: Snapshot, log: list[pb.AuditEvent]) -> list[str]:
 
 
 def _log_problems(
-    snapshots: list[Snapshot], webhooks: list[ws.Webhook], log: list[pb.AuditEvent]
+    snapshots: list[Snapshot],
+    webhooks: list[ws.Webhook],
+    log: list[pb.AuditEvent],
+    retention_default: rets.RetentionPolicy,
 ) -> list[str]:
     """The state is what the log's changes made it: every resource the log says exists is
     there with the etag of its last snapshot, and nothing else is."""
@@ -201,6 +215,10 @@ def _log_problems(
         current.update({a.name: a.etag for a in snapshot.aliases})
         if snapshot.policy.etag:
             current[snapshot.policy.name] = snapshot.policy.etag
+        if snapshot.retention.etag and not snapshot.retention.inherited:
+            current[snapshot.retention.name] = snapshot.retention.etag
+    if retention_default.etag:
+        current[retention_default.name] = retention_default.etag
     current.update({w.name: w.etag for w in webhooks})
     found = []
     for name, etag in sorted(current.items()):

@@ -38,6 +38,8 @@ CHANGED = {
     "tls_key": "/etc/modelyard/tls.key",
     "tls_client_ca": "/etc/modelyard/clients-ca.pem",
     "allow_plaintext": "1",
+    # Retention (issue 12)
+    "retention_interval_seconds": "3600",
 }
 
 

@@ -30,6 +30,7 @@ from modelyard.v1 import (
     audit_service_pb2,
     registry_service_pb2,
     resources_pb2,
+    retention_service_pb2,
     webhook_service_pb2,
 )
 
@@ -41,6 +42,7 @@ DeliveryStateLike: TypeAlias = "types.DeliveryState | int | str"
 ModelGroupLike: TypeAlias = "types.ModelGroup | resources_pb2.ModelGroup"
 ModelVersionLike: TypeAlias = "types.ModelVersion | resources_pb2.ModelVersion"
 ApprovalPolicyLike: TypeAlias = "types.ApprovalPolicy | resources_pb2.ApprovalPolicy"
+RetentionPolicyLike: TypeAlias = "types.RetentionPolicy | retention_service_pb2.RetentionPolicy"
 WebhookLike: TypeAlias = "types.Webhook | webhook_service_pb2.Webhook"
 EnumT = TypeVar("EnumT", bound=_views.Enum)
 ListRequestT = TypeVar(
@@ -258,10 +260,74 @@ def set_tag(
 
 
 def delete_version(
-    group_or_name: str, version: int | str | None, *, etag: str, request_id_: str | None
+    group_or_name: str,
+    version: int | str | None,
+    *,
+    etag: str,
+    request_id_: str | None,
+    force: bool = False,
+    reason: str = "",
 ) -> registry_service_pb2.DeleteModelVersionRequest:
     return registry_service_pb2.DeleteModelVersionRequest(
-        name=version_name(group_or_name, version), etag=etag, request_id=request_id(request_id_)
+        name=version_name(group_or_name, version),
+        etag=etag,
+        request_id=request_id(request_id_),
+        force=force,
+        reason=reason,
+    )
+
+
+def list_dependents(
+    group_or_name: str, version: int | str | None
+) -> registry_service_pb2.ListDependentsRequest:
+    return registry_service_pb2.ListDependentsRequest(name=version_name(group_or_name, version))
+
+
+_RETENTION_POLICY = "/retentionPolicy"
+
+
+def retention_policy_name(group: str | None) -> str:
+    """Returns ``groups/{group}/retentionPolicy`` for a group id, a group's name or the
+    policy's own name; None or ``"-"`` names the tenant's default."""
+    if group is None or group in ("-", "groups/-"):
+        return "groups/-" + _RETENTION_POLICY
+    if group.endswith(_RETENTION_POLICY):
+        return group
+    return group_name(group) + _RETENTION_POLICY
+
+
+def get_retention_policy(group: str | None) -> retention_service_pb2.GetRetentionPolicyRequest:
+    return retention_service_pb2.GetRetentionPolicyRequest(name=retention_policy_name(group))
+
+
+def update_retention_policy(
+    policy: RetentionPolicyLike, *, update_mask: Sequence[str], request_id_: str | None
+) -> retention_service_pb2.UpdateRetentionPolicyRequest:
+    sent = retention_service_pb2.RetentionPolicy()
+    sent.CopyFrom(proto_of(policy))  # the caller's message stays as it was
+    sent.name = retention_policy_name(sent.name or None)
+    return retention_service_pb2.UpdateRetentionPolicyRequest(
+        retention_policy=sent, update_mask=_mask(update_mask), request_id=request_id(request_id_)
+    )
+
+
+def set_legal_hold(
+    group_or_name: str, version: int | str | None, *, reason: str, request_id_: str | None
+) -> retention_service_pb2.SetLegalHoldRequest:
+    return retention_service_pb2.SetLegalHoldRequest(
+        name=version_name(group_or_name, version),
+        reason=reason,
+        request_id=request_id(request_id_),
+    )
+
+
+def clear_legal_hold(
+    group_or_name: str, version: int | str | None, *, reason: str, request_id_: str | None
+) -> retention_service_pb2.ClearLegalHoldRequest:
+    return retention_service_pb2.ClearLegalHoldRequest(
+        name=version_name(group_or_name, version),
+        reason=reason,
+        request_id=request_id(request_id_),
     )
 
 
@@ -288,12 +354,14 @@ def reject(
     reason: str,
     etag: str,
     request_id_: str | None,
+    force: bool = False,
 ) -> approval_service_pb2.RejectModelVersionRequest:
     return approval_service_pb2.RejectModelVersionRequest(
         name=version_name(group_or_name, version),
         reason=reason,
         etag=etag,
         request_id=request_id(request_id_),
+        force=force,
     )
 
 
@@ -330,6 +398,7 @@ def transition(
     keep_existing_production: bool,
     etag: str,
     request_id_: str | None,
+    force: bool = False,
 ) -> registry_service_pb2.TransitionModelVersionStageRequest:
     return registry_service_pb2.TransitionModelVersionStageRequest(
         name=version_name(name),
@@ -338,6 +407,7 @@ def transition(
         keep_existing_production=keep_existing_production,
         etag=etag,
         request_id=request_id(request_id_),
+        force=force,
     )
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "DigestMismatch",
     "DuplicateArtifact",
     "FailedPrecondition",
+    "HasDependents",
     "ImmutableField",
     "Internal",
     "InternalError",
@@ -84,6 +85,7 @@ __all__ = [
     "UploadBusy",
     "VersionInProduction",
     "VersionNotApproved",
+    "VersionOnLegalHold",
     "VersionReferenced",
     "WebhookDeliveryNotFound",
     "WebhookNotFound",
@@ -420,6 +422,15 @@ class BlobsMissing(FailedPrecondition):
     lists them. Upload them, then register."""
 
 
+class HasDependents(FailedPrecondition):
+    """PRODUCTION versions depend on the version; ``metadata["dependents"]`` names them.
+    Retire them first, or pass ``force=True`` with a reason."""
+
+
+class VersionOnLegalHold(FailedPrecondition):
+    """The version is under legal hold; an admin must clear the hold before deleting it."""
+
+
 class BlobLost(DataLoss):
     """A blob the registry held is missing from its store; the operator must restore it."""
 
@@ -494,6 +505,8 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "UPLOAD_BUSY": UploadBusy,
     "ARTIFACT_NOT_HELD": ArtifactNotHeld,
     "BLOBS_MISSING": BlobsMissing,
+    "HAS_DEPENDENTS": HasDependents,
+    "VERSION_ON_LEGAL_HOLD": VersionOnLegalHold,
     "BLOB_LOST": BlobLost,
 }
 

@@ -16,12 +16,14 @@ from modelyard.v1 import (
     audit_service_pb2,
     registry_service_pb2,
     resources_pb2,
+    retention_service_pb2,
     webhook_service_pb2,
 )
 
 __all__ = [
     "Action",
     "Alias",
+    "ApplyRetentionResponse",
     "ApprovalDecision",
     "ApprovalPolicy",
     "ApprovalStatus",
@@ -35,14 +37,21 @@ __all__ = [
     "CompareSchemasResponse",
     "Decision",
     "DeliveryState",
+    "Dependent",
     "ErrorReason",
     "FairnessEvaluation",
+    "LegalHold",
     "Lineage",
+    "ListDependentsResponse",
     "ModelCard",
     "ModelGroup",
     "ModelSchema",
     "ModelVersion",
+    "PlanRetentionResponse",
     "RelatedChange",
+    "RetentionAction",
+    "RetentionOutcome",
+    "RetentionPolicy",
     "RollbackProductionResponse",
     "SchemaChange",
     "SchemaChangeKind",
@@ -351,6 +360,12 @@ class Action(_views.Enum):
     """A webhook was changed."""
     WEBHOOK_DELETED = 15
     """A webhook was deleted."""
+    LEGAL_HOLD_SET = 40
+    """An admin put a version under legal hold; `after.legal_hold` says why."""
+    LEGAL_HOLD_CLEARED = 41
+    """An admin cleared a version's legal hold; the entry's reason says why."""
+    RETENTION_POLICY_UPDATED = 42
+    """A retention policy (a group's, or the tenant's default) changed."""
     if TYPE_CHECKING:
         ACTION_UNSPECIFIED: ClassVar[Literal[Action.UNSPECIFIED]]
         ACTION_MODEL_GROUP_CREATED: ClassVar[Literal[Action.MODEL_GROUP_CREATED]]
@@ -368,6 +383,9 @@ class Action(_views.Enum):
         ACTION_WEBHOOK_CREATED: ClassVar[Literal[Action.WEBHOOK_CREATED]]
         ACTION_WEBHOOK_UPDATED: ClassVar[Literal[Action.WEBHOOK_UPDATED]]
         ACTION_WEBHOOK_DELETED: ClassVar[Literal[Action.WEBHOOK_DELETED]]
+        ACTION_LEGAL_HOLD_SET: ClassVar[Literal[Action.LEGAL_HOLD_SET]]
+        ACTION_LEGAL_HOLD_CLEARED: ClassVar[Literal[Action.LEGAL_HOLD_CLEARED]]
+        ACTION_RETENTION_POLICY_UPDATED: ClassVar[Literal[Action.RETENTION_POLICY_UPDATED]]
     else:
         ACTION_UNSPECIFIED = 0
         ACTION_MODEL_GROUP_CREATED = 1
@@ -385,6 +403,9 @@ class Action(_views.Enum):
         ACTION_WEBHOOK_CREATED = 13
         ACTION_WEBHOOK_UPDATED = 14
         ACTION_WEBHOOK_DELETED = 15
+        ACTION_LEGAL_HOLD_SET = 40
+        ACTION_LEGAL_HOLD_CLEARED = 41
+        ACTION_RETENTION_POLICY_UPDATED = 42
 
 
 class DeliveryState(_views.Enum):
@@ -506,7 +527,16 @@ class ErrorReason(_views.Enum):
     hold; ErrorInfo metadata `missing` lists their digests. Upload them, then
     register.
     """
-    SCHEMA_INCOMPATIBLE = 150
+    HAS_DEPENDENTS = 150
+    """FAILED_PRECONDITION: a PRODUCTION version depends on this one (directly or through
+    others); ErrorInfo metadata `dependents` names them. Retire them first, or pass
+    `force` with a reason.
+    """
+    VERSION_ON_LEGAL_HOLD = 151
+    """FAILED_PRECONDITION: the version is under legal hold; an admin must clear the hold
+    before it can be deleted.
+    """
+    SCHEMA_INCOMPATIBLE = 152
     """FAILED_PRECONDITION: the group's schema_compatibility policy refuses the
     promotion: the version's schema breaks callers of a production version. ErrorInfo
     metadata `production` names that version and `columns` the breaking columns.
@@ -542,6 +572,29 @@ class ErrorReason(_views.Enum):
         ERROR_REASON_UNSPECIFIED: ClassVar[Literal[ErrorReason.UNSPECIFIED]]
     else:
         ERROR_REASON_UNSPECIFIED = 0
+
+
+class RetentionOutcome(_views.Enum):
+    """What retention does, or would do, to one version."""
+
+    UNSPECIFIED = 0
+    """Never returned by the server."""
+    ARCHIVE = 1
+    """The version is (or would be) moved to ARCHIVED."""
+    DELETE = 2
+    """The version is (or would be) deleted."""
+    KEEP = 3
+    """A rule applies to the version, but it is protected and kept."""
+    if TYPE_CHECKING:
+        RETENTION_OUTCOME_UNSPECIFIED: ClassVar[Literal[RetentionOutcome.UNSPECIFIED]]
+        RETENTION_OUTCOME_ARCHIVE: ClassVar[Literal[RetentionOutcome.ARCHIVE]]
+        RETENTION_OUTCOME_DELETE: ClassVar[Literal[RetentionOutcome.DELETE]]
+        RETENTION_OUTCOME_KEEP: ClassVar[Literal[RetentionOutcome.KEEP]]
+    else:
+        RETENTION_OUTCOME_UNSPECIFIED = 0
+        RETENTION_OUTCOME_ARCHIVE = 1
+        RETENTION_OUTCOME_DELETE = 2
+        RETENTION_OUTCOME_KEEP = 3
 
 
 class Alias(_views.View[resources_pb2.Alias]):
@@ -581,6 +634,18 @@ class Alias(_views.View[resources_pb2.Alias]):
         detect concurrent moves (ABORTED, STALE_ETAG).
         """
         return self._pb.etag
+
+
+class ApplyRetentionResponse(_views.View[retention_service_pb2.ApplyRetentionResponse]):
+    """Response for RetentionService.ApplyRetention."""
+
+    __slots__ = ()
+    _message = retention_service_pb2.ApplyRetentionResponse
+
+    @property
+    def actions(self) -> tuple[RetentionAction, ...]:
+        """The archives and deletes made, each with its reason (one log entry each)."""
+        return tuple(RetentionAction(m) for m in self._pb.actions)
 
 
 class ApprovalDecision(_views.View[resources_pb2.ApprovalDecision]):
@@ -1008,6 +1073,35 @@ class CompareSchemasResponse(_views.View[registry_service_pb2.CompareSchemasResp
         return self._pb.full_compatible
 
 
+class Dependent(_views.View[registry_service_pb2.Dependent]):
+    """A version that depends on another, directly or through others."""
+
+    __slots__ = ()
+    _message = registry_service_pb2.Dependent
+
+    @property
+    def version(self) -> str:
+        """The dependent version, `groups/{group}/versions/{version}`."""
+        return self._pb.version
+
+    @property
+    def stage(self) -> Stage:
+        """Its stage now."""
+        return Stage(self._pb.stage)
+
+    @property
+    def depends_on(self) -> str:
+        """The version it names in `lineage.depends_on` on the way to the one asked
+        about: the asked version itself for a direct dependent.
+        """
+        return self._pb.depends_on
+
+    @property
+    def depth(self) -> int:
+        """How many steps away it is: 1 for a direct dependent."""
+        return self._pb.depth
+
+
 class FairnessEvaluation(_views.View[resources_pb2.FairnessEvaluation]):
     """One fairness measurement on a slice of the evaluation data."""
 
@@ -1028,6 +1122,30 @@ class FairnessEvaluation(_views.View[resources_pb2.FairnessEvaluation]):
     def value(self) -> float:
         """The measured value; finite."""
         return self._pb.value
+
+
+class LegalHold(_views.View[resources_pb2.LegalHold]):
+    """A legal hold: the version must be kept, whatever retention policies or callers
+    ask.
+    """
+
+    __slots__ = ()
+    _message = resources_pb2.LegalHold
+
+    @property
+    def reason(self) -> str:
+        """Output only. Why the version is held (a case or matter reference)."""
+        return self._pb.reason
+
+    @property
+    def set_by(self) -> str:
+        """Output only. The admin who set the hold."""
+        return self._pb.set_by
+
+    @property
+    def set_time(self) -> datetime | None:
+        """Output only. When the hold was set."""
+        return _views.timestamp(self._pb, "set_time")
 
 
 class Lineage(_views.View[resources_pb2.Lineage]):
@@ -1083,6 +1201,18 @@ class Lineage(_views.View[resources_pb2.Lineage]):
         model), as resource names. At most 32; each must exist.
         """
         return _views.ReadOnlyList(self._pb.depends_on)
+
+
+class ListDependentsResponse(_views.View[registry_service_pb2.ListDependentsResponse]):
+    """Response for RegistryService.ListDependents."""
+
+    __slots__ = ()
+    _message = registry_service_pb2.ListDependentsResponse
+
+    @property
+    def dependents(self) -> tuple[Dependent, ...]:
+        """Every dependent, nearest first (by depth, then name); each once."""
+        return tuple(Dependent(m) for m in self._pb.dependents)
 
 
 class ModelCard(_views.View[resources_pb2.ModelCard]):
@@ -1336,6 +1466,33 @@ class ModelVersion(_views.View[resources_pb2.ModelVersion]):
         """
         return _views.timestamp(self._pb, "production_end_time")
 
+    @property
+    def legal_hold(self) -> LegalHold:
+        """Output only. The legal hold on the version, if any: while it is set nobody can
+        delete the version. Set and cleared by an admin
+        (RetentionService.SetLegalHold, ClearLegalHold).
+        """
+        return LegalHold(self._pb.legal_hold)
+
+
+class PlanRetentionResponse(_views.View[retention_service_pb2.PlanRetentionResponse]):
+    """Response for RetentionService.PlanRetention."""
+
+    __slots__ = ()
+    _message = retention_service_pb2.PlanRetentionResponse
+
+    @property
+    def policy(self) -> RetentionPolicy:
+        """The policy the plan follows (the group's, or the tenant's default)."""
+        return RetentionPolicy(self._pb.policy)
+
+    @property
+    def actions(self) -> tuple[RetentionAction, ...]:
+        """Every version a rule applies to, by version number: ARCHIVE, DELETE, or KEEP
+        with what protects it.
+        """
+        return tuple(RetentionAction(m) for m in self._pb.actions)
+
 
 class RelatedChange(_views.View[resources_pb2.RelatedChange]):
     """Another resource that the same change altered, in the same transaction."""
@@ -1359,6 +1516,92 @@ class RelatedChange(_views.View[resources_pb2.RelatedChange]):
     def after(self) -> dict[str, Any] | None:
         """Output only. The resource after the change, as its JSON form."""
         return _views.struct(self._pb, "after")
+
+
+class RetentionAction(_views.View[retention_service_pb2.RetentionAction]):
+    """One version and what retention does to it, and why."""
+
+    __slots__ = ()
+    _message = retention_service_pb2.RetentionAction
+
+    @property
+    def version(self) -> str:
+        """The version, `groups/{group}/versions/{version}`."""
+        return self._pb.version
+
+    @property
+    def outcome(self) -> RetentionOutcome:
+        """What happens to it."""
+        return RetentionOutcome(self._pb.outcome)
+
+    @property
+    def reason(self) -> str:
+        """Why: the rule that applies, or what protects the version."""
+        return self._pb.reason
+
+    @property
+    def stage(self) -> Stage:
+        """The version's stage when the plan was made."""
+        return Stage(self._pb.stage)
+
+
+class RetentionPolicy(_views.View[retention_service_pb2.RetentionPolicy]):
+    """How long a group's versions are kept. A zero field turns its rule off."""
+
+    __slots__ = ()
+    _message = retention_service_pb2.RetentionPolicy
+
+    @property
+    def name(self) -> str:
+        """Identifier. `groups/{group}/retentionPolicy`, or `groups/-/retentionPolicy`
+        for the tenant's default, which applies to every group without a policy of its
+        own.
+        """
+        return self._pb.name
+
+    @property
+    def keep_newest(self) -> int:
+        """Never archive or delete the group's newest this many versions. 0-10000."""
+        return self._pb.keep_newest
+
+    @property
+    def archive_staging_after_days(self) -> int:
+        """Archive a STAGING version that has not been promoted within this many days of
+        entering STAGING. 0 (off) to 36500.
+        """
+        return self._pb.archive_staging_after_days
+
+    @property
+    def delete_archived_after_days(self) -> int:
+        """Delete an ARCHIVED version once archived this many days. 0 (off) to 36500."""
+        return self._pb.delete_archived_after_days
+
+    @property
+    def artifact_hold_days(self) -> int:
+        """Keep archived versions (and so their artifact bytes) at least this many days
+        after archiving, whatever `delete_archived_after_days` says: regulated finance
+        keeps them seven years (2557 days). 0 to 36500.
+        """
+        return self._pb.artifact_hold_days
+
+    @property
+    def inherited(self) -> bool:
+        """Output only. Whether this is the tenant's default shown for a group without
+        its own.
+        """
+        return self._pb.inherited
+
+    @property
+    def update_time(self) -> datetime | None:
+        """Output only. When the policy was last changed; unset while it was never set."""
+        return _views.timestamp(self._pb, "update_time")
+
+    @property
+    def etag(self) -> str:
+        """Set by the server, changed on every write. Send it back on update to detect
+        concurrent changes (ABORTED, STALE_ETAG).
+        """
+        return self._pb.etag
 
 
 class RollbackProductionResponse(_views.View[registry_service_pb2.RollbackProductionResponse]):

@@ -39,6 +39,7 @@ class ApprovalServicer(aps_grpc.ApprovalServiceServicer):
             mutation("RejectModelVersion", request, request.request_id, request.reason),
             request.name,
             request.etag,
+            force=request.force,
         )
 
     @rpc

@@ -16,6 +16,7 @@ from modelyard_server.api.convert import mutation
 from modelyard_server.api.errors import rpc, stream_rpc
 from modelyard_server.api.watch import EventStreams
 from modelyard_server.domain.contracts import breaks
+from modelyard_server.domain.dependents import version_name
 from modelyard_server.domain.registry import Registry
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -27,6 +28,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
         self.versions = registry.versions
         self.lifecycle = registry.lifecycle
         self.aliases = registry.aliases
+        self.dependencies = registry.dependencies
         self.streams = streams
 
     @rpc
@@ -126,9 +128,29 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
         self, request: rs.DeleteModelVersionRequest, context: Context
     ) -> empty_pb2.Empty:
         await self.versions.delete(
-            mutation("DeleteModelVersion", request, request.request_id), request.name, request.etag
+            mutation("DeleteModelVersion", request, request.request_id, request.reason),
+            request.name,
+            request.etag,
+            force=request.force,
         )
         return empty_pb2.Empty()
+
+    @rpc
+    async def ListDependents(
+        self, request: rs.ListDependentsRequest, context: Context
+    ) -> rs.ListDependentsResponse:
+        found = await self.dependencies.dependents(current_principal(), request.name)
+        return rs.ListDependentsResponse(
+            dependents=[
+                rs.Dependent(
+                    version=d.name,
+                    stage=pb.Stage.ValueType(d.stage),
+                    depends_on=version_name(d.depends_on),
+                    depth=d.depth,
+                )
+                for d in found
+            ]
+        )
 
     @rpc
     async def TransitionModelVersionStage(
@@ -140,6 +162,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
             request.stage,
             request.keep_existing_production,
             request.etag,
+            force=request.force,
         )
         return rs.TransitionModelVersionStageResponse(
             model_version=moved.version, archived_versions=moved.archived

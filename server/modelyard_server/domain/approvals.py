@@ -8,7 +8,7 @@ from google.protobuf import json_format
 from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 
-from modelyard_server.domain import labels, lookup, names, stages, validation
+from modelyard_server.domain import dependents, labels, lookup, names, stages, validation
 from modelyard_server.domain.changes import Change, Changes, Mutation, Unchanged, resource
 from modelyard_server.domain.clock import new_etag, timestamp
 from modelyard_server.domain.errors import (
@@ -151,10 +151,13 @@ class Approvals:
 
         return await self.changes.run(mutation, Change(apply, resource(pb.ModelVersion)))
 
-    async def reject(self, mutation: Mutation, name: str, etag: str) -> pb.ModelVersion:
+    async def reject(
+        self, mutation: Mutation, name: str, etag: str, *, force: bool = False
+    ) -> pb.ModelVersion:
         """Returns the rejected version. In the same change, a production version leaves
         production (the newest approved former one comes back, if any) and the protected
-        aliases that pointed at it are deleted."""
+        aliases that pointed at it are deleted. Rejecting a version a production version
+        depends on needs `force`."""
         ref = names.parse_version_name(name)
         validation.check_reason(mutation.reason, required=True)
         mutation.principal.authorize(Permission.READ, ref.group)
@@ -163,6 +166,7 @@ class Approvals:
             before, policy = await lookup.governed_version(
                 unit, mutation.principal, ref, etag, approvers, "reject versions"
             )
+            logged = await dependents.guard(unit, before, mutation, force, "reject")
             after = pb.ModelVersion()
             after.CopyFrom(before)
             after.approval_status = pb.APPROVAL_STATUS_REJECTED
@@ -182,7 +186,7 @@ class Approvals:
                         related = (*related, (restored.name, candidate, restored))
                         break
             await unit.versions.update(ref.group, after)
-            return mutation.version_draft(pb.ACTION_APPROVAL_CHANGED, before, after, now, related)
+            return logged.version_draft(pb.ACTION_APPROVAL_CHANGED, before, after, now, related)
 
         return await self.changes.run(mutation, Change(apply, resource(pb.ModelVersion)))
 

@@ -34,6 +34,8 @@ class Kind(Enum):
     STRING = "a string"
     TIME = 'an RFC 3339 time such as "2026-01-31T00:00:00Z"'
     ENUM = "an enum value"
+    # A set of version names (e.g. depends_on): = asks whether it holds the value.
+    VERSION = 'a version name such as "groups/encoder/versions/3"'
 
 
 @dataclass(frozen=True)
@@ -275,6 +277,20 @@ def _value(field: FieldSpec, path: str, op: str, token: Token) -> int | float | 
                 f"the time for {quote(path)} needs a zone, e.g. a trailing Z",
             )
         return int(moment.timestamp() * 1_000_000)
+    if field.kind is Kind.VERSION:
+        if op not in {"=", "!="}:
+            raise InvalidArgument(reasons.INVALID_FILTER, f"'{path}' supports only = and !=")
+        parts = _unquote(token).split("/")
+        if not (
+            len(parts) == 4
+            and parts[0] == "groups"
+            and parts[2] == "versions"
+            and re.fullmatch(r"[a-z][a-z0-9-]{0,62}", parts[1])
+            and re.fullmatch(r"[0-9]{1,18}", parts[3])
+            and int(parts[3]) >= 1
+        ):
+            raise InvalidArgument(reasons.INVALID_FILTER, problem)
+        return f"groups/{parts[1]}/versions/{int(parts[3])}"
     if field.kind is Kind.ENUM:
         assert field.enum is not None
         if op not in {"=", "!="}:

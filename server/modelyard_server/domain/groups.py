@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 
-from modelyard_server.domain import lookup, names, validation
+from modelyard_server.domain import dependents, lookup, names, validation
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
 from modelyard_server.domain.errors import AlreadyExists, FailedPrecondition, quote
@@ -131,6 +131,26 @@ class Groups:
                 raise FailedPrecondition(
                     reasons.VERSION_IN_PRODUCTION,
                     f"{quote(before.name)} has a version in production; archive it before deleting the group",
+                    metadata={"resource": before.name},
+                )
+            serving = [
+                d.name
+                for d in await dependents.group_dependents(unit, group_id)
+                if d.stage == pb.STAGE_PRODUCTION
+            ]
+            if count and serving:
+                raise FailedPrecondition(
+                    reasons.HAS_DEPENDENTS,
+                    f"production versions depend on versions of '{before.name}': "
+                    f"{', '.join(serving[:10])}; retire them before deleting the group",
+                    metadata={"resource": before.name, "dependents": ",".join(serving)},
+                )
+            held = await unit.versions.held(group_id)
+            if held:
+                raise FailedPrecondition(
+                    reasons.VERSION_ON_LEGAL_HOLD,
+                    f"versions {', '.join(map(str, held))} of '{before.name}' are under legal "
+                    "hold; an admin must clear the holds before the group can be deleted",
                     metadata={"resource": before.name},
                 )
             await unit.groups.delete(group_id)

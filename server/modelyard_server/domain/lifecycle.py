@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 
-from modelyard_server.domain import contracts, lookup, names, stages, validation
+from modelyard_server.domain import contracts, dependents, lookup, names, stages, validation
 from modelyard_server.domain.changes import Change, Changes, Committed, Mutation
 from modelyard_server.domain.errors import FailedPrecondition, FieldViolation, invalid_fields, quote
 from modelyard_server.domain.principal import Permission
@@ -55,9 +55,17 @@ class Lifecycle:
         self.changes = changes
 
     async def transition(
-        self, mutation: Mutation, name: str, stage: int, keep_production: bool, etag: str
+        self,
+        mutation: Mutation,
+        name: str,
+        stage: int,
+        keep_production: bool,
+        etag: str,
+        *,
+        force: bool = False,
     ) -> Moved:
-        """Returns the moved version and the versions a promotion archived."""
+        """Returns the moved version and the versions a promotion archived. Archiving a
+        version a production version depends on needs `force`."""
         ref = names.parse_version_name(name)
         validation.check_reason(mutation.reason)
         if stage not in stages.TRANSITIONS:
@@ -71,12 +79,17 @@ class Lifecycle:
                 unit, mutation.principal, ref, etag, promoters, "change stages"
             )
             stages.check_transition(before, stage)
+            logged = mutation
+            if stage == pb.STAGE_ARCHIVED:
+                logged = await dependents.guard(unit, before, mutation, force, "archive")
             related = []
             if stage == pb.STAGE_PRODUCTION:
                 stages.require_approved(before, "promoted to PRODUCTION")
                 current = await unit.versions.in_stage(ref.group, pb.STAGE_PRODUCTION)
                 contracts.check_promotion(policy.schema_compatibility, before, current)
                 if not keep_production:
+                    for old in current:  # it archives them: held to the archive rule
+                        logged = await dependents.guard(unit, old, logged, force, "archive")
                     related = await retire(unit, ref.group, current, now)
                 elif len(current) + 1 > policy.max_production_versions:
                     raise FailedPrecondition(
@@ -87,9 +100,7 @@ class Lifecycle:
                     )
             after = stages.moved(before, stage, now)
             await unit.versions.update(ref.group, after)
-            return mutation.version_draft(
-                pb.ACTION_STAGE_CHANGED, before, after, now, tuple(related)
-            )
+            return logged.version_draft(pb.ACTION_STAGE_CHANGED, before, after, now, tuple(related))
 
         return await self.changes.run(mutation, Change(apply, moved_and_archived))
 

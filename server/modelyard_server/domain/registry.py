@@ -11,11 +11,14 @@ from modelyard_server.domain.audit import Audit
 from modelyard_server.domain.blobs import BlobStore
 from modelyard_server.domain.changes import Changes
 from modelyard_server.domain.clock import now_us
+from modelyard_server.domain.dependents import Dependencies
 from modelyard_server.domain.groups import Groups
+from modelyard_server.domain.holds import LegalHolds
 from modelyard_server.domain.imports import Import
 from modelyard_server.domain.lifecycle import Lifecycle
 from modelyard_server.domain.pages import PageTokens
 from modelyard_server.domain.repositories import Store
+from modelyard_server.domain.retention import Retention
 from modelyard_server.domain.versions import Versions
 from modelyard_server.domain.webhooks import DeliveryRecords, Webhooks
 
@@ -43,3 +46,6 @@ class Registry:
         self.webhooks = Webhooks(store, changes, records, page_tokens, wake_deliveries)
         self.audit = Audit(store, page_tokens)
         self.artifacts = Artifacts(store, blobs, clock)
+        self.dependencies = Dependencies(store)
+        self.retention = Retention(store, changes, clock)
+        self.holds = LegalHolds(changes)

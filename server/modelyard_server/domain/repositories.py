@@ -12,6 +12,7 @@ from typing import Generic, Protocol, TypeVar
 
 from modelyard.v1 import artifact_service_pb2 as arts
 from modelyard.v1 import resources_pb2 as pb
+from modelyard.v1 import retention_service_pb2 as rets
 from modelyard.v1 import webhook_service_pb2 as ws
 
 from modelyard_server.domain.filters import Node, Ordering
@@ -20,6 +21,19 @@ from modelyard_server.log.chain import LogEntry
 from modelyard_server.log.drafts import LogDraft
 
 T = TypeVar("T")
+
+# A version as (group id, number).
+VersionKey = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class DependencyEdge:
+    """One `lineage.depends_on` entry: `dependent` (in `stage`) names `target`."""
+
+    dependent: VersionKey
+    stage: int
+    target: VersionKey
+
 
 # The values of the sort key of the last item of a page, for keyset pagination.
 Key = tuple[int | float | str | None, ...]
@@ -95,7 +109,43 @@ class VersionRepository(Protocol):
 
     async def update(self, group: str, version: pb.ModelVersion) -> None: ...
 
+    async def newest_numbers(self, group: str, limit: int) -> list[int]:
+        """Returns the numbers of the group's newest `limit` versions."""
+        ...
+
+    async def held(self, group: str) -> list[int]:
+        """Returns the numbers of the group's versions under legal hold."""
+        ...
+
     async def delete(self, group: str, number: int) -> None: ...
+
+
+class DependencyRepository(Protocol):
+    """The dependents index; versions.insert keeps it, deleting a version drops its edges."""
+
+    async def dependents_of(self, targets: Sequence[VersionKey]) -> list[DependencyEdge]:
+        """Returns the edges of the versions that name one of the targets."""
+        ...
+
+    async def dependencies_of(self, versions: Sequence[VersionKey]) -> list[DependencyEdge]:
+        """Returns the edges from the versions to those they name."""
+        ...
+
+    async def of_group(self, group: str) -> list[DependencyEdge]:
+        """Returns the edges to any version of the group."""
+        ...
+
+    async def of_stage(self, stage: int) -> list[DependencyEdge]:
+        """Returns the edges from every version of the tenant in `stage`."""
+        ...
+
+
+class RetentionPolicyRepository(Protocol):
+    async def get(self, group: str | None) -> rets.RetentionPolicy | None:
+        """Returns a group's stored policy (None: the tenant's default), or None if unset."""
+        ...
+
+    async def save(self, group: str | None, policy: rets.RetentionPolicy) -> None: ...
 
 
 class AliasRepository(Protocol):
@@ -229,6 +279,12 @@ class UnitOfWork(Protocol):
 
     @property
     def log(self) -> LogRepository: ...
+
+    @property
+    def dependencies(self) -> DependencyRepository: ...
+
+    @property
+    def retention(self) -> RetentionPolicyRepository: ...
 
 
 class Store(Protocol):

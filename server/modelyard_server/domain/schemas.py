@@ -34,6 +34,8 @@ VERSIONS = Schema(
         "artifact.format": FieldSpec(
             "artifact.format", Kind.ENUM, enum=pb.ArtifactFormat, enum_prefix="ARTIFACT_FORMAT_"
         ),
+        # Whether `lineage.depends_on` names the version: `depends_on = "groups/x/versions/3"`.
+        "depends_on": FieldSpec("depends_on", Kind.VERSION),
     },
     maps={
         "tags": FieldSpec("tags", Kind.STRING),

@@ -8,7 +8,7 @@ from modelyard.v1 import artifact_service_pb2 as arts
 from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 
-from modelyard_server.domain import contracts, lookup, names, validation
+from modelyard_server.domain import contracts, dependents, lookup, names, validation
 from modelyard_server.domain.artifacts import attach_files
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
@@ -32,6 +32,18 @@ FIELDS = FieldRules(
     maps=frozenset({"tags"}),
     messages=frozenset({"model_card"}),
 )
+
+
+def check_not_held(version: pb.ModelVersion) -> None:
+    """Raises VERSION_ON_LEGAL_HOLD if the version is under legal hold."""
+    if version.HasField("legal_hold"):
+        hold = version.legal_hold
+        raise FailedPrecondition(
+            reasons.VERSION_ON_LEGAL_HOLD,
+            f"'{version.name}' is under legal hold ({hold.reason}, set by {hold.set_by}); "
+            "an admin must clear the hold before it can be deleted",
+            metadata={"resource": version.name},
+        )
 
 
 class Versions:
@@ -137,8 +149,13 @@ class Versions:
 
         return await self.changes.run(mutation, Change(apply, resource(pb.ModelVersion)))
 
-    async def delete(self, mutation: Mutation, name: str, etag: str) -> None:
+    async def delete(
+        self, mutation: Mutation, name: str, etag: str, *, force: bool = False
+    ) -> None:
+        """Deletes a version unless it is in production, under legal hold, named by an alias,
+        or (without `force`) needed by a production version."""
         ref = names.parse_version_name(name)
+        validation.check_reason(mutation.reason)
         mutation.principal.authorize(Permission.ADMIN, ref.group)
 
         async def apply(unit: UnitOfWork, now: int) -> LogDraft:
@@ -156,7 +173,9 @@ class Versions:
                     f"{quote(before.name)} is in production; roll back or archive it before deleting it",
                     metadata={"resource": before.name},
                 )
+            check_not_held(before)
+            logged = await dependents.guard(unit, before, mutation, force, "delete")
             await unit.versions.delete(ref.group, before.version)
-            return mutation.version_draft(pb.ACTION_MODEL_VERSION_DELETED, before, None, now)
+            return logged.version_draft(pb.ACTION_MODEL_VERSION_DELETED, before, None, now)
 
         await self.changes.run(mutation, Change(apply, nothing))

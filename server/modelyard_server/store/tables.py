@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
@@ -90,6 +91,8 @@ class GroupRow(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     # The group's ApprovalPolicy, serialized; NULL until it is first updated (defaults apply).
     policy: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The group's RetentionPolicy, serialized; NULL while the tenant's default applies.
+    retention: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class VersionRow(Base):
@@ -118,6 +121,8 @@ class VersionRow(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     # When the version last left PRODUCTION (rollback's target is the latest), else NULL.
     production_end_us: Mapped[int | None] = mapped_column(BigInteger)
+    # Whether the version is under legal hold (NULL in rows from before holds existed: not).
+    legal_hold: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class AliasRow(Base):
@@ -237,6 +242,35 @@ class ArtifactFileRow(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
 
 
+class DependencyRow(Base):
+    """One `lineage.depends_on` entry of a version: the index that finds a version's
+    dependents. Deleting the dependent deletes its rows; the target is named, not keyed, as
+    the version's body names it."""
+
+    __tablename__ = "version_dependencies"
+    __table_args__ = (
+        UniqueConstraint(
+            "version_pk", "target_group", "target_number", name="ux_dependencies_edge"
+        ),
+        Index("ix_dependencies_target", "tenant", "target_group", "target_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(String(64))
+    version_pk: Mapped[int] = mapped_column(ForeignKey("model_versions.id", ondelete="CASCADE"))
+    target_group: Mapped[str] = mapped_column(String(63))
+    target_number: Mapped[int] = mapped_column(BigInteger)
+
+
+class RetentionDefaultRow(Base):
+    """A tenant's default RetentionPolicy, for its groups without one of their own."""
+
+    __tablename__ = "retention_defaults"
+
+    tenant: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 def _table(row: type[Base]) -> Table:
     return cast(Table, row.__table__)
 
@@ -253,3 +287,5 @@ DELIVERIES = _table(DeliveryRow)
 BLOB_HOLDERS = _table(BlobHolderRow)
 ARTIFACT_FILES = _table(ArtifactFileRow)
 STORE_LOCKS = _table(StoreLockRow)
+DEPENDENCIES = _table(DependencyRow)
+RETENTION_DEFAULTS = _table(RetentionDefaultRow)

@@ -19,6 +19,7 @@ from modelyard_server.store.groups import SqlGroups
 from modelyard_server.store.keys import GroupKeys
 from modelyard_server.store.log import SqlLog
 from modelyard_server.store.policies import SqlPolicies
+from modelyard_server.store.retention import SqlRetentionPolicies
 from modelyard_server.store.versions import SqlVersions
 from modelyard_server.store.webhooks import SqlWebhooks
 
@@ -35,6 +36,8 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhooks(conn, tenant)
         self.blobs = SqlBlobs(conn, tenant, keys, postgres=postgres)
         self.log = SqlLog(conn, tenant, postgres=postgres)
+        self.dependencies = self.versions.dependencies
+        self.retention = SqlRetentionPolicies(conn, tenant)
 
 
 @contextmanager

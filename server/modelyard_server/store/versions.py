@@ -11,6 +11,7 @@ from sqlalchemy import BindParameter, ColumnElement, bindparam, delete, func, se
 from modelyard_server.domain import names
 from modelyard_server.domain.filters import FieldSpec, Node, Ordering
 from modelyard_server.domain.repositories import Key, Slice
+from modelyard_server.store import dependencies
 from modelyard_server.store.engine import Conn
 from modelyard_server.store.keys import GroupKeys
 from modelyard_server.store.tables import ALIASES, GROUPS, VERSIONS
@@ -46,6 +47,13 @@ FORMER_PRODUCTION = (
     .order_by(VERSIONS.c.production_end_us.desc(), VERSIONS.c.number.desc())
     .limit(bindparam("b_limit"))
 )
+NEWEST = (
+    select(VERSIONS.c.number)
+    .where(_in_group)
+    .order_by(VERSIONS.c.number.desc())
+    .limit(bindparam("b_limit"))
+)
+HELD = select(VERSIONS.c.number).where(_in_group, VERSIONS.c.legal_hold.is_(True))
 COUNT = select(func.count()).select_from(VERSIONS).where(_in_group)
 COUNT_IN_STAGE = COUNT.where(VERSIONS.c.stage == bindparam("b_stage"))
 WITH_ARTIFACTS = select(VERSIONS.c.artifact_sha256, VERSIONS.c.number).where(
@@ -60,6 +68,9 @@ EXISTING = (
     )
 )
 INSERT = VERSIONS.insert()
+KEYS = select(VERSIONS.c.id, VERSIONS.c.number).where(
+    _in_group, VERSIONS.c.number.in_(bindparam("b_numbers", expanding=True))
+)
 _this = _in_group & (VERSIONS.c.number == _number)
 UPDATE = update(VERSIONS).where(_this)
 DELETE = delete(VERSIONS).where(_this)
@@ -84,6 +95,11 @@ def column(field: FieldSpec) -> ColumnElement[Any]:
     return COLUMNS[field.name]
 
 
+def member(field: FieldSpec, value: str) -> ColumnElement[bool]:
+    assert field.name == "depends_on", field.name
+    return dependencies.depends_on(value)
+
+
 def row_of(version: pb.ModelVersion) -> dict[str, Any]:
     """Returns the row columns that mirror a version (the row's body is the version itself)."""
     return {
@@ -98,6 +114,7 @@ def row_of(version: pb.ModelVersion) -> dict[str, Any]:
         "tags": dict(version.tags),
         "metrics": dict(version.metrics),
         "body": version.SerializeToString(deterministic=True),
+        "legal_hold": version.HasField("legal_hold"),
         "production_end_us": (
             version.production_end_time.ToMicroseconds()
             if version.HasField("production_end_time")
@@ -113,6 +130,7 @@ class SqlVersions:
         self.conn = conn
         self.tenant = tenant
         self.keys = keys
+        self.dependencies = dependencies.SqlDependencies(conn, tenant)
 
     async def _in_group(self, group: str, **params: Any) -> dict[str, Any]:
         return {"b_tenant": self.tenant, "b_pk": await self.keys.of(group), **params}
@@ -141,7 +159,7 @@ class SqlVersions:
         if group is not None:
             query = query.where(VERSIONS.c.group_pk == await self.keys.of(group))
         if where is not None:
-            query = query.where(condition(where, column))
+            query = query.where(condition(where, column, member))
         if after is not None:
             query = query.where(after_key(columns, after))
         query = query.order_by(*order_clause(columns)).limit(limit + 1)
@@ -175,10 +193,24 @@ class SqlVersions:
         group_pk = await self.keys.of(group)
         rows = [{"tenant": self.tenant, "group_pk": group_pk, **row_of(v)} for v in versions]
         await self.conn.execute(INSERT, rows)
+        # The dependents index is kept with the version, in the same transaction.
+        dependent = {v.version: v for v in versions if v.lineage.depends_on}
+        if dependent:
+            params = await self._in_group(group, b_numbers=sorted(dependent))
+            keys = (await self.conn.execute(KEYS, params)).all()
+            await self.dependencies.index([(row.id, dependent[row.number]) for row in keys])
 
     async def update(self, group: str, version: pb.ModelVersion) -> None:
         params = await self._in_group(group, b_number=version.version, **row_of(version))
         await self.conn.execute(UPDATE, params)
+
+    async def newest_numbers(self, group: str, limit: int) -> list[int]:
+        params = await self._in_group(group, b_limit=limit)
+        return list(await self.conn.scalars(NEWEST, params))
+
+    async def held(self, group: str) -> list[int]:
+        params = await self._in_group(group)
+        return list(await self.conn.scalars(HELD, params))
 
     async def delete(self, group: str, number: int) -> None:
         await self.conn.execute(DELETE, await self._in_group(group, b_number=number))

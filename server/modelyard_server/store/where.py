@@ -9,22 +9,39 @@ from modelyard.v1 import errors_pb2 as reasons
 from sqlalchemy import ColumnElement, and_, case, false, func, not_, or_, true, tuple_
 
 from modelyard_server.domain.errors import InvalidArgument
-from modelyard_server.domain.filters import And, Comparison, FieldSpec, Node, Not, Or, Ordering
+from modelyard_server.domain.filters import (
+    And,
+    Comparison,
+    FieldSpec,
+    Kind,
+    Node,
+    Not,
+    Or,
+    Ordering,
+)
 from modelyard_server.domain.pages import fit
 from modelyard_server.domain.repositories import Key, Slice
 
 Columns = Callable[[FieldSpec], ColumnElement[Any]]
+# The condition that a set-valued field (Kind.VERSION) holds a value.
+Members = Callable[[FieldSpec, str], ColumnElement[bool]]
 T = TypeVar("T")
 
 
-def condition(node: Node, column_of: Columns) -> ColumnElement[bool]:
-    """Returns the SQL condition of a filter tree."""
+def condition(
+    node: Node, column_of: Columns, member_of: Members | None = None
+) -> ColumnElement[bool]:
+    """Returns the SQL condition of a filter tree; `member_of` gives set-valued fields'."""
     if isinstance(node, And):
-        return and_(true(), *(condition(t, column_of) for t in node.terms))
+        return and_(true(), *(condition(t, column_of, member_of) for t in node.terms))
     if isinstance(node, Or):
-        return or_(false(), *(condition(t, column_of) for t in node.terms))
+        return or_(false(), *(condition(t, column_of, member_of) for t in node.terms))
     if isinstance(node, Not):
-        return not_(condition(node.term, column_of))
+        return not_(condition(node.term, column_of, member_of))
+    if node.field.kind is Kind.VERSION:
+        assert member_of is not None, f"no set of values for '{node.field.name}'"
+        holds = member_of(node.field, str(node.value))
+        return holds if node.op == "=" else not_(holds)
     return _compare(node, column_of(node.field))
 
 

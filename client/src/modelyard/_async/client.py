@@ -51,6 +51,7 @@ from modelyard.v1 import (
     artifact_service_pb2,
     audit_service_pb2,
     resources_pb2,
+    retention_service_pb2,
 )
 
 __all__ = ["AsyncRegistry"]
@@ -471,18 +472,40 @@ class AsyncRegistry:
         version: int | str | None = None,
         *,
         etag: str = "",
+        force: bool = False,
+        reason: str = "",
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> None:
         """Deletes the version; returns nothing. Its number is never reused.
 
-        Raises VersionInProduction while it is in production.
+        Raises VersionInProduction while it is in production, VersionOnLegalHold while it
+        is held, and HasDependents while a PRODUCTION version depends on it, unless
+        ``force`` (with a ``reason``, logged).
         """
-        request = build.delete_version(group_or_name, version, etag=etag, request_id_=request_id)
+        request = build.delete_version(
+            group_or_name, version, etag=etag, request_id_=request_id, force=force, reason=reason
+        )
         await self._transport.call(
             self._stubs.registry.DeleteModelVersion, request, timeout=timeout, metadata=metadata
         )
+
+    async def list_dependents(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> list[types.Dependent]:
+        """Returns the versions that depend on the version (``lineage.depends_on``),
+        directly or through others, nearest first, each with its stage and ``depth``."""
+        request = build.list_dependents(group_or_name, version)
+        response = await self._transport.call(
+            self._stubs.registry.ListDependents, request, timeout=timeout, metadata=metadata
+        )
+        return [types.Dependent(d) for d in response.dependents]
 
     # Approvals
 
@@ -523,6 +546,7 @@ class AsyncRegistry:
         *,
         reason: str,
         etag: str = "",
+        force: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -530,10 +554,11 @@ class AsyncRegistry:
         """Returns the version REJECTED (or its approval revoked); ``reason`` is required.
 
         A production version leaves production in the same change: the previous approved
-        production version returns, or it is archived when there is none.
+        production version returns, or it is archived when there is none. Raises
+        HasDependents when a PRODUCTION version depends on it, unless ``force``.
         """
         request = build.reject(
-            group_or_name, version, reason=reason, etag=etag, request_id_=request_id
+            group_or_name, version, reason=reason, etag=etag, request_id_=request_id, force=force
         )
         return await self._view(
             types.ModelVersion, self._stubs.approvals.RejectModelVersion, request, timeout, metadata
@@ -600,6 +625,118 @@ class AsyncRegistry:
             metadata,
         )
 
+    # Retention and legal holds
+
+    async def get_retention_policy(
+        self,
+        group: str | None = None,
+        *,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> types.RetentionPolicy:
+        """Returns the group's retention policy (the tenant default, ``inherited``, while it
+        has none of its own); with no group, the tenant's default."""
+        request = build.get_retention_policy(group)
+        return await self._view(
+            types.RetentionPolicy,
+            self._stubs.retention.GetRetentionPolicy,
+            request,
+            timeout,
+            metadata,
+        )
+
+    async def update_retention_policy(
+        self,
+        policy: build.RetentionPolicyLike,
+        *,
+        update_mask: Sequence[str],
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> types.RetentionPolicy:
+        """Returns the retention policy after setting the fields named in ``update_mask``.
+
+        ``policy.name`` says whose (``groups/fraud/retentionPolicy``, the group, or empty
+        for the tenant default); paths are ``keep_newest``, ``archive_staging_after_days``,
+        ``delete_archived_after_days`` and ``artifact_hold_days``. Admins only.
+        """
+        request = build.update_retention_policy(
+            policy, update_mask=update_mask, request_id_=request_id
+        )
+        return await self._view(
+            types.RetentionPolicy,
+            self._stubs.retention.UpdateRetentionPolicy,
+            request,
+            timeout,
+            metadata,
+        )
+
+    async def plan_retention(
+        self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> types.PlanRetentionResponse:
+        """Returns what applying the group's retention policy now would do (``.actions``:
+        ARCHIVE, DELETE, or KEEP with what protects the version), changing nothing."""
+        request = retention_service_pb2.PlanRetentionRequest(parent=group_name(group))
+        return await self._view(
+            types.PlanRetentionResponse,
+            self._stubs.retention.PlanRetention,
+            request,
+            timeout,
+            metadata,
+        )
+
+    async def apply_retention(
+        self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> types.ApplyRetentionResponse:
+        """Applies the group's retention policy now; returns the archives and deletes made,
+        each logged by the principal ``retention``. Admins only."""
+        request = retention_service_pb2.ApplyRetentionRequest(parent=group_name(group))
+        return await self._view(
+            types.ApplyRetentionResponse,
+            self._stubs.retention.ApplyRetention,
+            request,
+            timeout,
+            metadata,
+        )
+
+    async def set_legal_hold(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        reason: str,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> types.ModelVersion:
+        """Returns the version under legal hold: nobody can delete it until the hold is
+        cleared. Admins only; ``reason`` is required."""
+        request = build.set_legal_hold(
+            group_or_name, version, reason=reason, request_id_=request_id
+        )
+        return await self._view(
+            types.ModelVersion, self._stubs.retention.SetLegalHold, request, timeout, metadata
+        )
+
+    async def clear_legal_hold(
+        self,
+        group_or_name: str,
+        version: int | str | None = None,
+        *,
+        reason: str,
+        request_id: str | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> types.ModelVersion:
+        """Returns the version with its legal hold cleared. Admins only; ``reason`` is
+        required."""
+        request = build.clear_legal_hold(
+            group_or_name, version, reason=reason, request_id_=request_id
+        )
+        return await self._view(
+            types.ModelVersion, self._stubs.retention.ClearLegalHold, request, timeout, metadata
+        )
+
     # Stages and production
 
     @overload
@@ -612,6 +749,7 @@ class AsyncRegistry:
         reason: str = "",
         keep_existing_production: bool = False,
         etag: str = "",
+        force: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -628,6 +766,7 @@ class AsyncRegistry:
         reason: str = "",
         keep_existing_production: bool = False,
         etag: str = "",
+        force: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -643,6 +782,7 @@ class AsyncRegistry:
         reason: str = "",
         keep_existing_production: bool = False,
         etag: str = "",
+        force: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
@@ -657,7 +797,8 @@ class AsyncRegistry:
         other moves raise InvalidTransition. PRODUCTION needs an APPROVED version
         (VersionNotApproved) and archives the production version it replaces, unless
         ``keep_existing_production`` and the policy allows several (else
-        ProductionLimitReached).
+        ProductionLimitReached). ARCHIVED raises HasDependents while a PRODUCTION version
+        depends on the version, unless ``force`` (with a ``reason``, logged).
         """
         if stage is None:
             name, to = version_name(group_or_name), version_or_stage
@@ -670,6 +811,7 @@ class AsyncRegistry:
             keep_existing_production=keep_existing_production,
             etag=etag,
             request_id_=request_id,
+            force=force,
         )
         return await self._view(
             types.TransitionModelVersionStageResponse,
@@ -687,18 +829,21 @@ class AsyncRegistry:
         reason: str = "",
         keep_existing_production: bool = False,
         etag: str = "",
+        force: bool = False,
         request_id: str | None = None,
         timeout: float | None = None,
         metadata: Metadata | None = None,
     ) -> types.ModelVersion:
         """Returns the version after moving it from STAGING to PRODUCTION (see
-        :meth:`transition`); the version it replaces is archived in the same change."""
+        :meth:`transition`); the version it replaces is archived in the same change, which
+        raises HasDependents when a PRODUCTION version depends on it, unless ``force``."""
         response = await self.transition(
             version_name(group_or_name, version),
             types.Stage.PRODUCTION,
             reason=reason,
             keep_existing_production=keep_existing_production,
             etag=etag,
+            force=force,
             request_id=request_id,
             timeout=timeout,
             metadata=metadata,

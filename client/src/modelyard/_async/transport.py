@@ -31,6 +31,7 @@ from modelyard.v1 import (
     artifact_service_pb2_grpc,
     audit_service_pb2_grpc,
     registry_service_pb2_grpc,
+    retention_service_pb2_grpc,
     webhook_service_pb2_grpc,
 )
 
@@ -58,6 +59,9 @@ class AsyncStubs:
         )
         self.artifacts: artifact_service_pb2_grpc.ArtifactServiceAsyncStub = (
             artifact_service_pb2_grpc.ArtifactServiceStub(channel)
+        )
+        self.retention: retention_service_pb2_grpc.RetentionServiceAsyncStub = (
+            retention_service_pb2_grpc.RetentionServiceStub(channel)
         )
 
 

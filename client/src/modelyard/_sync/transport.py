@@ -30,6 +30,7 @@ from modelyard.v1 import (
     artifact_service_pb2_grpc,
     audit_service_pb2_grpc,
     registry_service_pb2_grpc,
+    retention_service_pb2_grpc,
     webhook_service_pb2_grpc,
 )
 
@@ -57,6 +58,9 @@ class Stubs:
         )
         self.artifacts: artifact_service_pb2_grpc.ArtifactServiceStub = (
             artifact_service_pb2_grpc.ArtifactServiceStub(channel)
+        )
+        self.retention: retention_service_pb2_grpc.RetentionServiceStub = (
+            retention_service_pb2_grpc.RetentionServiceStub(channel)
         )
 
 

@@ -6,6 +6,7 @@ from modelyard.cli.options import (
     Commands,
     Invocation,
     add_command,
+    add_force,
     add_request_id,
     add_version_arguments,
     named_version,
@@ -68,7 +69,11 @@ def reject(run: Invocation) -> None:
     args = run.args
     version = proto(
         run.registry.reject(
-            named_version(args), reason=args.reason, etag=args.etag, request_id=args.request_id
+            named_version(args),
+            reason=args.reason,
+            etag=args.etag,
+            force=args.force,
+            request_id=args.request_id,
         )
     )
     run.output.message(version, version_fields(version))
@@ -95,5 +100,6 @@ def add_commands(commands: Commands) -> None:
     add_version_arguments(p)
     p.add_argument("--reason", required=True, help="why, recorded in the audit log")
     p.add_argument("--etag", default="", help="fail if the version changed since this etag")
+    add_force(p, "reject", reason=False)
     add_request_id(p)
     p.set_defaults(handler=reject)

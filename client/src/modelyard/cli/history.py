@@ -22,6 +22,8 @@ from modelyard.v1.resources_pb2 import (
     ACTION_ALIAS_DELETED,
     ACTION_ALIAS_SET,
     ACTION_APPROVAL_CHANGED,
+    ACTION_LEGAL_HOLD_CLEARED,
+    ACTION_LEGAL_HOLD_SET,
     ACTION_ROLLED_BACK,
     ACTION_STAGE_CHANGED,
     DECISION_REJECT,
@@ -35,13 +37,15 @@ from modelyard.v1.resources_pb2 import (
 __all__ = ["ACTIONS", "add_commands", "describe", "touches"]
 
 HEADERS = ("SEQ", "TIME", "ACTOR", "ACTION", "CHANGE", "REASON")
-#: The actions that change a version's approval, stage or aliases.
+#: The actions that change a version's approval, stage, aliases or legal hold.
 ACTIONS = (
     ACTION_APPROVAL_CHANGED,
     ACTION_STAGE_CHANGED,
     ACTION_ROLLED_BACK,
     ACTION_ALIAS_SET,
     ACTION_ALIAS_DELETED,
+    ACTION_LEGAL_HOLD_SET,
+    ACTION_LEGAL_HOLD_CLEARED,
 )
 
 

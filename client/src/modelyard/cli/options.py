@@ -277,6 +277,18 @@ def add_limit(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def add_force(parser: argparse.ArgumentParser, doing: str, *, reason: bool = True) -> None:
+    """Adds ``--force`` (and ``--reason``, unless the command has one): go ahead although
+    production versions depend on the version."""
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help=f"{doing} even though production versions depend on it (needs --reason; logged)",
+    )
+    if reason:
+        parser.add_argument("--reason", default="", help="why, recorded in the audit log")
+
+
 def add_version_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the ``GROUP [VERSION]`` positionals that name one version (see
     :func:`named_version`)."""

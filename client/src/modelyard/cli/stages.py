@@ -8,6 +8,7 @@ from modelyard.cli.options import (
     Commands,
     Invocation,
     add_command,
+    add_force,
     add_request_id,
     add_version_arguments,
     choice,
@@ -43,6 +44,7 @@ def transition(run: Invocation) -> None:
         reason=args.reason,
         keep_existing_production=args.keep_existing_production,
         etag=args.etag,
+        force=args.force,
         request_id=args.request_id,
     )
     _moved(run, proto(response))
@@ -57,6 +59,7 @@ def promote(run: Invocation) -> None:
         reason=args.reason,
         keep_existing_production=args.keep_existing_production,
         etag=args.etag,
+        force=args.force,
         request_id=args.request_id,
     )
     _moved(run, proto(response))
@@ -105,6 +108,7 @@ def add_commands(commands: Commands) -> None:
         help=f"{', '.join(STAGES)} (any case)",
     )
     _add_move_options(p)
+    add_force(p, "archive", reason=False)
     p.set_defaults(handler=transition)
 
     p = add_command(
@@ -114,6 +118,7 @@ def add_commands(commands: Commands) -> None:
     )
     add_version_arguments(p)
     _add_move_options(p)
+    add_force(p, "archive the version it replaces", reason=False)
     p.set_defaults(handler=promote)
 
     p = add_command(

@@ -12,6 +12,7 @@ from modelyard.cli.options import (
     Invocation,
     add_command,
     add_family,
+    add_force,
     add_limit,
     add_request_id,
     add_version_arguments,
@@ -29,6 +30,7 @@ from modelyard.v1.resources_pb2 import (
     ApprovalStatus,
     Artifact,
     ArtifactFormat,
+    Lineage,
     ModelVersion,
     Stage,
 )
@@ -208,6 +210,7 @@ def create_version(run: Invocation) -> None:
             tags=key_values(args.tag),
             description=args.description,
             inference_image=args.inference_image,
+            lineage=Lineage(depends_on=args.depends_on) if args.depends_on else None,
             request_id=args.request_id,
         )
     finally:
@@ -238,7 +241,13 @@ def update_version(run: Invocation) -> None:
 
 def delete_version(run: Invocation) -> None:
     name = named_version(run.args)
-    run.registry.delete_version(name, etag=run.args.etag, request_id=run.args.request_id)
+    run.registry.delete_version(
+        name,
+        etag=run.args.etag,
+        force=run.args.force,
+        reason=run.args.reason,
+        request_id=run.args.request_id,
+    )
     run.output.text(f"deleted {name}")
 
 
@@ -302,6 +311,12 @@ def add_commands(commands: Commands) -> None:
     )
     p.add_argument("--tag", action="append", type=key_value, metavar="KEY=VALUE")
     p.add_argument("--description", default="")
+    p.add_argument(
+        "--depends-on",
+        action="append",
+        metavar="VERSION",
+        help="a version it needs at inference time, e.g. groups/encoder/versions/3 (repeat)",
+    )
     add_request_id(p)
     p.set_defaults(handler=create_version)
 
@@ -317,5 +332,6 @@ def add_commands(commands: Commands) -> None:
     p = add_command(sub, "delete", help="delete a version (its number is never reused)")
     add_version_arguments(p)
     p.add_argument("--etag", default="", help="fail if the version changed since this etag")
+    add_force(p, "delete")
     add_request_id(p)
     p.set_defaults(handler=delete_version)

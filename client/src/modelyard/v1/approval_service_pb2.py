@@ -28,7 +28,7 @@ from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mas
 from modelyard.v1 import resources_pb2 as modelyard_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#modelyard/v1/approval_service.proto\x12\x0cmodelyard.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1cmodelyard/v1/resources.proto\"\x93\x01\n\x1a\x41pproveModelVersionRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04\x65tag\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"\x92\x01\n\x19RejectModelVersionRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04\x65tag\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"e\n\x14ListApprovalsRequest\x12\x1a\n\x06parent\x18\x01 \x01(\tB\n\xe2\x41\x01\x02\xfa\x41\x03\n\x01*\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"c\n\x15ListApprovalsResponse\x12\x31\n\tapprovals\x18\x01 \x03(\x0b\x32\x1e.modelyard.v1.ApprovalDecision\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x18GetApprovalPolicyRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmodelyard.dev/ApprovalPolicy\"\xab\x01\n\x1bUpdateApprovalPolicyRequest\x12;\n\x0f\x61pproval_policy\x18\x01 \x01(\x0b\x32\x1c.modelyard.v1.ApprovalPolicyB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x32\xdf\x03\n\x0f\x41pprovalService\x12[\n\x13\x41pproveModelVersion\x12(.modelyard.v1.ApproveModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12Y\n\x12RejectModelVersion\x12\'.modelyard.v1.RejectModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12X\n\rListApprovals\x12\".modelyard.v1.ListApprovalsRequest\x1a#.modelyard.v1.ListApprovalsResponse\x12Y\n\x11GetApprovalPolicy\x12&.modelyard.v1.GetApprovalPolicyRequest\x1a\x1c.modelyard.v1.ApprovalPolicy\x12_\n\x14UpdateApprovalPolicy\x12).modelyard.v1.UpdateApprovalPolicyRequest\x1a\x1c.modelyard.v1.ApprovalPolicyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#modelyard/v1/approval_service.proto\x12\x0cmodelyard.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a google/protobuf/field_mask.proto\x1a\x1cmodelyard/v1/resources.proto\"\x93\x01\n\x1a\x41pproveModelVersionRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x12\n\x04\x65tag\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\"\xa7\x01\n\x19RejectModelVersionRequest\x12\x31\n\x04name\x18\x01 \x01(\tB#\xe2\x41\x01\x02\xfa\x41\x1c\n\x1amodelyard.dev/ModelVersion\x12\x14\n\x06reason\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04\x65tag\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x12\x18\n\nrequest_id\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12\x13\n\x05\x66orce\x18\x05 \x01(\x08\x42\x04\xe2\x41\x01\x01\"e\n\x14ListApprovalsRequest\x12\x1a\n\x06parent\x18\x01 \x01(\tB\n\xe2\x41\x01\x02\xfa\x41\x03\n\x01*\x12\x17\n\tpage_size\x18\x02 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\"c\n\x15ListApprovalsResponse\x12\x31\n\tapprovals\x18\x01 \x03(\x0b\x32\x1e.modelyard.v1.ApprovalDecision\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"O\n\x18GetApprovalPolicyRequest\x12\x33\n\x04name\x18\x01 \x01(\tB%\xe2\x41\x01\x02\xfa\x41\x1e\n\x1cmodelyard.dev/ApprovalPolicy\"\xab\x01\n\x1bUpdateApprovalPolicyRequest\x12;\n\x0f\x61pproval_policy\x18\x01 \x01(\x0b\x32\x1c.modelyard.v1.ApprovalPolicyB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\x12\x18\n\nrequest_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x01\x32\xdf\x03\n\x0f\x41pprovalService\x12[\n\x13\x41pproveModelVersion\x12(.modelyard.v1.ApproveModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12Y\n\x12RejectModelVersion\x12\'.modelyard.v1.RejectModelVersionRequest\x1a\x1a.modelyard.v1.ModelVersion\x12X\n\rListApprovals\x12\".modelyard.v1.ListApprovalsRequest\x1a#.modelyard.v1.ListApprovalsResponse\x12Y\n\x11GetApprovalPolicy\x12&.modelyard.v1.GetApprovalPolicyRequest\x1a\x1c.modelyard.v1.ApprovalPolicy\x12_\n\x14UpdateApprovalPolicy\x12).modelyard.v1.UpdateApprovalPolicyRequest\x1a\x1c.modelyard.v1.ApprovalPolicyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,6 +51,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['etag']._serialized_options = b'\342A\001\001'
   _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001'
+  _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['force']._loaded_options = None
+  _globals['_REJECTMODELVERSIONREQUEST'].fields_by_name['force']._serialized_options = b'\342A\001\001'
   _globals['_LISTAPPROVALSREQUEST'].fields_by_name['parent']._loaded_options = None
   _globals['_LISTAPPROVALSREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\003\n\001*'
   _globals['_LISTAPPROVALSREQUEST'].fields_by_name['page_size']._loaded_options = None
@@ -68,15 +70,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPROVEMODELVERSIONREQUEST']._serialized_start=178
   _globals['_APPROVEMODELVERSIONREQUEST']._serialized_end=325
   _globals['_REJECTMODELVERSIONREQUEST']._serialized_start=328
-  _globals['_REJECTMODELVERSIONREQUEST']._serialized_end=474
-  _globals['_LISTAPPROVALSREQUEST']._serialized_start=476
-  _globals['_LISTAPPROVALSREQUEST']._serialized_end=577
-  _globals['_LISTAPPROVALSRESPONSE']._serialized_start=579
-  _globals['_LISTAPPROVALSRESPONSE']._serialized_end=678
-  _globals['_GETAPPROVALPOLICYREQUEST']._serialized_start=680
-  _globals['_GETAPPROVALPOLICYREQUEST']._serialized_end=759
-  _globals['_UPDATEAPPROVALPOLICYREQUEST']._serialized_start=762
-  _globals['_UPDATEAPPROVALPOLICYREQUEST']._serialized_end=933
-  _globals['_APPROVALSERVICE']._serialized_start=936
-  _globals['_APPROVALSERVICE']._serialized_end=1415
+  _globals['_REJECTMODELVERSIONREQUEST']._serialized_end=495
+  _globals['_LISTAPPROVALSREQUEST']._serialized_start=497
+  _globals['_LISTAPPROVALSREQUEST']._serialized_end=598
+  _globals['_LISTAPPROVALSRESPONSE']._serialized_start=600
+  _globals['_LISTAPPROVALSRESPONSE']._serialized_end=699
+  _globals['_GETAPPROVALPOLICYREQUEST']._serialized_start=701
+  _globals['_GETAPPROVALPOLICYREQUEST']._serialized_end=780
+  _globals['_UPDATEAPPROVALPOLICYREQUEST']._serialized_start=783
+  _globals['_UPDATEAPPROVALPOLICYREQUEST']._serialized_end=954
+  _globals['_APPROVALSERVICE']._serialized_start=957
+  _globals['_APPROVALSERVICE']._serialized_end=1436
 # @@protoc_insertion_point(module_scope)

@@ -64,6 +64,7 @@ class RejectModelVersionRequest(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    FORCE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Required. `groups/{group}/versions/{version}`."""
     reason: _builtins.str
@@ -72,6 +73,10 @@ class RejectModelVersionRequest(_message.Message):
     """If set, fails with ABORTED (STALE_ETAG) unless it matches the version's etag."""
     request_id: _builtins.str
     """Optional idempotency key, at most 128 characters."""
+    force: _builtins.bool
+    """Reject even though PRODUCTION versions depend on the version (FAILED_PRECONDITION,
+    HAS_DEPENDENTS otherwise); the log entry names the dependents.
+    """
     def __init__(
         self,
         *,
@@ -79,10 +84,11 @@ class RejectModelVersionRequest(_message.Message):
         reason: _builtins.str = ...,
         etag: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        force: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "force", b"force", "name", b"name", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

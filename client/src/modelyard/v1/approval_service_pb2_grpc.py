@@ -79,7 +79,8 @@ class ApprovalServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RejectModelVersion(self, request, context):
-        """Rejects a version, or revokes its approval; a reason is required. Rejecting a production
+        """Rejects a version, or revokes its approval; a reason is required. FAILED_PRECONDITION
+        (HAS_DEPENDENTS) while a PRODUCTION version depends on it, unless `force` is set. Rejecting a production
         version rolls production back to the previous approved production version, or archives
         it when there is none, and deletes the protected aliases that point at it, all in the
         same transaction and log entry.

@@ -42,7 +42,8 @@ class ApprovalServiceStub:
     registrant approves their own version and the policy forbids it.
     """
     RejectModelVersion: _grpc.UnaryUnaryMultiCallable[_approval_service_pb2.RejectModelVersionRequest, _resources_pb2.ModelVersion]
-    """Rejects a version, or revokes its approval; a reason is required. Rejecting a production
+    """Rejects a version, or revokes its approval; a reason is required. FAILED_PRECONDITION
+    (HAS_DEPENDENTS) while a PRODUCTION version depends on it, unless `force` is set. Rejecting a production
     version rolls production back to the previous approved production version, or archives
     it when there is none, and deletes the protected aliases that point at it, all in the
     same transaction and log entry.
@@ -67,7 +68,8 @@ class ApprovalServiceAsyncStub(ApprovalServiceStub):
     registrant approves their own version and the policy forbids it.
     """
     RejectModelVersion: _aio.UnaryUnaryMultiCallable[_approval_service_pb2.RejectModelVersionRequest, _resources_pb2.ModelVersion]  # type: ignore[assignment]
-    """Rejects a version, or revokes its approval; a reason is required. Rejecting a production
+    """Rejects a version, or revokes its approval; a reason is required. FAILED_PRECONDITION
+    (HAS_DEPENDENTS) while a PRODUCTION version depends on it, unless `force` is set. Rejecting a production
     version rolls production back to the previous approved production version, or archives
     it when there is none, and deletes the protected aliases that point at it, all in the
     same transaction and log entry.
@@ -101,7 +103,8 @@ class ApprovalServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _approval_service_pb2.RejectModelVersionRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_resources_pb2.ModelVersion, _abc.Awaitable[_resources_pb2.ModelVersion]]:
-        """Rejects a version, or revokes its approval; a reason is required. Rejecting a production
+        """Rejects a version, or revokes its approval; a reason is required. FAILED_PRECONDITION
+        (HAS_DEPENDENTS) while a PRODUCTION version depends on it, unless `force` is set. Rejecting a production
         version rolls production back to the previous approved production version, or archives
         it when there is none, and deletes the protected aliases that point at it, all in the
         same transaction and log entry.

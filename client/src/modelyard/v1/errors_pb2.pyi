@@ -100,7 +100,16 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """FAILED_PRECONDITION: a version's artifact files name blobs the group does not hold;
     ErrorInfo metadata `missing` lists their digests. Upload them, then register.
     """
-    SCHEMA_INCOMPATIBLE: _ErrorReason.ValueType  # 150
+    HAS_DEPENDENTS: _ErrorReason.ValueType  # 150
+    """FAILED_PRECONDITION: a PRODUCTION version depends on this one (directly or through
+    others); ErrorInfo metadata `dependents` names them. Retire them first, or pass `force`
+    with a reason.
+    """
+    VERSION_ON_LEGAL_HOLD: _ErrorReason.ValueType  # 151
+    """FAILED_PRECONDITION: the version is under legal hold; an admin must clear the hold
+    before it can be deleted.
+    """
+    SCHEMA_INCOMPATIBLE: _ErrorReason.ValueType  # 152
     """FAILED_PRECONDITION: the group's schema_compatibility policy refuses the promotion:
     the version's schema breaks callers of a production version. ErrorInfo metadata
     `production` names that version and `columns` the breaking columns.
@@ -211,7 +220,16 @@ BLOBS_MISSING: ErrorReason.ValueType  # 59
 """FAILED_PRECONDITION: a version's artifact files name blobs the group does not hold;
 ErrorInfo metadata `missing` lists their digests. Upload them, then register.
 """
-SCHEMA_INCOMPATIBLE: ErrorReason.ValueType  # 150
+HAS_DEPENDENTS: ErrorReason.ValueType  # 150
+"""FAILED_PRECONDITION: a PRODUCTION version depends on this one (directly or through
+others); ErrorInfo metadata `dependents` names them. Retire them first, or pass `force`
+with a reason.
+"""
+VERSION_ON_LEGAL_HOLD: ErrorReason.ValueType  # 151
+"""FAILED_PRECONDITION: the version is under legal hold; an admin must clear the hold
+before it can be deleted.
+"""
+SCHEMA_INCOMPATIBLE: ErrorReason.ValueType  # 152
 """FAILED_PRECONDITION: the group's schema_compatibility policy refuses the promotion:
 the version's schema breaks callers of a production version. ErrorInfo metadata
 `production` names that version and `columns` the breaking columns.

@@ -475,26 +475,118 @@ class DeleteModelVersionRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    FORCE_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Required. `groups/{group}/versions/{version}`."""
     etag: _builtins.str
     """If set, the delete fails with ABORTED (STALE_ETAG) unless it matches the version's etag."""
     request_id: _builtins.str
     """Optional idempotency key, at most 128 characters."""
+    force: _builtins.bool
+    """Delete even though PRODUCTION versions depend on it; needs a `reason`, and the log
+    entry names the dependents.
+    """
+    reason: _builtins.str
+    """Why, recorded in the log; required with `force`. At most 4096 characters."""
     def __init__(
         self,
         *,
         name: _builtins.str = ...,
         etag: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        force: _builtins.bool = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "name", b"name", "request_id", b"request_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "force", b"force", "name", b"name", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteModelVersionRequest: _TypeAlias = DeleteModelVersionRequest  # noqa: Y015
+
+@_typing.final
+class ListDependentsRequest(_message.Message):
+    """Request for RegistryService.ListDependents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """Required. `groups/{group}/versions/{version}`."""
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDependentsRequest: _TypeAlias = ListDependentsRequest  # noqa: Y015
+
+@_typing.final
+class Dependent(_message.Message):
+    """A version that depends on another, directly or through others."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    STAGE_FIELD_NUMBER: _builtins.int
+    DEPENDS_ON_FIELD_NUMBER: _builtins.int
+    DEPTH_FIELD_NUMBER: _builtins.int
+    version: _builtins.str
+    """The dependent version, `groups/{group}/versions/{version}`."""
+    stage: _resources_pb2.Stage.ValueType
+    """Its stage now."""
+    depends_on: _builtins.str
+    """The version it names in `lineage.depends_on` on the way to the one asked about: the
+    asked version itself for a direct dependent.
+    """
+    depth: _builtins.int
+    """How many steps away it is: 1 for a direct dependent."""
+    def __init__(
+        self,
+        *,
+        version: _builtins.str = ...,
+        stage: _resources_pb2.Stage.ValueType = ...,
+        depends_on: _builtins.str = ...,
+        depth: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["depends_on", b"depends_on", "depth", b"depth", "stage", b"stage", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Dependent: _TypeAlias = Dependent  # noqa: Y015
+
+@_typing.final
+class ListDependentsResponse(_message.Message):
+    """Response for RegistryService.ListDependents."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEPENDENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def dependents(self) -> _containers.RepeatedCompositeFieldContainer[Global___Dependent]:
+        """Every dependent, nearest first (by depth, then name); each once."""
+
+    def __init__(
+        self,
+        *,
+        dependents: _abc.Iterable[Global___Dependent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dependents", b"dependents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDependentsResponse: _TypeAlias = ListDependentsResponse  # noqa: Y015
 
 @_typing.final
 class TransitionModelVersionStageRequest(_message.Message):
@@ -508,6 +600,7 @@ class TransitionModelVersionStageRequest(_message.Message):
     KEEP_EXISTING_PRODUCTION_FIELD_NUMBER: _builtins.int
     ETAG_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    FORCE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Required. `groups/{group}/versions/{version}`."""
     stage: _resources_pb2.Stage.ValueType
@@ -522,6 +615,11 @@ class TransitionModelVersionStageRequest(_message.Message):
     """If set, fails with ABORTED (STALE_ETAG) unless it matches the version's etag."""
     request_id: _builtins.str
     """Optional idempotency key, at most 128 characters."""
+    force: _builtins.bool
+    """Archive even though PRODUCTION versions depend on the version (FAILED_PRECONDITION,
+    HAS_DEPENDENTS otherwise): for ARCHIVED, the version itself; for PRODUCTION, the version
+    the promotion replaces. Needs a `reason`, and the log entry names the dependents.
+    """
     def __init__(
         self,
         *,
@@ -531,10 +629,11 @@ class TransitionModelVersionStageRequest(_message.Message):
         keep_existing_production: _builtins.bool = ...,
         etag: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        force: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "keep_existing_production", b"keep_existing_production", "name", b"name", "reason", b"reason", "request_id", b"request_id", "stage", b"stage"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["etag", b"etag", "force", b"force", "keep_existing_production", b"keep_existing_production", "name", b"name", "reason", b"reason", "request_id", b"request_id", "stage", b"stage"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

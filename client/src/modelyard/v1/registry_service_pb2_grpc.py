@@ -94,6 +94,11 @@ class RegistryServiceStub:
                 request_serializer=modelyard_dot_v1_dot_registry__service__pb2.DeleteModelVersionRequest.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
+        self.ListDependents = channel.unary_unary(
+                '/modelyard.v1.RegistryService/ListDependents',
+                request_serializer=modelyard_dot_v1_dot_registry__service__pb2.ListDependentsRequest.SerializeToString,
+                response_deserializer=modelyard_dot_v1_dot_registry__service__pb2.ListDependentsResponse.FromString,
+                _registered_method=True)
         self.TransitionModelVersionStage = channel.unary_unary(
                 '/modelyard.v1.RegistryService/TransitionModelVersionStage',
                 request_serializer=modelyard_dot_v1_dot_registry__service__pb2.TransitionModelVersionStageRequest.SerializeToString,
@@ -177,7 +182,9 @@ class RegistryServiceServicer:
 
     def DeleteModelGroup(self, request, context):
         """Deletes a model group. FAILED_PRECONDITION (MODEL_GROUP_NOT_EMPTY) while it has
-        versions, unless `force` is set.
+        versions, unless `force` is set; even then (VERSION_ON_LEGAL_HOLD) while one of them is
+        under legal hold and (HAS_DEPENDENTS) while a PRODUCTION version of another group
+        depends on one of them.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -215,7 +222,17 @@ class RegistryServiceServicer:
 
     def DeleteModelVersion(self, request, context):
         """Deletes a version. Its number is never reused. FAILED_PRECONDITION
-        (VERSION_IN_PRODUCTION) while it is in production.
+        (VERSION_IN_PRODUCTION) while it is in production, (VERSION_ON_LEGAL_HOLD) while it is
+        under legal hold, and (HAS_DEPENDENTS) while a PRODUCTION version depends on it, unless
+        `force` is set with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDependents(self, request, context):
+        """Lists the versions that depend on a version (`lineage.depends_on`), directly or through
+        others, each with its stage: what archiving or deleting the version would break.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -344,6 +361,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.DeleteModelVersion,
                     request_deserializer=modelyard_dot_v1_dot_registry__service__pb2.DeleteModelVersionRequest.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
+            ),
+            'ListDependents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDependents,
+                    request_deserializer=modelyard_dot_v1_dot_registry__service__pb2.ListDependentsRequest.FromString,
+                    response_serializer=modelyard_dot_v1_dot_registry__service__pb2.ListDependentsResponse.SerializeToString,
             ),
             'TransitionModelVersionStage': grpc.unary_unary_rpc_method_handler(
                     servicer.TransitionModelVersionStage,
@@ -664,6 +686,33 @@ class RegistryService:
             '/modelyard.v1.RegistryService/DeleteModelVersion',
             modelyard_dot_v1_dot_registry__service__pb2.DeleteModelVersionRequest.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDependents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelyard.v1.RegistryService/ListDependents',
+            modelyard_dot_v1_dot_registry__service__pb2.ListDependentsRequest.SerializeToString,
+            modelyard_dot_v1_dot_registry__service__pb2.ListDependentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

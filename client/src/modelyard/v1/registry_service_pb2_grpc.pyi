@@ -53,7 +53,9 @@ class RegistryServiceStub:
     """Updates the fields of a model group named in the update mask."""
     DeleteModelGroup: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelGroupRequest, _empty_pb2.Empty]
     """Deletes a model group. FAILED_PRECONDITION (MODEL_GROUP_NOT_EMPTY) while it has
-    versions, unless `force` is set.
+    versions, unless `force` is set; even then (VERSION_ON_LEGAL_HOLD) while one of them is
+    under legal hold and (HAS_DEPENDENTS) while a PRODUCTION version of another group
+    depends on one of them.
     """
     CreateModelVersion: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.CreateModelVersionRequest, _resources_pb2.ModelVersion]
     """Registers a new version in a group; the server assigns its number. It starts with
@@ -69,7 +71,13 @@ class RegistryServiceStub:
     """
     DeleteModelVersion: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelVersionRequest, _empty_pb2.Empty]
     """Deletes a version. Its number is never reused. FAILED_PRECONDITION
-    (VERSION_IN_PRODUCTION) while it is in production.
+    (VERSION_IN_PRODUCTION) while it is in production, (VERSION_ON_LEGAL_HOLD) while it is
+    under legal hold, and (HAS_DEPENDENTS) while a PRODUCTION version depends on it, unless
+    `force` is set with a reason.
+    """
+    ListDependents: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.ListDependentsRequest, _registry_service_pb2.ListDependentsResponse]
+    """Lists the versions that depend on a version (`lineage.depends_on`), directly or through
+    others, each with its stage: what archiving or deleting the version would break.
     """
     TransitionModelVersionStage: _grpc.UnaryUnaryMultiCallable[_registry_service_pb2.TransitionModelVersionStageRequest, _registry_service_pb2.TransitionModelVersionStageResponse]
     """Moves a version to another stage. Allowed: NONE -> STAGING -> PRODUCTION -> ARCHIVED,
@@ -131,7 +139,9 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """Updates the fields of a model group named in the update mask."""
     DeleteModelGroup: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelGroupRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Deletes a model group. FAILED_PRECONDITION (MODEL_GROUP_NOT_EMPTY) while it has
-    versions, unless `force` is set.
+    versions, unless `force` is set; even then (VERSION_ON_LEGAL_HOLD) while one of them is
+    under legal hold and (HAS_DEPENDENTS) while a PRODUCTION version of another group
+    depends on one of them.
     """
     CreateModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.CreateModelVersionRequest, _resources_pb2.ModelVersion]  # type: ignore[assignment]
     """Registers a new version in a group; the server assigns its number. It starts with
@@ -147,7 +157,13 @@ class RegistryServiceAsyncStub(RegistryServiceStub):
     """
     DeleteModelVersion: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.DeleteModelVersionRequest, _empty_pb2.Empty]  # type: ignore[assignment]
     """Deletes a version. Its number is never reused. FAILED_PRECONDITION
-    (VERSION_IN_PRODUCTION) while it is in production.
+    (VERSION_IN_PRODUCTION) while it is in production, (VERSION_ON_LEGAL_HOLD) while it is
+    under legal hold, and (HAS_DEPENDENTS) while a PRODUCTION version depends on it, unless
+    `force` is set with a reason.
+    """
+    ListDependents: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.ListDependentsRequest, _registry_service_pb2.ListDependentsResponse]  # type: ignore[assignment]
+    """Lists the versions that depend on a version (`lineage.depends_on`), directly or through
+    others, each with its stage: what archiving or deleting the version would break.
     """
     TransitionModelVersionStage: _aio.UnaryUnaryMultiCallable[_registry_service_pb2.TransitionModelVersionStageRequest, _registry_service_pb2.TransitionModelVersionStageResponse]  # type: ignore[assignment]
     """Moves a version to another stage. Allowed: NONE -> STAGING -> PRODUCTION -> ARCHIVED,
@@ -236,7 +252,9 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
         """Deletes a model group. FAILED_PRECONDITION (MODEL_GROUP_NOT_EMPTY) while it has
-        versions, unless `force` is set.
+        versions, unless `force` is set; even then (VERSION_ON_LEGAL_HOLD) while one of them is
+        under legal hold and (HAS_DEPENDENTS) while a PRODUCTION version of another group
+        depends on one of them.
         """
 
     @_abc_1.abstractmethod
@@ -282,7 +300,19 @@ class RegistryServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_empty_pb2.Empty, _abc.Awaitable[_empty_pb2.Empty]]:
         """Deletes a version. Its number is never reused. FAILED_PRECONDITION
-        (VERSION_IN_PRODUCTION) while it is in production.
+        (VERSION_IN_PRODUCTION) while it is in production, (VERSION_ON_LEGAL_HOLD) while it is
+        under legal hold, and (HAS_DEPENDENTS) while a PRODUCTION version depends on it, unless
+        `force` is set with a reason.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDependents(
+        self,
+        request: _registry_service_pb2.ListDependentsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_service_pb2.ListDependentsResponse, _abc.Awaitable[_registry_service_pb2.ListDependentsResponse]]:
+        """Lists the versions that depend on a version (`lineage.depends_on`), directly or through
+        others, each with its stage: what archiving or deleting the version would break.
         """
 
     @_abc_1.abstractmethod

@@ -356,6 +356,12 @@ class _ActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Action.ValueTy
     """A webhook was changed."""
     ACTION_WEBHOOK_DELETED: _Action.ValueType  # 15
     """A webhook was deleted."""
+    ACTION_LEGAL_HOLD_SET: _Action.ValueType  # 40
+    """An admin put a version under legal hold; `after.legal_hold` says why."""
+    ACTION_LEGAL_HOLD_CLEARED: _Action.ValueType  # 41
+    """An admin cleared a version's legal hold; the entry's reason says why."""
+    ACTION_RETENTION_POLICY_UPDATED: _Action.ValueType  # 42
+    """A retention policy (a group's, or the tenant's default) changed."""
 
 class Action(_Action, metaclass=_ActionEnumTypeWrapper):
     """What an audit entry records. Each mutating request writes exactly one."""
@@ -392,6 +398,12 @@ ACTION_WEBHOOK_UPDATED: Action.ValueType  # 14
 """A webhook was changed."""
 ACTION_WEBHOOK_DELETED: Action.ValueType  # 15
 """A webhook was deleted."""
+ACTION_LEGAL_HOLD_SET: Action.ValueType  # 40
+"""An admin put a version under legal hold; `after.legal_hold` says why."""
+ACTION_LEGAL_HOLD_CLEARED: Action.ValueType  # 41
+"""An admin cleared a version's legal hold; the entry's reason says why."""
+ACTION_RETENTION_POLICY_UPDATED: Action.ValueType  # 42
+"""A retention policy (a group's, or the tenant's default) changed."""
 Global___Action: _TypeAlias = Action  # noqa: Y015
 
 @_typing.final
@@ -905,6 +917,7 @@ class ModelVersion(_message.Message):
     LAST_DECISION_FIELD_NUMBER: _builtins.int
     STAGE_TIME_FIELD_NUMBER: _builtins.int
     PRODUCTION_END_TIME_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Identifier. Resource name, `groups/{group}/versions/{version}`. Assigned by the server
     on registration; names the version to change in an update.
@@ -993,6 +1006,12 @@ class ModelVersion(_message.Message):
         restores the version that left production most recently.
         """
 
+    @_builtins.property
+    def legal_hold(self) -> Global___LegalHold:
+        """Output only. The legal hold on the version, if any: while it is set nobody can delete
+        the version. Set and cleared by an admin (RetentionService.SetLegalHold, ClearLegalHold).
+        """
+
     def __init__(
         self,
         *,
@@ -1018,14 +1037,47 @@ class ModelVersion(_message.Message):
         last_decision: Global___ApprovalDecision | None = ...,
         stage_time: _timestamp_pb2.Timestamp | None = ...,
         production_end_time: _timestamp_pb2.Timestamp | None = ...,
+        legal_hold: Global___LegalHold | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "create_time", b"create_time", "last_decision", b"last_decision", "lineage", b"lineage", "model_card", b"model_card", "production_end_time", b"production_end_time", "schema", b"schema", "stage_time", b"stage_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["artifact", b"artifact", "create_time", b"create_time", "last_decision", b"last_decision", "legal_hold", b"legal_hold", "lineage", b"lineage", "model_card", b"model_card", "production_end_time", b"production_end_time", "schema", b"schema", "stage_time", b"stage_time", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "approval_status", b"approval_status", "approvers", b"approvers", "artifact", b"artifact", "create_time", b"create_time", "created_by", b"created_by", "description", b"description", "etag", b"etag", "hyperparameters", b"hyperparameters", "inference_image", b"inference_image", "last_decision", b"last_decision", "lineage", b"lineage", "metrics", b"metrics", "model_card", b"model_card", "name", b"name", "production_end_time", b"production_end_time", "schema", b"schema", "stage", b"stage", "stage_time", b"stage_time", "tags", b"tags", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["aliases", b"aliases", "approval_status", b"approval_status", "approvers", b"approvers", "artifact", b"artifact", "create_time", b"create_time", "created_by", b"created_by", "description", b"description", "etag", b"etag", "hyperparameters", b"hyperparameters", "inference_image", b"inference_image", "last_decision", b"last_decision", "legal_hold", b"legal_hold", "lineage", b"lineage", "metrics", b"metrics", "model_card", b"model_card", "name", b"name", "production_end_time", b"production_end_time", "schema", b"schema", "stage", b"stage", "stage_time", b"stage_time", "tags", b"tags", "update_time", b"update_time", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ModelVersion: _TypeAlias = ModelVersion  # noqa: Y015
+
+@_typing.final
+class LegalHold(_message.Message):
+    """A legal hold: the version must be kept, whatever retention policies or callers ask."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REASON_FIELD_NUMBER: _builtins.int
+    SET_BY_FIELD_NUMBER: _builtins.int
+    SET_TIME_FIELD_NUMBER: _builtins.int
+    reason: _builtins.str
+    """Output only. Why the version is held (a case or matter reference)."""
+    set_by: _builtins.str
+    """Output only. The admin who set the hold."""
+    @_builtins.property
+    def set_time(self) -> _timestamp_pb2.Timestamp:
+        """Output only. When the hold was set."""
+
+    def __init__(
+        self,
+        *,
+        reason: _builtins.str = ...,
+        set_by: _builtins.str = ...,
+        set_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["set_time", b"set_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "set_by", b"set_by", "set_time", b"set_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LegalHold: _TypeAlias = LegalHold  # noqa: Y015
 
 @_typing.final
 class ApprovalDecision(_message.Message):
