@@ -40,6 +40,7 @@ from modelyard.v1 import (  # noqa: E402
     errors_pb2,
     registry_service_pb2,
     resources_pb2,
+    token_service_pb2,
     webhook_service_pb2,
 )
 
@@ -61,6 +62,8 @@ ROOTS: list[type[Message]] = [
     registry_service_pb2.TransitionModelVersionStageResponse,
     registry_service_pb2.RollbackProductionResponse,
     artifact_service_pb2.ArtifactManifest,
+    token_service_pb2.Token,
+    token_service_pb2.CreateTokenResponse,
 ]
 SCALARS = {
     FieldDescriptor.TYPE_STRING: "str",
@@ -97,6 +100,7 @@ from modelyard.v1 import (
     audit_service_pb2,
     registry_service_pb2,
     resources_pb2,
+    token_service_pb2,
     webhook_service_pb2,
 )
 '''

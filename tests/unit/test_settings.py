@@ -27,6 +27,11 @@ CHANGED = {
     "s3_endpoint_url": "http://127.0.0.1:9000",
     "blob_grace_seconds": "60",
     "gc_interval_seconds": "0",
+    "key_file": "/tmp/modelyard-elsewhere.key",
+    # Token lifecycle and failed-auth throttling.
+    "token_expiry_days": "7",
+    "auth_failure_limit": "3",
+    "auth_failure_window_seconds": "5",
 }
 
 

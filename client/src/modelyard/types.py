@@ -16,6 +16,7 @@ from modelyard.v1 import (
     audit_service_pb2,
     registry_service_pb2,
     resources_pb2,
+    token_service_pb2,
     webhook_service_pb2,
 )
 
@@ -32,6 +33,7 @@ __all__ = [
     "AuditEvent",
     "ColumnSpec",
     "ColumnType",
+    "CreateTokenResponse",
     "Decision",
     "DeliveryState",
     "ErrorReason",
@@ -44,6 +46,7 @@ __all__ = [
     "RelatedChange",
     "RollbackProductionResponse",
     "Stage",
+    "Token",
     "TransitionModelVersionStageResponse",
     "VerifyAuditLogResponse",
     "Webhook",
@@ -255,6 +258,10 @@ class Action(_views.Enum):
     """A webhook was changed."""
     WEBHOOK_DELETED = 15
     """A webhook was deleted."""
+    TOKEN_CREATED = 16
+    """A bearer token was issued; `after` is the token, never its secret."""
+    TOKEN_REVOKED = 17
+    """A bearer token was revoked."""
     if TYPE_CHECKING:
         ACTION_UNSPECIFIED: ClassVar[Literal[Action.UNSPECIFIED]]
         ACTION_MODEL_GROUP_CREATED: ClassVar[Literal[Action.MODEL_GROUP_CREATED]]
@@ -272,6 +279,8 @@ class Action(_views.Enum):
         ACTION_WEBHOOK_CREATED: ClassVar[Literal[Action.WEBHOOK_CREATED]]
         ACTION_WEBHOOK_UPDATED: ClassVar[Literal[Action.WEBHOOK_UPDATED]]
         ACTION_WEBHOOK_DELETED: ClassVar[Literal[Action.WEBHOOK_DELETED]]
+        ACTION_TOKEN_CREATED: ClassVar[Literal[Action.TOKEN_CREATED]]
+        ACTION_TOKEN_REVOKED: ClassVar[Literal[Action.TOKEN_REVOKED]]
     else:
         ACTION_UNSPECIFIED = 0
         ACTION_MODEL_GROUP_CREATED = 1
@@ -289,6 +298,8 @@ class Action(_views.Enum):
         ACTION_WEBHOOK_CREATED = 13
         ACTION_WEBHOOK_UPDATED = 14
         ACTION_WEBHOOK_DELETED = 15
+        ACTION_TOKEN_CREATED = 16
+        ACTION_TOKEN_REVOKED = 17
 
 
 class DeliveryState(_views.Enum):
@@ -353,6 +364,14 @@ class ErrorReason(_views.Enum):
     """
     UNAUTHENTICATED = 10
     """UNAUTHENTICATED: no bearer token, or one the server does not know."""
+    TOKEN_EXPIRED = 13
+    """UNAUTHENTICATED: the bearer token expired; ask an admin for a new one."""
+    TOKEN_REVOKED = 14
+    """UNAUTHENTICATED: the bearer token was revoked; ask an admin for a new one."""
+    TOO_MANY_FAILED_ATTEMPTS = 15
+    """RESOURCE_EXHAUSTED: too many failed authentications from the caller's address;
+    retry after the `retry_after_seconds` of the ErrorInfo's metadata.
+    """
     MISSING_PERMISSION = 11
     """PERMISSION_DENIED: the caller's roles do not allow the action."""
     SELF_APPROVAL_FORBIDDEN = 12
@@ -369,6 +388,8 @@ class ErrorReason(_views.Enum):
     """NOT_FOUND: no such webhook delivery."""
     ARTIFACT_FILE_NOT_FOUND = 25
     """NOT_FOUND: the artifact has no file at that path."""
+    TOKEN_NOT_FOUND = 26
+    """NOT_FOUND: the token does not exist."""
     MODEL_GROUP_ALREADY_EXISTS = 30
     """ALREADY_EXISTS: a model group with this id exists."""
     DUPLICATE_ARTIFACT = 31
@@ -858,6 +879,25 @@ class ColumnSpec(_views.View[resources_pb2.ColumnSpec]):
         return _views.ReadOnlyList(self._pb.shape)
 
 
+class CreateTokenResponse(_views.View[token_service_pb2.CreateTokenResponse]):
+    """Response for TokenService.CreateToken."""
+
+    __slots__ = ()
+    _message = token_service_pb2.CreateTokenResponse
+
+    @property
+    def token(self) -> Token:
+        """The token issued."""
+        return Token(self._pb.token)
+
+    @property
+    def secret(self) -> str:
+        """The bearer secret: send `authorization: Bearer <secret>`. Shown only here,
+        only once.
+        """
+        return self._pb.secret
+
+
 class FairnessEvaluation(_views.View[resources_pb2.FairnessEvaluation]):
     """One fairness measurement on a slice of the evaluation data."""
 
@@ -1224,6 +1264,69 @@ class RollbackProductionResponse(_views.View[registry_service_pb2.RollbackProduc
     def archived_versions(self) -> tuple[ModelVersion, ...]:
         """The versions that were in production and are now archived."""
         return tuple(ModelVersion(m) for m in self._pb.archived_versions)
+
+
+class Token(_views.View[token_service_pb2.Token]):
+    """A bearer token: who it identifies and what it may do. Never its secret."""
+
+    __slots__ = ()
+    _message = token_service_pb2.Token
+
+    @property
+    def name(self) -> str:
+        """Identifier. Resource name, `tokens/{token}`; the id is assigned by the server."""
+        return self._pb.name
+
+    @property
+    def subject(self) -> str:
+        """Required. Who the token identifies, e.g. `alice` or `ci-deployer`: the actor
+        of the log entries its calls write. 1 to 256 printable characters.
+        """
+        return self._pb.subject
+
+    @property
+    def roles(self) -> Sequence[str]:
+        """Required. Role bindings: `viewer`, `contributor`, `approver`, `deployer` or
+        `admin` for the whole tenant, or `role@group` for one group.
+        """
+        return _views.ReadOnlyList(self._pb.roles)
+
+    @property
+    def expire_time(self) -> datetime | None:
+        """When the token stops working. On create: optional (or give `ttl` in the
+        request); unset, the server's default applies. Unset on a token that never
+        expires.
+        """
+        return _views.timestamp(self._pb, "expire_time")
+
+    @property
+    def created_by(self) -> str:
+        """Output only. The principal that issued the token."""
+        return self._pb.created_by
+
+    @property
+    def create_time(self) -> datetime | None:
+        """Output only. When the token was issued."""
+        return _views.timestamp(self._pb, "create_time")
+
+    @property
+    def last_use_time(self) -> datetime | None:
+        """Output only. When a call last presented the token, to within a minute; unset
+        if never.
+        """
+        return _views.timestamp(self._pb, "last_use_time")
+
+    @property
+    def revoke_time(self) -> datetime | None:
+        """Output only. When the token was revoked; unset while it is not."""
+        return _views.timestamp(self._pb, "revoke_time")
+
+    @property
+    def revoked_by(self) -> str:
+        """Output only. The principal that revoked the token; empty while it is not
+        revoked.
+        """
+        return self._pb.revoked_by
 
 
 class TransitionModelVersionStageResponse(

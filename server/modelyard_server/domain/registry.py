@@ -15,6 +15,7 @@ from modelyard_server.domain.groups import Groups
 from modelyard_server.domain.imports import Import
 from modelyard_server.domain.lifecycle import Lifecycle
 from modelyard_server.domain.repositories import Store
+from modelyard_server.domain.tokens import TokenIndex, Tokens
 from modelyard_server.domain.versions import Versions
 from modelyard_server.domain.webhooks import DeliveryRecords, Webhooks
 
@@ -27,7 +28,9 @@ class Registry:
         store: Store,
         records: DeliveryRecords,
         blobs: BlobStore,
+        tokens: TokenIndex,
         *,
+        token_lifetime_seconds: float = 0,
         wake_deliveries: Callable[[], None] = lambda: None,
         clock: Callable[[], int] = now_us,
     ) -> None:
@@ -41,3 +44,6 @@ class Registry:
         self.webhooks = Webhooks(store, changes, records, wake_deliveries)
         self.audit = Audit(store)
         self.artifacts = Artifacts(store, blobs, clock)
+        self.tokens = Tokens(
+            store, changes, tokens, lifetime_seconds=token_lifetime_seconds, clock=clock
+        )

@@ -17,6 +17,7 @@ from modelyard_server.store.groups import SqlGroups
 from modelyard_server.store.keys import GroupKeys
 from modelyard_server.store.log import SqlLog
 from modelyard_server.store.policies import SqlPolicies
+from modelyard_server.store.tokens import SqlTokens
 from modelyard_server.store.versions import SqlVersions
 from modelyard_server.store.webhooks import SqlWebhooks
 
@@ -32,6 +33,7 @@ class SqlUnitOfWork:
         self.policies = SqlPolicies(conn, tenant)
         self.webhooks = SqlWebhooks(conn, tenant)
         self.blobs = SqlBlobs(conn, tenant, keys, postgres=postgres)
+        self.tokens = SqlTokens(conn, tenant)
         self.log = SqlLog(conn, tenant, postgres=postgres)
 
 

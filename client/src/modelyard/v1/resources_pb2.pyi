@@ -246,6 +246,10 @@ class _ActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Action.ValueTy
     """A webhook was changed."""
     ACTION_WEBHOOK_DELETED: _Action.ValueType  # 15
     """A webhook was deleted."""
+    ACTION_TOKEN_CREATED: _Action.ValueType  # 16
+    """A bearer token was issued; `after` is the token, never its secret."""
+    ACTION_TOKEN_REVOKED: _Action.ValueType  # 17
+    """A bearer token was revoked."""
 
 class Action(_Action, metaclass=_ActionEnumTypeWrapper):
     """What an audit entry records. Each mutating request writes exactly one."""
@@ -282,6 +286,10 @@ ACTION_WEBHOOK_UPDATED: Action.ValueType  # 14
 """A webhook was changed."""
 ACTION_WEBHOOK_DELETED: Action.ValueType  # 15
 """A webhook was deleted."""
+ACTION_TOKEN_CREATED: Action.ValueType  # 16
+"""A bearer token was issued; `after` is the token, never its secret."""
+ACTION_TOKEN_REVOKED: Action.ValueType  # 17
+"""A bearer token was revoked."""
 Global___Action: _TypeAlias = Action  # noqa: Y015
 
 @_typing.final
