@@ -90,8 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     token.add_argument(
         "--expires",
         metavar="WHEN",
-        help=f"when the token stops working: {EXPIRES} "
-        "(default: after --token-expiry-days)",
+        help=f"when the token stops working: {EXPIRES} (default: after --token-expiry-days)",
     )
     bulk = commands.add_parser(
         "import",

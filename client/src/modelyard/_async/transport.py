@@ -30,6 +30,7 @@ from modelyard.v1 import (
     artifact_service_pb2_grpc,
     audit_service_pb2_grpc,
     registry_service_pb2_grpc,
+    token_service_pb2_grpc,
     webhook_service_pb2_grpc,
 )
 
@@ -57,6 +58,9 @@ class AsyncStubs:
         )
         self.artifacts: artifact_service_pb2_grpc.ArtifactServiceAsyncStub = (
             artifact_service_pb2_grpc.ArtifactServiceStub(channel)
+        )
+        self.tokens: token_service_pb2_grpc.TokenServiceAsyncStub = (
+            token_service_pb2_grpc.TokenServiceStub(channel)
         )
 
 

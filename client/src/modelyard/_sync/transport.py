@@ -29,6 +29,7 @@ from modelyard.v1 import (
     artifact_service_pb2_grpc,
     audit_service_pb2_grpc,
     registry_service_pb2_grpc,
+    token_service_pb2_grpc,
     webhook_service_pb2_grpc,
 )
 
@@ -56,6 +57,9 @@ class Stubs:
         )
         self.artifacts: artifact_service_pb2_grpc.ArtifactServiceStub = (
             artifact_service_pb2_grpc.ArtifactServiceStub(channel)
+        )
+        self.tokens: token_service_pb2_grpc.TokenServiceStub = (
+            token_service_pb2_grpc.TokenServiceStub(channel)
         )
 
 

@@ -29,6 +29,7 @@ from modelyard.cli import (
     history,
     policy,
     stages,
+    tokens,
     versions,
     watch,
     webhooks,
@@ -61,6 +62,7 @@ FAMILIES: Sequence[Callable[[Commands], None]] = (
     watch.add_commands,
     webhooks.add_commands,
     artifacts.add_commands,
+    tokens.add_commands,
 )
 
 EPILOG = f"""\

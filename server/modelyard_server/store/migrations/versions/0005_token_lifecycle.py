@@ -26,9 +26,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("last_use_time_us", sa.BigInteger(), nullable=True))
     # Tokens issued before ids existed are named by a prefix of their digest (the digest of a
     # 256-bit random secret: its first 64 bits give nothing away). They never expire, as before.
-    op.execute(
-        "UPDATE tokens SET token_id = 'tk-' || substr(token_sha256, 1, 16), created_by = ''"
-    )
+    op.execute("UPDATE tokens SET token_id = 'tk-' || substr(token_sha256, 1, 16), created_by = ''")
     with op.batch_alter_table("tokens") as batch:
         batch.alter_column("token_id", existing_type=sa.String(length=63), nullable=False)
         batch.alter_column("created_by", existing_type=sa.String(length=256), nullable=False)
