@@ -90,7 +90,7 @@ def list_tokens(run: Invocation) -> None:
 
 
 def revoke_token(run: Invocation) -> None:
-    token = proto(run.registry.revoke_token(run.args.token))
+    token = proto(run.registry.revoke_token(run.args.revoked))
     run.output.text(
         f"revoked {token.name} ({token.subject}) at {format_time(token.revoke_time)}", token
     )
@@ -134,5 +134,6 @@ def add_commands(commands: Commands) -> None:
     p.set_defaults(handler=list_tokens)
 
     p = add_command(sub, "revoke", help="revoke a token: it fails at once, on every server")
-    p.add_argument("token", help="token id or name, e.g. tk-0123456789abcdef")
+    # Not `token`: that is --token's, the caller's own.
+    p.add_argument("revoked", metavar="TOKEN", help="token id or name, e.g. tk-0123456789abcdef")
     p.set_defaults(handler=revoke_token)
