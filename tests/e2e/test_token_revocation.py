@@ -13,22 +13,24 @@ from tests.support.factory import BACKENDS, ServerFactory
 def test_a_token_revoked_through_one_worker_fails_at_once_on_every_worker(
     server_factory: ServerFactory, backend: str
 ) -> None:
-    with server_factory(backend, process=True, workers=2) as two_workers:
-        with Registry(two_workers.address, token=two_workers.token) as admin:
-            created = admin.create_token("leaver", roles=["viewer"])
-            # A connection each: the kernel spreads them over both workers, and each worker
-            # has seen the token work before it is revoked.
-            callers = [Registry(two_workers.address, token=created.secret) for _ in range(8)]
-            try:
-                for caller in callers:
-                    list(caller.list_groups())
-                admin.revoke_token(created.token.name)
-                for caller in callers:
-                    with pytest.raises(errors.TokenRevoked):
-                        caller.list_groups()
-            finally:
-                for caller in callers:
-                    caller.close()
+    with (
+        server_factory(backend, process=True, workers=2) as two_workers,
+        Registry(two_workers.address, token=two_workers.token) as admin,
+    ):
+        created = admin.create_token("leaver", roles=["viewer"])
+        # A connection each: the kernel spreads them over both workers, and each worker has
+        # seen the token work before it is revoked.
+        callers = [Registry(two_workers.address, token=created.secret) for _ in range(8)]
+        try:
+            for caller in callers:
+                list(caller.list_groups())
+            admin.revoke_token(created.token.name)
+            for caller in callers:
+                with pytest.raises(errors.TokenRevoked):
+                    caller.list_groups()
+        finally:
+            for caller in callers:
+                caller.close()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
