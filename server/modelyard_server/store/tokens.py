@@ -132,10 +132,21 @@ class SqlTokenIndex:
 
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
+        # On PostgreSQL the lookup is one statement outside a transaction: one round trip,
+        # not three (BEGIN, SELECT, ROLLBACK). The connections are the pool's own.
+        self.autocommit = (
+            engines.postgres.execution_options(isolation_level="AUTOCOMMIT")
+            if engines.postgres is not None
+            else None
+        )
 
     async def find(self, digest: str) -> IssuedToken | None:
-        async with self.engines.reading() as conn:
-            row = (await conn.execute(FIND, {"b_digest": digest})).first()
+        if self.autocommit is not None:
+            async with self.autocommit.connect() as conn:
+                row = (await conn.execute(FIND, {"b_digest": digest})).first()
+        else:
+            async with self.engines.reading() as conn:
+                row = (await conn.execute(FIND, {"b_digest": digest})).first()
         if row is None:
             return None
         return IssuedToken(
