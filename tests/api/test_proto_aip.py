@@ -35,6 +35,7 @@ from modelyard.v1 import (
     registry_service_pb2,
     registry_service_pb2_grpc,
     resources_pb2,
+    token_service_pb2,
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
@@ -64,6 +65,7 @@ FILES = [
     webhook_service_pb2,
     errors_pb2,
     artifact_service_pb2,
+    token_service_pb2,
 ]
 
 #: Every resource of the API and the pattern of its names (DESIGN.md section 3).
@@ -74,6 +76,7 @@ RESOURCES = {
     "ApprovalPolicy": "groups/{group}/approvalPolicy",
     "Webhook": "webhooks/{webhook}",
     "WebhookDelivery": "webhooks/{webhook}/deliveries/{delivery}",
+    "Token": "tokens/{token}",
 }
 #: Messages with a `name` that are not resources: a column's name is not a resource name.
 NAMED_BUT_NOT_RESOURCES = {"ColumnSpec"}

@@ -56,7 +56,7 @@ def test_modelyard_alone_lists_the_commands_and_exits_2(cli: Cli) -> None:
     lines = done.stderr.splitlines()
     assert lines[0] == "usage: modelyard [OPTIONS] COMMAND ..."
     listed = [line.split()[0] for line in lines if line.startswith("  ")]
-    assert len(listed) == 14 and len(FAMILIES) == 11  # some families add several commands
+    assert len(listed) == 15 and len(FAMILIES) == 12  # some families add several commands
     assert "download" in listed
     assert listed[:3] == ["groups", "versions", "approve"]
     assert "  versions    model versions" in lines

@@ -5,7 +5,8 @@ Only the SHA-256 of a secret is stored; nothing here ever sees the secret itself
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 from modelyard.v1 import token_service_pb2 as ts
@@ -140,13 +141,18 @@ class SqlTokenIndex:
             else None
         )
 
-    async def find(self, digest: str) -> IssuedToken | None:
-        if self.autocommit is not None:
-            async with self.autocommit.connect() as conn:
-                row = (await conn.execute(FIND, {"b_digest": digest})).first()
-        else:
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[Conn]:
+        if self.autocommit is None:
             async with self.engines.reading() as conn:
-                row = (await conn.execute(FIND, {"b_digest": digest})).first()
+                yield conn
+        else:
+            async with self.autocommit.connect() as connection:
+                yield connection
+
+    async def find(self, digest: str) -> IssuedToken | None:
+        async with self._reading() as conn:
+            row = (await conn.execute(FIND, {"b_digest": digest})).first()
         if row is None:
             return None
         return IssuedToken(
