@@ -3,10 +3,13 @@ next call that presents it fails, wherever it lands."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from modelyard import Registry, errors
 
 from tests.support.factory import BACKENDS, ServerFactory
+from tests.support.postgres import database_name, run_admin_sql
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -52,3 +55,28 @@ def test_a_token_revoked_on_one_replica_fails_at_once_on_another(
                 admin.revoke_token(created.token.name)
                 with pytest.raises(errors.TokenRevoked):
                     elsewhere.list_groups()
+
+
+def test_calls_are_unavailable_not_internal_while_the_database_refuses_connections(
+    server_factory: ServerFactory, postgres_database: str
+) -> None:
+    """Every call looks its token up, so a database that cannot be reached is met at once;
+    the caller gets UNAVAILABLE, which it may retry, and the server comes back with it."""
+    name = database_name(postgres_database)
+    with (
+        server_factory("postgres", process=True, database_url=postgres_database) as server,
+        Registry(server.address, token=server.token, max_attempts=1) as admin,
+    ):
+        list(admin.list_groups())
+        asyncio.run(run_admin_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+        try:
+            asyncio.run(
+                run_admin_sql(
+                    f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+                )
+            )
+            with pytest.raises(errors.DatabaseUnavailable):
+                admin.list_groups()
+        finally:
+            asyncio.run(run_admin_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        list(admin.list_groups())

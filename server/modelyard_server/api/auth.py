@@ -10,10 +10,10 @@ from typing import Any, cast
 import grpc
 from modelyard.v1 import errors_pb2 as reasons
 
-from modelyard_server.api.errors import abort
+from modelyard_server.api.errors import abort, answering
 from modelyard_server.api.handlers import Context, Handler, WrappingInterceptor, with_step
 from modelyard_server.api.throttle import Throttle, source_of
-from modelyard_server.domain.errors import DomainError, ResourceExhausted, Unauthenticated
+from modelyard_server.domain.errors import ResourceExhausted, Unauthenticated
 from modelyard_server.domain.principal import Principal
 
 # Health checks and reflection need no token: load balancers and grpcurl list/describe.
@@ -93,13 +93,13 @@ class AuthInterceptor(WrappingInterceptor):
         authenticator = self.authenticator
 
         async def authenticate(request: Any, context: Context) -> None:
-            try:
+            # A domain error (UNAVAILABLE too) ends the call with its status; a fault with a
+            # bare INTERNAL, never the database's message.
+            async with answering(context, authenticator.principal):
                 # A tuple of (key, value) pairs at run time, whatever the stubs say.
                 metadata = cast(Sequence[tuple[str, str | bytes]], context.invocation_metadata())
                 principal = await authenticator.principal(metadata, source_of(context.peer()))
-            except DomainError as error:
-                await abort(context, error)
-            _principal.set(principal)
+                _principal.set(principal)
 
         wrapped = with_step(handler, authenticate)
         if wrapped is None:

@@ -151,8 +151,12 @@ class SqlTokenIndex:
                 yield connection
 
     async def find(self, digest: str) -> IssuedToken | None:
-        async with self._reading() as conn:
-            row = (await conn.execute(FIND, {"b_digest": digest})).first()
+        # Imported here: the unit of work imports this module for the tenant's tokens.
+        from modelyard_server.store.unit_of_work import unavailable_on_connection_errors
+
+        with unavailable_on_connection_errors():
+            async with self._reading() as conn:
+                row = (await conn.execute(FIND, {"b_digest": digest})).first()
         if row is None:
             return None
         return IssuedToken(

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from modelyard.v1 import errors_pb2 as reasons
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from modelyard_server.domain.errors import Unavailable
 from modelyard_server.store.aliases import SqlAliases
@@ -42,7 +42,11 @@ def unavailable_on_connection_errors() -> Iterator[None]:
     """Turns a lost or refused database connection into UNAVAILABLE, which callers retry."""
     try:
         yield
-    except (OperationalError, InterfaceError) as error:
+    except DBAPIError as error:
+        # asyncpg's refusals at connect time ("not currently accepting connections") come
+        # as the generic DBAPIError; constraint violations and the like are not ours.
+        if not (isinstance(error, OperationalError | InterfaceError) or type(error) is DBAPIError):
+            raise
         if isinstance(error, OperationalError) and "locked" in str(error.orig):
             raise Unavailable(
                 reasons.DATABASE_UNAVAILABLE, "the database is busy; retry the request"
