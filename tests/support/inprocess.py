@@ -22,6 +22,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from modelyard_server import app
 from modelyard_server.api.auth import Authenticator, AuthInterceptor, current_principal
+from modelyard_server.api.throttle import Throttle, source_of
 from modelyard_server.artifacts.local import LocalBlobStore
 from modelyard_server.config import OPTIONS, Settings, load
 from modelyard_server.config import load as load_settings
@@ -64,12 +65,14 @@ __all__ = [
     "ResourceExhausted",
     "SetupError",
     "SqlStore",
+    "Throttle",
     "WatchFilter",
     "current_principal",
     "domain_errors",
     "load_settings",
     "open_domain",
     "schema_differences",
+    "source_of",
 ]
 
 T = TypeVar("T")
