@@ -243,10 +243,19 @@ async def _create_token(
         )
         return created.secret
     except DomainError as error:
-        details = "; ".join(f"{v.field}: {v.description}" for v in error.violations)
-        _fail(details or error.message)
+        _fail(
+            "; ".join(_as_flag(v.field, v.description) for v in error.violations) or error.message
+        )
     finally:
         await engines.dispose()
+
+
+def _as_flag(field: str, description: str) -> str:
+    """Returns a violation of the token request in the words of `token`'s flags."""
+    if field.startswith("token.roles["):
+        return description  # it quotes the binding
+    flag = {"token.subject": "--subject", "token.roles": "--role"}.get(field, "--expires")
+    return f"{flag} {description}"
 
 
 if __name__ == "__main__":
