@@ -102,3 +102,11 @@ def test_an_expiry_the_operator_command_cannot_read_is_one_line(sqlite_server: S
         "error: --expires must be a duration like 30d, 12h or 90m, a date like 2027-06-30 "
         "(UTC), or never, got 'next week'"
     )
+
+
+def test_an_operator_may_issue_a_token_that_never_expires(sqlite_server: Server) -> None:
+    operator_command(sqlite_server, *token_command("forever", ("viewer",), None),
+                     "--expires", "never")  # fmt: skip
+    with Registry(sqlite_server.address, token=sqlite_server.token) as admin:
+        issued = [t for t in admin.list_tokens() if t.subject == "forever"][-1]
+    assert issued.expire_time is None
