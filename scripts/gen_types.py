@@ -41,6 +41,7 @@ from modelyard.v1 import (  # noqa: E402
     registry_service_pb2,
     resources_pb2,
     retention_service_pb2,
+    token_service_pb2,
     webhook_service_pb2,
 )
 
@@ -67,6 +68,8 @@ ROOTS: list[type[Message]] = [
     retention_service_pb2.RetentionPolicy,
     retention_service_pb2.PlanRetentionResponse,
     retention_service_pb2.ApplyRetentionResponse,
+    token_service_pb2.Token,
+    token_service_pb2.CreateTokenResponse,
 ]
 SCALARS = {
     FieldDescriptor.TYPE_STRING: "str",
@@ -104,6 +107,7 @@ from modelyard.v1 import (
     registry_service_pb2,
     resources_pb2,
     retention_service_pb2,
+    token_service_pb2,
     webhook_service_pb2,
 )
 '''

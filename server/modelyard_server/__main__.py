@@ -10,18 +10,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn, TextIO
 
 from google.protobuf import json_format
+from google.protobuf.duration_pb2 import Duration
 from modelyard.v1 import resources_pb2 as pb
+from modelyard.v1 import token_service_pb2 as ts
 
 from modelyard_server import app, config, workers
 from modelyard_server.artifacts import open_blob_store
 from modelyard_server.domain.artifacts import Collected
+from modelyard_server.domain.changes import Mutation
 from modelyard_server.domain.errors import DomainError
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
@@ -34,10 +39,31 @@ from modelyard_server.preflight import (
     open_keyring,
 )
 from modelyard_server.store.deliveries import SqlDeliveryQueue
-from modelyard_server.store.tokens import create_token
+from modelyard_server.store.tokens import SqlTokenIndex
 from modelyard_server.store.unit_of_work import SqlStore
 
 IMPORT_FILE = "pass a file with one ModelVersion per line in protobuf JSON form"
+# The actor of the log entry of a token the operator issues on the command line.
+OPERATOR = "modelyard-server"
+DURATION = re.compile(r"(\d+)([dhms])")
+UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+DEFAULT = "default"  # --expires not given: the server's default lifetime
+EXPIRES = "a duration like 30d, 12h or 90m, a date like 2027-06-30 (UTC), or never"
+
+
+def parse_expires(text: str) -> Duration | datetime | None:
+    """Returns what --expires asks for: a lifetime, a moment, or None for never.
+    ValueError saying what is accepted."""
+    if text == "never":
+        return None
+    duration = DURATION.fullmatch(text)
+    if duration:
+        return Duration(seconds=int(duration[1]) * UNIT_SECONDS[duration[2]])
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--expires must be {EXPIRES}, got {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _fail(message: str) -> NoReturn:
@@ -68,6 +94,11 @@ def main(argv: list[str] | None = None) -> None:
         help="viewer, contributor, approver, deployer or admin; `role@group` binds it to one group",
     )
     token.add_argument("--tenant", default=app.DEFAULT_TENANT)
+    token.add_argument(
+        "--expires",
+        metavar="WHEN",
+        help=f"when the token stops working: {EXPIRES} (default: after --token-expiry-days)",
+    )
     bulk = commands.add_parser(
         "import",
         parents=[common],
@@ -137,7 +168,11 @@ def _run(args: argparse.Namespace, settings: config.Settings) -> None:
         )
     elif args.command == "token":
         logging.getLogger("alembic").setLevel(logging.WARNING)  # the token alone goes to stdout
-        print(asyncio.run(_create_token(settings, args.tenant, args.subject, args.roles)))
+        try:
+            expires = parse_expires(args.expires) if args.expires is not None else DEFAULT
+        except ValueError as error:
+            _fail(str(error))
+        print(asyncio.run(_create_token(settings, args, expires)))
 
 
 async def _migrate(settings: config.Settings) -> None:
@@ -167,6 +202,7 @@ async def _import(
             SqlStore(engines),
             SqlDeliveryQueue(engines),
             open_blob_store(settings),
+            SqlTokenIndex(engines),
             page_tokens=app.page_tokens(open_keyring(settings)),
         )
         return await registry.imports.run(principal, group, _read_versions(path, lines))
@@ -184,6 +220,7 @@ async def _collect(settings: config.Settings) -> Collected:
             SqlStore(engines),
             SqlDeliveryQueue(engines),
             open_blob_store(settings),
+            SqlTokenIndex(engines),
             page_tokens=app.page_tokens(open_keyring(settings)),
         )
         return await registry.artifacts.collect(settings.blob_grace_seconds)
@@ -192,15 +229,43 @@ async def _collect(settings: config.Settings) -> Collected:
 
 
 async def _create_token(
-    settings: config.Settings, tenant: str, subject: str, roles: list[str]
+    settings: config.Settings, args: argparse.Namespace, expires: Duration | datetime | str | None
 ) -> str:
+    """Returns the secret of a token issued as the operator asked, logged like any other.
+    `expires`: a lifetime, a moment, None for never, or DEFAULT."""
     engines = await open_database(settings, create=False, pool_size=1)
     try:
-        return await create_token(engines, tenant=tenant, subject=subject, roles=roles)
-    except ValueError as error:
-        _fail(str(error))
+        registry = Registry(
+            SqlStore(engines),
+            SqlDeliveryQueue(engines),
+            open_blob_store(settings),
+            SqlTokenIndex(engines),
+            page_tokens=app.page_tokens(open_keyring(settings)),
+            token_lifetime_seconds=settings.token_expiry_days * 86400,
+        )
+        token = ts.Token(subject=args.subject, roles=args.roles)
+        if isinstance(expires, datetime):
+            token.expire_time.FromDatetime(expires.astimezone(UTC))
+        ttl = expires if isinstance(expires, Duration) else None
+        operator = Principal(subject=OPERATOR, tenant=args.tenant, roles=frozenset({"admin"}))
+        created = await registry.tokens.create(
+            Mutation(operator), token, ttl, never=expires is None
+        )
+        return created.secret
+    except DomainError as error:
+        _fail(
+            "; ".join(_as_flag(v.field, v.description) for v in error.violations) or error.message
+        )
     finally:
         await engines.dispose()
+
+
+def _as_flag(field: str, description: str) -> str:
+    """Returns a violation of the token request in the words of `token`'s flags."""
+    if field.startswith("token.roles["):
+        return description  # it quotes the binding
+    flag = {"token.subject": "--subject", "token.roles": "--role"}.get(field, "--expires")
+    return f"{flag} {description}"
 
 
 if __name__ == "__main__":

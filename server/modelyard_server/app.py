@@ -19,6 +19,7 @@ from modelyard.v1 import (
     audit_service_pb2,
     registry_service_pb2,
     retention_service_pb2,
+    token_service_pb2,
     webhook_service_pb2,
 )
 from modelyard.v1 import approval_service_pb2_grpc as aps_grpc
@@ -26,6 +27,7 @@ from modelyard.v1 import artifact_service_pb2_grpc as arts_grpc
 from modelyard.v1 import audit_service_pb2_grpc as aus_grpc
 from modelyard.v1 import registry_service_pb2_grpc as rs_grpc
 from modelyard.v1 import retention_service_pb2_grpc as rets_grpc
+from modelyard.v1 import token_service_pb2_grpc as ts_grpc
 from modelyard.v1 import webhook_service_pb2_grpc as ws_grpc
 
 from modelyard_server.api.approval import ApprovalServicer
@@ -37,6 +39,8 @@ from modelyard_server.api.observe import ObserveInterceptor
 from modelyard_server.api.reflection import add_reflection
 from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.retention import RetentionServicer
+from modelyard_server.api.throttle import Throttle
+from modelyard_server.api.tokens import TokenServicer
 from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
 from modelyard_server.artifacts import open_blob_store
@@ -47,6 +51,7 @@ from modelyard_server.domain import pages
 from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.clock import now_us
 from modelyard_server.domain.registry import Registry
+from modelyard_server.domain.tokens import new_token, token_digest
 from modelyard_server.domain.watch import StreamQuota
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
@@ -64,7 +69,7 @@ from modelyard_server.preflight import (
 )
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines
-from modelyard_server.store.tokens import count_tokens, create_token, principal_of
+from modelyard_server.store.tokens import SqlTokenIndex
 from modelyard_server.store.unit_of_work import SqlStore
 from modelyard_server.tls import TlsFileError, TlsFiles, server_credentials
 
@@ -80,22 +85,32 @@ SERVICES = (
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
     artifact_service_pb2.DESCRIPTOR.services_by_name["ArtifactService"].full_name,
     retention_service_pb2.DESCRIPTOR.services_by_name["RetentionService"].full_name,
+    token_service_pb2.DESCRIPTOR.services_by_name["TokenService"].full_name,
 )
 DEFAULT_TENANT = "default"
 
 
 async def ensure_admin_token(engines: Engines, settings: Settings) -> None:
-    """On the first start against an empty database, writes an admin token file (mode 0600)."""
-    if await count_tokens(engines) > 0:
+    """On the first start against an empty database, writes an admin token file (mode 0600).
+
+    This one token never expires, whatever --token-expiry-days says: it is how an operator
+    gets in, and it must not lock them out unannounced. It is also the one token issued
+    without a log entry (nobody exists yet to have issued it). Operators issue named,
+    expiring tokens with it and revoke it (`modelyard tokens revoke`) when they no longer
+    need it.
+    """
+    index = SqlTokenIndex(engines)
+    if await index.count() > 0:
         return
-    token = await create_token(engines, tenant=DEFAULT_TENANT, subject="admin", roles=["admin"])
+    token, secret = new_token("admin", ["admin"], "", now_us(), None)
+    await index.insert(DEFAULT_TENANT, token, token_digest(secret))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     path = settings.token_file
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
+        handle.write(secret + "\n")
     os.chmod(path, 0o600)
-    log.info("created the admin token in %s (mode 0600); keep it secret", path)
+    log.info("created the admin token in %s (mode 0600, never expires); keep it secret", path)
 
 
 @dataclass
@@ -241,21 +256,28 @@ async def start(settings: Settings) -> Running:
     listener = None if engines.sqlite else LogListener(engines.url, committed)
     store.committed.append(committed)
 
+    blobs = open_blob_store(settings)
+    registry = Registry(
+        store,
+        queue,
+        blobs,
+        SqlTokenIndex(engines),
+        page_tokens=page_tokens(keyring),
+        token_lifetime_seconds=settings.token_expiry_days * 86400,
+        wake_deliveries=deliveries.wake,
+    )
+    throttle = Throttle(settings.auth_failure_limit, settings.auth_failure_window_seconds)
     server = grpc.aio.server(
         # Observation outermost, so refused calls count too; then authentication: a caller
         # without a token learns nothing, even of bad bytes.
         interceptors=[
             ObserveInterceptor(settings.slow_request_seconds),
-            AuthInterceptor(Authenticator(lambda t: principal_of(engines, t))),
+            AuthInterceptor(Authenticator(registry.tokens.authenticate, throttle)),
             DecodingInterceptor(),
         ],
         # Share the port only with sibling workers: a second server started by mistake on a
         # busy port must fail, not silently take half of the traffic.
         options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],
-    )
-    blobs = open_blob_store(settings)
-    registry = Registry(
-        store, queue, blobs, page_tokens=page_tokens(keyring), wake_deliveries=deliveries.wake
     )
     streams = EventStreams(hub, stream_quota(settings))
     rs_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(registry, streams), server)
@@ -266,6 +288,7 @@ async def start(settings: Settings) -> Running:
     rets_grpc.add_RetentionServiceServicer_to_server(
         RetentionServicer(registry.retention, registry.holds), server
     )
+    ts_grpc.add_TokenServiceServicer_to_server(TokenServicer(registry.tokens), server)
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     add_reflection((*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)

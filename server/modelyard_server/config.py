@@ -84,6 +84,13 @@ class Settings:
         """Whether the gRPC port speaks TLS."""
         return bool(self.tls_cert)
 
+    # Token lifecycle and failed-auth throttling: the lifetime of a token issued without an
+    # expiry of its own (0: such tokens never expire), and how many failed authentications a
+    # source address may make within the window before it is refused for a window.
+    token_expiry_days: float = 90.0
+    auth_failure_limit: int = 20
+    auth_failure_window_seconds: float = 60.0
+
     @property
     def token_file(self) -> Path:
         return self.data_dir / "admin.token"
@@ -336,6 +343,28 @@ OPTIONS: tuple[Option, ...] = (
         "attempts before a delivery is FAILED",
         kind="count",
         metavar="N",
+    ),
+    # Token lifecycle and failed-auth throttling.
+    Option(
+        "token_expiry_days",
+        "MODELYARD_TOKEN_EXPIRY_DAYS",
+        "days a token lives when issued without --expires/ttl (0: such tokens never expire)",
+        kind="non-negative",
+        metavar="DAYS",
+    ),
+    Option(
+        "auth_failure_limit",
+        "MODELYARD_AUTH_FAILURE_LIMIT",
+        "failed authentications from one address, within the window, before it is refused",
+        kind="count",
+        metavar="N",
+    ),
+    Option(
+        "auth_failure_window_seconds",
+        "MODELYARD_AUTH_FAILURE_WINDOW_SECONDS",
+        "the window failures are counted in, and how long a throttled address is refused",
+        kind="positive",
+        metavar="SECONDS",
     ),
     Option(
         "webhook_timeout_seconds",

@@ -36,6 +36,7 @@ from modelyard.v1 import (
     registry_service_pb2_grpc,
     resources_pb2,
     retention_service_pb2,
+    token_service_pb2,
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
@@ -66,6 +67,7 @@ FILES = [
     errors_pb2,
     artifact_service_pb2,
     retention_service_pb2,
+    token_service_pb2,
 ]
 
 #: Every resource of the API and the pattern of its names (DESIGN.md section 3).
@@ -77,6 +79,7 @@ RESOURCES = {
     "RetentionPolicy": "groups/{group}/retentionPolicy",
     "Webhook": "webhooks/{webhook}",
     "WebhookDelivery": "webhooks/{webhook}/deliveries/{delivery}",
+    "Token": "tokens/{token}",
 }
 #: Messages with a `name` that are not resources: a column's name is not a resource name.
 NAMED_BUT_NOT_RESOURCES = {"ColumnSpec"}

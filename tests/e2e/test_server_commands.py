@@ -4,9 +4,11 @@ refuse bad settings and roles with one line."""
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from modelyard import Action, Registry
 
 from tests.support.factory import ServerFactory
 from tests.support.paths import SERVER_BIN
@@ -77,3 +79,34 @@ def test_a_bad_stream_setting_stops_the_server_with_one_line(tmp_path: Path) -> 
     assert "--heartbeat-seconds (MODELYARD_HEARTBEAT_SECONDS) must be a number above 0" in (
         done.stderr
     )
+
+
+def test_an_operator_issues_an_expiring_token_and_the_log_says_so(sqlite_server: Server) -> None:
+    secret = operator_command(sqlite_server, *token_command("ops", ("viewer",), None),
+                              "--expires", "30d")  # fmt: skip
+    assert secret.startswith("myd_") and "\n" not in secret
+    with Registry(sqlite_server.address, token=sqlite_server.token) as admin:
+        issued = [t for t in admin.list_tokens() if t.subject == "ops"][-1]
+        entries = list(admin.list_audit_events(resource=issued.name))
+    assert issued.expire_time is not None
+    assert abs(issued.expire_time - (datetime.now(UTC) + timedelta(days=30))) < timedelta(minutes=1)
+    assert issued.created_by == "modelyard-server"
+    assert [(e.action, e.actor) for e in entries] == [(Action.TOKEN_CREATED, "modelyard-server")]
+
+
+def test_an_expiry_the_operator_command_cannot_read_is_one_line(sqlite_server: Server) -> None:
+    with pytest.raises(subprocess.CalledProcessError) as caught:
+        operator_command(sqlite_server, *token_command("ops", ("viewer",), None),
+                         "--expires", "next week")  # fmt: skip
+    assert caught.value.stderr.strip() == (
+        "error: --expires must be a duration like 30d, 12h or 90m, a date like 2027-06-30 "
+        "(UTC), or never, got 'next week'"
+    )
+
+
+def test_an_operator_may_issue_a_token_that_never_expires(sqlite_server: Server) -> None:
+    operator_command(sqlite_server, *token_command("forever", ("viewer",), None),
+                     "--expires", "never")  # fmt: skip
+    with Registry(sqlite_server.address, token=sqlite_server.token) as admin:
+        issued = [t for t in admin.list_tokens() if t.subject == "forever"][-1]
+    assert issued.expire_time is None

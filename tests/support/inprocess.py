@@ -24,16 +24,19 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from modelyard_server import app
 from modelyard_server.api.auth import Authenticator, AuthInterceptor, current_principal
+from modelyard_server.api.throttle import Throttle, source_of
 from modelyard_server.artifacts.local import LocalBlobStore
 from modelyard_server.config import OPTIONS, Settings, load
 from modelyard_server.config import load as load_settings
 from modelyard_server.domain import errors as domain_errors
 from modelyard_server.domain.changes import Mutation
+from modelyard_server.domain.clock import now_us
 from modelyard_server.domain.errors import ResourceExhausted
 from modelyard_server.domain.pages import PageTokens
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
 from modelyard_server.domain.repositories import AuditQuery
+from modelyard_server.domain.tokens import new_token, token_digest
 from modelyard_server.domain.watch import WatchFilter
 from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
 from modelyard_server.log.chain import LogEntry
@@ -41,7 +44,7 @@ from modelyard_server.preflight import SetupError
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import MIGRATIONS, Engines, migrate, open_engines
 from modelyard_server.store.tables import Base
-from modelyard_server.store.tokens import create_token
+from modelyard_server.store.tokens import SqlTokenIndex
 from modelyard_server.store.unit_of_work import SqlStore
 from sqlalchemy import Connection, MetaData, create_engine
 
@@ -67,6 +70,7 @@ __all__ = [
     "ResourceExhausted",
     "SetupError",
     "SqlStore",
+    "Throttle",
     "WatchFilter",
     "current_principal",
     "domain_errors",
@@ -74,6 +78,7 @@ __all__ = [
     "migrate_sqlite_to",
     "open_domain",
     "schema_differences",
+    "source_of",
 ]
 
 T = TypeVar("T")
@@ -123,10 +128,11 @@ async def open_domain(
         blobs = LocalBlobStore(database.parent / "blobs")
         tokens = PageTokens(b"the page token key of the tests")
         queue = SqlDeliveryQueue(engines)
+        index = SqlTokenIndex(engines)
         registry = (
-            Registry(store, queue, blobs, page_tokens=tokens)
+            Registry(store, queue, blobs, index, page_tokens=tokens)
             if clock is None
-            else Registry(store, queue, blobs, page_tokens=tokens, clock=clock)
+            else Registry(store, queue, blobs, index, page_tokens=tokens, clock=clock)
         )
         yield Domain(engines, store, registry, tenant)
     finally:
@@ -280,12 +286,14 @@ class InProcessServer(Server):
         return 0
 
     def mint_token(self, subject: str, *roles: str, tenant: str | None = None) -> str:
-        """Returns a new bearer token for `subject`, stored as the operator command stores it."""
+        """Returns a new bearer token for `subject` that never expires. It is stored without
+        a log entry (as the first admin token is), so tests' log positions stay where they
+        were; `modelyard-server token` and CreateToken log theirs."""
         assert self._running is not None
-        engines = self._running.engines
-        return self._call(
-            create_token(engines, tenant=tenant or DEFAULT_TENANT, subject=subject, roles=[*roles])
-        )
+        token, secret = new_token(subject, [*roles], "tests", now_us(), None)
+        index = SqlTokenIndex(self._running.engines)
+        self._call(index.insert(tenant or DEFAULT_TENANT, token, token_digest(secret)))
+        return secret
 
     def bytes_received(self) -> int:
         """The blob bytes the server has received, every upload together."""

@@ -40,6 +40,10 @@ CHANGED = {
     "allow_plaintext": "1",
     # Retention (issue 12)
     "retention_interval_seconds": "3600",
+    # Token lifecycle and failed-auth throttling.
+    "token_expiry_days": "7",
+    "auth_failure_limit": "3",
+    "auth_failure_window_seconds": "5",
 }
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TypeAlias, TypeVar
 
-from google.protobuf import field_mask_pb2, timestamp_pb2
+from google.protobuf import duration_pb2, field_mask_pb2, timestamp_pb2
 
 from modelyard import _views, types
 from modelyard._views import proto_of
@@ -22,6 +22,7 @@ from modelyard.names import (
     group_name,
     optional_group_name,
     policy_name,
+    token_name,
     version_name,
     webhook_name,
 )
@@ -31,6 +32,7 @@ from modelyard.v1 import (
     registry_service_pb2,
     resources_pb2,
     retention_service_pb2,
+    token_service_pb2,
     webhook_service_pb2,
 )
 
@@ -54,6 +56,7 @@ ListRequestT = TypeVar(
     audit_service_pb2.ListAuditEventsRequest,
     webhook_service_pb2.ListWebhooksRequest,
     webhook_service_pb2.ListWebhookDeliveriesRequest,
+    token_service_pb2.ListTokensRequest,
 )
 
 
@@ -572,3 +575,28 @@ def page_after(request: ListRequestT, token: str) -> ListRequestT:
     following.CopyFrom(request)
     following.page_token = token
     return following
+
+
+def create_token(
+    subject: str, *, roles: Sequence[str], expires: datetime | timedelta | None
+) -> token_service_pb2.CreateTokenRequest:
+    if isinstance(roles, str):
+        raise TypeError(f"roles must be a list, e.g. [{roles!r}]")
+    request = token_service_pb2.CreateTokenRequest(
+        token=token_service_pb2.Token(subject=subject, roles=list(roles))
+    )
+    if isinstance(expires, timedelta):
+        request.ttl.CopyFrom(duration_pb2.Duration(seconds=int(expires.total_seconds())))
+    elif expires is not None:
+        stamp = _timestamp(expires, "expires")
+        assert stamp is not None
+        request.token.expire_time.CopyFrom(stamp)
+    return request
+
+
+def list_tokens(*, page_size: int) -> token_service_pb2.ListTokensRequest:
+    return token_service_pb2.ListTokensRequest(page_size=page_size)
+
+
+def revoke_token(token: str) -> token_service_pb2.RevokeTokenRequest:
+    return token_service_pb2.RevokeTokenRequest(name=token_name(token))

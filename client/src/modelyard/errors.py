@@ -281,6 +281,19 @@ class ImmutableField(InvalidArgument):
     """The update mask names a field that is immutable or output only."""
 
 
+class TokenExpired(Unauthenticated):
+    """The bearer token expired; an admin issues a new one."""
+
+
+class TokenRevoked(Unauthenticated):
+    """The bearer token was revoked; an admin issues a new one."""
+
+
+class TooManyFailedAttempts(ResourceExhausted):
+    """Too many failed authentications came from this address; retry after the
+    ``retry_after_seconds`` of ``metadata``."""
+
+
 class MissingPermission(PermissionDenied):
     """The caller's roles do not allow the action."""
 
@@ -307,6 +320,10 @@ class WebhookNotFound(NotFound):
 
 class WebhookDeliveryNotFound(NotFound):
     """No such webhook delivery."""
+
+
+class TokenNotFound(NotFound):
+    """No such token."""
 
 
 class ModelGroupAlreadyExists(AlreadyExists):
@@ -474,6 +491,9 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "IMMUTABLE_FIELD": ImmutableField,
     "MALFORMED_REQUEST": MalformedRequest,
     "UNAUTHENTICATED": Unauthenticated,
+    "TOKEN_EXPIRED": TokenExpired,
+    "TOKEN_REVOKED": TokenRevoked,
+    "TOO_MANY_FAILED_ATTEMPTS": TooManyFailedAttempts,
     "MISSING_PERMISSION": MissingPermission,
     "SELF_APPROVAL_FORBIDDEN": SelfApprovalForbidden,
     "MODEL_GROUP_NOT_FOUND": ModelGroupNotFound,
@@ -481,6 +501,7 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "ALIAS_NOT_FOUND": AliasNotFound,
     "WEBHOOK_NOT_FOUND": WebhookNotFound,
     "WEBHOOK_DELIVERY_NOT_FOUND": WebhookDeliveryNotFound,
+    "TOKEN_NOT_FOUND": TokenNotFound,
     "MODEL_GROUP_ALREADY_EXISTS": ModelGroupAlreadyExists,
     "DUPLICATE_ARTIFACT": DuplicateArtifact,
     "STALE_ETAG": StaleEtag,

@@ -122,6 +122,13 @@ def split_alias_name(name: str) -> tuple[str, str]:
     return head[len(GROUP_PREFIX) :], alias
 
 
+def token_name(token: str) -> str:
+    """Returns ``tokens/{token}`` for a token id (``tk-…``) or a token's name."""
+    if not token:
+        raise ValueError("a token is required, e.g. 'tk-0123456789abcdef' or 'tokens/tk-…'")
+    return token if token.startswith("tokens/") else "tokens/" + token
+
+
 def policy_name(group: str) -> str:
     """Returns ``groups/{group}/approvalPolicy`` for a group id, a group's name or the
     policy's own name."""

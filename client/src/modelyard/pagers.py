@@ -21,6 +21,7 @@ from modelyard._async.pagers import (
     AsyncModelGroupsPager,
     AsyncModelVersionsPager,
     AsyncPager,
+    AsyncTokensPager,
     AsyncWebhookDeliveriesPager,
     AsyncWebhooksPager,
 )
@@ -31,6 +32,7 @@ from modelyard._sync.pagers import (
     ModelGroupsPager,
     ModelVersionsPager,
     Pager,
+    TokensPager,
     WebhookDeliveriesPager,
     WebhooksPager,
 )
@@ -44,12 +46,14 @@ __all__ = [
     "AsyncModelGroupsPager",
     "AsyncModelVersionsPager",
     "AsyncPager",
+    "AsyncTokensPager",
     "AsyncWebhookDeliveriesPager",
     "AsyncWebhooksPager",
     "AuditEventsPager",
     "ModelGroupsPager",
     "ModelVersionsPager",
     "Pager",
+    "TokensPager",
     "WebhookDeliveriesPager",
     "WebhooksPager",
 ]

@@ -17,6 +17,7 @@ from modelyard.v1 import (
     registry_service_pb2,
     resources_pb2,
     retention_service_pb2,
+    token_service_pb2,
     webhook_service_pb2,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "ColumnSpec",
     "ColumnType",
     "CompareSchemasResponse",
+    "CreateTokenResponse",
     "Decision",
     "DeliveryState",
     "Dependent",
@@ -58,6 +60,7 @@ __all__ = [
     "SchemaCompatibility",
     "SchemaSide",
     "Stage",
+    "Token",
     "TransitionModelVersionStageResponse",
     "VerifyAuditLogResponse",
     "Webhook",
@@ -366,6 +369,10 @@ class Action(_views.Enum):
     """An admin cleared a version's legal hold; the entry's reason says why."""
     RETENTION_POLICY_UPDATED = 42
     """A retention policy (a group's, or the tenant's default) changed."""
+    TOKEN_CREATED = 16
+    """A bearer token was issued; `after` is the token, never its secret."""
+    TOKEN_REVOKED = 17
+    """A bearer token was revoked."""
     if TYPE_CHECKING:
         ACTION_UNSPECIFIED: ClassVar[Literal[Action.UNSPECIFIED]]
         ACTION_MODEL_GROUP_CREATED: ClassVar[Literal[Action.MODEL_GROUP_CREATED]]
@@ -386,6 +393,8 @@ class Action(_views.Enum):
         ACTION_LEGAL_HOLD_SET: ClassVar[Literal[Action.LEGAL_HOLD_SET]]
         ACTION_LEGAL_HOLD_CLEARED: ClassVar[Literal[Action.LEGAL_HOLD_CLEARED]]
         ACTION_RETENTION_POLICY_UPDATED: ClassVar[Literal[Action.RETENTION_POLICY_UPDATED]]
+        ACTION_TOKEN_CREATED: ClassVar[Literal[Action.TOKEN_CREATED]]
+        ACTION_TOKEN_REVOKED: ClassVar[Literal[Action.TOKEN_REVOKED]]
     else:
         ACTION_UNSPECIFIED = 0
         ACTION_MODEL_GROUP_CREATED = 1
@@ -406,6 +415,8 @@ class Action(_views.Enum):
         ACTION_LEGAL_HOLD_SET = 40
         ACTION_LEGAL_HOLD_CLEARED = 41
         ACTION_RETENTION_POLICY_UPDATED = 42
+        ACTION_TOKEN_CREATED = 16
+        ACTION_TOKEN_REVOKED = 17
 
 
 class DeliveryState(_views.Enum):
@@ -470,6 +481,14 @@ class ErrorReason(_views.Enum):
     """
     UNAUTHENTICATED = 10
     """UNAUTHENTICATED: no bearer token, or one the server does not know."""
+    TOKEN_EXPIRED = 13
+    """UNAUTHENTICATED: the bearer token expired; ask an admin for a new one."""
+    TOKEN_REVOKED = 14
+    """UNAUTHENTICATED: the bearer token was revoked; ask an admin for a new one."""
+    TOO_MANY_FAILED_ATTEMPTS = 15
+    """RESOURCE_EXHAUSTED: too many failed authentications from the caller's address;
+    retry after the `retry_after_seconds` of the ErrorInfo's metadata.
+    """
     MISSING_PERMISSION = 11
     """PERMISSION_DENIED: the caller's roles do not allow the action."""
     SELF_APPROVAL_FORBIDDEN = 12
@@ -486,6 +505,8 @@ class ErrorReason(_views.Enum):
     """NOT_FOUND: no such webhook delivery."""
     ARTIFACT_FILE_NOT_FOUND = 25
     """NOT_FOUND: the artifact has no file at that path."""
+    TOKEN_NOT_FOUND = 26
+    """NOT_FOUND: the token does not exist."""
     MODEL_GROUP_ALREADY_EXISTS = 30
     """ALREADY_EXISTS: a model group with this id exists."""
     DUPLICATE_ARTIFACT = 31
@@ -1071,6 +1092,25 @@ class CompareSchemasResponse(_views.View[registry_service_pb2.CompareSchemasResp
     def full_compatible(self) -> bool:
         """Whether no change breaks either side: what SCHEMA_COMPATIBILITY_FULL requires."""
         return self._pb.full_compatible
+
+
+class CreateTokenResponse(_views.View[token_service_pb2.CreateTokenResponse]):
+    """Response for TokenService.CreateToken."""
+
+    __slots__ = ()
+    _message = token_service_pb2.CreateTokenResponse
+
+    @property
+    def token(self) -> Token:
+        """The token issued."""
+        return Token(self._pb.token)
+
+    @property
+    def secret(self) -> str:
+        """The bearer secret: send `authorization: Bearer <secret>`. Shown only here,
+        only once.
+        """
+        return self._pb.secret
 
 
 class Dependent(_views.View[registry_service_pb2.Dependent]):
@@ -1664,6 +1704,69 @@ class SchemaChange(_views.View[resources_pb2.SchemaChange]):
     def description(self) -> str:
         """The change in words, e.g. `input 'age' changed type from INTEGER to STRING`."""
         return self._pb.description
+
+
+class Token(_views.View[token_service_pb2.Token]):
+    """A bearer token: who it identifies and what it may do. Never its secret."""
+
+    __slots__ = ()
+    _message = token_service_pb2.Token
+
+    @property
+    def name(self) -> str:
+        """Identifier. Resource name, `tokens/{token}`; the id is assigned by the server."""
+        return self._pb.name
+
+    @property
+    def subject(self) -> str:
+        """Required. Who the token identifies, e.g. `alice` or `ci-deployer`: the actor
+        of the log entries its calls write. 1 to 256 printable characters.
+        """
+        return self._pb.subject
+
+    @property
+    def roles(self) -> Sequence[str]:
+        """Required. Role bindings: `viewer`, `contributor`, `approver`, `deployer` or
+        `admin` for the whole tenant, or `role@group` for one group.
+        """
+        return _views.ReadOnlyList(self._pb.roles)
+
+    @property
+    def expire_time(self) -> datetime | None:
+        """When the token stops working. On create: optional (or give `ttl` in the
+        request); unset, the server's default applies. Unset on a token that never
+        expires.
+        """
+        return _views.timestamp(self._pb, "expire_time")
+
+    @property
+    def created_by(self) -> str:
+        """Output only. The principal that issued the token."""
+        return self._pb.created_by
+
+    @property
+    def create_time(self) -> datetime | None:
+        """Output only. When the token was issued."""
+        return _views.timestamp(self._pb, "create_time")
+
+    @property
+    def last_use_time(self) -> datetime | None:
+        """Output only. When a call last presented the token, to within a minute; unset
+        if never.
+        """
+        return _views.timestamp(self._pb, "last_use_time")
+
+    @property
+    def revoke_time(self) -> datetime | None:
+        """Output only. When the token was revoked; unset while it is not."""
+        return _views.timestamp(self._pb, "revoke_time")
+
+    @property
+    def revoked_by(self) -> str:
+        """Output only. The principal that revoked the token; empty while it is not
+        revoked.
+        """
+        return self._pb.revoked_by
 
 
 class TransitionModelVersionStageResponse(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import contextvars
-import time
+import math
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 import grpc
 from modelyard.v1 import errors_pb2 as reasons
 
-from modelyard_server.api.errors import abort
+from modelyard_server.api.errors import abort, answering
 from modelyard_server.api.handlers import Context, Handler, WrappingInterceptor, with_step
-from modelyard_server.domain.errors import Unauthenticated
+from modelyard_server.api.throttle import Throttle, source_of
+from modelyard_server.domain.errors import ResourceExhausted, Unauthenticated
 from modelyard_server.domain.principal import Principal
 
 # Health checks and reflection need no token: load balancers and grpcurl list/describe.
@@ -21,10 +22,11 @@ OPEN_SERVICES = (
     "/grpc.reflection.v1alpha.ServerReflection/",
     "/grpc.reflection.v1.ServerReflection/",
 )
-CACHE_SECONDS = 30.0
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 
+# Turns a presented bearer token into its principal: None if no one has it; Unauthenticated
+# (with its reason) for one that no longer works. Opaque tokens: domain.tokens' authenticate.
 Lookup = Callable[[str], Awaitable[Principal | None]]
 
 
@@ -39,13 +41,19 @@ def caller() -> Principal | None:
 
 
 class Authenticator:
-    """Resolves tokens to principals, remembering answers briefly so reads stay cheap."""
+    """Resolves tokens to principals, refusing sources that failed too often.
 
-    def __init__(self, lookup: Lookup) -> None:
+    Nothing is cached: every call looks its token up, so a revocation or expiry holds from the
+    moment it commits, on every worker and replica.
+    """
+
+    def __init__(self, lookup: Lookup, throttle: Throttle | None = None) -> None:
         self.lookup = lookup
-        self.cache: dict[str, tuple[float, Principal]] = {}
+        self.throttle = throttle or Throttle()
 
-    async def principal(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Principal:
+    async def principal(
+        self, metadata: Sequence[tuple[str, str | bytes]] | None, source: str = ""
+    ) -> Principal:
         header = next((str(v) for k, v in metadata or () if k == "authorization"), "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -54,19 +62,25 @@ class Authenticator:
                 "no bearer token: send metadata 'authorization: Bearer <token>' "
                 "(the SDK and CLI read MODELYARD_TOKEN or the admin.token file)",
             )
-        token = token.strip()
-        now = time.monotonic()
-        cached = self.cache.get(token)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        principal = await self.lookup(token)
+        wait = self.throttle.retry_after(source)
+        if wait is not None:
+            seconds = math.ceil(wait)
+            raise ResourceExhausted(
+                reasons.TOO_MANY_FAILED_ATTEMPTS,
+                f"too many failed authentication attempts from this address; retry after "
+                f"{seconds} s with a valid token",
+                metadata={"retry_after_seconds": str(seconds)},
+            )
+        try:
+            principal = await self.lookup(token.strip())
+        except Unauthenticated:
+            self.throttle.failed(source)
+            raise
         if principal is None:
+            self.throttle.failed(source)
             raise Unauthenticated(
                 reasons.UNAUTHENTICATED, "the bearer token is not known to this server"
             )
-        if len(self.cache) > 10_000:
-            self.cache.clear()
-        self.cache[token] = (now + CACHE_SECONDS, principal)
         return principal
 
 
@@ -84,13 +98,13 @@ class AuthInterceptor(WrappingInterceptor):
         authenticator = self.authenticator
 
         async def authenticate(request: Any, context: Context) -> None:
-            try:
+            # A domain error (UNAVAILABLE too) ends the call with its status; a fault with a
+            # bare INTERNAL, never the database's message.
+            async with answering(context, authenticator.principal):
                 # A tuple of (key, value) pairs at run time, whatever the stubs say.
                 metadata = cast(Sequence[tuple[str, str | bytes]], context.invocation_metadata())
-                principal = await authenticator.principal(metadata)
-            except Unauthenticated as error:
-                await abort(context, error)
-            _principal.set(principal)
+                principal = await authenticator.principal(metadata, source_of(context.peer()))
+                _principal.set(principal)
 
         wrapped = with_step(handler, authenticate)
         if wrapped is None:

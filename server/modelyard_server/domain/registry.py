@@ -19,6 +19,7 @@ from modelyard_server.domain.lifecycle import Lifecycle
 from modelyard_server.domain.pages import PageTokens
 from modelyard_server.domain.repositories import Store
 from modelyard_server.domain.retention import Retention
+from modelyard_server.domain.tokens import TokenIndex, Tokens
 from modelyard_server.domain.versions import Versions
 from modelyard_server.domain.webhooks import DeliveryRecords, Webhooks
 
@@ -31,8 +32,10 @@ class Registry:
         store: Store,
         records: DeliveryRecords,
         blobs: BlobStore,
+        tokens: TokenIndex,
         *,
         page_tokens: PageTokens,
+        token_lifetime_seconds: float = 0,
         wake_deliveries: Callable[[], None] = lambda: None,
         clock: Callable[[], int] = now_us,
     ) -> None:
@@ -49,3 +52,11 @@ class Registry:
         self.dependencies = Dependencies(store)
         self.retention = Retention(store, changes, clock)
         self.holds = LegalHolds(changes)
+        self.tokens = Tokens(
+            store,
+            changes,
+            tokens,
+            page_tokens,
+            lifetime_seconds=token_lifetime_seconds,
+            clock=clock,
+        )

@@ -13,6 +13,7 @@ from typing import Generic, Protocol, TypeVar
 from modelyard.v1 import artifact_service_pb2 as arts
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import retention_service_pb2 as rets
+from modelyard.v1 import token_service_pb2 as ts
 from modelyard.v1 import webhook_service_pb2 as ws
 
 from modelyard_server.domain.filters import Node, Ordering
@@ -193,6 +194,20 @@ class WebhookRepository(Protocol):
         ...
 
 
+class TokenRepository(Protocol):
+    """The tenant's bearer tokens; a secret's digest goes in, and nothing gives it back."""
+
+    async def get(self, token_id: str) -> ts.Token | None: ...
+
+    async def page(self, limit: int, after: Key | None) -> Slice[ts.Token]:
+        """Returns tokens oldest first."""
+        ...
+
+    async def insert(self, token: ts.Token, digest: str) -> None: ...
+
+    async def revoke(self, token_id: str, now: int, by: str) -> None: ...
+
+
 class LogRepository(Protocol):
     async def head(self) -> tuple[int, str]:
         """Returns the seq and hash of the newest entry (0 and the genesis hash at first)."""
@@ -276,6 +291,9 @@ class UnitOfWork(Protocol):
 
     @property
     def blobs(self) -> BlobRepository: ...
+
+    @property
+    def tokens(self) -> TokenRepository: ...
 
     @property
     def log(self) -> LogRepository: ...

@@ -141,15 +141,27 @@ class AliasRow(Base):
 
 
 class TokenRow(Base):
-    """Bearer tokens, stored as their SHA-256 only."""
+    """Bearer tokens, stored as their SHA-256 only, and their lifecycle."""
 
     __tablename__ = "tokens"
+    __table_args__ = (
+        UniqueConstraint("tenant", "token_id", name="ux_tokens_tenant_token"),
+        Index("ix_tokens_created", "tenant", "create_time_us", "token_id"),
+    )
 
     token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(256))
     roles: Mapped[list[str]] = mapped_column(JSONColumn)
     create_time_us: Mapped[int] = mapped_column(BigInteger)
+    # The id of its name, tokens/{token_id}: what lists show and revocations name.
+    token_id: Mapped[str] = mapped_column(String(63))
+    created_by: Mapped[str] = mapped_column(String(256))
+    expire_time_us: Mapped[int | None] = mapped_column(BigInteger)  # None: never expires
+    revoke_time_us: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_by: Mapped[str | None] = mapped_column(String(256))
+    # Written at most once a minute per token, not on every call.
+    last_use_time_us: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class WebhookRow(Base):

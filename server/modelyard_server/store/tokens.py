@@ -1,57 +1,184 @@
-"""Bearer tokens: created by operators, looked up by their SHA-256."""
+"""Bearer tokens: the rows of a tenant's tokens, and the lookup of a presented secret's digest.
+
+Only the SHA-256 of a secret is stored; nothing here ever sees the secret itself.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from modelyard.v1 import token_service_pb2 as ts
+from sqlalchemy import RowMapping, and_, bindparam, func, or_, select, update
 
-from modelyard_server.domain.clock import now_us
-from modelyard_server.domain.principal import Principal, parse_role_binding
-from modelyard_server.store.engine import Engines
+from modelyard_server.domain.clock import timestamp
+from modelyard_server.domain.repositories import Key, Slice
+from modelyard_server.domain.tokens import IssuedToken, token_name
+from modelyard_server.store.engine import Conn, Engines
 from modelyard_server.store.tables import TOKENS
 
-TOKEN_PREFIX = "myd_"
-INSERT = TOKENS.insert()
 COUNT = select(func.count()).select_from(TOKENS)
-PRINCIPAL = select(TOKENS.c.tenant, TOKENS.c.subject, TOKENS.c.roles).where(
-    TOKENS.c.token_sha256 == bindparam("b_digest")
+# The one query every authenticated call makes: by primary key, so it stays cheap.
+FIND = select(
+    TOKENS.c.token_id,
+    TOKENS.c.tenant,
+    TOKENS.c.subject,
+    TOKENS.c.roles,
+    TOKENS.c.expire_time_us,
+    TOKENS.c.revoke_time_us,
+    TOKENS.c.last_use_time_us,
+).where(TOKENS.c.token_sha256 == bindparam("b_digest"))
+TOUCH = (
+    update(TOKENS)
+    .where(TOKENS.c.token_sha256 == bindparam("b_digest"))
+    .values(last_use_time_us=bindparam("b_now"))
 )
+# What a listing shows: never the digest.
+SHOWN: Sequence[Any] = (
+    TOKENS.c.token_id,
+    TOKENS.c.subject,
+    TOKENS.c.roles,
+    TOKENS.c.created_by,
+    TOKENS.c.create_time_us,
+    TOKENS.c.expire_time_us,
+    TOKENS.c.revoke_time_us,
+    TOKENS.c.revoked_by,
+    TOKENS.c.last_use_time_us,
+)
+_this = (TOKENS.c.tenant == bindparam("b_tenant")) & (TOKENS.c.token_id == bindparam("b_token"))
+GET = select(*SHOWN).where(_this)
+REVOKE = update(TOKENS).where(_this)
 
 
-def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def create_token(engines: Engines, *, tenant: str, subject: str, roles: list[str]) -> str:
-    """Returns a new bearer token for the subject; only its digest is stored."""
-    for binding in roles:
-        parse_role_binding(binding)
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    async with engines.writing() as conn:
-        await conn.execute(
-            INSERT,
-            {
-                "token_sha256": token_digest(token),
-                "tenant": tenant,
-                "subject": subject,
-                "roles": sorted(roles),
-                "create_time_us": now_us(),
-            },
-        )
+def token_of(row: RowMapping) -> ts.Token:
+    token = ts.Token(
+        name=token_name(row["token_id"]),
+        subject=row["subject"],
+        roles=sorted(row["roles"]),
+        created_by=row["created_by"],
+        create_time=timestamp(row["create_time_us"]),
+        revoked_by=row["revoked_by"] or "",
+    )
+    for field, us in (
+        ("expire_time", row["expire_time_us"]),
+        ("revoke_time", row["revoke_time_us"]),
+        ("last_use_time", row["last_use_time_us"]),
+    ):
+        if us is not None:
+            getattr(token, field).CopyFrom(timestamp(us))
     return token
 
 
-async def count_tokens(engines: Engines) -> int:
-    async with engines.reading() as conn:
-        return int(await conn.scalar(COUNT) or 0)
+def token_row(tenant: str, token: ts.Token, digest: str) -> dict[str, Any]:
+    """Returns the row of a new token: its digest, never its secret."""
+    return {
+        "token_sha256": digest,
+        "tenant": tenant,
+        "token_id": token.name.removeprefix("tokens/"),
+        "subject": token.subject,
+        "roles": sorted(token.roles),
+        "created_by": token.created_by,
+        "create_time_us": token.create_time.ToMicroseconds(),
+        "expire_time_us": (
+            token.expire_time.ToMicroseconds() if token.HasField("expire_time") else None
+        ),
+    }
 
 
-async def principal_of(engines: Engines, token: str) -> Principal | None:
-    """Returns who the token belongs to, or None if the server does not know it."""
-    async with engines.reading() as conn:
-        row = (await conn.execute(PRINCIPAL, {"b_digest": token_digest(token)})).first()
-    if row is None:
-        return None
-    return Principal(subject=row.subject, tenant=row.tenant, roles=frozenset(row.roles))
+class SqlTokens:
+    """The tokens of one tenant (implements domain's TokenRepository)."""
+
+    def __init__(self, conn: Conn, tenant: str) -> None:
+        self.conn = conn
+        self.tenant = tenant
+
+    async def get(self, token_id: str) -> ts.Token | None:
+        params = {"b_tenant": self.tenant, "b_token": token_id}
+        row = (await self.conn.execute(GET, params)).mappings().first()
+        return None if row is None else token_of(row)
+
+    async def page(self, limit: int, after: Key | None) -> Slice[ts.Token]:
+        query = select(*SHOWN).where(TOKENS.c.tenant == self.tenant)
+        if after is not None and len(after) == 2:
+            created, token_id = after
+            if isinstance(created, int) and isinstance(token_id, str):
+                query = query.where(
+                    or_(
+                        TOKENS.c.create_time_us > created,
+                        and_(TOKENS.c.create_time_us == created, TOKENS.c.token_id > token_id),
+                    )
+                )
+        query = query.order_by(TOKENS.c.create_time_us, TOKENS.c.token_id).limit(limit + 1)
+        rows = (await self.conn.execute(query)).mappings().all()
+        resume: Key | None = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            resume = (last["create_time_us"], last["token_id"])
+        return Slice([token_of(row) for row in rows[:limit]], resume)
+
+    async def insert(self, token: ts.Token, digest: str) -> None:
+        await self.conn.execute(TOKENS.insert(), token_row(self.tenant, token, digest))
+
+    async def revoke(self, token_id: str, now: int, by: str) -> None:
+        await self.conn.execute(
+            REVOKE.values(revoke_time_us=now, revoked_by=by),
+            {"b_tenant": self.tenant, "b_token": token_id},
+        )
+
+
+class SqlTokenIndex:
+    """Every tenant's tokens by the digest of their secret: what authentication looks up
+    (implements domain's TokenIndex)."""
+
+    def __init__(self, engines: Engines) -> None:
+        self.engines = engines
+        # On PostgreSQL the lookup is one statement outside a transaction: one round trip,
+        # not three (BEGIN, SELECT, ROLLBACK). The connections are the pool's own.
+        self.autocommit = (
+            engines.postgres.execution_options(isolation_level="AUTOCOMMIT")
+            if engines.postgres is not None
+            else None
+        )
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[Conn]:
+        if self.autocommit is None:
+            async with self.engines.reading() as conn:
+                yield conn
+        else:
+            async with self.autocommit.connect() as connection:
+                yield connection
+
+    async def find(self, digest: str) -> IssuedToken | None:
+        # Imported here: the unit of work imports this module for the tenant's tokens.
+        from modelyard_server.store.unit_of_work import unavailable_on_connection_errors
+
+        with unavailable_on_connection_errors():
+            async with self._reading() as conn:
+                row = (await conn.execute(FIND, {"b_digest": digest})).first()
+        if row is None:
+            return None
+        return IssuedToken(
+            token_id=row.token_id,
+            tenant=row.tenant,
+            subject=row.subject,
+            roles=frozenset(row.roles),
+            expire_time_us=row.expire_time_us,
+            revoke_time_us=row.revoke_time_us,
+            last_use_time_us=row.last_use_time_us,
+        )
+
+    async def touch(self, digest: str, now: int) -> None:
+        async with self.engines.writing() as conn:
+            await conn.execute(TOUCH, {"b_digest": digest, "b_now": now})
+
+    async def count(self) -> int:
+        async with self.engines.reading() as conn:
+            return int(await conn.scalar(COUNT) or 0)
+
+    async def insert(self, tenant: str, token: ts.Token, digest: str) -> None:
+        """Stores a token outside any change: the first admin token, before anyone exists
+        to issue one."""
+        async with self.engines.writing() as conn:
+            await conn.execute(TOKENS.insert(), token_row(tenant, token, digest))

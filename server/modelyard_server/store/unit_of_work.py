@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 from modelyard.v1 import errors_pb2 as reasons
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from modelyard_server.domain.errors import Unavailable
 from modelyard_server.observability import metrics, tracing
@@ -20,6 +20,7 @@ from modelyard_server.store.keys import GroupKeys
 from modelyard_server.store.log import SqlLog
 from modelyard_server.store.policies import SqlPolicies
 from modelyard_server.store.retention import SqlRetentionPolicies
+from modelyard_server.store.tokens import SqlTokens
 from modelyard_server.store.versions import SqlVersions
 from modelyard_server.store.webhooks import SqlWebhooks
 
@@ -35,6 +36,7 @@ class SqlUnitOfWork:
         self.policies = SqlPolicies(conn, tenant)
         self.webhooks = SqlWebhooks(conn, tenant)
         self.blobs = SqlBlobs(conn, tenant, keys, postgres=postgres)
+        self.tokens = SqlTokens(conn, tenant)
         self.log = SqlLog(conn, tenant, postgres=postgres)
         self.dependencies = self.versions.dependencies
         self.retention = SqlRetentionPolicies(conn, tenant)
@@ -45,7 +47,11 @@ def unavailable_on_connection_errors() -> Iterator[None]:
     """Turns a lost or refused database connection into UNAVAILABLE, which callers retry."""
     try:
         yield
-    except (OperationalError, InterfaceError) as error:
+    except DBAPIError as error:
+        # asyncpg's refusals at connect time ("not currently accepting connections") come
+        # as the generic DBAPIError; constraint violations and the like are not ours.
+        if not (isinstance(error, OperationalError | InterfaceError) or type(error) is DBAPIError):
+            raise
         if isinstance(error, OperationalError) and "locked" in str(error.orig):
             raise Unavailable(
                 reasons.DATABASE_UNAVAILABLE, "the database is busy; retry the request"

@@ -17,6 +17,7 @@ from modelyard.v1 import (
     approval_service_pb2,
     audit_service_pb2,
     registry_service_pb2,
+    token_service_pb2,
     webhook_service_pb2,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "AsyncModelGroupsPager",
     "AsyncModelVersionsPager",
     "AsyncPager",
+    "AsyncTokensPager",
     "AsyncWebhookDeliveriesPager",
     "AsyncWebhooksPager",
 ]
@@ -117,3 +119,4 @@ AsyncWebhooksPager: TypeAlias = AsyncListPager[
 AsyncWebhookDeliveriesPager: TypeAlias = AsyncListPager[
     types.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
 ]
+AsyncTokensPager: TypeAlias = AsyncListPager[types.Token, token_service_pb2.ListTokensResponse]

@@ -32,6 +32,7 @@ from modelyard.v1 import (
     audit_service_pb2_grpc,
     registry_service_pb2_grpc,
     retention_service_pb2_grpc,
+    token_service_pb2_grpc,
     webhook_service_pb2_grpc,
 )
 
@@ -62,6 +63,9 @@ class AsyncStubs:
         )
         self.retention: retention_service_pb2_grpc.RetentionServiceAsyncStub = (
             retention_service_pb2_grpc.RetentionServiceStub(channel)
+        )
+        self.tokens: token_service_pb2_grpc.TokenServiceAsyncStub = (
+            token_service_pb2_grpc.TokenServiceStub(channel)
         )
 
 

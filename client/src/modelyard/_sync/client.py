@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +30,7 @@ from modelyard._sync.pagers import (
     ModelGroupsPager,
     ModelVersionsPager,
     PageT,
+    TokensPager,
     WebhookDeliveriesPager,
     WebhooksPager,
 )
@@ -1082,6 +1083,56 @@ class Registry:
             timeout,
             metadata,
         )
+
+    # Tokens
+
+    def create_token(
+        self,
+        subject: str,
+        *,
+        roles: Sequence[str],
+        expires: datetime | timedelta | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> types.CreateTokenResponse:
+        """Returns the new token and its ``secret``, which is never shown again.
+
+        ``roles`` are bindings such as ``"viewer"`` or ``"deployer@fraud"``; ``expires`` is
+        a timezone-aware moment or a lifetime from now (default: the server's,
+        ``--token-expiry-days``). Tenant admins only. A retry after a lost answer may issue
+        a second token; ``list_tokens`` shows it, ``revoke_token`` ends it.
+        """
+        request = build.create_token(subject, roles=roles, expires=expires)
+        return self._view(
+            types.CreateTokenResponse, self._stubs.tokens.CreateToken, request, timeout, metadata
+        )
+
+    def list_tokens(
+        self,
+        *,
+        page_size: int = 0,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
+    ) -> TokensPager:
+        """Returns a pager over the tenant's tokens, oldest first, revoked and expired ones
+        included; never their secrets. Tenant admins only."""
+        request = build.list_tokens(page_size=page_size)
+        return self._list(
+            self._stubs.tokens.ListTokens,
+            request,
+            lambda page: [types.Token(item) for item in page.tokens],
+            timeout,
+            metadata,
+        )
+
+    def revoke_token(
+        self, token: str, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> types.Token:
+        """Returns the token (``"tk-…"`` or ``"tokens/tk-…"``), revoked: every call that
+        presents it fails from the moment this returns. Raises TokenNotFound if there is
+        none; revoking twice returns it unchanged. Tenant admins only."""
+        request = build.revoke_token(token)
+        return self._view(types.Token, self._stubs.tokens.RevokeToken, request, timeout, metadata)
 
     # Webhooks
 

@@ -19,6 +19,7 @@ from modelyard.v1 import (
     approval_service_pb2,
     audit_service_pb2,
     registry_service_pb2,
+    token_service_pb2,
     webhook_service_pb2,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "ModelGroupsPager",
     "ModelVersionsPager",
     "Pager",
+    "TokensPager",
     "WebhookDeliveriesPager",
     "WebhooksPager",
 ]
@@ -114,3 +116,4 @@ WebhooksPager: TypeAlias = ListPager[types.Webhook, webhook_service_pb2.ListWebh
 WebhookDeliveriesPager: TypeAlias = ListPager[
     types.WebhookDelivery, webhook_service_pb2.ListWebhookDeliveriesResponse
 ]
+TokensPager: TypeAlias = ListPager[types.Token, token_service_pb2.ListTokensResponse]

@@ -31,6 +31,7 @@ from modelyard.v1 import (
     audit_service_pb2_grpc,
     registry_service_pb2_grpc,
     retention_service_pb2_grpc,
+    token_service_pb2_grpc,
     webhook_service_pb2_grpc,
 )
 
@@ -61,6 +62,9 @@ class Stubs:
         )
         self.retention: retention_service_pb2_grpc.RetentionServiceStub = (
             retention_service_pb2_grpc.RetentionServiceStub(channel)
+        )
+        self.tokens: token_service_pb2_grpc.TokenServiceStub = (
+            token_service_pb2_grpc.TokenServiceStub(channel)
         )
 
 

@@ -31,6 +31,7 @@ from modelyard.cli import (
     retention,
     schemas,
     stages,
+    tokens,
     validate,
     versions,
     watch,
@@ -67,6 +68,7 @@ FAMILIES: Sequence[Callable[[Commands], None]] = (
     artifacts.add_commands,
     validate.add_commands,
     schemas.add_commands,
+    tokens.add_commands,
 )
 
 EPILOG = f"""\

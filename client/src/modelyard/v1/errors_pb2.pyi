@@ -50,6 +50,14 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """
     UNAUTHENTICATED: _ErrorReason.ValueType  # 10
     """UNAUTHENTICATED: no bearer token, or one the server does not know."""
+    TOKEN_EXPIRED: _ErrorReason.ValueType  # 13
+    """UNAUTHENTICATED: the bearer token expired; ask an admin for a new one."""
+    TOKEN_REVOKED: _ErrorReason.ValueType  # 14
+    """UNAUTHENTICATED: the bearer token was revoked; ask an admin for a new one."""
+    TOO_MANY_FAILED_ATTEMPTS: _ErrorReason.ValueType  # 15
+    """RESOURCE_EXHAUSTED: too many failed authentications from the caller's address; retry
+    after the `retry_after_seconds` of the ErrorInfo's metadata.
+    """
     MISSING_PERMISSION: _ErrorReason.ValueType  # 11
     """PERMISSION_DENIED: the caller's roles do not allow the action."""
     SELF_APPROVAL_FORBIDDEN: _ErrorReason.ValueType  # 12
@@ -66,6 +74,8 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """NOT_FOUND: no such webhook delivery."""
     ARTIFACT_FILE_NOT_FOUND: _ErrorReason.ValueType  # 25
     """NOT_FOUND: the artifact has no file at that path."""
+    TOKEN_NOT_FOUND: _ErrorReason.ValueType  # 26
+    """NOT_FOUND: the token does not exist."""
     MODEL_GROUP_ALREADY_EXISTS: _ErrorReason.ValueType  # 30
     """ALREADY_EXISTS: a model group with this id exists."""
     DUPLICATE_ARTIFACT: _ErrorReason.ValueType  # 31
@@ -170,6 +180,14 @@ QueryWriteStatus and continue from there.
 """
 UNAUTHENTICATED: ErrorReason.ValueType  # 10
 """UNAUTHENTICATED: no bearer token, or one the server does not know."""
+TOKEN_EXPIRED: ErrorReason.ValueType  # 13
+"""UNAUTHENTICATED: the bearer token expired; ask an admin for a new one."""
+TOKEN_REVOKED: ErrorReason.ValueType  # 14
+"""UNAUTHENTICATED: the bearer token was revoked; ask an admin for a new one."""
+TOO_MANY_FAILED_ATTEMPTS: ErrorReason.ValueType  # 15
+"""RESOURCE_EXHAUSTED: too many failed authentications from the caller's address; retry
+after the `retry_after_seconds` of the ErrorInfo's metadata.
+"""
 MISSING_PERMISSION: ErrorReason.ValueType  # 11
 """PERMISSION_DENIED: the caller's roles do not allow the action."""
 SELF_APPROVAL_FORBIDDEN: ErrorReason.ValueType  # 12
@@ -186,6 +204,8 @@ WEBHOOK_DELIVERY_NOT_FOUND: ErrorReason.ValueType  # 24
 """NOT_FOUND: no such webhook delivery."""
 ARTIFACT_FILE_NOT_FOUND: ErrorReason.ValueType  # 25
 """NOT_FOUND: the artifact has no file at that path."""
+TOKEN_NOT_FOUND: ErrorReason.ValueType  # 26
+"""NOT_FOUND: the token does not exist."""
 MODEL_GROUP_ALREADY_EXISTS: ErrorReason.ValueType  # 30
 """ALREADY_EXISTS: a model group with this id exists."""
 DUPLICATE_ARTIFACT: ErrorReason.ValueType  # 31

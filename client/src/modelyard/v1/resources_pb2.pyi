@@ -362,6 +362,10 @@ class _ActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Action.ValueTy
     """An admin cleared a version's legal hold; the entry's reason says why."""
     ACTION_RETENTION_POLICY_UPDATED: _Action.ValueType  # 42
     """A retention policy (a group's, or the tenant's default) changed."""
+    ACTION_TOKEN_CREATED: _Action.ValueType  # 16
+    """A bearer token was issued; `after` is the token, never its secret."""
+    ACTION_TOKEN_REVOKED: _Action.ValueType  # 17
+    """A bearer token was revoked."""
 
 class Action(_Action, metaclass=_ActionEnumTypeWrapper):
     """What an audit entry records. Each mutating request writes exactly one."""
@@ -404,6 +408,10 @@ ACTION_LEGAL_HOLD_CLEARED: Action.ValueType  # 41
 """An admin cleared a version's legal hold; the entry's reason says why."""
 ACTION_RETENTION_POLICY_UPDATED: Action.ValueType  # 42
 """A retention policy (a group's, or the tenant's default) changed."""
+ACTION_TOKEN_CREATED: Action.ValueType  # 16
+"""A bearer token was issued; `after` is the token, never its secret."""
+ACTION_TOKEN_REVOKED: Action.ValueType  # 17
+"""A bearer token was revoked."""
 Global___Action: _TypeAlias = Action  # noqa: Y015
 
 @_typing.final
