@@ -28,6 +28,17 @@ CHANGED = {
     "blob_grace_seconds": "60",
     "gc_interval_seconds": "0",
     "key_file": "/etc/modelyard/server.key",
+    # OIDC / JWT bearer tokens
+    "oidc_issuer": "https://idp.example",
+    "oidc_audience": "modelyard",
+    "oidc_jwks_url": "https://idp.example/keys",
+    "oidc_subject_claim": "email",
+    "oidc_tenant_claim": "org",
+    "oidc_tenant": "acme",
+    "oidc_roles_claim": "roles",
+    "oidc_algorithms": "ES256",
+    "oidc_leeway_seconds": "5",
+    "oidc_refetch_seconds": "60",
 }
 
 
