@@ -43,6 +43,8 @@ from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.registry import Registry
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
+from modelyard_server.identity.settings import oidc_settings
+from modelyard_server.identity.verifier import JwtVerifier
 from modelyard_server.keyring import Keyring
 from modelyard_server.preflight import (
     cannot_listen,
@@ -96,6 +98,7 @@ class Running:
     registry: Registry
     keyring: Keyring
     collector: asyncio.Task[None] | None = None
+    jwts: JwtVerifier | None = None
 
     async def stop(self, grace: float) -> None:
         """Stops taking calls (health NOT_SERVING), ends the event streams (their clients
@@ -104,6 +107,8 @@ class Running:
         self.hub.close()
         await self.server.stop(grace)
         await self.deliveries.stop()
+        if self.jwts is not None:
+            await self.jwts.stop()
         if self.collector is not None:
             self.collector.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -148,6 +153,7 @@ async def prepare(settings: Settings) -> None:
     """Migrates the database and writes the first admin token, before any worker starts."""
     make_data_dir(settings)
     open_keyring(settings)
+    oidc_settings(settings)  # a mistake stops the supervisor, not each worker
     engines = await open_database(settings, create=True, pool_size=1)
     try:
         await ensure_admin_token(engines, settings)
@@ -160,6 +166,8 @@ async def start(settings: Settings) -> Running:
     SetupError for what the operator must fix: the data directory, the database, the address."""
     make_data_dir(settings)
     keyring = open_keyring(settings)
+    oidc = oidc_settings(settings)
+    jwts = JwtVerifier(oidc) if oidc is not None else None
     engines = await open_database(settings, create=True)
     await ensure_admin_token(engines, settings)
     store = SqlStore(engines)
@@ -187,7 +195,12 @@ async def start(settings: Settings) -> Running:
     server = grpc.aio.server(
         # Authentication first: a caller without a token learns nothing, even of bad bytes.
         interceptors=[
-            AuthInterceptor(Authenticator(lambda t: principal_of(engines, t))),
+            AuthInterceptor(
+                Authenticator(
+                    lambda t: principal_of(engines, t),
+                    verify_jwt=jwts.principal if jwts is not None else None,
+                )
+            ),
             DecodingInterceptor(),
         ],
         # Share the port only with sibling workers: a second server started by mistake on a
@@ -217,6 +230,8 @@ async def start(settings: Settings) -> Running:
     if listener is not None:
         listener.start()
     deliveries.start()
+    if jwts is not None:
+        jwts.start()
     collector = None
     if settings.gc_interval_seconds > 0:
         collector = asyncio.create_task(collect_blobs(registry.artifacts, settings))
@@ -233,6 +248,7 @@ async def start(settings: Settings) -> Running:
         registry,
         keyring,
         collector,
+        jwts=jwts,
     )
 
 

@@ -12,8 +12,9 @@ from modelyard.v1 import errors_pb2 as reasons
 
 from modelyard_server.api.errors import abort
 from modelyard_server.api.handlers import Context, Handler, WrappingInterceptor, with_step
-from modelyard_server.domain.errors import Unauthenticated
+from modelyard_server.domain.errors import DomainError, Unauthenticated
 from modelyard_server.domain.principal import Principal
+from modelyard_server.identity.verifier import looks_like_jwt
 
 # Health checks and reflection need no token: load balancers and grpcurl list/describe.
 OPEN_SERVICES = (
@@ -26,6 +27,8 @@ CACHE_SECONDS = 30.0
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
 
 Lookup = Callable[[str], Awaitable[Principal | None]]
+# A JWT's principal, or a DomainError saying why there is none (identity/verifier.py).
+VerifyJwt = Callable[[str], Awaitable[Principal]]
 
 
 def current_principal() -> Principal:
@@ -36,8 +39,9 @@ def current_principal() -> Principal:
 class Authenticator:
     """Resolves tokens to principals, remembering answers briefly so reads stay cheap."""
 
-    def __init__(self, lookup: Lookup) -> None:
+    def __init__(self, lookup: Lookup, verify_jwt: VerifyJwt | None = None) -> None:
         self.lookup = lookup
+        self.verify_jwt = verify_jwt
         self.cache: dict[str, tuple[float, Principal]] = {}
 
     async def principal(self, metadata: Sequence[tuple[str, str | bytes]] | None) -> Principal:
@@ -50,6 +54,8 @@ class Authenticator:
                 "(the SDK and CLI read MODELYARD_TOKEN or the admin.token file)",
             )
         token = token.strip()
+        if self.verify_jwt is not None and looks_like_jwt(token):
+            return await self.verify_jwt(token)  # it caches what it verified
         now = time.monotonic()
         cached = self.cache.get(token)
         if cached is not None and cached[0] > now:
@@ -83,7 +89,7 @@ class AuthInterceptor(WrappingInterceptor):
                 # A tuple of (key, value) pairs at run time, whatever the stubs say.
                 metadata = cast(Sequence[tuple[str, str | bytes]], context.invocation_metadata())
                 principal = await authenticator.principal(metadata)
-            except Unauthenticated as error:
+            except DomainError as error:  # Unauthenticated; Unavailable without the IdP's keys
                 await abort(context, error)
             _principal.set(principal)
 

@@ -73,7 +73,6 @@ class KeySet:
     attempted: float | None = None  # monotonic time of the last attempt, successful or not
     failure: str = ""  # why the last attempt failed
     jwks_url: str = ""
-    fetches: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def __post_init__(self) -> None:
@@ -124,7 +123,6 @@ class KeySet:
 
     def _fetch(self) -> dict[str, Mapping[str, Any]]:
         """Returns the provider's signing keys by key id. Blocking: run it in a thread."""
-        self.fetches += 1
         if not self.jwks_url:
             self.jwks_url = self._discover()
         document = fetch_json(self.jwks_url)

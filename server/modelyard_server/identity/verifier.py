@@ -82,7 +82,8 @@ class JwtVerifier:
             return cached[1]
         claims = await self._verified_claims(token)
         principal = self._principal_of(claims)
-        self._remember(digest, float(claims["exp"]), principal)
+        # PyJWT checked that exp is an integer; one beyond a float is not remembered long.
+        self._remember(digest, float(min(int(claims["exp"]), 2**53)), principal)
         return principal
 
     def _remember(self, digest: bytes, expires: float, principal: Principal) -> None:

@@ -1,0 +1,25 @@
+"""OIDC settings that could not verify a JWT, or would verify too much, stop
+`modelyard-server serve` with one line saying what to fix (tests/api/test_oidc.py has every
+case; this is the command line's end of it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_server_mistakes import modelyard_server, the_error
+
+HTTPS = ["--oidc-issuer", "https://idp.example", "--oidc-audience", "modelyard"]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_oidc_settings_that_cannot_work_are_one_line(tmp_path: Path, workers: str) -> None:
+    serve = ["serve", "--address", "127.0.0.1:0", "--workers", workers]
+    done = modelyard_server(
+        "--data-dir", tmp_path / "data", *serve, *HTTPS, "--oidc-algorithms", "HS256"
+    )
+    assert the_error(done) == (
+        "error: --oidc-algorithms (MODELYARD_OIDC_ALGORITHMS) may not name HS256; choose among "
+        "ES256, ES384, ES512, EdDSA, PS256, PS384, PS512, RS256, RS384, RS512"
+    )
