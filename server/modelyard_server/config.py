@@ -309,6 +309,7 @@ OPTIONS: tuple[Option, ...] = (
         "oidc_audience",
         "MODELYARD_OIDC_AUDIENCE",
         "the `aud` a JWT must name: this registry's client id at the identity provider",
+        metavar="AUDIENCE",
     ),
     Option(
         "oidc_jwks_url",
@@ -332,6 +333,7 @@ OPTIONS: tuple[Option, ...] = (
         "oidc_tenant",
         "MODELYARD_OIDC_TENANT",
         "the tenant of every JWT caller, when no --oidc-tenant-claim is named",
+        metavar="TENANT",
     ),
     Option(
         "oidc_roles_claim",
@@ -371,7 +373,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     for option in OPTIONS:
         if not option.flag:
             continue
-        default = option.render(getattr(defaults, option.field)) or "SQLite in the data directory"
+        unset = "SQLite in the data directory" if option.kind == "database" else "unset"
+        default = option.render(getattr(defaults, option.field)) or unset
         parser.add_argument(
             option.option,
             dest=option.field,

@@ -23,3 +23,12 @@ def test_oidc_settings_that_cannot_work_are_one_line(tmp_path: Path, workers: st
         "error: --oidc-algorithms (MODELYARD_OIDC_ALGORITHMS) may not name HS256; choose among "
         "ES256, ES384, ES512, EdDSA, PS256, PS384, PS512, RS256, RS384, RS512"
     )
+
+
+def test_serve_help_says_the_oidc_settings_are_unset_by_default() -> None:
+    done = modelyard_server("serve", "--help")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "(MODELYARD_OIDC_ISSUER, default unset)" in text
+    assert "(MODELYARD_OIDC_ROLES_CLAIM, default modelyard_roles)" in text
+    assert "(MODELYARD_DATABASE_URL, default SQLite in the data directory)" in text
