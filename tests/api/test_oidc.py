@@ -211,6 +211,37 @@ def test_a_key_the_provider_rotates_in_is_fetched_and_one_it_withdrew_stops_work
         assert f"unknown key id '{old.kid}'" in said
 
 
+def test_keys_are_fetched_again_once_their_max_age_is_over(
+    server_factory: ServerFactory,
+) -> None:
+    """A key the provider withdrew stops working once the JWKS's Cache-Control max-age is
+    over, without waiting for a token that names an unknown key."""
+    successor = SigningKey.generate("successor", "RS256")
+    with identity_provider("RS256") as idp:
+        idp.max_age = 1  # before the server's first fetch
+        withdrawn = idp.keys[0]
+        with server_factory("sqlite", **idp.settings(refetch_seconds="0.2")) as server:
+            with Registry(server.address, token=idp.token("ann", "viewer")) as client:
+                client.list_groups()  # the keys are known
+            asked = idp.jwks_requests
+            idp.keys = [successor]
+            token = idp.token("bob", "viewer", key=withdrawn)
+            with Registry(server.address, token=token) as client:
+                client.list_groups()  # within max-age, or served while it is refreshed
+            deadline = time.monotonic() + 10
+            said = ""
+            while "unknown key id" not in said and time.monotonic() < deadline:
+                time.sleep(0.2)
+                token = idp.token(f"carl-{time.monotonic()}", "viewer", key=withdrawn)
+                with Registry(server.address, token=token) as client:
+                    try:
+                        client.list_groups()
+                    except Unauthenticated as error:
+                        said = error.message
+            assert f"unknown key id '{withdrawn.kid}'" in said
+            assert idp.jwks_requests > asked
+
+
 def test_known_keys_keep_serving_while_the_provider_is_down(
     server_factory: ServerFactory,
 ) -> None:

@@ -93,6 +93,8 @@ class IdentityProvider:
     issuer: str = ""
     keys: list[SigningKey] = field(default_factory=list)
     down: bool = False
+    # The JWKS's Cache-Control max-age (None: no Cache-Control).
+    max_age: int | None = None
     jwks_requests: int = 0
     discovery_requests: int = 0
 
@@ -168,6 +170,8 @@ def identity_provider(*algorithms: str) -> Iterator[IdentityProvider]:
             data = json.dumps(body).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
+            if provider.max_age is not None and self.path == "/keys":
+                self.send_header("Cache-Control", f"public, max-age={provider.max_age}")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

@@ -7,7 +7,6 @@ leeway). What was wrong is said in the error; the token itself never is.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import re
@@ -62,16 +61,13 @@ class JwtVerifier:
         self.keys = KeySet(settings)
         # sha256 of the token -> (its exp, its principal), oldest first.
         self.cache: dict[bytes, tuple[float, Principal]] = {}
-        self.warming: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         """Fetches the keys in the background, so the first caller does not wait for them."""
-        self.warming = asyncio.create_task(self.keys.refresh())
+        self.keys.refresh_soon()
 
     async def stop(self) -> None:
-        if self.warming is not None:
-            self.warming.cancel()
-            await asyncio.gather(self.warming, return_exceptions=True)
+        await self.keys.close()
 
     async def principal(self, token: str) -> Principal:
         """Returns who the JWT names; Unauthenticated saying what is wrong with it, or
