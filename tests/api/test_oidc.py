@@ -175,6 +175,39 @@ def test_each_wrong_token_is_unauthenticated_saying_what_was_wrong(
         assert token not in said and token.split(".")[1] not in said, case
 
 
+def test_hostile_tokens_are_unauthenticated_never_internal(
+    oidc_server: Server, idp: IdentityProvider
+) -> None:
+    rsa, ec = idp.keys[0], idp.keys[1]
+    claims = idp.claims("ann", "viewer")
+    header = {"typ": "JWT", "kid": rsa.kid, "alg": "RS256"}
+    hostile = {
+        "alg is a list": unsigned({**header, "alg": ["RS256"]}, claims) + ".c2ln",
+        "kid is an object": unsigned({**header, "kid": {"k": 1}}, claims) + ".c2ln",
+        "header is a list": "WzFd." + unsigned(header, claims).split(".")[1] + ".c2ln",
+        "payload is a list": unsigned(header, claims).split(".")[0] + ".WzFd.c2ln",
+        "garbage signature": unsigned(header, claims) + ".c2ln",
+        "ES256 signature of the wrong length": unsigned(
+            {**header, "alg": "ES256", "kid": ec.kid}, claims
+        )
+        + ".c2ln",
+        "RS256 header on an EC key": unsigned({**header, "kid": ec.kid}, claims) + ".c2ln",
+        "exp is a word": idp.token(exp="soon"),
+        "subject is a number": idp.token(sub=42),
+        "roles are an object": idp.token(modelyard_roles={"admin": True}),
+        "audience is a number": idp.token(aud=7),
+        "issuer is a list": idp.token(iss=[idp.issuer]),
+    }
+    for case, token in hostile.items():
+        refused = pytest.raises(Unauthenticated, match="the bearer JWT was refused: ")
+        with Registry(oidc_server.address, token=token) as client, refused:
+            client.list_groups()
+            raise AssertionError(case)
+    # Signed by the provider, so trusted, however far away it expires.
+    with Registry(oidc_server.address, token=idp.token("far", "viewer", exp=10**30)) as client:
+        client.list_groups()
+
+
 def test_a_flood_of_unknown_key_ids_asks_the_provider_at_most_once(
     oidc_server: Server, idp: IdentityProvider
 ) -> None:

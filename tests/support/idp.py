@@ -140,7 +140,9 @@ class IdentityProvider:
         published unless given); `more` adds or replaces claims (None removes one)."""
         key = key or self.keys[0]
         claims = {k: v for k, v in self.claims(subject, *roles, **more).items() if v is not None}
-        return jwt.encode(claims, key.private, algorithm=key.alg, headers={"kid": key.kid})
+        # As JWS, so that claims of the wrong type (an `iss` that is a list) can be sent too.
+        payload = json.dumps(claims).encode()
+        return jwt.api_jws.encode(payload, key.private, algorithm=key.alg, headers={"kid": key.kid})
 
 
 @contextmanager

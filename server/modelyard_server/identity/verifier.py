@@ -99,7 +99,7 @@ class JwtVerifier:
         alg = header.get("alg")
         if alg is None:
             raise _refused("its header names no signature algorithm (alg)")
-        if alg not in settings.algorithms:
+        if not isinstance(alg, str) or alg not in settings.algorithms:
             raise _refused(
                 f"it is signed with alg {_shown(alg)}; this server accepts "
                 f"{', '.join(sorted(settings.algorithms))}"
