@@ -239,6 +239,8 @@ def test_a_key_the_provider_rotates_in_is_fetched_and_one_it_withdrew_stops_work
         with Registry(server.address, token=idp.token("ann", "viewer", key=new)) as client:
             client.list_groups()
         assert idp.jwks_requests == asked + 1
+        logged = server.log_file.read_text()
+        assert f"trusting the identity provider's keys rotated-in from {idp.jwks_url}" in logged
         time.sleep(0.3)
         said = refusal(server, idp.token("bob", "viewer", key=old))
         assert f"unknown key id '{old.kid}'" in said
@@ -305,6 +307,8 @@ def test_no_known_key_is_unavailable_until_the_provider_answers(
             assert e.value.code() == grpc.StatusCode.UNAVAILABLE
             assert "the identity provider's keys are not known yet" in str(e.value.details())
             assert "HTTP 503" in str(e.value.details())
+            logged = server.log_file.read_text()
+            assert f"cannot fetch the identity provider's keys: {idp.issuer}/.well-known" in logged
             idp.down = False
             time.sleep(0.3)
             with Registry(server.address, token=token) as client:

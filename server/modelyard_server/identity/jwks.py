@@ -145,6 +145,12 @@ class KeySet:
                 self.failure = str(error)
                 log.warning("cannot fetch the identity provider's keys: %s", error)
                 return
+            if keys.keys() != self.keys.keys():
+                log.info(
+                    "trusting the identity provider's keys %s from %s",
+                    ", ".join(sorted(keys)) or "(none)",
+                    self.jwks_url,
+                )
             self.keys, self.fetched, self.failure = keys, time.monotonic(), ""
             if max_age is None:
                 max_age = MAX_AGE_SECONDS

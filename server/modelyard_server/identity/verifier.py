@@ -8,7 +8,6 @@ leeway). What was wrong is said in the error; the token itself never is.
 from __future__ import annotations
 
 import hashlib
-import logging
 import re
 import time
 from collections.abc import Mapping
@@ -22,8 +21,6 @@ from modelyard_server.domain.errors import Unauthenticated, Unavailable
 from modelyard_server.domain.principal import Principal, parse_role_binding
 from modelyard_server.identity.jwks import FetchError, KeySet
 from modelyard_server.identity.settings import OidcSettings
-
-log = logging.getLogger("modelyard.identity")
 
 # header.payload.signature, each base64url; `alg: none` has an empty signature.
 COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
