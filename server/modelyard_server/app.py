@@ -55,6 +55,8 @@ from modelyard_server.domain.tokens import new_token, token_digest
 from modelyard_server.domain.watch import StreamQuota
 from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
+from modelyard_server.identity.settings import oidc_settings
+from modelyard_server.identity.verifier import JwtVerifier
 from modelyard_server.keyring import Keyring
 from modelyard_server.observability import metrics, tracing
 from modelyard_server.observability.endpoint import MetricsEndpoint
@@ -127,6 +129,7 @@ class Running:
     collector: asyncio.Task[None] | None = None
     metrics: MetricsEndpoint | None = None
     sweeper: asyncio.Task[None] | None = None
+    jwts: JwtVerifier | None = None
 
     async def stop(self, grace: float) -> None:
         """Stops taking calls (health NOT_SERVING), ends the event streams (their clients
@@ -137,6 +140,8 @@ class Running:
         if self.metrics is not None:
             await self.metrics.stop()
         await self.deliveries.stop()
+        if self.jwts is not None:
+            await self.jwts.stop()
         for task in (self.collector, self.sweeper):
             if task is not None:
                 task.cancel()
@@ -212,6 +217,7 @@ async def prepare(settings: Settings) -> None:
     check_transport(settings)
     make_data_dir(settings)
     open_keyring(settings)
+    oidc_settings(settings)  # a mistake stops the supervisor, not each worker
     engines = await open_database(settings, create=True, pool_size=1)
     try:
         await ensure_admin_token(engines, settings)
@@ -232,6 +238,8 @@ async def start(settings: Settings) -> Running:
         )
     make_data_dir(settings)
     keyring = open_keyring(settings)
+    oidc = oidc_settings(settings)
+    jwts = JwtVerifier(oidc) if oidc is not None else None
     engines = await open_database(settings, create=True)
     await ensure_admin_token(engines, settings)
     store = SqlStore(engines)
@@ -272,7 +280,13 @@ async def start(settings: Settings) -> Running:
         # without a token learns nothing, even of bad bytes.
         interceptors=[
             ObserveInterceptor(settings.slow_request_seconds),
-            AuthInterceptor(Authenticator(registry.tokens.authenticate, throttle)),
+            AuthInterceptor(
+                Authenticator(
+                    registry.tokens.authenticate,
+                    throttle,
+                    verify_jwt=jwts.principal if jwts is not None else None,
+                )
+            ),
             DecodingInterceptor(),
         ],
         # Share the port only with sibling workers: a second server started by mistake on a
@@ -319,6 +333,8 @@ async def start(settings: Settings) -> Running:
     if listener is not None:
         listener.start()
     deliveries.start()
+    if jwts is not None:
+        jwts.start()
     collector = None
     if settings.gc_interval_seconds > 0:
         collector = asyncio.create_task(collect_blobs(registry.artifacts, settings))
@@ -340,6 +356,7 @@ async def start(settings: Settings) -> Running:
         collector,
         metrics_endpoint,
         sweeper,
+        jwts,
     )
 
 

@@ -90,6 +90,21 @@ class Settings:
     token_expiry_days: float = 90.0
     auth_failure_limit: int = 20
     auth_failure_window_seconds: float = 60.0
+    # OIDC / JWT bearer tokens from an identity provider (identity/): off unless the issuer
+    # is set. The JWKS URL is discovered from the issuer unless given; the tenant comes from
+    # a claim when one is named, else it is the fixed tenant; roles are `role` or
+    # `role@group` strings in the roles claim.
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_subject_claim: str = "sub"
+    oidc_tenant_claim: str = ""
+    oidc_tenant: str = "default"
+    oidc_roles_claim: str = "modelyard_roles"
+    oidc_algorithms: str = "RS256,ES256,EdDSA"
+    oidc_leeway_seconds: float = 30.0
+    # An unknown key id (key rotation) refetches the JWKS at most this often.
+    oidc_refetch_seconds: float = 30.0
 
     @property
     def token_file(self) -> Path:
@@ -398,6 +413,69 @@ OPTIONS: tuple[Option, ...] = (
         "serve plaintext gRPC on an address other than loopback (without TLS)",
         kind="switch",
     ),
+    # OIDC / JWT bearer tokens (identity/); identity/settings.py checks them together.
+    Option(
+        "oidc_issuer",
+        "MODELYARD_OIDC_ISSUER",
+        "accept JWTs from this identity provider (its `iss`, an https URL); unset: opaque tokens only",
+        metavar="URL",
+    ),
+    Option(
+        "oidc_audience",
+        "MODELYARD_OIDC_AUDIENCE",
+        "the `aud` a JWT must name: this registry's client id at the identity provider",
+        metavar="AUDIENCE",
+    ),
+    Option(
+        "oidc_jwks_url",
+        "MODELYARD_OIDC_JWKS_URL",
+        "where the identity provider publishes its keys (default: the issuer's discovery document)",
+        metavar="URL",
+    ),
+    Option(
+        "oidc_subject_claim",
+        "MODELYARD_OIDC_SUBJECT_CLAIM",
+        "the JWT claim naming the caller, as the audit log records them",
+        metavar="CLAIM",
+    ),
+    Option(
+        "oidc_tenant_claim",
+        "MODELYARD_OIDC_TENANT_CLAIM",
+        "the JWT claim naming the caller's tenant (default: every JWT is in --oidc-tenant)",
+        metavar="CLAIM",
+    ),
+    Option(
+        "oidc_tenant",
+        "MODELYARD_OIDC_TENANT",
+        "the tenant of every JWT caller, when no --oidc-tenant-claim is named",
+        metavar="TENANT",
+    ),
+    Option(
+        "oidc_roles_claim",
+        "MODELYARD_OIDC_ROLES_CLAIM",
+        "the JWT claim listing the caller's roles, `role` or `role@group`",
+        metavar="CLAIM",
+    ),
+    Option(
+        "oidc_algorithms",
+        "MODELYARD_OIDC_ALGORITHMS",
+        "the signature algorithms JWTs may use, comma-separated (RS*, PS*, ES*, EdDSA)",
+        metavar="ALGS",
+    ),
+    Option(
+        "oidc_leeway_seconds",
+        "MODELYARD_OIDC_LEEWAY_SECONDS",
+        "clock skew allowed when checking a JWT's exp, nbf and iat",
+        kind="non-negative",
+        metavar="SECONDS",
+    ),
+    Option(
+        "oidc_refetch_seconds",
+        "MODELYARD_OIDC_REFETCH_SECONDS",
+        "a JWT with an unknown key id refetches the identity provider's keys at most this often",
+        kind="positive",
+        metavar="SECONDS",
+    ),
 )
 assert {o.field for o in OPTIONS} == {f.name for f in fields(Settings)}, (
     "a setting lacks its option"
@@ -410,7 +488,8 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     for option in OPTIONS:
         if not option.flag:
             continue
-        default = option.render(getattr(defaults, option.field)) or "SQLite in the data directory"
+        unset = "SQLite in the data directory" if option.kind == "database" else "unset"
+        default = option.render(getattr(defaults, option.field)) or unset
         if option.kind == "switch":  # `--allow-plaintext` alone: a value would eat the command
             parser.add_argument(
                 option.option,

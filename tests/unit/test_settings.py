@@ -44,6 +44,17 @@ CHANGED = {
     "token_expiry_days": "7",
     "auth_failure_limit": "3",
     "auth_failure_window_seconds": "5",
+    # OIDC / JWT bearer tokens
+    "oidc_issuer": "https://idp.example",
+    "oidc_audience": "modelyard",
+    "oidc_jwks_url": "https://idp.example/keys",
+    "oidc_subject_claim": "email",
+    "oidc_tenant_claim": "org",
+    "oidc_tenant": "acme",
+    "oidc_roles_claim": "roles",
+    "oidc_algorithms": "ES256",
+    "oidc_leeway_seconds": "5",
+    "oidc_refetch_seconds": "60",
 }
 
 

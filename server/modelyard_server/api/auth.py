@@ -15,6 +15,7 @@ from modelyard_server.api.handlers import Context, Handler, WrappingInterceptor,
 from modelyard_server.api.throttle import Throttle, source_of
 from modelyard_server.domain.errors import ResourceExhausted, Unauthenticated
 from modelyard_server.domain.principal import Principal
+from modelyard_server.identity.verifier import looks_like_jwt
 
 # Health checks and reflection need no token: load balancers and grpcurl list/describe.
 OPEN_SERVICES = (
@@ -28,6 +29,8 @@ _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principa
 # Turns a presented bearer token into its principal: None if no one has it; Unauthenticated
 # (with its reason) for one that no longer works. Opaque tokens: domain.tokens' authenticate.
 Lookup = Callable[[str], Awaitable[Principal | None]]
+# A JWT's principal, or a DomainError saying why there is none (identity/verifier.py).
+VerifyJwt = Callable[[str], Awaitable[Principal]]
 
 
 def current_principal() -> Principal:
@@ -43,13 +46,20 @@ def caller() -> Principal | None:
 class Authenticator:
     """Resolves tokens to principals, refusing sources that failed too often.
 
-    Nothing is cached: every call looks its token up, so a revocation or expiry holds from the
-    moment it commits, on every worker and replica.
+    Nothing is cached for opaque tokens: every call looks its token up, so a revocation or
+    expiry holds from the moment it commits, on every worker and replica. A JWT is verified
+    against the identity provider's keys (`verify_jwt`, which remembers what it verified).
     """
 
-    def __init__(self, lookup: Lookup, throttle: Throttle | None = None) -> None:
+    def __init__(
+        self,
+        lookup: Lookup,
+        throttle: Throttle | None = None,
+        verify_jwt: VerifyJwt | None = None,
+    ) -> None:
         self.lookup = lookup
         self.throttle = throttle or Throttle()
+        self.verify_jwt = verify_jwt
 
     async def principal(
         self, metadata: Sequence[tuple[str, str | bytes]] | None, source: str = ""
@@ -62,6 +72,7 @@ class Authenticator:
                 "no bearer token: send metadata 'authorization: Bearer <token>' "
                 "(the SDK and CLI read MODELYARD_TOKEN or the admin.token file)",
             )
+        token = token.strip()
         wait = self.throttle.retry_after(source)
         if wait is not None:
             seconds = math.ceil(wait)
@@ -72,7 +83,9 @@ class Authenticator:
                 metadata={"retry_after_seconds": str(seconds)},
             )
         try:
-            principal = await self.lookup(token.strip())
+            if self.verify_jwt is not None and looks_like_jwt(token):
+                return await self.verify_jwt(token)
+            principal = await self.lookup(token)
         except Unauthenticated:
             self.throttle.failed(source)
             raise

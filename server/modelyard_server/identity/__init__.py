@@ -1,0 +1,1 @@
+"""Callers known to an identity provider: JWT bearer tokens verified against its JWKS."""
