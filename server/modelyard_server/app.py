@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import signal
@@ -37,8 +38,10 @@ from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
 from modelyard_server.artifacts import open_blob_store
 from modelyard_server.config import Settings
+from modelyard_server.deliveries.destinations import Destinations, parse_networks
 from modelyard_server.deliveries.model import RetrySchedule
-from modelyard_server.deliveries.worker import DeliveryWorker
+from modelyard_server.deliveries.secrets import WebhookSecrets
+from modelyard_server.deliveries.worker import DeliveryWorker, post_http
 from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.registry import Registry
 from modelyard_server.events.hub import EventHub, HubSettings
@@ -54,6 +57,7 @@ from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines
 from modelyard_server.store.tokens import count_tokens, create_token, principal_of
 from modelyard_server.store.unit_of_work import SqlStore
+from modelyard_server.store.webhooks import seal_stored_secrets
 
 log = logging.getLogger("modelyard.server")
 
@@ -162,6 +166,11 @@ async def start(settings: Settings) -> Running:
     keyring = open_keyring(settings)
     engines = await open_database(settings, create=True)
     await ensure_admin_token(engines, settings)
+    secrets = WebhookSecrets.of(keyring)
+    sealed = await seal_stored_secrets(engines, secrets.seal)
+    if sealed:
+        log.info("sealed %d webhook secrets that were stored in the clear", sealed)
+    destinations = Destinations(parse_networks(settings.webhook_allow_cidr))
     store = SqlStore(engines)
     events = hub_settings(settings, engines.sqlite)
     hub = EventHub(store, event_response, events)
@@ -175,6 +184,8 @@ async def start(settings: Settings) -> Running:
             timeout_seconds=settings.webhook_timeout_seconds,
         ),
         poll_seconds=events.poll_seconds,
+        post=functools.partial(post_http, destinations=destinations),
+        secrets=secrets,
     )
 
     def committed(tenant: str | None) -> None:
@@ -195,7 +206,14 @@ async def start(settings: Settings) -> Running:
         options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],
     )
     blobs = open_blob_store(settings)
-    registry = Registry(store, queue, blobs, wake_deliveries=deliveries.wake)
+    registry = Registry(
+        store,
+        queue,
+        blobs,
+        wake_deliveries=deliveries.wake,
+        webhook_secrets=secrets,
+        destinations=destinations,
+    )
     rs_grpc.add_RegistryServiceServicer_to_server(
         RegistryServicer(registry, EventStreams(hub)), server
     )

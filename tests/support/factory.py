@@ -13,6 +13,9 @@ from tests.support.postgres import create_database_or_skip, drop_database
 from tests.support.servers import Server, ServerProcess
 
 BACKENDS = ["sqlite", "postgres"]
+# The tests' webhook receivers listen on loopback, which the server refuses by default:
+# every test server allows it, unless a test gives webhook_allow_cidr="" (the default).
+TEST_ALLOW_CIDR = "127.0.0.1/32"
 
 
 class ServerFactory:
@@ -21,7 +24,8 @@ class ServerFactory:
     `factory(backend, process=False, workers=1, database_url=None, **settings)` returns a
     started server: in this process unless `process` (for kill -9, SIGTERM, workers,
     restarts), with `settings` named as the fields of the server's Settings and given as
-    text (`heartbeat_seconds="0.2"`; a subprocess gets them as flags, `--heartbeat-seconds`). On PostgreSQL it gets a
+    text (`heartbeat_seconds="0.2"`; a subprocess gets them as flags, `--heartbeat-seconds`);
+    webhooks may deliver to 127.0.0.1 unless `webhook_allow_cidr` says otherwise. On PostgreSQL it gets a
     fresh database, dropped when it stops, unless `database_url` names one (the caller's).
     Its data directory is a new one, unless `data_dir` names one that holds data already.
     Use it as a context manager to stop it at the end of a test.
@@ -67,6 +71,7 @@ class ServerFactory:
     ) -> InProcessServer | ServerProcess:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; use one of {BACKENDS}")
+        settings = {"webhook_allow_cidr": TEST_ALLOW_CIDR, **settings}
         if workers > 1 and not process:
             raise ValueError("workers are processes: ask for process=True")
         created = None

@@ -3,11 +3,14 @@ worker processes whole."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
-from tests.support.inprocess import OPTIONS, load_settings
+from tests.support.inprocess import OPTIONS, add_options, load_settings
+
+ALLOW_CIDR = "--webhook-allow-cidr (MODELYARD_WEBHOOK_ALLOW_CIDR)"
 
 # A value for each setting that differs from its default.
 CHANGED = {
@@ -27,6 +30,9 @@ CHANGED = {
     "s3_endpoint_url": "http://127.0.0.1:9000",
     "blob_grace_seconds": "60",
     "gc_interval_seconds": "0",
+    "key_file": "/tmp/modelyard-elsewhere/server.key",
+    # Webhooks and secrets (issue 11)
+    "webhook_allow_cidr": "10.1.0.0/16,fd00::/8",
 }
 
 
@@ -70,6 +76,8 @@ def test_sqlite_in_the_data_directory_is_the_default_database(tmp_path: Path) ->
         ("address", "localhost:http", "--address (MODELYARD_ADDRESS) must be HOST:PORT"),
         ("address", ":50051", "--address (MODELYARD_ADDRESS) must be HOST:PORT"),
         ("database_url", "db.internal/x", "--database-url (MODELYARD_DATABASE_URL) must be a postgresql://"),
+        ("webhook_allow_cidr", "10.0.0.0/33", f"{ALLOW_CIDR} must be CIDRs separated by commas ('10.0.0.0/33' is not"),
+        ("webhook_allow_cidr", "intranet", f"{ALLOW_CIDR} must be CIDRs separated by commas ('intranet' is not a CIDR"),
     ],
 )  # fmt: skip
 def test_a_bad_value_names_its_flag_and_its_variable(field: str, text: str, said: str) -> None:
@@ -81,3 +89,16 @@ def test_a_database_url_is_refused_without_showing_its_password() -> None:
     with pytest.raises(ValueError, match="postgresql:// or sqlite:///") as caught:
         load_settings({"database_url": "mysql://root:hunter2@db/x"}, environ={})
     assert "hunter2" not in str(caught.value) and "mysql://root:***@db/x" in str(caught.value)
+
+
+def test_webhook_allow_cidr_may_be_repeated_or_comma_separated() -> None:
+    parser = argparse.ArgumentParser()
+    add_options(parser)
+    args = parser.parse_args(
+        ["--webhook-allow-cidr", "10.1.2.3/16", "--webhook-allow-cidr", "192.168.7.7, fd00::/8"]
+    )
+    settings = load_settings(vars(args), environ={})
+    assert settings.webhook_allow_cidr == "10.1.0.0/16,192.168.7.7/32,fd00::/8"
+    from_environment = load_settings({}, environ={"MODELYARD_WEBHOOK_ALLOW_CIDR": "127.0.0.1"})
+    assert from_environment.webhook_allow_cidr == "127.0.0.1/32"
+    assert load_settings({}, environ={}).webhook_allow_cidr == ""

@@ -9,12 +9,21 @@ a restarted worker, or one on another replica, carries on from them.
 from __future__ import annotations
 
 import asyncio
+import errno
+import http.client
 import logging
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
+from modelyard_server.deliveries.destinations import (
+    PUBLIC_ONLY,
+    Destinations,
+    Refused,
+    Unresolvable,
+)
 from modelyard_server.deliveries.model import (
     Claim,
     DeliveryQueue,
@@ -23,6 +32,7 @@ from modelyard_server.deliveries.model import (
     signature,
     wants,
 )
+from modelyard_server.deliveries.secrets import SecretUnreadable, WebhookSecrets
 from modelyard_server.domain.clock import now_us
 from modelyard_server.log.chain import LogEntry
 
@@ -39,29 +49,100 @@ BATCH = 500
 MIN_ROUND_SECONDS = 0.05
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None  # a redirect is an answer that is not 2xx: the delivery failed
+class _PinnedHTTP(http.client.HTTPConnection):
+    """An HTTP connection to an address that was checked, whatever the host now resolves to."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """An HTTPS connection to a checked address; the certificate must name the URL's host."""
+
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self.address, self.port), self.timeout)
+        try:
+            self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+        except BaseException:
+            raw.close()
+            raise
 
 
-def post_http(url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> Outcome:
-    """POSTs the body; returns ok for a 2xx answer, else the status and what went wrong."""
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
+def why_failed(error: BaseException) -> str:
+    """Returns what went wrong with an attempt, in a few words fit for the delivery record:
+    never the exception's text, which names internal hosts and ports."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return "TLS error: the certificate is not trusted for the host"
+    if isinstance(error, ssl.SSLError | ssl.CertificateError):
+        return "TLS error"
+    if isinstance(error, Unresolvable):
+        return "cannot resolve the host"
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+        return "connection reset"
+    if isinstance(error, http.client.HTTPException):
+        return "not an HTTP answer"
+    if isinstance(error, ValueError):
+        return "the request could not be made from the URL"
+    if isinstance(error, OSError) and error.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return "host unreachable"
+    return "connection failed"
+
+
+def post_http(
+    url: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    timeout: float,
+    destinations: Destinations = PUBLIC_ONLY,
+) -> Outcome:
+    """POSTs the body to an address of the URL's host that `destinations` allows; returns ok
+    for a 2xx answer, else the status and what went wrong. Redirects are not followed."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    https = parts.scheme == "https"
     try:
-        with _opener.open(request, timeout=timeout) as response:
-            status = int(response.status)
-    except urllib.error.HTTPError as error:
-        return Outcome(False, error.code, f"HTTP {error.code}")
-    except urllib.error.URLError as error:
-        return Outcome(False, 0, f"cannot reach the endpoint: {error.reason}")
-    except (OSError, ValueError) as error:
-        return Outcome(False, 0, f"cannot reach the endpoint: {error}")
-    if 200 <= status < 300:
-        return Outcome(True, status)
-    return Outcome(False, status, f"HTTP {status}")
+        port = parts.port or (443 if https else 80)
+        addresses = destinations.resolve(host, port)
+    except Refused as refused:
+        return Outcome(False, 0, f"refused: {refused}", final=True)
+    except ValueError:
+        return Outcome(False, 0, "the URL is not valid: set a valid one", final=True)
+    except Unresolvable as error:
+        return Outcome(False, 0, why_failed(error))
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    kind = _PinnedHTTPS if https else _PinnedHTTP
+    failure: BaseException | None = None
+    for address in addresses:  # each one was checked; the first that answers is used
+        connection = kind(host, port, str(address), timeout)
+        try:
+            connection.request("POST", target, body=body, headers=dict(headers))
+            status = int(connection.getresponse().status)
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            failure = error
+            if isinstance(error, OSError) and not isinstance(error, TimeoutError | ssl.SSLError):
+                continue  # another address of the host may answer
+            break
+        finally:
+            connection.close()
+        if 200 <= status < 300:
+            return Outcome(True, status)
+        return Outcome(False, status, f"HTTP {status}")
+    assert failure is not None
+    return Outcome(False, 0, why_failed(failure))
 
 
 class DeliveryWorker:
@@ -76,12 +157,14 @@ class DeliveryWorker:
         poll_seconds: float = 1.0,
         concurrency: int = 8,
         post: Post = post_http,
+        secrets: WebhookSecrets,
     ) -> None:
         self.queue = queue
         self.render_body = render_body
         self.schedule = schedule
         self.poll_seconds = poll_seconds
         self.post = post
+        self.secrets = secrets
         self.slots = concurrency
         self.in_flight: set[asyncio.Task[None]] = set()
         self.busy: set[int] = set()  # webhooks (by key) with an attempt in flight
@@ -150,20 +233,19 @@ class DeliveryWorker:
             self.wake()
 
     async def _deliver(self, claim: Claim) -> None:
-        body = self.render_body(claim.webhook, claim.delivery, claim.entry)
-        sent_at = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "modelyard-webhooks",
-            "webhook-id": claim.delivery,
-            "webhook-timestamp": str(sent_at),
-            "webhook-signature": signature(claim.secret, claim.delivery, sent_at, body),
-        }
-        outcome = await asyncio.to_thread(
-            self.post, claim.url, headers, body, self.schedule.timeout_seconds
-        )
+        if claim.attempt > self.schedule.max_attempts:
+            # Claimed again and again, its attempts never finished (the worker died in them).
+            outcome = Outcome(False, 0, "no attempt finished", final=True)
+        else:
+            try:
+                outcome = await self._attempt(claim)
+            except Exception:  # a bug must not leave the delivery PENDING forever
+                log.exception("delivery %s attempt %d went wrong", claim.delivery, claim.attempt)
+                outcome = Outcome(False, 0, "the attempt could not be made")
         now = now_us()
-        retry_at = None if outcome.ok else self.schedule.next_attempt_us(claim.attempt, now)
+        retry_at = None
+        if not outcome.ok and not outcome.final:
+            retry_at = self.schedule.next_attempt_us(claim.attempt, now)
         if not outcome.ok:
             log.info(
                 "delivery %s attempt %d failed: %s", claim.delivery, claim.attempt, outcome.error
@@ -172,3 +254,23 @@ class DeliveryWorker:
             await self.queue.finish(claim, outcome, retry_at, now)
         except Exception as error:  # the lease runs out and the attempt is made again
             log.warning("cannot record delivery %s: %s", claim.delivery, error)
+
+    async def _attempt(self, claim: Claim) -> Outcome:
+        """Makes one attempt at a delivery: signs it and POSTs it in a thread."""
+        webhook_id = claim.webhook.removeprefix("webhooks/")
+        try:
+            secret = self.secrets.open(claim.secret, webhook_id)
+        except SecretUnreadable as error:
+            return Outcome(False, 0, str(error), final=True)
+        body = self.render_body(claim.webhook, claim.delivery, claim.entry)
+        sent_at = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "modelyard-webhooks",
+            "webhook-id": claim.delivery,
+            "webhook-timestamp": str(sent_at),
+            "webhook-signature": signature(secret, claim.delivery, sent_at, body),
+        }
+        return await asyncio.to_thread(
+            self.post, claim.url, headers, body, self.schedule.timeout_seconds
+        )

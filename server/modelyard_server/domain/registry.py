@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from modelyard_server.deliveries.destinations import PUBLIC_ONLY, Destinations
+from modelyard_server.deliveries.secrets import WebhookSecrets
 from modelyard_server.domain.aliases import Aliases
 from modelyard_server.domain.approvals import Approvals
 from modelyard_server.domain.artifacts import Artifacts
@@ -30,6 +32,8 @@ class Registry:
         *,
         wake_deliveries: Callable[[], None] = lambda: None,
         clock: Callable[[], int] = now_us,
+        webhook_secrets: WebhookSecrets | None = None,
+        destinations: Destinations = PUBLIC_ONLY,
     ) -> None:
         changes = Changes(store, clock)
         self.groups = Groups(store, changes)
@@ -38,6 +42,13 @@ class Registry:
         self.approvals = Approvals(store, changes)
         self.lifecycle = Lifecycle(changes)
         self.aliases = Aliases(store, changes)
-        self.webhooks = Webhooks(store, changes, records, wake_deliveries)
+        self.webhooks = Webhooks(
+            store,
+            changes,
+            records,
+            wake_deliveries,
+            secrets=webhook_secrets,
+            destinations=destinations,
+        )
         self.audit = Audit(store)
         self.artifacts = Artifacts(store, blobs, clock)

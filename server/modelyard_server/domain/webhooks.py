@@ -7,6 +7,7 @@ or SQL.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable, Collection, Sequence
 from typing import Protocol
@@ -16,6 +17,8 @@ from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import webhook_service_pb2 as ws
 
+from modelyard_server.deliveries.destinations import PUBLIC_ONLY, Destinations, Refused, ip_literal
+from modelyard_server.deliveries.secrets import WebhookSecrets
 from modelyard_server.domain import lookup, names
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
@@ -78,14 +81,9 @@ def check_webhook(
     elif len(url) > MAX_URL:
         check.fail("webhook.url", f"is {len(url)} characters long; the limit is {MAX_URL}")
     else:
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises ValueError for a port out of range
-        except ValueError as error:  # an unclosed '[' of an IPv6 host, a port above 65535
-            check.fail("webhook.url", f"'{url}' is not a URL: {error}")
-        else:
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                check.fail("webhook.url", f"'{url}' is not an http:// or https:// URL with a host")
+        problem = url_problem(url)
+        if problem is not None:
+            check.fail("webhook.url", problem)
     if "secret" in fields and not MIN_SECRET <= len(webhook.secret) <= MAX_SECRET:
         check.fail(
             "webhook.secret",
@@ -104,6 +102,39 @@ def check_webhook(
     check.raise_if_any()
 
 
+# A host name's labels: letters, digits, '-' (and '_', which some names have), 1-63 each.
+HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?"
+)
+PORT = re.compile(r"[0-9]{1,5}")
+
+
+def url_problem(url: str) -> str | None:
+    """Returns what is wrong with a webhook URL, or None: it must be http:// or https://,
+    name a host (a name or an IP address) and, if any, a port from 1 to 65535, and carry no
+    user name or password (the signature authenticates deliveries)."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return f"{url!r} is not a URL: it contains white space or control characters"
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # an unclosed '[' of an IPv6 host
+        return f"'{url}' is not a URL: {error}"
+    if parts.scheme not in ("http", "https"):
+        return f"'{url}' must start with http:// or https://"
+    _, at, _ = parts.netloc.rpartition("@")
+    if at:
+        return f"'{url}' holds a user name or password; deliveries are authenticated by their signature: leave them out"
+    hostname = parts.hostname or ""
+    if not hostname:
+        return f"'{url}' names no host: write http(s)://HOST[:PORT]/PATH"
+    if ip_literal(hostname) is None and not HOST_NAME.fullmatch(hostname):
+        return f"'{url}' has no valid host: '{hostname}' is neither a host name nor an IP address"
+    _, colon, port = parts.netloc.rpartition("]")[2].partition(":")
+    if colon and not (PORT.fullmatch(port) and 1 <= int(port) <= 65535):
+        return f"'{url}' has a bad port '{port}': give a number from 1 to 65535, or none"
+    return None
+
+
 class Webhooks:
     """Webhook registration (changes, logged like any other) and the operator's view of
     deliveries. Everything here needs the admin role, on the webhook's group or tenant-wide."""
@@ -114,11 +145,31 @@ class Webhooks:
         changes: Changes,
         records: DeliveryRecords,
         wake: Callable[[], None] = lambda: None,
+        *,
+        secrets: WebhookSecrets | None = None,
+        destinations: Destinations = PUBLIC_ONLY,
     ) -> None:
         self.store = store
         self.changes = changes
         self.records = records
         self.wake = wake
+        self.secrets = secrets
+        self.destinations = destinations
+
+    def _seal(self, secret: str, webhook_id: str) -> str:
+        if self.secrets is None:  # assembled without the server's key: a wiring mistake
+            raise RuntimeError("webhook secrets are sealed with the server's key: pass secrets")
+        return self.secrets.seal(secret, webhook_id)
+
+    async def _check_destination(self, url: str) -> None:
+        """Raises INVALID_FIELD when the URL's host is, or resolves to, an internal address
+        the operator did not allow."""
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            await self.destinations.check_url_host(parts.hostname or "", port)
+        except Refused as refused:
+            raise invalid_fields([FieldViolation("webhook.url", str(refused))]) from None
 
     async def create(
         self, mutation: Mutation, webhook: ws.Webhook, actions: Sequence[str]
@@ -127,13 +178,16 @@ class Webhooks:
         check_webhook(webhook, actions)
         group = scope(webhook.group)
         mutation.principal.authorize(Permission.ADMIN, group)
+        await self._check_destination(webhook.url)
+        webhook_id = f"wh-{secrets.token_hex(5)}"
+        sealed = self._seal(webhook.secret, webhook_id)
 
         async def apply(unit: UnitOfWork, now: int) -> LogDraft:
             if group is not None:
                 await lookup.require_group(unit, group)
             head, _ = await unit.log.head()
             created = ws.Webhook(
-                name=webhook_name(f"wh-{secrets.token_hex(5)}"),
+                name=webhook_name(webhook_id),
                 url=webhook.url,
                 group=webhook.group,
                 actions=webhook.actions,
@@ -143,7 +197,7 @@ class Webhooks:
                 create_time=timestamp(now),
                 etag=new_etag(),
             )
-            await unit.webhooks.insert(created, webhook.secret, list(actions))
+            await unit.webhooks.insert(created, sealed, list(actions))
             return mutation.draft(
                 pb.ACTION_WEBHOOK_CREATED, created.name, group or "", 0, None, created, now
             )
@@ -178,6 +232,9 @@ class Webhooks:
         webhook_id = names.parse_webhook_name(patch.name, "webhook.name")
         fields = set(FIELDS.check(paths))
         check_webhook(patch, actions, fields)
+        if "url" in fields:
+            await self._check_destination(patch.url)
+        sealed = self._seal(patch.secret, webhook_id) if "secret" in fields else None
 
         async def apply(unit: UnitOfWork, now: int) -> LogDraft:
             before = await _authorized(unit, mutation.principal, webhook_id)
@@ -201,8 +258,7 @@ class Webhooks:
             after.update_time.CopyFrom(timestamp(now))
             after.etag = new_etag()
             filters = list(actions) if "actions" in fields else None
-            secret = patch.secret if "secret" in fields else None
-            await unit.webhooks.update(after, secret, filters)
+            await unit.webhooks.update(after, sealed, filters)
             return mutation.draft(
                 pb.ACTION_WEBHOOK_UPDATED,
                 after.name,
