@@ -14,6 +14,7 @@ from modelyard_server.api.errors import rpc
 from modelyard_server.domain.audit import Audit
 from modelyard_server.domain.repositories import AuditQuery
 from modelyard_server.domain.validation import time_us
+from modelyard_server.domain.webhooks import visible_entry
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -37,11 +38,13 @@ class AuditServicer(aus_grpc.AuditServiceServicer):
             end_us=time_us(request.end_time, "end_time") if request.HasField("end_time") else 0,
             newest_first=request.newest_first,
         )
+        principal = current_principal()
         entries, token = await self.audit.page(
-            current_principal(), query, request.page_size, request.page_token
+            principal, query, request.page_size, request.page_token
         )
         return aus.ListAuditEventsResponse(
-            audit_events=[audit_event(e) for e in entries], next_page_token=token
+            audit_events=[audit_event(visible_entry(principal, e)) for e in entries],
+            next_page_token=token,
         )
 
     @rpc

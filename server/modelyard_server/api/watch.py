@@ -12,6 +12,7 @@ from modelyard_server.domain.clock import now_us, timestamp
 from modelyard_server.domain.errors import FieldViolation, invalid_fields
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.watch import watch_filter
+from modelyard_server.domain.webhooks import visible_entry
 from modelyard_server.events.hub import EventHub, Heartbeat
 from modelyard_server.log.chain import LogEntry
 
@@ -50,4 +51,6 @@ class EventStreams:
                         heartbeat=rs.Heartbeat(head_seq=item.seq, time=timestamp(now_us()))
                     )
                 else:
-                    yield item.rendered
+                    entry = visible_entry(principal, item.entry)
+                    # Rendered once for every stream, unless this reader sees less of it.
+                    yield item.rendered if entry is item.entry else event_response(entry)

@@ -132,9 +132,21 @@ class Groups:
                     f"'{before.name}' has a version in production; archive it before deleting the group",
                     metadata={"resource": before.name},
                 )
+            # Its webhooks go with it, so that a new group that reuses the id does not
+            # inherit them: the deleted ones are related changes of the entry.
+            webhooks = await unit.webhooks.bound_to(group_id)
+            for webhook in webhooks:
+                await unit.webhooks.delete(webhook.name.removeprefix("webhooks/"))
             await unit.groups.delete(group_id)
             return mutation.draft(
-                pb.ACTION_MODEL_GROUP_DELETED, before.name, group_id, 0, before, None, now
+                pb.ACTION_MODEL_GROUP_DELETED,
+                before.name,
+                group_id,
+                0,
+                before,
+                None,
+                now,
+                tuple((webhook.name, webhook, None) for webhook in webhooks),
             )
 
         await self.changes.run(mutation, Change(apply, nothing))

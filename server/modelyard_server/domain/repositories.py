@@ -142,6 +142,10 @@ class WebhookRepository(Protocol):
         """Deletes a webhook and its delivery records."""
         ...
 
+    async def bound_to(self, group: str) -> list[ws.Webhook]:
+        """Returns every webhook bound to the group, oldest first."""
+        ...
+
 
 class LogRepository(Protocol):
     async def head(self) -> tuple[int, str]:

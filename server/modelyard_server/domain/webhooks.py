@@ -7,10 +7,12 @@ or SQL.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from collections.abc import Callable, Collection, Sequence
-from typing import Protocol
+from dataclasses import replace
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from modelyard.v1 import errors_pb2 as reasons
@@ -29,6 +31,7 @@ from modelyard_server.domain.pages import decode_token, encode_token, fingerprin
 from modelyard_server.domain.principal import Permission, Principal
 from modelyard_server.domain.repositories import Store, UnitOfWork
 from modelyard_server.domain.validation import Checker
+from modelyard_server.log.chain import LogEntry
 from modelyard_server.log.drafts import LogDraft
 
 MIN_SECRET = 16
@@ -335,3 +338,52 @@ def scope(group: str) -> str | None:
     """Returns the id of the group a webhook is bound to (`groups/{group}`), or None when it
     receives the whole tenant's entries. The name was checked when the webhook was set."""
     return group.removeprefix("groups/") or None
+
+
+def visible_entry(principal: Principal | None, entry: LogEntry) -> LogEntry:
+    """Returns a log entry as a reader may see it: the URLs of the webhooks it holds (whose
+    paths and query strings often carry tokens) are cut to `scheme://host/…` unless the
+    reader administers their webhooks (None: a webhook's receiver, who never does)."""
+    related = json.loads(entry.related) if entry.related else []
+    holds = entry.action.startswith("WEBHOOK_") or any(
+        item["resource"].startswith("webhooks/") for item in related
+    )
+    if not holds:
+        return entry
+    if principal is not None and Permission.ADMIN in principal.permissions(entry.group or None):
+        return entry
+    for item in related:
+        if item["resource"].startswith("webhooks/"):
+            item["before"], item["after"] = _cut(item["before"]), _cut(item["after"])
+    before, after = entry.before, entry.after
+    if entry.action.startswith("WEBHOOK_"):
+        before, after = _cut_snapshot(before), _cut_snapshot(after)
+    return replace(
+        entry,
+        before=before,
+        after=after,
+        related=json.dumps(related, sort_keys=True, separators=(",", ":")) if related else None,
+    )
+
+
+def reduced_url(url: str) -> str:
+    """Returns `scheme://host[:port]/…`: where a webhook delivers, without what it sends."""
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return "…"
+    return f"{parts.scheme}://{host}/…"
+
+
+def _cut(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
+    if snapshot is not None and "url" in snapshot:
+        snapshot = {**snapshot, "url": reduced_url(str(snapshot["url"]))}
+    return snapshot
+
+
+def _cut_snapshot(snapshot: str | None) -> str | None:
+    if snapshot is None:
+        return None
+    cut = _cut(json.loads(snapshot))
+    return json.dumps(cut, sort_keys=True, separators=(",", ":"))

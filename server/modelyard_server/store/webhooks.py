@@ -57,6 +57,14 @@ class SqlWebhooks:
         resume: tuple[Any, ...] | None = (rows[limit - 1].id,) if len(rows) > limit else None
         return Slice(items, resume)
 
+    async def bound_to(self, group: str) -> list[ws.Webhook]:
+        query = (
+            select(WEBHOOKS.c.body, WEBHOOKS.c.cursor)
+            .where(WEBHOOKS.c.tenant == self.tenant, WEBHOOKS.c.group_id == group)
+            .order_by(WEBHOOKS.c.id)
+        )
+        return [webhook_of(row.body, row.cursor) for row in (await self.conn.execute(query)).all()]
+
     async def insert(self, webhook: ws.Webhook, secret: str, actions: list[str]) -> None:
         await self.conn.execute(
             INSERT,
