@@ -229,3 +229,29 @@ def test_a_delivery_whose_secret_cannot_be_opened_fails_at_once(
         assert failed.attempts == 1
         assert "does not open with this server's key file" in failed.last_error
         assert receiver.received == []
+
+
+def test_a_delivery_to_a_url_stored_before_it_was_checked_fails_at_once(
+    server_factory: ServerFactory,
+) -> None:
+    """Older releases stored URLs that cannot be posted to (a port above 65535): their
+    deliveries end FAILED, saying what to fix, rather than PENDING for ever."""
+    with (
+        server_factory("sqlite") as server,
+        Registry(server.address, token=server.token) as registry,
+        hooks(server) as api,
+    ):
+        registry.create_group("stored-before")
+        webhook = api.create("https://hooks.example.com/x", group="groups/stored-before")
+        with closing(sqlite3.connect(server.data_dir / "modelyard.db")) as db, db:
+            db.execute(
+                "UPDATE webhooks SET url = 'http://127.0.0.1:99999999/hook' WHERE webhook_id = ?",
+                (webhook.name.removeprefix("webhooks/"),),
+            )
+        register(registry, "stored-before")
+        wait_until(
+            lambda: len(api.deliveries(webhook.name, ws.DELIVERY_STATE_FAILED)) == 1,
+            what="the delivery to fail",
+        )
+        [failed] = api.deliveries(webhook.name)
+        assert failed.attempts == 1 and failed.last_error == "the URL is not valid: set a valid one"
