@@ -38,10 +38,11 @@ from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
 from modelyard_server.artifacts import open_blob_store
 from modelyard_server.config import Settings
+from modelyard_server.deliveries.attempts import post_http
 from modelyard_server.deliveries.destinations import Destinations, parse_networks
 from modelyard_server.deliveries.model import RetrySchedule
 from modelyard_server.deliveries.secrets import WebhookSecrets
-from modelyard_server.deliveries.worker import DeliveryWorker, post_http
+from modelyard_server.deliveries.worker import DeliveryWorker
 from modelyard_server.domain.artifacts import Artifacts
 from modelyard_server.domain.registry import Registry
 from modelyard_server.events.hub import EventHub, HubSettings
