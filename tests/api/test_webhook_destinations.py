@@ -123,6 +123,7 @@ def test_a_webhook_url_that_is_not_a_plain_http_url_is_invalid(
         api.create(url)
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert said in violations_of(refused.value)["webhook.url"]
+    assert "user:pw" not in str(refused.value.details())  # a password is not echoed
 
 
 def test_a_delivery_to_an_address_refused_since_fails_at_once_with_a_plain_reason(

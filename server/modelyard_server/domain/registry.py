@@ -47,7 +47,7 @@ class Registry:
             changes,
             records,
             wake_deliveries,
-            secrets=webhook_secrets,
+            sealer=webhook_secrets,
             destinations=destinations,
         )
         self.audit = Audit(store)

@@ -126,7 +126,11 @@ def url_problem(url: str) -> str | None:
         return f"'{url}' must start with http:// or https://"
     _, at, _ = parts.netloc.rpartition("@")
     if at:
-        return f"'{url}' holds a user name or password; deliveries are authenticated by their signature: leave them out"
+        # Not echoed: the password would end up in the caller's logs.
+        return (
+            "holds a user name or password (before '@'); deliveries are authenticated by "
+            "their signature: leave them out"
+        )
     hostname = parts.hostname or ""
     if not hostname:
         return f"'{url}' names no host: write http(s)://HOST[:PORT]/PATH"
@@ -149,20 +153,20 @@ class Webhooks:
         records: DeliveryRecords,
         wake: Callable[[], None] = lambda: None,
         *,
-        secrets: WebhookSecrets | None = None,
+        sealer: WebhookSecrets | None = None,
         destinations: Destinations = PUBLIC_ONLY,
     ) -> None:
         self.store = store
         self.changes = changes
         self.records = records
         self.wake = wake
-        self.secrets = secrets
+        self.sealer = sealer
         self.destinations = destinations
 
     def _seal(self, secret: str, webhook_id: str) -> str:
-        if self.secrets is None:  # assembled without the server's key: a wiring mistake
-            raise RuntimeError("webhook secrets are sealed with the server's key: pass secrets")
-        return self.secrets.seal(secret, webhook_id)
+        if self.sealer is None:  # assembled without the server's key: a wiring mistake
+            raise RuntimeError("webhook secrets are sealed with the server's key: pass a sealer")
+        return self.sealer.seal(secret, webhook_id)
 
     async def _check_destination(self, url: str) -> None:
         """Raises INVALID_FIELD when the URL's host is, or resolves to, an internal address
