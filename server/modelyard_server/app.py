@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import signal
@@ -45,7 +46,10 @@ from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
 from modelyard_server.artifacts import open_blob_store
 from modelyard_server.config import OPTIONS, Settings
+from modelyard_server.deliveries.attempts import post_http
+from modelyard_server.deliveries.destinations import Destinations, parse_networks
 from modelyard_server.deliveries.model import RetrySchedule
+from modelyard_server.deliveries.secrets import WebhookSecrets
 from modelyard_server.deliveries.worker import DeliveryWorker
 from modelyard_server.domain import pages
 from modelyard_server.domain.artifacts import Artifacts
@@ -73,6 +77,7 @@ from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines
 from modelyard_server.store.tokens import SqlTokenIndex
 from modelyard_server.store.unit_of_work import SqlStore
+from modelyard_server.store.webhooks import seal_stored_secrets
 from modelyard_server.tls import TlsFileError, TlsFiles, server_credentials
 
 log = logging.getLogger("modelyard.server")
@@ -242,6 +247,11 @@ async def start(settings: Settings) -> Running:
     jwts = JwtVerifier(oidc) if oidc is not None else None
     engines = await open_database(settings, create=True)
     await ensure_admin_token(engines, settings)
+    secrets = WebhookSecrets.of(keyring)
+    sealed = await seal_stored_secrets(engines, secrets.seal)
+    if sealed:
+        log.info("sealed %d webhook secrets that were stored in the clear", sealed)
+    destinations = Destinations(parse_networks(settings.webhook_allow_cidr))
     store = SqlStore(engines)
     events = hub_settings(settings, engines.sqlite)
     hub = EventHub(store, event_response, events)
@@ -255,6 +265,8 @@ async def start(settings: Settings) -> Running:
             timeout_seconds=settings.webhook_timeout_seconds,
         ),
         poll_seconds=events.poll_seconds,
+        post=functools.partial(post_http, destinations=destinations),
+        secrets=secrets,
     )
 
     def committed(tenant: str | None) -> None:
@@ -273,6 +285,8 @@ async def start(settings: Settings) -> Running:
         page_tokens=page_tokens(keyring),
         token_lifetime_seconds=settings.token_expiry_days * 86400,
         wake_deliveries=deliveries.wake,
+        webhook_secrets=secrets,
+        destinations=destinations,
     )
     throttle = Throttle(settings.auth_failure_limit, settings.auth_failure_window_seconds)
     server = grpc.aio.server(

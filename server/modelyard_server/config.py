@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from modelyard_server.deliveries.destinations import parse_networks
+
 DEFAULT_ADDRESS = "127.0.0.1:50051"
 DEFAULT_DATA_DIR = "modelyard-data"
 DEFAULT_HEARTBEAT_SECONDS = 5.0
@@ -105,6 +107,10 @@ class Settings:
     oidc_leeway_seconds: float = 30.0
     # An unknown key id (key rotation) refetches the JWKS at most this often.
     oidc_refetch_seconds: float = 30.0
+    # Webhooks and secrets (issue 11): internal address ranges (comma-separated CIDRs) that
+    # webhook deliveries may reach; loopback, private, link-local and metadata addresses are
+    # refused otherwise.
+    webhook_allow_cidr: str = ""
 
     @property
     def token_file(self) -> Path:
@@ -169,7 +175,8 @@ class Option:
     field: str
     variable: str
     help: str
-    kind: str = "text"  # text, path, address, database, positive, non-negative, count, switch
+    # text, path, address, database, positive, non-negative, count, switch, networks
+    kind: str = "text"
     flag: bool = True  # False: set by the environment only (the supervisor sets it)
     metavar: str | None = None
 
@@ -201,7 +208,9 @@ class Option:
                 return _number(text, integer=False, minimum=0, above=False)
             if self.kind == "count":
                 return int(_number(text, integer=True, minimum=1, above=False))
-        except ValueError:
+            if self.kind == "networks":
+                return ",".join(str(network) for network in parse_networks(text))
+        except ValueError as error:
             wanted = {
                 "address": "HOST:PORT, e.g. 127.0.0.1:50051 (port 0: any free port)",
                 "database": "a postgresql:// or sqlite:/// URL",
@@ -209,6 +218,7 @@ class Option:
                 "positive": "a number above 0",
                 "non-negative": "a number of 0 or more",
                 "count": "a whole number of 1 or more",
+                "networks": f"CIDRs separated by commas ({error})",
             }.get(self.kind, "a path")
             if self.kind == "database":  # the password stays out of the message
                 text = _redacted(text)
@@ -476,6 +486,14 @@ OPTIONS: tuple[Option, ...] = (
         kind="positive",
         metavar="SECONDS",
     ),
+    # Webhooks and secrets (issue 11)
+    Option(
+        "webhook_allow_cidr",
+        "MODELYARD_WEBHOOK_ALLOW_CIDR",
+        "internal ranges webhooks may reach, e.g. 10.1.0.0/16 (repeat, or separate by commas)",
+        kind="networks",
+        metavar="CIDR",
+    ),
 )
 assert {o.field for o in OPTIONS} == {f.name for f in fields(Settings)}, (
     "a setting lacks its option"
@@ -505,12 +523,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
             dest=option.field,
             metavar=option.metavar,
             default=argparse.SUPPRESS,
+            # A list may be given as several flags: load() joins them with commas.
+            action="append" if option.kind == "networks" else "store",
             help=f"{option.help} ({option.variable}, default {default})",
         )
 
 
 def load(
-    flags: Mapping[str, str | None] | None = None,
+    flags: Mapping[str, str | list[str] | None] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Settings:
     """Returns the settings, each from its flag (by field name), else its variable, else the
@@ -520,7 +540,8 @@ def load(
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for option in OPTIONS:
-        text = flags.get(option.field)
+        given = flags.get(option.field)
+        text = ",".join(given) if isinstance(given, list) else given
         if text is None or text == "":
             text = environ.get(option.variable) or None
         if text is not None:

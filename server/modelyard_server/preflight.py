@@ -32,6 +32,7 @@ from modelyard_server.store.engine import (
 from modelyard_server.tls import TlsFileError, check_files
 
 log = logging.getLogger("modelyard.server")
+
 ADDRESS_FLAG = "--address HOST:PORT"
 DATA_DIR_FLAG = "--data-dir DIR (or MODELYARD_DATA_DIR)"
 DATABASE_FLAG = "--database-url URL (or MODELYARD_DATABASE_URL)"
@@ -143,23 +144,47 @@ def _why(error: OSError) -> str:
     return (error.strerror or str(error)).lower()
 
 
-def make_directory(path: Path, what: str, flag: str) -> None:
+def make_directory(path: Path, what: str, flag: str, *, private: bool = False) -> None:
     """Creates a directory the server writes in, unless it exists; SetupError naming `what`
-    and `flag` when it cannot be made or written."""
+    and `flag` when it cannot be made or written. A `private` one is made mode 0700."""
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(parents=True, exist_ok=True, mode=0o700 if private else 0o777)
     except OSError as error:
         why = _why(error)
     else:
         if os.access(path, os.W_OK | os.X_OK):
+            if private:
+                keep_private(path, 0o700)
             return
         why = "it is not writable"
     raise SetupError(f"cannot use {what} {path}: {why}; pass one you may write with {flag}")
 
 
 def make_data_dir(settings: Settings) -> None:
-    """Creates the data directory (the admin token's, and SQLite's by default) if need be."""
-    make_directory(settings.data_dir, "the data directory", DATA_DIR_FLAG)
+    """Creates the data directory (the admin token's, the key's, and SQLite's by default) if
+    need be, readable by the server's user alone (mode 0700); tightens an existing one."""
+    make_directory(settings.data_dir, "the data directory", DATA_DIR_FLAG, private=True)
+
+
+def keep_private(path: Path, mode: int) -> None:
+    """Takes away the others' access to a file or directory of the server (to `mode`),
+    saying so in the log when it had to."""
+    try:
+        found = path.stat().st_mode & 0o777
+        if found & ~mode:
+            os.chmod(path, mode)
+            log.warning(
+                "%s was open to others (mode %o): made it %o, readable by this user alone",
+                path,
+                found,
+                mode,
+            )
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise SetupError(
+            f"cannot make {path} private: {_why(error)}; `chmod {mode:o} {path}`"
+        ) from None
 
 
 def open_keyring(settings: Settings) -> Keyring:
@@ -234,6 +259,19 @@ def _missing(settings: Settings, database: Database) -> SetupError | None:
     )
 
 
+def make_private_file(file: Path) -> None:
+    """Creates the SQLite file (an empty one is an empty database) readable by the server's
+    user alone, or tightens it and its WAL files: they hold the registry's secrets."""
+    try:
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError as error:
+        raise SetupError(f"cannot create the database file {file}: {_why(error)}") from None
+    for path in (file, file.with_name(file.name + "-wal"), file.with_name(file.name + "-shm")):
+        keep_private(path, 0o600)
+
+
 async def open_database(settings: Settings, *, create: bool, pool_size: int = 8) -> Engines:
     """Returns the engines of the settings' database, its schema current: migrated if need
     be when `create` (serve, migrate); otherwise (token, import) it must have been, by a
@@ -247,6 +285,8 @@ async def open_database(settings: Settings, *, create: bool, pool_size: int = 8)
     missing = None if create else _missing(settings, database)
     if missing is not None:
         raise missing
+    if database.file is not None and create:
+        make_private_file(database.file)
     engines = open_engines(settings.database_url, pool_size=pool_size)
     try:
         try:

@@ -35,10 +35,8 @@ def idp() -> Iterator[IdentityProvider]:
 
 @pytest.fixture(scope="module")
 def oidc_server(server_factory: ServerFactory, idp: IdentityProvider) -> Iterator[Server]:
-    """A server that trusts `idp` (keys refetched at most every 30 s, the default). These
-    tests send dozens of refused tokens from one address on purpose: the throttle that would
-    stop them is tested in test_tokens.py."""
-    with server_factory("sqlite", auth_failure_limit="100000", **idp.settings()) as server:
+    """A server that trusts `idp` (keys refetched at most every 30 s, the default)."""
+    with server_factory("sqlite", **idp.settings()) as server:
         yield server
 
 

@@ -14,6 +14,13 @@ from tests.support.postgres import create_database_or_skip, drop_database
 from tests.support.servers import Server, ServerProcess
 
 BACKENDS = ["sqlite", "postgres"]
+# The tests' webhook receivers listen on loopback, which the server refuses by default:
+# every test server allows it, unless a test gives webhook_allow_cidr="" (the default).
+TEST_ALLOW_CIDR = "127.0.0.1/32"
+# Shared test servers take refused tokens from many tests, all from 127.0.0.1, on purpose;
+# the production default (20 a minute) would throttle the tests that come after. The
+# throttle's own tests pass their limits.
+TEST_AUTH_FAILURE_LIMIT = "100000"
 
 
 SWITCHES = {option.field for option in OPTIONS if option.kind == "switch"}
@@ -35,7 +42,8 @@ class ServerFactory:
     `factory(backend, process=False, workers=1, database_url=None, **settings)` returns a
     started server: in this process unless `process` (for kill -9, SIGTERM, workers,
     restarts), with `settings` named as the fields of the server's Settings and given as
-    text (`heartbeat_seconds="0.2"`; a subprocess gets them as flags, `--heartbeat-seconds`). On PostgreSQL it gets a
+    text (`heartbeat_seconds="0.2"`; a subprocess gets them as flags, `--heartbeat-seconds`);
+    webhooks may deliver to 127.0.0.1 unless `webhook_allow_cidr` says otherwise. On PostgreSQL it gets a
     fresh database, dropped when it stops, unless `database_url` names one (the caller's).
     Its data directory is a new one, unless `data_dir` names one that holds data already.
     A subprocess that serves TLS is waited for with `credentials` (those that trust its
@@ -88,6 +96,11 @@ class ServerFactory:
     ) -> InProcessServer | ServerProcess:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; use one of {BACKENDS}")
+        settings = {
+            "webhook_allow_cidr": TEST_ALLOW_CIDR,
+            "auth_failure_limit": TEST_AUTH_FAILURE_LIMIT,
+            **settings,
+        }
         if (workers > 1 or env) and not process:
             raise ValueError("workers and an environment of its own need process=True")
         created = None

@@ -26,7 +26,7 @@ from modelyard_server import app
 from modelyard_server.api.auth import Authenticator, AuthInterceptor, current_principal
 from modelyard_server.api.throttle import Throttle, source_of
 from modelyard_server.artifacts.local import LocalBlobStore
-from modelyard_server.config import OPTIONS, Settings, load
+from modelyard_server.config import OPTIONS, Settings, add_options, load
 from modelyard_server.config import load as load_settings
 from modelyard_server.domain import errors as domain_errors
 from modelyard_server.domain.changes import Mutation
@@ -72,6 +72,7 @@ __all__ = [
     "SqlStore",
     "Throttle",
     "WatchFilter",
+    "add_options",
     "current_principal",
     "domain_errors",
     "load_settings",

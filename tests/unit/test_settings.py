@@ -3,11 +3,14 @@ worker processes whole."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
 
-from tests.support.inprocess import OPTIONS, load_settings
+from tests.support.inprocess import OPTIONS, add_options, load_settings
+
+ALLOW_CIDR = "--webhook-allow-cidr (MODELYARD_WEBHOOK_ALLOW_CIDR)"
 
 # A value for each setting that differs from its default.
 CHANGED = {
@@ -55,6 +58,8 @@ CHANGED = {
     "oidc_algorithms": "ES256",
     "oidc_leeway_seconds": "5",
     "oidc_refetch_seconds": "60",
+    # Webhooks and secrets (issue 11)
+    "webhook_allow_cidr": "10.1.0.0/16,fd00::/8",
 }
 
 
@@ -102,6 +107,8 @@ def test_sqlite_in_the_data_directory_is_the_default_database(tmp_path: Path) ->
         ("tls_cert", "tls.crt", "--tls-cert needs --tls-key (MODELYARD_TLS_KEY)"),
         ("tls_key", "tls.key", "--tls-key needs --tls-cert (MODELYARD_TLS_CERT)"),
         ("tls_client_ca", "ca.pem", "--tls-client-ca (MODELYARD_TLS_CLIENT_CA) needs --tls-cert and --tls-key"),
+        ("webhook_allow_cidr", "10.0.0.0/33", f"{ALLOW_CIDR} must be CIDRs separated by commas ('10.0.0.0/33' is not"),
+        ("webhook_allow_cidr", "intranet", f"{ALLOW_CIDR} must be CIDRs separated by commas ('intranet' is not a CIDR"),
     ],
 )  # fmt: skip
 def test_a_bad_value_names_its_flag_and_its_variable(field: str, text: str, said: str) -> None:
@@ -113,3 +120,16 @@ def test_a_database_url_is_refused_without_showing_its_password() -> None:
     with pytest.raises(ValueError, match="postgresql:// or sqlite:///") as caught:
         load_settings({"database_url": "mysql://root:hunter2@db/x"}, environ={})
     assert "hunter2" not in str(caught.value) and "mysql://root:***@db/x" in str(caught.value)
+
+
+def test_webhook_allow_cidr_may_be_repeated_or_comma_separated() -> None:
+    parser = argparse.ArgumentParser()
+    add_options(parser)
+    args = parser.parse_args(
+        ["--webhook-allow-cidr", "10.1.2.3/16", "--webhook-allow-cidr", "192.168.7.7, fd00::/8"]
+    )
+    settings = load_settings(vars(args), environ={})
+    assert settings.webhook_allow_cidr == "10.1.0.0/16,192.168.7.7/32,fd00::/8"
+    from_environment = load_settings({}, environ={"MODELYARD_WEBHOOK_ALLOW_CIDR": "127.0.0.1"})
+    assert from_environment.webhook_allow_cidr == "127.0.0.1/32"
+    assert load_settings({}, environ={}).webhook_allow_cidr == ""

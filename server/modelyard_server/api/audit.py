@@ -15,6 +15,7 @@ from modelyard_server.api.errors import rpc
 from modelyard_server.domain.audit import Audit
 from modelyard_server.domain.repositories import AuditQuery
 from modelyard_server.domain.validation import time_us
+from modelyard_server.domain.webhooks import visible_entry
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.observability import metrics
 
@@ -41,18 +42,22 @@ class AuditServicer(aus_grpc.AuditServiceServicer):
             newest_first=request.newest_first,
         )
         # The page is cut by the size of the events as sent (a Struct may be larger than the
-        # JSON the log stores); each is rendered once, to be measured and then sent.
+        # JSON the log stores), as this caller may see them; each is rendered once, to be
+        # measured and then sent.
+        principal = current_principal()
         rendered: dict[int, pb.AuditEvent] = {}
 
         def size_of(entry: LogEntry) -> int:
-            event = rendered[entry.seq] = audit_event(entry)
+            event = rendered[entry.seq] = audit_event(visible_entry(principal, entry))
             return event.ByteSize()
 
         entries, token = await self.audit.page(
-            current_principal(), query, request.page_size, request.page_token, size_of
+            principal, query, request.page_size, request.page_token, size_of
         )
         return aus.ListAuditEventsResponse(
-            audit_events=[rendered.get(e.seq) or audit_event(e) for e in entries],
+            audit_events=[
+                rendered.get(e.seq) or audit_event(visible_entry(principal, e)) for e in entries
+            ],
             next_page_token=token,
         )
 

@@ -13,6 +13,7 @@ from modelyard_server.domain.clock import now_us, timestamp
 from modelyard_server.domain.errors import FieldViolation, ResourceExhausted, invalid_fields
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.watch import StreamQuota, watch_filter
+from modelyard_server.domain.webhooks import visible_entry
 from modelyard_server.events.hub import EventHub, Heartbeat
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.observability import metrics
@@ -65,7 +66,9 @@ class EventStreams:
                             self.open[key] = (tenant, seq)
                             metrics.WATCH_EVENTS.inc()
                             metrics.WATCH_LAG.observe(max(0, self.hub.head(tenant) - seq))
-                            yield item.rendered
+                            entry = visible_entry(principal, item.entry)
+                            # Rendered once for every stream, unless this reader sees less.
+                            yield item.rendered if entry is item.entry else event_response(entry)
             except ResourceExhausted as error:
                 if error.reason == reasons.SUBSCRIBER_TOO_SLOW:
                     metrics.WATCH_TOO_SLOW.inc()

@@ -13,15 +13,16 @@ from modelyard.v1 import webhook_service_pb2_grpc as ws_grpc
 from modelyard_server.api.auth import current_principal
 from modelyard_server.api.convert import action_names, audit_event, mutation
 from modelyard_server.api.errors import rpc
-from modelyard_server.domain.webhooks import Webhooks
+from modelyard_server.domain.webhooks import Webhooks, visible_entry
 from modelyard_server.log.chain import LogEntry
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def delivery_body(webhook: str, delivery: str, entry: LogEntry) -> bytes:
-    """Returns the JSON a delivery POSTs: the webhook, the delivery and the event (proto JSON)."""
-    event = json_format.MessageToDict(audit_event(entry))
+    """Returns the JSON a delivery POSTs: the webhook, the delivery and the event (proto JSON),
+    which shows webhook URLs cut to their host: a receiver administers no webhook."""
+    event = json_format.MessageToDict(audit_event(visible_entry(None, entry)))
     payload = {"webhook": webhook, "delivery": delivery, "event": event}
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 

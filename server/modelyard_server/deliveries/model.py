@@ -68,11 +68,14 @@ class Claim:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How an attempt went: `ok` for a 2xx answer; else the status (0: none) and why."""
+    """How an attempt went: `ok` for a 2xx answer; else the status (0: none) and why, in a
+    few words (never text that names internal hosts and ports); `final` when trying again
+    cannot help (the address is refused), so the delivery is FAILED at once."""
 
     ok: bool
     status: int = 0
     error: str = ""
+    final: bool = False
 
 
 class DeliveryQueue(Protocol):

@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 
+from modelyard_server.deliveries.attempts import post_http
 from modelyard_server.deliveries.model import (
     Claim,
     DeliveryQueue,
@@ -23,6 +22,7 @@ from modelyard_server.deliveries.model import (
     signature,
     wants,
 )
+from modelyard_server.deliveries.secrets import SecretUnreadable, WebhookSecrets
 from modelyard_server.domain.clock import now_us
 from modelyard_server.log.chain import LogEntry
 
@@ -39,31 +39,6 @@ BATCH = 500
 MIN_ROUND_SECONDS = 0.05
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None  # a redirect is an answer that is not 2xx: the delivery failed
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
-def post_http(url: str, headers: Mapping[str, str], body: bytes, timeout: float) -> Outcome:
-    """POSTs the body; returns ok for a 2xx answer, else the status and what went wrong."""
-    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")
-    try:
-        with _opener.open(request, timeout=timeout) as response:
-            status = int(response.status)
-    except urllib.error.HTTPError as error:
-        return Outcome(False, error.code, f"HTTP {error.code}")
-    except urllib.error.URLError as error:
-        return Outcome(False, 0, f"cannot reach the endpoint: {error.reason}")
-    except (OSError, ValueError) as error:
-        return Outcome(False, 0, f"cannot reach the endpoint: {error}")
-    if 200 <= status < 300:
-        return Outcome(True, status)
-    return Outcome(False, status, f"HTTP {status}")
-
-
 class DeliveryWorker:
     """Delivers every webhook's events, at most `concurrency` POSTs at a time."""
 
@@ -76,12 +51,14 @@ class DeliveryWorker:
         poll_seconds: float = 1.0,
         concurrency: int = 8,
         post: Post = post_http,
+        secrets: WebhookSecrets,
     ) -> None:
         self.queue = queue
         self.render_body = render_body
         self.schedule = schedule
         self.poll_seconds = poll_seconds
         self.post = post
+        self.secrets = secrets
         self.slots = concurrency
         self.in_flight: set[asyncio.Task[None]] = set()
         self.busy: set[int] = set()  # webhooks (by key) with an attempt in flight
@@ -150,20 +127,19 @@ class DeliveryWorker:
             self.wake()
 
     async def _deliver(self, claim: Claim) -> None:
-        body = self.render_body(claim.webhook, claim.delivery, claim.entry)
-        sent_at = int(time.time())
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "modelyard-webhooks",
-            "webhook-id": claim.delivery,
-            "webhook-timestamp": str(sent_at),
-            "webhook-signature": signature(claim.secret, claim.delivery, sent_at, body),
-        }
-        outcome = await asyncio.to_thread(
-            self.post, claim.url, headers, body, self.schedule.timeout_seconds
-        )
+        if claim.attempt > self.schedule.max_attempts:
+            # Claimed again and again, its attempts never finished (the worker died in them).
+            outcome = Outcome(False, 0, "no attempt finished", final=True)
+        else:
+            try:
+                outcome = await self._attempt(claim)
+            except Exception:  # a bug must not leave the delivery PENDING forever
+                log.exception("delivery %s attempt %d went wrong", claim.delivery, claim.attempt)
+                outcome = Outcome(False, 0, "the attempt could not be made")
         now = now_us()
-        retry_at = None if outcome.ok else self.schedule.next_attempt_us(claim.attempt, now)
+        retry_at = None
+        if not outcome.ok and not outcome.final:
+            retry_at = self.schedule.next_attempt_us(claim.attempt, now)
         if not outcome.ok:
             log.info(
                 "delivery %s attempt %d failed: %s", claim.delivery, claim.attempt, outcome.error
@@ -172,3 +148,23 @@ class DeliveryWorker:
             await self.queue.finish(claim, outcome, retry_at, now)
         except Exception as error:  # the lease runs out and the attempt is made again
             log.warning("cannot record delivery %s: %s", claim.delivery, error)
+
+    async def _attempt(self, claim: Claim) -> Outcome:
+        """Makes one attempt at a delivery: signs it and POSTs it in a thread."""
+        webhook_id = claim.webhook.removeprefix("webhooks/")
+        try:
+            secret = self.secrets.open(claim.secret, webhook_id)
+        except SecretUnreadable as error:
+            return Outcome(False, 0, str(error), final=True)
+        body = self.render_body(claim.webhook, claim.delivery, claim.entry)
+        sent_at = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "modelyard-webhooks",
+            "webhook-id": claim.delivery,
+            "webhook-timestamp": str(sent_at),
+            "webhook-signature": signature(secret, claim.delivery, sent_at, body),
+        }
+        return await asyncio.to_thread(
+            self.post, claim.url, headers, body, self.schedule.timeout_seconds
+        )

@@ -153,9 +153,21 @@ class Groups:
                     "hold; an admin must clear the holds before the group can be deleted",
                     metadata={"resource": before.name},
                 )
+            # Its webhooks go with it, so that a new group that reuses the id does not
+            # inherit them: the deleted ones are related changes of the entry.
+            webhooks = await unit.webhooks.bound_to(group_id)
+            for webhook in webhooks:
+                await unit.webhooks.delete(webhook.name.removeprefix("webhooks/"))
             await unit.groups.delete(group_id)
             return mutation.draft(
-                pb.ACTION_MODEL_GROUP_DELETED, before.name, group_id, 0, before, None, now
+                pb.ACTION_MODEL_GROUP_DELETED,
+                before.name,
+                group_id,
+                0,
+                before,
+                None,
+                now,
+                tuple((webhook.name, webhook, None) for webhook in webhooks),
             )
 
         await self.changes.run(mutation, Change(apply, nothing))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from modelyard_server.deliveries.destinations import PUBLIC_ONLY, Destinations
+from modelyard_server.deliveries.secrets import WebhookSecrets
 from modelyard_server.domain.aliases import Aliases
 from modelyard_server.domain.approvals import Approvals
 from modelyard_server.domain.artifacts import Artifacts
@@ -38,6 +40,8 @@ class Registry:
         token_lifetime_seconds: float = 0,
         wake_deliveries: Callable[[], None] = lambda: None,
         clock: Callable[[], int] = now_us,
+        webhook_secrets: WebhookSecrets | None = None,
+        destinations: Destinations = PUBLIC_ONLY,
     ) -> None:
         changes = Changes(store, clock)
         self.groups = Groups(store, changes, page_tokens)
@@ -46,7 +50,15 @@ class Registry:
         self.approvals = Approvals(store, changes, page_tokens)
         self.lifecycle = Lifecycle(changes)
         self.aliases = Aliases(store, changes, page_tokens)
-        self.webhooks = Webhooks(store, changes, records, page_tokens, wake_deliveries)
+        self.webhooks = Webhooks(
+            store,
+            changes,
+            records,
+            page_tokens,
+            wake_deliveries,
+            sealer=webhook_secrets,
+            destinations=destinations,
+        )
         self.audit = Audit(store, page_tokens)
         self.artifacts = Artifacts(store, blobs, clock)
         self.dependencies = Dependencies(store)

@@ -193,6 +193,10 @@ class WebhookRepository(Protocol):
         """Deletes a webhook and its delivery records."""
         ...
 
+    async def bound_to(self, group: str) -> list[ws.Webhook]:
+        """Returns every webhook bound to the group, oldest first."""
+        ...
+
 
 class TokenRepository(Protocol):
     """The tenant's bearer tokens; a secret's digest goes in, and nothing gives it back."""

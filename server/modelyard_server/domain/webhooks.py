@@ -7,15 +7,20 @@ or SQL.
 
 from __future__ import annotations
 
+import json
+import re
 import secrets
 from collections.abc import Callable, Collection, Sequence
-from typing import Protocol
+from dataclasses import replace
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import webhook_service_pb2 as ws
 
+from modelyard_server.deliveries.destinations import PUBLIC_ONLY, Destinations, Refused, ip_literal
+from modelyard_server.deliveries.secrets import WebhookSecrets
 from modelyard_server.domain import lookup, names
 from modelyard_server.domain.changes import Change, Changes, Mutation, nothing, resource
 from modelyard_server.domain.clock import new_etag, timestamp
@@ -32,6 +37,7 @@ from modelyard_server.domain.pages import PageTokens, page_size
 from modelyard_server.domain.principal import Permission, Principal
 from modelyard_server.domain.repositories import Store, UnitOfWork
 from modelyard_server.domain.validation import Checker
+from modelyard_server.log.chain import LogEntry
 from modelyard_server.log.drafts import LogDraft
 
 MIN_SECRET = 16
@@ -84,16 +90,9 @@ def check_webhook(
     elif len(url) > MAX_URL:
         check.fail("webhook.url", f"is {len(url)} characters long; the limit is {MAX_URL}")
     else:
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises ValueError for a port out of range
-        except ValueError as error:  # an unclosed '[' of an IPv6 host, a port above 65535
-            check.fail("webhook.url", f"{quote(url)} is not a URL: {error}")
-        else:
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                check.fail(
-                    "webhook.url", f"{quote(url)} is not an http:// or https:// URL with a host"
-                )
+        problem = url_problem(url)
+        if problem is not None:
+            check.fail("webhook.url", problem)
     if "secret" in fields and not MIN_SECRET <= len(webhook.secret) <= MAX_SECRET:
         check.fail(
             "webhook.secret",
@@ -112,6 +111,43 @@ def check_webhook(
     check.raise_if_any()
 
 
+# A host name's labels: letters, digits, '-' (and '_', which some names have), 1-63 each.
+HOST_NAME = re.compile(
+    r"(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?"
+)
+PORT = re.compile(r"[0-9]{1,5}")
+
+
+def url_problem(url: str) -> str | None:
+    """Returns what is wrong with a webhook URL, or None: it must be http:// or https://,
+    name a host (a name or an IP address) and, if any, a port from 1 to 65535, and carry no
+    user name or password (the signature authenticates deliveries)."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return f"{url!r} is not a URL: it contains white space or control characters"
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # an unclosed '[' of an IPv6 host
+        return f"'{url}' is not a URL: {error}"
+    if parts.scheme not in ("http", "https"):
+        return f"'{url}' must start with http:// or https://"
+    _, at, _ = parts.netloc.rpartition("@")
+    if at:
+        # Not echoed: the password would end up in the caller's logs.
+        return (
+            "holds a user name or password (before '@'); deliveries are authenticated by "
+            "their signature: leave them out"
+        )
+    hostname = parts.hostname or ""
+    if not hostname:
+        return f"'{url}' names no host: write http(s)://HOST[:PORT]/PATH"
+    if ip_literal(hostname) is None and not HOST_NAME.fullmatch(hostname):
+        return f"'{url}' has no valid host: '{hostname}' is neither a host name nor an IP address"
+    _, colon, port = parts.netloc.rpartition("]")[2].partition(":")
+    if colon and not (PORT.fullmatch(port) and 1 <= int(port) <= 65535):
+        return f"'{url}' has a bad port '{port}': give a number from 1 to 65535, or none"
+    return None
+
+
 class Webhooks:
     """Webhook registration (changes, logged like any other) and the operator's view of
     deliveries. Everything here needs the admin role, on the webhook's group or tenant-wide."""
@@ -123,12 +159,32 @@ class Webhooks:
         records: DeliveryRecords,
         tokens: PageTokens,
         wake: Callable[[], None] = lambda: None,
+        *,
+        sealer: WebhookSecrets | None = None,
+        destinations: Destinations = PUBLIC_ONLY,
     ) -> None:
         self.store = store
         self.changes = changes
         self.tokens = tokens
         self.records = records
         self.wake = wake
+        self.sealer = sealer
+        self.destinations = destinations
+
+    def _seal(self, secret: str, webhook_id: str) -> str:
+        if self.sealer is None:  # assembled without the server's key: a wiring mistake
+            raise RuntimeError("webhook secrets are sealed with the server's key: pass a sealer")
+        return self.sealer.seal(secret, webhook_id)
+
+    async def _check_destination(self, url: str) -> None:
+        """Raises INVALID_FIELD when the URL's host is, or resolves to, an internal address
+        the operator did not allow."""
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        try:
+            await self.destinations.check_url_host(parts.hostname or "", port)
+        except Refused as refused:
+            raise invalid_fields([FieldViolation("webhook.url", str(refused))]) from None
 
     async def create(
         self, mutation: Mutation, webhook: ws.Webhook, actions: Sequence[str]
@@ -137,13 +193,16 @@ class Webhooks:
         check_webhook(webhook, actions)
         group = scope(webhook.group)
         mutation.principal.authorize(Permission.ADMIN, group)
+        await self._check_destination(webhook.url)
+        webhook_id = f"wh-{secrets.token_hex(5)}"
+        sealed = self._seal(webhook.secret, webhook_id)
 
         async def apply(unit: UnitOfWork, now: int) -> LogDraft:
             if group is not None:
                 await lookup.require_group(unit, group)
             head, _ = await unit.log.head()
             created = ws.Webhook(
-                name=webhook_name(f"wh-{secrets.token_hex(5)}"),
+                name=webhook_name(webhook_id),
                 url=webhook.url,
                 group=webhook.group,
                 actions=webhook.actions,
@@ -153,7 +212,7 @@ class Webhooks:
                 create_time=timestamp(now),
                 etag=new_etag(),
             )
-            await unit.webhooks.insert(created, webhook.secret, list(actions))
+            await unit.webhooks.insert(created, sealed, list(actions))
             return mutation.draft(
                 pb.ACTION_WEBHOOK_CREATED, created.name, group or "", 0, None, created, now
             )
@@ -188,6 +247,9 @@ class Webhooks:
         webhook_id = names.parse_webhook_name(patch.name, "webhook.name")
         fields = set(FIELDS.check(paths))
         check_webhook(patch, actions, fields)
+        if "url" in fields:
+            await self._check_destination(patch.url)
+        sealed = self._seal(patch.secret, webhook_id) if "secret" in fields else None
 
         async def apply(unit: UnitOfWork, now: int) -> LogDraft:
             before = await _authorized(unit, mutation.principal, webhook_id)
@@ -211,8 +273,7 @@ class Webhooks:
             after.update_time.CopyFrom(timestamp(now))
             after.etag = new_etag()
             filters = list(actions) if "actions" in fields else None
-            secret = patch.secret if "secret" in fields else None
-            await unit.webhooks.update(after, secret, filters)
+            await unit.webhooks.update(after, sealed, filters)
             return mutation.draft(
                 pb.ACTION_WEBHOOK_UPDATED,
                 after.name,
@@ -289,3 +350,51 @@ def scope(group: str) -> str | None:
     """Returns the id of the group a webhook is bound to (`groups/{group}`), or None when it
     receives the whole tenant's entries. The name was checked when the webhook was set."""
     return group.removeprefix("groups/") or None
+
+
+def visible_entry(principal: Principal | None, entry: LogEntry) -> LogEntry:
+    """Returns a log entry as a reader may see it: the URLs of the webhooks it holds (whose
+    paths and query strings often carry tokens) are cut to `scheme://host/…` unless the
+    reader administers their webhooks (None: a webhook's receiver, who never does)."""
+    # Asked for every event of every stream: most entries are answered without parsing.
+    holds = entry.action.startswith("WEBHOOK_") or '"webhooks/' in (entry.related or "")
+    if not holds:
+        return entry
+    if principal is not None and Permission.ADMIN in principal.permissions(entry.group or None):
+        return entry
+    related = json.loads(entry.related) if entry.related else []
+    for item in related:
+        if item["resource"].startswith("webhooks/"):
+            item["before"], item["after"] = _cut(item["before"]), _cut(item["after"])
+    before, after = entry.before, entry.after
+    if entry.action.startswith("WEBHOOK_"):
+        before, after = _cut_snapshot(before), _cut_snapshot(after)
+    return replace(
+        entry,
+        before=before,
+        after=after,
+        related=json.dumps(related, sort_keys=True, separators=(",", ":")) if related else None,
+    )
+
+
+def reduced_url(url: str) -> str:
+    """Returns `scheme://host[:port]/…`: where a webhook delivers, without what it sends."""
+    try:
+        parts = urlsplit(url)
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return "…"
+    return f"{parts.scheme}://{host}/…"
+
+
+def _cut(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
+    if snapshot is not None and "url" in snapshot:
+        snapshot = {**snapshot, "url": reduced_url(str(snapshot["url"]))}
+    return snapshot
+
+
+def _cut_snapshot(snapshot: str | None) -> str | None:
+    if snapshot is None:
+        return None
+    cut = _cut(json.loads(snapshot))
+    return json.dumps(cut, sort_keys=True, separators=(",", ":"))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -31,7 +31,14 @@ from sqlalchemy import (
     inspect,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from modelyard_server.domain.errors import Unavailable
@@ -88,6 +95,7 @@ def is_sqlite(url: str) -> bool:
 def _sqlite_engine(url: str, *, pool_size: int, max_overflow: int, busy_ms: int) -> Engine:
     engine = create_engine(
         url,
+        hide_parameters=True,  # errors and logs never show values: secrets, tokens' digests
         pool_size=pool_size,
         max_overflow=max_overflow,
         connect_args={"check_same_thread": False},
@@ -105,6 +113,31 @@ def _sqlite_engine(url: str, *, pool_size: int, max_overflow: int, busy_ms: int)
         cursor.close()
 
     return engine
+
+
+class StatementRefused(Exception):
+    """The database refused a statement; the message names the statement and the rule it
+    broke, never the values: PostgreSQL's DETAIL echoes the row (a webhook's secret, say)."""
+
+
+# Refusals of a statement, whose messages may hold its values; connection errors do not,
+# and stay what they are, so that callers can tell an outage (retried) from them.
+_REFUSALS = (IntegrityError, DataError, ProgrammingError, InternalError, NotSupportedError)
+
+
+@contextmanager
+def values_kept_out_of_errors() -> Iterator[None]:
+    """Turns a statement's refusal into StatementRefused, keeping only its first line (the
+    rule broken) and dropping the driver's exception, whose text holds the row's values."""
+    try:
+        yield
+    except _REFUSALS as error:
+        cause = type(error.orig).__name__ if error.orig is not None else type(error).__name__
+        said = "" if isinstance(error, DataError) else str(error.orig).splitlines()[0]
+        said = said.partition(": ")[2] if said.startswith("<class") else said
+        raise StatementRefused(
+            f"the database refused a statement ({cause}: {said}); statement: {error.statement}"
+        ) from None
 
 
 @dataclass
@@ -126,35 +159,37 @@ class Engines:
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Conn]:
         """Yields a connection whose statements read one consistent snapshot."""
-        if self.postgres is not None:
-            async with self.postgres.connect() as conn:
-                yield conn
-            return
-        assert self.sqlite_read is not None
-        with self.sqlite_read.connect() as sync:
-            sync.exec_driver_sql("BEGIN")
-            try:
-                yield InlineConnection(sync)
-            finally:
-                sync.rollback()
+        with values_kept_out_of_errors():
+            if self.postgres is not None:
+                async with self.postgres.connect() as conn:
+                    yield conn
+                return
+            assert self.sqlite_read is not None
+            with self.sqlite_read.connect() as sync:
+                sync.exec_driver_sql("BEGIN")
+                try:
+                    yield InlineConnection(sync)
+                finally:
+                    sync.rollback()
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[Conn]:
         """Yields a connection in a write transaction that commits when the block exits cleanly."""
-        if self.postgres is not None:
-            async with self.postgres.begin() as conn:
-                yield conn
-            return
-        assert self.sqlite_write is not None
-        async with self.write_lock:
-            with self.sqlite_write.connect() as sync:
-                await _begin_immediate(sync)
-                try:
-                    yield InlineConnection(sync)
-                except BaseException:
-                    sync.rollback()
-                    raise
-                sync.commit()
+        with values_kept_out_of_errors():
+            if self.postgres is not None:
+                async with self.postgres.begin() as conn:
+                    yield conn
+                return
+            assert self.sqlite_write is not None
+            async with self.write_lock:
+                with self.sqlite_write.connect() as sync:
+                    await _begin_immediate(sync)
+                    try:
+                        yield InlineConnection(sync)
+                    except BaseException:
+                        sync.rollback()
+                        raise
+                    sync.commit()
 
     async def dispose(self) -> None:
         if self.postgres is not None:
@@ -199,7 +234,11 @@ def open_engines(url: str, *, pool_size: int = 8) -> Engines:
             sqlite_write=_sqlite_engine(url, pool_size=1, max_overflow=0, busy_ms=0),
         )
     engine = create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url,
+        hide_parameters=True,  # errors and logs never show values: secrets, tokens' digests
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
     )
     return Engines(url, postgres=engine)
 
@@ -268,6 +307,7 @@ __all__: Sequence[str] = [
     "Conn",
     "Engines",
     "InlineConnection",
+    "StatementRefused",
     "known_revisions",
     "migrate",
     "open_engines",

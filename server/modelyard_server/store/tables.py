@@ -178,7 +178,7 @@ class WebhookRow(Base):
     webhook_id: Mapped[str] = mapped_column(String(63))
     group_id: Mapped[str] = mapped_column(String(63))  # "" for every group of the tenant
     url: Mapped[str] = mapped_column(Text)
-    secret: Mapped[str] = mapped_column(String(256))
+    secret: Mapped[str] = mapped_column(Text)  # sealed: see deliveries/secrets.py
     actions: Mapped[list[str]] = mapped_column(JSONColumn)  # log action names; [] for all
     # The seq of the last log entry turned into a delivery or skipped by the filters.
     cursor: Mapped[int] = mapped_column(BigInteger)

@@ -1,14 +1,17 @@
-"""Webhook rows: the webhook (without its secret), its secret, filters and delivery cursor."""
+"""Webhook rows: the webhook (without its secret), its sealed secret, filters and delivery
+cursor."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from modelyard.v1 import webhook_service_pb2 as ws
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 
+from modelyard_server.deliveries.secrets import PREFIX
 from modelyard_server.domain.repositories import Key, Slice
-from modelyard_server.store.engine import Conn
+from modelyard_server.store.engine import Conn, Engines
 from modelyard_server.store.tables import DELIVERIES, WEBHOOKS
 
 _this = (WEBHOOKS.c.tenant == bindparam("b_tenant")) & (
@@ -53,6 +56,14 @@ class SqlWebhooks:
         items = [webhook_of(row.body, row.cursor) for row in rows[:limit]]
         resume: tuple[Any, ...] | None = (rows[limit - 1].id,) if len(rows) > limit else None
         return Slice(items, resume)
+
+    async def bound_to(self, group: str) -> list[ws.Webhook]:
+        query = (
+            select(WEBHOOKS.c.body, WEBHOOKS.c.cursor)
+            .where(WEBHOOKS.c.tenant == self.tenant, WEBHOOKS.c.group_id == group)
+            .order_by(WEBHOOKS.c.id)
+        )
+        return [webhook_of(row.body, row.cursor) for row in (await self.conn.execute(query)).all()]
 
     async def insert(self, webhook: ws.Webhook, secret: str, actions: list[str]) -> None:
         await self.conn.execute(
@@ -99,3 +110,31 @@ def _body(webhook: ws.Webhook) -> bytes:
     body.CopyFrom(webhook)
     body.ClearField("cursor")
     return body.SerializeToString(deterministic=True)
+
+
+async def seal_stored_secrets(engines: Engines, seal: Callable[[str, str], str]) -> int:
+    """Seals the webhook secrets still stored in the clear (from before sealing existed),
+    with `seal(secret, webhook_id)`; returns how many there were. On SQLite, the pages and
+    the write-ahead log that held them are overwritten too."""
+    async with engines.writing() as conn:
+        rows = (
+            await conn.execute(
+                select(WEBHOOKS.c.id, WEBHOOKS.c.webhook_id, WEBHOOKS.c.secret).where(
+                    WEBHOOKS.c.secret.not_like(PREFIX + "%")
+                )
+            )
+        ).all()
+        if rows and engines.sqlite:
+            await conn.execute(text("PRAGMA secure_delete = ON"))  # zeroes what is replaced
+        for row in rows:
+            await conn.execute(
+                update(WEBHOOKS)
+                .where(WEBHOOKS.c.id == row.id)
+                .values(secret=seal(row.secret, row.webhook_id))
+            )
+    if rows and engines.sqlite_write is not None:
+        async with engines.write_lock:
+            with engines.sqlite_write.connect() as sync:
+                sync.exec_driver_sql("PRAGMA secure_delete = OFF")
+                sync.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return len(rows)
