@@ -25,8 +25,16 @@ from modelyard_server.domain.artifacts import Collected
 from modelyard_server.domain.errors import DomainError
 from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
-from modelyard_server.preflight import SetupError, check_address, open_database
+from modelyard_server.preflight import (
+    SetupError,
+    bind_log_key,
+    check_address,
+    open_database,
+    open_keyring,
+)
+from modelyard_server.store.chain_key import audit_keys
 from modelyard_server.store.deliveries import SqlDeliveryQueue
+from modelyard_server.store.engine import Engines
 from modelyard_server.store.tokens import create_token
 from modelyard_server.store.unit_of_work import SqlStore
 
@@ -151,12 +159,27 @@ def _read_versions(path: Path, lines: TextIO) -> Iterator[pb.ModelVersion]:
         _fail(f"{path}: not UTF-8 text; {IMPORT_FILE}")
 
 
+async def _open_registry(settings: config.Settings) -> tuple[Registry, Engines]:
+    """Returns the registry over the server's database, checked to be chained with the key
+    file given (the log entries this command writes must verify on the server)."""
+    keyring = open_keyring(settings)
+    engines = await open_database(settings, create=False, pool_size=1)
+    try:
+        await bind_log_key(settings, engines, keyring)
+    except BaseException:
+        await engines.dispose()
+        raise
+    keys = audit_keys(keyring)
+    store = SqlStore(engines, keys.chain)
+    blobs = open_blob_store(settings)
+    return Registry(store, SqlDeliveryQueue(engines), blobs, audit_keys=keys), engines
+
+
 async def _import(
     settings: config.Settings, principal: Principal, group: str, path: Path, lines: TextIO
 ) -> int:
-    engines = await open_database(settings, create=False, pool_size=1)
+    registry, engines = await _open_registry(settings)
     try:
-        registry = Registry(SqlStore(engines), SqlDeliveryQueue(engines), open_blob_store(settings))
         return await registry.imports.run(principal, group, _read_versions(path, lines))
     except DomainError as error:
         details = "".join(f"\n  {v.field}: {v.description}" for v in error.violations)
@@ -166,9 +189,8 @@ async def _import(
 
 
 async def _collect(settings: config.Settings) -> Collected:
-    engines = await open_database(settings, create=False, pool_size=1)
+    registry, engines = await _open_registry(settings)
     try:
-        registry = Registry(SqlStore(engines), SqlDeliveryQueue(engines), open_blob_store(settings))
         return await registry.artifacts.collect(settings.blob_grace_seconds)
     finally:
         await engines.dispose()
@@ -177,8 +199,10 @@ async def _collect(settings: config.Settings) -> Collected:
 async def _create_token(
     settings: config.Settings, tenant: str, subject: str, roles: list[str]
 ) -> str:
+    keyring = open_keyring(settings)
     engines = await open_database(settings, create=False, pool_size=1)
     try:
+        await bind_log_key(settings, engines, keyring)
         return await create_token(engines, tenant=tenant, subject=subject, roles=roles)
     except ValueError as error:
         _fail(str(error))

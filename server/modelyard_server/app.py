@@ -45,11 +45,13 @@ from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
 from modelyard_server.keyring import Keyring
 from modelyard_server.preflight import (
+    bind_log_key,
     cannot_listen,
     make_data_dir,
     open_database,
     open_keyring,
 )
+from modelyard_server.store.chain_key import audit_keys
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines
 from modelyard_server.store.tokens import count_tokens, create_token, principal_of
@@ -147,9 +149,10 @@ def hub_settings(settings: Settings, sqlite: bool) -> HubSettings:
 async def prepare(settings: Settings) -> None:
     """Migrates the database and writes the first admin token, before any worker starts."""
     make_data_dir(settings)
-    open_keyring(settings)
+    keyring = open_keyring(settings)
     engines = await open_database(settings, create=True, pool_size=1)
     try:
+        await bind_log_key(settings, engines, keyring)
         await ensure_admin_token(engines, settings)
     finally:
         await engines.dispose()
@@ -161,8 +164,14 @@ async def start(settings: Settings) -> Running:
     make_data_dir(settings)
     keyring = open_keyring(settings)
     engines = await open_database(settings, create=True)
+    try:
+        await bind_log_key(settings, engines, keyring)
+    except BaseException:
+        await engines.dispose()
+        raise
     await ensure_admin_token(engines, settings)
-    store = SqlStore(engines)
+    keys = audit_keys(keyring)
+    store = SqlStore(engines, keys.chain)
     events = hub_settings(settings, engines.sqlite)
     hub = EventHub(store, event_response, events)
     queue = SqlDeliveryQueue(engines)
@@ -195,7 +204,7 @@ async def start(settings: Settings) -> Running:
         options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],
     )
     blobs = open_blob_store(settings)
-    registry = Registry(store, queue, blobs, wake_deliveries=deliveries.wake)
+    registry = Registry(store, queue, blobs, audit_keys=keys, wake_deliveries=deliveries.wake)
     rs_grpc.add_RegistryServiceServicer_to_server(
         RegistryServicer(registry, EventStreams(hub)), server
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
@@ -32,8 +33,10 @@ from modelyard_server.domain.principal import Principal
 from modelyard_server.domain.registry import Registry
 from modelyard_server.domain.watch import WatchFilter
 from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
+from modelyard_server.keyring import Keyring
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.preflight import SetupError
+from modelyard_server.store.chain_key import audit_keys
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines, migrate, open_engines
 from modelyard_server.store.tables import Base
@@ -104,10 +107,12 @@ async def open_domain(database: Path, tenant: str = DEFAULT_TENANT) -> AsyncIter
     """Yields the domain on a migrated SQLite file at `database`; disposes of it after."""
     engines = open_engines(f"sqlite:///{database}")
     await migrate(engines)
-    store = SqlStore(engines)
+    keys = audit_keys(Keyring(secrets.token_bytes(32)))
+    store = SqlStore(engines, keys.chain)
     try:
         blobs = LocalBlobStore(database.parent / "blobs")
-        yield Domain(engines, store, Registry(store, SqlDeliveryQueue(engines), blobs), tenant)
+        registry = Registry(store, SqlDeliveryQueue(engines), blobs, audit_keys=keys)
+        yield Domain(engines, store, registry, tenant)
     finally:
         await engines.dispose()
 

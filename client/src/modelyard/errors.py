@@ -33,6 +33,8 @@ __all__ = [
     "AlreadyExists",
     "ArtifactFileNotFound",
     "ArtifactNotHeld",
+    "AuditCheckpointInvalid",
+    "AuditLogBroken",
     "BlobLost",
     "BlobsMissing",
     "Cancelled",
@@ -397,6 +399,16 @@ class BlobsMissing(FailedPrecondition):
     lists them. Upload them, then register."""
 
 
+class AuditCheckpointInvalid(InvalidArgument):
+    """The checkpoint's signature does not hold under the server's key (edited, or signed by
+    another registry), or it is another tenant's."""
+
+
+class AuditLogBroken(FailedPrecondition):
+    """The audit log fails verification, so the server signs no checkpoint of it; call
+    ``verify_audit_log()`` to learn where."""
+
+
 class BlobLost(DataLoss):
     """A blob the registry held is missing from its store; the operator must restore it."""
 
@@ -469,6 +481,8 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "UPLOAD_BUSY": UploadBusy,
     "ARTIFACT_NOT_HELD": ArtifactNotHeld,
     "BLOBS_MISSING": BlobsMissing,
+    "AUDIT_CHECKPOINT_INVALID": AuditCheckpointInvalid,
+    "AUDIT_LOG_BROKEN": AuditLogBroken,
     "BLOB_LOST": BlobLost,
 }
 

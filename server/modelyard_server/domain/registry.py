@@ -17,6 +17,7 @@ from modelyard_server.domain.lifecycle import Lifecycle
 from modelyard_server.domain.repositories import Store
 from modelyard_server.domain.versions import Versions
 from modelyard_server.domain.webhooks import DeliveryRecords, Webhooks
+from modelyard_server.log.checkpoints import AuditKeys
 
 
 class Registry:
@@ -28,6 +29,7 @@ class Registry:
         records: DeliveryRecords,
         blobs: BlobStore,
         *,
+        audit_keys: AuditKeys,
         wake_deliveries: Callable[[], None] = lambda: None,
         clock: Callable[[], int] = now_us,
     ) -> None:
@@ -39,5 +41,5 @@ class Registry:
         self.lifecycle = Lifecycle(changes)
         self.aliases = Aliases(store, changes)
         self.webhooks = Webhooks(store, changes, records, wake_deliveries)
-        self.audit = Audit(store)
+        self.audit = Audit(store, audit_keys)
         self.artifacts = Artifacts(store, blobs, clock)

@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from modelyard_server.domain.repositories import AuditQuery
-from modelyard_server.log.chain import GENESIS_HASH, LogEntry
+from modelyard_server.log.chain import GENESIS_HASH, ChainKey, LogEntry
 from modelyard_server.log.drafts import LogDraft, chain_entries
 from modelyard_server.store.engine import Conn
 from modelyard_server.store.tables import HEADS, LOG
@@ -81,10 +81,13 @@ class SqlLog:
     """The log of one tenant on one connection. A writer first takes the chain head row: on
     PostgreSQL with SELECT … FOR UPDATE, on SQLite through the IMMEDIATE transaction."""
 
-    def __init__(self, conn: Conn, tenant: str, *, postgres: bool = False) -> None:
+    def __init__(
+        self, conn: Conn, tenant: str, *, postgres: bool = False, key: ChainKey | None = None
+    ) -> None:
         self.conn = conn
         self.tenant = tenant
         self.postgres = postgres
+        self.key = key  # only writers need it: readers never chain
         self.locked: tuple[int, str] | None = None  # the head, once this unit holds it
         self.appended = False
 
@@ -136,7 +139,8 @@ class SqlLog:
 
     async def append(self, drafts: Sequence[LogDraft]) -> list[LogEntry]:
         assert self.locked is not None, "appending needs the chain lock: use a writer"
-        entries = chain_entries(self.tenant, self.locked, drafts)
+        assert self.key is not None, "appending needs the chain key: give SqlStore the keyring's"
+        entries = chain_entries(self.key, self.tenant, self.locked, drafts)
         await self.conn.execute(INSERT, [row_of(e) for e in entries])
         seq, prev_hash = entries[-1].seq, entries[-1].hash
         if self.postgres:

@@ -106,6 +106,14 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """OUT_OF_RANGE: the stream's start_after is beyond the head of the log, so the cursor
     comes from another log (another database, or one restored from an older backup).
     """
+    AUDIT_CHECKPOINT_INVALID: _ErrorReason.ValueType  # 90
+    """INVALID_ARGUMENT: the audit checkpoint's signature does not hold under this server's key
+    (it was edited, or another registry signed it), or it is another tenant's.
+    """
+    AUDIT_LOG_BROKEN: _ErrorReason.ValueType  # 91
+    """FAILED_PRECONDITION: the audit log fails verification, so the server signs no checkpoint
+    of it; VerifyAuditLog names the first broken entry or resource.
+    """
     DATABASE_UNAVAILABLE: _ErrorReason.ValueType  # 70
     """UNAVAILABLE: the database cannot be reached or is busy; retry with the same request_id."""
     SERVER_SHUTTING_DOWN: _ErrorReason.ValueType  # 71
@@ -207,6 +215,14 @@ SUBSCRIBER_TOO_SLOW: ErrorReason.ValueType  # 60
 CURSOR_AHEAD_OF_LOG: ErrorReason.ValueType  # 61
 """OUT_OF_RANGE: the stream's start_after is beyond the head of the log, so the cursor
 comes from another log (another database, or one restored from an older backup).
+"""
+AUDIT_CHECKPOINT_INVALID: ErrorReason.ValueType  # 90
+"""INVALID_ARGUMENT: the audit checkpoint's signature does not hold under this server's key
+(it was edited, or another registry signed it), or it is another tenant's.
+"""
+AUDIT_LOG_BROKEN: ErrorReason.ValueType  # 91
+"""FAILED_PRECONDITION: the audit log fails verification, so the server signs no checkpoint
+of it; VerifyAuditLog names the first broken entry or resource.
 """
 DATABASE_UNAVAILABLE: ErrorReason.ValueType  # 70
 """UNAVAILABLE: the database cannot be reached or is busy; retry with the same request_id."""
