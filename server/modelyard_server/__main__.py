@@ -142,8 +142,12 @@ def _run(args: argparse.Namespace, settings: config.Settings) -> None:
 
 
 async def _migrate(settings: config.Settings) -> None:
+    keyring = open_keyring(settings)
     engines = await open_database(settings, create=True, pool_size=1)
-    await engines.dispose()
+    try:
+        await bind_log_key(settings, engines, keyring)  # keys an older log, once
+    finally:
+        await engines.dispose()
 
 
 def _read_versions(path: Path, lines: TextIO) -> Iterator[pb.ModelVersion]:
