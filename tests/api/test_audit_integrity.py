@@ -407,3 +407,37 @@ def test_a_read_is_answered_while_a_long_log_is_verified(
         result = verifying.result()
         assert result.ok and result.entries_checked == 5001
         assert answered_meanwhile > 0
+
+
+def test_a_log_written_before_keying_is_keyed_on_the_first_start_and_a_broken_one_refused(
+    server_factory: ServerFactory, unique_group: str
+) -> None:
+    for backend in BACKENDS:
+        first = server_factory(backend)
+        try:
+            with Registry(first.address, token=first.token) as registry:
+                registry.create_group(unique_group)
+                for _ in range(3):
+                    register(registry, unique_group)
+            first.stop()
+            db = Database(first)
+            # As an older release left it: chained with plain sha256, no key recorded.
+            db.run("DELETE FROM key_fingerprints")
+            db.rechain(db.entries(), 1)
+            unkeyed = [e["hash"] for e in db.entries()]
+            upgraded = server_factory(
+                backend, data_dir=first.data_dir, database_url=first.database_url
+            )
+            with upgraded, Registry(upgraded.address, token=upgraded.token) as registry:
+                verdict = registry.verify_audit_log(full=True)
+                assert verdict.ok and verdict.entries_checked == 4, verdict.problem
+            assert "keyed the 4 audit log entries written before" in upgraded.log_file.read_text()
+            assert not set(unkeyed) & {e["hash"] for e in db.entries()}
+
+            db.run("DELETE FROM key_fingerprints")
+            db.rechain(db.entries(), 1)
+            db.run("UPDATE log_entries SET actor = 'mallory' WHERE seq = 3")
+            with pytest.raises(SetupError, match="was altered before this release keyed it"):
+                server_factory(backend, data_dir=first.data_dir, database_url=first.database_url)
+        finally:
+            first.close()

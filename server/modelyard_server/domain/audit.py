@@ -8,8 +8,11 @@ Verification proves three things, reading one snapshot of the tenant off the eve
   and policies, so a row changed without a log entry is named.
 
 It is incremental: the server remembers (in memory, out of reach of whoever can write the
-database) the head and the replayed state it verified last, and goes on from there; a
-problem found that way is checked again from seq 1 so that the first bad seq is named.
+database) the head and the replayed state it verified last, and goes on from there after
+checking that the entry at that head is unchanged and that no entry below it is missing
+(an index-only count). A problem found that way is checked again from seq 1 so that the
+first bad seq is named. An entry below the head edited in place, hash column untouched,
+is seen by a full check only (VerifyAuditLog full=true).
 One verification per tenant runs at a time; the next caller goes on from its result.
 """
 
@@ -182,6 +185,8 @@ class Audit:
         problem = ""
         if head_seq < anchor.seq:
             problem = f"the log ends at seq {head_seq}, but seq {anchor.seq} was verified before"
+        elif await snapshot.log.count_through(anchor.seq) != anchor.seq:
+            problem = f"entries up to seq {anchor.seq} were removed since they were verified"
         else:
             entries = await snapshot.log.range(anchor.seq - 1, 1)
             entry = entries[0] if entries else None

@@ -157,6 +157,10 @@ class LogRepository(Protocol):
         """Returns up to `limit` entries with seq > after_seq, in seq order."""
         ...
 
+    async def count_through(self, seq: int) -> int:
+        """Returns how many entries have seq <= `seq` (an index-only count)."""
+        ...
+
     async def replay(self, request_id: str) -> LogEntry | None:
         """Returns the entry an earlier request with this id wrote, if any."""
         ...

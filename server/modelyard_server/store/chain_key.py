@@ -14,8 +14,6 @@ it pins the re-chained head outside the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import bindparam, select, text, update
 
 from modelyard_server.domain.clock import now_us
@@ -64,20 +62,22 @@ def audit_keys(keyring: Keyring) -> AuditKeys:
     return AuditKeys(chain_key(keyring), keyring.signing_key(CHECKPOINT_PURPOSE))
 
 
-@dataclass(frozen=True)
 class KeyMismatch(Exception):
     """The database was chained with another key than the one given."""
 
-    recorded: str
-    given: str
+    def __init__(self, recorded: str, given: str) -> None:
+        super().__init__(recorded, given)
+        self.recorded = recorded
+        self.given = given
 
 
-@dataclass(frozen=True)
 class UnkeyedChainBroken(Exception):
     """A log written before keying is already broken: keying it would hide the break."""
 
-    tenant: str
-    seq: int
+    def __init__(self, tenant: str, seq: int) -> None:
+        super().__init__(tenant, seq)
+        self.tenant = tenant
+        self.seq = seq
 
 
 async def bind_key(engines: Engines, keyring: Keyring) -> int:

@@ -32,6 +32,7 @@ RANGE = (
     .order_by(LOG.c.seq)
     .limit(bindparam("b_limit"))
 )
+COUNT_THROUGH = select(func.count()).where(LOG.c.tenant == _tenant, LOG.c.seq <= bindparam("b_seq"))
 NOTIFY = select(func.pg_notify(bindparam("b_channel"), bindparam("b_payload")))
 
 
@@ -131,6 +132,10 @@ class SqlLog:
     async def range(self, after_seq: int, limit: int) -> list[LogEntry]:
         params = {"b_tenant": self.tenant, "b_after": after_seq, "b_limit": limit}
         return [entry_of(row) for row in (await self.conn.execute(RANGE, params)).all()]
+
+    async def count_through(self, seq: int) -> int:
+        params = {"b_tenant": self.tenant, "b_seq": seq}
+        return int(await self.conn.scalar(COUNT_THROUGH, params) or 0)
 
     async def replay(self, request_id: str) -> LogEntry | None:
         params = {"b_tenant": self.tenant, "b_id": request_id}
