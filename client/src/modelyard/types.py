@@ -1307,12 +1307,14 @@ class VerifyAuditLogResponse(_views.View[audit_service_pb2.VerifyAuditLogRespons
 
     @property
     def ok(self) -> bool:
-        """True when every entry's hash matches its content and its predecessor."""
+        """True when every entry's keyed hash matches its content and its predecessor,
+        the log extends the checkpoint given, and replaying it gives the stored state.
+        """
         return self._pb.ok
 
     @property
     def entries_checked(self) -> int:
-        """How many entries were checked."""
+        """How many entries this call checked (those after verified_after_seq)."""
         return self._pb.entries_checked
 
     @property

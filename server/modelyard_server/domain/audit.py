@@ -100,10 +100,14 @@ class Audit:
             self._check_signature(checkpoint, principal.tenant)
         tenant = principal.tenant
         async with self.locks[tenant]:
-            anchor = None if full else self.anchors.get(tenant)
-            verdict, proven = await self._verify(tenant, anchor, checkpoint)
+            last = self.anchors.get(tenant)
+            # What stored rows looked like is a function of their bytes: a full check may
+            # reuse it too, and parses only the rows that changed.
+            seen = last.seen if last is not None else {}
+            anchor = None if full else last
+            verdict, proven = await self._verify(tenant, anchor, checkpoint, seen)
             if not verdict.ok and anchor is not None:  # name the first bad seq precisely
-                verdict, proven = await self._verify(tenant, None, checkpoint)
+                verdict, proven = await self._verify(tenant, None, checkpoint, seen)
             if proven is not None:
                 self.anchors[tenant] = proven
             return verdict
@@ -137,7 +141,11 @@ class Audit:
             )
 
     async def _verify(
-        self, tenant: str, anchor: Anchor | None, checkpoint: Checkpoint | None
+        self,
+        tenant: str,
+        anchor: Anchor | None,
+        checkpoint: Checkpoint | None,
+        seen: dict[str, Seen],
     ) -> tuple[AuditVerdict, Anchor | None]:
         async with self.store.audit_snapshot(tenant) as snapshot:
             head_seq, head_hash = await snapshot.log.head()
@@ -161,7 +169,7 @@ class Audit:
                 chain = await _extends(snapshot, checkpoint, chain)
             if not chain.ok:
                 return AuditVerdict(chain, after_seq=start[0]), None
-            check = StateCheck(replay, anchor.seen if anchor is not None else {})
+            check = StateCheck(replay, seen)
             for kind in snapshot.state.kinds:
                 after_id = 0
                 while rows := await snapshot.state.rows(kind, after_id, VERIFY_BATCH):

@@ -167,18 +167,24 @@ class StateCheck:
         """Returns the first resource (by name) whose stored state is not what the log
         says, and how it differs; None when they agree."""
         implied = self.replay.resources()
-        for name in sorted(implied.keys() | self.seen.keys(), key=_name_order):
-            stored = self.seen.get(name)
-            logged = implied.get(name)
-            if stored is None:
-                return name, "the log says it exists, but it is missing from the database"
-            if logged is None:
-                return name, "it is in the database, but no log entry made it"
-            if stored.snapshot != logged:
-                return name, "it differs from what its last log entry recorded"
-            if not stored.columns_agree:
-                return name, "its stage or approval columns differ from the version it stores"
-        return None
+        differing = [
+            (name, problem)
+            for name in implied.keys() | self.seen.keys()
+            if (problem := self._difference(self.seen.get(name), implied.get(name)))
+        ]
+        return min(differing, key=lambda found: _name_order(found[0]), default=None)
+
+    @staticmethod
+    def _difference(stored: Seen | None, logged: str | None) -> str:
+        if stored is None:
+            return "the log says it exists, but it is missing from the database"
+        if logged is None:
+            return "it is in the database, but no log entry made it"
+        if stored.snapshot != logged:
+            return "it differs from what its last log entry recorded"
+        if not stored.columns_agree:
+            return "its stage or approval columns differ from the version it stores"
+        return ""
 
 
 def _name_order(name: str) -> tuple[tuple[int, int, str], ...]:

@@ -225,9 +225,11 @@ class VerifyAuditLogResponse(_message.Message):
     FIRST_BAD_RESOURCE_FIELD_NUMBER: _builtins.int
     VERIFIED_AFTER_SEQ_FIELD_NUMBER: _builtins.int
     ok: _builtins.bool
-    """True when every entry's hash matches its content and its predecessor."""
+    """True when every entry's keyed hash matches its content and its predecessor, the log
+    extends the checkpoint given, and replaying it gives the stored state.
+    """
     entries_checked: _builtins.int
-    """How many entries were checked."""
+    """How many entries this call checked (those after verified_after_seq)."""
     head_seq: _builtins.int
     """The seq of the newest entry."""
     head_hash: _builtins.str
