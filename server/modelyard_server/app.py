@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import _async as health_aio
@@ -36,6 +37,7 @@ from modelyard_server.api.registry import RegistryServicer
 from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
 from modelyard_server.artifacts import open_blob_store
+from modelyard_server.checkpoints import publish_checkpoints
 from modelyard_server.config import Settings
 from modelyard_server.deliveries.model import RetrySchedule
 from modelyard_server.deliveries.worker import DeliveryWorker
@@ -48,12 +50,14 @@ from modelyard_server.preflight import (
     bind_log_key,
     cannot_listen,
     make_data_dir,
+    make_directory,
     open_database,
     open_keyring,
 )
 from modelyard_server.store.chain_key import audit_keys
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines
+from modelyard_server.store.log import log_tenants
 from modelyard_server.store.tokens import count_tokens, create_token, principal_of
 from modelyard_server.store.unit_of_work import SqlStore
 
@@ -70,6 +74,7 @@ SERVICES = (
     artifact_service_pb2.DESCRIPTOR.services_by_name["ArtifactService"].full_name,
 )
 DEFAULT_TENANT = "default"
+CHECKPOINT_DIR_FLAG = "--audit-checkpoint-dir DIR (or MODELYARD_AUDIT_CHECKPOINT_DIR)"
 
 
 async def ensure_admin_token(engines: Engines, settings: Settings) -> None:
@@ -98,6 +103,7 @@ class Running:
     registry: Registry
     keyring: Keyring
     collector: asyncio.Task[None] | None = None
+    publisher: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float) -> None:
         """Stops taking calls (health NOT_SERVING), ends the event streams (their clients
@@ -106,10 +112,11 @@ class Running:
         self.hub.close()
         await self.server.stop(grace)
         await self.deliveries.stop()
-        if self.collector is not None:
-            self.collector.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.collector
+        for task in (self.collector, self.publisher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.listener is not None:
             await self.listener.stop()
         await self.engines.dispose()
@@ -162,6 +169,9 @@ async def start(settings: Settings) -> Running:
     """Returns a started server; migrations are applied before it reports SERVING. Raises
     SetupError for what the operator must fix: the data directory, the database, the address."""
     make_data_dir(settings)
+    checkpoints = Path(settings.audit_checkpoint_dir) if settings.audit_checkpoint_dir else None
+    if checkpoints is not None:
+        make_directory(checkpoints, "the audit checkpoint directory", CHECKPOINT_DIR_FLAG)
     keyring = open_keyring(settings)
     engines = await open_database(settings, create=True)
     try:
@@ -229,6 +239,16 @@ async def start(settings: Settings) -> Running:
     collector = None
     if settings.gc_interval_seconds > 0:
         collector = asyncio.create_task(collect_blobs(registry.artifacts, settings))
+    publisher = None
+    if checkpoints is not None:
+        publisher = asyncio.create_task(
+            publish_checkpoints(
+                registry.audit,
+                lambda: log_tenants(engines),
+                checkpoints,
+                settings.audit_checkpoint_seconds,
+            )
+        )
     for service in ("", *SERVICES):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     return Running(
@@ -242,6 +262,7 @@ async def start(settings: Settings) -> Running:
         registry,
         keyring,
         collector,
+        publisher,
     )
 
 

@@ -58,6 +58,10 @@ class Settings:
     # The server's secret, outside the database ("": server.key in the data directory,
     # created on the first start). See keyring.py.
     key_file: str = ""
+    # Audit checkpoints: a directory where the server writes each tenant's log head, signed,
+    # every audit_checkpoint_seconds ("": none), for the operator to ship elsewhere.
+    audit_checkpoint_dir: str = ""
+    audit_checkpoint_seconds: float = 3600.0
 
     @property
     def token_file(self) -> Path:
@@ -213,6 +217,20 @@ OPTIONS: tuple[Option, ...] = (
         "MODELYARD_KEY_FILE",
         "the server's secret key, outside the database; replicas share it",
         metavar="FILE",
+    ),
+    # Audit checkpoints
+    Option(
+        "audit_checkpoint_dir",
+        "MODELYARD_AUDIT_CHECKPOINT_DIR",
+        "a directory where the server writes signed audit log checkpoints to ship elsewhere",
+        metavar="DIR",
+    ),
+    Option(
+        "audit_checkpoint_seconds",
+        "MODELYARD_AUDIT_CHECKPOINT_SECONDS",
+        "how often checkpoints are written to --audit-checkpoint-dir",
+        kind="positive",
+        metavar="SECONDS",
     ),
     Option(
         "database_url",

@@ -10,6 +10,7 @@ import hashlib
 import json
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from google.protobuf import json_format
 from modelyard import (
     ApprovalStatus,
     AuditCheckpoint,
@@ -441,3 +443,25 @@ def test_a_log_written_before_keying_is_keyed_on_the_first_start_and_a_broken_on
                 server_factory(backend, data_dir=first.data_dir, database_url=first.database_url)
         finally:
             first.close()
+
+
+def test_the_server_writes_checkpoints_to_a_directory_that_verify_accepts(
+    server_factory: ServerFactory, tmp_path: Path, unique_group: str
+) -> None:
+    directory = tmp_path / "checkpoints"
+    with (
+        server_factory(
+            "sqlite", audit_checkpoint_dir=str(directory), audit_checkpoint_seconds="0.1"
+        ) as server,
+        Registry(server.address, token=server.token) as admin,
+    ):
+        admin.create_group(unique_group)
+        written = directory / "default-000000000001.json"
+        deadline = time.monotonic() + 30
+        while not written.exists():
+            assert time.monotonic() < deadline, sorted(p.name for p in directory.iterdir())
+            time.sleep(0.05)
+        checkpoint = json_format.Parse(written.read_text(), audit_service_pb2.AuditCheckpoint())
+        assert checkpoint.seq == 1 and checkpoint.tenant == "default"
+        register(admin, unique_group)
+        assert admin.verify_audit_log(checkpoint=checkpoint).ok

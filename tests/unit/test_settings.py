@@ -27,6 +27,9 @@ CHANGED = {
     "s3_endpoint_url": "http://127.0.0.1:9000",
     "blob_grace_seconds": "60",
     "gc_interval_seconds": "0",
+    "key_file": "/etc/modelyard/server.key",
+    "audit_checkpoint_dir": "/var/lib/modelyard/checkpoints",
+    "audit_checkpoint_seconds": "60",
 }
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from modelyard_server.domain.repositories import AuditQuery
 from modelyard_server.log.chain import GENESIS_HASH, ChainKey, LogEntry
 from modelyard_server.log.drafts import LogDraft, chain_entries
-from modelyard_server.store.engine import Conn
+from modelyard_server.store.engine import Conn, Engines
 from modelyard_server.store.tables import HEADS, LOG
 
 # PostgreSQL channel on which a committed log entry announces itself as "tenant:seq".
@@ -33,6 +33,7 @@ RANGE = (
     .limit(bindparam("b_limit"))
 )
 COUNT_THROUGH = select(func.count()).where(LOG.c.tenant == _tenant, LOG.c.seq <= bindparam("b_seq"))
+TENANTS = select(HEADS.c.tenant).order_by(HEADS.c.tenant)
 NOTIFY = select(func.pg_notify(bindparam("b_channel"), bindparam("b_payload")))
 
 
@@ -76,6 +77,12 @@ def row_of(entry: LogEntry) -> dict[str, Any]:
         "hash": entry.hash,
         "related": entry.related,
     }
+
+
+async def log_tenants(engines: Engines) -> list[str]:
+    """Returns the tenants that have a log."""
+    async with engines.reading() as conn:
+        return list((await conn.scalars(TENANTS)).all())
 
 
 class SqlLog:
