@@ -142,10 +142,9 @@ def _run(args: argparse.Namespace, settings: config.Settings) -> None:
 
 
 async def _migrate(settings: config.Settings) -> None:
-    keyring = open_keyring(settings)
     engines = await open_database(settings, create=True, pool_size=1)
     try:
-        await bind_log_key(settings, engines, keyring)  # keys an older log, once
+        await bind_log_key(settings, engines, open_keyring(settings))  # keys an older log
     finally:
         await engines.dispose()
 
@@ -166,9 +165,9 @@ def _read_versions(path: Path, lines: TextIO) -> Iterator[pb.ModelVersion]:
 async def _open_registry(settings: config.Settings) -> tuple[Registry, Engines]:
     """Returns the registry over the server's database, checked to be chained with the key
     file given (the log entries this command writes must verify on the server)."""
-    keyring = open_keyring(settings)
     engines = await open_database(settings, create=False, pool_size=1)
     try:
+        keyring = open_keyring(settings, create=False)
         await bind_log_key(settings, engines, keyring)
     except BaseException:
         await engines.dispose()
@@ -203,10 +202,9 @@ async def _collect(settings: config.Settings) -> Collected:
 async def _create_token(
     settings: config.Settings, tenant: str, subject: str, roles: list[str]
 ) -> str:
-    keyring = open_keyring(settings)
     engines = await open_database(settings, create=False, pool_size=1)
     try:
-        await bind_log_key(settings, engines, keyring)
+        await bind_log_key(settings, engines, open_keyring(settings, create=False))
         return await create_token(engines, tenant=tenant, subject=subject, roles=roles)
     except ValueError as error:
         _fail(str(error))

@@ -121,11 +121,12 @@ def make_data_dir(settings: Settings) -> None:
     make_directory(settings.data_dir, "the data directory", DATA_DIR_FLAG)
 
 
-def open_keyring(settings: Settings) -> Keyring:
-    """Returns the server's keys, creating the default key file on the first start; a key
-    file that was named but is missing is an error, never replaced by a new key."""
+def open_keyring(settings: Settings, *, create: bool = True) -> Keyring:
+    """Returns the server's keys, creating the default key file on the first start (when
+    `create`: serve, migrate); a key file that was named but is missing is an error, never
+    replaced by a new key."""
     try:
-        return load_keyring(settings.key_path, create=not settings.key_file)
+        return load_keyring(settings.key_path, create=create and not settings.key_file)
     except KeyFileError as error:
         raise SetupError(str(error)) from None
 
