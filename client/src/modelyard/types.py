@@ -777,7 +777,8 @@ class AuditCheckpoint(_views.View[audit_service_pb2.AuditCheckpoint]):
     @property
     def public_key(self) -> bytes:
         """The server's Ed25519 public key (32 raw bytes); the same for every checkpoint
-        of a registry as long as its key file stays the same.
+        of a registry as long as its key file stays the same. The server checks a
+        checkpoint it is sent against its own key, whatever this field says.
         """
         return self._pb.public_key
 

@@ -47,7 +47,8 @@ class AuditCheckpoint(_message.Message):
     """The Ed25519 signature (64 bytes)."""
     public_key: _builtins.bytes
     """The server's Ed25519 public key (32 raw bytes); the same for every checkpoint of a
-    registry as long as its key file stays the same.
+    registry as long as its key file stays the same. The server checks a checkpoint it is
+    sent against its own key, whatever this field says.
     """
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
