@@ -465,3 +465,17 @@ def test_the_server_writes_checkpoints_to_a_directory_that_verify_accepts(
         assert checkpoint.seq == 1 and checkpoint.tenant == "default"
         register(admin, unique_group)
         assert admin.verify_audit_log(checkpoint=checkpoint).ok
+
+
+def test_an_entry_removed_below_the_verified_head_is_found_without_asking_for_a_full_check(
+    own_server: Server, unique_group: str
+) -> None:
+    with Registry(own_server.address, token=own_server.token) as admin:
+        admin.create_group(unique_group)
+        for _ in range(4):
+            register(admin, unique_group)
+        assert admin.verify_audit_log().ok
+        Database(own_server).run("DELETE FROM log_entries WHERE tenant = ? AND seq = 3", "default")
+        found = admin.verify_audit_log()
+        assert not found.ok
+        assert found.first_broken_seq == 3 and "seq 3 is missing" in found.problem

@@ -195,7 +195,7 @@ class Audit:
             problem = f"the log ends at seq {head_seq}, but seq {anchor.seq} was verified before"
         elif await snapshot.log.count_through(anchor.seq) != anchor.seq:
             problem = f"entries up to seq {anchor.seq} were removed since they were verified"
-        else:
+        elif anchor.seq > 0:
             entries = await snapshot.log.range(anchor.seq - 1, 1)
             entry = entries[0] if entries else None
             if (
