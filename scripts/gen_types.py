@@ -60,6 +60,7 @@ ROOTS: list[type[Message]] = [
     webhook_service_pb2.Webhook,
     webhook_service_pb2.WebhookDelivery,
     audit_service_pb2.VerifyAuditLogResponse,
+    audit_service_pb2.AuditCheckpoint,
     registry_service_pb2.TransitionModelVersionStageResponse,
     registry_service_pb2.RollbackProductionResponse,
     registry_service_pb2.CompareSchemasResponse,

@@ -33,12 +33,15 @@ from modelyard_server.domain.registry import Registry
 from modelyard_server.observability import logs
 from modelyard_server.preflight import (
     SetupError,
+    bind_log_key,
     check_address,
     check_transport,
     open_database,
     open_keyring,
 )
+from modelyard_server.store.chain_key import audit_keys
 from modelyard_server.store.deliveries import SqlDeliveryQueue
+from modelyard_server.store.engine import Engines
 from modelyard_server.store.tokens import SqlTokenIndex
 from modelyard_server.store.unit_of_work import SqlStore
 
@@ -177,7 +180,10 @@ def _run(args: argparse.Namespace, settings: config.Settings) -> None:
 
 async def _migrate(settings: config.Settings) -> None:
     engines = await open_database(settings, create=True, pool_size=1)
-    await engines.dispose()
+    try:
+        await bind_log_key(settings, engines, open_keyring(settings))  # keys an older log
+    finally:
+        await engines.dispose()
 
 
 def _read_versions(path: Path, lines: TextIO) -> Iterator[pb.ModelVersion]:
@@ -193,18 +199,35 @@ def _read_versions(path: Path, lines: TextIO) -> Iterator[pb.ModelVersion]:
         _fail(f"{path}: not UTF-8 text; {IMPORT_FILE}")
 
 
+async def _open_registry(settings: config.Settings) -> tuple[Registry, Engines]:
+    """Returns the registry over the server's database, checked to be chained with the key
+    file given (the log entries this command writes must verify on the server)."""
+    engines = await open_database(settings, create=False, pool_size=1)
+    try:
+        keyring = open_keyring(settings, create=False)
+        await bind_log_key(settings, engines, keyring)
+    except BaseException:
+        await engines.dispose()
+        raise
+    keys = audit_keys(keyring)
+    store = SqlStore(engines, keys.chain)
+    registry = Registry(
+        store,
+        SqlDeliveryQueue(engines),
+        open_blob_store(settings),
+        SqlTokenIndex(engines),
+        page_tokens=app.page_tokens(keyring),
+        audit_keys=keys,
+        token_lifetime_seconds=settings.token_expiry_days * 86400,
+    )
+    return registry, engines
+
+
 async def _import(
     settings: config.Settings, principal: Principal, group: str, path: Path, lines: TextIO
 ) -> int:
-    engines = await open_database(settings, create=False, pool_size=1)
+    registry, engines = await _open_registry(settings)
     try:
-        registry = Registry(
-            SqlStore(engines),
-            SqlDeliveryQueue(engines),
-            open_blob_store(settings),
-            SqlTokenIndex(engines),
-            page_tokens=app.page_tokens(open_keyring(settings)),
-        )
         return await registry.imports.run(principal, group, _read_versions(path, lines))
     except DomainError as error:
         details = "".join(f"\n  {v.field}: {v.description}" for v in error.violations)
@@ -214,15 +237,8 @@ async def _import(
 
 
 async def _collect(settings: config.Settings) -> Collected:
-    engines = await open_database(settings, create=False, pool_size=1)
+    registry, engines = await _open_registry(settings)
     try:
-        registry = Registry(
-            SqlStore(engines),
-            SqlDeliveryQueue(engines),
-            open_blob_store(settings),
-            SqlTokenIndex(engines),
-            page_tokens=app.page_tokens(open_keyring(settings)),
-        )
         return await registry.artifacts.collect(settings.blob_grace_seconds)
     finally:
         await engines.dispose()
@@ -233,16 +249,8 @@ async def _create_token(
 ) -> str:
     """Returns the secret of a token issued as the operator asked, logged like any other.
     `expires`: a lifetime, a moment, None for never, or DEFAULT."""
-    engines = await open_database(settings, create=False, pool_size=1)
+    registry, engines = await _open_registry(settings)
     try:
-        registry = Registry(
-            SqlStore(engines),
-            SqlDeliveryQueue(engines),
-            open_blob_store(settings),
-            SqlTokenIndex(engines),
-            page_tokens=app.page_tokens(open_keyring(settings)),
-            token_lifetime_seconds=settings.token_expiry_days * 86400,
-        )
         token = ts.Token(subject=args.subject, roles=args.roles)
         if isinstance(expires, datetime):
             token.expire_time.FromDatetime(expires.astimezone(UTC))

@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import _async as health_aio
@@ -45,6 +46,7 @@ from modelyard_server.api.tokens import TokenServicer
 from modelyard_server.api.watch import EventStreams, event_response
 from modelyard_server.api.webhooks import WebhookServicer, delivery_body
 from modelyard_server.artifacts import open_blob_store
+from modelyard_server.checkpoints import publish_checkpoints
 from modelyard_server.config import OPTIONS, Settings
 from modelyard_server.deliveries.attempts import post_http
 from modelyard_server.deliveries.destinations import Destinations, parse_networks
@@ -66,15 +68,19 @@ from modelyard_server.observability import metrics, tracing
 from modelyard_server.observability.endpoint import MetricsEndpoint
 from modelyard_server.preflight import (
     SetupError,
+    bind_log_key,
     cannot_listen,
     check_transport,
     make_data_dir,
+    make_directory,
     open_database,
     open_keyring,
     plaintext_exposed,
 )
+from modelyard_server.store.chain_key import audit_keys
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines
+from modelyard_server.store.log import log_tenants
 from modelyard_server.store.tokens import SqlTokenIndex
 from modelyard_server.store.unit_of_work import SqlStore
 from modelyard_server.store.webhooks import seal_stored_secrets
@@ -95,6 +101,7 @@ SERVICES = (
     token_service_pb2.DESCRIPTOR.services_by_name["TokenService"].full_name,
 )
 DEFAULT_TENANT = "default"
+CHECKPOINT_DIR_FLAG = "--audit-checkpoint-dir DIR (or MODELYARD_AUDIT_CHECKPOINT_DIR)"
 
 
 async def ensure_admin_token(engines: Engines, settings: Settings) -> None:
@@ -135,6 +142,7 @@ class Running:
     metrics: MetricsEndpoint | None = None
     sweeper: asyncio.Task[None] | None = None
     jwts: JwtVerifier | None = None
+    publisher: asyncio.Task[None] | None = None
 
     async def stop(self, grace: float) -> None:
         """Stops taking calls (health NOT_SERVING), ends the event streams (their clients
@@ -147,7 +155,7 @@ class Running:
         await self.deliveries.stop()
         if self.jwts is not None:
             await self.jwts.stop()
-        for task in (self.collector, self.sweeper):
+        for task in (self.collector, self.sweeper, self.publisher):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -221,10 +229,11 @@ async def prepare(settings: Settings) -> None:
     """Migrates the database and writes the first admin token, before any worker starts."""
     check_transport(settings)
     make_data_dir(settings)
-    open_keyring(settings)
+    keyring = open_keyring(settings)
     oidc_settings(settings)  # a mistake stops the supervisor, not each worker
     engines = await open_database(settings, create=True, pool_size=1)
     try:
+        await bind_log_key(settings, engines, keyring)
         await ensure_admin_token(engines, settings)
     finally:
         await engines.dispose()
@@ -242,17 +251,26 @@ async def start(settings: Settings) -> Running:
             settings.address,
         )
     make_data_dir(settings)
+    checkpoints = Path(settings.audit_checkpoint_dir) if settings.audit_checkpoint_dir else None
+    if checkpoints is not None:
+        make_directory(checkpoints, "the audit checkpoint directory", CHECKPOINT_DIR_FLAG)
     keyring = open_keyring(settings)
     oidc = oidc_settings(settings)
     jwts = JwtVerifier(oidc) if oidc is not None else None
     engines = await open_database(settings, create=True)
+    try:
+        await bind_log_key(settings, engines, keyring)
+    except BaseException:
+        await engines.dispose()
+        raise
     await ensure_admin_token(engines, settings)
     secrets = WebhookSecrets.of(keyring)
     sealed = await seal_stored_secrets(engines, secrets.seal)
     if sealed:
         log.info("sealed %d webhook secrets that were stored in the clear", sealed)
     destinations = Destinations(parse_networks(settings.webhook_allow_cidr))
-    store = SqlStore(engines)
+    keys = audit_keys(keyring)
+    store = SqlStore(engines, keys.chain)
     events = hub_settings(settings, engines.sqlite)
     hub = EventHub(store, event_response, events)
     queue = SqlDeliveryQueue(engines)
@@ -283,6 +301,7 @@ async def start(settings: Settings) -> Running:
         blobs,
         SqlTokenIndex(engines),
         page_tokens=page_tokens(keyring),
+        audit_keys=keys,
         token_lifetime_seconds=settings.token_expiry_days * 86400,
         wake_deliveries=deliveries.wake,
         webhook_secrets=secrets,
@@ -355,6 +374,16 @@ async def start(settings: Settings) -> Running:
     sweeper = None
     if settings.retention_interval_seconds > 0:
         sweeper = asyncio.create_task(sweep_retention(registry, store, settings))
+    publisher = None
+    if checkpoints is not None:
+        publisher = asyncio.create_task(
+            publish_checkpoints(
+                registry.audit,
+                lambda: log_tenants(engines),
+                checkpoints,
+                settings.audit_checkpoint_seconds,
+            )
+        )
     for service in ("", *SERVICES):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
     return Running(
@@ -371,6 +400,7 @@ async def start(settings: Settings) -> Running:
         metrics_endpoint,
         sweeper,
         jwts,
+        publisher,
     )
 
 

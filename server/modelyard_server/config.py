@@ -111,6 +111,10 @@ class Settings:
     # webhook deliveries may reach; loopback, private, link-local and metadata addresses are
     # refused otherwise.
     webhook_allow_cidr: str = ""
+    # Audit checkpoints: a directory where the server writes each tenant's log head, signed,
+    # every audit_checkpoint_seconds ("": none), for the operator to ship elsewhere.
+    audit_checkpoint_dir: str = ""
+    audit_checkpoint_seconds: float = 3600.0
 
     @property
     def token_file(self) -> Path:
@@ -298,6 +302,20 @@ OPTIONS: tuple[Option, ...] = (
         "MODELYARD_KEY_FILE",
         "the server's secret key, outside the database; replicas share it",
         metavar="FILE",
+    ),
+    # Audit checkpoints
+    Option(
+        "audit_checkpoint_dir",
+        "MODELYARD_AUDIT_CHECKPOINT_DIR",
+        "a directory where the server writes signed audit log checkpoints to ship elsewhere",
+        metavar="DIR",
+    ),
+    Option(
+        "audit_checkpoint_seconds",
+        "MODELYARD_AUDIT_CHECKPOINT_SECONDS",
+        "how often checkpoints are written to --audit-checkpoint-dir",
+        kind="positive",
+        metavar="SECONDS",
     ),
     Option(
         "database_url",

@@ -21,7 +21,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from modelyard_server.config import Settings, redacted
-from modelyard_server.keyring import KeyFileError, Keyring, load_keyring
+from modelyard_server.keyring import KEY_FLAG, KeyFileError, Keyring, load_keyring
+from modelyard_server.store.chain_key import KeyMismatch, UnkeyedChainBroken, bind_key
 from modelyard_server.store.engine import (
     Engines,
     known_revisions,
@@ -187,13 +188,39 @@ def keep_private(path: Path, mode: int) -> None:
         ) from None
 
 
-def open_keyring(settings: Settings) -> Keyring:
-    """Returns the server's keys, creating the default key file on the first start; a key
-    file that was named but is missing is an error, never replaced by a new key."""
+def open_keyring(settings: Settings, *, create: bool = True) -> Keyring:
+    """Returns the server's keys, creating the default key file on the first start (when
+    `create`: serve, migrate); a key file that was named but is missing is an error, never
+    replaced by a new key."""
     try:
-        return load_keyring(settings.key_path, create=not settings.key_file)
+        return load_keyring(settings.key_path, create=create and not settings.key_file)
     except KeyFileError as error:
         raise SetupError(str(error)) from None
+
+
+async def bind_log_key(settings: Settings, engines: Engines, keyring: Keyring) -> None:
+    """Checks that the key file is the one the database's audit log is chained with (and
+    records it on the first start); SetupError when it is not."""
+    try:
+        keyed = await bind_key(engines, keyring)
+    except KeyMismatch as error:
+        raise SetupError(
+            f"the key file {settings.key_path} (fingerprint {error.given}) is not the one the "
+            f"audit log of {Database.of(settings).said} is chained with (fingerprint "
+            f"{error.recorded}); pass that key file with {KEY_FLAG}"
+        ) from None
+    except UnkeyedChainBroken as error:
+        raise SetupError(
+            f"the audit log of tenant {error.tenant!r} was altered before this release keyed "
+            f"it (broken at seq {error.seq}); restore the database from a backup made before "
+            "the change, then start again"
+        ) from None
+    if keyed:
+        logging.getLogger("modelyard.server").warning(
+            "keyed the %d audit log entries written before the chain was keyed; "
+            "store a checkpoint now (`modelyard audit checkpoint > FILE`)",
+            keyed,
+        )
 
 
 # The database

@@ -4,6 +4,7 @@ commit made through another, in order (PostgreSQL through NOTIFY, SQLite by poll
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 from pathlib import Path
 
@@ -13,6 +14,14 @@ from tests.support.events import log_after, read, seqs
 from tests.support.factory import ServerFactory
 from tests.support.postgres import database_name, run_admin_sql
 from tests.support.versions import register
+
+
+def shared_key(directory: Path) -> str:
+    """Returns a key file for replicas of one database: they must all hold the same one."""
+    path = directory / "server.key"
+    path.write_text(secrets.token_hex(32) + "\n")
+    path.chmod(0o600)
+    return str(path)
 
 
 def write_concurrently(address: str, token: str, group: str, count: int, threads: int) -> None:
@@ -31,13 +40,20 @@ def write_concurrently(address: str, token: str, group: str, count: int, threads
 
 
 def test_a_replica_hears_every_commit_of_another_through_notify(
-    server_factory: ServerFactory, postgres_database: str
+    server_factory: ServerFactory, postgres_database: str, tmp_path: Path
 ) -> None:
+    key = shared_key(tmp_path)
     # The watching replica polls once in ten minutes: only NOTIFY can wake it in time.
     with (
-        server_factory("postgres", process=True, database_url=postgres_database) as writing,
         server_factory(
-            "postgres", process=True, database_url=postgres_database, watch_poll_seconds="600"
+            "postgres", process=True, database_url=postgres_database, key_file=key
+        ) as writing,
+        server_factory(
+            "postgres",
+            process=True,
+            database_url=postgres_database,
+            watch_poll_seconds="600",
+            key_file=key,
         ) as watching,
     ):
         token = writing.token  # tokens live in the shared database
@@ -71,9 +87,12 @@ def test_a_server_sharing_a_sqlite_file_hears_the_others_commits(
     tmp_path: Path, server_factory: ServerFactory
 ) -> None:
     database = f"sqlite:///{tmp_path / 'shared.db'}"
+    key = shared_key(tmp_path)
     with (
-        server_factory(process=True, database_url=database) as writing,
-        server_factory(process=True, database_url=database, watch_poll_seconds="0.2") as watching,
+        server_factory(process=True, database_url=database, key_file=key) as writing,
+        server_factory(
+            process=True, database_url=database, watch_poll_seconds="0.2", key_file=key
+        ) as watching,
     ):
         token = writing.token
         with (

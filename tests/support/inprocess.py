@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
@@ -39,8 +40,10 @@ from modelyard_server.domain.repositories import AuditQuery
 from modelyard_server.domain.tokens import new_token, token_digest
 from modelyard_server.domain.watch import WatchFilter
 from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
+from modelyard_server.keyring import Keyring
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.preflight import SetupError
+from modelyard_server.store.chain_key import audit_keys
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import MIGRATIONS, Engines, migrate, open_engines
 from modelyard_server.store.tables import Base
@@ -124,16 +127,19 @@ async def open_domain(
     after."""
     engines = open_engines(url or f"sqlite:///{database}")
     await migrate(engines)
-    store = SqlStore(engines)
+    keys = audit_keys(Keyring(secrets.token_bytes(32)))
+    store = SqlStore(engines, keys.chain)
     try:
         blobs = LocalBlobStore(database.parent / "blobs")
         tokens = PageTokens(b"the page token key of the tests")
         queue = SqlDeliveryQueue(engines)
         index = SqlTokenIndex(engines)
         registry = (
-            Registry(store, queue, blobs, index, page_tokens=tokens)
+            Registry(store, queue, blobs, index, page_tokens=tokens, audit_keys=keys)
             if clock is None
-            else Registry(store, queue, blobs, index, page_tokens=tokens, clock=clock)
+            else Registry(
+                store, queue, blobs, index, page_tokens=tokens, audit_keys=keys, clock=clock
+            )
         )
         yield Domain(engines, store, registry, tenant)
     finally:

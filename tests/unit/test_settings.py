@@ -60,6 +60,8 @@ CHANGED = {
     "oidc_refetch_seconds": "60",
     # Webhooks and secrets (issue 11)
     "webhook_allow_cidr": "10.1.0.0/16,fd00::/8",
+    "audit_checkpoint_dir": "/var/lib/modelyard/checkpoints",
+    "audit_checkpoint_seconds": "60",
 }
 
 

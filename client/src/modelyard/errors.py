@@ -36,6 +36,8 @@ __all__ = [
     "AlreadyExists",
     "ArtifactFileNotFound",
     "ArtifactNotHeld",
+    "AuditCheckpointInvalid",
+    "AuditLogBroken",
     "BlobLost",
     "BlobsMissing",
     "Cancelled",
@@ -448,6 +450,16 @@ class VersionOnLegalHold(FailedPrecondition):
     """The version is under legal hold; an admin must clear the hold before deleting it."""
 
 
+class AuditCheckpointInvalid(InvalidArgument):
+    """The checkpoint's signature does not hold under the server's key (edited, or signed by
+    another registry), or it is another tenant's."""
+
+
+class AuditLogBroken(FailedPrecondition):
+    """The audit log fails verification, so the server signs no checkpoint of it; call
+    ``verify_audit_log()`` to learn where."""
+
+
 class BlobLost(DataLoss):
     """A blob the registry held is missing from its store; the operator must restore it."""
 
@@ -528,6 +540,8 @@ REASON_CLASSES: Mapping[str, type[ModelyardError]] = {
     "BLOBS_MISSING": BlobsMissing,
     "HAS_DEPENDENTS": HasDependents,
     "VERSION_ON_LEGAL_HOLD": VersionOnLegalHold,
+    "AUDIT_CHECKPOINT_INVALID": AuditCheckpointInvalid,
+    "AUDIT_LOG_BROKEN": AuditLogBroken,
     "BLOB_LOST": BlobLost,
 }
 

@@ -32,6 +32,7 @@ __all__ = [
     "ArtifactFile",
     "ArtifactFormat",
     "ArtifactManifest",
+    "AuditCheckpoint",
     "AuditEvent",
     "ColumnSpec",
     "ColumnType",
@@ -573,6 +574,15 @@ class ErrorReason(_views.Enum):
     """RESOURCE_EXHAUSTED: the caller has as many event streams open on this server as a
     principal may; ErrorInfo metadata `limit` says how many. Close one, or share one.
     """
+    AUDIT_CHECKPOINT_INVALID = 90
+    """INVALID_ARGUMENT: the audit checkpoint's signature does not hold under this
+    server's key (it was edited, or another registry signed it), or it is another
+    tenant's.
+    """
+    AUDIT_LOG_BROKEN = 91
+    """FAILED_PRECONDITION: the audit log fails verification, so the server signs no
+    checkpoint of it; VerifyAuditLog names the first broken entry or resource.
+    """
     DATABASE_UNAVAILABLE = 70
     """UNAVAILABLE: the database cannot be reached or is busy; retry with the same
     request_id.
@@ -926,6 +936,51 @@ class ArtifactManifest(_views.View[artifact_service_pb2.ArtifactManifest]):
     def files(self) -> tuple[ArtifactFile, ...]:
         """The files, by path."""
         return tuple(ArtifactFile(m) for m in self._pb.files)
+
+
+class AuditCheckpoint(_views.View[audit_service_pb2.AuditCheckpoint]):
+    """The head of a tenant's log as the server signed it. The signature is Ed25519 over
+    five lines of UTF-8 text, each ending in a newline: `modelyard audit checkpoint
+    v1`, `tenant <tenant>`, `seq <seq>`, `hash <hash>`, `time_us <time in microseconds
+    since the epoch>`. Any Ed25519 library checks it with the public key alone; pin
+    that key (a checkpoint carries its own only for convenience).
+    """
+
+    __slots__ = ()
+    _message = audit_service_pb2.AuditCheckpoint
+
+    @property
+    def tenant(self) -> str:
+        """The tenant whose log this is."""
+        return self._pb.tenant
+
+    @property
+    def seq(self) -> int:
+        """The seq of the newest entry the checkpoint covers."""
+        return self._pb.seq
+
+    @property
+    def hash(self) -> str:
+        """The hash of that entry (64 hex digits)."""
+        return self._pb.hash
+
+    @property
+    def time(self) -> datetime | None:
+        """When the server signed it (microsecond precision)."""
+        return _views.timestamp(self._pb, "time")
+
+    @property
+    def signature(self) -> bytes:
+        """The Ed25519 signature (64 bytes)."""
+        return self._pb.signature
+
+    @property
+    def public_key(self) -> bytes:
+        """The server's Ed25519 public key (32 raw bytes); the same for every checkpoint
+        of a registry as long as its key file stays the same. The server checks a
+        checkpoint it is sent against its own key, whatever this field says.
+        """
+        return self._pb.public_key
 
 
 class AuditEvent(_views.View[resources_pb2.AuditEvent]):
@@ -1796,12 +1851,14 @@ class VerifyAuditLogResponse(_views.View[audit_service_pb2.VerifyAuditLogRespons
 
     @property
     def ok(self) -> bool:
-        """True when every entry's hash matches its content and its predecessor."""
+        """True when every entry's keyed hash matches its content and its predecessor,
+        the log extends the checkpoint given, and replaying it gives the stored state.
+        """
         return self._pb.ok
 
     @property
     def entries_checked(self) -> int:
-        """How many entries were checked."""
+        """How many entries this call checked (those after verified_after_seq)."""
         return self._pb.entries_checked
 
     @property
@@ -1823,8 +1880,24 @@ class VerifyAuditLogResponse(_views.View[audit_service_pb2.VerifyAuditLogRespons
 
     @property
     def problem(self) -> str:
-        """What is wrong with the first broken entry; empty when ok."""
+        """What is wrong with the first broken entry or resource; empty when ok."""
         return self._pb.problem
+
+    @property
+    def first_bad_resource(self) -> str:
+        """The first resource (by name) whose stored state differs from what replaying
+        the log gives, e.g. `groups/fraud/versions/3` approved by editing its row;
+        empty when the state matches or when the chain itself is broken
+        (first_broken_seq says where).
+        """
+        return self._pb.first_bad_resource
+
+    @property
+    def verified_after_seq(self) -> int:
+        """The seq the chain check started after: 0 for a full check, else the head
+        verified last.
+        """
+        return self._pb.verified_after_seq
 
 
 class Webhook(_views.View[webhook_service_pb2.Webhook]):

@@ -13,10 +13,12 @@ from modelyard_server.api.auth import current_principal
 from modelyard_server.api.convert import action_names, audit_event
 from modelyard_server.api.errors import rpc
 from modelyard_server.domain.audit import Audit
+from modelyard_server.domain.clock import timestamp
 from modelyard_server.domain.repositories import AuditQuery
 from modelyard_server.domain.validation import time_us
 from modelyard_server.domain.webhooks import visible_entry
 from modelyard_server.log.chain import LogEntry
+from modelyard_server.log.checkpoints import Checkpoint
 from modelyard_server.observability import metrics
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -65,14 +67,51 @@ class AuditServicer(aus_grpc.AuditServiceServicer):
     async def VerifyAuditLog(
         self, request: aus.VerifyAuditLogRequest, context: Context
     ) -> aus.VerifyAuditLogResponse:
-        verdict = await self.audit.verify(current_principal())
+        checkpoint = None
+        if request.HasField("checkpoint"):
+            checkpoint = checkpoint_of(request.checkpoint, "checkpoint")
+        verdict = await self.audit.verify(
+            current_principal(), full=request.full, checkpoint=checkpoint
+        )
+        chain = verdict.chain
         metrics.AUDIT_VERIFICATIONS.labels("ok" if verdict.ok else "broken").inc()
         metrics.AUDIT_CHAIN_OK.set(1 if verdict.ok else 0)
         return aus.VerifyAuditLogResponse(
             ok=verdict.ok,
-            entries_checked=verdict.checked,
-            head_seq=verdict.head_seq,
-            head_hash=verdict.head_hash,
-            first_broken_seq=verdict.first_broken_seq,
-            problem=verdict.problem,
+            entries_checked=chain.checked,
+            head_seq=chain.head_seq,
+            head_hash=chain.head_hash,
+            first_broken_seq=chain.first_broken_seq,
+            problem=chain.problem,
+            first_bad_resource=verdict.resource,
+            verified_after_seq=verdict.after_seq,
         )
+
+    @rpc
+    async def GetAuditCheckpoint(
+        self, request: aus.GetAuditCheckpointRequest, context: Context
+    ) -> aus.AuditCheckpoint:
+        return checkpoint_message(await self.audit.checkpoint(current_principal()))
+
+
+def checkpoint_of(message: aus.AuditCheckpoint, field: str) -> Checkpoint:
+    """Returns the checkpoint a request carries."""
+    return Checkpoint(
+        tenant=message.tenant,
+        seq=message.seq,
+        hash=message.hash,
+        time_us=time_us(message.time, f"{field}.time"),
+        signature=message.signature,
+        public_key=message.public_key,
+    )
+
+
+def checkpoint_message(checkpoint: Checkpoint) -> aus.AuditCheckpoint:
+    return aus.AuditCheckpoint(
+        tenant=checkpoint.tenant,
+        seq=checkpoint.seq,
+        hash=checkpoint.hash,
+        time=timestamp(checkpoint.time_us),
+        signature=checkpoint.signature,
+        public_key=checkpoint.public_key,
+    )

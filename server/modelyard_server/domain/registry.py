@@ -24,6 +24,7 @@ from modelyard_server.domain.retention import Retention
 from modelyard_server.domain.tokens import TokenIndex, Tokens
 from modelyard_server.domain.versions import Versions
 from modelyard_server.domain.webhooks import DeliveryRecords, Webhooks
+from modelyard_server.log.checkpoints import AuditKeys
 
 
 class Registry:
@@ -37,6 +38,7 @@ class Registry:
         tokens: TokenIndex,
         *,
         page_tokens: PageTokens,
+        audit_keys: AuditKeys,
         token_lifetime_seconds: float = 0,
         wake_deliveries: Callable[[], None] = lambda: None,
         clock: Callable[[], int] = now_us,
@@ -59,7 +61,7 @@ class Registry:
             sealer=webhook_secrets,
             destinations=destinations,
         )
-        self.audit = Audit(store, page_tokens)
+        self.audit = Audit(store, page_tokens, audit_keys)
         self.artifacts = Artifacts(store, blobs, clock)
         self.dependencies = Dependencies(store)
         self.retention = Retention(store, changes, clock)

@@ -20,6 +20,7 @@ from modelyard_server.domain.filters import Node, Ordering
 from modelyard_server.domain.manifests import Digest
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.log.drafts import LogDraft
+from modelyard_server.log.replay import StateRow
 
 T = TypeVar("T")
 
@@ -225,6 +226,10 @@ class LogRepository(Protocol):
         """Returns up to `limit` entries with seq > after_seq, in seq order."""
         ...
 
+    async def count_through(self, seq: int) -> int:
+        """Returns how many entries have seq <= `seq` (an index-only count)."""
+        ...
+
     async def replay(self, request_id: str) -> LogEntry | None:
         """Returns the entry an earlier request with this id wrote, if any."""
         ...
@@ -309,6 +314,29 @@ class UnitOfWork(Protocol):
     def retention(self) -> RetentionPolicyRepository: ...
 
 
+class StateRepository(Protocol):
+    """The stored groups, policies, versions and aliases, as the audit compares them."""
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The kinds of rows, in the order to read them."""
+        ...
+
+    async def rows(self, kind: str, after_id: int, limit: int) -> list[StateRow]:
+        """Returns up to `limit` rows of one kind with keys above `after_id`, in key order."""
+        ...
+
+
+class AuditSnapshot(Protocol):
+    """A tenant's log and stored state, read in one snapshot off the event loop."""
+
+    @property
+    def log(self) -> LogRepository: ...
+
+    @property
+    def state(self) -> StateRepository: ...
+
+
 class Store(Protocol):
     def reader(self, tenant: str) -> AbstractAsyncContextManager[UnitOfWork]:
         """Returns a unit of work for reads (it may not write)."""
@@ -316,6 +344,10 @@ class Store(Protocol):
 
     def writer(self, tenant: str) -> AbstractAsyncContextManager[UnitOfWork]:
         """Returns a unit of work that commits when the block exits without an error."""
+        ...
+
+    def audit_snapshot(self, tenant: str) -> AbstractAsyncContextManager[AuditSnapshot]:
+        """Returns the tenant's log and state in one snapshot, for verification."""
         ...
 
     def blob_index(self) -> AbstractAsyncContextManager[BlobIndex]:

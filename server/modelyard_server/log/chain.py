@@ -1,15 +1,33 @@
-"""The canonical form of a log entry and the hash that chains it to its predecessor."""
+"""The canonical form of a log entry and the keyed hash that chains it to its predecessor.
+
+Each entry's hash is HMAC-SHA256 under a key derived from the server's key file (purpose
+"audit-chain"), over the previous entry's hash and the entry's canonical bytes. Someone who
+can write the database but not read the key file cannot make a changed entry's hash match.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
 GENESIS_HASH = "0" * 64
+CHAIN_PURPOSE = "audit-chain"
+
+
+@dataclass(frozen=True)
+class ChainKey:
+    """The key that chains the log (derived from the key file, never stored in the database)."""
+
+    key: bytes = field(repr=False)
+
+    def link(self, prev_hash: str, canonical_form: bytes) -> str:
+        """Returns HMAC-SHA256(key, prev_hash || canonical form) as 64 hex digits."""
+        return hmac.new(self.key, prev_hash.encode() + canonical_form, hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -95,14 +113,15 @@ def canonical(
     return json.dumps(fields, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def chain_hash(prev_hash: str, canonical_form: bytes) -> str:
-    """Returns sha256(prev_hash || canonical form) as 64 hex digits."""
+def unkeyed_hash(prev_hash: str, canonical_form: bytes) -> str:
+    """Returns sha256(prev_hash || canonical form): how entries were chained before the chain
+    was keyed (read only when an older database is keyed, see store/chain_key.py)."""
     return hashlib.sha256(prev_hash.encode() + canonical_form).hexdigest()
 
 
-def entry_hash(entry: LogEntry) -> str:
-    """Recomputes the hash an entry should carry, from its content and its prev_hash."""
-    form = canonical(
+def entry_form(entry: LogEntry) -> bytes:
+    """Returns the canonical bytes of a stored entry."""
+    return canonical(
         tenant=entry.tenant,
         seq=entry.seq,
         time_us=entry.time_us,
@@ -118,7 +137,11 @@ def entry_hash(entry: LogEntry) -> str:
         request_digest=entry.request_digest,
         related=entry.related,
     )
-    return chain_hash(entry.prev_hash, form)
+
+
+def entry_hash(key: ChainKey, entry: LogEntry) -> str:
+    """Recomputes the hash an entry should carry, from its content and its prev_hash."""
+    return key.link(entry.prev_hash, entry_form(entry))
 
 
 @dataclass(frozen=True)
@@ -134,13 +157,24 @@ class Verdict:
 
 
 class ChainVerifier:
-    """Walks entries in seq order (fed in batches) and finds the first broken link."""
+    """Walks entries in seq order (fed in batches) and finds the first broken link.
 
-    def __init__(self) -> None:
-        self.expected_seq = 1
-        self.prev_hash = GENESIS_HASH
+    It starts at the genesis, or after an entry already proven (seq, hash): then it checks
+    only that the entries after it extend it.
+    """
+
+    def __init__(self, key: ChainKey, after: tuple[int, str] = (0, GENESIS_HASH)) -> None:
+        self.key = key
+        self.start = after[0]
+        self.expected_seq = after[0] + 1
+        self.prev_hash = after[1]
         self.checked = 0
         self.broken: Verdict | None = None
+
+    @property
+    def seq(self) -> int:
+        """The seq of the last entry proven so far."""
+        return self.expected_seq - 1
 
     def feed(self, entry: LogEntry) -> bool:
         """Checks one entry; returns False once the chain is broken."""
@@ -153,8 +187,11 @@ class ChainVerifier:
         elif entry.prev_hash != self.prev_hash:
             problem = "prev_hash does not match the previous entry's hash"
             broken_seq = entry.seq
-        elif entry_hash(entry) != entry.hash:
-            problem = "stored hash does not match the entry's content: the entry was altered"
+        elif not hmac.compare_digest(entry_hash(self.key, entry), entry.hash):
+            problem = (
+                "stored hash does not match the entry's content under the server's key: "
+                "the entry was altered"
+            )
             broken_seq = entry.seq
         if problem:
             self.broken = Verdict(False, self.checked, entry.seq, entry.hash, broken_seq, problem)
@@ -179,13 +216,13 @@ class ChainVerifier:
                 self.broken.first_broken_seq,
                 self.broken.problem,
             )
-        if self.checked != head_seq or self.prev_hash != head_hash:
+        if self.seq != head_seq or self.prev_hash != head_hash:
             return Verdict(
                 False,
                 self.checked,
                 head_seq,
                 head_hash,
-                self.checked + 1,
+                self.seq + 1,
                 "the chain head does not match the last entry: entries were removed or altered",
             )
         return Verdict(True, self.checked, head_seq, head_hash)

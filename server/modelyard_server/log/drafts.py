@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from google.protobuf.message import Message
 from modelyard.v1 import resources_pb2 as pb
 
-from modelyard_server.log.chain import LogEntry, entry_hash, related_snapshot, snapshot
+from modelyard_server.log.chain import ChainKey, LogEntry, entry_hash, related_snapshot, snapshot
 
 # Other resources a change altered: (resource name, before, after).
 Related = tuple[tuple[str, Message | None, Message | None], ...]
@@ -42,7 +42,7 @@ class LogDraft:
     related: Related = ()
 
 
-def chain_entry(tenant: str, seq: int, prev_hash: str, draft: LogDraft) -> LogEntry:
+def chain_entry(key: ChainKey, tenant: str, seq: int, prev_hash: str, draft: LogDraft) -> LogEntry:
     """Returns the entry a draft becomes at `seq`, chained to the entry before it."""
     entry = LogEntry(
         tenant=tenant,
@@ -62,15 +62,17 @@ def chain_entry(tenant: str, seq: int, prev_hash: str, draft: LogDraft) -> LogEn
         hash="",
         related=related_snapshot(list(draft.related)),
     )
-    return replace(entry, hash=entry_hash(entry))
+    return replace(entry, hash=entry_hash(key, entry))
 
 
-def chain_entries(tenant: str, head: tuple[int, str], drafts: Sequence[LogDraft]) -> list[LogEntry]:
+def chain_entries(
+    key: ChainKey, tenant: str, head: tuple[int, str], drafts: Sequence[LogDraft]
+) -> list[LogEntry]:
     """Returns the drafts chained one after the other onto the head (seq, hash)."""
     seq, prev_hash = head
     entries = []
     for draft in drafts:
-        entry = chain_entry(tenant, seq + 1, prev_hash, draft)
+        entry = chain_entry(key, tenant, seq + 1, prev_hash, draft)
         entries.append(entry)
         seq, prev_hash = entry.seq, entry.hash
     return entries

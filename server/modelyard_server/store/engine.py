@@ -73,6 +73,24 @@ class InlineConnection:
         return self.sync.scalars(statement, parameters)
 
 
+class ThreadConnection:
+    """A synchronous SQLAlchemy connection whose statements run in a worker thread, for long
+    reads (verifying the log) that must not hold up the event loop."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.sync = conn
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> Result[Any]:
+        frozen = await asyncio.to_thread(lambda: self.sync.execute(statement, parameters).freeze())
+        return frozen()
+
+    async def scalar(self, statement: Executable, parameters: Any = None) -> Any:
+        return await asyncio.to_thread(self.sync.scalar, statement, parameters)
+
+    async def scalars(self, statement: Executable, parameters: Any = None) -> ScalarResult[Any]:
+        return (await self.execute(statement, parameters)).scalars()
+
+
 def normalize_url(url: str) -> str:
     """Returns the URL with its driver: sqlite -> pysqlite (inline), postgresql -> asyncpg."""
     parsed = make_url(url)
@@ -171,6 +189,34 @@ class Engines:
                     yield InlineConnection(sync)
                 finally:
                     sync.rollback()
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Conn]:
+        """Yields a connection for a long read: its statements see one consistent snapshot
+        and never run on the event loop (SQLite's in a worker thread)."""
+        if self.postgres is not None:
+            async with self.postgres.connect() as conn:
+                await conn.execution_options(isolation_level="REPEATABLE READ")
+                async with conn.begin():
+                    yield conn
+            return
+        engine = self.sqlite_read
+        assert engine is not None
+
+        def begin() -> Connection:
+            sync = engine.connect()
+            sync.exec_driver_sql("BEGIN")
+            return sync
+
+        def end(sync: Connection) -> None:
+            sync.rollback()
+            sync.close()
+
+        sync = await asyncio.to_thread(begin)
+        try:
+            yield ThreadConnection(sync)
+        finally:
+            await asyncio.to_thread(end, sync)
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[Conn]:
@@ -308,6 +354,7 @@ __all__: Sequence[str] = [
     "Engines",
     "InlineConnection",
     "StatementRefused",
+    "ThreadConnection",
     "known_revisions",
     "migrate",
     "open_engines",

@@ -10,9 +10,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from modelyard_server.domain.repositories import AuditQuery
-from modelyard_server.log.chain import GENESIS_HASH, LogEntry
+from modelyard_server.log.chain import GENESIS_HASH, ChainKey, LogEntry
 from modelyard_server.log.drafts import LogDraft, chain_entries
-from modelyard_server.store.engine import Conn
+from modelyard_server.store.engine import Conn, Engines
 from modelyard_server.store.tables import HEADS, LOG
 
 # PostgreSQL channel on which a committed log entry announces itself as "tenant:seq".
@@ -32,6 +32,8 @@ RANGE = (
     .order_by(LOG.c.seq)
     .limit(bindparam("b_limit"))
 )
+COUNT_THROUGH = select(func.count()).where(LOG.c.tenant == _tenant, LOG.c.seq <= bindparam("b_seq"))
+TENANTS = select(HEADS.c.tenant).order_by(HEADS.c.tenant)
 NOTIFY = select(func.pg_notify(bindparam("b_channel"), bindparam("b_payload")))
 
 
@@ -77,14 +79,23 @@ def row_of(entry: LogEntry) -> dict[str, Any]:
     }
 
 
+async def log_tenants(engines: Engines) -> list[str]:
+    """Returns the tenants that have a log."""
+    async with engines.reading() as conn:
+        return list((await conn.scalars(TENANTS)).all())
+
+
 class SqlLog:
     """The log of one tenant on one connection. A writer first takes the chain head row: on
     PostgreSQL with SELECT … FOR UPDATE, on SQLite through the IMMEDIATE transaction."""
 
-    def __init__(self, conn: Conn, tenant: str, *, postgres: bool = False) -> None:
+    def __init__(
+        self, conn: Conn, tenant: str, *, postgres: bool = False, key: ChainKey | None = None
+    ) -> None:
         self.conn = conn
         self.tenant = tenant
         self.postgres = postgres
+        self.key = key  # only writers need it: readers never chain
         self.locked: tuple[int, str] | None = None  # the head, once this unit holds it
         self.appended = False
 
@@ -129,6 +140,10 @@ class SqlLog:
         params = {"b_tenant": self.tenant, "b_after": after_seq, "b_limit": limit}
         return [entry_of(row) for row in (await self.conn.execute(RANGE, params)).all()]
 
+    async def count_through(self, seq: int) -> int:
+        params = {"b_tenant": self.tenant, "b_seq": seq}
+        return int(await self.conn.scalar(COUNT_THROUGH, params) or 0)
+
     async def replay(self, request_id: str) -> LogEntry | None:
         params = {"b_tenant": self.tenant, "b_id": request_id}
         row = (await self.conn.execute(REPLAY, params)).first()
@@ -136,7 +151,8 @@ class SqlLog:
 
     async def append(self, drafts: Sequence[LogDraft]) -> list[LogEntry]:
         assert self.locked is not None, "appending needs the chain lock: use a writer"
-        entries = chain_entries(self.tenant, self.locked, drafts)
+        assert self.key is not None, "appending needs the chain key: give SqlStore the keyring's"
+        entries = chain_entries(self.key, self.tenant, self.locked, drafts)
         await self.conn.execute(INSERT, [row_of(e) for e in entries])
         seq, prev_hash = entries[-1].seq, entries[-1].hash
         if self.postgres:

@@ -72,6 +72,17 @@ class LogRow(Base):
     related: Mapped[str | None] = mapped_column(Text)
 
 
+class KeyFingerprintRow(Base):
+    """The fingerprint of the key file the log is chained with ('server'): a server given
+    another key refuses to start rather than write a chain nobody can verify."""
+
+    __tablename__ = "key_fingerprints"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    create_time_us: Mapped[int] = mapped_column(BigInteger)
+
+
 class GroupRow(Base):
     __tablename__ = "model_groups"
     __table_args__ = (
@@ -301,3 +312,4 @@ ARTIFACT_FILES = _table(ArtifactFileRow)
 STORE_LOCKS = _table(StoreLockRow)
 DEPENDENCIES = _table(DependencyRow)
 RETENTION_DEFAULTS = _table(RetentionDefaultRow)
+KEY_FINGERPRINTS = _table(KeyFingerprintRow)

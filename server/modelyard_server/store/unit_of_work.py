@@ -11,6 +11,7 @@ from modelyard.v1 import errors_pb2 as reasons
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from modelyard_server.domain.errors import Unavailable
+from modelyard_server.log.chain import ChainKey
 from modelyard_server.observability import metrics, tracing
 from modelyard_server.store.aliases import SqlAliases
 from modelyard_server.store.blobs import SqlBlobIndex, SqlBlobs
@@ -20,6 +21,7 @@ from modelyard_server.store.keys import GroupKeys
 from modelyard_server.store.log import SqlLog
 from modelyard_server.store.policies import SqlPolicies
 from modelyard_server.store.retention import SqlRetentionPolicies
+from modelyard_server.store.state import SqlState
 from modelyard_server.store.tokens import SqlTokens
 from modelyard_server.store.versions import SqlVersions
 from modelyard_server.store.webhooks import SqlWebhooks
@@ -28,7 +30,9 @@ from modelyard_server.store.webhooks import SqlWebhooks
 class SqlUnitOfWork:
     """The repositories of one tenant on one connection (implements domain's UnitOfWork)."""
 
-    def __init__(self, conn: Conn, tenant: str, *, postgres: bool) -> None:
+    def __init__(
+        self, conn: Conn, tenant: str, *, postgres: bool, key: ChainKey | None = None
+    ) -> None:
         keys = GroupKeys(conn, tenant)
         self.groups = SqlGroups(conn, tenant, keys)
         self.versions = SqlVersions(conn, tenant, keys)
@@ -37,9 +41,17 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhooks(conn, tenant)
         self.blobs = SqlBlobs(conn, tenant, keys, postgres=postgres)
         self.tokens = SqlTokens(conn, tenant)
-        self.log = SqlLog(conn, tenant, postgres=postgres)
+        self.log = SqlLog(conn, tenant, postgres=postgres, key=key)
         self.dependencies = self.versions.dependencies
         self.retention = SqlRetentionPolicies(conn, tenant)
+
+
+class SqlAuditSnapshot:
+    """A tenant's log and stored state in one snapshot, read off the event loop."""
+
+    def __init__(self, conn: Conn, tenant: str) -> None:
+        self.log = SqlLog(conn, tenant)
+        self.state = SqlState(conn, tenant)
 
 
 @contextmanager
@@ -81,8 +93,9 @@ def observed(kind: str) -> Iterator[None]:
 class SqlStore:
     """Implements domain's Store over SQLAlchemy (inline SQLite or async PostgreSQL)."""
 
-    def __init__(self, engines: Engines) -> None:
+    def __init__(self, engines: Engines, key: ChainKey) -> None:
         self.engines = engines
+        self.key = key  # chains what writers append
         # Called with the tenant after each commit that appended to the log (the event hub).
         self.committed: list[Callable[[str], None]] = []
 
@@ -91,6 +104,12 @@ class SqlStore:
         with unavailable_on_connection_errors(), observed("read"):
             async with self.engines.reading() as conn:
                 yield SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite)
+
+    @asynccontextmanager
+    async def audit_snapshot(self, tenant: str) -> AsyncIterator[SqlAuditSnapshot]:
+        with unavailable_on_connection_errors():
+            async with self.engines.snapshot() as conn:
+                yield SqlAuditSnapshot(conn, tenant)
 
     @asynccontextmanager
     async def blob_index(self) -> AsyncIterator[SqlBlobIndex]:
@@ -104,7 +123,7 @@ class SqlStore:
     async def writer(self, tenant: str) -> AsyncIterator[SqlUnitOfWork]:
         with unavailable_on_connection_errors(), observed("write"):
             async with self.engines.writing() as conn:
-                unit = SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite)
+                unit = SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite, key=self.key)
                 await unit.log.lock()
                 yield unit
         if unit.log.appended:

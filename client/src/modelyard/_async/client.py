@@ -37,6 +37,7 @@ from modelyard._async.pagers import (
 from modelyard._async.transport import AsyncStubs, AsyncTransport
 from modelyard._async.watch import AsyncWatch
 from modelyard._concurrency import gathered, offload, pending
+from modelyard._views import proto_of
 from modelyard._watch_cursor import watch_request
 from modelyard.contracts import Violation
 from modelyard.errors import DigestMismatch, from_rpc_error, unreachable
@@ -1078,14 +1079,38 @@ class AsyncRegistry:
         )
 
     async def verify_audit_log(
-        self, *, timeout: float | None = None, metadata: Metadata | None = None
+        self,
+        *,
+        full: bool = False,
+        checkpoint: types.AuditCheckpoint | audit_service_pb2.AuditCheckpoint | None = None,
+        timeout: float | None = None,
+        metadata: Metadata | None = None,
     ) -> types.VerifyAuditLogResponse:
-        """Returns the result of recomputing the log's hash chain (``.ok``,
-        ``.first_broken_seq``, ``.problem``)."""
-        request = audit_service_pb2.VerifyAuditLogRequest()
+        """Returns the result of verifying the log (``.ok``, ``.first_broken_seq``,
+        ``.first_bad_resource``, ``.problem``): its keyed hash chain, that it extends
+        ``checkpoint`` (one :meth:`get_audit_checkpoint` returned earlier), and that replaying
+        it gives the stored state. The server goes on from the head it verified last unless
+        ``full``."""
+        request = audit_service_pb2.VerifyAuditLogRequest(full=full)
+        if checkpoint is not None:
+            request.checkpoint.CopyFrom(proto_of(checkpoint))
         return await self._view(
             types.VerifyAuditLogResponse,
             self._stubs.audit.VerifyAuditLog,
+            request,
+            timeout,
+            metadata,
+        )
+
+    async def get_audit_checkpoint(
+        self, *, timeout: float | None = None, metadata: Metadata | None = None
+    ) -> types.AuditCheckpoint:
+        """Returns the log's head signed by the server, once the log verifies: keep it outside
+        the registry's database and pass it to :meth:`verify_audit_log` later."""
+        request = audit_service_pb2.GetAuditCheckpointRequest()
+        return await self._view(
+            types.AuditCheckpoint,
+            self._stubs.audit.GetAuditCheckpoint,
             request,
             timeout,
             metadata,

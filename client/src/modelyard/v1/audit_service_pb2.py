@@ -28,13 +28,25 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from modelyard.v1 import resources_pb2 as modelyard_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n modelyard/v1/audit_service.proto\x12\x0cmodelyard.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmodelyard/v1/resources.proto\"\xb1\x02\n\x16ListAuditEventsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1c\n\x08resource\x18\x03 \x01(\tB\n\xe2\x41\x01\x01\xfa\x41\x03\n\x01*\x12\x13\n\x05\x61\x63tor\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12+\n\x07\x61\x63tions\x18\x05 \x03(\x0e\x32\x14.modelyard.v1.ActionB\x04\xe2\x41\x01\x01\x12\x34\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x32\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cnewest_first\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x01\"b\n\x17ListAuditEventsResponse\x12.\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x18.modelyard.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x17\n\x15VerifyAuditLogRequest\"\x8d\x01\n\x16VerifyAuditLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x10\n\x08head_seq\x18\x03 \x01(\x03\x12\x11\n\thead_hash\x18\x04 \x01(\t\x12\x18\n\x10\x66irst_broken_seq\x18\x05 \x01(\x03\x12\x0f\n\x07problem\x18\x06 \x01(\t2\xcb\x01\n\x0c\x41uditService\x12^\n\x0fListAuditEvents\x12$.modelyard.v1.ListAuditEventsRequest\x1a%.modelyard.v1.ListAuditEventsResponse\x12[\n\x0eVerifyAuditLog\x12#.modelyard.v1.VerifyAuditLogRequest\x1a$.modelyard.v1.VerifyAuditLogResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n modelyard/v1/audit_service.proto\x12\x0cmodelyard.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cmodelyard/v1/resources.proto\"\xb1\x01\n\x0f\x41uditCheckpoint\x12\x14\n\x06tenant\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\x03seq\x18\x02 \x01(\x03\x42\x04\xe2\x41\x01\x02\x12\x12\n\x04hash\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x02\x12\x17\n\tsignature\x18\x05 \x01(\x0c\x42\x04\xe2\x41\x01\x02\x12\x18\n\npublic_key\x18\x06 \x01(\x0c\x42\x04\xe2\x41\x01\x01\"\x1b\n\x19GetAuditCheckpointRequest\"\xb1\x02\n\x16ListAuditEventsRequest\x12\x17\n\tpage_size\x18\x01 \x01(\x05\x42\x04\xe2\x41\x01\x01\x12\x18\n\npage_token\x18\x02 \x01(\tB\x04\xe2\x41\x01\x01\x12\x1c\n\x08resource\x18\x03 \x01(\tB\n\xe2\x41\x01\x01\xfa\x41\x03\n\x01*\x12\x13\n\x05\x61\x63tor\x18\x04 \x01(\tB\x04\xe2\x41\x01\x01\x12+\n\x07\x61\x63tions\x18\x05 \x03(\x0e\x32\x14.modelyard.v1.ActionB\x04\xe2\x41\x01\x01\x12\x34\n\nstart_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x32\n\x08\x65nd_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x01\x12\x1a\n\x0cnewest_first\x18\x08 \x01(\x08\x42\x04\xe2\x41\x01\x01\"b\n\x17ListAuditEventsResponse\x12.\n\x0c\x61udit_events\x18\x01 \x03(\x0b\x32\x18.modelyard.v1.AuditEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"d\n\x15VerifyAuditLogRequest\x12\x12\n\x04\x66ull\x18\x01 \x01(\x08\x42\x04\xe2\x41\x01\x01\x12\x37\n\ncheckpoint\x18\x02 \x01(\x0b\x32\x1d.modelyard.v1.AuditCheckpointB\x04\xe2\x41\x01\x01\"\xc5\x01\n\x16VerifyAuditLogResponse\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x17\n\x0f\x65ntries_checked\x18\x02 \x01(\x03\x12\x10\n\x08head_seq\x18\x03 \x01(\x03\x12\x11\n\thead_hash\x18\x04 \x01(\t\x12\x18\n\x10\x66irst_broken_seq\x18\x05 \x01(\x03\x12\x0f\n\x07problem\x18\x06 \x01(\t\x12\x1a\n\x12\x66irst_bad_resource\x18\x07 \x01(\t\x12\x1a\n\x12verified_after_seq\x18\x08 \x01(\x03\x32\xa9\x02\n\x0c\x41uditService\x12^\n\x0fListAuditEvents\x12$.modelyard.v1.ListAuditEventsRequest\x1a%.modelyard.v1.ListAuditEventsResponse\x12[\n\x0eVerifyAuditLog\x12#.modelyard.v1.VerifyAuditLogRequest\x1a$.modelyard.v1.VerifyAuditLogResponse\x12\\\n\x12GetAuditCheckpoint\x12\'.modelyard.v1.GetAuditCheckpointRequest\x1a\x1d.modelyard.v1.AuditCheckpointb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'modelyard.v1.audit_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_AUDITCHECKPOINT'].fields_by_name['tenant']._loaded_options = None
+  _globals['_AUDITCHECKPOINT'].fields_by_name['tenant']._serialized_options = b'\342A\001\002'
+  _globals['_AUDITCHECKPOINT'].fields_by_name['seq']._loaded_options = None
+  _globals['_AUDITCHECKPOINT'].fields_by_name['seq']._serialized_options = b'\342A\001\002'
+  _globals['_AUDITCHECKPOINT'].fields_by_name['hash']._loaded_options = None
+  _globals['_AUDITCHECKPOINT'].fields_by_name['hash']._serialized_options = b'\342A\001\002'
+  _globals['_AUDITCHECKPOINT'].fields_by_name['time']._loaded_options = None
+  _globals['_AUDITCHECKPOINT'].fields_by_name['time']._serialized_options = b'\342A\001\002'
+  _globals['_AUDITCHECKPOINT'].fields_by_name['signature']._loaded_options = None
+  _globals['_AUDITCHECKPOINT'].fields_by_name['signature']._serialized_options = b'\342A\001\002'
+  _globals['_AUDITCHECKPOINT'].fields_by_name['public_key']._loaded_options = None
+  _globals['_AUDITCHECKPOINT'].fields_by_name['public_key']._serialized_options = b'\342A\001\001'
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['page_size']._loaded_options = None
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001'
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['page_token']._loaded_options = None
@@ -51,14 +63,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['end_time']._serialized_options = b'\342A\001\001'
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['newest_first']._loaded_options = None
   _globals['_LISTAUDITEVENTSREQUEST'].fields_by_name['newest_first']._serialized_options = b'\342A\001\001'
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=174
-  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=479
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=481
-  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=579
-  _globals['_VERIFYAUDITLOGREQUEST']._serialized_start=581
-  _globals['_VERIFYAUDITLOGREQUEST']._serialized_end=604
-  _globals['_VERIFYAUDITLOGRESPONSE']._serialized_start=607
-  _globals['_VERIFYAUDITLOGRESPONSE']._serialized_end=748
-  _globals['_AUDITSERVICE']._serialized_start=751
-  _globals['_AUDITSERVICE']._serialized_end=954
+  _globals['_VERIFYAUDITLOGREQUEST'].fields_by_name['full']._loaded_options = None
+  _globals['_VERIFYAUDITLOGREQUEST'].fields_by_name['full']._serialized_options = b'\342A\001\001'
+  _globals['_VERIFYAUDITLOGREQUEST'].fields_by_name['checkpoint']._loaded_options = None
+  _globals['_VERIFYAUDITLOGREQUEST'].fields_by_name['checkpoint']._serialized_options = b'\342A\001\001'
+  _globals['_AUDITCHECKPOINT']._serialized_start=174
+  _globals['_AUDITCHECKPOINT']._serialized_end=351
+  _globals['_GETAUDITCHECKPOINTREQUEST']._serialized_start=353
+  _globals['_GETAUDITCHECKPOINTREQUEST']._serialized_end=380
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_start=383
+  _globals['_LISTAUDITEVENTSREQUEST']._serialized_end=688
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_start=690
+  _globals['_LISTAUDITEVENTSRESPONSE']._serialized_end=788
+  _globals['_VERIFYAUDITLOGREQUEST']._serialized_start=790
+  _globals['_VERIFYAUDITLOGREQUEST']._serialized_end=890
+  _globals['_VERIFYAUDITLOGRESPONSE']._serialized_start=893
+  _globals['_VERIFYAUDITLOGRESPONSE']._serialized_end=1090
+  _globals['_AUDITSERVICE']._serialized_start=1093
+  _globals['_AUDITSERVICE']._serialized_end=1390
 # @@protoc_insertion_point(module_scope)

@@ -21,6 +21,75 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class AuditCheckpoint(_message.Message):
+    """The head of a tenant's log as the server signed it. The signature is Ed25519 over five
+    lines of UTF-8 text, each ending in a newline: `modelyard audit checkpoint v1`,
+    `tenant <tenant>`, `seq <seq>`, `hash <hash>`, `time_us <time in microseconds since the
+    epoch>`. Any Ed25519 library checks it with the public key alone; pin that key (a
+    checkpoint carries its own only for convenience).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    SEQ_FIELD_NUMBER: _builtins.int
+    HASH_FIELD_NUMBER: _builtins.int
+    TIME_FIELD_NUMBER: _builtins.int
+    SIGNATURE_FIELD_NUMBER: _builtins.int
+    PUBLIC_KEY_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    """The tenant whose log this is."""
+    seq: _builtins.int
+    """The seq of the newest entry the checkpoint covers."""
+    hash: _builtins.str
+    """The hash of that entry (64 hex digits)."""
+    signature: _builtins.bytes
+    """The Ed25519 signature (64 bytes)."""
+    public_key: _builtins.bytes
+    """The server's Ed25519 public key (32 raw bytes); the same for every checkpoint of a
+    registry as long as its key file stays the same. The server checks a checkpoint it is
+    sent against its own key, whatever this field says.
+    """
+    @_builtins.property
+    def time(self) -> _timestamp_pb2.Timestamp:
+        """When the server signed it (microsecond precision)."""
+
+    def __init__(
+        self,
+        *,
+        tenant: _builtins.str = ...,
+        seq: _builtins.int = ...,
+        hash: _builtins.str = ...,
+        time: _timestamp_pb2.Timestamp | None = ...,
+        signature: _builtins.bytes = ...,
+        public_key: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["time", b"time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hash", b"hash", "public_key", b"public_key", "seq", b"seq", "signature", b"signature", "tenant", b"tenant", "time", b"time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AuditCheckpoint: _TypeAlias = AuditCheckpoint  # noqa: Y015
+
+@_typing.final
+class GetAuditCheckpointRequest(_message.Message):
+    """Request for AuditService.GetAuditCheckpoint."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetAuditCheckpointRequest: _TypeAlias = GetAuditCheckpointRequest  # noqa: Y015
+
+@_typing.final
 class ListAuditEventsRequest(_message.Message):
     """Request for AuditService.ListAuditEvents. All filters are optional and combine with AND."""
 
@@ -114,12 +183,29 @@ class VerifyAuditLogRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    FULL_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
+    full: _builtins.bool
+    """Check every entry from seq 1 again. Otherwise the server goes on from the last head it
+    verified (since it started): it checks the entries after it, that the entry there still
+    carries that hash, and the whole current state. Run a full check now and then: an entry
+    edited below that head in a way that keeps its hash column is seen only by a full check.
+    """
+    @_builtins.property
+    def checkpoint(self) -> Global___AuditCheckpoint:
+        """A checkpoint the server signed earlier: the log must still contain its seq with its hash
+        (INVALID_ARGUMENT, AUDIT_CHECKPOINT_INVALID, when its signature does not hold).
+        """
+
     def __init__(
         self,
+        *,
+        full: _builtins.bool = ...,
+        checkpoint: Global___AuditCheckpoint | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "full", b"full"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -137,10 +223,14 @@ class VerifyAuditLogResponse(_message.Message):
     HEAD_HASH_FIELD_NUMBER: _builtins.int
     FIRST_BROKEN_SEQ_FIELD_NUMBER: _builtins.int
     PROBLEM_FIELD_NUMBER: _builtins.int
+    FIRST_BAD_RESOURCE_FIELD_NUMBER: _builtins.int
+    VERIFIED_AFTER_SEQ_FIELD_NUMBER: _builtins.int
     ok: _builtins.bool
-    """True when every entry's hash matches its content and its predecessor."""
+    """True when every entry's keyed hash matches its content and its predecessor, the log
+    extends the checkpoint given, and replaying it gives the stored state.
+    """
     entries_checked: _builtins.int
-    """How many entries were checked."""
+    """How many entries this call checked (those after verified_after_seq)."""
     head_seq: _builtins.int
     """The seq of the newest entry."""
     head_hash: _builtins.str
@@ -150,7 +240,14 @@ class VerifyAuditLogResponse(_message.Message):
     predecessor's hash, or that is missing from the sequence; 0 when ok.
     """
     problem: _builtins.str
-    """What is wrong with the first broken entry; empty when ok."""
+    """What is wrong with the first broken entry or resource; empty when ok."""
+    first_bad_resource: _builtins.str
+    """The first resource (by name) whose stored state differs from what replaying the log
+    gives, e.g. `groups/fraud/versions/3` approved by editing its row; empty when the state
+    matches or when the chain itself is broken (first_broken_seq says where).
+    """
+    verified_after_seq: _builtins.int
+    """The seq the chain check started after: 0 for a full check, else the head verified last."""
     def __init__(
         self,
         *,
@@ -160,10 +257,12 @@ class VerifyAuditLogResponse(_message.Message):
         head_hash: _builtins.str = ...,
         first_broken_seq: _builtins.int = ...,
         problem: _builtins.str = ...,
+        first_bad_resource: _builtins.str = ...,
+        verified_after_seq: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries_checked", b"entries_checked", "first_broken_seq", b"first_broken_seq", "head_hash", b"head_hash", "head_seq", b"head_seq", "ok", b"ok", "problem", b"problem"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries_checked", b"entries_checked", "first_bad_resource", b"first_bad_resource", "first_broken_seq", b"first_broken_seq", "head_hash", b"head_hash", "head_seq", b"head_seq", "ok", b"ok", "problem", b"problem", "verified_after_seq", b"verified_after_seq"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

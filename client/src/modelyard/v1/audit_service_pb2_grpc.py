@@ -26,7 +26,9 @@ if _version_not_supported:
 
 
 class AuditServiceStub:
-    """The append-only, hash-chained log of every change in the caller's tenant.
+    """The append-only log of every change in the caller's tenant, chained with a keyed hash
+    (HMAC-SHA256 under a key derived from the server's key file, which the database does not
+    hold) and pinned by signed checkpoints that operators keep elsewhere.
     """
 
     def __init__(self, channel):
@@ -45,10 +47,17 @@ class AuditServiceStub:
                 request_serializer=modelyard_dot_v1_dot_audit__service__pb2.VerifyAuditLogRequest.SerializeToString,
                 response_deserializer=modelyard_dot_v1_dot_audit__service__pb2.VerifyAuditLogResponse.FromString,
                 _registered_method=True)
+        self.GetAuditCheckpoint = channel.unary_unary(
+                '/modelyard.v1.AuditService/GetAuditCheckpoint',
+                request_serializer=modelyard_dot_v1_dot_audit__service__pb2.GetAuditCheckpointRequest.SerializeToString,
+                response_deserializer=modelyard_dot_v1_dot_audit__service__pb2.AuditCheckpoint.FromString,
+                _registered_method=True)
 
 
 class AuditServiceServicer:
-    """The append-only, hash-chained log of every change in the caller's tenant.
+    """The append-only log of every change in the caller's tenant, chained with a keyed hash
+    (HMAC-SHA256 under a key derived from the server's key file, which the database does not
+    hold) and pinned by signed checkpoints that operators keep elsewhere.
     """
 
     def ListAuditEvents(self, request, context):
@@ -59,7 +68,18 @@ class AuditServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def VerifyAuditLog(self, request, context):
-        """Recomputes the hash chain and reports the first entry that does not match.
+        """Verifies the log: recomputes the keyed hash chain, proves it extends a checkpoint if one
+        is given, and replays it against the current groups, versions, aliases and policies.
+        Reports the first entry or resource that does not match.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAuditCheckpoint(self, request, context):
+        """Verifies the log as VerifyAuditLog does and returns its head, signed by the server:
+        store it outside the database and pass it to VerifyAuditLog later. FAILED_PRECONDITION
+        (AUDIT_LOG_BROKEN) when the log fails verification.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -78,6 +98,11 @@ def add_AuditServiceServicer_to_server(servicer, server):
                     request_deserializer=modelyard_dot_v1_dot_audit__service__pb2.VerifyAuditLogRequest.FromString,
                     response_serializer=modelyard_dot_v1_dot_audit__service__pb2.VerifyAuditLogResponse.SerializeToString,
             ),
+            'GetAuditCheckpoint': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAuditCheckpoint,
+                    request_deserializer=modelyard_dot_v1_dot_audit__service__pb2.GetAuditCheckpointRequest.FromString,
+                    response_serializer=modelyard_dot_v1_dot_audit__service__pb2.AuditCheckpoint.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'modelyard.v1.AuditService', rpc_method_handlers)
@@ -87,7 +112,9 @@ def add_AuditServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AuditService:
-    """The append-only, hash-chained log of every change in the caller's tenant.
+    """The append-only log of every change in the caller's tenant, chained with a keyed hash
+    (HMAC-SHA256 under a key derived from the server's key file, which the database does not
+    hold) and pinned by signed checkpoints that operators keep elsewhere.
     """
 
     @staticmethod
@@ -134,6 +161,33 @@ class AuditService:
             '/modelyard.v1.AuditService/VerifyAuditLog',
             modelyard_dot_v1_dot_audit__service__pb2.VerifyAuditLogRequest.SerializeToString,
             modelyard_dot_v1_dot_audit__service__pb2.VerifyAuditLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAuditCheckpoint(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/modelyard.v1.AuditService/GetAuditCheckpoint',
+            modelyard_dot_v1_dot_audit__service__pb2.GetAuditCheckpointRequest.SerializeToString,
+            modelyard_dot_v1_dot_audit__service__pb2.AuditCheckpoint.FromString,
             options,
             channel_credentials,
             insecure,

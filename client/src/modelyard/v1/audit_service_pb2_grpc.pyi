@@ -27,7 +27,10 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class AuditServiceStub:
-    """The append-only, hash-chained log of every change in the caller's tenant."""
+    """The append-only log of every change in the caller's tenant, chained with a keyed hash
+    (HMAC-SHA256 under a key derived from the server's key file, which the database does not
+    hold) and pinned by signed checkpoints that operators keep elsewhere.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -36,20 +39,42 @@ class AuditServiceStub:
     ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.ListAuditEventsRequest, _audit_service_pb2.ListAuditEventsResponse]
     """Lists audit entries in seq order, filtered as asked, one page at a time."""
     VerifyAuditLog: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.VerifyAuditLogRequest, _audit_service_pb2.VerifyAuditLogResponse]
-    """Recomputes the hash chain and reports the first entry that does not match."""
+    """Verifies the log: recomputes the keyed hash chain, proves it extends a checkpoint if one
+    is given, and replays it against the current groups, versions, aliases and policies.
+    Reports the first entry or resource that does not match.
+    """
+    GetAuditCheckpoint: _grpc.UnaryUnaryMultiCallable[_audit_service_pb2.GetAuditCheckpointRequest, _audit_service_pb2.AuditCheckpoint]
+    """Verifies the log as VerifyAuditLog does and returns its head, signed by the server:
+    store it outside the database and pass it to VerifyAuditLog later. FAILED_PRECONDITION
+    (AUDIT_LOG_BROKEN) when the log fails verification.
+    """
 
 @_typing.type_check_only
 class AuditServiceAsyncStub(AuditServiceStub):
-    """The append-only, hash-chained log of every change in the caller's tenant."""
+    """The append-only log of every change in the caller's tenant, chained with a keyed hash
+    (HMAC-SHA256 under a key derived from the server's key file, which the database does not
+    hold) and pinned by signed checkpoints that operators keep elsewhere.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     ListAuditEvents: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.ListAuditEventsRequest, _audit_service_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
     """Lists audit entries in seq order, filtered as asked, one page at a time."""
     VerifyAuditLog: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.VerifyAuditLogRequest, _audit_service_pb2.VerifyAuditLogResponse]  # type: ignore[assignment]
-    """Recomputes the hash chain and reports the first entry that does not match."""
+    """Verifies the log: recomputes the keyed hash chain, proves it extends a checkpoint if one
+    is given, and replays it against the current groups, versions, aliases and policies.
+    Reports the first entry or resource that does not match.
+    """
+    GetAuditCheckpoint: _aio.UnaryUnaryMultiCallable[_audit_service_pb2.GetAuditCheckpointRequest, _audit_service_pb2.AuditCheckpoint]  # type: ignore[assignment]
+    """Verifies the log as VerifyAuditLog does and returns its head, signed by the server:
+    store it outside the database and pass it to VerifyAuditLog later. FAILED_PRECONDITION
+    (AUDIT_LOG_BROKEN) when the log fails verification.
+    """
 
 class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
-    """The append-only, hash-chained log of every change in the caller's tenant."""
+    """The append-only log of every change in the caller's tenant, chained with a keyed hash
+    (HMAC-SHA256 under a key derived from the server's key file, which the database does not
+    hold) and pinned by signed checkpoints that operators keep elsewhere.
+    """
 
     @_abc_1.abstractmethod
     def ListAuditEvents(
@@ -65,6 +90,20 @@ class AuditServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _audit_service_pb2.VerifyAuditLogRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_audit_service_pb2.VerifyAuditLogResponse, _abc.Awaitable[_audit_service_pb2.VerifyAuditLogResponse]]:
-        """Recomputes the hash chain and reports the first entry that does not match."""
+        """Verifies the log: recomputes the keyed hash chain, proves it extends a checkpoint if one
+        is given, and replays it against the current groups, versions, aliases and policies.
+        Reports the first entry or resource that does not match.
+        """
+
+    @_abc_1.abstractmethod
+    def GetAuditCheckpoint(
+        self,
+        request: _audit_service_pb2.GetAuditCheckpointRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_audit_service_pb2.AuditCheckpoint, _abc.Awaitable[_audit_service_pb2.AuditCheckpoint]]:
+        """Verifies the log as VerifyAuditLog does and returns its head, signed by the server:
+        store it outside the database and pass it to VerifyAuditLog later. FAILED_PRECONDITION
+        (AUDIT_LOG_BROKEN) when the log fails verification.
+        """
 
 def add_AuditServiceServicer_to_server(servicer: AuditServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -134,6 +134,14 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """RESOURCE_EXHAUSTED: the caller has as many event streams open on this server as a
     principal may; ErrorInfo metadata `limit` says how many. Close one, or share one.
     """
+    AUDIT_CHECKPOINT_INVALID: _ErrorReason.ValueType  # 90
+    """INVALID_ARGUMENT: the audit checkpoint's signature does not hold under this server's key
+    (it was edited, or another registry signed it), or it is another tenant's.
+    """
+    AUDIT_LOG_BROKEN: _ErrorReason.ValueType  # 91
+    """FAILED_PRECONDITION: the audit log fails verification, so the server signs no checkpoint
+    of it; VerifyAuditLog names the first broken entry or resource.
+    """
     DATABASE_UNAVAILABLE: _ErrorReason.ValueType  # 70
     """UNAVAILABLE: the database cannot be reached or is busy; retry with the same request_id."""
     SERVER_SHUTTING_DOWN: _ErrorReason.ValueType  # 71
@@ -263,6 +271,14 @@ comes from another log (another database, or one restored from an older backup).
 TOO_MANY_STREAMS: ErrorReason.ValueType  # 62
 """RESOURCE_EXHAUSTED: the caller has as many event streams open on this server as a
 principal may; ErrorInfo metadata `limit` says how many. Close one, or share one.
+"""
+AUDIT_CHECKPOINT_INVALID: ErrorReason.ValueType  # 90
+"""INVALID_ARGUMENT: the audit checkpoint's signature does not hold under this server's key
+(it was edited, or another registry signed it), or it is another tenant's.
+"""
+AUDIT_LOG_BROKEN: ErrorReason.ValueType  # 91
+"""FAILED_PRECONDITION: the audit log fails verification, so the server signs no checkpoint
+of it; VerifyAuditLog names the first broken entry or resource.
 """
 DATABASE_UNAVAILABLE: ErrorReason.ValueType  # 70
 """UNAVAILABLE: the database cannot be reached or is busy; retry with the same request_id."""
