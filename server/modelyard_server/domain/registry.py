@@ -14,6 +14,7 @@ from modelyard_server.domain.clock import now_us
 from modelyard_server.domain.groups import Groups
 from modelyard_server.domain.imports import Import
 from modelyard_server.domain.lifecycle import Lifecycle
+from modelyard_server.domain.overview import Overview
 from modelyard_server.domain.repositories import Store
 from modelyard_server.domain.versions import Versions
 from modelyard_server.domain.webhooks import DeliveryRecords, Webhooks
@@ -41,3 +42,4 @@ class Registry:
         self.webhooks = Webhooks(store, changes, records, wake_deliveries)
         self.audit = Audit(store)
         self.artifacts = Artifacts(store, blobs, clock)
+        self.overview = Overview(store)
