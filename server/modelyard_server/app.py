@@ -45,6 +45,7 @@ from modelyard_server.events.hub import EventHub, HubSettings
 from modelyard_server.events.listener import LogListener
 from modelyard_server.keyring import Keyring
 from modelyard_server.preflight import (
+    SetupError,
     cannot_listen,
     make_data_dir,
     open_database,
@@ -54,6 +55,7 @@ from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import Engines
 from modelyard_server.store.tokens import count_tokens, create_token, principal_of
 from modelyard_server.store.unit_of_work import SqlStore
+from modelyard_server.web.serving import WebServer, start_web
 
 log = logging.getLogger("modelyard.server")
 
@@ -96,12 +98,20 @@ class Running:
     registry: Registry
     keyring: Keyring
     collector: asyncio.Task[None] | None = None
+    web: WebServer | None = None
+
+    @property
+    def http_port(self) -> int:
+        """The web UI's port (0 when the server has no UI)."""
+        return self.web.port if self.web is not None else 0
 
     async def stop(self, grace: float) -> None:
         """Stops taking calls (health NOT_SERVING), ends the event streams (their clients
         resume elsewhere or after the restart), drains in-flight calls, closes the database."""
         await self.health.enter_graceful_shutdown()
         self.hub.close()
+        if self.web is not None:
+            await self.web.stop(grace)
         await self.server.stop(grace)
         await self.deliveries.stop()
         if self.collector is not None:
@@ -184,10 +194,11 @@ async def start(settings: Settings) -> Running:
     listener = None if engines.sqlite else LogListener(engines.url, committed)
     store.committed.append(committed)
 
+    authenticator = Authenticator(lambda t: principal_of(engines, t))
     server = grpc.aio.server(
         # Authentication first: a caller without a token learns nothing, even of bad bytes.
         interceptors=[
-            AuthInterceptor(Authenticator(lambda t: principal_of(engines, t))),
+            AuthInterceptor(authenticator),
             DecodingInterceptor(),
         ],
         # Share the port only with sibling workers: a second server started by mistake on a
@@ -213,6 +224,21 @@ async def start(settings: Settings) -> Running:
     if port == 0:
         await engines.dispose()
         raise cannot_listen(settings.address)
+    web = None
+    if settings.http_address:
+        try:
+            # The UI signs visitors in with the gRPC API's own token check.
+            web = await start_web(
+                settings.http_address,
+                reuse_port=settings.reuse_port,
+                registry=registry,
+                hub=hub,
+                authenticate=authenticator.principal,
+                keyring=keyring,
+            )
+        except SetupError:
+            await engines.dispose()
+            raise
     await server.start()
     if listener is not None:
         listener.start()
@@ -233,6 +259,7 @@ async def start(settings: Settings) -> Running:
         registry,
         keyring,
         collector,
+        web,
     )
 
 
@@ -255,6 +282,9 @@ async def serve(settings: Settings) -> None:
     running = await start(settings)
     host = settings.address.rsplit(":", 1)[0]
     log.info("modelyard serving on %s:%d (data %s)", host, running.port, settings.data_dir)
+    if running.web is not None:
+        web_host = settings.http_address.rpartition(":")[0]
+        log.info("web UI on http://%s:%d", web_host, running.http_port)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

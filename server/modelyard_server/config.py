@@ -58,6 +58,8 @@ class Settings:
     # The server's secret, outside the database ("": server.key in the data directory,
     # created on the first start). See keyring.py.
     key_file: str = ""
+    # The web UI (issue 13): the HTTP address its pages are served on ("": no UI).
+    http_address: str = ""
 
     @property
     def token_file(self) -> Path:
@@ -261,6 +263,14 @@ OPTIONS: tuple[Option, ...] = (
         "events a stream may have waiting before it is ended as too slow",
         kind="count",
         metavar="N",
+    ),
+    # The web UI (issue 13).
+    Option(
+        "http_address",
+        "MODELYARD_HTTP_ADDRESS",
+        "host:port of the web UI (empty: no UI; `make run` serves it on 127.0.0.1:8080)",
+        kind="address",
+        metavar="HOST:PORT",
     ),
     Option(
         "webhook_backoff_seconds",

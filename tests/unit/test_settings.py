@@ -28,6 +28,8 @@ CHANGED = {
     "blob_grace_seconds": "60",
     "gc_interval_seconds": "0",
     "key_file": "/etc/modelyard/server.key",
+    # The web UI (issue 13).
+    "http_address": "127.0.0.1:8081",
 }
 
 
