@@ -12,11 +12,14 @@ from modelyard_server.domain.repositories import Store
 from modelyard_server.domain.stages import STAGE_NAMES
 
 STAGES = (pb.STAGE_NONE, pb.STAGE_STAGING, pb.STAGE_PRODUCTION, pb.STAGE_ARCHIVED)
+# Counts stop here ("1,000+"): a page of a group of 100,000 versions must not read them all.
+COUNT_LIMIT = 1000
 
 
 @dataclass(frozen=True)
 class GroupOverview:
-    """The counts of a group's versions by stage name, and its production versions."""
+    """The counts of a group's versions by stage name (a count of COUNT_LIMIT means "at
+    least"), and its production versions."""
 
     counts: dict[str, int]
     production: list[pb.ModelVersion]
@@ -24,6 +27,11 @@ class GroupOverview:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def capped(self) -> bool:
+        """Whether a count stopped at COUNT_LIMIT."""
+        return any(n >= COUNT_LIMIT for n in self.counts.values())
 
 
 class Overview:
@@ -33,14 +41,14 @@ class Overview:
         self.store = store
 
     async def group(self, principal: Principal, name: str) -> GroupOverview:
-        """Returns the group's counts by stage and its production versions; each count is
-        one indexed query (group, stage), whatever the group's size."""
+        """Returns the group's counts by stage and its production versions; each count reads
+        at most COUNT_LIMIT entries of the (group, stage) index, whatever the group's size."""
         group = names.parse_group_name(name)
         principal.authorize(Permission.READ, group)
         async with self.store.reader(principal.tenant) as unit:
             await lookup.require_group(unit, group)
             counts = {
-                STAGE_NAMES[stage]: await unit.versions.count(group, stage=stage)
+                STAGE_NAMES[stage]: await unit.versions.count_upto(group, stage, COUNT_LIMIT)
                 for stage in STAGES
             }
             production = await unit.versions.in_stage(group, pb.STAGE_PRODUCTION)

