@@ -105,6 +105,11 @@ def test_two_people_walk_the_governance_cycle(browser: Browser, site: Site) -> N
     page.goto("/groups")
     expect(page.get_by_role("link", name=GROUP, exact=True)).to_be_visible()
     page.screenshot(path=shots / "groups.png", full_page=True)
+    page.get_by_label("Search").fill("zzz")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("main")).to_contain_text("No group matches")
+    page.get_by_label("Search").fill("fra")
+    page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name=GROUP, exact=True).click()
     page.get_by_label("Filter").fill("metrics.auc >")
     page.get_by_role("button", name="Apply").click()
@@ -188,6 +193,12 @@ def test_two_people_walk_the_governance_cycle(browser: Browser, site: Site) -> N
     log.get_by_role("button", name="Verify the chain").click()
     expect(log.locator(".ok")).to_contain_text("the chain is intact")
     log.screenshot(path=shots / "audit.png", full_page=True)
+    log.get_by_label("Actor").fill("ava")
+    log.get_by_label("Action").select_option("ROLLED_BACK")
+    log.get_by_role("button", name="Filter").click()
+    expect(log.locator("table.audit tbody tr")).to_have_count(1)
+    log.goto("/audit?since=2999-01-01")
+    expect(log.locator("main")).to_contain_text("No entries match")
 
     # What the pages showed is what the API says.
     with Registry(site.server.address, token=site.tokens["vic"]) as registry:

@@ -7,6 +7,7 @@ plain dicts to a template; errors in what the visitor typed (a filter) show inli
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 from typing import Any
 
@@ -209,17 +210,31 @@ class Pages:
         )
         token = query(request, "page_token")
         problem = ""
+        since, until = query(request, "since"), query(request, "until")
         actions = tuple(a.strip() for a in action.split(",") if a.strip())
         unknown = [a for a in actions if f"ACTION_{a}" not in pb.Action.keys()]  # noqa: SIM118
         entries: list[Any] = []
         next_token = ""
+        try:
+            start_us = day_us(since)
+            end_us = day_us(until) + DAY_US if until else 0
+        except ValueError:
+            start_us = end_us = 0
+            problem = "Dates are YYYY-MM-DD (UTC), e.g. 2026-01-31."
         if unknown:
             problem = f"'{unknown[0]}' is not an action; choose one from the list"
-        else:
+        elif not problem:
             try:
                 entries, next_token = await self.registry.audit.page(
                     me,
-                    AuditQuery(resource=resource, actor=actor, actions=actions, newest_first=True),
+                    AuditQuery(
+                        resource=resource,
+                        actor=actor,
+                        actions=actions,
+                        start_us=start_us,
+                        end_us=end_us,
+                        newest_first=True,
+                    ),
                     AUDIT_PAGE,
                     token,
                 )
@@ -237,6 +252,8 @@ class Pages:
             resource=resource,
             actor=actor,
             action=action,
+            since=since,
+            until=until,
             actions=[a.removeprefix("ACTION_") for a in pb.Action.keys()[1:]],
             problem=problem,
             next_token=next_token,
@@ -244,6 +261,17 @@ class Pages:
             verdict=verdict,
             tenant_reader=Permission.READ in me.permissions(None),
         )
+
+
+DAY_US = 86_400_000_000
+
+
+def day_us(text: str) -> int:
+    """Returns the start of a UTC day (YYYY-MM-DD) in microseconds; 0 for no day."""
+    if not text:
+        return 0
+    moment = dt.datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=dt.UTC)
+    return int(moment.timestamp()) * 1_000_000
 
 
 def readable(group: str, version: str) -> str:
