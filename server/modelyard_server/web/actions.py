@@ -33,26 +33,30 @@ MAX_FORM_BYTES = 64 * 1024
 MAX_TOKEN = 8192
 
 
-class CsrfRefused(Exception):
-    """A form without the CSRF token of the browser's session."""
+class FormRefused(Exception):
+    """A form refused before it is read: no CSRF token of the browser's session, or no form."""
 
 
 async def read_form(site: Site, request: Request) -> tuple[FormData, Session | None]:
     """Returns the form and the browser's session once the form's CSRF token matches it."""
-    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
-        raise CsrfRefused("the form is too large")
-    form = await request.form(max_files=0, max_fields=50)
+    length = request.headers.get("content-length") or "0"
+    if not length.isdigit() or int(length) > MAX_FORM_BYTES:
+        raise FormRefused("the form is too large or its length is not a number")
+    try:
+        form = await request.form(max_files=0, max_fields=50)
+    except Exception:  # a body that is no form (Starlette raises several kinds)
+        raise FormRefused("the request's body is not a form") from None
     session = site.session(request)
     token = form.get("csrf")
     if not isinstance(token, str) or not site.seal.csrf_ok(session, token):
-        raise CsrfRefused(
+        raise FormRefused(
             "the form's CSRF token is missing or belongs to another session; reload the "
             "page and submit the form again"
         )
     return form, session
 
 
-def refused_csrf(error: CsrfRefused) -> Response:
+def refused_form(error: FormRefused) -> Response:
     return PlainTextResponse(f"Refused: {error}", status_code=403)
 
 
@@ -72,8 +76,8 @@ class Actions:
     async def sign_in(self, request: Request) -> Response:
         try:
             form, _ = await read_form(self.site, request)
-        except CsrfRefused as error:
-            return refused_csrf(error)
+        except FormRefused as error:
+            return refused_form(error)
         token = field(form, "token")
         target = local_path(field(form, "next") or "/groups")
         problem = ""
@@ -99,8 +103,8 @@ class Actions:
     async def sign_out(self, request: Request) -> Response:
         try:
             await read_form(self.site, request)
-        except CsrfRefused as error:
-            return refused_csrf(error)
+        except FormRefused as error:
+            return refused_form(error)
         response = RedirectResponse("/signin?out=1", status_code=303)
         self.site.set_session(response, request, Session.new())
         return response
@@ -119,8 +123,8 @@ class Actions:
         the form was on with the registry's refusal."""
         try:
             form, _ = await read_form(self.site, request)
-        except CsrfRefused as error:
-            return refused_csrf(error)
+        except FormRefused as error:
+            return refused_form(error)
         mutation = Mutation(visitor.principal, reason=field(form, "reason"))
         try:
             target = await act(form, mutation)
