@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import re
 import shutil
@@ -120,7 +121,8 @@ def update_readme(text_table: str, report: dict[str, Any]) -> None:
     before, rest = text.split(TABLE_START, 1)
     _, after = rest.split(TABLE_END, 1)
     stamp = (
-        f"Run {report['finished']}: {report['size']:,} versions imported in "
+        f"Run {report['finished']} (load average before: {report['loadavg_before']}): "
+        f"{report['size']:,} versions imported in "
         f"{report['seed_seconds']} s; {report['n']} requests per page, one after another."
     )
     README.write_text(f"{before}{TABLE_START}\n{stamp}\n\n{text_table}\n{TABLE_END}{after}")
@@ -141,6 +143,7 @@ def main() -> None:
     serve = [*modelyard_argv(address, data_dir), "--http-address", f"127.0.0.1:{http_port}"]
     base = serve[: serve.index("serve")]
     report: dict[str, Any] = {"size": args.size, "n": args.n}
+    report["loadavg_before"] = [round(x, 2) for x in os.getloadavg()]
     started = time.monotonic()
     try:
         subprocess.run([*base, "migrate"], check=True, capture_output=True)

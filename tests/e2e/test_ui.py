@@ -8,7 +8,10 @@ pages are kept in test-output/ui/.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import socket
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 
 from tests.support.browser import chromium_or_skip, screenshot_dir
 from tests.support.factory import ServerFactory
+from tests.support.paths import SERVER_BIN
 from tests.support.servers import Server
 
 pytestmark = pytest.mark.timeout(180)
@@ -251,3 +255,24 @@ def test_signing_out_ends_the_session(browser: Browser, site: Site) -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("refused that token")
     rita.close()
+
+
+def test_a_busy_http_address_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MODELYARD_")}
+        serve = [str(SERVER_BIN), "--data-dir", str(tmp_path / "data"), "serve"]
+        done = subprocess.run(
+            [*serve, "--address", "127.0.0.1:0", "--http-address", busy],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines()[-1] == (
+        f"error: cannot listen for the web UI on {busy}: address already in use; choose "
+        "another --http-address (MODELYARD_HTTP_ADDRESS), or leave it empty for no UI"
+    )
