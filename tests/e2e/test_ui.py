@@ -128,6 +128,12 @@ def test_two_people_walk_the_governance_cycle(browser: Browser, site: Site) -> N
     page.get_by_label("Filter").fill("")
     page.get_by_role("button", name="Apply").click()
     page.screenshot(path=shots / "group.png", full_page=True)
+    # Sorted by a metric: best first, then the other way.
+    page.locator("thead a", has_text="val_loss").click()
+    expect(rows.first).to_contain_text("v2")
+    expect(page.locator("th[aria-sort=descending]")).to_contain_text("val_loss")
+    page.locator("thead a", has_text="val_loss").click()
+    expect(rows.first).to_contain_text("v1")
     page.get_by_label("Compare version 1").check()
     page.get_by_label("Compare version 2").check()
     page.get_by_role("button", name="Compare selected").click()
@@ -241,6 +247,24 @@ def test_a_form_post_without_its_csrf_token_is_refused(browser: Browser, site: S
     with Registry(site.server.address, token=site.tokens["vic"]) as registry:
         assert not [e for e in registry.list_audit_events(actor="ava") if e.reason == "forged"]
     ava.close()
+
+
+def test_a_form_the_page_did_not_offer_is_refused_as_the_api_refuses_it(
+    browser: Browser, site: Site
+) -> None:
+    rita = person(browser, site, "rita")  # an approver, not a deployer
+    page = rita.new_page()
+    page.goto(f"/groups/{GROUP}")
+    expect(page.get_by_role("button", name="Roll back")).to_have_count(0)
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    assert csrf
+    sent = page.request.post(
+        f"/groups/{GROUP}/rollback", form={"reason": "sneaky", "csrf": csrf}, max_redirects=0
+    )
+    assert sent.status == 403
+    assert "may not roll back production" in sent.text()
+    assert "Traceback" not in sent.text()
+    rita.close()
 
 
 def test_signing_out_ends_the_session(browser: Browser, site: Site) -> None:
