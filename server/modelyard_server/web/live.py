@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from modelyard_server.domain import names
+from modelyard_server.domain.errors import DomainError
 from modelyard_server.domain.watch import watch_filter
 from modelyard_server.events.hub import Heartbeat
 from modelyard_server.web.site import Site, Visitor
@@ -30,19 +31,24 @@ async def live(site: Site, request: Request, visitor: Visitor) -> Response:
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"
-        async with aclosing(items):
-            async for item in items:
-                if isinstance(item, Heartbeat):
-                    yield f": heartbeat {item.seq}\n\n"
-                    continue
-                entry = item.entry
-                data = {
-                    "seq": entry.seq,
-                    "action": entry.action,
-                    "resource": entry.resource,
-                    "actor": entry.actor,
-                }
-                yield f"id: {entry.seq}\nevent: entry\ndata: {json.dumps(data)}\n\n"
+        try:
+            async with aclosing(items):
+                async for item in items:
+                    if isinstance(item, Heartbeat):
+                        yield f": heartbeat {item.seq}\n\n"
+                        continue
+                    entry = item.entry
+                    data = {
+                        "seq": entry.seq,
+                        "action": entry.action,
+                        "resource": entry.resource,
+                        "actor": entry.actor,
+                    }
+                    yield f"id: {entry.seq}\nevent: entry\ndata: {json.dumps(data)}\n\n"
+        except DomainError:
+            # The server is stopping, or this page fell too far behind: the stream ends and
+            # the browser reconnects (after `retry`), then fetches the page afresh.
+            return
 
     return StreamingResponse(
         stream(),

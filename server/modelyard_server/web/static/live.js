@@ -47,6 +47,12 @@
     try { lastSeq = JSON.parse(event.data).seq; } catch (e) { /* keep the last one */ }
     refresh();
   });
-  events.onopen = function () { say(""); document.body.setAttribute("data-live-open", "1"); };
-  events.onerror = function () { say("Live updates paused; reconnecting…"); };
+  var broken = false;
+  events.onopen = function () {
+    say("");
+    document.body.setAttribute("data-live-open", "1");
+    // A new stream starts from now: what committed while it was down is fetched once.
+    if (broken) { broken = false; refresh(); }
+  };
+  events.onerror = function () { broken = true; say("Live updates paused; reconnecting…"); };
 })();
