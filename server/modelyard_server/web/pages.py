@@ -135,7 +135,7 @@ class Pages:
         error: DomainError | None = None,
     ) -> Response:
         me = visitor.principal
-        found = await self.registry.versions.get(me, f"groups/{group}/versions/{version}")
+        found = await self.registry.versions.get(me, readable(group, version))
         policy = await self.registry.approvals.get_policy(me, names.policy_name(group))
         decisions, _ = await self.registry.approvals.page(me, found.name, 100, "")
         timeline, _ = await self.registry.audit.page(
