@@ -59,9 +59,7 @@ class Pages:
             )
         except InvalidArgument as error:
             groups, next_token, problem = [], "", error.message
-        overviews = await asyncio.gather(
-            *(self.registry.overview.group(me, g.name) for g in groups)
-        )
+        overviews = await self.registry.overview.groups(me, [g.name for g in groups])
         rows = []
         for group, overview in zip(groups, overviews, strict=True):
             rows.append(
