@@ -188,7 +188,17 @@ def test_two_people_walk_the_governance_cycle(browser: Browser, site: Site) -> N
     expect(act.get_by_role("status")).to_contain_text("rolled back")
     expect(production).to_have_text("v1")
     expect(log.locator("table.audit tbody tr").first).to_contain_text("v2 misbehaves")
+
+    # Aliases: set on the group page, seen live on the watching page, deleted again.
+    act.get_by_label("Alias", exact=True).fill("champion")
+    act.get_by_label("points at version").fill("1")
+    act.get_by_role("button", name="Set alias").click()
+    expect(act.get_by_role("status")).to_contain_text("alias set")
+    expect(watching.locator("#alias-list")).to_contain_text("champion → v1")
     watching.screenshot(path=shots / "group-live.png", full_page=True)
+    act.get_by_role("button", name="Delete alias champion").click()
+    expect(act.get_by_role("status")).to_contain_text("alias deleted")
+    expect(watching.locator("#alias-list")).to_contain_text("No aliases")
 
     # Each step is in the audit log, with who did it and why.
     log.reload()

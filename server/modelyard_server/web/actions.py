@@ -199,7 +199,8 @@ class Actions:
                     version=f"groups/{group}/versions/{version}",
                 ),
             )
-            return local_path(back) if back else f"/groups/{group}?done=alias-set"
+            page = local_path(back.split("?", 1)[0]) if back else f"/groups/{group}"
+            return f"{page}?done=alias-set"
 
         return await self._act(request, visitor, group, act, version_of(back, group))
 
