@@ -151,7 +151,6 @@ class Site:
         html = self.templates.get_template(template).render(
             request=request,
             path=request.url.path,
-            here=str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
             me=visitor.principal if visitor else None,
             csrf=self.seal.csrf(session),
             **context,
