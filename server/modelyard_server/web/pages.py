@@ -121,6 +121,7 @@ class Pages:
             next_token=next_token,
             first_page=not token,
             permits=permits.group_permits(me, group, policy),
+            policy=policy,
             error=error,
         )
 
