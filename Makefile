@@ -15,8 +15,12 @@ $(STAMP): pyproject.toml client/pyproject.toml
 
 install: $(STAMP)
 
+# The web UI comes with it on HTTP_ADDRESS (MODELYARD_HTTP_ADDRESS); `make run HTTP_ADDRESS=`
+# serves none.
+HTTP_ADDRESS ?= $(or $(MODELYARD_HTTP_ADDRESS),127.0.0.1:8080)
+
 run: $(STAMP)
-	$(VENV)/bin/modelyard-server serve
+	$(VENV)/bin/modelyard-server serve --http-address "$(HTTP_ADDRESS)"
 
 # Every layer: unit, api, cli and e2e (server subprocesses), on SQLite and PostgreSQL.
 test: $(STAMP)

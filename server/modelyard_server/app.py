@@ -85,6 +85,7 @@ from modelyard_server.store.tokens import SqlTokenIndex
 from modelyard_server.store.unit_of_work import SqlStore
 from modelyard_server.store.webhooks import seal_stored_secrets
 from modelyard_server.tls import TlsFileError, TlsFiles, server_credentials
+from modelyard_server.web.serving import WebServer, start_web
 
 log = logging.getLogger("modelyard.server")
 
@@ -143,12 +144,20 @@ class Running:
     sweeper: asyncio.Task[None] | None = None
     jwts: JwtVerifier | None = None
     publisher: asyncio.Task[None] | None = None
+    web: WebServer | None = None
+
+    @property
+    def http_port(self) -> int:
+        """The web UI's port (0 when the server has no UI)."""
+        return self.web.port if self.web is not None else 0
 
     async def stop(self, grace: float) -> None:
         """Stops taking calls (health NOT_SERVING), ends the event streams (their clients
         resume elsewhere or after the restart), drains in-flight calls, closes the database."""
         await self.health.enter_graceful_shutdown()
         self.hub.close()
+        if self.web is not None:
+            await self.web.stop(grace)
         await self.server.stop(grace)
         if self.metrics is not None:
             await self.metrics.stop()
@@ -308,18 +317,17 @@ async def start(settings: Settings) -> Running:
         destinations=destinations,
     )
     throttle = Throttle(settings.auth_failure_limit, settings.auth_failure_window_seconds)
+    authenticator = Authenticator(
+        registry.tokens.authenticate,
+        throttle,
+        verify_jwt=jwts.principal if jwts is not None else None,
+    )
     server = grpc.aio.server(
         # Observation outermost, so refused calls count too; then authentication: a caller
         # without a token learns nothing, even of bad bytes.
         interceptors=[
             ObserveInterceptor(settings.slow_request_seconds),
-            AuthInterceptor(
-                Authenticator(
-                    registry.tokens.authenticate,
-                    throttle,
-                    verify_jwt=jwts.principal if jwts is not None else None,
-                )
-            ),
+            AuthInterceptor(authenticator),
             DecodingInterceptor(),
         ],
         # Share the port only with sibling workers: a second server started by mistake on a
@@ -362,6 +370,21 @@ async def start(settings: Settings) -> Running:
                 f"cannot serve metrics on {settings.metrics_address}: "
                 f"{(error.strerror or str(error)).lower()}; pass --metrics-address HOST:PORT"
             ) from None
+    web = None
+    if settings.http_address:
+        try:
+            # The UI signs visitors in with the gRPC API's own token check.
+            web = await start_web(
+                settings.http_address,
+                reuse_port=settings.reuse_port,
+                registry=registry,
+                hub=hub,
+                authenticate=authenticator.principal,
+                keyring=keyring,
+            )
+        except SetupError:
+            await engines.dispose()
+            raise
     await server.start()
     if listener is not None:
         listener.start()
@@ -401,6 +424,7 @@ async def start(settings: Settings) -> Running:
         sweeper,
         jwts,
         publisher,
+        web,
     )
 
 
@@ -453,6 +477,9 @@ async def serve(settings: Settings) -> None:
         log.info(
             "metrics at http://%s/metrics", settings.metrics_address, extra={"event": "startup"}
         )
+    if running.web is not None:
+        web_host = settings.http_address.rpartition(":")[0]
+        log.info("web UI on http://%s:%d", web_host, running.http_port, extra={"event": "startup"})
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -115,6 +115,8 @@ class Settings:
     # every audit_checkpoint_seconds ("": none), for the operator to ship elsewhere.
     audit_checkpoint_dir: str = ""
     audit_checkpoint_seconds: float = 3600.0
+    # The web UI (issue 13): the HTTP address its pages are served on ("": no UI).
+    http_address: str = ""
 
     @property
     def token_file(self) -> Path:
@@ -372,6 +374,14 @@ OPTIONS: tuple[Option, ...] = (
         "WatchEvents streams one principal may hold open at once on one server process",
         kind="count",
         metavar="N",
+    ),
+    # The web UI (issue 13).
+    Option(
+        "http_address",
+        "MODELYARD_HTTP_ADDRESS",
+        "host:port of the web UI (empty: no UI; `make run` serves it on 127.0.0.1:8080)",
+        kind="address",
+        metavar="HOST:PORT",
     ),
     Option(
         "webhook_backoff_seconds",

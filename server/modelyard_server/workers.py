@@ -48,6 +48,10 @@ def supervise(settings: Settings) -> int:
         **os.environ,
         **settings.as_environment(),
         "MODELYARD_ADDRESS": address,
+        # The web UI's port too: each worker serves it on the shared port.
+        "MODELYARD_HTTP_ADDRESS": _address_with_port(settings.http_address)
+        if settings.http_address
+        else "",
         "MODELYARD_REUSE_PORT": "1",
         "MODELYARD_WORKERS": "1",
     }

@@ -263,6 +263,7 @@ class InProcessServer(Server):
             raise
         self.port = self._running.port
         self.address = f"127.0.0.1:{self.port}"
+        self.http_port = self._running.http_port
         return self
 
     def _call(self, coroutine: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:

@@ -38,6 +38,8 @@ class Server:
     backend: str = "sqlite"
     address: str = ""
     port: int = 0
+    # The web UI's port, when the server was given an http_address.
+    http_port: int = 0
     # Run after the server stopped, e.g. to drop the database made for it.
     cleanups: list[Callable[[], None]] = field(default_factory=list)
 

@@ -62,6 +62,8 @@ CHANGED = {
     "webhook_allow_cidr": "10.1.0.0/16,fd00::/8",
     "audit_checkpoint_dir": "/var/lib/modelyard/checkpoints",
     "audit_checkpoint_seconds": "60",
+    # The web UI (issue 13).
+    "http_address": "127.0.0.1:8081",
 }
 
 

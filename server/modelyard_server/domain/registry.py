@@ -18,6 +18,7 @@ from modelyard_server.domain.groups import Groups
 from modelyard_server.domain.holds import LegalHolds
 from modelyard_server.domain.imports import Import
 from modelyard_server.domain.lifecycle import Lifecycle
+from modelyard_server.domain.overview import Overview
 from modelyard_server.domain.pages import PageTokens
 from modelyard_server.domain.repositories import Store
 from modelyard_server.domain.retention import Retention
@@ -74,3 +75,4 @@ class Registry:
             lifetime_seconds=token_lifetime_seconds,
             clock=clock,
         )
+        self.overview = Overview(store)

@@ -99,6 +99,10 @@ class VersionRepository(Protocol):
 
     async def count(self, group: str, *, stage: int | None = None) -> int: ...
 
+    async def count_upto(self, group: str, stage: int, limit: int) -> int:
+        """Returns how many versions are in the stage, counting no further than `limit`."""
+        ...
+
     async def missing(self, names: Sequence[str]) -> list[str]:
         """Returns those of the version names that do not exist."""
         ...

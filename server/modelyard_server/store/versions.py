@@ -56,6 +56,13 @@ NEWEST = (
 HELD = select(VERSIONS.c.number).where(_in_group, VERSIONS.c.legal_hold.is_(True))
 COUNT = select(func.count()).select_from(VERSIONS).where(_in_group)
 COUNT_IN_STAGE = COUNT.where(VERSIONS.c.stage == bindparam("b_stage"))
+# Reads no more than b_limit rows of the stage's index range, however big the group.
+COUNT_IN_STAGE_UPTO = select(func.count()).select_from(
+    select(VERSIONS.c.number)
+    .where(_in_group, VERSIONS.c.stage == bindparam("b_stage"))
+    .limit(bindparam("b_limit"))
+    .subquery()
+)
 WITH_ARTIFACTS = select(VERSIONS.c.artifact_sha256, VERSIONS.c.number).where(
     _in_group, VERSIONS.c.artifact_sha256.in_(bindparam("b_sha256s", expanding=True))
 )
@@ -176,6 +183,10 @@ class SqlVersions:
             return int(await self.conn.scalar(COUNT, await self._in_group(group)) or 0)
         params = await self._in_group(group, b_stage=stage)
         return int(await self.conn.scalar(COUNT_IN_STAGE, params) or 0)
+
+    async def count_upto(self, group: str, stage: int, limit: int) -> int:
+        params = await self._in_group(group, b_stage=stage, b_limit=limit)
+        return int(await self.conn.scalar(COUNT_IN_STAGE_UPTO, params) or 0)
 
     async def missing(self, refs: Sequence[str]) -> list[str]:
         wanted = {r: names.parse_version_name(r, "lineage") for r in refs}
