@@ -14,6 +14,7 @@ from modelyard import Registry, errors, types
 
 from tests.support.factory import ServerFactory
 from tests.support.servers import Server
+from tests.support.versions import register
 
 
 def exposed(*messages: types.Token | types.AuditEvent) -> str:
@@ -216,3 +217,29 @@ def test_a_throttled_source_may_try_again_once_its_window_has_passed(
         time.sleep(1.1)
         with Registry(own.address, token=own.token) as admin:
             list(admin.list_groups())
+
+
+def test_a_role_bound_to_a_deleted_group_grants_nothing_on_a_new_group_of_that_id(
+    server: Server, unique_group: str
+) -> None:
+    with Registry(server.address, token=server.token) as admin:
+        admin.create_group(unique_group)
+        created = admin.create_token("bot", roles=["viewer", f"contributor@{unique_group}"])
+        with Registry(server.address, token=created.secret) as bot:
+            register(bot, unique_group)  # the binding works while the group lives
+            admin.delete_group(unique_group, force=True)
+            admin.create_group(unique_group)  # someone else's group, same id
+            with pytest.raises(errors.MissingPermission):
+                register(bot, unique_group)
+            assert bot.get_group(unique_group).name == f"groups/{unique_group}"  # viewer
+        [shown] = [t for t in admin.list_tokens() if t.name == created.token.name]
+        assert list(shown.roles) == ["viewer"]
+        deleted = [
+            e
+            for e in admin.list_audit_events(resource=f"groups/{unique_group}")
+            if e.action == types.Action.MODEL_GROUP_DELETED
+        ]
+        [change] = [r for r in deleted[-1].related if r.resource == created.token.name]
+        assert change.before is not None and change.after is not None
+        assert change.before["roles"] == ["contributor@" + unique_group, "viewer"]
+        assert change.after["roles"] == ["viewer"]

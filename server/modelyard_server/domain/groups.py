@@ -158,6 +158,9 @@ class Groups:
             webhooks = await unit.webhooks.bound_to(group_id)
             for webhook in webhooks:
                 await unit.webhooks.delete(webhook.name.removeprefix("webhooks/"))
+            # Likewise the tokens' roles bound to it (`deployer@fraud`): they granted this
+            # group, not whatever group is made with its id later.
+            unbound = await unit.tokens.unbind_group(group_id)
             await unit.groups.delete(group_id)
             return mutation.draft(
                 pb.ACTION_MODEL_GROUP_DELETED,
@@ -167,7 +170,10 @@ class Groups:
                 before,
                 None,
                 now,
-                tuple((webhook.name, webhook, None) for webhook in webhooks),
+                (
+                    *((webhook.name, webhook, None) for webhook in webhooks),
+                    *((token.name, token, after) for token, after in unbound),
+                ),
             )
 
         await self.changes.run(mutation, Change(apply, nothing))

@@ -216,6 +216,11 @@ class TokenRepository(Protocol):
 
     async def revoke(self, token_id: str, now: int, by: str) -> None: ...
 
+    async def unbind_group(self, group: str) -> list[tuple[ts.Token, ts.Token]]:
+        """Removes the tokens' `role@group` bindings; returns each changed token before and
+        after."""
+        ...
+
 
 class LogRepository(Protocol):
     async def head(self) -> tuple[int, str]:

@@ -126,6 +126,34 @@ class SqlTokens:
             {"b_tenant": self.tenant, "b_token": token_id},
         )
 
+    async def unbind_group(self, group: str) -> list[tuple[ts.Token, ts.Token]]:
+        """Removes every `role@group` binding from the tenant's tokens; returns each changed
+        token before and after. A tenant holds few tokens: they are read whole, and only
+        those bound to the group are written."""
+        suffix = f"@{group}"
+        rows = (
+            (await self.conn.execute(select(*SHOWN).where(TOKENS.c.tenant == self.tenant)))
+            .mappings()
+            .all()
+        )
+        changed = []
+        for row in rows:
+            roles = list(row["roles"])
+            kept = [role for role in roles if not role.endswith(suffix)]
+            if len(kept) == len(roles):
+                continue
+            await self.conn.execute(
+                update(TOKENS).where(_this).values(roles=sorted(kept)),
+                {"b_tenant": self.tenant, "b_token": row["token_id"]},
+            )
+            before = token_of(row)
+            after = ts.Token()
+            after.CopyFrom(before)
+            del after.roles[:]
+            after.roles.extend(sorted(kept))
+            changed.append((before, after))
+        return changed
+
 
 class SqlTokenIndex:
     """Every tenant's tokens by the digest of their secret: what authentication looks up
