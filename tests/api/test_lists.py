@@ -13,7 +13,7 @@ from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import resources_pb2 as pb
 
 from tests.support.factory import ServerFactory
-from tests.support.servers import Server
+from tests.support.servers import Server, shared_key_file
 from tests.support.status import reason_of
 from tests.support.stubs import Raw, raw_stubs
 from tests.support.versions import register
@@ -268,9 +268,7 @@ def test_a_page_token_stays_valid_across_a_restart(
 def test_replicas_that_share_the_key_file_accept_each_others_page_tokens(
     server_factory: ServerFactory, postgres_database: str, tmp_path: Path
 ) -> None:
-    key_file = str(tmp_path / "shared.key")
-    (tmp_path / "shared.key").write_text(os.urandom(32).hex() + "\n")
-    (tmp_path / "shared.key").chmod(0o600)
+    key_file = shared_key_file(tmp_path)
     replicas = [
         server_factory("postgres", database_url=postgres_database, key_file=key_file)
         for _ in range(2)

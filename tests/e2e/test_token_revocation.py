@@ -10,6 +10,7 @@ from modelyard import Registry, errors
 
 from tests.support.factory import BACKENDS, ServerFactory
 from tests.support.postgres import database_name, run_admin_sql
+from tests.support.servers import shared_key_file
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -43,10 +44,11 @@ def test_a_token_revoked_on_one_replica_fails_at_once_on_another(
     shared = None
     if backend == "sqlite":
         shared = f"sqlite:///{tmp_path_factory.mktemp('replicas') / 'shared.db'}"
-    with server_factory(backend, process=True, database_url=shared) as first:
+    key = shared_key_file(tmp_path_factory.mktemp("key"))
+    with server_factory(backend, process=True, database_url=shared, key_file=key) as first:
         database = first.database_url
         with (
-            server_factory(backend, process=True, database_url=database) as second,
+            server_factory(backend, process=True, database_url=database, key_file=key) as second,
             Registry(first.address, token=first.token) as admin,
         ):
             created = admin.create_token("leaver", roles=["viewer"])

@@ -4,7 +4,6 @@ commit made through another, in order (PostgreSQL through NOTIFY, SQLite by poll
 from __future__ import annotations
 
 import asyncio
-import secrets
 import threading
 from pathlib import Path
 
@@ -13,15 +12,8 @@ from modelyard import Registry
 from tests.support.events import log_after, read, seqs
 from tests.support.factory import ServerFactory
 from tests.support.postgres import database_name, run_admin_sql
+from tests.support.servers import shared_key_file
 from tests.support.versions import register
-
-
-def shared_key(directory: Path) -> str:
-    """Returns a key file for replicas of one database: they must all hold the same one."""
-    path = directory / "server.key"
-    path.write_text(secrets.token_hex(32) + "\n")
-    path.chmod(0o600)
-    return str(path)
 
 
 def write_concurrently(address: str, token: str, group: str, count: int, threads: int) -> None:
@@ -42,7 +34,7 @@ def write_concurrently(address: str, token: str, group: str, count: int, threads
 def test_a_replica_hears_every_commit_of_another_through_notify(
     server_factory: ServerFactory, postgres_database: str, tmp_path: Path
 ) -> None:
-    key = shared_key(tmp_path)
+    key = shared_key_file(tmp_path)
     # The watching replica polls once in ten minutes: only NOTIFY can wake it in time.
     with (
         server_factory(
@@ -87,7 +79,7 @@ def test_a_server_sharing_a_sqlite_file_hears_the_others_commits(
     tmp_path: Path, server_factory: ServerFactory
 ) -> None:
     database = f"sqlite:///{tmp_path / 'shared.db'}"
-    key = shared_key(tmp_path)
+    key = shared_key_file(tmp_path)
     with (
         server_factory(process=True, database_url=database, key_file=key) as writing,
         server_factory(

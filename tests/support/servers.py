@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import time
@@ -200,3 +201,12 @@ def wait_serving(
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{address} is not SERVING after {timeout}s")
             time.sleep(0.05)
+
+
+def shared_key_file(directory: Path) -> str:
+    """Writes and returns a key file for replicas of one database: they must all hold the
+    same one (a replica with a key of its own refuses to start)."""
+    path = directory / "shared-server.key"
+    path.write_text(secrets.token_hex(32) + "\n")
+    path.chmod(0o600)
+    return str(path)
