@@ -190,3 +190,16 @@ def test_the_endpoint_serves_metrics_and_nothing_else(observed: tuple[Server, st
         urllib.request.urlopen(request, timeout=10)
     refused.value.close()
     assert refused.value.code == 405
+
+
+def test_each_audit_verification_is_counted_with_its_result(
+    observed: tuple[Server, str],
+) -> None:
+    server, address = observed
+    before = scrape(address)
+    with Registry(server.address, token=server.token) as registry:
+        assert registry.verify_audit_log().ok
+    after = scrape(address)
+    runs = "modelyard_audit_verifications_total"
+    assert value(after, runs, result="ok") - value(before, runs, result="ok") == 1
+    assert value(after, "modelyard_audit_chain_broken") == 0

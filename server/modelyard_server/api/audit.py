@@ -75,7 +75,7 @@ class AuditServicer(aus_grpc.AuditServiceServicer):
         )
         chain = verdict.chain
         metrics.AUDIT_VERIFICATIONS.labels("ok" if verdict.ok else "broken").inc()
-        metrics.AUDIT_CHAIN_OK.set(1 if verdict.ok else 0)
+        metrics.AUDIT_CHAIN_BROKEN.set(0 if verdict.ok else 1)
         return aus.VerifyAuditLogResponse(
             ok=verdict.ok,
             entries_checked=chain.checked,

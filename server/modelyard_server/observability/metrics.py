@@ -124,9 +124,9 @@ AUDIT_VERIFICATIONS = Counter(
     "VerifyAuditLog runs, by result (ok, broken).",
     ("result",),
 )
-AUDIT_CHAIN_OK = Gauge(
-    "modelyard_audit_chain_ok",
-    "1 if the latest VerifyAuditLog found the log intact, 0 if it found it broken.",
+AUDIT_CHAIN_BROKEN = Gauge(
+    "modelyard_audit_chain_broken",
+    "1 if the latest VerifyAuditLog found the log altered, 0 if it found it intact (or none ran).",
     multiprocess_mode="mostrecent",
 )
 
