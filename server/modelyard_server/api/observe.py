@@ -31,7 +31,8 @@ REQUEST_ID_HEADER = "x-request-id"
 
 
 def _code(context: Context, error: BaseException | None) -> grpc.StatusCode:
-    if isinstance(error, asyncio.CancelledError):
+    # The client went away: grpc cancels the handler, or closes a stream's generator.
+    if isinstance(error, (asyncio.CancelledError, GeneratorExit)):
         return grpc.StatusCode.CANCELLED
     code = context.code()
     if isinstance(code, grpc.StatusCode):
