@@ -292,3 +292,25 @@ def test_signing_out_ends_the_session(browser: Browser, site: Site) -> None:
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("refused that token")
     rita.close()
+
+
+def test_a_version_page_says_which_versions_depend_on_it(browser: Browser, site: Site) -> None:
+    with Registry(site.server.address, token=site.tokens["rita"]) as rita:
+        rita.create_group("scoring")
+        rita.register(
+            "scoring",
+            uri="s3://models/scoring/1.onnx",
+            sha256=hashlib.sha256(b"scoring-1").hexdigest(),
+            lineage=pb.Lineage(depends_on=[f"groups/{GROUP}/versions/1"]),
+        )
+    vic = person(browser, site, "vic")
+    page = vic.new_page()
+    page.goto(f"/groups/{GROUP}/versions/1")
+    needed_by = page.get_by_role("table", name="Needed by")
+    expect(needed_by.get_by_role("link", name="scoring v1")).to_have_attribute(
+        "href", "/groups/scoring/versions/1"
+    )
+    expect(needed_by).to_contain_text("directly")
+    page.goto(f"/groups/{GROUP}/versions/2")
+    expect(page.get_by_text("no version depends on this one")).to_be_visible()
+    vic.close()

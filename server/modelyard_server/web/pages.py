@@ -145,6 +145,7 @@ class Pages:
         if found.artifact.held:
             manifest = await self.registry.artifacts.manifest(me, found.name)
             files = [display.plain(f) for f in manifest.files]
+        needed_by = await self.registry.dependencies.dependents(me, found.name)
         allowed = permits.version_permits(me, found, policy)
         return self.site.render(
             request,
@@ -156,6 +157,15 @@ class Pages:
             files=files,
             decisions=[display.plain(d) for d in decisions],
             timeline=[display.entry(visible_entry(me, e)) for e in timeline],
+            dependents=[
+                {
+                    "name": d.name,
+                    "stage": pb.Stage.Name(d.stage),  # type: ignore[arg-type]
+                    "depth": d.depth,
+                    "through": f"groups/{d.depends_on[0]}/versions/{d.depends_on[1]}",
+                }
+                for d in needed_by
+            ],
             permits=allowed,
             protected=list(policy.protected_aliases),
             policy=display.plain(policy),
