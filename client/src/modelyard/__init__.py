@@ -89,6 +89,7 @@ from modelyard.errors import (
     WebhookNotFound,
     WriteOffsetMismatch,
 )
+from modelyard.follow import AsyncFollowed, Followed
 from modelyard.names import (
     alias_name,
     delivery_name,
@@ -193,6 +194,7 @@ __all__ = [
     "AsyncAliasesPager",
     "AsyncApprovalsPager",
     "AsyncAuditEventsPager",
+    "AsyncFollowed",
     "AsyncModelGroupsPager",
     "AsyncModelVersionsPager",
     "AsyncPager",
@@ -225,6 +227,7 @@ __all__ = [
     "ErrorReason",
     "FailedPrecondition",
     "FairnessEvaluation",
+    "Followed",
     "HasDependents",
     "ImmutableField",
     "Internal",

@@ -272,3 +272,30 @@ def _watchdog(ref: weakref.ref[WatchStream], idle_timeout: float) -> None:
             stream._call.cancel()
             return
         del stream  # hold no reference while asleep, so a dropped stream is freed
+
+
+class AsyncBackground:
+    """Runs a coroutine function as a task of the running loop until it returns or is
+    stopped."""
+
+    def __init__(self, work: Callable[[], Awaitable[None]]) -> None:
+        self._task = asyncio.ensure_future(work())
+
+    async def stop(self) -> None:
+        """Cancels the work and waits for it to end."""
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+class Background:
+    """The sync twin of :class:`AsyncBackground`: runs a function in a daemon thread, which
+    the caller ends (by closing what it reads) before :meth:`stop` waits for it."""
+
+    def __init__(self, work: Callable[[], None]) -> None:
+        self._thread = threading.Thread(target=work, name="modelyard follow", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Waits for the work to end (a few seconds at most)."""
+        self._thread.join(timeout=10)

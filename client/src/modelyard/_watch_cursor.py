@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Iterable
 
 import grpc
@@ -85,6 +86,9 @@ class Position:
         self.cursor: int | None = request.start_after if request.HasField("start_after") else None
         self.idle_timeout = idle_timeout
         self.failures = 0
+        #: When the server last said something on the stream (time.monotonic()): an event
+        #: or a heartbeat; None before the first.
+        self.heard: float | None = None
 
     def request(self) -> registry_service_pb2.WatchEventsRequest:
         """Returns the request that resumes after the cursor."""
@@ -99,6 +103,7 @@ class Position:
     ) -> resources_pb2.AuditEvent | None:
         """Returns the event to hand out, or None for a heartbeat (or a repeat)."""
         self.failures = 0
+        self.heard = time.monotonic()
         if message.HasField("heartbeat"):
             if self.cursor is None or message.heartbeat.head_seq > self.cursor:
                 self.cursor = message.heartbeat.head_seq

@@ -21,6 +21,7 @@ from modelyard import _artifacts as local
 from modelyard import _requests as build
 from modelyard import contracts, types
 from modelyard._artifacts import Progress
+from modelyard._async.follow import DEFAULT_MAX_STALENESS, AsyncFollowed
 from modelyard._async.pagers import (
     AsyncAliasesPager,
     AsyncApprovalsPager,
@@ -913,6 +914,16 @@ class AsyncRegistry:
             timeout,
             metadata,
         )
+
+    async def follow(
+        self, groups: Sequence[str], *, max_staleness: float = DEFAULT_MAX_STALENESS
+    ) -> AsyncFollowed:
+        """Returns a view of ``groups`` kept current by the event stream, that answers
+        ``production()``, ``by_alias()`` and ``get_version()`` from memory while the stream
+        has been heard from within ``max_staleness`` seconds, and asks the server
+        otherwise; close it (or use ``async with``) when done. See
+        :class:`modelyard.aio.AsyncFollowed`."""
+        return await AsyncFollowed(self, groups, max_staleness).start()
 
     async def production_versions(
         self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None

@@ -81,6 +81,13 @@ class AsyncWatch(AsyncEstablishedOnAwait):
         """The seq up to which every matching event has been handed out."""
         return self._position.cursor
 
+    @property
+    def heard(self) -> float | None:
+        """When the server last sent an event or a heartbeat on this watch, by
+        :func:`time.monotonic`; None before the first. Heartbeats come every few seconds
+        even when nothing changes, so a long silence means the stream is down."""
+        return self._position.heard
+
     async def _read(self) -> registry_service_pb2.WatchEventsResponse | None:
         """Returns the next message, connecting first when there is no stream; None when the
         stream has ended. Raises ModelyardError."""

@@ -21,6 +21,7 @@ from modelyard import _requests as build
 from modelyard import contracts, types
 from modelyard._artifacts import Progress
 from modelyard._concurrency import call, established, threaded
+from modelyard._sync.follow import DEFAULT_MAX_STALENESS, Followed
 from modelyard._sync.pagers import (
     AliasesPager,
     ApprovalsPager,
@@ -910,6 +911,16 @@ class Registry:
             timeout,
             metadata,
         )
+
+    def follow(
+        self, groups: Sequence[str], *, max_staleness: float = DEFAULT_MAX_STALENESS
+    ) -> Followed:
+        """Returns a view of ``groups`` kept current by the event stream, that answers
+        ``production()``, ``by_alias()`` and ``get_version()`` from memory while the stream
+        has been heard from within ``max_staleness`` seconds, and asks the server
+        otherwise; close it (or use ``with``) when done. See
+        :class:`modelyard.aio.Followed`."""
+        return Followed(self, groups, max_staleness).start()
 
     def production_versions(
         self, group: str, *, timeout: float | None = None, metadata: Metadata | None = None

@@ -1,0 +1,141 @@
+"""registry.follow(groups): production, aliases and versions answered from memory, kept
+current by the event stream, and from the server when the view cannot vouch for itself."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from modelyard import (
+    AliasNotFound,
+    ApprovalPolicy,
+    AsyncRegistry,
+    Registry,
+    Stage,
+)
+
+from tests.support.events import wait_until
+from tests.support.factory import ServerFactory
+from tests.support.servers import Server
+from tests.support.versions import register
+
+
+def releasable(registry: Registry, group: str) -> None:
+    """A group whose admin may approve what it registered: the tests are about the view."""
+    registry.create_group(group)
+    policy = registry.get_approval_policy(group)
+    registry.update_approval_policy(
+        ApprovalPolicy(name=policy.name, allow_self_approval=True, etag=policy.etag),
+        update_mask=["allow_self_approval"],
+    )
+
+
+def release(registry: Registry, group: str) -> str:
+    version = register(registry, group)
+    registry.approve(version.name)
+    registry.transition(version.name, Stage.STAGING)
+    registry.promote(version.name)
+    return version.name
+
+
+def test_a_followed_view_sees_promotions_and_alias_moves_without_asking_the_server(
+    server_factory: ServerFactory, unique_group: str
+) -> None:
+    with (
+        server_factory("sqlite", heartbeat_seconds="0.2") as server,
+        Registry(server.address, token=server.token) as registry,
+    ):
+        releasable(registry, unique_group)
+        first = release(registry, unique_group)
+        registry.set_alias(unique_group, "champion", first)
+        with registry.follow([unique_group], max_staleness=5) as view:
+            assert view.current and view.seq is not None
+            assert view.production(unique_group).name == first
+            assert view.by_alias(unique_group, "champion").name == first
+
+            second = release(registry, unique_group)
+            wait_until(lambda: view.production(unique_group).name == second, what="promotion")
+            assert view.get_version(first).stage == Stage.ARCHIVED  # moved by the same event
+            registry.set_alias(unique_group, "champion", second)
+            wait_until(lambda: view.by_alias(unique_group, "champion").name == second, what="alias")
+            # From memory: the answers hold while the server is asked nothing. A version
+            # the view never saw is fetched once, then held.
+            asked = server_calls(server)
+            for _ in range(20):
+                assert view.production(unique_group).name == second
+                assert view.by_alias(unique_group, "champion").name == second
+            assert server_calls(server) == asked
+            registry.delete_alias(unique_group, "champion")
+            wait_until(lambda: not held_alias(view, unique_group), what="alias deletion")
+            with pytest.raises(AliasNotFound):
+                view.by_alias(unique_group, "champion")  # asked of the server, which says so
+
+
+def server_calls(server: Server) -> int:
+    """How many calls the server has answered: its audit-free count, the metrics."""
+    from prometheus_client import REGISTRY
+
+    return int(
+        sum(
+            sample.value
+            for family in REGISTRY.collect()
+            if family.name == "grpc_server_handled"
+            for sample in family.samples
+            if sample.name.endswith("_total")
+        )
+    )
+
+
+def held_alias(view: object, group: str) -> bool:
+    state = view._state  # type: ignore[attr-defined]
+    return state.alias_target(f"groups/{group}/aliases/champion") is not None
+
+
+def test_a_silent_stream_makes_the_view_ask_the_server(
+    server_factory: ServerFactory, unique_group: str
+) -> None:
+    with (
+        # A process of its own: it comes back on the same port.
+        server_factory("sqlite", process=True, heartbeat_seconds="0.2") as server,
+        Registry(server.address, token=server.token) as registry,
+    ):
+        releasable(registry, unique_group)
+        first = release(registry, unique_group)
+        view = registry.follow([unique_group], max_staleness=1)
+        assert view.current
+        server.stop()  # the stream goes quiet; the view must stop vouching for itself
+        time.sleep(1.5)
+        assert not view.current and (view.lag or 0) > 1
+        server.start()
+        # Asked of the server, which is back: the answer is current, never stale.
+        assert view.production(unique_group).name == first
+        second = release(registry, unique_group)
+        wait_until(lambda: view.current, what="the view to hear the stream again")
+        wait_until(lambda: view.production(unique_group).name == second, what="catch up")
+        view.close()
+        assert not view.current
+
+
+def test_groups_the_view_does_not_follow_are_asked_of_the_server(
+    server: Server, unique_group: str
+) -> None:
+    with Registry(server.address, token=server.token) as registry:
+        registry.create_group(unique_group)
+        registry.create_group(unique_group + "-other")
+        with registry.follow([unique_group]) as view:
+            assert view.production(unique_group + "-other") is None
+            with pytest.raises(ValueError, match="a list of groups"):
+                registry.follow(unique_group)  # type: ignore[arg-type]
+
+
+async def test_the_async_view_answers_the_same_way(server: Server, unique_group: str) -> None:
+    with Registry(server.address, token=server.token) as setup:
+        releasable(setup, unique_group)
+        first = release(setup, unique_group)
+    async with AsyncRegistry(server.address, token=server.token) as registry:
+        view = await registry.follow([unique_group])
+        async with view:
+            found = await view.production(unique_group)
+            assert found is not None and found.name == first
+            assert (await view.get_version(first)).name == first
+        assert not view.current
