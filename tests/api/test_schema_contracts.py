@@ -18,7 +18,7 @@ from modelyard import (
     Stage,
 )
 
-from tests.support.versions import register
+from tests.support.versions import register, released, self_approving_group
 
 AGE = ColumnSpec(name="age", type=ColumnType.INTEGER, min=0)
 CITY = ColumnSpec(name="city", type=ColumnType.STRING)
@@ -28,10 +28,7 @@ BASE = ModelSchema(inputs=[AGE, CITY], outputs=[SCORE])
 
 def production(registry: Registry, group: str, schema: ModelSchema) -> modelyard.ModelVersion:
     """Registers, approves and promotes a version with the schema."""
-    version = register(registry, group, schema=schema)
-    registry.approve(version.name)
-    registry.transition(version.name, Stage.STAGING)
-    return registry.promote(version.name)
+    return released(registry, group, schema=schema)
 
 
 def candidate(registry: Registry, group: str, schema: ModelSchema) -> modelyard.ModelVersion:
@@ -49,20 +46,10 @@ def set_compatibility(registry: Registry, group: str, value: SchemaCompatibility
     )
 
 
-def create_group(registry: Registry, group: str) -> None:
-    """A group whose admin may approve what it registered: these tests are about schemas."""
-    registry.create_group(group)
-    policy = registry.get_approval_policy(group)
-    registry.update_approval_policy(
-        ApprovalPolicy(name=policy.name, allow_self_approval=True, etag=policy.etag),
-        update_mask=["allow_self_approval"],
-    )
-
-
 def test_a_backward_policy_refuses_a_promotion_that_breaks_requests_and_changes_nothing(
     registry: Registry, unique_group: str
 ) -> None:
-    create_group(registry, unique_group)
+    self_approving_group(registry, unique_group)
     assert registry.get_approval_policy(unique_group).schema_compatibility == (
         SchemaCompatibility.NONE
     )
@@ -96,7 +83,7 @@ def test_a_backward_policy_refuses_a_promotion_that_breaks_requests_and_changes_
 def test_a_full_policy_also_refuses_outputs_their_readers_would_not_expect(
     registry: Registry, unique_group: str
 ) -> None:
-    create_group(registry, unique_group)
+    self_approving_group(registry, unique_group)
     production(registry, unique_group, BASE)
     set_compatibility(registry, unique_group, SchemaCompatibility.FULL)
     no_score = candidate(registry, unique_group, ModelSchema(inputs=[AGE, CITY]))
@@ -109,7 +96,7 @@ def test_a_full_policy_also_refuses_outputs_their_readers_would_not_expect(
 def test_compare_schemas_lists_each_change_and_what_it_would_allow(
     registry: Registry, unique_group: str
 ) -> None:
-    create_group(registry, unique_group)
+    self_approving_group(registry, unique_group)
     register(registry, unique_group, schema=BASE)
     changed = ModelSchema(
         inputs=[AGE, ColumnSpec(name="zip", type=ColumnType.STRING)],
@@ -143,7 +130,7 @@ def test_compare_schemas_lists_each_change_and_what_it_would_allow(
 def test_a_rollback_restores_the_version_that_served_whatever_the_policy(
     registry: Registry, unique_group: str
 ) -> None:
-    create_group(registry, unique_group)
+    self_approving_group(registry, unique_group)
     first = production(registry, unique_group, BASE)
     production(registry, unique_group, ModelSchema(inputs=[AGE]))  # drops city: allowed
     set_compatibility(registry, unique_group, SchemaCompatibility.BACKWARD)

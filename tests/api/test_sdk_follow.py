@@ -8,7 +8,6 @@ import time
 import pytest
 from modelyard import (
     AliasNotFound,
-    ApprovalPolicy,
     AsyncRegistry,
     Followed,
     Registry,
@@ -18,17 +17,7 @@ from modelyard import (
 from tests.support.events import wait_until
 from tests.support.factory import ServerFactory
 from tests.support.servers import Server
-from tests.support.versions import register
-
-
-def releasable(registry: Registry, group: str) -> None:
-    """A group whose admin may approve what it registered: the tests are about the view."""
-    registry.create_group(group)
-    policy = registry.get_approval_policy(group)
-    registry.update_approval_policy(
-        ApprovalPolicy(name=policy.name, allow_self_approval=True, etag=policy.etag),
-        update_mask=["allow_self_approval"],
-    )
+from tests.support.versions import released, self_approving_group
 
 
 def serving(view: Followed, group: str) -> str | None:
@@ -38,11 +27,7 @@ def serving(view: Followed, group: str) -> str | None:
 
 
 def release(registry: Registry, group: str) -> str:
-    version = register(registry, group)
-    registry.approve(version.name)
-    registry.transition(version.name, Stage.STAGING)
-    registry.promote(version.name)
-    return version.name
+    return released(registry, group).name
 
 
 def test_a_followed_view_sees_promotions_and_alias_moves_without_asking_the_server(
@@ -52,7 +37,7 @@ def test_a_followed_view_sees_promotions_and_alias_moves_without_asking_the_serv
         server_factory("sqlite", heartbeat_seconds="0.2") as server,
         Registry(server.address, token=server.token) as registry,
     ):
-        releasable(registry, unique_group)
+        self_approving_group(registry, unique_group)
         first = release(registry, unique_group)
         registry.set_alias(unique_group, "champion", first)
         with registry.follow([unique_group], max_staleness=5) as view:
@@ -106,7 +91,7 @@ def test_a_silent_stream_makes_the_view_ask_the_server(
         server_factory("sqlite", process=True, heartbeat_seconds="0.2") as server,
         Registry(server.address, token=server.token) as registry,
     ):
-        releasable(registry, unique_group)
+        self_approving_group(registry, unique_group)
         first = release(registry, unique_group)
         view = registry.follow([unique_group], max_staleness=1)
         assert view.current
@@ -137,7 +122,7 @@ def test_groups_the_view_does_not_follow_are_asked_of_the_server(
 
 async def test_the_async_view_answers_the_same_way(server: Server, unique_group: str) -> None:
     with Registry(server.address, token=server.token) as setup:
-        releasable(setup, unique_group)
+        self_approving_group(setup, unique_group)
         first = release(setup, unique_group)
     async with AsyncRegistry(server.address, token=server.token) as registry:
         view = await registry.follow([unique_group])
