@@ -116,12 +116,3 @@ def group_permits(principal: Principal, group: str, policy: pb.ApprovalPolicy) -
         aliases=why_not(lambda: principal.require_role(roles, "move aliases", group)),
         acts=principal.has_role([*policy.approver_roles, *roles], group),
     )
-
-
-def protected_alias(alias: str, version: pb.ModelVersion, policy: pb.ApprovalPolicy) -> str:
-    """Returns why the alias may not point at the version ("" if it may)."""
-    if alias not in policy.protected_aliases:
-        return ""
-    return why_not(
-        lambda: stages.require_approved(version, f"pointed at by protected alias '{alias}'")
-    )
