@@ -15,7 +15,6 @@ from modelyard_server.api.auth import current_principal
 from modelyard_server.api.convert import mutation
 from modelyard_server.api.errors import rpc, stream_rpc
 from modelyard_server.api.watch import EventStreams
-from modelyard_server.domain.contracts import breaks
 from modelyard_server.domain.dependents import version_name
 from modelyard_server.domain.registry import Registry
 
@@ -185,17 +184,15 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
     async def CompareSchemas(
         self, request: rs.CompareSchemasRequest, context: Context
     ) -> rs.CompareSchemasResponse:
-        base, candidate, changes = await self.versions.compare_schemas(
+        comparison = await self.versions.compare_schemas(
             current_principal(), request.base, request.candidate
         )
         return rs.CompareSchemasResponse(
-            base=base.name,
-            candidate=candidate.name,
-            changes=changes,
-            backward_compatible=not any(
-                breaks(c, pb.SCHEMA_COMPATIBILITY_BACKWARD) for c in changes
-            ),
-            full_compatible=not any(breaks(c, pb.SCHEMA_COMPATIBILITY_FULL) for c in changes),
+            base=comparison.base.name,
+            candidate=comparison.candidate.name,
+            changes=comparison.changes,
+            backward_compatible=comparison.backward_compatible,
+            full_compatible=comparison.full_compatible,
         )
 
     @rpc

@@ -16,6 +16,7 @@ rules against every version already in production.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from modelyard.v1 import errors_pb2 as reasons
 from modelyard.v1 import resources_pb2 as pb
@@ -188,6 +189,30 @@ def breaks(change: pb.SchemaChange, compatibility: int) -> bool:
     if compatibility == pb.SCHEMA_COMPATIBILITY_BACKWARD:
         return change.side == INPUTS
     return compatibility == pb.SCHEMA_COMPATIBILITY_FULL
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two versions' schemas side by side: every change, and what they allow."""
+
+    base: pb.ModelVersion
+    candidate: pb.ModelVersion
+    changes: list[pb.SchemaChange]
+
+    @property
+    def backward_compatible(self) -> bool:
+        """Whether a BACKWARD policy lets the candidate replace the base."""
+        return not any(breaks(c, pb.SCHEMA_COMPATIBILITY_BACKWARD) for c in self.changes)
+
+    @property
+    def full_compatible(self) -> bool:
+        """Whether a FULL policy lets the candidate replace the base."""
+        return not any(breaks(c, pb.SCHEMA_COMPATIBILITY_FULL) for c in self.changes)
+
+
+def compared(base: pb.ModelVersion, candidate: pb.ModelVersion) -> Comparison:
+    """Returns the comparison of two versions' schemas."""
+    return Comparison(base, candidate, compare(base.schema, candidate.schema))
 
 
 def check_promotion(

@@ -91,7 +91,7 @@ class Versions:
 
     async def compare_schemas(
         self, principal: Principal, base: str, candidate: str
-    ) -> tuple[pb.ModelVersion, pb.ModelVersion, list[pb.SchemaChange]]:
+    ) -> contracts.Comparison:
         """Returns both versions (aliases resolved) and what differs between their schemas."""
         refs = [
             names.parse_readable_version(base, "base"),
@@ -101,7 +101,7 @@ class Versions:
             principal.authorize(Permission.READ, ref.group)
         async with self.store.reader(principal.tenant) as unit:
             old, new = [await lookup.readable_version(unit, ref) for ref in refs]
-        return old, new, contracts.compare(old.schema, new.schema)
+        return contracts.compared(old, new)
 
     async def page(
         self,

@@ -15,7 +15,7 @@ from modelyard.v1 import resources_pb2 as pb
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelyard_server.domain import names, permits
+from modelyard_server.domain import contracts, names, permits
 from modelyard_server.domain.errors import DomainError, InvalidArgument
 from modelyard_server.domain.principal import Permission
 from modelyard_server.domain.repositories import AuditQuery
@@ -191,8 +191,8 @@ class Pages:
         found.sort(key=lambda v: v.version)
         base = found[0]
         schema_changes = []
-        for other in found[1:]:
-            _, _, changes = await self.registry.versions.compare_schemas(me, base.name, other.name)
+        for other in found[1:]:  # read above already: compared here, not fetched again
+            changes = contracts.compare(base.schema, other.schema)
             schema_changes.append(
                 {"version": other.version, "changes": [display.plain(c) for c in changes]}
             )
