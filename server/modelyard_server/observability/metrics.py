@@ -136,6 +136,11 @@ TRANSACTIONS = Histogram(
     ("kind",),
     buckets=LATENCY_BUCKETS,
 )
+COMMIT_BATCH = Histogram(
+    "modelyard_db_commit_batch_changes",
+    "How many write transactions each database commit carried (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 ARTIFACT_BYTES_IN = Counter(
     "modelyard_artifact_bytes_received_total", "Artifact bytes received by WriteBlob."
 )

@@ -9,8 +9,10 @@ and back: measured on a 2-core machine, that hand-off was nearly all of a 2 ms r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +26,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Executable,
+    NestedTransaction,
     Result,
     ScalarResult,
     create_engine,
@@ -39,9 +42,15 @@ from sqlalchemy.exc import (
     OperationalError,
     ProgrammingError,
 )
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncTransaction,
+    create_async_engine,
+)
 
 from modelyard_server.domain.errors import Unavailable
+from modelyard_server.observability import metrics
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 WRITE_LOCK_TIMEOUT = 30.0
@@ -158,6 +167,267 @@ def values_kept_out_of_errors() -> Iterator[None]:
         ) from None
 
 
+class Transaction(Protocol):
+    """An open database transaction that units of work take turns on, each in a savepoint."""
+
+    conn: Conn
+
+    async def savepoint(self) -> None: ...
+
+    async def release(self) -> None: ...
+
+    async def rollback_to_savepoint(self) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def abort(self) -> None: ...
+
+
+class SqliteTransaction:
+    """A transaction on SQLite's one write connection. Its statements run inline (each takes
+    microseconds); its commit, where the write-ahead log is written and fsynced, runs on the
+    writer thread, so the event loop never waits on the disk."""
+
+    def __init__(self, sync: Connection, thread: ThreadPoolExecutor) -> None:
+        self.sync = sync
+        self.conn: Conn = InlineConnection(sync)
+        self.thread = thread
+        self.nested: NestedTransaction | None = None
+
+    @classmethod
+    async def begin(cls, engine: Engine, thread: ThreadPoolExecutor) -> SqliteTransaction:
+        sync = engine.connect()
+        try:
+            await _begin_immediate(sync)
+        except BaseException:
+            sync.close()
+            raise
+        return cls(sync, thread)
+
+    async def savepoint(self) -> None:
+        self.nested = self.sync.begin_nested()
+
+    async def release(self) -> None:
+        assert self.nested is not None
+        self.nested.commit()
+
+    async def rollback_to_savepoint(self) -> None:
+        assert self.nested is not None
+        self.nested.rollback()
+
+    async def commit(self) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.thread, self.sync.commit)
+        except BaseException:
+            self.sync.rollback()
+            raise
+        finally:
+            self.sync.close()
+
+    async def abort(self) -> None:
+        try:
+            self.sync.rollback()
+        finally:
+            self.sync.close()
+
+
+class PostgresTransaction:
+    """A transaction on one pooled PostgreSQL connection."""
+
+    def __init__(self, conn: AsyncConnection, root: AsyncTransaction) -> None:
+        self.async_conn = conn
+        self.conn: Conn = conn
+        self.root = root
+        self.nested: AsyncTransaction | None = None
+
+    @classmethod
+    async def begin(cls, engine: AsyncEngine) -> PostgresTransaction:
+        conn = await engine.connect()
+        try:
+            root = await conn.begin()
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, root)
+
+    async def savepoint(self) -> None:
+        self.nested = await self.async_conn.begin_nested()
+
+    async def release(self) -> None:
+        assert self.nested is not None
+        await self.nested.commit()
+
+    async def rollback_to_savepoint(self) -> None:
+        assert self.nested is not None
+        await self.nested.rollback()
+
+    async def commit(self) -> None:
+        try:
+            await self.root.commit()
+        finally:
+            await self.async_conn.close()
+
+    async def abort(self) -> None:
+        try:
+            await self.root.rollback()
+        finally:
+            await self.async_conn.close()
+
+
+@dataclass(eq=False)
+class _Batch:
+    """The units of work gathered into one transaction, and how its end went."""
+
+    transaction: Transaction
+    units: int = 0
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    error: BaseException | None = None
+
+
+class GroupCommit:
+    """Group commit: concurrent write transactions become savepoints of one database
+    transaction, committed (and fsynced) once for all of them, as PostgreSQL and etcd batch
+    their log writes.
+
+    Writers take turns on the open transaction, each in its own savepoint, so one that fails
+    is rolled back alone. The writer that finds nobody queued behind it (or the batch full)
+    commits, and every writer of the batch returns only once that commit is durable. Under
+    no load a batch is one writer, which commits at once; under load, the writers that
+    queued while one commit was on the disk share the next. A batch's writers append to the
+    log one after another and commit together, so seq order is still commit order.
+    """
+
+    def __init__(self, begin: Callable[[], Awaitable[Transaction]], *, max_batch: int = 64) -> None:
+        self.begin = begin
+        self.max_batch = max_batch
+        self.turn = asyncio.Lock()  # one writer at a time on the open transaction
+        self.queued = 0  # writers waiting for their turn
+        self.open: _Batch | None = None
+
+    async def _take_turn(self) -> None:
+        self.queued += 1
+        try:
+            await self.turn.acquire()
+        except BaseException:
+            # The writer ahead left the batch open for this one: another must commit it.
+            if self.queued == 1 and self.open is not None:
+                asyncio.get_running_loop().create_task(self._flush())
+            raise
+        finally:
+            self.queued -= 1
+
+    @asynccontextmanager
+    async def transaction(self, on_commit: Callable[[], None] | None = None) -> AsyncIterator[Conn]:
+        """Yields a connection in a savepoint of the open batch, and returns once the batch
+        committed; `on_commit` is called then (not if the unit failed or the commit did)."""
+        await self._take_turn()
+        try:
+            batch = self.open or await self._start()
+        except BaseException:
+            self.turn.release()
+            raise
+        try:
+            unit = batch.transaction
+            try:
+                await unit.savepoint()
+            except BaseException as error:
+                await self._break(batch, error)
+                raise
+            try:
+                yield unit.conn
+            except BaseException:
+                try:
+                    await unit.rollback_to_savepoint()
+                except BaseException as error:
+                    await self._break(batch, error)
+                raise
+            try:
+                await unit.release()
+            except BaseException as error:
+                await self._break(batch, error)
+                raise
+            batch.units += 1
+            if on_commit is not None:
+                batch.after_commit.append(on_commit)
+        finally:
+            if self.open is batch and (self.queued == 0 or batch.units >= self.max_batch):
+                self.open = None
+                await _uncancellable(self._end(batch))
+            self.turn.release()
+        await batch.ended.wait()
+        if batch.error is not None:
+            raise Unavailable(
+                reasons.DATABASE_UNAVAILABLE,
+                "the change was not committed: the database failed the commit; retry the request",
+            ) from batch.error
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Yields with no transaction open and no writer running, for statements that cannot
+        run in a transaction (a checkpoint, a migration)."""
+        await self._take_turn()
+        try:
+            if self.open is not None:
+                batch, self.open = self.open, None
+                await _uncancellable(self._end(batch))
+            yield
+        finally:
+            self.turn.release()
+
+    async def _start(self) -> _Batch:
+        self.open = _Batch(await self.begin())
+        return self.open
+
+    async def _flush(self) -> None:
+        async with self.turn:
+            if self.open is not None and self.queued == 0:
+                batch, self.open = self.open, None
+                await self._end(batch)
+
+    async def _end(self, batch: _Batch) -> None:
+        """Commits the batch (or rolls back an empty one) and wakes its writers."""
+        try:
+            if batch.units:
+                await batch.transaction.commit()
+            else:
+                await batch.transaction.abort()
+        except Exception as error:
+            batch.error = error
+        else:
+            if batch.units:
+                metrics.COMMIT_BATCH.observe(batch.units)
+            for callback in batch.after_commit:
+                callback()
+        finally:
+            batch.ended.set()
+
+    async def _break(self, batch: _Batch, error: BaseException) -> None:
+        """A savepoint could not be taken, released or rolled back: the transaction is
+        unusable, so none of the batch commits and each of its writers is told to retry."""
+        if self.open is batch:
+            self.open = None
+        batch.error = error
+        with contextlib.suppress(Exception):
+            await _uncancellable(batch.transaction.abort())
+        batch.ended.set()
+
+
+async def _uncancellable(awaitable: Awaitable[None]) -> None:
+    """Awaits to the end even when cancelled (then re-raises the cancellation): a commit in
+    flight must finish before the next writer may use its connection."""
+    task = asyncio.ensure_future(awaitable)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:
+            cancelled = True
+    task.result()
+    if cancelled:
+        raise asyncio.CancelledError
+
+
 @dataclass
 class Engines:
     """The connections of one database, handed out as Conn for reads and for write transactions."""
@@ -166,9 +436,14 @@ class Engines:
     postgres: AsyncEngine | None = None
     sqlite_read: Engine | None = None
     sqlite_write: Engine | None = None
-    # SQLite has one writer per file: this process's writers queue here, fairly, without
-    # blocking the event loop in SQLite's busy handler.
-    write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # SQLite has one writer per file: this process's writers share its one connection
+    # through one GroupCommit. On PostgreSQL each tenant's writers, which take its log's
+    # head row anyway, are batched by their own.
+    commits: dict[str | None, GroupCommit] = field(default_factory=dict)
+    # Where SQLite's commits run (fsync), so that the event loop never waits on the disk.
+    commit_thread: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="modelyard-commit")
+    )
 
     @property
     def sqlite(self) -> bool:
@@ -218,24 +493,53 @@ class Engines:
         finally:
             await asyncio.to_thread(end, sync)
 
+    def group_commit(self, tenant: str | None) -> GroupCommit | None:
+        """Returns the GroupCommit a writer of `tenant` joins; None for a PostgreSQL write
+        that names no tenant, which gets a transaction of its own."""
+        if self.postgres is not None:
+            if tenant is None:
+                return None
+            engine = self.postgres
+            begin: Callable[[], Awaitable[Transaction]] = lambda: PostgresTransaction.begin(engine)  # noqa: E731
+        else:
+            tenant = None
+            sqlite_write, thread = self.sqlite_write, self.commit_thread
+            assert sqlite_write is not None
+            begin = lambda: SqliteTransaction.begin(sqlite_write, thread)  # noqa: E731
+        commits = self.commits.get(tenant)
+        if commits is None:
+            commits = self.commits[tenant] = GroupCommit(begin)
+        return commits
+
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[Conn]:
-        """Yields a connection in a write transaction that commits when the block exits cleanly."""
+    async def writing(
+        self, tenant: str | None = None, on_commit: Callable[[], None] | None = None
+    ) -> AsyncIterator[Conn]:
+        """Yields a connection in a write transaction that commits when the block exits
+        cleanly, together with the other writers' that ran meanwhile (group commit); returns
+        once the commit is durable, and calls `on_commit` then."""
         with values_kept_out_of_errors():
-            if self.postgres is not None:
+            commits = self.group_commit(tenant)
+            if commits is None:
+                assert self.postgres is not None
                 async with self.postgres.begin() as conn:
                     yield conn
+            else:
+                async with commits.transaction(on_commit) as conn:
+                    yield conn
                 return
-            assert self.sqlite_write is not None
-            async with self.write_lock:
-                with self.sqlite_write.connect() as sync:
-                    await _begin_immediate(sync)
-                    try:
-                        yield InlineConnection(sync)
-                    except BaseException:
-                        sync.rollback()
-                        raise
-                    sync.commit()
+        if on_commit is not None:
+            on_commit()
+
+    @asynccontextmanager
+    async def sqlite_exclusive(self) -> AsyncIterator[Connection]:
+        """Yields SQLite's write connection outside any transaction, no writer running."""
+        assert self.sqlite_write is not None
+        commits = self.group_commit(None)
+        assert commits is not None
+        async with commits.exclusive():
+            with self.sqlite_write.connect() as sync:
+                yield sync
 
     async def dispose(self) -> None:
         if self.postgres is not None:
@@ -243,6 +547,7 @@ class Engines:
         for engine in (self.sqlite_read, self.sqlite_write):
             if engine is not None:
                 engine.dispose()
+        self.commit_thread.shutdown(wait=True)
 
 
 async def _begin_immediate(sync: Connection) -> None:
@@ -263,7 +568,8 @@ async def _begin_immediate(sync: Connection) -> None:
                     "the database stayed locked by another writer; retry the request",
                 ) from error
         await asyncio.sleep(delay)
-        delay = min(delay * 2, 0.05)
+        # Another process's batch holds the file for a commit or so: poll at that pace.
+        delay = min(delay * 2, 0.005)
 
 
 def open_engines(url: str, *, pool_size: int = 8) -> Engines:
@@ -310,16 +616,14 @@ async def migrate(engines: Engines) -> None:
             await conn.exec_driver_sql("SELECT pg_advisory_xact_lock(727274)")
             await conn.run_sync(lambda sync: _upgrade(engines.url, sync))
         return
-    assert engines.sqlite_write is not None
-    async with engines.write_lock:
-        with engines.sqlite_write.connect() as sync:
-            await _begin_immediate(sync)
-            try:
-                _upgrade(engines.url, sync)
-            except BaseException:
-                sync.rollback()
-                raise
-            sync.commit()
+    async with engines.sqlite_exclusive() as sync:
+        await _begin_immediate(sync)
+        try:
+            _upgrade(engines.url, sync)
+        except BaseException:
+            sync.rollback()
+            raise
+        sync.commit()
 
 
 async def schema_revision(engines: Engines) -> str | None:
@@ -352,6 +656,7 @@ def known_revisions() -> list[str]:
 __all__: Sequence[str] = [
     "Conn",
     "Engines",
+    "GroupCommit",
     "InlineConnection",
     "StatementRefused",
     "ThreadConnection",

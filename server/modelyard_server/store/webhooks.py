@@ -132,9 +132,8 @@ async def seal_stored_secrets(engines: Engines, seal: Callable[[str, str], str])
                 .where(WEBHOOKS.c.id == row.id)
                 .values(secret=seal(row.secret, row.webhook_id))
             )
-    if rows and engines.sqlite_write is not None:
-        async with engines.write_lock:
-            with engines.sqlite_write.connect() as sync:
-                sync.exec_driver_sql("PRAGMA secure_delete = OFF")
-                sync.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    if rows and engines.sqlite:
+        async with engines.sqlite_exclusive() as sync:
+            sync.exec_driver_sql("PRAGMA secure_delete = OFF")
+            sync.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return len(rows)
