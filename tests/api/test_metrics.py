@@ -98,6 +98,8 @@ def test_each_call_is_counted_by_method_and_code_and_timed(
     assert value(after, "modelyard_db_transaction_seconds_count", kind="write") > value(
         before, "modelyard_db_transaction_seconds_count", kind="write"
     )
+    commits = "modelyard_db_commit_batch_changes_count"
+    assert value(after, commits) > value(before, commits)  # the group's creation committed
     in_flight = "modelyard_grpc_in_flight_requests"
     assert value(after, in_flight, grpc_service=REGISTRY_SERVICE, grpc_method="GetModelGroup") == 0
 
