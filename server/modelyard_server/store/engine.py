@@ -9,6 +9,7 @@ and back: measured on a 2-core machine, that hand-off was nearly all of a 2 ms r
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -33,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     DataError,
+    DBAPIError,
     IntegrityError,
     InternalError,
     NotSupportedError,
@@ -71,6 +73,40 @@ class InlineConnection:
 
     async def scalars(self, statement: Executable, parameters: Any = None) -> ScalarResult[Any]:
         return self.sync.scalars(statement, parameters)
+
+
+class ReadConnection(InlineConnection):
+    """An inline SQLite read: its SQLAlchemy connection, and the driver's connection under it
+    for prepared reads (store/prepared.py). Kept between reads: making one per read cost more
+    than the read."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        self.driver = driver
+
+    def begin(self) -> None:
+        with driver_errors("BEGIN"):
+            self.driver.execute("BEGIN")
+
+    def end(self) -> None:
+        """Ends the read transaction, whichever of the two connections began it."""
+        self.sync.rollback()
+        with driver_errors("ROLLBACK"):
+            self.driver.rollback()
+
+
+@contextmanager
+def driver_errors(sql: str, arguments: Sequence[Any] = ()) -> Iterator[None]:
+    """Raises what SQLite's driver raises as SQLAlchemy would (OperationalError and the
+    like), so that callers tell an outage from a refusal whichever way a statement ran."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(
+            sql, arguments, error, sqlite3.Error, hide_parameters=True
+        ) from error
 
 
 class ThreadConnection:
@@ -169,6 +205,9 @@ class Engines:
     # SQLite has one writer per file: this process's writers queue here, fairly, without
     # blocking the event loop in SQLite's busy handler.
     write_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # SQLite read connections between reads, at most `idle_reads_kept` of them.
+    idle_reads: list[ReadConnection] = field(default_factory=list)
+    idle_reads_kept: int = 8
 
     @property
     def sqlite(self) -> bool:
@@ -182,13 +221,24 @@ class Engines:
                 async with self.postgres.connect() as conn:
                     yield conn
                 return
-            assert self.sqlite_read is not None
-            with self.sqlite_read.connect() as sync:
-                sync.exec_driver_sql("BEGIN")
-                try:
-                    yield InlineConnection(sync)
-                finally:
-                    sync.rollback()
+            idle = self.idle_reads
+            read = idle.pop() if idle else self._new_read()
+            try:
+                read.begin()
+                yield read
+                read.end()
+            except BaseException:
+                # Not kept: its pool checks it (and rolls it back) when it goes back.
+                read.sync.close()
+                raise
+            if len(idle) < self.idle_reads_kept:
+                idle.append(read)
+            else:
+                read.sync.close()
+
+    def _new_read(self) -> ReadConnection:
+        assert self.sqlite_read is not None
+        return ReadConnection(self.sqlite_read.connect())
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Conn]:
@@ -238,6 +288,8 @@ class Engines:
                     sync.commit()
 
     async def dispose(self) -> None:
+        while self.idle_reads:
+            self.idle_reads.pop().sync.close()
         if self.postgres is not None:
             await self.postgres.dispose()
         for engine in (self.sqlite_read, self.sqlite_write):
@@ -353,6 +405,7 @@ __all__: Sequence[str] = [
     "Conn",
     "Engines",
     "InlineConnection",
+    "ReadConnection",
     "StatementRefused",
     "ThreadConnection",
     "known_revisions",

@@ -16,19 +16,22 @@ from modelyard_server.domain.clock import timestamp
 from modelyard_server.domain.repositories import Key, Slice
 from modelyard_server.domain.tokens import IssuedToken, token_name
 from modelyard_server.store.engine import Conn, Engines
+from modelyard_server.store.prepared import PreparedRead
 from modelyard_server.store.tables import TOKENS
 
 COUNT = select(func.count()).select_from(TOKENS)
-# The one query every authenticated call makes: by primary key, so it stays cheap.
-FIND = select(
-    TOKENS.c.token_id,
-    TOKENS.c.tenant,
-    TOKENS.c.subject,
-    TOKENS.c.roles,
-    TOKENS.c.expire_time_us,
-    TOKENS.c.revoke_time_us,
-    TOKENS.c.last_use_time_us,
-).where(TOKENS.c.token_sha256 == bindparam("b_digest"))
+# The one query every authenticated call makes: by primary key, prepared, so it stays cheap.
+FIND = PreparedRead(
+    select(
+        TOKENS.c.token_id,
+        TOKENS.c.tenant,
+        TOKENS.c.subject,
+        TOKENS.c.roles,
+        TOKENS.c.expire_time_us,
+        TOKENS.c.revoke_time_us,
+        TOKENS.c.last_use_time_us,
+    ).where(TOKENS.c.token_sha256 == bindparam("b_digest"))
+)
 TOUCH = (
     update(TOKENS)
     .where(TOKENS.c.token_sha256 == bindparam("b_digest"))
@@ -184,17 +187,18 @@ class SqlTokenIndex:
 
         with unavailable_on_connection_errors():
             async with self._reading() as conn:
-                row = (await conn.execute(FIND, {"b_digest": digest})).first()
+                row = await FIND.first(conn, {"b_digest": digest})
         if row is None:
             return None
+        token_id, tenant, subject, roles, expire_us, revoke_us, last_use_us = row
         return IssuedToken(
-            token_id=row.token_id,
-            tenant=row.tenant,
-            subject=row.subject,
-            roles=frozenset(row.roles),
-            expire_time_us=row.expire_time_us,
-            revoke_time_us=row.revoke_time_us,
-            last_use_time_us=row.last_use_time_us,
+            token_id=token_id,
+            tenant=tenant,
+            subject=subject,
+            roles=frozenset(roles),
+            expire_time_us=expire_us,
+            revoke_time_us=revoke_us,
+            last_use_time_us=last_use_us,
         )
 
     async def touch(self, digest: str, now: int) -> None:

@@ -14,6 +14,7 @@ from modelyard_server.domain.repositories import Key, Slice
 from modelyard_server.store import dependencies
 from modelyard_server.store.engine import Conn
 from modelyard_server.store.keys import GroupKeys
+from modelyard_server.store.prepared import PreparedRead
 from modelyard_server.store.tables import ALIASES, GROUPS, VERSIONS
 from modelyard_server.store.where import after_key, condition, order_clause, page_of, sort_columns
 
@@ -26,11 +27,15 @@ _of_group = (
     .join(GROUPS, GROUPS.c.id == VERSIONS.c.group_pk)
     .where(GROUPS.c.tenant == _tenant, GROUPS.c.group_id == _group, VERSIONS.c.tenant == _tenant)
 )
-GET = _of_group.where(VERSIONS.c.number == _number)
-LATEST = _of_group.order_by(VERSIONS.c.number.desc()).limit(1)
-BY_ALIAS = _of_group.join(
-    ALIASES, (ALIASES.c.group_pk == VERSIONS.c.group_pk) & (ALIASES.c.number == VERSIONS.c.number)
-).where(ALIASES.c.alias == bindparam("b_alias"))
+# What every get by number, `latest` or alias reads: prepared (store/prepared.py).
+GET = PreparedRead(_of_group.where(VERSIONS.c.number == _number))
+LATEST = PreparedRead(_of_group.order_by(VERSIONS.c.number.desc()).limit(1))
+BY_ALIAS = PreparedRead(
+    _of_group.join(
+        ALIASES,
+        (ALIASES.c.group_pk == VERSIONS.c.group_pk) & (ALIASES.c.number == VERSIONS.c.number),
+    ).where(ALIASES.c.alias == bindparam("b_alias"))
+)
 _in_group = (VERSIONS.c.tenant == _tenant) & (VERSIONS.c.group_pk == _pk)
 IN_STAGE = (
     select(VERSIONS.c.body)
@@ -148,12 +153,12 @@ class SqlVersions:
 
     async def get(self, group: str, number: int | None) -> pb.ModelVersion | None:
         params = {"b_tenant": self.tenant, "b_group": group, "b_number": number}
-        body = await self.conn.scalar(LATEST if number is None else GET, params)
+        body = await (LATEST if number is None else GET).scalar(self.conn, params)
         return None if body is None else pb.ModelVersion.FromString(body)
 
     async def by_alias(self, group: str, alias: str) -> pb.ModelVersion | None:
         params = {"b_tenant": self.tenant, "b_group": group, "b_alias": alias}
-        body = await self.conn.scalar(BY_ALIAS, params)
+        body = await BY_ALIAS.scalar(self.conn, params)
         return None if body is None else pb.ModelVersion.FromString(body)
 
     async def page(
