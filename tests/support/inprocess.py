@@ -43,12 +43,12 @@ from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
 from modelyard_server.keyring import Keyring
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.preflight import SetupError
-from modelyard_server.store.chain_key import audit_keys
-from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store import groups as group_rows
 from modelyard_server.store import keys as group_keys
 from modelyard_server.store import tokens as token_rows
 from modelyard_server.store import versions as version_rows
+from modelyard_server.store.chain_key import audit_keys
+from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import MIGRATIONS, Engines, migrate, open_engines
 from modelyard_server.store.prepared import PreparedRead
 from modelyard_server.store.tables import Base

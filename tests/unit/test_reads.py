@@ -63,14 +63,18 @@ async def test_prepared_reads_return_what_sqlalchemy_returns(domain: Domain) -> 
             assert len(expected) == 1, query.sql
 
 
+async def fail_inside_a_read(domain: Domain) -> None:
+    async with domain.store.reader(domain.tenant) as unit:
+        await unit.groups.get("fraud")
+        raise RuntimeError("the use case failed")
+
+
 async def test_a_read_that_fails_leaves_no_connection_in_its_transaction(domain: Domain) -> None:
     admin = domain.mutation("admin", "admin")
     await domain.registry.groups.create(admin, "fraud", pb.ModelGroup())
     reader = domain.principal("admin", "admin")
     with pytest.raises(RuntimeError):
-        async with domain.store.reader(domain.tenant) as unit:
-            await unit.groups.get("fraud")
-            raise RuntimeError("the use case failed")
+        await fail_inside_a_read(domain)
     for _ in range(3):
         assert (await domain.registry.groups.get(reader, "groups/fraud")).name == "groups/fraud"
     assert not any(read.driver.in_transaction for read in domain.engines.idle_reads)

@@ -87,26 +87,24 @@ class ReadConnection(InlineConnection):
         self.driver = driver
 
     def begin(self) -> None:
-        with driver_errors("BEGIN"):
-            self.driver.execute("BEGIN")
+        self.run("BEGIN")
 
     def end(self) -> None:
         """Ends the read transaction, whichever of the two connections began it."""
         self.sync.rollback()
-        with driver_errors("ROLLBACK"):
-            self.driver.rollback()
+        if self.driver.in_transaction:
+            self.run("ROLLBACK")
 
-
-@contextmanager
-def driver_errors(sql: str, arguments: Sequence[Any] = ()) -> Iterator[None]:
-    """Raises what SQLite's driver raises as SQLAlchemy would (OperationalError and the
-    like), so that callers tell an outage from a refusal whichever way a statement ran."""
-    try:
-        yield
-    except sqlite3.Error as error:
-        raise DBAPIError.instance(
-            sql, arguments, error, sqlite3.Error, hide_parameters=True
-        ) from error
+    def run(self, sql: str, arguments: Sequence[Any] = ()) -> list[Any]:
+        """Returns the rows of a statement run by the driver; its errors are raised as
+        SQLAlchemy raises them (OperationalError and the like), so that callers tell an
+        outage from a refusal whichever way a statement ran."""
+        try:
+            return self.driver.execute(sql, arguments).fetchall()
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(
+                sql, arguments, error, sqlite3.Error, hide_parameters=True
+            ) from error
 
 
 class ThreadConnection:
@@ -221,8 +219,7 @@ class Engines:
                 async with self.postgres.connect() as conn:
                     yield conn
                 return
-            idle = self.idle_reads
-            read = idle.pop() if idle else self._new_read()
+            read = self.idle_read()
             try:
                 read.begin()
                 yield read
@@ -231,14 +228,21 @@ class Engines:
                 # Not kept: its pool checks it (and rolls it back) when it goes back.
                 read.sync.close()
                 raise
-            if len(idle) < self.idle_reads_kept:
-                idle.append(read)
-            else:
-                read.sync.close()
+            self.keep_read(read)
 
-    def _new_read(self) -> ReadConnection:
+    def idle_read(self) -> ReadConnection:
+        """Returns a SQLite read connection, outside any transaction, for keep_read."""
+        if self.idle_reads:
+            return self.idle_reads.pop()
         assert self.sqlite_read is not None
         return ReadConnection(self.sqlite_read.connect())
+
+    def keep_read(self, read: ReadConnection) -> None:
+        """Takes back a read connection that idle_read gave and is outside any transaction."""
+        if len(self.idle_reads) < self.idle_reads_kept:
+            self.idle_reads.append(read)
+        else:
+            read.sync.close()
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Conn]:

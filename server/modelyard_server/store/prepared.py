@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Select
 from sqlalchemy.dialects.sqlite import pysqlite
 
-from modelyard_server.store.engine import Conn, ReadConnection, driver_errors
+from modelyard_server.store.engine import Conn, Engines, ReadConnection
 
 _SQLITE = pysqlite.dialect()
 
@@ -53,9 +53,22 @@ class PreparedRead:
         """Returns the rows the statement selects, each a tuple of its columns' values."""
         if not isinstance(conn, ReadConnection):
             return [tuple(row) for row in (await conn.execute(self.statement, dict(params)))]
-        arguments = self._arguments(params)
-        with driver_errors(self.sql, arguments):
-            found: list[tuple[Any, ...]] = conn.driver.execute(self.sql, arguments).fetchall()
+        return self._run(conn, params)
+
+    def alone(self, engines: Engines, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Returns the rows of the statement run on SQLite outside any transaction: one
+        statement reads one snapshot, so a read of one row needs no BEGIN or ROLLBACK."""
+        read = engines.idle_read()
+        try:
+            found = self._run(read, params)
+        except BaseException:
+            read.sync.close()
+            raise
+        engines.keep_read(read)
+        return found
+
+    def _run(self, read: ReadConnection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        found: list[tuple[Any, ...]] = read.run(self.sql, self._arguments(params))
         if self.plain:
             return found
         results = self.results

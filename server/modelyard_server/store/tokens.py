@@ -5,8 +5,7 @@ Only the SHA-256 of a secret is stored; nothing here ever sees the secret itself
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from modelyard.v1 import token_service_pb2 as ts
@@ -164,30 +163,28 @@ class SqlTokenIndex:
 
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
-        # On PostgreSQL the lookup is one statement outside a transaction: one round trip,
-        # not three (BEGIN, SELECT, ROLLBACK). The connections are the pool's own.
+        # The lookup is one statement outside a transaction: on PostgreSQL one round trip,
+        # not three (BEGIN, SELECT, ROLLBACK), the connections the pool's own; on SQLite a
+        # prepared read with no BEGIN or ROLLBACK around it. Either sees every revocation
+        # that committed before it began.
         self.autocommit = (
             engines.postgres.execution_options(isolation_level="AUTOCOMMIT")
             if engines.postgres is not None
             else None
         )
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[Conn]:
-        if self.autocommit is None:
-            async with self.engines.reading() as conn:
-                yield conn
-        else:
-            async with self.autocommit.connect() as connection:
-                yield connection
-
     async def find(self, digest: str) -> IssuedToken | None:
         # Imported here: the unit of work imports this module for the tenant's tokens.
         from modelyard_server.store.unit_of_work import unavailable_on_connection_errors
 
+        params = {"b_digest": digest}
         with unavailable_on_connection_errors():
-            async with self._reading() as conn:
-                row = await FIND.first(conn, {"b_digest": digest})
+            if self.autocommit is None:
+                found = FIND.alone(self.engines, params)
+                row = found[0] if found else None
+            else:
+                async with self.autocommit.connect() as connection:
+                    row = await FIND.first(connection, params)
         if row is None:
             return None
         token_id, tenant, subject, roles, expire_us, revoke_us, last_use_us = row
