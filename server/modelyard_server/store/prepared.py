@@ -40,18 +40,21 @@ class PreparedRead:
             column.type._cached_result_processor(_SQLITE, None)
             for column in statement.selected_columns
         ]
-        self.plain = not any(self.binds) and not any(self.results)
+        self.plain_binds = not any(self.binds)
+        self.plain_results = not any(self.results)
+        # A list parameter (IN) is rendered per call: such a statement goes through SQLAlchemy.
+        self.fixed = not any(bind.expanding for bind in compiled.binds.values())
 
     def _arguments(self, params: Mapping[str, Any]) -> list[Any]:
         given = self.given
         values = [params[n] if n in params else given[n] for n in self.names]
-        if self.plain:
+        if self.plain_binds:
             return values
         return [v if bind is None else bind(v) for v, bind in zip(values, self.binds, strict=True)]
 
     async def rows(self, conn: Conn, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Returns the rows the statement selects, each a tuple of its columns' values."""
-        if not isinstance(conn, ReadConnection):
+        if not isinstance(conn, ReadConnection) or not self.fixed:
             return [tuple(row) for row in (await conn.execute(self.statement, dict(params)))]
         return self._run(conn, params)
 
@@ -69,7 +72,7 @@ class PreparedRead:
 
     def _run(self, read: ReadConnection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         found: list[tuple[Any, ...]] = read.run(self.sql, self._arguments(params))
-        if self.plain:
+        if self.plain_results:
             return found
         results = self.results
         return [
