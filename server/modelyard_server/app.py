@@ -11,6 +11,7 @@ import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import grpc
 from grpc_health.v1 import _async as health_aio
@@ -37,6 +38,7 @@ from modelyard_server.api.artifacts import ArtifactServicer
 from modelyard_server.api.audit import AuditServicer
 from modelyard_server.api.auth import Authenticator, AuthInterceptor
 from modelyard_server.api.decoding import DecodingInterceptor
+from modelyard_server.api.handlers import GenericHandlersOnly
 from modelyard_server.api.observe import ObserveInterceptor
 from modelyard_server.api.reflection import add_reflection
 from modelyard_server.api.registry import RegistryServicer
@@ -335,18 +337,20 @@ async def start(settings: Settings) -> Running:
         options=[("grpc.so_reuseport", 1 if settings.reuse_port else 0)],
     )
     streams = EventStreams(hub, stream_quota(settings))
-    rs_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(registry, streams), server)
-    aps_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(registry.approvals), server)
-    aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(registry.audit), server)
-    ws_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(registry.webhooks), server)
-    arts_grpc.add_ArtifactServiceServicer_to_server(ArtifactServicer(registry.artifacts), server)
+    # Generic handlers only: see GenericHandlersOnly for what registered ones cost per call.
+    serving = cast(grpc.aio.Server, GenericHandlersOnly(server))
+    rs_grpc.add_RegistryServiceServicer_to_server(RegistryServicer(registry, streams), serving)
+    aps_grpc.add_ApprovalServiceServicer_to_server(ApprovalServicer(registry.approvals), serving)
+    aus_grpc.add_AuditServiceServicer_to_server(AuditServicer(registry.audit), serving)
+    ws_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(registry.webhooks), serving)
+    arts_grpc.add_ArtifactServiceServicer_to_server(ArtifactServicer(registry.artifacts), serving)
     rets_grpc.add_RetentionServiceServicer_to_server(
-        RetentionServicer(registry.retention, registry.holds), server
+        RetentionServicer(registry.retention, registry.holds), serving
     )
-    ts_grpc.add_TokenServiceServicer_to_server(TokenServicer(registry.tokens), server)
+    ts_grpc.add_TokenServiceServicer_to_server(TokenServicer(registry.tokens), serving)
     health_servicer = health_aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    add_reflection((*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, serving)
+    add_reflection((*SERVICES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name), serving)
     try:
         port = _add_port(server, settings)
     except RuntimeError:  # grpc says only that it failed

@@ -43,9 +43,14 @@ from modelyard_server.events.hub import Event, EventHub, Heartbeat, HubSettings
 from modelyard_server.keyring import Keyring
 from modelyard_server.log.chain import LogEntry
 from modelyard_server.preflight import SetupError
+from modelyard_server.store import groups as group_rows
+from modelyard_server.store import keys as group_keys
+from modelyard_server.store import tokens as token_rows
+from modelyard_server.store import versions as version_rows
 from modelyard_server.store.chain_key import audit_keys
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import MIGRATIONS, Engines, migrate, open_engines
+from modelyard_server.store.prepared import PreparedRead
 from modelyard_server.store.tables import Base
 from modelyard_server.store.tokens import SqlTokenIndex
 from modelyard_server.store.unit_of_work import SqlStore
@@ -81,6 +86,7 @@ __all__ = [
     "load_settings",
     "migrate_sqlite_to",
     "open_domain",
+    "prepared_reads",
     "schema_differences",
     "source_of",
 ]
@@ -94,6 +100,22 @@ SERVER_PACKAGE = Path(modelyard_server.__file__).parent
 DEFAULT_TENANT: str = app.DEFAULT_TENANT
 
 # The domain on a real store
+
+
+def prepared_reads(
+    tenant: str, secret: str, group: str
+) -> list[tuple[PreparedRead, dict[str, Any]]]:
+    """Returns the store's prepared reads, each with the parameters that find the token of
+    `secret`, the group, its version 1 and its alias `champion`."""
+    of_group = {"b_tenant": tenant, "b_group": group}
+    return [
+        (token_rows.FIND, {"b_digest": token_digest(secret)}),
+        (group_rows.GET, of_group),
+        (group_keys.GROUP_PK, of_group),
+        (version_rows.GET, {**of_group, "b_number": 1}),
+        (version_rows.LATEST, of_group),
+        (version_rows.BY_ALIAS, {**of_group, "b_alias": "champion"}),
+    ]
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any, cast
 import grpc
 from modelyard.v1 import errors_pb2 as reasons
 
-from modelyard_server.api.errors import abort, answering
+from modelyard_server.api.errors import abort, answer_failure
 from modelyard_server.api.handlers import Context, Handler, WrappingInterceptor, with_step
 from modelyard_server.api.throttle import Throttle, source_of
 from modelyard_server.domain.errors import ResourceExhausted, Unauthenticated
@@ -113,11 +113,13 @@ class AuthInterceptor(WrappingInterceptor):
         async def authenticate(request: Any, context: Context) -> None:
             # A domain error (UNAVAILABLE too) ends the call with its status; a fault with a
             # bare INTERNAL, never the database's message.
-            async with answering(context, authenticator.principal):
+            try:
                 # A tuple of (key, value) pairs at run time, whatever the stubs say.
                 metadata = cast(Sequence[tuple[str, str | bytes]], context.invocation_metadata())
                 principal = await authenticator.principal(metadata, source_of(context.peer()))
-                _principal.set(principal)
+            except Exception as error:
+                await answer_failure(context, authenticator.principal, error)
+            _principal.set(principal)
 
         wrapped = with_step(handler, authenticate)
         if wrapped is None:

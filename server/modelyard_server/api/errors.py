@@ -104,33 +104,43 @@ async def abort(context: grpc.aio.ServicerContext[Any, Any], error: DomainError)
     await abort_with(context, status_of(error))
 
 
+async def answer_failure(
+    context: grpc.aio.ServicerContext[Any, Any], method: Callable[..., Any], error: Exception
+) -> NoReturn:
+    """Ends a call whose servicer raised `error` (from inside its `except`): a domain error
+    with its status, a fault with a bare INTERNAL (logged here, never sent); an abort goes
+    on as it is."""
+    if isinstance(error, DomainError):
+        await abort(context, error)
+    if isinstance(error, grpc.aio.AbortError):
+        raise error
+    log.exception("unhandled error in %s", method.__qualname__)
+    await abort_with(context, internal_status())
+
+
 @contextlib.asynccontextmanager
 async def answering(
     context: grpc.aio.ServicerContext[Any, Any], method: Callable[..., Any]
 ) -> AsyncIterator[None]:
-    """Ends a call whose servicer raised: a domain error with its status, a fault with a
-    bare INTERNAL (logged here, never sent); an abort or a cancellation goes on as it is."""
+    """Ends a call whose servicer raised, as answer_failure says; a cancellation goes on."""
     try:
         yield
-    except DomainError as error:
-        await abort(context, error)
-    except grpc.aio.AbortError:
-        raise
-    except Exception:
-        log.exception("unhandled error in %s", method.__qualname__)
-        await abort_with(context, internal_status())
+    except Exception as error:
+        await answer_failure(context, method, error)
 
 
 def rpc(method: Callable[..., Awaitable[R]]) -> Callable[..., Awaitable[R]]:
     """Wraps a unary servicer method: a request with a NUL character is refused; domain errors
     become their status; faults become a bare INTERNAL."""
 
+    # try/except rather than `answering`: every call of the API passes here.
     @functools.wraps(method)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> R:
-        async with answering(context, method):
+        try:
             check_no_nul(request)
             return await method(self, request, context)
-        raise AssertionError("unreachable: answering ends the call")
+        except Exception as error:
+            await answer_failure(context, method, error)
 
     return wrapper
 

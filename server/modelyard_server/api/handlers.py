@@ -3,7 +3,7 @@ method (unary or streaming requests and responses) the same way."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import grpc
@@ -81,3 +81,26 @@ class WrappingInterceptor(Interceptor):
         wrapped = self.wrap(method, handler)
         self.wrapped[method] = wrapped
         return wrapped
+
+
+class GenericHandlersOnly:
+    """A server as the generated `add_*Servicer_to_server` functions see it: their methods
+    are added as generic handlers only, never as registered ones.
+
+    grpc.aio's server keeps one task waiting for a call of each registered method, and for
+    every call it accepts it waits on all of them again (asyncio.wait, a callback added and
+    removed per task): with this server's 53 methods that was a fixed cost on every call,
+    growing with every method added. Generic handlers are found by one lookup per service,
+    once per method, since the interceptors keep what they wrapped.
+    """
+
+    def __init__(self, server: grpc.aio.Server) -> None:
+        self.server = server
+
+    def add_generic_rpc_handlers(
+        self, handlers: Sequence[grpc.GenericRpcHandler[Any, Any]]
+    ) -> None:
+        self.server.add_generic_rpc_handlers(handlers)
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Handler]) -> None:
+        """Registers nothing: the same handlers come as generic ones too."""

@@ -8,13 +8,15 @@ bodies are never recorded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import grpc
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Span, Status, StatusCode
 
 from modelyard_server.api.auth import caller
 from modelyard_server.api.handlers import Context, Handler, WrappingInterceptor
@@ -40,41 +42,78 @@ def _code(context: Context, error: BaseException | None) -> grpc.StatusCode:
     return grpc.StatusCode.OK if error is None else grpc.StatusCode.UNKNOWN
 
 
-class Call:
-    """What is known of one call while it runs."""
+class Series:
+    """One method's metric series, looked up once rather than on every call."""
 
-    def __init__(
-        self, observer: ObserveInterceptor, labels: tuple[str, str, str], context: Context
-    ) -> None:
-        self.observer = observer
+    def __init__(self, labels: tuple[str, str, str]) -> None:
+        _kind, service, method = labels
         self.labels = labels
+        self.started = metrics.STARTED.labels(*labels)
+        self.in_flight = metrics.IN_FLIGHT.labels(service, method)
+        self.handling = metrics.HANDLING.labels(*labels)
+        self.handled: dict[grpc.StatusCode, Any] = {}
+
+    @functools.cached_property
+    def received(self) -> Any:
+        """Stream messages received: made on the first, so unary methods show no series."""
+        return metrics.RECEIVED.labels(*self.labels)
+
+    @functools.cached_property
+    def sent(self) -> Any:
+        return metrics.SENT.labels(*self.labels)
+
+    def handled_with(self, code: grpc.StatusCode) -> Any:
+        found = self.handled.get(code)
+        if found is None:
+            go_code = metrics.GO_CODE_NAMES.get(code, "Unknown")
+            found = self.handled[code] = metrics.HANDLED.labels(*self.labels, go_code)
+        return found
+
+
+class Call:
+    """What is known of one call while it runs. The metrics are always kept; the span and
+    the caller's metadata only when tracing is on, and the request id when a log line is
+    written."""
+
+    def __init__(self, observer: ObserveInterceptor, series: Series, context: Context) -> None:
+        self.observer = observer
+        self.series = series
         self.context = context
         self.start = time.perf_counter()
-        metadata = {str(k): str(v) for k, v in context.invocation_metadata() or ()}
-        self.request_id = metadata.get(REQUEST_ID_HEADER, "")[:128]
-        _kind, service, method = labels
-        metrics.STARTED.labels(*labels).inc()
-        metrics.IN_FLIGHT.labels(service, method).inc()
-        self.span_scope = tracing.server_span(
-            f"{service}/{method}",
-            {k: v for k, v in metadata.items() if k in ("traceparent", "tracestate")},
-            {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method},
-            current=labels[0] in ("unary", "client_stream"),
-        )
-        self.span = self.span_scope.__enter__()
+        series.started.inc()
+        series.in_flight.inc()
+        self.span_scope: contextlib.AbstractContextManager[Span | None] | None = None
+        self.span: Span | None = None
+        if tracing.tracer() is not None:
+            kind, service, method = series.labels
+            metadata = self.metadata()
+            self.span_scope = tracing.server_span(
+                f"{service}/{method}",
+                {k: v for k, v in metadata.items() if k in ("traceparent", "tracestate")},
+                {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method},
+                current=kind in ("unary", "client_stream"),
+            )
+            self.span = self.span_scope.__enter__()
+
+    def metadata(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.context.invocation_metadata() or ()}
 
     def end(self, error: BaseException | None, request: Any = None) -> None:
-        kind, service, method = self.labels
+        series = self.series
+        kind, service, method = series.labels
         seconds = time.perf_counter() - self.start
         code = _code(self.context, error)
-        go_code = metrics.GO_CODE_NAMES.get(code, "Unknown")
-        metrics.IN_FLIGHT.labels(service, method).dec()
-        metrics.HANDLED.labels(kind, service, method, go_code).inc()
-        metrics.HANDLING.labels(kind, service, method).observe(seconds)
+        series.in_flight.dec()
+        series.handled_with(code).inc()
+        series.handling.observe(seconds)
+        slow = kind == "unary" and seconds >= self.observer.slow_seconds
+        level = logging.WARNING if slow else logging.INFO
+        logged = requests_log.isEnabledFor(level)
+        if self.span_scope is None and not logged:
+            return
         principal = caller()
         tenant = principal.tenant if principal is not None else ""
         actor = principal.subject if principal is not None else ""
-        request_id = self.request_id or str(getattr(request, "request_id", "") or "")[:128]
         if self.span is not None:
             self.span.set_attribute("rpc.grpc.status_code", code.value[0])
             if principal is not None:
@@ -82,28 +121,30 @@ class Call:
                 self.span.set_attribute("enduser.id", actor)
             if code != grpc.StatusCode.OK:
                 self.span.set_status(Status(StatusCode.ERROR, code.name))
-        self.span_scope.__exit__(None, None, None)
-        slow = kind == "unary" and seconds >= self.observer.slow_seconds
-        level = logging.WARNING if slow else logging.INFO
-        if requests_log.isEnabledFor(level):
-            requests_log.log(
-                level,
-                "%s/%s %s %.1f ms%s",
-                service,
-                method,
-                code.name,
-                seconds * 1000,
-                " (slow)" if slow else "",
-                extra={
-                    "event": "slow_request" if slow else "request",
-                    "request_id": request_id,
-                    "tenant": tenant,
-                    "actor": actor,
-                    "method": f"/{service}/{method}",
-                    "code": code.name,
-                    "latency_ms": round(seconds * 1000, 3),
-                },
-            )
+        if self.span_scope is not None:
+            self.span_scope.__exit__(None, None, None)
+        if not logged:
+            return
+        request_id = self.metadata().get(REQUEST_ID_HEADER, "")[:128]
+        request_id = request_id or str(getattr(request, "request_id", "") or "")[:128]
+        requests_log.log(
+            level,
+            "%s/%s %s %.1f ms%s",
+            service,
+            method,
+            code.name,
+            seconds * 1000,
+            " (slow)" if slow else "",
+            extra={
+                "event": "slow_request" if slow else "request",
+                "request_id": request_id,
+                "tenant": tenant,
+                "actor": actor,
+                "method": f"/{service}/{method}",
+                "code": code.name,
+                "latency_ms": round(seconds * 1000, 3),
+            },
+        )
 
 
 class ObserveInterceptor(WrappingInterceptor):
@@ -122,7 +163,7 @@ class ObserveInterceptor(WrappingInterceptor):
             return handler
         attribute, kind = found
         behavior = getattr(handler, attribute)
-        labels = (kind, service, name)
+        series = Series((kind, service, name))
         serialize = (handler.request_deserializer, handler.response_serializer)
         streaming_in = kind in ("client_stream", "bidi_stream")
         streaming_out = kind in ("server_stream", "bidi_stream")
@@ -131,7 +172,7 @@ class ObserveInterceptor(WrappingInterceptor):
         def counted_in(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
             async def each() -> AsyncIterator[Any]:
                 async for request in requests:
-                    metrics.RECEIVED.labels(*labels).inc()
+                    series.received.inc()
                     yield request
 
             return each()
@@ -139,7 +180,7 @@ class ObserveInterceptor(WrappingInterceptor):
         if not streaming_out:
 
             async def unary(request: Any, context: Context) -> Any:
-                call = Call(observer, labels, context)
+                call = Call(observer, series, context)
                 error: BaseException | None = None
                 try:
                     return await behavior(counted_in(request) if streaming_in else request, context)
@@ -157,13 +198,13 @@ class ObserveInterceptor(WrappingInterceptor):
             return factory(unary, *serialize)
 
         async def stream(request: Any, context: Context) -> AsyncIterator[Any]:
-            call = Call(observer, labels, context)
+            call = Call(observer, series, context)
             error: BaseException | None = None
             try:
                 async for response in behavior(
                     counted_in(request) if streaming_in else request, context
                 ):
-                    metrics.SENT.labels(*labels).inc()
+                    series.sent.inc()
                     yield response
             except BaseException as raised:
                 error = raised

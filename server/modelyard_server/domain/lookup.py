@@ -41,12 +41,14 @@ def alias_not_found(ref: names.AliasRef) -> NotFound:
     )
 
 
-async def _found(unit: UnitOfWork, found: T | None, group: str, missing: NotFound) -> T:
+async def _found(
+    unit: UnitOfWork, found: T | None, group: str, missing: Callable[[], NotFound]
+) -> T:
     """Returns what was found; else the group's NOT_FOUND if the group is missing too, or
-    `missing`."""
+    `missing()` (made only then: a read that finds what it looks for builds no error)."""
     if found is None:
         await require_group(unit, group)
-        raise missing
+        raise missing()
     return found
 
 
@@ -66,19 +68,19 @@ async def require_group(unit: UnitOfWork, group_id: str) -> None:
 async def version(unit: UnitOfWork, ref: names.VersionRef) -> pb.ModelVersion:
     """Returns the version, or the NOT_FOUND of its group or of the version itself."""
     found = await unit.versions.get(ref.group, ref.number)
-    return await _found(unit, found, ref.group, version_not_found(ref))
+    return await _found(unit, found, ref.group, lambda: version_not_found(ref))
 
 
 async def alias(unit: UnitOfWork, ref: names.AliasRef) -> pb.Alias:
     """Returns the alias, or the NOT_FOUND of its group or of the alias itself."""
     found = await unit.aliases.get(ref.group, ref.alias)
-    return await _found(unit, found, ref.group, alias_not_found(ref))
+    return await _found(unit, found, ref.group, lambda: alias_not_found(ref))
 
 
 async def version_by_alias(unit: UnitOfWork, ref: names.AliasRef) -> pb.ModelVersion:
     """Returns the version the alias points at, or the NOT_FOUND of its group or alias."""
     found = await unit.versions.by_alias(ref.group, ref.alias)
-    return await _found(unit, found, ref.group, alias_not_found(ref))
+    return await _found(unit, found, ref.group, lambda: alias_not_found(ref))
 
 
 async def readable_version(

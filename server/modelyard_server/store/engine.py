@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import (
     DataError,
+    DBAPIError,
     IntegrityError,
     InternalError,
     NotSupportedError,
@@ -79,6 +81,38 @@ class InlineConnection:
 
     async def scalars(self, statement: Executable, parameters: Any = None) -> ScalarResult[Any]:
         return self.sync.scalars(statement, parameters)
+
+
+class ReadConnection(InlineConnection):
+    """An inline SQLite read: its SQLAlchemy connection, and the driver's connection under it
+    for prepared reads (store/prepared.py). Kept between reads: making one per read cost more
+    than the read."""
+
+    def __init__(self, conn: Connection) -> None:
+        super().__init__(conn)
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        self.driver = driver
+
+    def begin(self) -> None:
+        self.run("BEGIN")
+
+    def end(self) -> None:
+        """Ends the read transaction, whichever of the two connections began it."""
+        self.sync.rollback()
+        if self.driver.in_transaction:
+            self.run("ROLLBACK")
+
+    def run(self, sql: str, arguments: Sequence[Any] = ()) -> list[Any]:
+        """Returns the rows of a statement run by the driver; its errors are raised as
+        SQLAlchemy raises them (OperationalError and the like), so that callers tell an
+        outage from a refusal whichever way a statement ran."""
+        try:
+            return self.driver.execute(sql, arguments).fetchall()
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(
+                sql, arguments, error, sqlite3.Error, hide_parameters=True
+            ) from error
 
 
 class ThreadConnection:
@@ -454,6 +488,9 @@ class Engines:
     commit_thread: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="modelyard-commit")
     )
+    # SQLite read connections between reads, at most `idle_reads_kept` of them.
+    idle_reads: list[ReadConnection] = field(default_factory=list)
+    idle_reads_kept: int = 8
 
     @property
     def sqlite(self) -> bool:
@@ -467,13 +504,30 @@ class Engines:
                 async with self.postgres.connect() as conn:
                     yield conn
                 return
-            assert self.sqlite_read is not None
-            with self.sqlite_read.connect() as sync:
-                sync.exec_driver_sql("BEGIN")
-                try:
-                    yield InlineConnection(sync)
-                finally:
-                    sync.rollback()
+            read = self.idle_read()
+            try:
+                read.begin()
+                yield read
+                read.end()
+            except BaseException:
+                # Not kept: its pool checks it (and rolls it back) when it goes back.
+                read.sync.close()
+                raise
+            self.keep_read(read)
+
+    def idle_read(self) -> ReadConnection:
+        """Returns a SQLite read connection, outside any transaction, for keep_read."""
+        if self.idle_reads:
+            return self.idle_reads.pop()
+        assert self.sqlite_read is not None
+        return ReadConnection(self.sqlite_read.connect())
+
+    def keep_read(self, read: ReadConnection) -> None:
+        """Takes back a read connection that idle_read gave and is outside any transaction."""
+        if len(self.idle_reads) < self.idle_reads_kept:
+            self.idle_reads.append(read)
+        else:
+            read.sync.close()
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Conn]:
@@ -552,6 +606,8 @@ class Engines:
                 yield sync
 
     async def dispose(self) -> None:
+        while self.idle_reads:
+            self.idle_reads.pop().sync.close()
         if self.postgres is not None:
             await self.postgres.dispose()
         for engine in (self.sqlite_read, self.sqlite_write):
@@ -668,6 +724,7 @@ __all__: Sequence[str] = [
     "Engines",
     "GroupCommit",
     "InlineConnection",
+    "ReadConnection",
     "StatementRefused",
     "ThreadConnection",
     "known_revisions",

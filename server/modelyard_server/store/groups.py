@@ -12,14 +12,17 @@ from modelyard_server.domain.filters import And, Comparison, FieldSpec, Node, No
 from modelyard_server.domain.repositories import Key, Slice
 from modelyard_server.store.engine import Conn
 from modelyard_server.store.keys import GroupKeys
+from modelyard_server.store.prepared import PreparedRead
 from modelyard_server.store.tables import ALIASES, GROUPS, VERSIONS
 from modelyard_server.store.where import after_key, condition, order_clause, page_of, sort_columns
 
 _tenant: BindParameter[str] = bindparam("b_tenant")
 _group: BindParameter[str] = bindparam("b_group")
 _pk: BindParameter[int] = bindparam("b_pk")
-GET = select(GROUPS.c.id, GROUPS.c.body).where(
-    GROUPS.c.tenant == _tenant, GROUPS.c.group_id == _group
+GET = PreparedRead(
+    select(GROUPS.c.id, GROUPS.c.body).where(
+        GROUPS.c.tenant == _tenant, GROUPS.c.group_id == _group
+    )
 )
 INSERT = GROUPS.insert().returning(GROUPS.c.id)
 UPDATE = update(GROUPS).where(GROUPS.c.tenant == _tenant, GROUPS.c.group_id == _group)
@@ -78,11 +81,12 @@ class SqlGroups:
 
     async def get(self, group: str) -> pb.ModelGroup | None:
         params = {"b_tenant": self.tenant, "b_group": group}
-        row = (await self.conn.execute(GET, params)).first()
+        row = await GET.first(self.conn, params)
         if row is None:
             return None
-        self.keys.known[group] = row.id
-        return pb.ModelGroup.FromString(row.body)
+        pk, body = row
+        self.keys.known[group] = pk
+        return pb.ModelGroup.FromString(body)
 
     async def page(
         self, where: Node | None, order: Ordering, limit: int, after: Key | None

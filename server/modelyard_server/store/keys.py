@@ -5,10 +5,13 @@ from __future__ import annotations
 from sqlalchemy import bindparam, select
 
 from modelyard_server.store.engine import Conn
+from modelyard_server.store.prepared import PreparedRead
 from modelyard_server.store.tables import GROUPS
 
-GROUP_PK = select(GROUPS.c.id).where(
-    GROUPS.c.tenant == bindparam("b_tenant"), GROUPS.c.group_id == bindparam("b_group")
+GROUP_PK = PreparedRead(
+    select(GROUPS.c.id).where(
+        GROUPS.c.tenant == bindparam("b_tenant"), GROUPS.c.group_id == bindparam("b_group")
+    )
 )
 
 
@@ -23,7 +26,7 @@ class GroupKeys:
     async def of(self, group: str) -> int | None:
         """Returns the key of the group's row, or None if there is no such group."""
         if group not in self.known:
-            pk = await self.conn.scalar(GROUP_PK, {"b_tenant": self.tenant, "b_group": group})
+            pk = await GROUP_PK.scalar(self.conn, {"b_tenant": self.tenant, "b_group": group})
             if pk is None:
                 return None
             self.known[group] = pk

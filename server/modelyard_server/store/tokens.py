@@ -5,8 +5,7 @@ Only the SHA-256 of a secret is stored; nothing here ever sees the secret itself
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
 from modelyard.v1 import token_service_pb2 as ts
@@ -16,19 +15,22 @@ from modelyard_server.domain.clock import timestamp
 from modelyard_server.domain.repositories import Key, Slice
 from modelyard_server.domain.tokens import IssuedToken, token_name
 from modelyard_server.store.engine import Conn, Engines
+from modelyard_server.store.prepared import PreparedRead
 from modelyard_server.store.tables import TOKENS
 
 COUNT = select(func.count()).select_from(TOKENS)
-# The one query every authenticated call makes: by primary key, so it stays cheap.
-FIND = select(
-    TOKENS.c.token_id,
-    TOKENS.c.tenant,
-    TOKENS.c.subject,
-    TOKENS.c.roles,
-    TOKENS.c.expire_time_us,
-    TOKENS.c.revoke_time_us,
-    TOKENS.c.last_use_time_us,
-).where(TOKENS.c.token_sha256 == bindparam("b_digest"))
+# The one query every authenticated call makes: by primary key, prepared, so it stays cheap.
+FIND = PreparedRead(
+    select(
+        TOKENS.c.token_id,
+        TOKENS.c.tenant,
+        TOKENS.c.subject,
+        TOKENS.c.roles,
+        TOKENS.c.expire_time_us,
+        TOKENS.c.revoke_time_us,
+        TOKENS.c.last_use_time_us,
+    ).where(TOKENS.c.token_sha256 == bindparam("b_digest"))
+)
 TOUCH = (
     update(TOKENS)
     .where(TOKENS.c.token_sha256 == bindparam("b_digest"))
@@ -161,40 +163,39 @@ class SqlTokenIndex:
 
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
-        # On PostgreSQL the lookup is one statement outside a transaction: one round trip,
-        # not three (BEGIN, SELECT, ROLLBACK). The connections are the pool's own.
+        # The lookup is one statement outside a transaction: on PostgreSQL one round trip,
+        # not three (BEGIN, SELECT, ROLLBACK), the connections the pool's own; on SQLite a
+        # prepared read with no BEGIN or ROLLBACK around it. Either sees every revocation
+        # that committed before it began.
         self.autocommit = (
             engines.postgres.execution_options(isolation_level="AUTOCOMMIT")
             if engines.postgres is not None
             else None
         )
 
-    @asynccontextmanager
-    async def _reading(self) -> AsyncIterator[Conn]:
-        if self.autocommit is None:
-            async with self.engines.reading() as conn:
-                yield conn
-        else:
-            async with self.autocommit.connect() as connection:
-                yield connection
-
     async def find(self, digest: str) -> IssuedToken | None:
         # Imported here: the unit of work imports this module for the tenant's tokens.
         from modelyard_server.store.unit_of_work import unavailable_on_connection_errors
 
+        params = {"b_digest": digest}
         with unavailable_on_connection_errors():
-            async with self._reading() as conn:
-                row = (await conn.execute(FIND, {"b_digest": digest})).first()
+            if self.autocommit is None:
+                found = FIND.alone(self.engines, params)
+                row = found[0] if found else None
+            else:
+                async with self.autocommit.connect() as connection:
+                    row = await FIND.first(connection, params)
         if row is None:
             return None
+        token_id, tenant, subject, roles, expire_us, revoke_us, last_use_us = row
         return IssuedToken(
-            token_id=row.token_id,
-            tenant=row.tenant,
-            subject=row.subject,
-            roles=frozenset(row.roles),
-            expire_time_us=row.expire_time_us,
-            revoke_time_us=row.revoke_time_us,
-            last_use_time_us=row.last_use_time_us,
+            token_id=token_id,
+            tenant=tenant,
+            subject=subject,
+            roles=frozenset(roles),
+            expire_time_us=expire_us,
+            revoke_time_us=revoke_us,
+            last_use_time_us=last_use_us,
         )
 
     async def touch(self, digest: str, now: int) -> None:

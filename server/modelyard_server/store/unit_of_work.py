@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from functools import cached_property
 
 from modelyard.v1 import errors_pb2 as reasons
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -15,6 +16,7 @@ from modelyard_server.log.chain import ChainKey
 from modelyard_server.observability import metrics, tracing
 from modelyard_server.store.aliases import SqlAliases
 from modelyard_server.store.blobs import SqlBlobIndex, SqlBlobs
+from modelyard_server.store.dependencies import SqlDependencies
 from modelyard_server.store.engine import Conn, Engines
 from modelyard_server.store.groups import SqlGroups
 from modelyard_server.store.keys import GroupKeys
@@ -28,22 +30,58 @@ from modelyard_server.store.webhooks import SqlWebhooks
 
 
 class SqlUnitOfWork:
-    """The repositories of one tenant on one connection (implements domain's UnitOfWork)."""
+    """The repositories of one tenant on one connection (implements domain's UnitOfWork).
+
+    Each is made when first used: a read uses one or two of the ten."""
 
     def __init__(
         self, conn: Conn, tenant: str, *, postgres: bool, key: ChainKey | None = None
     ) -> None:
-        keys = GroupKeys(conn, tenant)
-        self.groups = SqlGroups(conn, tenant, keys)
-        self.versions = SqlVersions(conn, tenant, keys)
-        self.aliases = SqlAliases(conn, tenant, keys)
-        self.policies = SqlPolicies(conn, tenant)
-        self.webhooks = SqlWebhooks(conn, tenant)
-        self.blobs = SqlBlobs(conn, tenant, keys, postgres=postgres)
-        self.tokens = SqlTokens(conn, tenant)
-        self.log = SqlLog(conn, tenant, postgres=postgres, key=key)
-        self.dependencies = self.versions.dependencies
-        self.retention = SqlRetentionPolicies(conn, tenant)
+        self.conn = conn
+        self.tenant = tenant
+        self.postgres = postgres
+        self.key = key
+        self.keys = GroupKeys(conn, tenant)
+
+    @cached_property
+    def groups(self) -> SqlGroups:
+        return SqlGroups(self.conn, self.tenant, self.keys)
+
+    @cached_property
+    def versions(self) -> SqlVersions:
+        return SqlVersions(self.conn, self.tenant, self.keys)
+
+    @cached_property
+    def aliases(self) -> SqlAliases:
+        return SqlAliases(self.conn, self.tenant, self.keys)
+
+    @cached_property
+    def policies(self) -> SqlPolicies:
+        return SqlPolicies(self.conn, self.tenant)
+
+    @cached_property
+    def webhooks(self) -> SqlWebhooks:
+        return SqlWebhooks(self.conn, self.tenant)
+
+    @cached_property
+    def blobs(self) -> SqlBlobs:
+        return SqlBlobs(self.conn, self.tenant, self.keys, postgres=self.postgres)
+
+    @cached_property
+    def tokens(self) -> SqlTokens:
+        return SqlTokens(self.conn, self.tenant)
+
+    @cached_property
+    def log(self) -> SqlLog:
+        return SqlLog(self.conn, self.tenant, postgres=self.postgres, key=self.key)
+
+    @property
+    def dependencies(self) -> SqlDependencies:
+        return self.versions.dependencies
+
+    @cached_property
+    def retention(self) -> SqlRetentionPolicies:
+        return SqlRetentionPolicies(self.conn, self.tenant)
 
 
 class SqlAuditSnapshot:
@@ -79,15 +117,22 @@ def unavailable_on_connection_errors() -> Iterator[None]:
         raise
 
 
+# The transaction histogram's series, one per kind, found once rather than per transaction.
+_TIMED = {kind: metrics.TRANSACTIONS.labels(kind) for kind in ("read", "write")}
+
+
 @contextmanager
 def observed(kind: str) -> Iterator[None]:
     """Times one transaction (begin to commit or rollback) and traces it as a child span."""
     start = time.perf_counter()
     try:
-        with tracing.child_span(f"db {kind}", **{"db.operation": kind}):
+        if tracing.tracer() is None:
             yield
+        else:
+            with tracing.child_span(f"db {kind}", **{"db.operation": kind}):
+                yield
     finally:
-        metrics.TRANSACTIONS.labels(kind).observe(time.perf_counter() - start)
+        _TIMED[kind].observe(time.perf_counter() - start)
 
 
 class SqlStore:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -14,8 +15,16 @@ from modelyard_server.domain.repositories import Key, Slice
 from modelyard_server.store import dependencies
 from modelyard_server.store.engine import Conn
 from modelyard_server.store.keys import GroupKeys
+from modelyard_server.store.prepared import PreparedRead
 from modelyard_server.store.tables import ALIASES, GROUPS, VERSIONS
-from modelyard_server.store.where import after_key, condition, order_clause, page_of, sort_columns
+from modelyard_server.store.where import (
+    after,
+    check_key,
+    condition,
+    order_clause,
+    page_of,
+    sort_columns,
+)
 
 _tenant: BindParameter[str] = bindparam("b_tenant")
 _group: BindParameter[str] = bindparam("b_group")
@@ -26,11 +35,15 @@ _of_group = (
     .join(GROUPS, GROUPS.c.id == VERSIONS.c.group_pk)
     .where(GROUPS.c.tenant == _tenant, GROUPS.c.group_id == _group, VERSIONS.c.tenant == _tenant)
 )
-GET = _of_group.where(VERSIONS.c.number == _number)
-LATEST = _of_group.order_by(VERSIONS.c.number.desc()).limit(1)
-BY_ALIAS = _of_group.join(
-    ALIASES, (ALIASES.c.group_pk == VERSIONS.c.group_pk) & (ALIASES.c.number == VERSIONS.c.number)
-).where(ALIASES.c.alias == bindparam("b_alias"))
+# What every get by number, `latest` or alias reads: prepared (store/prepared.py).
+GET = PreparedRead(_of_group.where(VERSIONS.c.number == _number))
+LATEST = PreparedRead(_of_group.order_by(VERSIONS.c.number.desc()).limit(1))
+BY_ALIAS = PreparedRead(
+    _of_group.join(
+        ALIASES,
+        (ALIASES.c.group_pk == VERSIONS.c.group_pk) & (ALIASES.c.number == VERSIONS.c.number),
+    ).where(ALIASES.c.alias == bindparam("b_alias"))
+)
 _in_group = (VERSIONS.c.tenant == _tenant) & (VERSIONS.c.group_pk == _pk)
 IN_STAGE = (
     select(VERSIONS.c.body)
@@ -107,6 +120,34 @@ def member(field: FieldSpec, value: str) -> ColumnElement[bool]:
     return dependencies.depends_on(value)
 
 
+@functools.lru_cache(maxsize=256)
+def _page_query(
+    scoped: bool, where: Node | None, order: Ordering, keyed: bool, _types: str
+) -> tuple[PreparedRead, list[tuple[ColumnElement[Any], bool]]]:
+    columns = sort_columns(order, column, VERSIONS.c.id)
+    query = select(VERSIONS.c.body, *(c for c, _ in columns)).where(VERSIONS.c.tenant == _tenant)
+    if scoped:
+        query = query.where(VERSIONS.c.group_pk == _pk)
+    if where is not None:
+        query = query.where(condition(where, column, member))
+    if keyed:
+        key = [bindparam(f"b_after_{i}", type_=c.type) for i, (c, _) in enumerate(columns)]
+        query = query.where(after(columns, key))
+    query = query.order_by(*order_clause(columns)).limit(bindparam("b_limit"))
+    return PreparedRead(query), columns
+
+
+def page_query(
+    scoped: bool, where: Node | None, order: Ordering, keyed: bool
+) -> tuple[PreparedRead, list[tuple[ColumnElement[Any], bool]]]:
+    """Returns the prepared query of a page of versions and its sort columns, made once per
+    filter and ordering (and kept for the 256 most recent): building and compiling the
+    statement on every call cost more than running it. Its parameters: b_tenant, b_limit,
+    b_pk if `scoped`, and b_after_0.. if `keyed`."""
+    # 1, 1.0 and True are equal keys to a cache; the filter's value types tell them apart.
+    return _page_query(scoped, where, order, keyed, repr(where))
+
+
 def row_of(version: pb.ModelVersion) -> dict[str, Any]:
     """Returns the row columns that mirror a version (the row's body is the version itself)."""
     return {
@@ -148,29 +189,25 @@ class SqlVersions:
 
     async def get(self, group: str, number: int | None) -> pb.ModelVersion | None:
         params = {"b_tenant": self.tenant, "b_group": group, "b_number": number}
-        body = await self.conn.scalar(LATEST if number is None else GET, params)
+        body = await (LATEST if number is None else GET).scalar(self.conn, params)
         return None if body is None else pb.ModelVersion.FromString(body)
 
     async def by_alias(self, group: str, alias: str) -> pb.ModelVersion | None:
         params = {"b_tenant": self.tenant, "b_group": group, "b_alias": alias}
-        body = await self.conn.scalar(BY_ALIAS, params)
+        body = await BY_ALIAS.scalar(self.conn, params)
         return None if body is None else pb.ModelVersion.FromString(body)
 
     async def page(
         self, group: str | None, where: Node | None, order: Ordering, limit: int, after: Key | None
     ) -> Slice[pb.ModelVersion]:
-        columns = sort_columns(order, column, VERSIONS.c.id)
-        query = select(VERSIONS.c.body, *(c for c, _ in columns)).where(
-            VERSIONS.c.tenant == self.tenant
-        )
+        query, columns = page_query(group is not None, where, order, after is not None)
+        params: dict[str, Any] = {"b_tenant": self.tenant, "b_limit": limit + 1}
         if group is not None:
-            query = query.where(VERSIONS.c.group_pk == await self.keys.of(group))
-        if where is not None:
-            query = query.where(condition(where, column, member))
+            params["b_pk"] = await self.keys.of(group)
         if after is not None:
-            query = query.where(after_key(columns, after))
-        query = query.order_by(*order_clause(columns)).limit(limit + 1)
-        return page_of((await self.conn.execute(query)).all(), limit, pb.ModelVersion.FromString)
+            check_key(columns, after)
+            params.update((f"b_after_{i}", value) for i, value in enumerate(after))
+        return page_of(await query.rows(self.conn, params), limit, pb.ModelVersion.FromString)
 
     async def in_stage(self, group: str, stage: int) -> list[pb.ModelVersion]:
         return await self._bodies(IN_STAGE, await self._in_group(group, b_stage=stage))

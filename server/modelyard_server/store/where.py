@@ -79,6 +79,12 @@ def sort_columns(
 
 def after_key(columns: Sequence[tuple[ColumnElement[Any], bool]], key: Key) -> ColumnElement[bool]:
     """Returns the condition that selects rows strictly after `key` in the given order."""
+    check_key(columns, key)
+    return after(columns, key)
+
+
+def check_key(columns: Sequence[tuple[ColumnElement[Any], bool]], key: Key) -> None:
+    """Raises INVALID_PAGE_TOKEN unless `key` is a sort key of the given columns."""
     if len(key) != len(columns) or not all(
         _fits(column, value) for (column, _), value in zip(columns, key, strict=True)
     ):
@@ -86,6 +92,13 @@ def after_key(columns: Sequence[tuple[ColumnElement[Any], bool]], key: Key) -> C
             reasons.INVALID_PAGE_TOKEN,
             "the page_token does not fit this query; start again without it",
         )
+
+
+def after(
+    columns: Sequence[tuple[ColumnElement[Any], bool]], key: Sequence[Any]
+) -> ColumnElement[bool]:
+    """Returns the condition that selects rows strictly after `key` (values, or parameters
+    that will hold them) in the given order."""
     directions = {desc for _, desc in columns}
     if len(directions) == 1:
         left = tuple_(*(c for c, _ in columns))

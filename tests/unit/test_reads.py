@@ -1,0 +1,80 @@
+"""Reads on SQLite reuse their connections and run their point queries through the driver:
+each read still sees everything committed before it began, and what the driver returns is
+what SQLAlchemy returns."""
+
+from __future__ import annotations
+
+import pytest
+from modelyard.v1 import resources_pb2 as pb
+from modelyard.v1 import token_service_pb2 as ts
+
+from tests.support.inprocess import Domain, domain_errors, prepared_reads
+
+
+async def test_a_read_sees_a_change_committed_since_the_previous_read(domain: Domain) -> None:
+    admin = domain.mutation("admin", "admin")
+    reader = domain.principal("admin", "admin")
+    registry = domain.registry
+    await registry.groups.create(admin, "fraud", pb.ModelGroup())
+    version = pb.ModelVersion(artifact=pb.Artifact(uri="s3://m/1", sha256="a" * 64, size_bytes=1))
+    await registry.versions.create(admin, "groups/fraud", version)
+    first = await registry.versions.get(reader, "groups/fraud/versions/1")
+    assert first.description == ""
+
+    patch = pb.ModelVersion(name=first.name, description="retrained", etag=first.etag)
+    await registry.versions.update(admin, patch, ["description"])
+    assert (await registry.versions.get(reader, first.name)).description == "retrained"
+
+    alias = pb.Alias(name="groups/fraud/aliases/champion", version=first.name)
+    with pytest.raises(domain_errors.NotFound):
+        await registry.versions.get(reader, alias.name)
+    await registry.aliases.set(admin, alias)
+    assert (await registry.versions.get(reader, alias.name)).name == first.name
+
+
+async def test_a_token_revoked_after_it_was_used_fails_on_the_next_call(domain: Domain) -> None:
+    admin = domain.mutation("admin", "admin")
+    tokens = domain.registry.tokens
+    created = await tokens.create(admin, ts.Token(subject="leaver", roles=["viewer"]))
+    found = await tokens.authenticate(created.secret)
+    assert found is not None and found.subject == "leaver"
+    assert found.roles == frozenset({"viewer"})
+
+    await tokens.revoke(admin, created.token.name)
+    with pytest.raises(domain_errors.Unauthenticated) as refused:
+        await tokens.authenticate(created.secret)
+    assert refused.value.reason_name == "TOKEN_REVOKED"
+
+
+async def test_prepared_reads_return_what_sqlalchemy_returns(domain: Domain) -> None:
+    admin = domain.mutation("admin", "admin")
+    registry = domain.registry
+    roles = ["viewer", "deployer@fraud"]
+    created = await registry.tokens.create(admin, ts.Token(subject="ann", roles=roles))
+    await registry.groups.create(admin, "fraud", pb.ModelGroup())
+    version = pb.ModelVersion(artifact=pb.Artifact(uri="s3://m/1", sha256="a" * 64, size_bytes=1))
+    await registry.versions.create(admin, "groups/fraud", version)
+    alias = pb.Alias(name="groups/fraud/aliases/champion", version="groups/fraud/versions/1")
+    await registry.aliases.set(admin, alias)
+    for query, params in prepared_reads(domain.tenant, created.secret, "fraud"):
+        async with domain.engines.reading() as conn:
+            expected = [tuple(row) for row in await conn.execute(query.statement, params)]
+            assert await query.rows(conn, params) == expected
+            assert len(expected) == 1, query.sql
+
+
+async def fail_inside_a_read(domain: Domain) -> None:
+    async with domain.store.reader(domain.tenant) as unit:
+        await unit.groups.get("fraud")
+        raise RuntimeError("the use case failed")
+
+
+async def test_a_read_that_fails_leaves_no_connection_in_its_transaction(domain: Domain) -> None:
+    admin = domain.mutation("admin", "admin")
+    await domain.registry.groups.create(admin, "fraud", pb.ModelGroup())
+    reader = domain.principal("admin", "admin")
+    with pytest.raises(RuntimeError):
+        await fail_inside_a_read(domain)
+    for _ in range(3):
+        assert (await domain.registry.groups.get(reader, "groups/fraud")).name == "groups/fraud"
+    assert not any(read.driver.in_transaction for read in domain.engines.idle_reads)
