@@ -177,7 +177,7 @@ def run(address: str, token: str, args: argparse.Namespace) -> dict[str, Any]:
         committed = {
             e.seq: e.time.timestamp()
             for e in registry.list_audit_events(resource=f"groups/{GROUP}", page_size=1000)
-            if e.seq in acks
+            if e.seq in acks and e.time is not None
         }
     from_commit: list[float] = []
     from_ack: list[float] = []
