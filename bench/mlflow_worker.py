@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib import (
+    ANALYZE,
     BackgroundLoad,
     Result,
     emit,
@@ -134,6 +135,21 @@ def seed_list_group(uri: str, cfg: Config) -> Result:
     return result
 
 
+def analyze(database_url: str | None) -> None:
+    """Refreshes the planner statistics of the server's database (see benchlib.ANALYZE)."""
+    if database_url is None:
+        return
+    import psycopg2
+
+    connection = psycopg2.connect(database_url)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(ANALYZE)
+    finally:
+        connection.close()
+
+
 def load_main(uri: str, clients: int, prefix: str) -> None:
     """A background writer process: `clients` threads, each its own MlflowClient, register
     (run, metrics, version: the register op) until the driver says stop."""
@@ -157,7 +173,7 @@ def main() -> None:
     parser.add_argument("--uri", required=True)
     parser.add_argument("--config", required=True, help="workload.Config as JSON")
     parser.add_argument("--server-sid", type=int, help="session id of the server under test")
-    parser.add_argument("--server-database", help="its PostgreSQL database, if it has one")
+    parser.add_argument("--database-url", help="the server's PostgreSQL database, if any")
     parser.add_argument("--load-clients", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--load-prefix", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -165,7 +181,7 @@ def main() -> None:
         load_main(args.uri, args.load_clients, args.load_prefix)
         return
     cfg = Config.from_json(json.loads(args.config))
-    watch_server(args.server_sid, args.server_database)
+    watch_server(args.server_sid, args.database_url)
     uri: str = args.uri
     client = new_client(uri)
     ops: dict[str, Result] = {}
@@ -295,6 +311,7 @@ def main() -> None:
             continue
         log(f"mlflow: {TITLES[name]}")
         try:
+            analyze(args.database_url)
             if check is not None:
                 check()
             ops[name] = least_disturbed(measure, name)

@@ -40,6 +40,7 @@ from benchlib import (
 )
 from follow import measure_view
 from modelyard import AsyncRegistry, Registry
+from pgdb import analyze
 from workload import (
     ALIAS,
     LIST_GROUP,
@@ -278,7 +279,7 @@ def main() -> None:
     parser.add_argument("--token-file", required=True)
     parser.add_argument("--config", required=True, help="workload.Config as JSON")
     parser.add_argument("--server-sid", type=int, help="session id of the server under test")
-    parser.add_argument("--server-database", help="its PostgreSQL database, if it has one")
+    parser.add_argument("--database-url", help="the server's PostgreSQL database, if any")
     parser.add_argument("--py-spy", help="py-spy executable, to profile the server per op")
     parser.add_argument("--server-pid", type=int)
     parser.add_argument("--profile-dir", type=Path)
@@ -299,7 +300,7 @@ def main() -> None:
     if args.load_clients:  # one of the writer processes of get_seq_under_writes
         asyncio.run(load_main(address, token, args))
         return
-    watch_server(args.server_sid, args.server_database)
+    watch_server(args.server_sid, args.database_url)
     # What a client shard needs to reach the server (no profiling, no server watching).
     shard_argv = ["--address", address, "--token-file", args.token_file, "--config", args.config]
     profiler = Profiler(args.py_spy, args.server_pid, args.profile_dir)
@@ -404,6 +405,8 @@ def main() -> None:
                 continue
             log(f"modelyard: {TITLES[name]}")
             try:
+                if args.database_url is not None:
+                    analyze(args.database_url)
                 if check is not None:
                     check()
                 with profiler.op(name):

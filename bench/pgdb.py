@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from benchlib import ANALYZE
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -40,6 +41,20 @@ def reachable(server: str) -> str | None:
     except (OSError, asyncpg.PostgresError) as exc:
         return f"PostgreSQL at {server} is not reachable ({exc}); start it or pass --pg-server"
     return None
+
+
+def analyze(database_url: str) -> None:
+    """Refreshes the planner statistics of a database (see benchlib.ANALYZE)."""
+    connection_url = database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    async def run() -> None:
+        connection = await asyncpg.connect(connection_url)
+        try:
+            await connection.execute(ANALYZE)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
 
 
 @contextlib.contextmanager

@@ -186,11 +186,9 @@ class Databases:
 
 
 def database_argv(database_url: str | None) -> list[str]:
-    """Tells a worker which PostgreSQL database its server uses (its backends' CPU is the
-    server's, not other work's)."""
-    if database_url is None:
-        return []
-    return ["--server-database", database_url.rsplit("/", 1)[1]]
+    """Tells a worker which PostgreSQL database its server uses: its backends' CPU is the
+    server's, not other work's, and the worker refreshes its planner statistics."""
+    return [] if database_url is None else ["--database-url", database_url]
 
 
 def stage_modelyard(
