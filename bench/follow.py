@@ -11,8 +11,9 @@ and prints the same figures:
 
 What is timed, per call as the client sees it (p50/p99): `production()` and `by_alias()`
 through the followed view (memory), the same as round trips, and over `promotions`
-promotions the time from the promotion's commit (the log entry's time, taken in the
-writing transaction) and from its answer to the view answering with the new version.
+promotions the time from the promotion's commit (the time in its log entry, set while the
+server makes the change, so at or before the commit) and from its answer to the view
+answering with the new version.
 Not a test: it asserts nothing about time.
 """
 
