@@ -57,6 +57,34 @@ def watch_server(sid: int | None, database_url: str | None = None) -> None:
 # A registry in service has them; so each worker runs ANALYZE after seeding and before each
 # measurement, on both systems' databases (untimed).
 ANALYZE = "ANALYZE"
+ANALYZE_EVERY_S = 15.0  # during seeding, as autovacuum would (roughly) on a busy table
+
+
+class Periodically:
+    """Calls fn every `seconds` in a thread for the length of a `with` block (and once at
+    its end); does nothing when fn is None."""
+
+    def __init__(self, fn: Callable[[], object] | None, seconds: float) -> None:
+        self.fn = fn
+        self.seconds = seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        assert self.fn is not None
+        while not self._stop.wait(self.seconds):
+            self.fn()
+
+    def __enter__(self) -> Periodically:
+        if self.fn is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fn is not None:
+            self._stop.set()
+            self._thread.join()
+            self.fn()
 
 
 def _machine_busy_s() -> float:

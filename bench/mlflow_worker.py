@@ -28,7 +28,9 @@ from typing import Any
 
 from benchlib import (
     ANALYZE,
+    ANALYZE_EVERY_S,
     BackgroundLoad,
+    Periodically,
     Result,
     emit,
     failed,
@@ -196,7 +198,9 @@ def main() -> None:
     seed: Result | None = None
     if cfg.wants("list_10k"):
         log(f"mlflow: seeding {cfg.list_group_size} versions into {LIST_GROUP}")
-        seed = seed_list_group(uri, cfg)
+        refresh = (lambda: analyze(args.database_url)) if args.database_url else None
+        with Periodically(refresh, ANALYZE_EVERY_S):
+            seed = seed_list_group(uri, cfg)
         log(f"mlflow: seeded in {seed['total_seconds']} s ({seed['ops_per_s']} versions/s)")
         if seed["errors"]:
             log(f"mlflow: seeding failed: {seed.get('first_error')}")

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import modelyard
 from benchlib import (
+    ANALYZE_EVERY_S,
     BackgroundLoad,
+    Periodically,
     Result,
     emit,
     failed,
@@ -314,7 +316,9 @@ def main() -> None:
 
         if cfg.wants("list_10k"):
             log(f"modelyard: seeding {cfg.list_group_size} versions into {LIST_GROUP}")
-            seed = asyncio.run(seed_list_group(address, token, cfg))
+            url = args.database_url
+            with Periodically((lambda: analyze(url)) if url else None, ANALYZE_EVERY_S):
+                seed = asyncio.run(seed_list_group(address, token, cfg))
             log(f"modelyard: seeded in {seed['total_seconds']} s ({seed['ops_per_s']} versions/s)")
             if seed["errors"]:
                 log(f"modelyard: seeding failed: {seed.get('first_error')}")
