@@ -37,14 +37,54 @@ def _cpu_seconds() -> float:
 
 # The server under test, by its session id (the driver starts it in a new session, so
 # the id is the pid it started): lets each measurement say how much CPU the server, the
-# client and everything else on the machine used while it ran.
+# client and everything else on the machine used while it ran. On PostgreSQL the server's
+# work is also done by the database's backend processes for its connections, which the
+# database server forked, not ours: they are found by the database name in their title.
 _server_sid: int | None = None
+_server_database: str | None = None
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def watch_server(sid: int | None) -> None:
-    global _server_sid
+def watch_server(sid: int | None, database_url: str | None = None) -> None:
+    global _server_sid, _server_database
     _server_sid = sid
+    _server_database = database_url.rsplit("/", 1)[1] if database_url else None
+
+
+# A fresh PostgreSQL database has no planner statistics until autovacuum gets to it (a
+# minute or more), and a plan made without them can be very wrong: MLflow's filtered
+# search over 1,000 versions took 4.3-5.4 s a call before ANALYZE and 0.11-0.15 s after.
+# A registry in service has them; so each worker runs ANALYZE after seeding and before each
+# measurement, on both systems' databases (untimed).
+ANALYZE = "ANALYZE"
+ANALYZE_EVERY_S = 15.0  # during seeding, as autovacuum would (roughly) on a busy table
+
+
+class Periodically:
+    """Calls fn every `seconds` in a thread for the length of a `with` block (and once at
+    its end); does nothing when fn is None."""
+
+    def __init__(self, fn: Callable[[], object] | None, seconds: float) -> None:
+        self.fn = fn
+        self.seconds = seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        assert self.fn is not None
+        while not self._stop.wait(self.seconds):
+            self.fn()
+
+    def __enter__(self) -> Periodically:
+        if self.fn is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fn is not None:
+            self._stop.set()
+            self._thread.join()
+            self.fn()
 
 
 def _machine_busy_s() -> float:
@@ -59,21 +99,42 @@ def _machine_busy_s() -> float:
     return (sum(fields) - idle - guest) / _TICK
 
 
-def _session_cpu_s(sid: int) -> float:
-    """CPU seconds used so far by the live processes of session `sid`."""
-    total = 0
+def _serves_database(pid: str, database: str) -> bool:
+    """Whether the process is a PostgreSQL backend connected to `database` (its title is
+    "postgres: [CLUSTER:] USER DATABASE HOST(PORT) STATE")."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            title = f.read().split(b"\0")[0].decode(errors="replace").split()
+    except OSError:
+        return False
+    if not title or title[0] != "postgres:":
+        return False
+    words = [w for w in title[1:] if not w.endswith(":")]  # Debian's "15/main:"
+    return len(words) > 1 and words[1] == database
+
+
+def _session_cpu(sid: int, database: str | None = None) -> dict[int, int]:
+    """CPU ticks used so far by each live process of session `sid` (and by each
+    PostgreSQL backend connected to `database`), by pid."""
+    ticks: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
-                after_name = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+                name, after_name = f.read().rsplit(")", 1)
+        except (OSError, ValueError):
             continue
+        fields = after_name.split()
         # after the name: state(0) ppid pgrp session(3) ... utime(11) stime(12)
-        if int(after_name[3]) == sid:
-            total += int(after_name[11]) + int(after_name[12])
-    return total / _TICK
+        ours = int(fields[3]) == sid or (
+            database is not None
+            and name.endswith("(postgres")
+            and _serves_database(entry, database)
+        )
+        if ours:
+            ticks[int(entry)] = int(fields[11]) + int(fields[12])
+    return ticks
 
 
 class _Usage:
@@ -82,14 +143,17 @@ class _Usage:
     def __init__(self) -> None:
         self.client = _cpu_seconds()
         self.machine = _machine_busy_s()
-        self.server = _session_cpu_s(_server_sid) if _server_sid else math.nan
+        self.server = _session_cpu(_server_sid, _server_database) if _server_sid else None
 
     def since(self, start: _Usage) -> dict[str, float]:
         client = self.client - start.client
         machine = self.machine - start.machine
-        server = self.server - start.server
         out = {"client_cpu_s": round(client, 3), "machine_busy_cpu_s": round(machine, 3)}
-        if not math.isnan(server):
+        if self.server is not None and start.server is not None:
+            # Per process: one that ended meanwhile (a database connection closed) must not
+            # take its whole past off the sum; one that started counts from zero.
+            before = start.server
+            server = sum(t - before.get(pid, 0) for pid, t in self.server.items()) / _TICK
             out["server_cpu_s"] = round(server, 3)
             # Everything else on the machine (other test suites, builds): noise to know of.
             out["other_cpu_s"] = round(max(0.0, machine - client - server), 3)
@@ -125,10 +189,14 @@ def measure_sequential(
     """Call op(i) n times back to back (after `warmup` untimed calls).
 
     Stops early, with what it has, once max_seconds have passed; the result says how many
-    operations it did. An exception counts as an error and is not timed.
+    operations it did. An exception counts as an error and is not timed. The warm-up stops
+    after max_seconds / 2 too: MLflow's filtered search on PostgreSQL takes seconds a call.
     """
+    warm_until = time.perf_counter() + max_seconds / 2
     for i in range(warmup):
         op(-1 - i)
+        if time.perf_counter() > warm_until:
+            break
     latencies: list[int] = []
     errors = 0
     first_error: str | None = None
@@ -347,6 +415,159 @@ def measure_shards(argvs: list[list[str]], clients: int) -> Result:
     if first_errors:
         result["first_error"] = first_errors[0]
     return result
+
+
+# Load in the background: clients that call an op as fast as they can while something else
+# is measured (the reads under writes). A load process warms up, says "ready", starts on
+# "go" and stops on the next line of its stdin, then prints what it did.
+
+
+def _load_report(done: int, errors: list[str], seconds: float, cpu_s: float) -> None:
+    emit(
+        {
+            "ops": done,
+            "errors": len(errors),
+            "first_error": errors[0] if errors else None,
+            "seconds": seconds,
+            "cpu_s": cpu_s,
+        }
+    )
+
+
+async def run_load_async(
+    op: Callable[[int], Awaitable[object]], clients: int, *, warmup_per_client: int = 2
+) -> None:
+    """The load side on one event loop: `clients` coroutines call op until told to stop."""
+    await _warm_async(op, clients, warmup_per_client)
+    print("ready", flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)
+    stop = loop.run_in_executor(None, sys.stdin.readline)
+    cpu0, start = _cpu_seconds(), time.perf_counter()
+    errors: list[str] = []
+    done = 0
+
+    async def run(index: int) -> None:
+        nonlocal done
+        i = index
+        while not stop.done():
+            try:
+                await op(i)
+            except Exception as exc:
+                errors.append(repr(exc))
+            else:
+                done += 1
+            i += clients
+
+    await asyncio.gather(*(run(c) for c in range(clients)))
+    _load_report(done, errors, time.perf_counter() - start, _cpu_seconds() - cpu0)
+
+
+def run_load_threads(
+    make_op: Callable[[int], Callable[[int], object]], clients: int, *, warmup_per_client: int = 2
+) -> None:
+    """The load side with threads (a synchronous client): each calls its op until told to stop."""
+    ops = [make_op(c) for c in range(clients)]
+    for c, op in enumerate(ops):
+        for w in range(warmup_per_client):
+            op(-1 - w - c * warmup_per_client)
+    print("ready", flush=True)
+    sys.stdin.readline()
+    stop = threading.Event()
+    lock = threading.Lock()
+    errors: list[str] = []
+    counts = [0] * clients
+
+    def run(index: int) -> None:
+        i = index
+        while not stop.is_set():
+            try:
+                ops[index](i)
+            except Exception as exc:
+                with lock:
+                    errors.append(repr(exc))
+            else:
+                counts[index] += 1
+            i += clients
+
+    threads = [threading.Thread(target=run, args=(c,), daemon=True) for c in range(clients)]
+    cpu0, start = _cpu_seconds(), time.perf_counter()
+    for t in threads:
+        t.start()
+    sys.stdin.readline()
+    stop.set()
+    for t in threads:
+        t.join()
+    _load_report(sum(counts), errors, time.perf_counter() - start, _cpu_seconds() - cpu0)
+
+
+class BackgroundLoad:
+    """The driver side of a load: its processes run from `with` to the end of the block.
+
+    `result` then says what they did (ops/s over the block, errors, their CPU seconds).
+    """
+
+    def __init__(self, argvs: list[list[str]], clients: int) -> None:
+        self.argvs = argvs
+        self.clients = clients
+        self.result: Result = {}
+        self._procs: list[Any] = []
+
+    def __enter__(self) -> BackgroundLoad:
+        import subprocess
+
+        self._procs = [
+            subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            for argv in self.argvs
+        ]
+        for proc in self._procs:
+            line = proc.stdout.readline().strip()
+            if line != "ready":
+                self._end()
+                raise RuntimeError(f"background load did not start: {line!r}")
+        for proc in self._procs:
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for proc in self._procs:
+            proc.stdin.write("stop\n")
+            proc.stdin.flush()
+        reports = [json.loads(proc.stdout.readline()) for proc in self._procs]
+        self._end()
+        seconds = max(float(r["seconds"]) for r in reports)
+        ops = sum(int(r["ops"]) for r in reports)
+        first_errors = [r["first_error"] for r in reports if r["first_error"]]
+        self.result = {
+            "clients": self.clients,
+            "client_processes": len(reports),
+            "ops": ops,
+            "errors": sum(int(r["errors"]) for r in reports),
+            "seconds": round(seconds, 4),
+            "ops_per_s": round(ops / seconds, 2) if seconds else 0.0,
+            "client_cpu_s": round(sum(float(r["cpu_s"]) for r in reports), 3),
+            **({"first_error": first_errors[0]} if first_errors else {}),
+        }
+
+    def _end(self) -> None:
+        for proc in self._procs:
+            if proc.stdin is not None:
+                proc.stdin.close()
+            proc.wait(60)
+
+
+def measured_under(result: Result, load: Result) -> Result:
+    """A measurement taken while a background load ran, with that load beside it.
+
+    The load's CPU is part of what is measured, not other work on the machine: it is taken
+    out of other_cpu_s (it ran a little longer than the measurement, so this errs low).
+    """
+    out = dict(result)
+    out["load"] = load
+    if "other_cpu_s" in out:
+        out["other_cpu_s"] = round(max(0.0, out["other_cpu_s"] - load["client_cpu_s"]), 3)
+    return out
 
 
 DISTURBED = 0.20  # share of the machine's CPU taken by other processes that voids a window

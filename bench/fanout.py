@@ -175,9 +175,9 @@ def run(address: str, token: str, args: argparse.Namespace) -> dict[str, Any]:
         for process in processes:
             process.join(timeout=60)
         committed = {
-            e.seq: e.time.ToMicroseconds() / 1e6
+            e.seq: e.time.timestamp()
             for e in registry.list_audit_events(resource=f"groups/{GROUP}", page_size=1000)
-            if e.seq in acks
+            if e.seq in acks and e.time is not None
         }
     from_commit: list[float] = []
     from_ack: list[float] = []

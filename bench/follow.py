@@ -2,18 +2,18 @@
 champion point?" answered from memory, beside the same questions asked of the server, and
 how long a promotion takes to reach the view.
 
-Starts a modelyard server (one process, SQLite in a temporary directory), fills a group
-with versions, one in production and one under the alias `champion`, then times, per call
-as the client sees it (p50/p99):
-- `production()` and `by_alias()` through the followed view (memory),
-- `registry.production()` and `registry.by_alias()` (a round trip each),
-and, over --promotions promotions, the time from the promotion's answer to the view
-answering with the new version (commit to view). MLflow's `get_model_version_by_alias`
-from the last `make bench` run (results/latest.json) is printed beside them for scale;
-it is not measured here.
+`make bench` measures this inside its modelyard stage, on each backend (measure_view,
+called by modelyard_worker.py), beside MLflow's `get_model_version_by_alias` measured in
+the same run. Run alone, this script starts one server (SQLite in a temporary directory),
+and prints the same figures:
 
     .venv/bin/python bench/follow.py [--calls 5000] [--promotions 100]
 
+What is timed, per call as the client sees it (p50/p99): `production()` and `by_alias()`
+through the followed view (memory), the same as round trips, and over `promotions`
+promotions the time from the promotion's commit (the time in its log entry, set while the
+server makes the change, so at or before the commit) and from its answer to the view
+answering with the new version.
 Not a test: it asserts nothing about time.
 """
 
@@ -21,45 +21,97 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import signal
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import modelyard
+from benchlib import Result, measure_sequential, percentile
 from fanout import start_server  # bench/ is the script's directory, first on sys.path
 
-HERE = Path(__file__).resolve().parent
-GROUP = "fraud"
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
-def timed(action: Callable[[], object], calls: int) -> tuple[float, float]:
-    """p50 and p99 of `calls` calls, in microseconds."""
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        action()
-        samples.append((time.perf_counter() - start) * 1e6)
-    return percentiles(samples)
+GROUP = "bench-follow"
+ALIAS = "champion"
 
 
 def release(registry: modelyard.Registry, n: int) -> str:
+    """Registers, approves, stages and promotes a new version; returns its name."""
     version = registry.register(
-        GROUP, uri=f"s3://m/{n}", sha256=hashlib.sha256(f"bench-{n}".encode()).hexdigest()
+        GROUP, uri=f"s3://m/{n}", sha256=hashlib.sha256(f"follow-{n}".encode()).hexdigest()
     )
     registry.approve(version.name)
     registry.transition(version.name, modelyard.Stage.STAGING)
     registry.promote(version.name)
     return version.name
+
+
+def delays(samples_ns: list[int]) -> Result:
+    ordered = sorted(samples_ns)
+    return {
+        "ops": len(ordered),
+        "p50_ms": round(percentile(ordered, 0.50), 4),
+        "p99_ms": round(percentile(ordered, 0.99), 4),
+        "max_ms": round(ordered[-1] / 1e6, 4) if ordered else None,
+    }
+
+
+def commit_time_ns(registry: modelyard.Registry, name: str) -> int:
+    """When the promotion of `name` committed: its log entry's time (server clock)."""
+    entry = next(
+        iter(
+            registry.list_audit_events(
+                resource=name, actions=["STAGE_CHANGED"], newest_first=True, page_size=1
+            )
+        )
+    )
+    assert entry.time is not None, entry
+    return int(entry.time.timestamp() * 1e9)
+
+
+def measure_view(
+    registry: modelyard.Registry, calls: int, promotions: int, max_seconds: float
+) -> dict[str, Result]:
+    """The followed view's answers and the round trips they replace, and the time a
+    promotion takes to reach the view (see the module doc). Creates GROUP."""
+    registry.create_group(GROUP)
+    policy = registry.get_approval_policy(GROUP)
+    registry.update_approval_policy(
+        modelyard.ApprovalPolicy(name=policy.name, allow_self_approval=True, etag=policy.etag),
+        update_mask=["allow_self_approval"],
+    )
+    serving = release(registry, 0)
+    registry.set_alias(GROUP, ALIAS, serving)
+    results: dict[str, Result] = {}
+    with registry.follow([GROUP]) as view:
+        deadline = time.monotonic() + 30
+        while not view.current:  # until the stream has been heard from, it asks the server
+            if time.monotonic() > deadline:
+                raise RuntimeError("the followed view never became current")
+            time.sleep(0.01)
+        results["view_production"] = measure_sequential(
+            lambda i: view.production(GROUP), calls, max_seconds=max_seconds
+        )
+        results["view_by_alias"] = measure_sequential(
+            lambda i: view.by_alias(GROUP, ALIAS), calls, max_seconds=max_seconds
+        )
+        results["production_round_trip"] = measure_sequential(
+            lambda i: registry.production(GROUP), calls, max_seconds=max_seconds
+        )
+        from_commit: list[int] = []
+        from_answer: list[int] = []
+        for n in range(1, promotions + 1):
+            name = release(registry, n)
+            answered = time.perf_counter_ns()
+            while (found := view.production(GROUP)) is None or found.name != name:
+                time.sleep(0.0002)
+            seen_ns, seen_wall_ns = time.perf_counter_ns(), time.time_ns()
+            from_answer.append(seen_ns - answered)
+            from_commit.append(seen_wall_ns - commit_time_ns(registry, name))
+        results["promotion_commit_to_view"] = delays(from_commit)
+        results["promotion_answer_to_view"] = delays(from_answer)
+        results["view_current_after"] = {"current": view.current}
+    return results
 
 
 def main() -> None:
@@ -72,54 +124,16 @@ def main() -> None:
         process, address = start_server(data, None)
         try:
             token = (data / "admin.token").read_text().strip()
-            results = run(address, token, args.calls, args.promotions)
+            with modelyard.Registry(address, token=token) as registry:
+                results = measure_view(registry, args.calls, args.promotions, 60.0)
         finally:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=30)
-    mlflow = next(
-        (r["mlflow"] for r in json.loads((HERE / "results" / "latest.json").read_text())
-         if r["op"] == "get_alias_seq"),
-        None,
-    )  # fmt: skip
     print(f"{'question':<44} {'p50 us':>10} {'p99 us':>10}")
-    for label, (p50, p99) in results.items():
-        print(f"{label:<44} {p50:>10.1f} {p99:>10.1f}")
-    if mlflow is not None:
-        print(
-            f"{'MLflow get_model_version_by_alias (last run)':<44} "
-            f"{mlflow['p50_ms'] * 1000:>10.1f} {mlflow['p99_ms'] * 1000:>10.1f}"
-        )
-
-
-def run(address: str, token: str, calls: int, promotions: int) -> dict[str, tuple[float, float]]:
-    with modelyard.Registry(address, token=token) as registry:
-        registry.create_group(GROUP)
-        policy = registry.get_approval_policy(GROUP)
-        registry.update_approval_policy(
-            modelyard.ApprovalPolicy(name=policy.name, allow_self_approval=True, etag=policy.etag),
-            update_mask=["allow_self_approval"],
-        )
-        serving = release(registry, 0)
-        registry.set_alias(GROUP, "champion", serving)
-        results: dict[str, tuple[float, float]] = {}
-        with registry.follow([GROUP]) as view:
-            results["production(), followed view"] = timed(lambda: view.production(GROUP), calls)
-            results["by_alias(), followed view"] = timed(
-                lambda: view.by_alias(GROUP, "champion"), calls
-            )
-            results["production(), round trip"] = timed(lambda: registry.production(GROUP), calls)
-            results["by_alias(), round trip"] = timed(
-                lambda: registry.by_alias(GROUP, "champion"), calls
-            )
-            delays = []
-            for n in range(1, promotions + 1):
-                name = release(registry, n)
-                start = time.perf_counter()
-                while (found := view.production(GROUP)) is None or found.name != name:
-                    time.sleep(0.0002)
-                delays.append((time.perf_counter() - start) * 1e6)
-            results["promotion answered -> view answers it"] = percentiles(delays)
-        return results
+    for label, result in results.items():
+        if "p50_ms" in result:
+            p50, p99 = result["p50_ms"] * 1000, result["p99_ms"] * 1000
+            print(f"{label:<44} {p50:>10.1f} {p99:>10.1f}")
 
 
 if __name__ == "__main__":

@@ -20,11 +20,17 @@ import argparse
 import itertools
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from benchlib import (
+    ANALYZE,
+    ANALYZE_EVERY_S,
+    BackgroundLoad,
+    Periodically,
     Result,
     emit,
     failed,
@@ -32,6 +38,8 @@ from benchlib import (
     log,
     measure_sequential,
     measure_threads,
+    measured_under,
+    run_load_threads,
     sha256_for,
     watch_server,
 )
@@ -129,14 +137,53 @@ def seed_list_group(uri: str, cfg: Config) -> Result:
     return result
 
 
+def analyze(database_url: str | None) -> None:
+    """Refreshes the planner statistics of the server's database (see benchlib.ANALYZE)."""
+    if database_url is None:
+        return
+    import psycopg2
+
+    connection = psycopg2.connect(database_url)
+    try:
+        connection.autocommit = True
+        with connection.cursor() as cursor:
+            cursor.execute(ANALYZE)
+    finally:
+        connection.close()
+
+
+def load_main(uri: str, clients: int, prefix: str) -> None:
+    """A background writer process: `clients` threads, each its own MlflowClient, register
+    (run, metrics, version: the register op) until the driver says stop."""
+    client = new_client(uri)
+    experiment_id = client.get_experiment_by_name("bench").experiment_id
+    run_load_threads(
+        lambda c: register_op(new_client(uri), experiment_id, f"{prefix}-{c}"), clients
+    )
+
+
+def writers(uri: str, cfg: Config) -> BackgroundLoad:
+    """cfg.writers threads registering at full speed in a process of their own (threads in
+    this one would take the GIL from the reader being timed), for a `with` block."""
+    argv = [sys.executable, str(Path(__file__).resolve()), "--uri", uri, "--config", "{}"]
+    argv += ["--load-clients", str(cfg.writers), "--load-prefix", fresh("load")]
+    return BackgroundLoad([argv], cfg.writers)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--uri", required=True)
     parser.add_argument("--config", required=True, help="workload.Config as JSON")
     parser.add_argument("--server-sid", type=int, help="session id of the server under test")
+    parser.add_argument("--database-url", help="the server's PostgreSQL database, if any")
+    parser.add_argument("--load-clients", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--load-prefix", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.load_clients:  # the writer process of get_seq_under_writes
+        load_main(args.uri, args.load_clients, args.load_prefix)
+        return
     cfg = Config.from_json(json.loads(args.config))
-    watch_server(args.server_sid)
+    watch_server(args.server_sid, args.database_url)
     uri: str = args.uri
     client = new_client(uri)
     ops: dict[str, Result] = {}
@@ -151,7 +198,9 @@ def main() -> None:
     seed: Result | None = None
     if cfg.wants("list_10k"):
         log(f"mlflow: seeding {cfg.list_group_size} versions into {LIST_GROUP}")
-        seed = seed_list_group(uri, cfg)
+        refresh = (lambda: analyze(args.database_url)) if args.database_url else None
+        with Periodically(refresh, ANALYZE_EVERY_S):
+            seed = seed_list_group(uri, cfg)
         log(f"mlflow: seeded in {seed['total_seconds']} s ({seed['ops_per_s']} versions/s)")
         if seed["errors"]:
             log(f"mlflow: seeding failed: {seed.get('first_error')}")
@@ -182,6 +231,15 @@ def main() -> None:
             cfg.register_c8_n,
             max_seconds=cfg.max_seconds,
         )
+
+    def get_under_writes() -> Result:
+        with writers(uri, cfg) as load:
+            result = measure_sequential(
+                lambda i: client.get_model_version(REGISTER_GROUP, str(1 + i % reads)),
+                cfg.seq_n,
+                max_seconds=cfg.max_seconds,
+            )
+        return measured_under(result, load.result)
 
     def get_op(c: int) -> Callable[[int], object]:
         tc = thread_clients[c]
@@ -246,6 +304,8 @@ def main() -> None:
                 max_seconds=cfg.max_seconds,
             ),
         ),
+        # Last: its writers add versions to the group the others use.
+        ("get_seq_under_writes", check_reads, get_under_writes),
     ]
     for name, check, measure in plan:
         if not cfg.wants(name):
@@ -255,6 +315,7 @@ def main() -> None:
             continue
         log(f"mlflow: {TITLES[name]}")
         try:
+            analyze(args.database_url)
             if check is not None:
                 check()
             ops[name] = least_disturbed(measure, name)

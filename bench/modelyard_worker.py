@@ -22,6 +22,9 @@ from pathlib import Path
 
 import modelyard
 from benchlib import (
+    ANALYZE_EVERY_S,
+    BackgroundLoad,
+    Periodically,
     Result,
     emit,
     failed,
@@ -30,12 +33,16 @@ from benchlib import (
     measure_async,
     measure_sequential,
     measure_shards,
+    measured_under,
     pending,
+    run_load_async,
     run_shard,
     sha256_for,
     watch_server,
 )
+from follow import measure_view
 from modelyard import AsyncRegistry, Registry
+from pgdb import analyze
 from workload import (
     ALIAS,
     LIST_GROUP,
@@ -167,6 +174,32 @@ async def shard_main(address: str, token: str, cfg: Config, args: argparse.Names
         await run_shard(op, args.shard_clients, args.shard_n, max_seconds=cfg.max_seconds)
 
 
+async def load_main(address: str, token: str, args: argparse.Namespace) -> None:
+    """A background writer process: its clients register until the driver says stop."""
+    async with AsyncRegistry(address, token=token) as reg:
+        await run_load_async(register_async_op(reg, args.load_prefix), args.load_clients)
+
+
+def writers(argv: list[str], cfg: Config) -> BackgroundLoad:
+    """cfg.writers clients registering at full speed, over cfg.client_procs processes (one
+    connection each, as register_c8's), for the length of a `with` block."""
+    procs = max(1, min(cfg.client_procs, cfg.writers))
+    prefix = fresh("load")
+    argvs = [
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            *argv,
+            "--load-clients",
+            str(cfg.writers // procs + (1 if k < cfg.writers % procs else 0)),
+            "--load-prefix",
+            f"{prefix}-s{k}",
+        ]
+        for k in range(procs)
+    ]
+    return BackgroundLoad(argvs, cfg.writers)
+
+
 def _read_token(argv: list[str]) -> str:
     with open(argv[argv.index("--token-file") + 1]) as f:
         return f.read().strip()
@@ -248,6 +281,7 @@ def main() -> None:
     parser.add_argument("--token-file", required=True)
     parser.add_argument("--config", required=True, help="workload.Config as JSON")
     parser.add_argument("--server-sid", type=int, help="session id of the server under test")
+    parser.add_argument("--database-url", help="the server's PostgreSQL database, if any")
     parser.add_argument("--py-spy", help="py-spy executable, to profile the server per op")
     parser.add_argument("--server-pid", type=int)
     parser.add_argument("--profile-dir", type=Path)
@@ -255,6 +289,8 @@ def main() -> None:
     parser.add_argument("--shard-clients", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--shard-n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--shard-prefix", help=argparse.SUPPRESS)
+    parser.add_argument("--load-clients", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--load-prefix", help=argparse.SUPPRESS)
     args = parser.parse_args()
     cfg = Config.from_json(json.loads(args.config))
     address: str = args.address
@@ -263,11 +299,15 @@ def main() -> None:
     if args.shard:  # one of several client processes of a concurrent measurement
         asyncio.run(shard_main(address, token, cfg, args))
         return
-    watch_server(args.server_sid)
+    if args.load_clients:  # one of the writer processes of get_seq_under_writes
+        asyncio.run(load_main(address, token, args))
+        return
+    watch_server(args.server_sid, args.database_url)
     # What a client shard needs to reach the server (no profiling, no server watching).
     shard_argv = ["--address", address, "--token-file", args.token_file, "--config", args.config]
     profiler = Profiler(args.py_spy, args.server_pid, args.profile_dir)
     ops: dict[str, Result] = {}
+    extra: dict[str, Result] = {}
     seed: Result | None = None
     reads = cfg.read_versions
 
@@ -276,7 +316,9 @@ def main() -> None:
 
         if cfg.wants("list_10k"):
             log(f"modelyard: seeding {cfg.list_group_size} versions into {LIST_GROUP}")
-            seed = asyncio.run(seed_list_group(address, token, cfg))
+            url = args.database_url
+            with Periodically((lambda: analyze(url)) if url else None, ANALYZE_EVERY_S):
+                seed = asyncio.run(seed_list_group(address, token, cfg))
             log(f"modelyard: seeded in {seed['total_seconds']} s ({seed['ops_per_s']} versions/s)")
             if seed["errors"]:
                 log(f"modelyard: seeding failed: {seed.get('first_error')}")
@@ -295,6 +337,15 @@ def main() -> None:
                 iter(reg.list_versions(LIST_GROUP, filter=LIST_FILTER, page_size=100).pages)
             ).model_versions
             assert len(page) == 100 and all(v.tags["team"] == "risk" for v in page), len(page)
+
+        def get_under_writes() -> Result:
+            with writers(shard_argv, cfg) as load:
+                result = measure_sequential(
+                    lambda i: reg.get_version(REGISTER_GROUP, 1 + i % reads),
+                    cfg.seq_n,
+                    max_seconds=cfg.max_seconds,
+                )
+            return measured_under(result, load.result)
 
         def run_alias() -> Result:
             op, why = alias_op(reg)
@@ -347,6 +398,8 @@ def main() -> None:
                     max_seconds=cfg.max_seconds,
                 ),
             ),
+            # Last: its writers add thousands of versions to the group the others use.
+            ("get_seq_under_writes", check_reads, get_under_writes),
         ]
         for name, check, measure in plan:
             if not cfg.wants(name):
@@ -356,6 +409,8 @@ def main() -> None:
                 continue
             log(f"modelyard: {TITLES[name]}")
             try:
+                if args.database_url is not None:
+                    analyze(args.database_url)
                 if check is not None:
                     check()
                 with profiler.op(name):
@@ -366,11 +421,19 @@ def main() -> None:
                 log(f"modelyard: {name} failed: {exc!r}")
                 ops[name] = failed(repr(exc))
 
+        if cfg.wants("get_alias_seq"):  # the followed view answers what get_alias_seq asks
+            log("modelyard: the followed view, and promotions reaching it")
+            try:
+                extra.update(measure_view(reg, cfg.seq_n, cfg.promotions, cfg.max_seconds))
+            except Exception as exc:
+                log(f"modelyard: the followed view failed: {exc!r}")
+                extra["view_production"] = failed(repr(exc))
+
     emit(
         {
             "ops": ops,
             "seed": seed,
-            "extra": {},
+            "extra": extra,
             "client_version": getattr(modelyard, "__version__", "unknown"),
         }
     )

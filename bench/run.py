@@ -3,18 +3,22 @@
 Runs in the top-level .venv. One stage at a time, so that no idle server competes for
 the two cores with the one being measured:
 1. the empty-RPC server (empty_server.py) and its client (empty_worker.py): the limit;
-2. modelyard-server on a fresh data directory, driven by modelyard_worker.py;
-3. `mlflow server` (SQLite, fresh directories), driven by mlflow_worker.py, which runs
-   with bench/.venv-mlflow's python.
-Each worker reports its measurements as JSON on stdout. The driver prints one table,
-writes bench/results/latest.json (the table) and bench/results/latest-run.json (how it
+then, for each backend (SQLite, then PostgreSQL: fresh databases on one server):
+2. modelyard-server on a fresh data directory (and database), driven by
+   modelyard_worker.py: the ops, the reads under writes, the followed view;
+3. `mlflow server` on fresh directories (and database), driven by mlflow_worker.py, which
+   runs with bench/.venv-mlflow's python;
+4. the fan-out: fanout.py's server with 1,000 WatchEvents streams.
+Each worker reports its measurements as JSON on stdout. The driver prints the tables,
+writes bench/results/latest.json (the rows) and bench/results/latest-run.json (how it
 was run: configuration, seeding times, server memory, machine load), and refreshes the
-table in bench/README.md.
+section between the bench-table markers of bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -24,13 +28,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from benchlib import DISTURBED
+from pgdb import DEFAULT_SERVER, fresh_database, reachable
 from procs import Server, free_port, grpc_serving, http_ok, tcp_accepts
 from profile_summary import write_summary
-from workload import LIMIT_FOR_OP, LIMITS, OPS, Config
+from table import BACKEND_TITLES, fanout_row, follow_rows, limit_rows, op_rows, render_markdown
+from workload import BACKENDS, OPS, Config
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -52,7 +59,11 @@ QUICK = Config(
     list_n=50,
     max_seconds=5.0,
     list_group_size=1000,
+    promotions=20,
+    fanout_streams=200,
+    fanout_events=10,
 )
+STAGES = ["empty", "modelyard", "mlflow", "fanout"]
 
 Json = dict[str, Any]
 
@@ -74,6 +85,8 @@ def machine_busy_share(seconds: float = 2.0) -> float:
 
 def wait_quiet(limit_s: float, stage: str) -> None:
     """Waits (at most limit_s) until other work leaves the machine under 20% busy."""
+    if limit_s <= 0:
+        return
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         share = machine_busy_share()
@@ -145,19 +158,53 @@ def serve_takes_workers() -> bool:
     return "--workers" in done.stdout
 
 
-def modelyard_argv(address: str, data_dir: Path, workers: int = 1) -> list[str]:
-    argv = [modelyard_exe(), "--address", address, "--data-dir", str(data_dir), "serve"]
+def modelyard_argv(
+    address: str, data_dir: Path, workers: int = 1, database_url: str | None = None
+) -> list[str]:
+    argv = [modelyard_exe(), "--address", address, "--data-dir", str(data_dir)]
+    if database_url is not None:
+        argv += ["--database-url", database_url]
+    argv.append("serve")
     return [*argv, "--workers", str(workers)] if workers > 1 else argv
 
 
-def stage_modelyard(workdir: Path, cfg: Config, workers: int, py_spy: Path | None = None) -> Json:
+class Databases:
+    """Where each stage keeps its data: SQLite in its directory, or a fresh PostgreSQL
+    database (dropped after the stage) on one server."""
+
+    def __init__(self, server: str, prefix: str) -> None:
+        self.server = server
+        self.prefix = prefix
+
+    @contextlib.contextmanager
+    def for_stage(self, backend: str, stage: str) -> Iterator[str | None]:
+        if backend == "sqlite":
+            yield None
+            return
+        with fresh_database(self.server, self.prefix, stage) as url:
+            yield url
+
+
+def database_argv(database_url: str | None) -> list[str]:
+    """Tells a worker which PostgreSQL database its server uses: its backends' CPU is the
+    server's, not other work's, and the worker refreshes its planner statistics."""
+    return [] if database_url is None else ["--database-url", database_url]
+
+
+def stage_modelyard(
+    workdir: Path,
+    cfg: Config,
+    workers: int,
+    database_url: str | None,
+    py_spy: Path | None = None,
+) -> Json:
     port = free_port()
     address = f"127.0.0.1:{port}"
     data_dir = workdir / "modelyard-data"
     token_file = data_dir / "admin.token"
     server = Server(
         "modelyard-server",
-        modelyard_argv(address, data_dir, workers),
+        modelyard_argv(address, data_dir, workers, database_url),
         workdir / "modelyard-server.log",
     )
     try:
@@ -173,6 +220,7 @@ def stage_modelyard(workdir: Path, cfg: Config, workers: int, py_spy: Path | Non
             json.dumps(cfg.to_json()),
             "--server-sid",
             str(server.pid),
+            *database_argv(database_url),
         ]
         if py_spy is not None:
             argv += ["--py-spy", str(py_spy), "--server-pid", str(server.pid)]
@@ -186,7 +234,13 @@ def stage_modelyard(workdir: Path, cfg: Config, workers: int, py_spy: Path | Non
     return result
 
 
-def stage_mlflow(workdir: Path, cfg: Config, mlflow_python: Path) -> Json:
+def mlflow_store_uri(database_url: str) -> str:
+    """The database URL with MLflow's driver named: SQLAlchemy 2.1 (in MLflow's venv)
+    takes a bare postgresql:// to mean psycopg 3, while the venv has psycopg2."""
+    return database_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+def stage_mlflow(workdir: Path, cfg: Config, mlflow_python: Path, database_url: str | None) -> Json:
     port = free_port()
     root = workdir / "mlflow"
     root.mkdir()
@@ -194,7 +248,7 @@ def stage_mlflow(workdir: Path, cfg: Config, mlflow_python: Path) -> Json:
         str(mlflow_python.parent / "mlflow"),
         "server",
         "--backend-store-uri",
-        f"sqlite:///{root / 'mlflow.db'}",
+        mlflow_store_uri(database_url) if database_url else f"sqlite:///{root / 'mlflow.db'}",
         "--default-artifact-root",
         str(root / "artifacts"),
         "--host",
@@ -226,6 +280,7 @@ def stage_mlflow(workdir: Path, cfg: Config, mlflow_python: Path) -> Json:
                 json.dumps(cfg.to_json()),
                 "--server-sid",
                 str(server.pid),
+                *database_argv(database_url),
             ],
             "mlflow",
         )
@@ -238,156 +293,31 @@ def stage_mlflow(workdir: Path, cfg: Config, mlflow_python: Path) -> Json:
     return result
 
 
-def stats(result: Json | None) -> Json | None:
-    """What the table shows of one measurement (the JSON keeps every field)."""
-    if result is None:
-        return None
-    return dict(result)
+def stage_fanout(workdir: Path, cfg: Config, database_url: str | None) -> Json:
+    """fanout.py: its own server, cfg.fanout_streams streams, cfg.fanout_events commits."""
+    argv = [sys.executable, str(HERE / "fanout.py"), "--json"]
+    argv += ["--subscribers", str(cfg.fanout_streams), "--events", str(cfg.fanout_events)]
+    if database_url is not None:
+        argv += ["--database-url", database_url]
+    started = time.monotonic()
+    done = subprocess.run(argv, cwd=workdir, stdout=subprocess.PIPE, check=False)
+    if done.returncode != 0:
+        return {"failed": f"fanout.py exited with {done.returncode}"}
+    result: Json = json.loads(done.stdout)
+    result["worker_seconds"] = round(time.monotonic() - started, 1)
+    return result
 
 
-def ratio(a: Json | None, b: Json | None) -> float | None:
-    if not a or not b or "ops_per_s" not in a or "ops_per_s" not in b or not b["ops_per_s"]:
-        return None
-    return round(float(a["ops_per_s"]) / float(b["ops_per_s"]), 2)
-
-
-def build_table(
-    modelyard: Json | None, mlflow: Json | None, empty: Json | None, cfg: Config
-) -> list[Json]:
-    rows: list[Json] = []
-    limits: Json = empty["limits"] if empty else {}
-    for op, title in OPS:
-        if op == "list_10k":
-            title = f"list 100 of {cfg.list_group_size:,} filtered by tag"
-        ours = stats(modelyard["ops"].get(op)) if modelyard else None
-        theirs = stats(mlflow["ops"].get(op)) if mlflow else None
-        limit_name = LIMIT_FOR_OP[op]
-        limit = limits.get(limit_name)
-        row: Json = {
-            "op": op,
-            "title": title,
-            "modelyard": ours,
-            "mlflow": theirs,
-            "ratio": ratio(ours, theirs),
-            "limit_op": limit_name,
-            "limit": stats(limit),
-            "fraction_of_limit": ratio(ours, limit),
-        }
-        if op == "register_seq" and mlflow:
-            version_only = mlflow["extra"].get("register_seq_version_only")
-            row["mlflow_version_only"] = stats(version_only)
-            row["ratio_vs_mlflow_version_only"] = ratio(ours, version_only)
-        rows.append(row)
-    for name, title, clients in LIMITS:
-        rows.append(
-            {
-                "op": name,
-                "title": title,
-                "kind": "limit",
-                "clients": clients,
-                "modelyard": None,
-                "mlflow": None,
-                "ratio": None,
-                "empty_rpc": stats(limits.get(name)),
-            }
-        )
-    return rows
-
-
-def _num(value: Any, digits: int = 1) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return str(value)
-
-
-def _cells(result: Json | None) -> list[str]:
-    if result is None:
-        return ["—", "—", "—"]
-    if "pending" in result:
-        return ["pending", "", ""]
-    if "failed" in result:
-        return ["failed", "", ""]
-    errors = f" ({result['errors']} errors)" if result.get("errors") else ""
-    share = other_load([result])
-    mark = "\\*" if share is not None and share > DISTURBED else ""
-    return [
-        _num(result["ops_per_s"]) + mark + errors,
-        _num(result["p50_ms"], 2),
-        _num(result["p99_ms"], 2),
-    ]
-
-
-def other_load(results: list[Json | None]) -> float | None:
-    """Share of the machine's CPU that other processes used during these measurements."""
-    cpus = os.cpu_count() or 1
-    other = wall = 0.0
-    for r in results:
-        if r and "other_cpu_s" in r:
-            other += r["other_cpu_s"]
-            wall += r["seconds"]
-    return other / (wall * cpus) if wall else None
-
-
-def render_markdown(rows: list[Json]) -> str:
-    header = (
-        "| operation | modelyard ops/s | p50 ms | p99 ms | MLflow ops/s | p50 ms | p99 ms "
-        "| modelyard / MLflow | empty-RPC limit ops/s | fraction of limit |"
-    )
-    lines = [header, "|" + "---|" * 10]
-    for row in rows:
-        if row.get("kind") == "limit":
-            continue
-        limit = row["limit"]
-        fraction = row["fraction_of_limit"]
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    row["title"],
-                    *_cells(row["modelyard"]),
-                    *_cells(row["mlflow"]),
-                    f"{row['ratio']:.1f}x" if row["ratio"] is not None else "—",
-                    _num(limit["ops_per_s"]) if limit else "—",
-                    f"{fraction:.0%}" if fraction is not None else "—",
-                ]
-            )
-            + " |"
-        )
-    lines += ["", "| empty-RPC limit | ops/s | p50 ms | p99 ms |", "|---|---|---|---|"]
-    for row in rows:
-        if row.get("kind") == "limit":
-            lines.append(f"| {row['title']} | " + " | ".join(_cells(row["empty_rpc"])) + " |")
-    loads = []
-    disturbed = False
-    for label, results in (
-        ("the limit's", [r.get("empty_rpc") for r in rows if r.get("kind") == "limit"]),
-        ("modelyard's", [r["modelyard"] for r in rows if r.get("kind") != "limit"]),
-        ("MLflow's", [r["mlflow"] for r in rows if r.get("kind") != "limit"]),
-    ):
-        share = other_load(results)
-        if share is not None:
-            loads.append(f"{share:.0%} during {label}")
-            disturbed = disturbed or share > DISTURBED
-    if loads:
-        lines += [
-            "",
-            "CPU used by other processes on the machine (not the server under test, not its "
-            "client) while the measurements ran: " + ", ".join(loads) + ".",
-        ]
-    if any("\\*" in line for line in lines):
-        lines += [
-            "",
-            f"\\* other processes took over {DISTURBED:.0%} of the machine's CPU during "
-            "this measurement.",
-        ]
-    if disturbed:
-        lines[-1] += (
-            f" **Over {DISTURBED:.0%}: this run was disturbed by other work on the machine; "
-            "rerun when it is quiet.**"
-        )
-    return "\n".join(lines)
+@contextlib.contextmanager
+def stage_failure(got: Json, system: str) -> Iterator[None]:
+    """A stage that breaks (a server that does not start, a worker that dies) is reported
+    as failed, op by op, and the run goes on: the other stages' numbers still count."""
+    try:
+        yield
+    except (RuntimeError, OSError, ValueError) as exc:
+        print(f"{system} stage failed: {exc}", file=sys.stderr)
+        why = f"the {system} stage failed: {str(exc).splitlines()[0]}"
+        got[system] = {"failed": why, "ops": {op: {"failed": why} for op, _ in OPS}, "extra": {}}
 
 
 def update_readme(table: str, meta: Json) -> None:
@@ -399,17 +329,21 @@ def update_readme(table: str, meta: Json) -> None:
     before, rest = text.split(TABLE_START, 1)
     _, after = rest.split(TABLE_END, 1)
     notes = []
-    for system in ("modelyard", "mlflow"):
-        seed = meta.get(system, {}).get("seed")
-        if seed:
-            notes.append(
-                f"{system} seeded {seed['ops']:,} versions in {seed['total_seconds']} s "
-                f"({seed['ops_per_s']:,.0f}/s, {seed['clients']} concurrent clients)"
-            )
+    for backend, stages in meta["backends"].items():
+        for system in ("modelyard", "mlflow"):
+            seed = (stages.get(system) or {}).get("seed")
+            if seed:
+                notes.append(
+                    f"{system} on {BACKEND_TITLES[backend]} seeded {seed['ops']:,} versions in "
+                    f"{seed['total_seconds']} s ({seed['ops_per_s']:,.0f}/s, "
+                    f"{seed['clients']} concurrent clients)"
+                )
+    versions = meta.get("versions", {})
     stamp = (
         f"Run {meta['finished']} on {meta['machine']['cpus']} cores "
         f"(load average before: {meta['machine']['loadavg_before']}), "
-        f"`make bench` driver time {meta['seconds']:.0f} s; " + "; ".join(notes) + "."
+        f"`make bench` driver time {meta['seconds']:.0f} s, MLflow "
+        f"{versions.get('mlflow', '?')}; " + "; ".join(notes) + "."
     )
     README.write_text(f"{before}{TABLE_START}\n{stamp}\n\n{table}\n{TABLE_END}{after}")
 
@@ -425,9 +359,25 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sizes, for trying things")
     parser.add_argument(
         "--only",
-        choices=["empty", "modelyard", "mlflow"],
+        choices=STAGES,
         action="append",
         help="run only these stages (repeatable)",
+    )
+    parser.add_argument(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=f"comma-separated, in order (default: {','.join(BACKENDS)})",
+    )
+    parser.add_argument(
+        "--pg-server",
+        default=DEFAULT_SERVER,
+        help=f"PostgreSQL server for the postgresql backend (default {DEFAULT_SERVER}); "
+        "each stage gets a fresh database there, dropped after it",
+    )
+    parser.add_argument(
+        "--pg-db-prefix",
+        default="modelyard_bench",
+        help="the fresh databases are named PREFIX_STAGE_PID_RANDOM",
     )
     parser.add_argument(
         "--wait-quiet",
@@ -471,9 +421,18 @@ def main() -> None:
             parser.error(f"unknown ops {sorted(unknown)}; known: {sorted(known)}")
     if args.client_procs is not None:
         cfg = dataclasses.replace(cfg, client_procs=args.client_procs)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if unknown_backends := set(backends) - set(BACKENDS):
+        parser.error(f"unknown backends {sorted(unknown_backends)}; known: {BACKENDS}")
     if args.py_spy is not None:
         shutil.rmtree(PROFILE_RAW, ignore_errors=True)
-    stages = set(args.only or ["empty", "modelyard", "mlflow"])
+    stages = set(args.only or STAGES)
+    if "mlflow" in stages and not args.mlflow_python.exists():
+        raise SystemExit(f"{args.mlflow_python} missing: run `make -C bench venv` first")
+    needs_pg = "postgresql" in backends and bool(stages - {"empty"})
+    if needs_pg and (why := reachable(args.pg_server)):
+        raise SystemExit(why)
+    databases = Databases(args.pg_server, args.pg_db_prefix)
 
     started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="modelyard-bench-"))
@@ -487,37 +446,63 @@ def main() -> None:
             "loadavg_before": loadavg(),
         },
         "workdir": str(workdir),
+        "backends": {},
+        "versions": {},
     }
-    empty = modelyard = mlflow = None
+    empty = None
+    found: dict[str, Json] = {}
     try:
         if "empty" in stages:
             wait_quiet(args.wait_quiet, "limit")
             empty = stage_empty(workdir, cfg)
             meta["empty"] = empty
-        if "modelyard" in stages:
-            wait_quiet(args.wait_quiet, "modelyard")
-            meta["machine"]["loadavg_before_modelyard"] = loadavg()
-            workers = args.modelyard_workers if serve_takes_workers() else 1
-            modelyard = stage_modelyard(workdir, cfg, workers, args.py_spy)
-            if args.py_spy is not None:
-                write_summary(PROFILE_RAW, PROFILE_SUMMARY)
-                print(f"wrote {PROFILE_SUMMARY.relative_to(ROOT)}", file=sys.stderr)
-            meta["modelyard"] = modelyard
-        if "mlflow" in stages:
-            if not args.mlflow_python.exists():
-                raise SystemExit(f"{args.mlflow_python} missing: run `make -C bench venv` first")
-            wait_quiet(args.wait_quiet, "mlflow")
-            meta["machine"]["loadavg_before_mlflow"] = loadavg()
-            mlflow = stage_mlflow(workdir, cfg, args.mlflow_python)
-            meta["mlflow"] = mlflow
+        for backend in backends:
+            here = workdir / backend
+            here.mkdir()
+            got: Json = found.setdefault(backend, {})
+            meta["backends"][backend] = got
+            if "modelyard" in stages:
+                wait_quiet(args.wait_quiet, f"modelyard ({backend})")
+                got["loadavg_before_modelyard"] = loadavg()
+                workers = args.modelyard_workers if serve_takes_workers() else 1
+                with (
+                    stage_failure(got, "modelyard"),
+                    databases.for_stage(backend, "modelyard") as url,
+                ):
+                    got["modelyard"] = stage_modelyard(here, cfg, workers, url, args.py_spy)
+                meta["versions"]["modelyard"] = got["modelyard"].get("client_version")
+                if args.py_spy is not None:
+                    write_summary(PROFILE_RAW, PROFILE_SUMMARY)
+                    print(f"wrote {PROFILE_SUMMARY.relative_to(ROOT)}", file=sys.stderr)
+            if "mlflow" in stages:
+                wait_quiet(args.wait_quiet, f"mlflow ({backend})")
+                got["loadavg_before_mlflow"] = loadavg()
+                with stage_failure(got, "mlflow"), databases.for_stage(backend, "mlflow") as url:
+                    got["mlflow"] = stage_mlflow(here, cfg, args.mlflow_python, url)
+                meta["versions"]["mlflow"] = got["mlflow"].get("client_version")
+            if "fanout" in stages:
+                wait_quiet(args.wait_quiet, f"fan-out ({backend})")
+                got["loadavg_before_fanout"] = loadavg()
+                with stage_failure(got, "fanout"), databases.for_stage(backend, "fanout") as url:
+                    got["fanout"] = stage_fanout(here, cfg, url)
     finally:
         if args.keep:
             print(f"kept {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    rows = build_table(modelyard, mlflow, empty, cfg)
-    table = render_markdown(rows)
+    rows: list[Json] = []
+    for backend in backends:
+        got = found.get(backend, {})
+        if {"modelyard", "mlflow"} & got.keys():
+            rows += op_rows(backend, got.get("modelyard"), got.get("mlflow"), empty, cfg)
+    rows += limit_rows(empty)
+    for backend in backends:
+        got = found.get(backend, {})
+        rows += follow_rows(backend, got.get("modelyard"), got.get("mlflow"))
+    for backend in backends:
+        rows += fanout_row(backend, found.get(backend, {}).get("fanout"))
+    table = render_markdown(rows, backends)
     meta["seconds"] = round(time.monotonic() - started, 1)
     meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -527,9 +512,19 @@ def main() -> None:
     print(table)
     print()
     print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
-    complete = stages == {"empty", "modelyard", "mlflow"} and cfg.only_ops is None
+    broken = [
+        f"{system} on {backend}"
+        for backend, got in found.items()
+        for system in ("modelyard", "mlflow", "fanout")
+        if "failed" in (got.get(system) or {})
+    ]
+    complete = stages == set(STAGES) and backends == BACKENDS and cfg.only_ops is None
+    if broken:
+        raise SystemExit(f"failed stages: {', '.join(broken)} (README.md left alone)")
     if complete and not args.quick and not args.no_readme and args.py_spy is None:
         update_readme(table, meta)
+    elif not args.no_readme and not args.quick:
+        print("README.md left alone: only a run of every stage and backend updates it")
 
 
 if __name__ == "__main__":
