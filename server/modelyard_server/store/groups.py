@@ -12,7 +12,7 @@ from modelyard_server.domain.filters import And, Comparison, FieldSpec, Node, No
 from modelyard_server.domain.repositories import Key, Slice
 from modelyard_server.store.engine import Conn
 from modelyard_server.store.keys import GroupKeys
-from modelyard_server.store.prepared import PreparedRead
+from modelyard_server.store.prepared import PreparedRead, PreparedWrite
 from modelyard_server.store.tables import ALIASES, GROUPS, VERSIONS
 from modelyard_server.store.where import after_key, condition, order_clause, page_of, sort_columns
 
@@ -25,7 +25,9 @@ GET = PreparedRead(
     )
 )
 INSERT = GROUPS.insert().returning(GROUPS.c.id)
-UPDATE = update(GROUPS).where(GROUPS.c.tenant == _tenant, GROUPS.c.group_id == _group)
+UPDATE = PreparedWrite(
+    update(GROUPS).where(GROUPS.c.tenant == _tenant, GROUPS.c.group_id == _group)
+)
 DELETE_ALIASES = delete(ALIASES).where(ALIASES.c.tenant == _tenant, ALIASES.c.group_pk == _pk)
 DELETE_VERSIONS = delete(VERSIONS).where(VERSIONS.c.tenant == _tenant, VERSIONS.c.group_pk == _pk)
 DELETE = delete(GROUPS).where(GROUPS.c.tenant == _tenant, GROUPS.c.id == _pk)
@@ -109,7 +111,7 @@ class SqlGroups:
     async def update(self, group: pb.ModelGroup) -> None:
         group_id = group.name.removeprefix("groups/")
         params = {"b_tenant": self.tenant, "b_group": group_id, **row_of(group)}
-        await self.conn.execute(UPDATE, params)
+        await UPDATE.run(self.conn, params)
 
     async def delete(self, group: str) -> None:
         params = {"b_tenant": self.tenant, "b_pk": await self.keys.of(group)}

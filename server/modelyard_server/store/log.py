@@ -13,18 +13,20 @@ from modelyard_server.domain.repositories import AuditQuery
 from modelyard_server.log.chain import GENESIS_HASH, ChainKey, LogEntry
 from modelyard_server.log.drafts import LogDraft, chain_entries
 from modelyard_server.store.engine import Conn, Engines
+from modelyard_server.store.prepared import PreparedRead, PreparedWrite
 from modelyard_server.store.tables import HEADS, LOG
 
 # PostgreSQL channel on which a committed log entry announces itself as "tenant:seq".
 NOTIFY_CHANNEL = "modelyard_log"
 
 _tenant: BindParameter[str] = bindparam("b_tenant")
-HEAD = select(HEADS.c.seq, HEADS.c.hash).where(HEADS.c.tenant == _tenant)
-HEAD_FOR_UPDATE = HEAD.with_for_update()
+_HEAD = select(HEADS.c.seq, HEADS.c.hash).where(HEADS.c.tenant == _tenant)
+HEAD = PreparedRead(_HEAD)
+HEAD_FOR_UPDATE = PreparedRead(_HEAD.with_for_update())
 CREATE_HEAD_SQLITE = sqlite_insert(HEADS).on_conflict_do_nothing()
 CREATE_HEAD_POSTGRES = pg_insert(HEADS).on_conflict_do_nothing()
-UPDATE_HEAD = update(HEADS).where(HEADS.c.tenant == _tenant)
-INSERT = LOG.insert()
+UPDATE_HEAD = PreparedWrite(update(HEADS).where(HEADS.c.tenant == _tenant))
+INSERT = PreparedWrite(LOG.insert())
 REPLAY = select(*LOG.c).where(LOG.c.tenant == _tenant, LOG.c.request_id == bindparam("b_id"))
 RANGE = (
     select(*LOG.c)
@@ -102,18 +104,19 @@ class SqlLog:
     async def lock(self) -> None:
         """Takes the tenant's write lock for the rest of the transaction."""
         head = HEAD_FOR_UPDATE if self.postgres else HEAD
-        row = (await self.conn.execute(head, {"b_tenant": self.tenant})).first()
+        row = await head.first(self.conn, {"b_tenant": self.tenant})
         if row is None:  # the tenant's first write
             create = CREATE_HEAD_POSTGRES if self.postgres else CREATE_HEAD_SQLITE
             await self.conn.execute(create, {"tenant": self.tenant, "seq": 0, "hash": GENESIS_HASH})
-            row = (await self.conn.execute(head, {"b_tenant": self.tenant})).one()
-        self.locked = (row.seq, row.hash)
+            row = await head.first(self.conn, {"b_tenant": self.tenant})
+            assert row is not None
+        self.locked = (row[0], row[1])
 
     async def head(self) -> tuple[int, str]:
         if self.locked is not None:
             return self.locked
-        row = (await self.conn.execute(HEAD, {"b_tenant": self.tenant})).first()
-        return (0, GENESIS_HASH) if row is None else (row.seq, row.hash)
+        row = await HEAD.first(self.conn, {"b_tenant": self.tenant})
+        return (0, GENESIS_HASH) if row is None else (row[0], row[1])
 
     async def page(self, query: AuditQuery, limit: int, after_seq: int | None) -> list[LogEntry]:
         statement = select(*LOG.c).where(LOG.c.tenant == self.tenant)
@@ -153,15 +156,13 @@ class SqlLog:
         assert self.locked is not None, "appending needs the chain lock: use a writer"
         assert self.key is not None, "appending needs the chain key: give SqlStore the keyring's"
         entries = chain_entries(self.key, self.tenant, self.locked, drafts)
-        await self.conn.execute(INSERT, [row_of(e) for e in entries])
+        await INSERT.run(self.conn, [row_of(e) for e in entries])
         seq, prev_hash = entries[-1].seq, entries[-1].hash
         if self.postgres:
             # Wakes the event hub of every replica when (and only if) this transaction commits.
             payload = f"{self.tenant}:{seq}"
             await self.conn.execute(NOTIFY, {"b_channel": NOTIFY_CHANNEL, "b_payload": payload})
-        await self.conn.execute(
-            UPDATE_HEAD, {"b_tenant": self.tenant, "seq": seq, "hash": prev_hash}
-        )
+        await UPDATE_HEAD.run(self.conn, {"b_tenant": self.tenant, "seq": seq, "hash": prev_hash})
         self.locked = (seq, prev_hash)
         self.appended = True
         return entries

@@ -1,10 +1,11 @@
-"""Point reads that every call makes, compiled once and run by SQLite's driver itself.
+"""Statements that every call makes, compiled once and run by SQLite's driver itself.
 
-A read by key takes SQLite some microseconds; taking it through SQLAlchemy's execution
-(cache key, execution context, result object) took ten times that, on every call. A
-prepared read keeps the statement's Core form, which PostgreSQL (and any connection other
-than an inline SQLite read) still executes as before, and compiles it once for SQLite: its
-SQL, the order of its parameters, and how each selected column is turned into a value.
+A statement by key takes SQLite some microseconds; taking it through SQLAlchemy's
+execution (cache key, execution context, result object) took ten times that, on every
+call. A prepared statement keeps its Core form, which PostgreSQL (and any connection other
+than an inline SQLite one) still executes as before, and compiles it once for SQLite: its
+SQL, the order of its parameters, how each is turned into a value for the driver and how
+each selected column is turned back into one.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
-from sqlalchemy import Select
+from sqlalchemy import Insert, Select, Update
 from sqlalchemy.dialects.sqlite import pysqlite
 
-from modelyard_server.store.engine import Conn, Engines, ReadConnection
+from modelyard_server.store.engine import Conn, DriverConnection, Engines
 
 _SQLITE = pysqlite.dialect()
 
@@ -54,7 +55,7 @@ class PreparedRead:
 
     async def rows(self, conn: Conn, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Returns the rows the statement selects, each a tuple of its columns' values."""
-        if not isinstance(conn, ReadConnection) or not self.fixed:
+        if not isinstance(conn, DriverConnection) or not self.fixed:
             return [tuple(row) for row in (await conn.execute(self.statement, dict(params)))]
         return self._run(conn, params)
 
@@ -70,7 +71,7 @@ class PreparedRead:
         engines.keep_read(read)
         return found
 
-    def _run(self, read: ReadConnection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    def _run(self, read: DriverConnection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         found: list[tuple[Any, ...]] = read.run(self.sql, self._arguments(params))
         if self.plain_results:
             return found
@@ -89,3 +90,61 @@ class PreparedRead:
         """Returns the first column of the first row, or None when there is no row."""
         row = await self.first(conn, params)
         return None if row is None else row[0]
+
+
+class _Compiled:
+    """An INSERT or UPDATE compiled for SQLite, for one set of parameter names."""
+
+    def __init__(self, statement: Insert | Update, keys: list[str]) -> None:
+        compiled = statement.compile(dialect=_SQLITE, column_keys=keys)
+        self.sql = str(compiled)
+        self.names: list[str] = list(compiled.positiontup or ())
+        binds = cast(Mapping[str, Callable[[Any], Any]], compiled._bind_processors)
+        self.binds = [(n, binds.get(n)) for n in self.names]
+        # A column the parameters leave out whose default SQLAlchemy fills in, a list
+        # parameter or a RETURNING: such a call goes through SQLAlchemy.
+        self.fixed = (
+            set(self.names) <= set(keys)
+            and not any(bind.expanding for bind in compiled.binds.values())
+            and not compiled.effective_returning
+        )
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        return [params[n] if bind is None else bind(params[n]) for n, bind in self.binds]
+
+
+class PreparedWrite:
+    """An INSERT or UPDATE compiled for SQLite once per set of parameter names a caller
+    gives (a repository always gives the same); `run` runs it on any Conn."""
+
+    def __init__(self, statement: Insert | Update) -> None:
+        self.statement = statement
+        self.compiled: dict[tuple[str, ...], _Compiled] = {}
+
+    def _for(self, params: Mapping[str, Any]) -> _Compiled:
+        keys = tuple(params)
+        found = self.compiled.get(keys)
+        if found is None:
+            found = self.compiled[keys] = _Compiled(self.statement, list(keys))
+        return found
+
+    async def run(self, conn: Conn, params: Mapping[str, Any] | list[dict[str, Any]]) -> None:
+        """Runs the statement with `params`, or once per row of a list of them (all with the
+        same names)."""
+        if not isinstance(conn, DriverConnection) or not params:
+            await conn.execute(self.statement, params)
+            return
+        if isinstance(params, list):
+            compiled = self._for(params[0])
+            if not compiled.fixed or any(tuple(p) != tuple(params[0]) for p in params):
+                await conn.execute(self.statement, params)
+            elif len(params) == 1:
+                conn.run(compiled.sql, compiled.arguments(params[0]))
+            else:
+                conn.run_many(compiled.sql, [compiled.arguments(p) for p in params])
+            return
+        compiled = self._for(params)
+        if not compiled.fixed:
+            await conn.execute(self.statement, params)
+            return
+        conn.run(compiled.sql, compiled.arguments(params))

@@ -15,7 +15,7 @@ from modelyard_server.domain.repositories import Key, Slice
 from modelyard_server.store import dependencies
 from modelyard_server.store.engine import Conn
 from modelyard_server.store.keys import GroupKeys
-from modelyard_server.store.prepared import PreparedRead
+from modelyard_server.store.prepared import PreparedRead, PreparedWrite
 from modelyard_server.store.tables import ALIASES, GROUPS, VERSIONS
 from modelyard_server.store.where import (
     after,
@@ -79,6 +79,12 @@ COUNT_IN_STAGE_UPTO = select(func.count()).select_from(
 WITH_ARTIFACTS = select(VERSIONS.c.artifact_sha256, VERSIONS.c.number).where(
     _in_group, VERSIONS.c.artifact_sha256.in_(bindparam("b_sha256s", expanding=True))
 )
+# A registration checks one artifact: that statement is prepared (an IN list is not).
+WITH_ARTIFACT = PreparedRead(
+    select(VERSIONS.c.artifact_sha256, VERSIONS.c.number).where(
+        _in_group, VERSIONS.c.artifact_sha256 == bindparam("b_sha256")
+    )
+)
 EXISTING = (
     select(GROUPS.c.group_id, VERSIONS.c.number)
     .join(GROUPS, GROUPS.c.id == VERSIONS.c.group_pk)
@@ -87,12 +93,12 @@ EXISTING = (
         tuple_(GROUPS.c.group_id, VERSIONS.c.number).in_(bindparam("b_refs", expanding=True)),
     )
 )
-INSERT = VERSIONS.insert()
+INSERT = PreparedWrite(VERSIONS.insert())
 KEYS = select(VERSIONS.c.id, VERSIONS.c.number).where(
     _in_group, VERSIONS.c.number.in_(bindparam("b_numbers", expanding=True))
 )
 _this = _in_group & (VERSIONS.c.number == _number)
-UPDATE = update(VERSIONS).where(_this)
+UPDATE = PreparedWrite(update(VERSIONS).where(_this))
 DELETE = delete(VERSIONS).where(_this)
 
 COLUMNS: dict[str, ColumnElement[Any]] = {
@@ -233,6 +239,9 @@ class SqlVersions:
         return [r for r, ref in wanted.items() if (ref.group, ref.number) not in found]
 
     async def with_artifacts(self, group: str, sha256s: Sequence[str]) -> dict[str, int]:
+        if len(sha256s) == 1:
+            params = await self._in_group(group, b_sha256=sha256s[0])
+            return dict(await WITH_ARTIFACT.rows(self.conn, params))
         params = await self._in_group(group, b_sha256s=list(sha256s))
         rows = await self.conn.execute(WITH_ARTIFACTS, params)
         return {row.artifact_sha256: row.number for row in rows}
@@ -240,7 +249,7 @@ class SqlVersions:
     async def insert(self, group: str, versions: Sequence[pb.ModelVersion]) -> None:
         group_pk = await self.keys.of(group)
         rows = [{"tenant": self.tenant, "group_pk": group_pk, **row_of(v)} for v in versions]
-        await self.conn.execute(INSERT, rows)
+        await INSERT.run(self.conn, rows)
         # The dependents index is kept with the version, in the same transaction.
         dependent = {v.version: v for v in versions if v.lineage.depends_on}
         if dependent:
@@ -250,7 +259,7 @@ class SqlVersions:
 
     async def update(self, group: str, version: pb.ModelVersion) -> None:
         params = await self._in_group(group, b_number=version.version, **row_of(version))
-        await self.conn.execute(UPDATE, params)
+        await UPDATE.run(self.conn, params)
 
     async def newest_numbers(self, group: str, limit: int) -> list[int]:
         params = await self._in_group(group, b_limit=limit)
