@@ -16,6 +16,19 @@ from sqlalchemy import select
 SECRET = "s3cret-value-that-must-not-leak"
 
 
+def group_row(group_id: str) -> dict[str, Any]:
+    return {
+        "tenant": "t",
+        "group_id": group_id,
+        "created_by": "ann",
+        "create_time_us": 1,
+        "update_time_us": 1,
+        "latest_version": 0,
+        "tags": {},
+        "body": b"",
+    }
+
+
 def version_row(group_pk: int, number: int, sha: str) -> dict[str, Any]:
     return {
         "tenant": "t",
@@ -39,16 +52,7 @@ def version_row(group_pk: int, number: int, sha: str) -> dict[str, Any]:
 async def test_a_driver_write_stores_what_sqlalchemy_stores(tmp_path: Path) -> None:
     engines = open_engines(f"sqlite:///{tmp_path / 'registry.db'}")
     await migrate(engines)
-    group = {
-        "tenant": "t",
-        "group_id": "g",
-        "created_by": "ann",
-        "create_time_us": 1,
-        "update_time_us": 1,
-        "latest_version": 0,
-        "tags": {},
-        "body": b"",
-    }
+    group = group_row("g")
     async with engines.writing() as conn:
         await conn.execute(GROUPS.insert(), group)
         group_pk = (await conn.execute(select(GROUPS.c.id))).scalar_one()
@@ -69,16 +73,7 @@ async def test_a_refused_driver_write_is_a_statement_refused_without_values(
 ) -> None:
     engines = open_engines(f"sqlite:///{tmp_path / 'registry.db'}")
     await migrate(engines)
-    row = {
-        "tenant": "t",
-        "group_id": SECRET,
-        "created_by": "ann",
-        "create_time_us": 1,
-        "update_time_us": 1,
-        "latest_version": 0,
-        "tags": {},
-        "body": b"",
-    }
+    row = group_row(SECRET)
     insert = PreparedWrite(GROUPS.insert())
     async with engines.writing() as conn:
         await insert.run(conn, row)
