@@ -82,3 +82,28 @@ def test_calls_are_unavailable_not_internal_while_the_database_refuses_connectio
         finally:
             asyncio.run(run_admin_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
         list(admin.list_groups())
+
+
+def test_connections_the_database_dropped_cost_one_retried_call(
+    server_factory: ServerFactory, postgres_database: str
+) -> None:
+    """The pool does not ping before each checkout: when the database drops every
+    connection (a restart, a failover), the first call to meet a dead one is UNAVAILABLE,
+    which the SDK retries, and the pool replaces all of them at once."""
+    name = database_name(postgres_database)
+    kill = f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    with server_factory("postgres", process=True, database_url=postgres_database) as server:
+        with Registry(server.address, token=server.token) as admin:
+            for _ in range(20):  # fill the pool with connections that will be dropped
+                list(admin.list_groups())
+            asyncio.run(run_admin_sql(kill))
+            list(admin.list_groups())  # retried by the SDK: the caller sees no error
+        with Registry(server.address, token=server.token, max_attempts=1) as once:
+            asyncio.run(run_admin_sql(kill))
+            failures = 0
+            for _ in range(10):
+                try:
+                    list(once.list_groups())
+                except errors.DatabaseUnavailable:
+                    failures += 1
+            assert failures <= 1  # not one failure per pooled connection

@@ -669,7 +669,11 @@ def open_engines(url: str, *, pool_size: int = 8) -> Engines:
         hide_parameters=True,  # errors and logs never show values: secrets, tokens' digests
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        # No ping before each checkout: it was a round trip on every one (a get checks out
+        # twice: 1.2-1.5 ms -> 0.8-0.9 ms in-process). A connection that died meanwhile
+        # fails its call with UNAVAILABLE, which clients retry, and that disconnect makes
+        # the pool drop every connection it had, so one failure covers a database restart.
+        pool_pre_ping=False,
     )
     return Engines(url, postgres=engine)
 
