@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -94,24 +95,27 @@ class DriverConnection(InlineConnection):
         self.driver = driver
 
     def run(self, sql: str, arguments: Sequence[Any] = ()) -> list[Any]:
-        """Returns the rows of a statement run by the driver; its errors are raised as
-        SQLAlchemy raises them (OperationalError, IntegrityError and the like), so that
-        callers tell an outage from a refusal whichever way a statement ran."""
-        try:
+        """Returns the rows of a statement run by the driver."""
+        with _as_sqlalchemy_errors(sql, arguments):
             return self.driver.execute(sql, arguments).fetchall()
-        except sqlite3.Error as error:
-            raise DBAPIError.instance(
-                sql, arguments, error, sqlite3.Error, hide_parameters=True
-            ) from error
 
     def run_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Runs a statement once per row of arguments (an INSERT of several rows)."""
-        try:
+        with _as_sqlalchemy_errors(sql, rows):
             self.driver.executemany(sql, rows)
-        except sqlite3.Error as error:
-            raise DBAPIError.instance(
-                sql, rows, error, sqlite3.Error, hide_parameters=True
-            ) from error
+
+
+@contextmanager
+def _as_sqlalchemy_errors(sql: str, arguments: Any) -> Iterator[None]:
+    """Raises the driver's errors as SQLAlchemy raises them (OperationalError,
+    IntegrityError and the like), so that callers tell an outage from a refusal whichever
+    way a statement ran."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(
+            sql, arguments, error, sqlite3.Error, hide_parameters=True
+        ) from error
 
 
 class ReadConnection(DriverConnection):
@@ -378,33 +382,22 @@ class GroupCommit:
         # The first unit of a batch needs no savepoint: were it to fail, the transaction,
         # which holds nothing else, is rolled back whole.
         alone = batch.units == 0
+        unit = batch.transaction
         try:
-            unit = batch.transaction
             if not alone:
-                try:
-                    await unit.savepoint()
-                except BaseException as error:
-                    await self._break(batch, error)
-                    raise
+                await self._or_break(batch, unit.savepoint)
             try:
                 yield unit.conn
             except BaseException:
-                try:
-                    if alone:
-                        self.open = None
-                        await unit.abort()
-                        batch.ended.set()
-                    else:
-                        await unit.rollback_to_savepoint()
-                except BaseException as error:
-                    await self._break(batch, error)
+                if alone:
+                    self.open = None
+                    await self._end(batch)  # rolls the empty batch back
+                else:
+                    with contextlib.suppress(BaseException):
+                        await self._or_break(batch, unit.rollback_to_savepoint)
                 raise
             if not alone:
-                try:
-                    await unit.release()
-                except BaseException as error:
-                    await self._break(batch, error)
-                    raise
+                await self._or_break(batch, unit.release)
             batch.units += 1
             if on_commit is not None:
                 batch.after_commit.append(on_commit)
@@ -459,6 +452,14 @@ class GroupCommit:
                 callback()
         finally:
             batch.ended.set()
+
+    async def _or_break(self, batch: _Batch, step: Callable[[], Awaitable[None]]) -> None:
+        """Takes a savepoint step; if it fails, the batch is broken (see _break)."""
+        try:
+            await step()
+        except BaseException as error:
+            await self._break(batch, error)
+            raise
 
     async def _break(self, batch: _Batch, error: BaseException) -> None:
         """A savepoint could not be taken, released or rolled back: the transaction is
@@ -573,16 +574,15 @@ class Engines:
     def group_commit(self, tenant: str | None) -> GroupCommit | None:
         """Returns the GroupCommit a writer of `tenant` joins; None for a PostgreSQL write
         that names no tenant, which gets a transaction of its own."""
+        begin: Callable[[], Awaitable[Transaction]]
         if self.postgres is not None:
             if tenant is None:
                 return None
-            engine = self.postgres
-            begin: Callable[[], Awaitable[Transaction]] = lambda: PostgresTransaction.begin(engine)  # noqa: E731
+            begin = partial(PostgresTransaction.begin, self.postgres)
         else:
             tenant = None
-            sqlite_write, thread = self.sqlite_write, self.commit_thread
-            assert sqlite_write is not None
-            begin = lambda: SqliteTransaction.begin(sqlite_write, thread)  # noqa: E731
+            assert self.sqlite_write is not None
+            begin = partial(SqliteTransaction.begin, self.sqlite_write, self.commit_thread)
         commits = self.commits.get(tenant)
         if commits is None:
             commits = self.commits[tenant] = GroupCommit(begin)
@@ -597,14 +597,13 @@ class Engines:
         once the commit is durable, and calls `on_commit` then."""
         with values_kept_out_of_errors():
             commits = self.group_commit(tenant)
-            if commits is None:
-                assert self.postgres is not None
-                async with self.postgres.begin() as conn:
-                    yield conn
-            else:
+            if commits is not None:
                 async with commits.transaction(on_commit) as conn:
                     yield conn
                 return
+            assert self.postgres is not None  # a PostgreSQL write of no tenant: alone
+            async with self.postgres.begin() as conn:
+                yield conn
         if on_commit is not None:
             on_commit()
 

@@ -168,16 +168,15 @@ class SqlStore:
     async def writer(self, tenant: str) -> AsyncIterator[SqlUnitOfWork]:
         """Yields the tenant's repositories in a write transaction, holding its log's head;
         returns once the change is durable (committed with others that ran meanwhile)."""
-        units: list[SqlUnitOfWork] = []
+        unit: SqlUnitOfWork | None = None
 
-        def announce() -> None:
-            if units[0].log.appended:
+        def announce() -> None:  # after the commit: tells the event hub what it appended
+            if unit is not None and unit.log.appended:
                 for callback in self.committed:
                     callback(tenant)
 
         with unavailable_on_connection_errors(), observed("write"):
             async with self.engines.writing(tenant, on_commit=announce) as conn:
                 unit = SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite, key=self.key)
-                units.append(unit)
                 await unit.log.lock()
                 yield unit
