@@ -15,10 +15,19 @@ from typing import Any, cast
 
 from sqlalchemy import Insert, Select, Update
 from sqlalchemy.dialects.sqlite import pysqlite
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from modelyard_server.store.engine import Conn, DriverConnection, Engines
 
 _SQLITE = pysqlite.dialect()
+
+
+def _positional(compiled: SQLCompiler) -> tuple[list[str], list[Callable[[Any], Any] | None]]:
+    """Returns the names of a compiled statement's parameters in the driver's order, and the
+    function (or None) that turns each value into what the driver takes."""
+    names = list(compiled.positiontup or ())
+    processors = cast(Mapping[str, Callable[[Any], Any]], compiled._bind_processors)
+    return names, [processors.get(n) for n in names]
 
 
 class PreparedRead:
@@ -28,15 +37,13 @@ class PreparedRead:
         self.statement = statement
         compiled = statement.compile(dialect=_SQLITE)
         self.sql = str(compiled)
-        self.names: list[str] = list(compiled.positiontup or ())
+        self.names, self.binds = _positional(compiled)
         # Values the statement carries itself (literals such as `stage != 3`, LIMIT 1).
         self.given: dict[str, Any] = {
             compiled.bind_names[bind]: bind.effective_value
             for bind in compiled.binds.values()
             if not bind.required
         }
-        binds = cast(Mapping[str, Callable[[Any], Any]], compiled._bind_processors)
-        self.binds: list[Callable[[Any], Any] | None] = [binds.get(n) for n in self.names]
         self.results: list[Callable[[Any], Any] | None] = [
             column.type._cached_result_processor(_SQLITE, None)
             for column in statement.selected_columns
@@ -98,9 +105,8 @@ class _Compiled:
     def __init__(self, statement: Insert | Update, keys: list[str]) -> None:
         compiled = statement.compile(dialect=_SQLITE, column_keys=keys)
         self.sql = str(compiled)
-        self.names: list[str] = list(compiled.positiontup or ())
-        binds = cast(Mapping[str, Callable[[Any], Any]], compiled._bind_processors)
-        self.binds = [(n, binds.get(n)) for n in self.names]
+        self.names, processors = _positional(compiled)
+        self.binds = list(zip(self.names, processors, strict=True))
         # A column the parameters leave out whose default SQLAlchemy fills in, a list
         # parameter or a RETURNING: such a call goes through SQLAlchemy.
         self.fixed = (
