@@ -19,11 +19,23 @@ from tests.support.postgres import create_database_or_skip, drop_database
 from tests.support.servers import Server
 from tests.support.stubs import Raw, raw_stubs
 
+# The layers in the order they run: the slowest first, so that with several workers
+# (`make test` runs two) the short tests fill the end and no worker waits alone on a long one.
+LAYER_ORDER = ("e2e", "api", "cli", "unit")
 
+
+def layer(item: pytest.Item) -> int:
+    parts = item.nodeid.split("/")
+    name = parts[1] if len(parts) > 2 and parts[0] == "tests" else ""
+    return LAYER_ORDER.index(name) if name in LAYER_ORDER else len(LAYER_ORDER)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own ordering, which the sort keeps per layer
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Marks `postgres` every test that runs on PostgreSQL (a `server`, `backend` or
-    `own_server` of "postgres", or a `postgres_database`), so that `-m "not postgres"` runs
-    the SQLite half alone."""
+    """Runs the layers slowest first, and marks `postgres` every test that runs on PostgreSQL
+    (a `server`, `backend` or `own_server` of "postgres", or a `postgres_database`), so that
+    `-m "not postgres"` runs the SQLite half alone."""
+    items.sort(key=layer)
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec is not None else {}

@@ -142,10 +142,13 @@ def test_the_sdk_carries_an_upload_through_a_server_restart(
                 restarter.start()
                 assert killed.wait(30)  # the stream is still open: the kill cuts it
 
-        with Registry(server.address, token=server.token, timeout=60) as registry:
+        # Enough attempts to outlast a restart on a loaded machine: ten back off for 21 to
+        # 43 s in all, where the default five give up after 1.5 to 3 s.
+        with Registry(server.address, token=server.token, timeout=60, max_attempts=10) as registry:
             registry.create_group("g")
             version = registry.register("g", path=model, progress=progress)
             assert restarted.is_set()
+            restarter.join()
             copy = registry.download(version.name, dest=tmp_path / "copy.bin")
         # What the server had not kept when it died was sent again: the tally went back.
         assert any(b < a for a, b in itertools.pairwise(seen)), "no byte was resent"
