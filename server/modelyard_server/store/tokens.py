@@ -163,15 +163,6 @@ class SqlTokenIndex:
 
     def __init__(self, engines: Engines) -> None:
         self.engines = engines
-        # The lookup is one statement outside a transaction: on PostgreSQL one round trip,
-        # not three (BEGIN, SELECT, ROLLBACK), the connections the pool's own; on SQLite a
-        # prepared read with no BEGIN or ROLLBACK around it. Either sees every revocation
-        # that committed before it began.
-        self.autocommit = (
-            engines.postgres.execution_options(isolation_level="AUTOCOMMIT")
-            if engines.postgres is not None
-            else None
-        )
 
     async def find(self, digest: str) -> IssuedToken | None:
         # Imported here: the unit of work imports this module for the tenant's tokens.
@@ -179,11 +170,14 @@ class SqlTokenIndex:
 
         params = {"b_digest": digest}
         with unavailable_on_connection_errors():
-            if self.autocommit is None:
+            # One statement outside a transaction: on SQLite a prepared read with no BEGIN
+            # or ROLLBACK around it, on PostgreSQL one round trip. Either sees every
+            # revocation that committed before it began.
+            if self.engines.sqlite:
                 found = FIND.alone(self.engines, params)
                 row = found[0] if found else None
             else:
-                async with self.autocommit.connect() as connection:
+                async with self.engines.reading() as connection:
                     row = await FIND.first(connection, params)
         if row is None:
             return None
