@@ -233,27 +233,28 @@ class Transaction(Protocol):
 
 
 class SqliteTransaction:
-    """A transaction on SQLite's one write connection. Its statements run inline (each takes
-    microseconds); its commit, where the write-ahead log is written and fsynced, runs on the
-    writer thread, so the event loop never waits on the disk."""
+    """A transaction on SQLite's one write connection, which the process keeps (see
+    `Engines.write_connection`). Its statements run inline (each takes microseconds); its
+    commit, where the write-ahead log is written and fsynced, runs on the writer thread, so
+    the event loop never waits on the disk."""
 
-    def __init__(self, sync: Connection, thread: ThreadPoolExecutor) -> None:
+    def __init__(self, engines: Engines, sync: Connection) -> None:
+        self.engines = engines
         self.sync = sync
         # Prepared statements and savepoints go straight to the driver: through SQLAlchemy
         # each statement took ~0.1 ms.
         self.conn: Conn = DriverConnection(sync)
-        self.thread = thread
         self.driver: Any = sync.connection.dbapi_connection
 
     @classmethod
-    async def begin(cls, engine: Engine, thread: ThreadPoolExecutor) -> SqliteTransaction:
-        sync = engine.connect()
+    async def begin(cls, engines: Engines) -> SqliteTransaction:
+        sync = engines.write_connection()
         try:
             await _begin_immediate(sync)
         except BaseException:
-            sync.close()
+            engines.drop_write_connection()
             raise
-        return cls(sync, thread)
+        return cls(engines, sync)
 
     async def savepoint(self) -> None:
         self.driver.execute("SAVEPOINT unit")
@@ -266,21 +267,23 @@ class SqliteTransaction:
         self.driver.execute("RELEASE SAVEPOINT unit")
 
     async def commit(self) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            await _wait_out(
-                asyncio.get_running_loop().run_in_executor(self.thread, self.sync.commit)
-            )
+            await _wait_out(loop.run_in_executor(self.engines.commit_thread, self.sync.commit))
         except BaseException:
-            self.sync.rollback()
+            # A failed COMMIT leaves SQLite's transaction open: it is rolled back, and the
+            # next transaction starts on a new connection whatever else the failure left.
+            with contextlib.suppress(Exception):
+                self.sync.rollback()
+            self.engines.drop_write_connection()
             raise
-        finally:
-            self.sync.close()
 
     async def abort(self) -> None:
         try:
             self.sync.rollback()
-        finally:
-            self.sync.close()
+        except BaseException:
+            self.engines.drop_write_connection()
+            raise
 
 
 class PostgresTransaction:
@@ -500,6 +503,9 @@ class Engines:
     # through one GroupCommit. On PostgreSQL each tenant's writers, which take its log's
     # head row anyway, are batched by their own.
     commits: dict[str | None, GroupCommit] = field(default_factory=dict)
+    # SQLite's write connection, kept between transactions: checking it out of its pool
+    # and back in (which rolls back) took about a tenth of a registration's server time.
+    sqlite_writer: Connection | None = None
     # Where SQLite's commits run (fsync), so that the event loop never waits on the disk.
     commit_thread: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="modelyard-commit")
@@ -590,8 +596,7 @@ class Engines:
             begin = partial(PostgresTransaction.begin, self.postgres)
         else:
             tenant = None
-            assert self.sqlite_write is not None
-            begin = partial(SqliteTransaction.begin, self.sqlite_write, self.commit_thread)
+            begin = partial(SqliteTransaction.begin, self)
         commits = self.commits.get(tenant)
         if commits is None:
             commits = self.commits[tenant] = GroupCommit(begin)
@@ -616,17 +621,38 @@ class Engines:
         if on_commit is not None:
             on_commit()
 
+    def write_connection(self) -> Connection:
+        """Returns SQLite's write connection, outside any transaction; only a writer holding
+        the group commit's turn may use it."""
+        if self.sqlite_writer is None:
+            assert self.sqlite_write is not None
+            self.sqlite_writer = self.sqlite_write.connect()
+        return self.sqlite_writer
+
+    def drop_write_connection(self) -> None:
+        """Closes the write connection after a failure; the next writer opens a new one."""
+        sync, self.sqlite_writer = self.sqlite_writer, None
+        if sync is not None:
+            with contextlib.suppress(Exception):
+                sync.close()  # its pool rolls back what it held, or discards it
+
     @asynccontextmanager
     async def sqlite_exclusive(self) -> AsyncIterator[Connection]:
         """Yields SQLite's write connection outside any transaction, no writer running."""
-        assert self.sqlite_write is not None
         commits = self.group_commit(None)
         assert commits is not None
         async with commits.exclusive():
-            with self.sqlite_write.connect() as sync:
+            sync = self.write_connection()
+            try:
                 yield sync
+            except BaseException:
+                self.drop_write_connection()
+                raise
+            if sync.in_transaction():
+                sync.rollback()
 
     async def dispose(self) -> None:
+        self.drop_write_connection()
         while self.idle_reads:
             self.idle_reads.pop().sync.close()
         if self.postgres is not None:

@@ -27,7 +27,11 @@ CREATE_HEAD_SQLITE = sqlite_insert(HEADS).on_conflict_do_nothing()
 CREATE_HEAD_POSTGRES = pg_insert(HEADS).on_conflict_do_nothing()
 UPDATE_HEAD = PreparedWrite(update(HEADS).where(HEADS.c.tenant == _tenant))
 INSERT = PreparedWrite(LOG.insert())
-REPLAY = select(*LOG.c).where(LOG.c.tenant == _tenant, LOG.c.request_id == bindparam("b_id"))
+_REPLAYED = (LOG.c.tenant == _tenant, LOG.c.request_id == bindparam("b_id"))
+# Every change asks whether its request_id ran before, and almost always it did not: that
+# question is a prepared read; only a retry reads the entry itself.
+REPLAYED = PreparedRead(select(LOG.c.seq).where(*_REPLAYED))
+REPLAY = select(*LOG.c).where(*_REPLAYED)
 RANGE = (
     select(*LOG.c)
     .where(LOG.c.tenant == _tenant, LOG.c.seq > bindparam("b_after"))
@@ -149,6 +153,8 @@ class SqlLog:
 
     async def replay(self, request_id: str) -> LogEntry | None:
         params = {"b_tenant": self.tenant, "b_id": request_id}
+        if await REPLAYED.first(self.conn, params) is None:
+            return None
         row = (await self.conn.execute(REPLAY, params)).first()
         return None if row is None else entry_of(row)
 
