@@ -126,3 +126,28 @@ async def test_the_async_view_answers_the_same_way(server: Server, unique_group:
             assert found is not None and found.name == first
             assert (await view.get_version(first)).name == first
         assert not view.current
+
+
+def test_a_view_whose_registry_is_closed_stops_following_quietly(
+    sqlite_server: Server, unique_group: str
+) -> None:
+    """Closing the registry first, as a `with` block that fails ends it, ends the view's
+    stream: its reader neither reconnects over the closed channel nor raises in its thread
+    (an exception there would fail this test)."""
+    registry = Registry(sqlite_server.address, token=sqlite_server.token)
+    registry.create_group(unique_group)
+    view = registry.follow([unique_group], max_staleness=1)
+    wait_until(lambda: view.current, what="the view to be current")
+    registry.close()
+    wait_until(lambda: not view.current, timeout=5, what="the view to stop vouching for itself")
+    view.close()
+
+
+async def test_an_async_watch_whose_registry_is_closed_ends(
+    server: Server, unique_group: str
+) -> None:
+    registry = AsyncRegistry(server.address, token=server.token)
+    await registry.create_group(unique_group)
+    watch = await registry.watch(groups=[unique_group])
+    await registry.close()
+    assert [event async for event in watch] == []

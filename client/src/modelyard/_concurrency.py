@@ -159,6 +159,10 @@ class AsyncEvent:
         return self._event.is_set()
 
 
+class ChannelClosed(Exception):
+    """The watch's channel was closed with its registry: the watch ends with it."""
+
+
 def _silent() -> ModelyardError:
     return Unavailable("the stream was silent for longer than idle_timeout; reconnecting")
 
@@ -175,7 +179,10 @@ class AsyncWatchStream:
         metadata: tuple[tuple[str, str], ...],
         idle_timeout: float | None,
     ) -> None:
-        self._call = stub.WatchEvents(request, metadata=metadata)
+        try:
+            self._call = stub.WatchEvents(request, metadata=metadata)
+        except grpc.aio.UsageError as error:  # "Channel is closed."
+            raise ChannelClosed from error
         self._idle_timeout = idle_timeout
         self._cancelled = False
 
@@ -189,12 +196,14 @@ class AsyncWatchStream:
             self._call.cancel()
             raise _silent() from None
         except asyncio.CancelledError:
-            # cancel() ends a read in progress this way; the cancellation of the reading task
-            # itself is not ours to swallow.
+            # cancel() ends a read in progress this way, and so does closing the channel; the
+            # cancellation of the reading task itself is not ours to swallow.
             task = asyncio.current_task()
-            if self._cancelled and not (task is not None and task.cancelling()):
+            if task is not None and task.cancelling():
+                raise
+            if self._cancelled:
                 return None
-            raise
+            raise ChannelClosed from None
         except grpc.RpcError as rpc_error:
             if self._cancelled:
                 return None
@@ -226,8 +235,11 @@ class WatchStream:
         metadata: tuple[tuple[str, str], ...],
         idle_timeout: float | None,
     ) -> None:
-        # grpc-stubs leaves cancel() untyped and the iterator without __next__.
-        self._call: Any = stub.WatchEvents(request, metadata=metadata)
+        try:
+            # grpc-stubs leaves cancel() untyped and the iterator without __next__.
+            self._call: Any = stub.WatchEvents(request, metadata=metadata)
+        except ValueError as error:  # "Cannot invoke RPC: Channel closed!"
+            raise ChannelClosed from error
         self._cancelled = False
         self._went_silent = False
         self._last_message = time.monotonic()

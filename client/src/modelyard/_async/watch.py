@@ -7,7 +7,12 @@ from types import TracebackType
 from typing import Self
 
 from modelyard import types
-from modelyard._concurrency import AsyncEstablishedOnAwait, AsyncEvent, AsyncWatchStream
+from modelyard._concurrency import (
+    AsyncEstablishedOnAwait,
+    AsyncEvent,
+    AsyncWatchStream,
+    ChannelClosed,
+)
 from modelyard._watch_cursor import Position, log
 from modelyard.errors import ModelyardError
 from modelyard.transport import Deadline, Metadata, call_metadata
@@ -92,20 +97,26 @@ class AsyncWatch(AsyncEstablishedOnAwait):
         """Returns the next message, connecting first when there is no stream; None when the
         stream has ended. Raises ModelyardError."""
         stream = self._stream
-        if stream is None:
-            stream = self._stream = AsyncWatchStream(
-                self._stub,
-                self._position.request(),
-                metadata=self._metadata,
-                idle_timeout=self._position.idle_timeout,
-            )
-            if self._closed.is_set():  # close() ran before it could see this stream
-                stream.cancel()
         try:
+            if stream is None:
+                stream = self._stream = AsyncWatchStream(
+                    self._stub,
+                    self._position.request(),
+                    metadata=self._metadata,
+                    idle_timeout=self._position.idle_timeout,
+                )
+                if self._closed.is_set():  # close() ran before it could see this stream
+                    stream.cancel()
             message = await stream.read()
         except ModelyardError:
             self._stream = None
             raise
+        except ChannelClosed:
+            # The registry it came from was closed: the watch ends, as if closed itself,
+            # instead of reconnecting over a channel that is gone.
+            self._stream = None
+            self._closed.set()
+            return None
         if message is None:
             self._stream = None
         return message
