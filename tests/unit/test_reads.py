@@ -4,11 +4,14 @@ what SQLAlchemy returns."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import token_service_pb2 as ts
 
-from tests.support.inprocess import Domain, domain_errors, prepared_reads
+from tests.support.inprocess import Domain, domain_errors, open_domain, prepared_reads
 
 
 async def test_a_read_sees_a_change_committed_since_the_previous_read(domain: Domain) -> None:
@@ -78,3 +81,38 @@ async def test_a_read_that_fails_leaves_no_connection_in_its_transaction(domain:
     for _ in range(3):
         assert (await domain.registry.groups.get(reader, "groups/fraud")).name == "groups/fraud"
     assert not any(read.driver.in_transaction for read in domain.engines.idle_reads)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """A fresh PostgreSQL database, or None for a SQLite file."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_database")
+        return url
+    return None
+
+
+@pytest.fixture
+async def any_domain(database_url: str | None, tmp_path: Path) -> AsyncIterator[Domain]:
+    """The domain on a fresh SQLite file or PostgreSQL database."""
+    async with open_domain(tmp_path / "registry.db", url=database_url) as opened:
+        yield opened
+
+
+async def test_a_reader_sees_one_snapshot_while_changes_commit(any_domain: Domain) -> None:
+    """An overview's counts and its production version come from one moment, on
+    PostgreSQL as on SQLite: what commits between a reader's statements is not seen by the
+    later ones, and the next reader sees it."""
+    domain = any_domain
+    admin = domain.mutation("admin", "admin")
+    groups = domain.registry.groups
+    await groups.create(admin, "fraud", pb.ModelGroup(description="first"))
+    async with domain.store.reader(domain.tenant) as unit:
+        seen = await unit.groups.get("fraud")
+        assert seen is not None and seen.description == "first"
+        patch = pb.ModelGroup(name="groups/fraud", description="second")
+        await groups.update(admin, patch, ["description"])
+        assert await unit.groups.get("fraud") == seen
+    async with domain.store.reader(domain.tenant) as unit:
+        found = await unit.groups.get("fraud")
+        assert found is not None and found.description == "second"

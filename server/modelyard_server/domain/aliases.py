@@ -80,7 +80,7 @@ class Aliases:
     async def get(self, principal: Principal, name: str) -> pb.Alias:
         ref = names.parse_alias_name(name)
         principal.authorize(Permission.READ, ref.group)
-        async with self.store.reader(principal.tenant) as unit:
+        async with self.store.lookup(principal.tenant) as unit:
             return await lookup.alias(unit, ref)
 
     async def page(
@@ -93,7 +93,7 @@ class Aliases:
         limit = page_size(size, DEFAULT_PAGE)
         after = query.resume_after(token)
         after_alias = str(after[0]) if after else None
-        async with self.store.reader(principal.tenant) as unit:
+        async with self.store.lookup(principal.tenant) as unit:
             await lookup.require_group(unit, group)
             aliases = await unit.aliases.page(group, limit + 1, after_alias)
         resume = (aliases[limit - 1].name.rsplit("/", 1)[1],) if len(aliases) > limit else None

@@ -72,7 +72,7 @@ class Groups:
     async def get(self, principal: Principal, name: str) -> pb.ModelGroup:
         group_id = names.parse_group_name(name)
         principal.authorize(Permission.READ, group_id)
-        async with self.store.reader(principal.tenant) as unit:
+        async with self.store.lookup(principal.tenant) as unit:
             return await lookup.group(unit, group_id)
 
     async def page(
@@ -85,7 +85,7 @@ class Groups:
         query = self.tokens.query(principal.tenant, "groups", filter_text, order_by)
         limit = page_size(size, DEFAULT_PAGE)
         after = query.resume_after(token)
-        async with self.store.reader(principal.tenant) as unit:
+        async with self.store.lookup(principal.tenant) as unit:
             page = await unit.groups.page(where, order, limit, after)
         return page.items, query.token(page.resume_after)
 

@@ -348,7 +348,13 @@ class AuditSnapshot(Protocol):
 
 class Store(Protocol):
     def reader(self, tenant: str) -> AbstractAsyncContextManager[UnitOfWork]:
-        """Returns a unit of work for reads (it may not write)."""
+        """Returns a unit of work for reads (it may not write), all of one snapshot."""
+        ...
+
+    def lookup(self, tenant: str) -> AbstractAsyncContextManager[UnitOfWork]:
+        """Returns a unit of work for a lookup: reads that do not depend on each other (one
+        row, one page, or a second read that only explains a miss), each of which may see
+        a later snapshot than the one before. Cheaper than `reader` on some databases."""
         ...
 
     def writer(self, tenant: str) -> AbstractAsyncContextManager[UnitOfWork]:

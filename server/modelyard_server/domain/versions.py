@@ -86,7 +86,7 @@ class Versions:
         """Returns a version named by number, `latest`, or an alias (`groups/g/aliases/champion`)."""
         ref = names.parse_readable_version(name)
         principal.authorize(Permission.READ, ref.group)
-        async with self.store.reader(principal.tenant) as unit:
+        async with self.store.lookup(principal.tenant) as unit:
             return await lookup.readable_version(unit, ref)
 
     async def compare_schemas(
@@ -121,7 +121,7 @@ class Versions:
         query = self.tokens.query(principal.tenant, "versions", parent, filter_text, order_by)
         limit = page_size(size, DEFAULT_PAGE)
         after = query.resume_after(token)
-        async with self.store.reader(principal.tenant) as unit:
+        async with self.store.lookup(principal.tenant) as unit:
             if scope is not None:
                 await lookup.require_group(unit, scope)
             page = await unit.versions.page(scope, where, order, limit, after)

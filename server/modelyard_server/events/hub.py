@@ -125,11 +125,11 @@ class Feed(Generic[R]):
         self.task: asyncio.Task[None] | None = None
 
     async def read(self, after: int) -> list[LogEntry]:
-        async with self.hub.store.reader(self.tenant) as reader:
+        async with self.hub.store.lookup(self.tenant) as reader:
             return await reader.log.range(after, self.hub.batch)
 
     async def read_head(self) -> int:
-        async with self.hub.store.reader(self.tenant) as reader:
+        async with self.hub.store.lookup(self.tenant) as reader:
             return (await reader.log.head())[0]
 
     async def run(self) -> None:

@@ -87,7 +87,7 @@ class SqlDeliveryQueue:
     async def enqueue(
         self, wanted: Callable[[str, Sequence[str], LogEntry], bool], now: int, batch: int
     ) -> int:
-        async with self.engines.reading() as conn:
+        async with self.engines.reading(one_snapshot=False) as conn:
             behind = (await conn.execute(BEHIND)).all()
         scanned = 0
         for (pk,) in behind:
@@ -145,7 +145,7 @@ class SqlDeliveryQueue:
             return []
         # Most rounds find nothing due: answer that from a read, without taking the write lock
         # that every registration needs too.
-        async with self.engines.reading() as conn:
+        async with self.engines.reading(one_snapshot=False) as conn:
             earliest = await conn.scalar(NEXT_DUE)
         if earliest is None or earliest > now:
             return []
@@ -227,7 +227,7 @@ class SqlDeliveryQueue:
         return counts, oldest
 
     async def next_due(self) -> int | None:
-        async with self.engines.reading() as conn:
+        async with self.engines.reading(one_snapshot=False) as conn:
             due: int | None = await conn.scalar(NEXT_DUE)
             return due
 
@@ -244,7 +244,7 @@ class SqlDeliveryQueue:
         if before_seq is not None:
             query = query.where(DELIVERIES.c.seq < before_seq)
         query = query.order_by(DELIVERIES.c.seq.desc()).limit(limit)
-        async with self.engines.reading() as conn:
+        async with self.engines.reading(one_snapshot=False) as conn:
             return [delivery_of(row) for row in (await conn.execute(query)).all()]
 
     async def redeliver(self, tenant: str, webhook_id: str, seq: int, now: int) -> bool:

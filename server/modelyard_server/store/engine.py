@@ -495,7 +495,9 @@ class Engines:
 
     url: str
     postgres: AsyncEngine | None = None
-    # The same pool, its connections in autocommit for reads (set when `postgres` is).
+    # The same pool, its connections in autocommit for lookups and in REPEATABLE READ for
+    # reads of one snapshot (both set when `postgres` is).
+    postgres_lookups: AsyncEngine | None = None
     postgres_reads: AsyncEngine | None = None
     sqlite_read: Engine | None = None
     sqlite_write: Engine | None = None
@@ -519,18 +521,21 @@ class Engines:
         return self.postgres is None
 
     @asynccontextmanager
-    async def reading(self) -> AsyncIterator[Conn]:
-        """Yields a connection to read with. On SQLite its statements read one consistent
-        snapshot; on PostgreSQL each statement reads the snapshot of its own start.
+    async def reading(self, *, one_snapshot: bool = True) -> AsyncIterator[Conn]:
+        """Yields a connection to read with, whose statements read one consistent snapshot;
+        with `one_snapshot=False`, for a lookup, each statement may read a later one.
 
-        PostgreSQL's reads run in autocommit. Their READ COMMITTED transactions saw exactly
-        that (each statement takes a new snapshot) and cost two round trips more, BEGIN and
-        ROLLBACK: a get made four where it now makes two. A read that must see several
-        statements as of one moment uses `snapshot`.
+        On SQLite every read is a transaction, which costs nothing. On PostgreSQL a
+        snapshot is a REPEATABLE READ transaction, two round trips more (BEGIN and
+        ROLLBACK), so a lookup, whose statements do not depend on each other (one row, one
+        page, or a second statement that only explains a miss), runs in autocommit: a get
+        is two round trips (token, version) instead of four.
         """
         with values_kept_out_of_errors():
-            if self.postgres_reads is not None:
-                async with self.postgres_reads.connect() as conn:
+            if self.postgres is not None:
+                engine = self.postgres_reads if one_snapshot else self.postgres_lookups
+                assert engine is not None
+                async with engine.connect() as conn:
                     yield conn
                 return
             read = self.idle_read()
@@ -563,10 +568,8 @@ class Engines:
         """Yields a connection for a long read: its statements see one consistent snapshot
         and never run on the event loop (SQLite's in a worker thread)."""
         if self.postgres is not None:
-            async with self.postgres.connect() as conn:
-                await conn.execution_options(isolation_level="REPEATABLE READ")
-                async with conn.begin():
-                    yield conn
+            async with self.reading() as conn:  # REPEATABLE READ: one snapshot
+                yield conn
             return
         engine = self.sqlite_read
         assert engine is not None
@@ -710,7 +713,10 @@ def open_engines(url: str, *, pool_size: int = 8) -> Engines:
         pool_pre_ping=False,
     )
     return Engines(
-        url, postgres=engine, postgres_reads=engine.execution_options(isolation_level="AUTOCOMMIT")
+        url,
+        postgres=engine,
+        postgres_lookups=engine.execution_options(isolation_level="AUTOCOMMIT"),
+        postgres_reads=engine.execution_options(isolation_level="REPEATABLE READ"),
     )
 
 

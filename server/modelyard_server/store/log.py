@@ -87,7 +87,7 @@ def row_of(entry: LogEntry) -> dict[str, Any]:
 
 async def log_tenants(engines: Engines) -> list[str]:
     """Returns the tenants that have a log."""
-    async with engines.reading() as conn:
+    async with engines.reading(one_snapshot=False) as conn:
         return list((await conn.scalars(TENANTS)).all())
 
 

@@ -177,7 +177,7 @@ class SqlTokenIndex:
                 found = FIND.alone(self.engines, params)
                 row = found[0] if found else None
             else:
-                async with self.engines.reading() as connection:
+                async with self.engines.reading(one_snapshot=False) as connection:
                     row = await FIND.first(connection, params)
         if row is None:
             return None

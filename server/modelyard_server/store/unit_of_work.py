@@ -151,6 +151,12 @@ class SqlStore:
                 yield SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite)
 
     @asynccontextmanager
+    async def lookup(self, tenant: str) -> AsyncIterator[SqlUnitOfWork]:
+        with unavailable_on_connection_errors(), observed("read"):
+            async with self.engines.reading(one_snapshot=False) as conn:
+                yield SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite)
+
+    @asynccontextmanager
     async def audit_snapshot(self, tenant: str) -> AsyncIterator[SqlAuditSnapshot]:
         with unavailable_on_connection_errors():
             async with self.engines.snapshot() as conn:
