@@ -525,10 +525,10 @@ class Engines:
         """Yields a connection to read with, whose statements read one consistent snapshot;
         with `one_snapshot=False`, for a lookup, each statement may read a later one.
 
-        On SQLite every read is a transaction, which costs nothing. On PostgreSQL a
-        snapshot is a REPEATABLE READ transaction, two round trips more (BEGIN and
-        ROLLBACK), so a lookup, whose statements do not depend on each other (one row, one
-        page, or a second statement that only explains a miss), runs in autocommit: a get
+        A snapshot is a transaction: on SQLite a BEGIN on a kept connection, on PostgreSQL
+        a REPEATABLE READ transaction, two round trips more (BEGIN and ROLLBACK). A lookup,
+        whose statements do not depend on each other (one row, one page, or a second
+        statement that only explains a miss), runs each in autocommit: on PostgreSQL a get
         is two round trips (token, version) instead of four.
         """
         with values_kept_out_of_errors():
@@ -538,26 +538,27 @@ class Engines:
                 async with engine.connect() as conn:
                     yield conn
                 return
-            read = self.idle_read()
+            read = self._idle_read()
             try:
-                read.begin()
+                if one_snapshot:
+                    read.begin()
                 yield read
                 read.end()
             except BaseException:
                 # Not kept: its pool checks it (and rolls it back) when it goes back.
                 read.sync.close()
                 raise
-            self.keep_read(read)
+            self._keep_read(read)
 
-    def idle_read(self) -> ReadConnection:
-        """Returns a SQLite read connection, outside any transaction, for keep_read."""
+    def _idle_read(self) -> ReadConnection:
+        """Returns a SQLite read connection, outside any transaction, for _keep_read."""
         if self.idle_reads:
             return self.idle_reads.pop()
         assert self.sqlite_read is not None
         return ReadConnection(self.sqlite_read.connect())
 
-    def keep_read(self, read: ReadConnection) -> None:
-        """Takes back a read connection that idle_read gave and is outside any transaction."""
+    def _keep_read(self, read: ReadConnection) -> None:
+        """Takes back a read connection that _idle_read gave and is outside any transaction."""
         if len(self.idle_reads) < self.idle_reads_kept:
             self.idle_reads.append(read)
         else:

@@ -17,7 +17,7 @@ from sqlalchemy import Insert, Select, Update
 from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from modelyard_server.store.engine import Conn, DriverConnection, Engines
+from modelyard_server.store.engine import Conn, DriverConnection
 
 _SQLITE = pysqlite.dialect()
 
@@ -65,18 +65,6 @@ class PreparedRead:
         if not isinstance(conn, DriverConnection) or not self.fixed:
             return [tuple(row) for row in (await conn.execute(self.statement, dict(params)))]
         return self._run(conn, params)
-
-    def alone(self, engines: Engines, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Returns the rows of the statement run on SQLite outside any transaction: one
-        statement reads one snapshot, so a read of one row needs no BEGIN or ROLLBACK."""
-        read = engines.idle_read()
-        try:
-            found = self._run(read, params)
-        except BaseException:
-            read.sync.close()
-            raise
-        engines.keep_read(read)
-        return found
 
     def _run(self, read: DriverConnection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         found: list[tuple[Any, ...]] = read.run(self.sql, self._arguments(params))

@@ -168,17 +168,11 @@ class SqlTokenIndex:
         # Imported here: the unit of work imports this module for the tenant's tokens.
         from modelyard_server.store.unit_of_work import unavailable_on_connection_errors
 
-        params = {"b_digest": digest}
         with unavailable_on_connection_errors():
-            # One statement outside a transaction: on SQLite a prepared read with no BEGIN
-            # or ROLLBACK around it, on PostgreSQL one round trip. Either sees every
-            # revocation that committed before it began.
-            if self.engines.sqlite:
-                found = FIND.alone(self.engines, params)
-                row = found[0] if found else None
-            else:
-                async with self.engines.reading(one_snapshot=False) as connection:
-                    row = await FIND.first(connection, params)
+            # A lookup: one statement outside a transaction (on PostgreSQL one round trip),
+            # which sees every revocation that committed before it began.
+            async with self.engines.reading(one_snapshot=False) as conn:
+                row = await FIND.first(conn, {"b_digest": digest})
         if row is None:
             return None
         token_id, tenant, subject, roles, expire_us, revoke_us, last_use_us = row

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from functools import cached_property
 
 from modelyard.v1 import errors_pb2 as reasons
@@ -144,16 +144,16 @@ class SqlStore:
         # Called with the tenant after each commit that appended to the log (the event hub).
         self.committed: list[Callable[[str], None]] = []
 
-    @asynccontextmanager
-    async def reader(self, tenant: str) -> AsyncIterator[SqlUnitOfWork]:
-        with unavailable_on_connection_errors(), observed("read"):
-            async with self.engines.reading() as conn:
-                yield SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite)
+    def reader(self, tenant: str) -> AbstractAsyncContextManager[SqlUnitOfWork]:
+        return self._reading(tenant, one_snapshot=True)
+
+    def lookup(self, tenant: str) -> AbstractAsyncContextManager[SqlUnitOfWork]:
+        return self._reading(tenant, one_snapshot=False)
 
     @asynccontextmanager
-    async def lookup(self, tenant: str) -> AsyncIterator[SqlUnitOfWork]:
+    async def _reading(self, tenant: str, *, one_snapshot: bool) -> AsyncIterator[SqlUnitOfWork]:
         with unavailable_on_connection_errors(), observed("read"):
-            async with self.engines.reading(one_snapshot=False) as conn:
+            async with self.engines.reading(one_snapshot=one_snapshot) as conn:
                 yield SqlUnitOfWork(conn, tenant, postgres=not self.engines.sqlite)
 
     @asynccontextmanager
