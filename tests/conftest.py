@@ -30,12 +30,12 @@ def layer(item: pytest.Item) -> int:
     return LAYER_ORDER.index(name) if name in LAYER_ORDER else len(LAYER_ORDER)
 
 
-@pytest.hookimpl(trylast=True)  # after pytest's own ordering, which the sort keeps per layer
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Runs the layers slowest first, and marks `postgres` every test that runs on PostgreSQL
-    (a `server`, `backend` or `own_server` of "postgres", or a `postgres_database`), so that
-    `-m "not postgres"` runs the SQLite half alone."""
-    items.sort(key=layer)
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> Iterator[None]:
+    """Marks `postgres` every test that runs on PostgreSQL (a `server`, `backend` or
+    `own_server` of "postgres", or a `postgres_database`) before `-m` selects, so that
+    `-m "not postgres"` runs the SQLite half alone; once pytest has ordered the tests by
+    fixture, runs the layers slowest first (a stable sort: that order stays within a layer)."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params if callspec is not None else {}
@@ -46,6 +46,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
         if on_postgres or "postgres_database" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.postgres)
+    yield
+    items.sort(key=layer)
 
 
 @pytest.fixture(scope="session")
