@@ -16,21 +16,6 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select, text
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    return name
-
-
-@pytest.fixture
-def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new SQLite file or PostgreSQL database."""
-    if backend == "postgres":
-        url: str = request.getfixturevalue("postgres_database")
-        return url
-    return f"sqlite:///{tmp_path / 'registry.db'}"
-
-
 @pytest.fixture
 async def engines(database_url: str) -> AsyncIterator[Engines]:
     """Migrated engines on `database_url`."""

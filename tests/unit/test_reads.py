@@ -4,14 +4,11 @@ what SQLAlchemy returns."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import token_service_pb2 as ts
 
-from tests.support.inprocess import Domain, domain_errors, open_domain, prepared_reads
+from tests.support.inprocess import Domain, domain_errors, prepared_reads
 
 
 async def test_a_read_sees_a_change_committed_since_the_previous_read(domain: Domain) -> None:
@@ -81,22 +78,6 @@ async def test_a_read_that_fails_leaves_no_connection_in_its_transaction(domain:
     for _ in range(3):
         assert (await domain.registry.groups.get(reader, "groups/fraud")).name == "groups/fraud"
     assert not any(read.driver.in_transaction for read in domain.engines.idle_reads)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> str | None:
-    """A fresh PostgreSQL database, or None for a SQLite file."""
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_database")
-        return url
-    return None
-
-
-@pytest.fixture
-async def any_domain(database_url: str | None, tmp_path: Path) -> AsyncIterator[Domain]:
-    """The domain on a fresh SQLite file or PostgreSQL database."""
-    async with open_domain(tmp_path / "registry.db", url=database_url) as opened:
-        yield opened
 
 
 async def test_a_reader_sees_one_snapshot_while_changes_commit(any_domain: Domain) -> None:

@@ -222,20 +222,11 @@ async def test_a_group_without_a_policy_follows_the_tenant_default(
     assert await r.apply(g) == [(1, ARCHIVE)]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest) -> str | None:
-    """The URL of a fresh PostgreSQL database, or None for a SQLite file."""
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_database")
-        return url
-    return None
-
-
 async def test_a_run_racing_a_promotion_and_registrations_leaves_state_and_log_agreeing(
-    backend: str | None, tmp_path: Path
+    database_url: str, tmp_path: Path
 ) -> None:
     clock = Clock()
-    async with open_domain(tmp_path / "registry.db", url=backend, clock=clock) as domain:
+    async with open_domain(tmp_path / "registry.db", url=database_url, clock=clock) as domain:
         r = Registry(domain)
         g = f"g-{uuid.uuid4().hex[:8]}"
         await r.group(g)
