@@ -40,6 +40,7 @@ R = TypeVar("R")
 class HubSettings:
     """How often streams hear from the hub, and how much a subscriber may have waiting."""
 
+    # A quiet stream hears a heartbeat after this long (up to a quarter of it later).
     heartbeat_seconds: float = 5.0
     # The safety net when a wakeup is lost (and the only wakeup for other processes on SQLite).
     poll_seconds: float = 1.0
@@ -83,6 +84,8 @@ class Subscriber(Generic[R]):
         self.ready = asyncio.Event()
         self.live = False
         self.too_slow = False
+        # When the stream last sent something: a heartbeat is due `heartbeat_seconds` later.
+        self.quiet_since = time.monotonic()
 
     def offer(self, events: list[Event[R]], buffer: int) -> None:
         """Takes the events of a shared read that are new to it and match its filters, and
@@ -133,7 +136,27 @@ class Feed(Generic[R]):
             return (await reader.log.head())[0]
 
     async def run(self) -> None:
-        """Reads new entries whenever woken (or polled) and offers them to the live subscribers."""
+        """Reads new entries whenever woken (or polled) and offers them to the live subscribers;
+        wakes those that are due a heartbeat."""
+        beats = asyncio.create_task(self.beat(), name=f"event feed {self.tenant} heartbeats")
+        try:
+            await self.follow()
+        finally:
+            beats.cancel()
+
+    async def beat(self) -> None:
+        """Wakes the live subscribers that have been quiet for `heartbeat_seconds`, a quarter of
+        that interval late at most. One timer for the feed: a timer per waiting stream cost
+        every stream a timer for every event it was sent."""
+        interval = self.hub.settings.heartbeat_seconds
+        while True:
+            await asyncio.sleep(interval / 4)
+            due = time.monotonic() - interval
+            for subscriber in self.live:
+                if subscriber.quiet_since <= due:
+                    subscriber.ready.set()
+
+    async def follow(self) -> None:
         settings = self.hub.settings
         pause = 0.1
         await self.started.wait()
@@ -300,7 +323,7 @@ class EventHub(Generic[R]):
         self, feed: Feed[R], subscriber: Subscriber[R]
     ) -> AsyncGenerator[Event[R] | Heartbeat]:
         settings = self.settings
-        quiet_since = time.monotonic()
+        subscriber.quiet_since = time.monotonic()
         while True:
             self._check_open()
             if not subscriber.live:
@@ -314,11 +337,11 @@ class EventHub(Generic[R]):
                     event = Event(entry, self.render)
                     if subscriber.wanted.matches(entry, event.resources):
                         yield event
-                        quiet_since = time.monotonic()
+                        subscriber.quiet_since = time.monotonic()
                     subscriber.scanned = entry.seq
-                if time.monotonic() - quiet_since >= settings.heartbeat_seconds:
+                if time.monotonic() - subscriber.quiet_since >= settings.heartbeat_seconds:
                     yield Heartbeat(subscriber.scanned)
-                    quiet_since = time.monotonic()
+                    subscriber.quiet_since = time.monotonic()
                 continue
             if subscriber.too_slow:
                 raise ResourceExhausted(
@@ -329,19 +352,15 @@ class EventHub(Generic[R]):
                 )
             if subscriber.pending:
                 yield subscriber.pending.popleft()
-                quiet_since = time.monotonic()
+                subscriber.quiet_since = time.monotonic()
                 continue
             subscriber.ready.clear()
-            remaining = settings.heartbeat_seconds - (time.monotonic() - quiet_since)
-            if remaining <= 0:
+            if time.monotonic() - subscriber.quiet_since >= settings.heartbeat_seconds:
                 # Nothing waits to be sent, and the feed offers this subscriber every entry of
                 # the groups it watches: all up to the feed's head is scanned, even what was
                 # never offered to it.
                 yield Heartbeat(max(subscriber.scanned, feed.head))
-                quiet_since = time.monotonic()
+                subscriber.quiet_since = time.monotonic()
                 continue
-            try:
-                async with asyncio.timeout(remaining):
-                    await subscriber.ready.wait()
-            except TimeoutError:
-                pass
+            # Woken by an offer, by the feed's heartbeat timer or by the hub closing.
+            await subscriber.ready.wait()
