@@ -34,7 +34,7 @@ from sqlalchemy import (
     event,
     inspect,
 )
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import (
     DataError,
     DBAPIError,
@@ -208,6 +208,8 @@ def values_kept_out_of_errors() -> Iterator[None]:
     try:
         yield
     except _REFUSALS as error:
+        if error.connection_invalidated:  # not a refusal: the connection died under it
+            raise
         cause = type(error.orig).__name__ if error.orig is not None else type(error).__name__
         said = "" if isinstance(error, DataError) else str(error.orig).splitlines()[0]
         said = said.partition(": ")[2] if said.startswith("<class") else said
@@ -713,12 +715,23 @@ def open_engines(url: str, *, pool_size: int = 8) -> Engines:
         # the pool drop every connection it had, so one failure covers a database restart.
         pool_pre_ping=False,
     )
+    event.listen(engine.sync_engine, "handle_error", _dropped_midway)
     return Engines(
         url,
         postgres=engine,
         postgres_lookups=engine.execution_options(isolation_level="AUTOCOMMIT"),
         postgres_reads=engine.execution_options(isolation_level="REPEATABLE READ"),
     )
+
+
+def _dropped_midway(context: ExceptionContext) -> None:
+    """Counts a connection that PostgreSQL dropped while asyncpg was still reading its last
+    message (the FATAL that announces the drop) as a disconnect, as one already closed is:
+    asyncpg then refuses every statement ("cannot switch to state 12; another operation (2)
+    is in progress"), which SQLAlchemy would take for a refusal and leave in the pool."""
+    said = str(context.original_exception)
+    if "cannot switch to state" in said and "another operation" in said:
+        context.is_disconnect = True
 
 
 def _alembic_config(url: str) -> Config:

@@ -98,6 +98,10 @@ def unavailable_on_connection_errors() -> Iterator[None]:
     try:
         yield
     except DBAPIError as error:
+        if error.connection_invalidated:  # whatever the driver called it, the connection died
+            raise Unavailable(
+                reasons.DATABASE_UNAVAILABLE, "the database cannot be reached; retry the request"
+            ) from error
         # asyncpg's refusals at connect time ("not currently accepting connections") come
         # as the generic DBAPIError; constraint violations and the like are not ours.
         if not (isinstance(error, OperationalError | InterfaceError) or type(error) is DBAPIError):
@@ -106,11 +110,7 @@ def unavailable_on_connection_errors() -> Iterator[None]:
             raise Unavailable(
                 reasons.DATABASE_UNAVAILABLE, "the database is busy; retry the request"
             ) from error
-        if (
-            isinstance(error, InterfaceError)
-            or error.connection_invalidated
-            or "connect" in str(error).lower()
-        ):
+        if isinstance(error, InterfaceError) or "connect" in str(error).lower():
             raise Unavailable(
                 reasons.DATABASE_UNAVAILABLE, "the database cannot be reached; retry the request"
             ) from error
