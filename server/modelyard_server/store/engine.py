@@ -361,6 +361,7 @@ class GroupCommit:
         self.turn = asyncio.Lock()  # one writer at a time on the open transaction
         self.queued = 0  # writers waiting for their turn
         self.open: _Batch | None = None
+        self.committed = 0  # batches committed (the metric counts every GroupCommit's)
 
     async def _take_turn(self) -> None:
         self.queued += 1
@@ -452,6 +453,7 @@ class GroupCommit:
             batch.error = error
         else:
             if batch.units:
+                self.committed += 1
                 metrics.COMMIT_BATCH.observe(batch.units)
             for callback in batch.after_commit:
                 callback()
