@@ -46,7 +46,13 @@ async def test_a_token_revoked_after_it_was_used_fails_on_the_next_call(domain: 
     assert refused.value.reason_name == "TOKEN_REVOKED"
 
 
-async def test_prepared_reads_return_what_sqlalchemy_returns(domain: Domain) -> None:
+@pytest.mark.parametrize("one_snapshot", [True, False])
+async def test_prepared_reads_return_what_sqlalchemy_returns(
+    any_domain: Domain, one_snapshot: bool
+) -> None:
+    """Prepared reads run by the driver itself: SQLite's in reads and lookups, asyncpg's in
+    PostgreSQL's lookups (autocommit); every other connection runs them through SQLAlchemy."""
+    domain = any_domain
     admin = domain.mutation("admin", "admin")
     registry = domain.registry
     roles = ["viewer", "deployer@fraud"]
@@ -57,7 +63,7 @@ async def test_prepared_reads_return_what_sqlalchemy_returns(domain: Domain) -> 
     alias = pb.Alias(name="groups/fraud/aliases/champion", version="groups/fraud/versions/1")
     await registry.aliases.set(admin, alias)
     for query, params in prepared_reads(domain.tenant, created.secret, "fraud"):
-        async with domain.engines.reading() as conn:
+        async with domain.engines.reading(one_snapshot=one_snapshot) as conn:
             expected = [tuple(row) for row in await conn.execute(query.statement, params)]
             assert await query.rows(conn, params) == expected
             assert len(expected) == 1, query.sql

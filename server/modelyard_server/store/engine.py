@@ -131,6 +131,30 @@ class ReadConnection(DriverConnection):
             self.run("ROLLBACK")
 
 
+class LookupConnection:
+    """A PostgreSQL connection in autocommit, for a lookup: its SQLAlchemy connection, and
+    asyncpg's under it for prepared reads (store/prepared.py), which skip SQLAlchemy's
+    execution: about 0.3 ms a statement on two cores, against a round trip of 0.25 ms."""
+
+    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
+        self.conn = conn
+        self.driver = driver
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> Result[Any]:
+        return await self.conn.execute(statement, parameters)
+
+    async def scalar(self, statement: Executable, parameters: Any = None) -> Any:
+        return await self.conn.scalar(statement, parameters)
+
+    async def scalars(self, statement: Executable, parameters: Any = None) -> ScalarResult[Any]:
+        return await self.conn.scalars(statement, parameters)
+
+    async def fetch(self, sql: str, arguments: Sequence[Any]) -> list[Any]:
+        """Returns the rows of a statement asyncpg runs (and keeps prepared)."""
+        rows: list[Any] = await self.driver.fetch(sql, *arguments)
+        return rows
+
+
 class ThreadConnection:
     """A synchronous SQLAlchemy connection whose statements run in a worker thread, for long
     reads (verifying the log) that must not hold up the event loop."""
@@ -540,7 +564,11 @@ class Engines:
                 engine = self.postgres_reads if one_snapshot else self.postgres_lookups
                 assert engine is not None
                 async with engine.connect() as conn:
-                    yield conn
+                    if one_snapshot:
+                        yield conn
+                    else:
+                        raw = await conn.get_raw_connection()
+                        yield LookupConnection(conn, raw.driver_connection)
                 return
             read = self._idle_read()
             try:

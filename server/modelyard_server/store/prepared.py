@@ -1,25 +1,30 @@
-"""Statements that every call makes, compiled once and run by SQLite's driver itself.
+"""Statements that every call makes, compiled once and run by the database driver itself.
 
 A statement by key takes SQLite some microseconds; taking it through SQLAlchemy's
 execution (cache key, execution context, result object) took ten times that, on every
-call. A prepared statement keeps its Core form, which PostgreSQL (and any connection other
-than an inline SQLite one) still executes as before, and compiles it once for SQLite: its
-SQL, the order of its parameters, how each is turned into a value for the driver and how
-each selected column is turned back into one.
+call. On PostgreSQL the same execution (with the greenlet that carries it to asyncpg) cost
+about as much as the round trip itself. A prepared statement keeps its Core form, which any
+other connection still executes as before (a PostgreSQL transaction, so that it is sure to
+run inside it), and compiles it once for each driver: its SQL, the order of its parameters,
+how each is turned into a value for the driver and how each selected column is turned back
+into one. SQLite's reads and writes, and PostgreSQL's lookups (autocommit), run it so.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Insert, Select, Update
+from sqlalchemy import Dialect, Insert, Select, Update
+from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from modelyard_server.store.engine import Conn, DriverConnection
+from modelyard_server.store.engine import Conn, DriverConnection, LookupConnection
 
 _SQLITE = pysqlite.dialect()
+_POSTGRES: Dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
 
 
 def _positional(compiled: SQLCompiler) -> tuple[list[str], list[Callable[[Any], Any] | None]]:
@@ -30,12 +35,12 @@ def _positional(compiled: SQLCompiler) -> tuple[list[str], list[Callable[[Any], 
     return names, [processors.get(n) for n in names]
 
 
-class PreparedRead:
-    """A SELECT compiled once for SQLite; `rows` runs it on any Conn."""
+class _CompiledRead:
+    """A SELECT compiled once for one dialect: its SQL, the order of its parameters, how each
+    is turned into a value for the driver and how each selected column is turned back."""
 
-    def __init__(self, statement: Select[Any]) -> None:
-        self.statement = statement
-        compiled = statement.compile(dialect=_SQLITE)
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
         self.sql = str(compiled)
         self.names, self.binds = _positional(compiled)
         # Values the statement carries itself (literals such as `stage != 3`, LIMIT 1).
@@ -45,7 +50,7 @@ class PreparedRead:
             if not bind.required
         }
         self.results: list[Callable[[Any], Any] | None] = [
-            column.type._cached_result_processor(_SQLITE, None)
+            column.type._cached_result_processor(dialect, None)
             for column in statement.selected_columns
         ]
         self.plain_binds = not any(self.binds)
@@ -53,28 +58,72 @@ class PreparedRead:
         # A list parameter (IN) is rendered per call: such a statement goes through SQLAlchemy.
         self.fixed = not any(bind.expanding for bind in compiled.binds.values())
 
-    def _arguments(self, params: Mapping[str, Any]) -> list[Any]:
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
         given = self.given
         values = [params[n] if n in params else given[n] for n in self.names]
         if self.plain_binds:
             return values
         return [v if bind is None else bind(v) for v, bind in zip(values, self.binds, strict=True)]
 
-    async def rows(self, conn: Conn, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Returns the rows the statement selects, each a tuple of its columns' values."""
-        if not isinstance(conn, DriverConnection) or not self.fixed:
-            return [tuple(row) for row in (await conn.execute(self.statement, dict(params)))]
-        return self._run(conn, params)
-
-    def _run(self, read: DriverConnection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        found: list[tuple[Any, ...]] = read.run(self.sql, self._arguments(params))
+    def converted(self, found: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
         if self.plain_results:
-            return found
+            return [tuple(row) for row in found]
         results = self.results
         return [
             tuple(v if f is None else f(v) for v, f in zip(row, results, strict=True))
             for row in found
         ]
+
+
+class PreparedRead:
+    """A SELECT compiled once for SQLite (and, on first use there, for PostgreSQL); `rows`
+    runs it on any Conn."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self.sqlite = _CompiledRead(statement, _SQLITE)
+        self.sql = self.sqlite.sql
+        self.fixed = self.sqlite.fixed
+
+    @functools.cached_property
+    def postgres(self) -> _CompiledRead | None:
+        """The statement compiled for asyncpg; None for one whose columns asyncpg's types
+        can only turn back knowing the type the server sends (a numeric, say): such a
+        statement goes through SQLAlchemy, which knows it."""
+        try:
+            return _CompiledRead(self.statement, _POSTGRES)
+        except Exception:
+            return None
+
+    async def rows(self, conn: Conn, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Returns the rows the statement selects, each a tuple of its columns' values."""
+        if self.fixed and isinstance(conn, DriverConnection):
+            return self._run(conn, params)
+        if self.fixed and isinstance(conn, LookupConnection) and self.postgres is not None:
+            found = await self._fetch(conn, self.postgres, params)
+            if found is not None:
+                return found
+        return [tuple(row) for row in (await conn.execute(self.statement, dict(params)))]
+
+    async def _fetch(
+        self, lookup: LookupConnection, compiled: _CompiledRead, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]] | None:
+        """Returns the rows asyncpg fetched; None if it failed. Whatever went wrong (the
+        connection died, the database refused the statement), SQLAlchemy runs it again and
+        raises what it would have raised: an outage stays UNAVAILABLE, and the pool drops a
+        dead connection."""
+        try:
+            found = await lookup.fetch(compiled.sql, compiled.arguments(params))
+        except Exception:
+            return None
+        return compiled.converted(found)
+
+    def _run(self, read: DriverConnection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        compiled = self.sqlite
+        found: list[tuple[Any, ...]] = read.run(compiled.sql, compiled.arguments(params))
+        if compiled.plain_results:
+            return found
+        return compiled.converted(found)
 
     async def first(self, conn: Conn, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         """Returns the first row the statement selects, or None."""
