@@ -43,23 +43,23 @@ async def test_every_call_on_a_dropped_connection_is_unavailable_and_the_next_su
     async def get() -> None:
         assert (await groups.get(reader, "groups/fraud")).name == "groups/fraud"
 
-    async def call(round: int) -> None:
+    async def call(i: int) -> None:
         if kind == "read":
             await get()
         else:
-            patch = pb.ModelGroup(name="groups/fraud", description=f"round {round}")
+            patch = pb.ModelGroup(name="groups/fraud", description=f"round {i}")
             await groups.update(domain.mutation("admin", "admin"), patch, ["description"])
 
     failures = 0
-    for round in range(ROUNDS):
+    for i in range(ROUNDS):
         # Several connections in the pool, idle, then dropped together.
         await asyncio.gather(*(get() for _ in range(4)))
         await run_admin_sql(kill)
         try:
-            await call(round)
+            await call(i)
         except Unavailable:
             failures += 1
-        await call(round)  # the pool replaced the dropped connections
+        await call(i)  # the pool replaced the dropped connections
     assert failures > 0, "no call met a dropped connection: the test no longer drops any"
     if kind == "write":
         assert (await groups.get(reader, "groups/fraud")).description == f"round {ROUNDS - 1}"

@@ -66,7 +66,7 @@ async def test_prepared_reads_return_what_sqlalchemy_returns(
         async with domain.engines.reading(one_snapshot=one_snapshot) as conn:
             expected = [tuple(row) for row in await conn.execute(query.statement, params)]
             assert await query.rows(conn, params) == expected
-            assert len(expected) == 1, query.sql
+            assert len(expected) == 1, query.sqlite.sql
 
 
 async def fail_inside_a_read(domain: Domain) -> None:

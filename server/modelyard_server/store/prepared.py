@@ -82,8 +82,6 @@ class PreparedRead:
     def __init__(self, statement: Select[Any]) -> None:
         self.statement = statement
         self.sqlite = _CompiledRead(statement, _SQLITE)
-        self.sql = self.sqlite.sql
-        self.fixed = self.sqlite.fixed
 
     @functools.cached_property
     def postgres(self) -> _CompiledRead | None:
@@ -97,9 +95,9 @@ class PreparedRead:
 
     async def rows(self, conn: Conn, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Returns the rows the statement selects, each a tuple of its columns' values."""
-        if self.fixed and isinstance(conn, DriverConnection):
+        if self.sqlite.fixed and isinstance(conn, DriverConnection):
             return self._run(conn, params)
-        if self.fixed and isinstance(conn, LookupConnection) and self.postgres is not None:
+        if self.sqlite.fixed and isinstance(conn, LookupConnection) and self.postgres is not None:
             found = await self._fetch(conn, self.postgres, params)
             if found is not None:
                 return found

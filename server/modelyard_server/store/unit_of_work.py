@@ -92,6 +92,12 @@ class SqlAuditSnapshot:
         self.state = SqlState(conn, tenant)
 
 
+def _unreachable() -> Unavailable:
+    return Unavailable(
+        reasons.DATABASE_UNAVAILABLE, "the database cannot be reached; retry the request"
+    )
+
+
 @contextmanager
 def unavailable_on_connection_errors() -> Iterator[None]:
     """Turns a lost or refused database connection into UNAVAILABLE, which callers retry."""
@@ -99,9 +105,7 @@ def unavailable_on_connection_errors() -> Iterator[None]:
         yield
     except DBAPIError as error:
         if error.connection_invalidated:  # whatever the driver called it, the connection died
-            raise Unavailable(
-                reasons.DATABASE_UNAVAILABLE, "the database cannot be reached; retry the request"
-            ) from error
+            raise _unreachable() from error
         # asyncpg's refusals at connect time ("not currently accepting connections") come
         # as the generic DBAPIError; constraint violations and the like are not ours.
         if not (isinstance(error, OperationalError | InterfaceError) or type(error) is DBAPIError):
@@ -111,9 +115,7 @@ def unavailable_on_connection_errors() -> Iterator[None]:
                 reasons.DATABASE_UNAVAILABLE, "the database is busy; retry the request"
             ) from error
         if isinstance(error, InterfaceError) or "connect" in str(error).lower():
-            raise Unavailable(
-                reasons.DATABASE_UNAVAILABLE, "the database cannot be reached; retry the request"
-            ) from error
+            raise _unreachable() from error
         raise
 
 
