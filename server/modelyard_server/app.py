@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import ctypes
 import functools
+import gc
 import logging
 import os
 import signal
@@ -460,6 +461,23 @@ def cap_malloc_arenas() -> None:
         libc.mallopt(M_ARENA_MAX, 2)
 
 
+def freeze_startup_heap() -> None:
+    """Takes the objects start-up made, which live as long as the process, out of the cyclic
+    garbage collector's sight, and lets young objects pile up longer between collections.
+
+    After start-up the heap holds about 125,000 tracked objects (modules, protobuf descriptors,
+    SQLAlchemy's tables and compiled statements). A full collection walked them all, a
+    120 ms stall of the event loop on this project's bench machine, taken in the middle of
+    whatever it was serving: with 1,000 event streams open, the p99 from commit to receipt
+    went from 300-330 ms to 200-215 ms without it. Young objects mostly die by reference
+    counting before a collection sees them, so a larger first threshold costs little memory
+    and saved about 7% of the server's CPU in the same run.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
 async def serve(settings: Settings) -> None:
     """Serves until SIGTERM or SIGINT, then shuts down gracefully."""
     cap_malloc_arenas()
@@ -468,6 +486,7 @@ async def serve(settings: Settings) -> None:
     except ValueError as error:
         raise SetupError(str(error)) from None
     running = await start(settings)
+    freeze_startup_heap()
     host = settings.address.rsplit(":", 1)[0]
     log.info(
         "modelyard serving on %s:%d (%s; data %s)",
