@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -221,6 +222,38 @@ async def test_the_async_watch_hands_out_events_in_order(server: Server, unique_
     assert [e.resource for e in got] == [v.name for v in made]
     assert start is not None and seqs(got) == list(range(start + 1, start + 4))
     assert watch.cursor == got[-1].seq
+
+
+async def test_an_async_watch_that_hears_nothing_for_idle_timeout_reconnects_without_a_gap(
+    sqlite_server: Server, unique_group: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server's heartbeats are seconds apart: a watch that tolerates 0.3 s of silence
+    gives up on the quiet stream and opens another, and what commits meanwhile arrives, once.
+    A consumer that takes longer than that between reads is not taken for silence."""
+    async with AsyncRegistry(sqlite_server.address, token=sqlite_server.token) as registry:
+        await registry.create_group(unique_group)
+        watch = await registry.watch(groups=[unique_group], idle_timeout=0.3)
+        with caplog.at_level(logging.WARNING, logger="modelyard.watch"):
+            reading = asyncio.ensure_future(anext(watch))
+            await asyncio.sleep(1.5)
+            silences = [r for r in caplog.records if "silent" in r.getMessage()]
+            made = await registry.register(unique_group, uri="s3://m/0", sha256=sha())
+            async with asyncio.timeout(20):
+                event = await reading
+            caplog.clear()
+            later = [
+                await registry.register(unique_group, uri=f"s3://m/{i}", sha256=sha())
+                for i in (1, 2)
+            ]
+            await asyncio.sleep(1.0)  # the consumer is busy elsewhere
+            async with asyncio.timeout(20):
+                rest = [await anext(watch), await anext(watch)]
+            await watch.close()
+    assert silences, "a stream silent for 1.5 s was never given up on"
+    assert event.resource == made.name
+    assert [e.resource for e in rest] == [v.name for v in later]
+    assert [e.seq for e in rest] == [event.seq + 1, event.seq + 2]
+    assert not [r for r in caplog.records if "silent" in r.getMessage()]
 
 
 async def test_async_with_opens_the_async_watch_so_from_now_means_from_then(

@@ -169,7 +169,12 @@ def _silent() -> ModelyardError:
 
 class AsyncWatchStream:
     """One WatchEvents call that may stay silent (not even a heartbeat) for at most
-    ``idle_timeout`` seconds (None: forever)."""
+    ``idle_timeout`` seconds (None: forever).
+
+    The silence is timed by one watchdog timer per stream, moved on only when it fires: a
+    timeout around every read cost each message a timer to schedule and cancel, about a
+    twelfth of the CPU a process spends reading many busy streams.
+    """
 
     def __init__(
         self,
@@ -185,37 +190,79 @@ class AsyncWatchStream:
             raise ChannelClosed from error
         self._idle_timeout = idle_timeout
         self._cancelled = False
+        self._silent = False
+        # When the read in progress began (by the loop's clock); None between reads.
+        self._reading_since: float | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
 
     async def read(self) -> registry_service_pb2.WatchEventsResponse | None:
         """Returns the next message, or None once the stream has ended, cleanly or by
         :meth:`cancel`; raises ModelyardError when the call fails or stays silent too long."""
+        if self._idle_timeout is not None:
+            loop = asyncio.get_running_loop()
+            self._reading_since = loop.time()
+            if self._watchdog is None:
+                self._watchdog = loop.call_at(self._reading_since + self._idle_timeout, self._due)
         try:
-            async with asyncio.timeout(self._idle_timeout):
-                message = await self._call.read()
-        except TimeoutError:
-            self._call.cancel()
-            raise _silent() from None
-        except asyncio.CancelledError:
-            # cancel() ends a read in progress this way, and so does closing the channel; the
-            # cancellation of the reading task itself is not ours to swallow.
-            task = asyncio.current_task()
-            if task is not None and task.cancelling():
-                raise
-            if self._cancelled:
-                return None
-            raise ChannelClosed from None
-        except grpc.RpcError as rpc_error:
-            if self._cancelled:
-                return None
-            raise from_rpc_error(rpc_error) from None
+            message = await self._call.read()
+        except BaseException as error:
+            self._reading_since = None
+            self._stop_watchdog()
+            self._ended(error)
+            return None
+        self._reading_since = None
         if message is grpc.aio.EOF:  # type: ignore[attr-defined]
+            self._stop_watchdog()
             return None
         assert isinstance(message, registry_service_pb2.WatchEventsResponse)
         return message
 
+    def _ended(self, error: BaseException) -> None:
+        """Says what the failure of a read means: None when the stream was cancelled by
+        :meth:`cancel`; otherwise raises (ModelyardError, ChannelClosed, or the error)."""
+        if isinstance(error, asyncio.CancelledError):
+            # cancel() ends a read in progress this way, and so do the watchdog and closing
+            # the channel; the cancellation of the reading task itself is not ours to swallow.
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise error
+            if self._silent:
+                raise _silent() from None
+            if self._cancelled:
+                return None
+            raise ChannelClosed from None
+        if isinstance(error, grpc.RpcError):
+            if self._silent:
+                raise _silent() from None
+            if self._cancelled:
+                return None
+            raise from_rpc_error(error) from None
+        raise error
+
+    def _due(self) -> None:
+        """The watchdog: ends the call if the read in progress has waited `idle_timeout`;
+        otherwise sets itself for when the read in progress would have (or goes to sleep
+        until the next read, if none is in progress)."""
+        self._watchdog = None
+        since, limit = self._reading_since, self._idle_timeout
+        if since is None or limit is None or self._cancelled:
+            return
+        loop = asyncio.get_running_loop()
+        if loop.time() < since + limit:
+            self._watchdog = loop.call_at(since + limit, self._due)
+            return
+        self._silent = True
+        self._call.cancel()
+
+    def _stop_watchdog(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
     def cancel(self) -> None:
         """Ends the call; a read in progress returns None."""
         self._cancelled = True
+        self._stop_watchdog()
         self._call.cancel()
 
 
