@@ -1,8 +1,15 @@
-"""A bare grpc.aio server with one empty unary RPC: the physical limit of this machine.
+"""A bare grpc.aio server: the physical limit of this machine, for calls and for streams.
 
 `/bench.Empty/Call` takes and returns google.protobuf.Empty and does nothing else: no
 interceptors, no authentication, no database. Whatever modelyard does per request costs
-on top of this. Runs in the top-level venv, as its own process, until SIGTERM.
+on top of this.
+
+`/bench.Fanout/Watch` is a server stream that first sends an empty message, then every
+message anyone publishes; `/bench.Fanout/Publish` hands its request's bytes, as they are, to
+every open Watch. That is the least a server can do to fan an event out to many streams
+(no filters, no log, one serialization for all), the limit fanout.py --limit measures.
+
+Runs in the top-level venv, as its own process, until SIGTERM.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+from collections.abc import AsyncIterator
 
 import grpc
 from google.protobuf.empty_pb2 import Empty
@@ -17,10 +25,44 @@ from google.protobuf.empty_pb2 import Empty
 SERVICE = "bench.Empty"
 METHOD = "Call"
 FULL_METHOD = f"/{SERVICE}/{METHOD}"
+FANOUT_WATCH = "/bench.Fanout/Watch"
+FANOUT_PUBLISH = "/bench.Fanout/Publish"
 
 
 async def call(request: Empty, context: grpc.aio.ServicerContext[Empty, Empty]) -> Empty:
     return Empty()
+
+
+class Fanout:
+    """Every open Watch's queue of messages to send, and the event that wakes it."""
+
+    def __init__(self) -> None:
+        self.watchers: dict[int, tuple[list[bytes], asyncio.Event]] = {}
+
+    async def watch(self, request: bytes, context: object) -> AsyncIterator[bytes]:
+        waiting: list[bytes] = []
+        wake = asyncio.Event()
+        self.watchers[id(waiting)] = (waiting, wake)
+        try:
+            yield b""
+            while True:
+                await wake.wait()
+                wake.clear()
+                sending, waiting[:] = waiting[:], []
+                for message in sending:
+                    yield message
+        finally:
+            del self.watchers[id(waiting)]
+
+    async def publish(self, request: bytes, context: object) -> bytes:
+        for waiting, wake in self.watchers.values():
+            waiting.append(request)
+            wake.set()
+        return b""
+
+
+def as_is(data: bytes) -> bytes:
+    return data
 
 
 async def serve(address: str) -> None:
@@ -35,7 +77,19 @@ async def serve(address: str) -> None:
             )
         },
     )
-    server.add_generic_rpc_handlers((handler,))
+    fanout = Fanout()
+    streams = grpc.method_handlers_generic_handler(
+        "bench.Fanout",
+        {
+            "Watch": grpc.unary_stream_rpc_method_handler(
+                fanout.watch, request_deserializer=as_is, response_serializer=as_is
+            ),
+            "Publish": grpc.unary_unary_rpc_method_handler(
+                fanout.publish, request_deserializer=as_is, response_serializer=as_is
+            ),
+        },
+    )
+    server.add_generic_rpc_handlers((handler, streams))
     if server.add_insecure_port(address) == 0:
         raise SystemExit(f"cannot bind {address}")
     await server.start()

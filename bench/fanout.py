@@ -9,6 +9,12 @@ commits) and from the writer's acknowledgement (after the commit), as p50/p99/ma
 
     .venv/bin/python bench/fanout.py                      # 1,000 subscribers, 20 events
     .venv/bin/python bench/fanout.py --subscribers 200 --database-url postgresql://...
+    .venv/bin/python bench/fanout.py --limit              # the same on a bare gRPC server
+
+--limit measures the same shape (processes, channels, streams, events, message size) on
+empty_server.py's Fanout service instead: no modelyard, no SDK, no log, the event's bytes
+serialized once. That is the limit of this machine and of gRPC's Python stack, as the
+empty RPC is for calls; "commit" there is the moment the publisher sends the event.
 
 Not a test: it asserts nothing about time, only that every subscriber got every event once.
 """
@@ -27,11 +33,19 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import modelyard
+from empty_server import FANOUT_PUBLISH, FANOUT_WATCH, as_is  # bench/ is first on sys.path
+from google.protobuf.struct_pb2 import Struct
+from google.protobuf.timestamp_pb2 import Timestamp
+from modelyard.v1 import registry_service_pb2 as rs
+from modelyard.v1 import resources_pb2 as pb
+from procs import free_port
 
 SERVER_BIN = Path(sys.executable).parent / "modelyard-server"
 SERVING = re.compile(r"modelyard serving on (\S+):(\d+)")
@@ -41,11 +55,13 @@ GROUP = "fanout"
 
 @dataclass
 class Received:
-    """What one client process saw: per event seq, the receipt times of its subscribers."""
+    """What one client process saw: per event seq, the receipt times of its subscribers; and
+    the CPU time it spent from subscribed to the last receipt."""
 
     times: dict[int, list[float]]
     subscribers: int
     repeats: int
+    cpu_seconds: float
 
 
 def start_server(
@@ -71,9 +87,15 @@ def start_server(
     raise SystemExit((data_dir / "server.log").read_text())
 
 
-def client(address: str, token: str, count: int, events: int, ready: Any, results: Any) -> None:
-    """One client process: `count` subscribers; reports their receipt times."""
-    results.put(asyncio.run(subscribe(address, token, count, events, ready)))
+def client(
+    address: str, token: str | None, count: int, events: int, ready: Any, results: Any
+) -> None:
+    """One client process: `count` subscribers (bare streams without a token); reports
+    their receipt times."""
+    if token is None:
+        results.put(asyncio.run(subscribe_bare(address, count, events, ready)))
+    else:
+        results.put(asyncio.run(subscribe(address, token, count, events, ready)))
 
 
 async def subscribe(address: str, token: str, count: int, events: int, ready: Any) -> Received:
@@ -100,12 +122,85 @@ async def subscribe(address: str, token: str, count: int, events: int, ready: An
                 return
 
     ready.put(count)
+    cpu = time.process_time()
     await asyncio.wait_for(asyncio.gather(*(follow(w) for w in watches)), timeout=300)
+    cpu = time.process_time() - cpu
     for watch in watches:
         await watch.close()
     for registry in registries:
         await registry.close()
-    return Received(times, count, repeats)
+    return Received(times, count, repeats, cpu)
+
+
+async def subscribe_bare(address: str, count: int, events: int, ready: Any) -> Received:
+    """The limit's subscribers: grpc's own streams, each message parsed as the SDK must."""
+    channels = [grpc.aio.insecure_channel(address) for _ in range(-(-count // STREAMS_PER_CHANNEL))]
+    calls = []
+    for i in range(count):
+        watch = channels[i // STREAMS_PER_CHANNEL].unary_stream(
+            FANOUT_WATCH,
+            request_serializer=as_is,
+            response_deserializer=rs.WatchEventsResponse.FromString,
+        )
+        call = watch(b"")
+        await call.read()  # the opening message: the server has this stream in its set
+        calls.append(call)
+    times: dict[int, list[float]] = {}
+    repeats = 0
+
+    async def follow(call: Any) -> None:
+        nonlocal repeats
+        seen: set[int] = set()
+        while len(seen) < events:
+            message = await call.read()
+            now = time.time()
+            seq = message.event.seq
+            if seq in seen:
+                repeats += 1
+            seen.add(seq)
+            times.setdefault(seq, []).append(now)
+
+    ready.put(count)
+    cpu = time.process_time()
+    await asyncio.wait_for(asyncio.gather(*(follow(c) for c in calls)), timeout=300)
+    cpu = time.process_time() - cpu
+    for call in calls:
+        call.cancel()
+    for channel in channels:
+        await channel.close(None)
+    return Received(times, count, repeats, cpu)
+
+
+def limit_event(seq: int, sent: float) -> bytes:
+    """A WatchEvents message the size of modelyard's for a registration."""
+    after = Struct()
+    after.update(
+        {
+            "name": f"groups/{GROUP}/versions/{seq}",
+            "uri": f"s3://bench/{seq}",
+            "sha256": f"{seq:064x}",
+            "stage": "STAGE_NONE",
+            "approval": "APPROVAL_PENDING",
+            "created_by": "admin",
+            "create_time": "2026-01-01T00:00:00Z",
+        }
+    )
+    stamp = Timestamp()
+    stamp.FromNanoseconds(int(sent * 1e9))
+    event = pb.AuditEvent(
+        seq=seq,
+        time=stamp,
+        actor="admin",
+        action=pb.ACTION_MODEL_VERSION_CREATED,
+        resource=f"groups/{GROUP}/versions/{seq}",
+        group=f"groups/{GROUP}",
+        version=seq,
+        after=after,
+        request_id=f"{seq:032x}",
+        prev_hash=f"{seq - 1:064x}",
+        hash=f"{seq:064x}",
+    )
+    return rs.WatchEventsResponse(event=event).SerializeToString()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -120,14 +215,23 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between commits")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument(
+        "--limit", action="store_true", help="the same streams on a bare gRPC server instead"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="modelyard-fanout-") as tmp:
-        server, address = start_server(Path(tmp), args.database_url, streams=args.subscribers)
+        if args.limit:
+            server, address = start_bare_server(Path(tmp))
+        else:
+            server, address = start_server(Path(tmp), args.database_url, streams=args.subscribers)
         try:
-            token = (Path(tmp) / "admin.token").read_text().strip()
-            figures = run(address, token, args)
+            if args.limit:
+                figures = run_limit(address, args, server.pid)
+            else:
+                token = (Path(tmp) / "admin.token").read_text().strip()
+                figures = run(address, token, args, server.pid)
         finally:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
@@ -139,6 +243,8 @@ def main() -> None:
         f"({figures['backend']}, {figures['clients']} client processes, {os.cpu_count()} cores)"
     )
     print(f"  every subscriber got every event once: {figures['complete']}")
+    cpu = figures["cpu_us_per_receipt"]
+    print(f"  CPU per receipt: server {cpu['server']} us, clients {cpu['clients']} us")
     for basis in ("from_commit", "from_ack"):
         ms = figures[basis]
         print(
@@ -147,38 +253,119 @@ def main() -> None:
         )
 
 
-def run(address: str, token: str, args: argparse.Namespace) -> dict[str, Any]:
+def start_bare_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """Starts empty_server.py, whose Fanout service is the limit."""
+    address = f"127.0.0.1:{free_port()}"
+    log_path = data_dir / "empty-server.log"
+    process = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("empty_server.py")), "--address", address],
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if "listening" in log_path.read_text(errors="replace"):
+            return process, address
+        if process.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise SystemExit(log_path.read_text())
+
+
+def run(address: str, token: str, args: argparse.Namespace, server_pid: int) -> dict[str, Any]:
     with modelyard.Registry(address, token=token) as registry:
         registry.create_group(GROUP)
-        context = mp.get_context("spawn")
-        ready, results = context.Queue(), context.Queue()
-        shares = [args.subscribers // args.clients] * args.clients
-        shares[0] += args.subscribers - sum(shares)
-        processes = [
-            context.Process(target=client, args=(address, token, n, args.events, ready, results))
-            for n in shares
-            if n
-        ]
-        for process in processes:
-            process.start()
-        subscribed = sum(ready.get(timeout=300) for _ in processes)
-        acks: dict[int, float] = {}
-        for i in range(args.events):
+        names: list[str] = []
+
+        def commit(i: int) -> float:
             version = registry.register(GROUP, uri=f"s3://bench/{i}", sha256=f"{i + 1:064x}")
-            acked = time.time()
-            seq = next(
-                e.seq for e in registry.list_audit_events(resource=version.name, page_size=1)
-            )
-            acks[seq] = acked
-            time.sleep(args.interval)
-        received = [results.get(timeout=600) for _ in processes]
-        for process in processes:
-            process.join(timeout=60)
-        committed = {
-            e.seq: e.time.timestamp()
+            names.append(version.name)
+            return time.time()
+
+        subscribed, acked, received, server_cpu = drive(address, token, args, commit, server_pid)
+        # Afterwards, so that finding a seq does not slow the commits down: each registration's
+        # entry in the log, with the time it was written in the committing transaction.
+        logged = {
+            e.resource: e
             for e in registry.list_audit_events(resource=f"groups/{GROUP}", page_size=1000)
-            if e.seq in acks and e.time is not None
         }
+    seqs = [logged[name].seq for name in names]
+    acks = dict(zip(seqs, acked, strict=True))
+    committed = {
+        logged[name].seq: when.timestamp() for name in names if (when := logged[name].time)
+    }
+    backend = "postgresql" if args.database_url else "sqlite"
+    return summarize(args, backend, subscribed, acks, committed, received, server_cpu)
+
+
+def run_limit(address: str, args: argparse.Namespace, server_pid: int) -> dict[str, Any]:
+    sent: dict[int, float] = {}
+    with grpc.insecure_channel(address) as channel:
+        publish = channel.unary_unary(
+            FANOUT_PUBLISH, request_serializer=as_is, response_deserializer=as_is
+        )
+
+        def commit(i: int) -> float:
+            sent[i + 1] = time.time()
+            publish(limit_event(i + 1, sent[i + 1]), timeout=30)
+            return time.time()
+
+        subscribed, acked, received, server_cpu = drive(address, None, args, commit, server_pid)
+    acks = {i + 1: t for i, t in enumerate(acked)}
+    return summarize(args, "limit", subscribed, acks, sent, received, server_cpu)
+
+
+def drive(
+    address: str,
+    token: str | None,
+    args: argparse.Namespace,
+    commit: Callable[[int], float],
+    server_pid: int,
+) -> tuple[int, list[float], list[Received], float]:
+    """Opens the subscribers' processes, makes --events commits --interval apart (`commit`
+    makes the i-th and returns when it was acknowledged), and returns how many subscribed,
+    when each commit was acknowledged, what each process saw, and the CPU seconds the
+    server spent meanwhile."""
+    context = mp.get_context("spawn")
+    ready, results = context.Queue(), context.Queue()
+    shares = [args.subscribers // args.clients] * args.clients
+    shares[0] += args.subscribers - sum(shares)
+    processes = [
+        context.Process(target=client, args=(address, token, n, args.events, ready, results))
+        for n in shares
+        if n
+    ]
+    for process in processes:
+        process.start()
+    subscribed = sum(ready.get(timeout=300) for _ in processes)
+    server_cpu = cpu_seconds(server_pid)
+    acks: list[float] = []
+    for i in range(args.events):
+        acks.append(commit(i))
+        time.sleep(args.interval)
+    received = [results.get(timeout=600) for _ in processes]
+    server_cpu = cpu_seconds(server_pid) - server_cpu
+    for process in processes:
+        process.join(timeout=60)
+    return subscribed, acks, received, server_cpu
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def summarize(
+    args: argparse.Namespace,
+    backend: str,
+    subscribed: int,
+    acks: dict[int, float],
+    committed: dict[int, float],
+    received: list[Received],
+    server_cpu: float,
+) -> dict[str, Any]:
     from_commit: list[float] = []
     from_ack: list[float] = []
     complete = subscribed == args.subscribers and not any(r.repeats for r in received)
@@ -199,11 +386,16 @@ def run(address: str, token: str, args: argparse.Namespace) -> dict[str, Any]:
     return {
         "subscribers": args.subscribers,
         "events": args.events,
-        "clients": len(processes),
-        "backend": "postgresql" if args.database_url else "sqlite",
+        "clients": len(received),
+        "backend": backend,
         "complete": complete,
         "from_commit": summary(from_commit),
         "from_ack": summary(from_ack),
+        # CPU per stream message, commits and heartbeats included, while the events went out.
+        "cpu_us_per_receipt": {
+            "server": round(server_cpu / len(from_commit) * 1e6, 1),
+            "clients": round(sum(r.cpu_seconds for r in received) / len(from_commit) * 1e6, 1),
+        },
     }
 
 

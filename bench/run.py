@@ -293,12 +293,15 @@ def stage_mlflow(workdir: Path, cfg: Config, mlflow_python: Path, database_url: 
     return result
 
 
-def stage_fanout(workdir: Path, cfg: Config, database_url: str | None) -> Json:
-    """fanout.py: its own server, cfg.fanout_streams streams, cfg.fanout_events commits."""
+def stage_fanout(workdir: Path, cfg: Config, database_url: str | None, limit: bool = False) -> Json:
+    """fanout.py: its own server, cfg.fanout_streams streams, cfg.fanout_events commits; with
+    `limit`, the same streams on the bare gRPC server instead."""
     argv = [sys.executable, str(HERE / "fanout.py"), "--json"]
     argv += ["--subscribers", str(cfg.fanout_streams), "--events", str(cfg.fanout_events)]
     if database_url is not None:
         argv += ["--database-url", database_url]
+    if limit:
+        argv.append("--limit")
     started = time.monotonic()
     done = subprocess.run(argv, cwd=workdir, stdout=subprocess.PIPE, check=False)
     if done.returncode != 0:
@@ -407,7 +410,12 @@ def main() -> None:
         help="profile modelyard-server with this py-spy during each op; summary in "
         "results/profile.md",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="default: results/latest.json for a full run, results/quick.json otherwise",
+    )
     parser.add_argument("--no-readme", action="store_true", help="leave README.md as it is")
     parser.add_argument("--keep", action="store_true", help="keep the servers' data and logs")
     args = parser.parse_args()
@@ -450,6 +458,7 @@ def main() -> None:
         "versions": {},
     }
     empty = None
+    fanout_limit: Json | None = None
     found: dict[str, Json] = {}
     try:
         if "empty" in stages:
@@ -480,6 +489,9 @@ def main() -> None:
                 with stage_failure(got, "mlflow"), databases.for_stage(backend, "mlflow") as url:
                     got["mlflow"] = stage_mlflow(here, cfg, args.mlflow_python, url)
                 meta["versions"]["mlflow"] = got["mlflow"].get("client_version")
+            if "fanout" in stages and fanout_limit is None:
+                wait_quiet(args.wait_quiet, "fan-out limit")
+                meta["fanout_limit"] = fanout_limit = stage_fanout(here, cfg, None, limit=True)
             if "fanout" in stages:
                 wait_quiet(args.wait_quiet, f"fan-out ({backend})")
                 got["loadavg_before_fanout"] = loadavg()
@@ -501,10 +513,13 @@ def main() -> None:
         got = found.get(backend, {})
         rows += follow_rows(backend, got.get("modelyard"), got.get("mlflow"))
     for backend in backends:
-        rows += fanout_row(backend, found.get(backend, {}).get("fanout"))
+        rows += fanout_row(backend, found.get(backend, {}).get("fanout"), fanout_limit)
     table = render_markdown(rows, backends)
     meta["seconds"] = round(time.monotonic() - started, 1)
     meta["finished"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    complete = stages == set(STAGES) and backends == BACKENDS and cfg.only_ops is None
+    if args.out is None:  # a quick or partial run does not overwrite the committed figures
+        args.out = RESULTS / ("latest.json" if complete and not args.quick else "quick.json")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(rows, indent=2) + "\n")
     args.out.with_name(args.out.stem + "-run.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -518,7 +533,6 @@ def main() -> None:
         for system in ("modelyard", "mlflow", "fanout")
         if "failed" in (got.get(system) or {})
     ]
-    complete = stages == set(STAGES) and backends == BACKENDS and cfg.only_ops is None
     if broken:
         raise SystemExit(f"failed stages: {', '.join(broken)} (README.md left alone)")
     if complete and not args.quick and not args.no_readme and args.py_spy is None:

@@ -122,7 +122,8 @@ def follow_rows(backend: str, modelyard: Json | None, mlflow: Json | None) -> li
     return rows
 
 
-def fanout_row(backend: str, fanout: Json | None) -> list[Json]:
+def fanout_row(backend: str, fanout: Json | None, limit: Json | None = None) -> list[Json]:
+    """The fan-out on one backend, with the limit (fanout.py --limit) measured in the run."""
     if fanout is None:
         return []
     p99 = fanout.get("from_commit", {}).get("p99")
@@ -133,6 +134,7 @@ def fanout_row(backend: str, fanout: Json | None) -> list[Json]:
             "backend": backend,
             "title": f"{fanout.get('subscribers', 0):,} WatchEvents streams, commit to receipt",
             "fanout": fanout,
+            "limit": limit,
             "goal": {
                 "p99_ms_below": FANOUT_P99_GOAL_MS,
                 "met": None if p99 is None else p99 < FANOUT_P99_GOAL_MS,
@@ -251,19 +253,26 @@ def render_follow(rows: list[Json]) -> list[str]:
 
 def render_fanout(rows: list[Json]) -> list[str]:
     lines = [
-        "| backend | streams x events | every stream got every event once "
+        "| server | streams x events | every stream got every event once "
         "| commit → receipt p50 ms | p99 ms | max ms | answer → receipt p50 ms | p99 ms "
+        "| CPU µs per receipt: server | clients "
         f"| goal: p99 < {FANOUT_P99_GOAL_MS:.0f} ms |",
-        "|---|---|---|---:|---:|---:|---:|---:|---|",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
+    limit = next((row["limit"] for row in rows if row.get("limit")), None)
+    shown: list[tuple[str, Json, str]] = []
+    if limit is not None:
+        shown.append(("the limit: a bare gRPC server (`fanout.py --limit`)", limit, "—"))
     for row in rows:
-        f = row["fanout"]
-        if "failed" in f:
-            lines.append(f"| {BACKEND_TITLES[row['backend']]} | failed: {f['failed']} |")
-            continue
         met = row["goal"]["met"]
+        verdict = "—" if met is None else ("met" if met else "not met")
+        shown.append((f"modelyard on {BACKEND_TITLES[row['backend']]}", row["fanout"], verdict))
+    for name, f, verdict in shown:
+        if "failed" in f:
+            lines.append(f"| {name} | failed: {f['failed']} |")
+            continue
         cells = [
-            BACKEND_TITLES[row["backend"]],
+            name,
             f"{f['subscribers']:,} x {f['events']}",
             "yes" if f["complete"] else "**no**",
             _num(f["from_commit"]["p50"], 1),
@@ -271,7 +280,8 @@ def render_fanout(rows: list[Json]) -> list[str]:
             _num(f["from_commit"]["max"], 1),
             _num(f["from_ack"]["p50"], 1),
             _num(f["from_ack"]["p99"], 1),
-            "—" if met is None else ("met" if met else "not met"),
+            *(_num(f.get("cpu_us_per_receipt", {}).get(side), 0) for side in ("server", "clients")),
+            verdict,
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
