@@ -45,7 +45,7 @@ from google.protobuf.struct_pb2 import Struct
 from google.protobuf.timestamp_pb2 import Timestamp
 from modelyard.v1 import registry_service_pb2 as rs
 from modelyard.v1 import resources_pb2 as pb
-from procs import free_port
+from procs import Server, cpu_seconds, free_port, tcp_accepts
 
 SERVER_BIN = Path(sys.executable).parent / "modelyard-server"
 SERVING = re.compile(r"modelyard serving on (\S+):(\d+)")
@@ -223,18 +223,15 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="modelyard-fanout-") as tmp:
         if args.limit:
-            server, address = start_bare_server(Path(tmp))
+            figures = measure_limit(Path(tmp), args)
         else:
             server, address = start_server(Path(tmp), args.database_url, streams=args.subscribers)
-        try:
-            if args.limit:
-                figures = run_limit(address, args, server.pid)
-            else:
+            try:
                 token = (Path(tmp) / "admin.token").read_text().strip()
                 figures = run(address, token, args, server.pid)
-        finally:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            finally:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=30)
     if args.json:
         print(json.dumps(figures, indent=2))
         return
@@ -253,24 +250,20 @@ def main() -> None:
         )
 
 
-def start_bare_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """Starts empty_server.py, whose Fanout service is the limit."""
-    address = f"127.0.0.1:{free_port()}"
-    log_path = data_dir / "empty-server.log"
-    process = subprocess.Popen(
+def measure_limit(data_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Runs the streams against empty_server.py, whose Fanout service is the limit."""
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    server = Server(
+        "empty server",
         [sys.executable, str(Path(__file__).with_name("empty_server.py")), "--address", address],
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        data_dir / "empty-server.log",
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if "listening" in log_path.read_text(errors="replace"):
-            return process, address
-        if process.poll() is not None:
-            break
-        time.sleep(0.05)
-    raise SystemExit(log_path.read_text())
+    try:
+        server.wait_ready(tcp_accepts(port), timeout_s=30)
+        return run_limit(address, args, server.pid)
+    finally:
+        server.stop()
 
 
 def run(address: str, token: str, args: argparse.Namespace, server_pid: int) -> dict[str, Any]:
@@ -349,12 +342,6 @@ def drive(
     for process in processes:
         process.join(timeout=60)
     return subscribed, acks, received, server_cpu
-
-
-def cpu_seconds(pid: int) -> float:
-    """The CPU time (user and system) a process has used, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summarize(

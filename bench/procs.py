@@ -112,6 +112,12 @@ class Server:
         return self.proc.returncode
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def tcp_accepts(port: int) -> Callable[[], bool]:
     def probe() -> bool:
         with socket.create_connection(("127.0.0.1", port), timeout=1):

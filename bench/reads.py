@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -34,19 +33,13 @@ import grpc
 from benchlib import sha256_for
 from empty_server import FULL_METHOD
 from google.protobuf.empty_pb2 import Empty
-from procs import Server, free_port, grpc_serving
+from procs import Server, cpu_seconds, free_port, grpc_serving
 from workload import METRIC_NAMES, tags_for
 
 PY = sys.executable
 HERE = Path(__file__).resolve().parent
 METADATA = (("authorization", "Bearer " + "x" * 43),)  # the size of a real token
 LIST_FILTER = 'tags.team = "risk"'
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) of a process and its threads so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def timed(
