@@ -206,11 +206,11 @@ class AsyncWatchStream:
         try:
             message = await self._call.read()
         except BaseException as error:
-            self._reading_since = None
             self._stop_watchdog()
             self._ended(error)
             return None
-        self._reading_since = None
+        finally:
+            self._reading_since = None
         if message is grpc.aio.EOF:  # type: ignore[attr-defined]
             self._stop_watchdog()
             return None
