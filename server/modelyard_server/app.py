@@ -469,9 +469,9 @@ def freeze_startup_heap() -> None:
     SQLAlchemy's tables and compiled statements). A full collection walked them all, a
     120 ms stall of the event loop on this project's bench machine, taken in the middle of
     whatever it was serving: with 1,000 event streams open, the p99 from commit to receipt
-    was 280-330 ms with those stalls and 180-215 ms without them. Young objects mostly die by reference
-    counting before a collection sees them, so a larger first threshold costs little memory
-    and saved about 7% of the server's CPU in the same runs.
+    was 280-330 ms with those stalls and 180-215 ms without them. Young objects mostly die
+    by reference counting before a collection sees them, so a larger first threshold costs
+    little memory and saved about 7% of the server's CPU in the same runs.
     """
     gc.collect()
     gc.freeze()
