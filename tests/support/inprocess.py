@@ -51,7 +51,7 @@ from modelyard_server.store.chain_key import audit_keys
 from modelyard_server.store.deliveries import SqlDeliveryQueue
 from modelyard_server.store.engine import MIGRATIONS, Engines, migrate, open_engines
 from modelyard_server.store.prepared import PreparedRead
-from modelyard_server.store.tables import Base
+from modelyard_server.store.tables import METADATA
 from modelyard_server.store.tokens import SqlTokenIndex
 from modelyard_server.store.unit_of_work import SqlStore
 from sqlalchemy import Connection, MetaData, create_engine
@@ -169,7 +169,7 @@ async def open_domain(
 
 
 # The tables the store declares.
-DECLARED: MetaData = Base.metadata
+DECLARED: MetaData = METADATA
 
 
 def migrate_sqlite_to(database: Path, revision: str) -> None:

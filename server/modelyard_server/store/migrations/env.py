@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from alembic import context
-from modelyard_server.store.tables import Base
+from modelyard_server.store.tables import METADATA
 
 connection = context.config.attributes.get("connection")
 if connection is None:
     raise RuntimeError(
         "run migrations with `modelyard-server migrate`, which supplies the connection"
     )
-context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+context.configure(connection=connection, target_metadata=METADATA, render_as_batch=True)
 context.run_migrations()
