@@ -24,6 +24,7 @@ from modelyard_server.config import Settings, redacted
 from modelyard_server.keyring import KEY_FLAG, KeyFileError, Keyring, load_keyring
 from modelyard_server.store.chain_key import KeyMismatch, UnkeyedChainBroken, bind_key
 from modelyard_server.store.engine import (
+    SCHEMA_HEAD,
     Engines,
     known_revisions,
     migrate,
@@ -320,14 +321,13 @@ async def open_database(settings: Settings, *, create: bool, pool_size: int = 8)
             revision = await schema_revision(engines)
         except (OSError, DBAPIError) as error:
             raise database.cannot_open(error) from error
-        known = known_revisions()
-        head = known[-1]
-        if revision is not None and revision not in known:
+        head = SCHEMA_HEAD
+        if revision not in (None, head) and revision not in known_revisions():
             raise SetupError(
                 f"{database.said} has schema revision {revision}, newer than this "
                 f"modelyard-server knows ({head}); run the release that wrote it, or a later one"
             )
-        if create:
+        if create and revision != head:
             await migrate(engines)
             if revision != head:
                 log.info(

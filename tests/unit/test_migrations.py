@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from modelyard_server.store.engine import SCHEMA_HEAD, known_revisions
 from sqlalchemy import Column, Index, MetaData, String, UniqueConstraint
 
 from tests.support.inprocess import DECLARED, schema_differences
@@ -51,3 +52,9 @@ async def test_the_comparison_notices_each_kind_of_difference(empty_database: st
         "modify_nullable",
         "modify_type",
     ], found
+
+
+def test_the_schema_head_the_server_checks_at_start_is_the_newest_migration() -> None:
+    """A server starting on a database at SCHEMA_HEAD runs no migration: were the constant
+    behind the migrations, a database would be left one migration short."""
+    assert known_revisions()[-1] == SCHEMA_HEAD

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import asyncpg
 from sqlalchemy.engine import make_url
 
 from modelyard_server.store.log import NOTIFY_CHANNEL
@@ -58,6 +57,8 @@ class LogListener:
         self.on_commit(tenant or None)
 
     async def _run(self) -> None:
+        import asyncpg  # here: a SQLite server never imports it (0.1 s of a start)
+
         pause = 0.2
         while True:
             try:

@@ -54,3 +54,6 @@ def configure(log_format: str = "text") -> None:
     logging.getLogger("modelyard.requests").setLevel(
         logging.INFO if log_format == "json" else logging.WARNING
     )
+    # Seven lines naming Alembic's autogenerate plugins on every migration: nothing an
+    # operator acts on. The migrations it runs still show.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)

@@ -17,14 +17,20 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Dialect, Insert, Select, Update
-from sqlalchemy.dialects.postgresql import asyncpg
 from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from modelyard_server.store.engine import Conn, DriverConnection, LookupConnection
 
 _SQLITE = pysqlite.dialect()
-_POSTGRES: Dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]
+
+
+@functools.cache
+def _postgres() -> Dialect:
+    """The asyncpg dialect, made on first use: a SQLite server never imports it."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    return cast(Dialect, asyncpg.dialect())  # type: ignore[no-untyped-call]
 
 
 def _positional(compiled: SQLCompiler) -> tuple[list[str], list[Callable[[Any], Any] | None]]:
@@ -89,7 +95,7 @@ class PreparedRead:
         can only turn back knowing the type the server sends (a numeric, say): such a
         statement goes through SQLAlchemy, which knows it."""
         try:
-            return _CompiledRead(self.statement, _POSTGRES)
+            return _CompiledRead(self.statement, _postgres())
         except Exception:
             return None
 
