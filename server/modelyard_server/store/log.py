@@ -40,7 +40,15 @@ RANGE = (
 )
 COUNT_THROUGH = select(func.count()).where(LOG.c.tenant == _tenant, LOG.c.seq <= bindparam("b_seq"))
 TENANTS = select(HEADS.c.tenant).order_by(HEADS.c.tenant)
-NOTIFY = select(func.pg_notify(bindparam("b_channel"), bindparam("b_payload")))
+# On PostgreSQL the head moves and announces itself in one statement, one round trip:
+# pg_notify runs once, for the one row, and PostgreSQL delivers it when (and only if) the
+# transaction commits.
+UPDATE_HEAD_AND_NOTIFY = (
+    update(HEADS)
+    .where(HEADS.c.tenant == _tenant)
+    .values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
+    .returning(func.pg_notify(bindparam("b_channel"), bindparam("b_payload")))
+)
 
 
 def entry_of(row: Row[Any]) -> LogEntry:
@@ -166,9 +174,18 @@ class SqlLog:
         seq, prev_hash = entries[-1].seq, entries[-1].hash
         if self.postgres:
             # Wakes the event hub of every replica when (and only if) this transaction commits.
-            payload = f"{self.tenant}:{seq}"
-            await self.conn.execute(NOTIFY, {"b_channel": NOTIFY_CHANNEL, "b_payload": payload})
-        await UPDATE_HEAD.run(self.conn, {"b_tenant": self.tenant, "seq": seq, "hash": prev_hash})
+            moved = {
+                "b_tenant": self.tenant,
+                "b_seq": seq,
+                "b_hash": prev_hash,
+                "b_channel": NOTIFY_CHANNEL,
+                "b_payload": f"{self.tenant}:{seq}",
+            }
+            await self.conn.execute(UPDATE_HEAD_AND_NOTIFY, moved)
+        else:
+            await UPDATE_HEAD.run(
+                self.conn, {"b_tenant": self.tenant, "seq": seq, "hash": prev_hash}
+            )
         self.locked = (seq, prev_hash)
         self.appended = True
         return entries
