@@ -45,7 +45,7 @@ from sqlalchemy.exc import (
 from modelyard_server.domain.errors import Unavailable
 from modelyard_server.observability import metrics
 
-if TYPE_CHECKING:  # imported when a PostgreSQL engine is opened: SQLite needs none of it
+if TYPE_CHECKING:  # imported where used (a migration, a PostgreSQL engine), not at start
     from alembic.config import Config
     from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
