@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
-from modelyard_server.store.engine import SCHEMA_HEAD, known_revisions
+from modelyard_server import config
+from modelyard_server.preflight import open_database
+from modelyard_server.store.engine import SCHEMA_HEAD, known_revisions, schema_revision
 from sqlalchemy import Column, Index, MetaData, String, UniqueConstraint
 
-from tests.support.inprocess import DECLARED, schema_differences
+from tests.support.inprocess import DECLARED, migrate_sqlite_to, schema_differences
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -58,3 +61,22 @@ def test_the_schema_head_the_server_checks_at_start_is_the_newest_migration() ->
     """A server starting on a database at SCHEMA_HEAD runs no migration: were the constant
     behind the migrations, a database would be left one migration short."""
     assert known_revisions()[-1] == SCHEMA_HEAD
+
+
+async def test_a_server_starting_on_a_database_one_migration_behind_brings_it_to_the_head(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The start-up check skips Alembic only at SCHEMA_HEAD: a database an older release
+    left is migrated, and the log says from which revision."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    settings = config.load({"data_dir": str(data)}, environ={})
+    assert settings.database_url.startswith("sqlite:")
+    migrate_sqlite_to(Path(settings.database_url.removeprefix("sqlite:///")), "0007")
+    with caplog.at_level(logging.INFO, logger="modelyard.server"):
+        engines = await open_database(settings, create=True)
+    try:
+        assert await schema_revision(engines) == SCHEMA_HEAD
+    finally:
+        await engines.dispose()
+    assert f"from schema revision 0007 to {SCHEMA_HEAD}" in caplog.text
