@@ -329,14 +329,13 @@ async def open_database(settings: Settings, *, create: bool, pool_size: int = 8)
             )
         if create and revision != head:
             await migrate(engines)
-            if revision != head:
-                log.info(
-                    "migrated %s from schema revision %s to %s",
-                    database.said.removeprefix("the "),
-                    revision or "none (a new database)",
-                    head,
-                    extra={"event": "migration"},
-                )
+            log.info(
+                "migrated %s from schema revision %s to %s",
+                database.said.removeprefix("the "),
+                revision or "none (a new database)",
+                head,
+                extra={"event": "migration"},
+            )
         elif revision is None:
             raise SetupError(
                 f"{database.said} has no modelyard schema; pass {database.other}, or {CREATE}"

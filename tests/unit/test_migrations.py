@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from modelyard_server import config
-from modelyard_server.preflight import open_database
+from modelyard_server.preflight import Database, open_database
 from modelyard_server.store.engine import SCHEMA_HEAD, known_revisions, schema_revision
 from sqlalchemy import Column, Index, MetaData, String, UniqueConstraint
 
@@ -71,12 +71,14 @@ async def test_a_server_starting_on_a_database_one_migration_behind_brings_it_to
     data = tmp_path / "data"
     data.mkdir(mode=0o700)
     settings = config.load({"data_dir": str(data)}, environ={})
-    assert settings.database_url.startswith("sqlite:")
-    migrate_sqlite_to(Path(settings.database_url.removeprefix("sqlite:///")), "0007")
+    file = Database.of(settings).file
+    assert file is not None
+    behind = known_revisions()[-2]
+    migrate_sqlite_to(file, behind)
     with caplog.at_level(logging.INFO, logger="modelyard.server"):
         engines = await open_database(settings, create=True)
     try:
         assert await schema_revision(engines) == SCHEMA_HEAD
     finally:
         await engines.dispose()
-    assert f"from schema revision 0007 to {SCHEMA_HEAD}" in caplog.text
+    assert f"from schema revision {behind} to {SCHEMA_HEAD}" in caplog.text
