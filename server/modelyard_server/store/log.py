@@ -25,7 +25,8 @@ HEAD = PreparedRead(_HEAD)
 HEAD_FOR_UPDATE = PreparedRead(_HEAD.with_for_update())
 CREATE_HEAD_SQLITE = sqlite_insert(HEADS).on_conflict_do_nothing()
 CREATE_HEAD_POSTGRES = pg_insert(HEADS).on_conflict_do_nothing()
-UPDATE_HEAD = PreparedWrite(update(HEADS).where(HEADS.c.tenant == _tenant))
+_UPDATE_HEAD = update(HEADS).where(HEADS.c.tenant == _tenant)
+UPDATE_HEAD = PreparedWrite(_UPDATE_HEAD)
 INSERT = PreparedWrite(LOG.insert())
 _REPLAYED = (LOG.c.tenant == _tenant, LOG.c.request_id == bindparam("b_id"))
 # Every change asks whether its request_id ran before, and almost always it did not: that
@@ -43,11 +44,8 @@ TENANTS = select(HEADS.c.tenant).order_by(HEADS.c.tenant)
 # On PostgreSQL the head moves and announces itself in one statement, one round trip:
 # pg_notify runs once, for the one row, and PostgreSQL delivers it when (and only if) the
 # transaction commits.
-UPDATE_HEAD_AND_NOTIFY = (
-    update(HEADS)
-    .where(HEADS.c.tenant == _tenant)
-    .values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
-    .returning(func.pg_notify(bindparam("b_channel"), bindparam("b_payload")))
+UPDATE_HEAD_AND_NOTIFY = _UPDATE_HEAD.returning(
+    func.pg_notify(bindparam("b_channel"), bindparam("b_payload"))
 )
 
 
@@ -172,20 +170,13 @@ class SqlLog:
         entries = chain_entries(self.key, self.tenant, self.locked, drafts)
         await INSERT.run(self.conn, [row_of(e) for e in entries])
         seq, prev_hash = entries[-1].seq, entries[-1].hash
+        moved = {"b_tenant": self.tenant, "seq": seq, "hash": prev_hash}
         if self.postgres:
             # Wakes the event hub of every replica when (and only if) this transaction commits.
-            moved = {
-                "b_tenant": self.tenant,
-                "b_seq": seq,
-                "b_hash": prev_hash,
-                "b_channel": NOTIFY_CHANNEL,
-                "b_payload": f"{self.tenant}:{seq}",
-            }
-            await self.conn.execute(UPDATE_HEAD_AND_NOTIFY, moved)
+            notice = {"b_channel": NOTIFY_CHANNEL, "b_payload": f"{self.tenant}:{seq}"}
+            await self.conn.execute(UPDATE_HEAD_AND_NOTIFY, moved | notice)
         else:
-            await UPDATE_HEAD.run(
-                self.conn, {"b_tenant": self.tenant, "seq": seq, "hash": prev_hash}
-            )
+            await UPDATE_HEAD.run(self.conn, moved)
         self.locked = (seq, prev_hash)
         self.appended = True
         return entries
