@@ -4,11 +4,13 @@ what SQLAlchemy returns."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from modelyard.v1 import resources_pb2 as pb
 from modelyard.v1 import token_service_pb2 as ts
 
-from tests.support.inprocess import Domain, domain_errors, prepared_reads
+from tests.support.inprocess import Domain, domain_errors, open_domain, prepared_reads
 
 
 async def test_a_read_sees_a_change_committed_since_the_previous_read(domain: Domain) -> None:
@@ -43,6 +45,25 @@ async def test_a_token_revoked_after_it_was_used_fails_on_the_next_call(domain: 
     await tokens.revoke(admin, created.token.name)
     with pytest.raises(domain_errors.Unauthenticated) as refused:
         await tokens.authenticate(created.secret)
+    assert refused.value.reason_name == "TOKEN_REVOKED"
+
+
+async def test_a_token_revoked_by_another_process_fails_on_the_next_call(
+    domain: Domain, tmp_path: Path
+) -> None:
+    """A server keeps the tokens it found until the database changes; a revocation that
+    another process (a worker, `modelyard-server token revoke`) commits is such a change."""
+    admin = domain.mutation("admin", "admin")
+    leaver = ts.Token(subject="leaver", roles=["viewer"])
+    created = await domain.registry.tokens.create(admin, leaver)
+    for _ in range(3):  # found, then found again while nothing changed
+        found = await domain.registry.tokens.authenticate(created.secret)
+        assert found is not None and found.subject == "leaver"
+
+    async with open_domain(tmp_path / "registry.db") as other:
+        await other.registry.tokens.revoke(other.mutation("admin", "admin"), created.token.name)
+    with pytest.raises(domain_errors.Unauthenticated) as refused:
+        await domain.registry.tokens.authenticate(created.secret)
     assert refused.value.reason_name == "TOKEN_REVOKED"
 
 
