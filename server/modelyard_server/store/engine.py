@@ -151,9 +151,10 @@ class LookupConnection:
     asyncpg's under it for prepared reads (store/prepared.py), which skip SQLAlchemy's
     execution: about 0.3 ms a statement on two cores, against a round trip of 0.25 ms."""
 
-    def __init__(self, conn: AsyncConnection, driver: Any) -> None:
+    def __init__(self, conn: AsyncConnection, driver: Any, disconnects: int = 0) -> None:
         self.conn = conn
         self.driver = driver
+        self.disconnects = disconnects  # Engines.disconnects when it was checked out
 
     async def execute(self, statement: Executable, parameters: Any = None) -> Result[Any]:
         return await self.conn.execute(statement, parameters)
@@ -558,6 +559,13 @@ class Engines:
     # SQLite read connections between reads, at most `idle_reads_kept` of them.
     idle_reads: list[ReadConnection] = field(default_factory=list)
     idle_reads_kept: int = 8
+    # PostgreSQL's lookup connections between lookups, at most `idle_lookups_kept` of them:
+    # checking one out of the pool and back in (setting autocommit each time) cost about a
+    # tenth of a get's server time, and a get makes two lookups (its token, its version).
+    idle_lookups: list[LookupConnection] = field(default_factory=list)
+    idle_lookups_kept: int = 4
+    # Connections found dead so far (SQLAlchemy's disconnects), counted by _count_disconnects.
+    disconnects: int = 0
 
     @property
     def sqlite(self) -> bool:
@@ -575,15 +583,19 @@ class Engines:
         is two round trips (token, version) instead of four.
         """
         with values_kept_out_of_errors():
+            if self.postgres is not None and one_snapshot:
+                assert self.postgres_reads is not None
+                async with self.postgres_reads.connect() as conn:
+                    yield conn
+                return
             if self.postgres is not None:
-                engine = self.postgres_reads if one_snapshot else self.postgres_lookups
-                assert engine is not None
-                async with engine.connect() as conn:
-                    if one_snapshot:
-                        yield conn
-                    else:
-                        raw = await conn.get_raw_connection()
-                        yield LookupConnection(conn, raw.driver_connection)
+                lookup = await self._idle_lookup()
+                try:
+                    yield lookup
+                except BaseException:
+                    await lookup.conn.close()  # the pool checks it, or drops it if it died
+                    raise
+                await self._keep_lookup(lookup)
                 return
             read = self._idle_read()
             try:
@@ -596,6 +608,38 @@ class Engines:
                 read.sync.close()
                 raise
             self._keep_read(read)
+
+    async def _idle_lookup(self) -> LookupConnection:
+        """Returns a PostgreSQL connection in autocommit, for _keep_lookup."""
+        if self.idle_lookups and self.idle_lookups[-1].disconnects != self.disconnects:
+            # A connection died since they were kept: the pool replaces all it had (one
+            # failed call covers a database restart), and so are these.
+            await self._drop_idle_lookups()
+        while self.idle_lookups:
+            lookup = self.idle_lookups.pop()
+            if not lookup.driver.is_closed():
+                return lookup
+            await lookup.conn.close()  # closed by the database while it was kept
+        assert self.postgres_lookups is not None
+        conn = await self.postgres_lookups.connect()
+        try:
+            raw = await conn.get_raw_connection()
+        except BaseException:
+            await conn.close()
+            raise
+        return LookupConnection(conn, raw.driver_connection, self.disconnects)
+
+    async def _keep_lookup(self, lookup: LookupConnection) -> None:
+        if len(self.idle_lookups) < self.idle_lookups_kept:
+            self.idle_lookups.append(lookup)
+        else:
+            await lookup.conn.close()
+
+    async def _drop_idle_lookups(self) -> None:
+        """Closes the lookup connections kept idle."""
+        while self.idle_lookups:
+            with contextlib.suppress(Exception):
+                await self.idle_lookups.pop().conn.close()
 
     def _idle_read(self) -> ReadConnection:
         """Returns a SQLite read connection, outside any transaction, for _keep_read."""
@@ -706,6 +750,7 @@ class Engines:
         self.drop_write_connection()
         while self.idle_reads:
             self.idle_reads.pop().sync.close()
+        await self._drop_idle_lookups()
         if self.postgres is not None:
             await self.postgres.dispose()
         for engine in (self.sqlite_read, self.sqlite_write):
@@ -763,12 +808,19 @@ def open_engines(url: str, *, pool_size: int = 8) -> Engines:
         pool_pre_ping=False,
     )
     event.listen(engine.sync_engine, "handle_error", _dropped_midway)
-    return Engines(
+    engines = Engines(
         url,
         postgres=engine,
         postgres_lookups=engine.execution_options(isolation_level="AUTOCOMMIT"),
         postgres_reads=engine.execution_options(isolation_level="REPEATABLE READ"),
     )
+
+    def count_disconnects(context: ExceptionContext) -> None:  # after _dropped_midway
+        if context.is_disconnect:
+            engines.disconnects += 1
+
+    event.listen(engine.sync_engine, "handle_error", count_disconnects)
+    return engines
 
 
 def _dropped_midway(context: ExceptionContext) -> None:
