@@ -44,8 +44,8 @@ TENANTS = select(HEADS.c.tenant).order_by(HEADS.c.tenant)
 # On PostgreSQL the head moves and announces itself in one statement, one round trip:
 # pg_notify runs once, for the one row, and PostgreSQL delivers it when (and only if) the
 # transaction commits.
-UPDATE_HEAD_AND_NOTIFY = _UPDATE_HEAD.returning(
-    func.pg_notify(bindparam("b_channel"), bindparam("b_payload"))
+UPDATE_HEAD_AND_NOTIFY = PreparedWrite(
+    _UPDATE_HEAD.returning(func.pg_notify(bindparam("b_channel"), bindparam("b_payload")))
 )
 
 
@@ -174,7 +174,7 @@ class SqlLog:
         if self.postgres:
             # Wakes the event hub of every replica when (and only if) this transaction commits.
             notice = {"b_channel": NOTIFY_CHANNEL, "b_payload": f"{self.tenant}:{seq}"}
-            await self.conn.execute(UPDATE_HEAD_AND_NOTIFY, moved | notice)
+            await UPDATE_HEAD_AND_NOTIFY.run(self.conn, moved | notice)
         else:
             await UPDATE_HEAD.run(self.conn, moved)
         self.locked = (seq, prev_hash)

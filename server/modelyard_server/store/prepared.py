@@ -4,10 +4,11 @@ A statement by key takes SQLite some microseconds; taking it through SQLAlchemy'
 execution (cache key, execution context, result object) took ten times that, on every
 call. On PostgreSQL the same execution (with the greenlet that carries it to asyncpg) cost
 about as much as the round trip itself. A prepared statement keeps its Core form, which any
-other connection still executes as before (a PostgreSQL transaction, so that it is sure to
-run inside it), and compiles it once for each driver: its SQL, the order of its parameters,
-how each is turned into a value for the driver and how each selected column is turned back
-into one. SQLite's reads and writes, and PostgreSQL's lookups (autocommit), run it so.
+other connection still executes as before, and compiles it once for each driver: its SQL,
+the order of its parameters, how each is turned into a value for the driver and how each
+selected column is turned back into one. SQLite's reads and writes, PostgreSQL's lookups
+(autocommit) and the statements of its write transactions once SQLAlchemy has begun them
+(engine.TransactionConnection) run it so.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from sqlalchemy import Dialect, Insert, Select, Update
 from sqlalchemy.dialects.sqlite import pysqlite
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from modelyard_server.store.engine import Conn, DriverConnection, LookupConnection
+from modelyard_server.store.engine import (
+    Conn,
+    DriverConnection,
+    LookupConnection,
+    TransactionConnection,
+)
 
 _SQLITE = pysqlite.dialect()
 
@@ -107,6 +113,27 @@ class PreparedRead:
             found = await self._fetch(conn, self.postgres, params)
             if found is not None:
                 return found
+        if (
+            self.sqlite.fixed
+            and isinstance(conn, TransactionConnection)
+            and self.postgres is not None
+            and conn.ready()
+        ):
+            compiled = self.postgres
+
+            async def run() -> list[tuple[Any, ...]]:
+                found = await conn.driver.fetch(compiled.sql, *compiled.arguments(params))
+                return compiled.converted(found)
+
+            rows: list[tuple[Any, ...]] = await conn.raw(
+                compiled.sql, run, lambda: self._through_sqlalchemy(conn, params)
+            )
+            return rows
+        return await self._through_sqlalchemy(conn, params)
+
+    async def _through_sqlalchemy(
+        self, conn: Conn, params: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in (await conn.execute(self.statement, dict(params)))]
 
     async def _fetch(
@@ -141,19 +168,22 @@ class PreparedRead:
 
 
 class _Compiled:
-    """An INSERT or UPDATE compiled for SQLite, for one set of parameter names."""
+    """An INSERT or UPDATE compiled for SQLite (or PostgreSQL), for one set of parameter
+    names."""
 
-    def __init__(self, statement: Insert | Update, keys: list[str]) -> None:
-        compiled = statement.compile(dialect=_SQLITE, column_keys=keys)
+    def __init__(self, statement: Insert | Update, keys: list[str], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=keys)
         self.sql = str(compiled)
         self.names, processors = _positional(compiled)
         self.binds = list(zip(self.names, processors, strict=True))
         # A column the parameters leave out whose default SQLAlchemy fills in, a list
-        # parameter or a RETURNING: such a call goes through SQLAlchemy.
+        # parameter or (on SQLite) a RETURNING: such a call goes through SQLAlchemy. On
+        # PostgreSQL the RETURNING of a new row's key (SQLAlchemy adds it) is fetched and
+        # dropped, as SQLAlchemy drops it when nobody asks.
         self.fixed = (
             set(self.names) <= set(keys)
             and not any(bind.expanding for bind in compiled.binds.values())
-            and not compiled.effective_returning
+            and (dialect is not _SQLITE or not compiled.effective_returning)
         )
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
@@ -167,17 +197,23 @@ class PreparedWrite:
     def __init__(self, statement: Insert | Update) -> None:
         self.statement = statement
         self.compiled: dict[tuple[str, ...], _Compiled] = {}
+        self.compiled_postgres: dict[tuple[str, ...], _Compiled] = {}
 
-    def _for(self, params: Mapping[str, Any]) -> _Compiled:
+    def _for(self, params: Mapping[str, Any], *, postgres: bool = False) -> _Compiled:
         keys = tuple(params)
-        found = self.compiled.get(keys)
+        cache = self.compiled_postgres if postgres else self.compiled
+        found = cache.get(keys)
         if found is None:
-            found = self.compiled[keys] = _Compiled(self.statement, list(keys))
+            dialect = _postgres() if postgres else _SQLITE
+            found = cache[keys] = _Compiled(self.statement, list(keys), dialect)
         return found
 
     async def run(self, conn: Conn, params: Mapping[str, Any] | list[dict[str, Any]]) -> None:
         """Runs the statement with `params`, or once per row of a list of them (all with the
         same names)."""
+        if isinstance(conn, TransactionConnection) and params and conn.ready():
+            await self._run_postgres(conn, params)
+            return
         if not isinstance(conn, DriverConnection) or not params:
             await conn.execute(self.statement, params)
             return
@@ -195,3 +231,24 @@ class PreparedWrite:
             await conn.execute(self.statement, params)
             return
         conn.run(compiled.sql, compiled.arguments(params))
+
+    async def _run_postgres(
+        self, conn: TransactionConnection, params: Mapping[str, Any] | list[dict[str, Any]]
+    ) -> None:
+        rows = params if isinstance(params, list) else [params]
+        compiled = self._for(rows[0], postgres=True)
+        if not compiled.fixed or any(tuple(p) != tuple(rows[0]) for p in rows):
+            await conn.execute(self.statement, params)
+            return
+        driver = conn.driver
+
+        async def run() -> None:
+            if len(rows) == 1:
+                await driver.fetch(compiled.sql, *compiled.arguments(rows[0]))
+            else:
+                await driver.executemany(compiled.sql, [compiled.arguments(p) for p in rows])
+
+        async def again() -> None:
+            await conn.execute(self.statement, params)
+
+        await conn.raw(compiled.sql, run, again)
