@@ -120,22 +120,6 @@ def _as_sqlalchemy_errors(sql: str, arguments: Any) -> Iterator[None]:
 class ReadConnection(DriverConnection):
     """An inline SQLite read, kept between reads: making one per read cost more than the read."""
 
-    def __init__(self, conn: Connection) -> None:
-        super().__init__(conn)
-        self.memo: dict[Any, Any] = {}
-        self.memo_version: int | None = None
-
-    def unchanged(self) -> dict[Any, Any]:
-        """Returns a dict for what this connection looked up, kept only while the database is
-        unchanged: it is emptied whenever any other connection, of this process or another,
-        committed since it was last asked (SQLite's `PRAGMA data_version`, read from the
-        shared WAL index, not from the tables). What it holds is what a lookup would find."""
-        (version,) = self.driver.execute("PRAGMA data_version").fetchone()
-        if version != self.memo_version:
-            self.memo.clear()
-            self.memo_version = version
-        return self.memo
-
     def begin(self) -> None:
         self.run("BEGIN")
 

@@ -6,7 +6,7 @@ Only the SHA-256 of a secret is stored; nothing here ever sees the secret itself
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from modelyard.v1 import token_service_pb2 as ts
 from sqlalchemy import RowMapping, and_, bindparam, func, or_, select, update
@@ -14,7 +14,7 @@ from sqlalchemy import RowMapping, and_, bindparam, func, or_, select, update
 from modelyard_server.domain.clock import timestamp
 from modelyard_server.domain.repositories import Key, Slice
 from modelyard_server.domain.tokens import IssuedToken, token_name
-from modelyard_server.store.engine import Conn, Engines, ReadConnection
+from modelyard_server.store.engine import Conn, Engines
 from modelyard_server.store.prepared import PreparedRead
 from modelyard_server.store.tables import TOKENS
 
@@ -31,8 +31,6 @@ FIND = PreparedRead(
         TOKENS.c.last_use_time_us,
     ).where(TOKENS.c.token_sha256 == bindparam("b_digest"))
 )
-# Tokens a read connection remembers between commits (a server sees few distinct ones).
-MEMO_TOKENS = 1024
 TOUCH = (
     update(TOKENS)
     .where(TOKENS.c.token_sha256 == bindparam("b_digest"))
@@ -172,18 +170,13 @@ class SqlTokenIndex:
 
         with unavailable_on_connection_errors():
             # A lookup: one statement outside a transaction (on PostgreSQL one round trip),
-            # which sees every revocation that committed before it began. On SQLite, a token
-            # found since the last commit anywhere is taken from the connection's memo: what
-            # it finds is the same, for a check of the WAL index instead of the query.
+            # which sees every revocation that committed before it began.
             async with self.engines.reading(one_snapshot=False) as conn:
-                memo = conn.unchanged() if isinstance(conn, ReadConnection) else None
-                if memo is not None and (found := memo.get(digest)) is not None:
-                    return cast(IssuedToken, found)
                 row = await FIND.first(conn, {"b_digest": digest})
         if row is None:
             return None
         token_id, tenant, subject, roles, expire_us, revoke_us, last_use_us = row
-        token = IssuedToken(
+        return IssuedToken(
             token_id=token_id,
             tenant=tenant,
             subject=subject,
@@ -192,9 +185,6 @@ class SqlTokenIndex:
             revoke_time_us=revoke_us,
             last_use_time_us=last_use_us,
         )
-        if memo is not None and len(memo) < MEMO_TOKENS:
-            memo[digest] = token
-        return token
 
     async def touch(self, digest: str, now: int) -> None:
         async with self.engines.writing() as conn:
