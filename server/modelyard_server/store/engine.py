@@ -615,11 +615,11 @@ class Engines:
     idle_reads: list[ReadConnection] = field(default_factory=list)
     idle_reads_kept: int = 8
     # PostgreSQL's lookup connections between lookups, at most `idle_lookups_kept` of them:
-    # checking one out of the pool and back in (setting autocommit each time) cost about a
-    # tenth of a get's server time, and a get makes two lookups (its token, its version).
+    # checking one out of the pool and back in (setting autocommit each time) took about a
+    # third of a get's event-loop time, and a get makes two lookups (its token, its version).
     idle_lookups: list[LookupConnection] = field(default_factory=list)
     idle_lookups_kept: int = 4
-    # Connections found dead so far (SQLAlchemy's disconnects), counted by _count_disconnects.
+    # Connections SQLAlchemy found dead so far (open_engines counts its disconnects).
     disconnects: int = 0
 
     @property
@@ -666,15 +666,14 @@ class Engines:
 
     async def _idle_lookup(self) -> LookupConnection:
         """Returns a PostgreSQL connection in autocommit, for _keep_lookup."""
-        if self.idle_lookups and self.idle_lookups[-1].disconnects != self.disconnects:
-            # A connection died since they were kept: the pool replaces all it had (one
-            # failed call covers a database restart), and so are these.
-            await self._drop_idle_lookups()
         while self.idle_lookups:
             lookup = self.idle_lookups.pop()
-            if not lookup.driver.is_closed():
+            # Not one the database closed while it was kept, nor one kept from before a
+            # connection was found dead: the pool then replaces every one it had (so that a
+            # database restart costs one failed call), and the kept ones go with them.
+            if lookup.disconnects == self.disconnects and not lookup.driver.is_closed():
                 return lookup
-            await lookup.conn.close()  # closed by the database while it was kept
+            await lookup.conn.close()
         assert self.postgres_lookups is not None
         conn = await self.postgres_lookups.connect()
         try:
