@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from modelyard_server.store.engine import Engines, migrate, open_engines
 
 from tests.support.inprocess import Domain, open_domain
 
@@ -38,3 +39,12 @@ async def domain(tmp_path: Path) -> AsyncIterator[Domain]:
     """The registry's use cases on a fresh, migrated SQLite file, in the default tenant."""
     async with open_domain(tmp_path / "registry.db") as opened:
         yield opened
+
+
+@pytest.fixture
+async def engines(database_url: str) -> AsyncIterator[Engines]:
+    """The store's engines on a fresh, migrated database (`database_url`)."""
+    opened = open_engines(database_url)
+    await migrate(opened)
+    yield opened
+    await opened.dispose()

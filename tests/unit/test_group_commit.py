@@ -5,7 +5,6 @@ a real PostgreSQL database)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,15 +12,6 @@ from modelyard_server.domain.errors import Unavailable
 from modelyard_server.store.engine import Engines, GroupCommit, migrate, open_engines
 from modelyard_server.store.tables import ALIASES, HEADS
 from sqlalchemy import select, text
-
-
-@pytest.fixture
-async def engines(database_url: str) -> AsyncIterator[Engines]:
-    """Migrated engines on `database_url`."""
-    opened = open_engines(database_url)
-    await migrate(opened)
-    yield opened
-    await opened.dispose()
 
 
 def commits_made(engines: Engines) -> int:

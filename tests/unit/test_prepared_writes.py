@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from modelyard_server.store.engine import (
+    Engines,
     StatementRefused,
     TransactionConnection,
     migrate,
@@ -25,6 +26,8 @@ from sqlalchemy.exc import DBAPIError
 from tests.support.postgres import run_admin_sql
 
 SECRET = "s3cret-value-that-must-not-leak"
+# The tests of asyncpg's writes: `engines` on PostgreSQL alone.
+ON_POSTGRES = pytest.mark.parametrize("backend", ["postgres"])
 
 
 def group_row(group_id: str) -> dict[str, Any]:
@@ -96,9 +99,13 @@ async def test_a_refused_driver_write_is_a_statement_refused_without_values(
     await engines.dispose()
 
 
-async def test_a_write_asyncpg_runs_stores_what_sqlalchemy_stores(postgres_database: str) -> None:
-    engines = open_engines(postgres_database)
-    await migrate(engines)
+async def groups_stored(engines: Engines) -> int:
+    async with engines.reading() as read:
+        return int(await read.scalar(select(func.count()).select_from(GROUPS)))
+
+
+@ON_POSTGRES
+async def test_a_write_asyncpg_runs_stores_what_sqlalchemy_stores(engines: Engines) -> None:
     async with engines.writing("t") as conn:
         assert isinstance(conn, TransactionConnection)
         group_pk = await conn.scalar(GROUPS.insert().returning(GROUPS.c.id), group_row("g"))
@@ -112,14 +119,12 @@ async def test_a_write_asyncpg_runs_stores_what_sqlalchemy_stores(postgres_datab
     async with engines.reading() as read:
         rows = (await read.execute(select(*columns).order_by(VERSIONS.c.number))).all()
     assert len(rows) == 4 and rows[0] == rows[1] == rows[2] == rows[3]
-    await engines.dispose()
 
 
+@ON_POSTGRES
 async def test_a_write_postgresql_refuses_through_asyncpg_is_a_statement_refused_without_values(
-    postgres_database: str,
+    engines: Engines,
 ) -> None:
-    engines = open_engines(postgres_database)
-    await migrate(engines)
     insert = PreparedWrite(GROUPS.insert())
     async with engines.writing("t") as conn:
         await insert.run(conn, group_row(SECRET))
@@ -137,18 +142,15 @@ async def test_a_write_postgresql_refuses_through_asyncpg_is_a_statement_refused
     assert SECRET not in said
     async with engines.writing("t") as conn:  # the refusal rolled back; the next write runs
         await insert.run(conn, group_row("other"))
-    async with engines.reading() as read:
-        assert await read.scalar(select(func.count()).select_from(GROUPS)) == 2
-    await engines.dispose()
+    assert await groups_stored(engines) == 2
 
 
+@ON_POSTGRES
 async def test_a_connection_lost_under_an_asyncpg_write_is_lost_not_refused(
-    postgres_database: str,
+    engines: Engines,
 ) -> None:
     """As through SQLAlchemy: the error says the connection was invalidated (UNAVAILABLE,
     which clients retry), and the next write runs on a new connection."""
-    engines = open_engines(postgres_database)
-    await migrate(engines)
     insert = PreparedWrite(GROUPS.insert())
 
     async def insert_after_the_drop() -> None:
@@ -167,18 +169,15 @@ async def test_a_connection_lost_under_an_asyncpg_write_is_lost_not_refused(
     assert lost.value.connection_invalidated
     async with engines.writing("t") as conn:
         await insert.run(conn, group_row("g"))
-    async with engines.reading() as read:
-        assert await read.scalar(select(func.count()).select_from(GROUPS)) == 1
-    await engines.dispose()
+    assert await groups_stored(engines) == 1
 
 
+@ON_POSTGRES
 async def test_a_write_transaction_that_fails_leaves_nothing_of_its_asyncpg_writes(
-    postgres_database: str,
+    engines: Engines,
 ) -> None:
     """asyncpg runs a statement only inside the transaction SQLAlchemy began: one it ran
     before (in autocommit) would stay written when the change fails."""
-    engines = open_engines(postgres_database)
-    await migrate(engines)
     insert = PreparedWrite(GROUPS.insert())
 
     async def fail_after_writing() -> None:
@@ -189,6 +188,4 @@ async def test_a_write_transaction_that_fails_leaves_nothing_of_its_asyncpg_writ
 
     with pytest.raises(RuntimeError):
         await fail_after_writing()
-    async with engines.reading() as read:
-        assert await read.scalar(select(func.count()).select_from(GROUPS)) == 0
-    await engines.dispose()
+    assert await groups_stored(engines) == 0

@@ -130,39 +130,9 @@ class ReadConnection(DriverConnection):
             self.run("ROLLBACK")
 
 
-class LookupConnection:
-    """A PostgreSQL connection in autocommit, for a lookup: its SQLAlchemy connection, and
-    asyncpg's under it for prepared reads (store/prepared.py), which skip SQLAlchemy's
-    execution: about 0.3 ms a statement on two cores, against a round trip of 0.25 ms."""
-
-    def __init__(self, conn: AsyncConnection, driver: Any, disconnects: int = 0) -> None:
-        self.conn = conn
-        self.driver = driver
-        self.disconnects = disconnects  # Engines.disconnects when it was checked out
-
-    async def execute(self, statement: Executable, parameters: Any = None) -> Result[Any]:
-        return await self.conn.execute(statement, parameters)
-
-    async def scalar(self, statement: Executable, parameters: Any = None) -> Any:
-        return await self.conn.scalar(statement, parameters)
-
-    async def scalars(self, statement: Executable, parameters: Any = None) -> ScalarResult[Any]:
-        return await self.conn.scalars(statement, parameters)
-
-    async def fetch(self, sql: str, arguments: Sequence[Any]) -> list[Any]:
-        """Returns the rows of a statement asyncpg runs (and keeps prepared)."""
-        rows: list[Any] = await self.driver.fetch(sql, *arguments)
-        return rows
-
-
-class TransactionConnection:
-    """A PostgreSQL connection in a write transaction: its SQLAlchemy connection, and
-    asyncpg's under it for prepared statements (store/prepared.py), which skip SQLAlchemy's
-    execution (about 80 µs of CPU a statement, of 150).
-
-    A statement goes to asyncpg only once the transaction has begun (SQLAlchemy begins it
-    with the first statement it runs), and whatever asyncpg raises is raised as SQLAlchemy
-    would have raised it (see `raw`)."""
+class AsyncpgConnection:
+    """A PostgreSQL connection: its SQLAlchemy connection, which runs statements as Conn,
+    and asyncpg's under it, which prepared statements (store/prepared.py) run on."""
 
     def __init__(self, conn: AsyncConnection, driver: Any) -> None:
         self.conn = conn
@@ -176,6 +146,30 @@ class TransactionConnection:
 
     async def scalars(self, statement: Executable, parameters: Any = None) -> ScalarResult[Any]:
         return await self.conn.scalars(statement, parameters)
+
+
+class LookupConnection(AsyncpgConnection):
+    """A PostgreSQL connection in autocommit, for a lookup; prepared reads on asyncpg skip
+    SQLAlchemy's execution: about 0.3 ms a statement on two cores, against a round trip of
+    0.25 ms."""
+
+    def __init__(self, conn: AsyncConnection, driver: Any, disconnects: int = 0) -> None:
+        super().__init__(conn, driver)
+        self.disconnects = disconnects  # Engines.disconnects when it was checked out
+
+    async def fetch(self, sql: str, arguments: Sequence[Any]) -> list[Any]:
+        """Returns the rows of a statement asyncpg runs (and keeps prepared)."""
+        rows: list[Any] = await self.driver.fetch(sql, *arguments)
+        return rows
+
+
+class TransactionConnection(AsyncpgConnection):
+    """A PostgreSQL connection in a write transaction; prepared statements on asyncpg skip
+    SQLAlchemy's execution (about 80 µs of CPU a statement, of 150).
+
+    A statement goes to asyncpg only once the transaction has begun (SQLAlchemy begins it
+    with the first statement it runs), and whatever asyncpg raises is raised as SQLAlchemy
+    would have raised it (see `raw`)."""
 
     def ready(self) -> bool:
         """Whether the transaction has begun on the server, so that asyncpg may run in it."""
