@@ -377,13 +377,22 @@ class SqliteTransaction:
 
 
 class PostgresTransaction:
-    """A transaction on one pooled PostgreSQL connection."""
+    """A transaction on one pooled PostgreSQL connection.
+
+    The savepoint of each unit but a batch's first is taken on asyncpg once the transaction
+    has begun (it has: the first unit ran), and a unit that succeeded does not release it:
+    PostgreSQL keeps it until the commit, and a later unit's rollback goes back to its own,
+    the newest of that name. A batch of n units makes n - 1 round trips fewer, in a
+    transaction that holds the tenant's log lock while it makes them."""
+
+    SAVEPOINT = "SAVEPOINT unit"
 
     def __init__(self, conn: AsyncConnection, root: AsyncTransaction, driver: Any) -> None:
         self.async_conn = conn
-        self.conn: Conn = TransactionConnection(conn, driver)
+        self.tx = TransactionConnection(conn, driver)
+        self.conn: Conn = self.tx
         self.root = root
-        self.nested: AsyncTransaction | None = None
+        self.nested: AsyncTransaction | None = None  # SQLAlchemy's savepoint, if it took it
 
     @classmethod
     async def begin(cls, engine: AsyncEngine) -> PostgresTransaction:
@@ -397,15 +406,21 @@ class PostgresTransaction:
         return cls(conn, root, raw.driver_connection)
 
     async def savepoint(self) -> None:
-        self.nested = await self.async_conn.begin_nested()
+        if self.tx.ready():
+            self.nested = None
+            await self.tx.driver.execute(self.SAVEPOINT)
+        else:
+            self.nested = await self.async_conn.begin_nested()
 
     async def release(self) -> None:
-        assert self.nested is not None
-        await self.nested.commit()
+        if self.nested is not None:
+            await self.nested.commit()
 
     async def rollback_to_savepoint(self) -> None:
-        assert self.nested is not None
-        await self.nested.rollback()
+        if self.nested is not None:
+            await self.nested.rollback()
+        else:
+            await self.tx.driver.execute(f"ROLLBACK TO {self.SAVEPOINT}")
 
     async def commit(self) -> None:
         try:
