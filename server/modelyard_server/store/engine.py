@@ -192,8 +192,8 @@ class TransactionConnection(AsyncpgConnection):
         try:
             return await run()
         except PostgresError as error:
-            state = str(getattr(error, "sqlstate", "") or "")
-            if not (state.startswith("08") or state.startswith("57P")):  # not a lost connection
+            state = str(error.sqlstate or "")
+            if not state.startswith(("08", "57P")):  # not a lost connection
                 raise _refused(sql, error) from error
         except Exception:  # SQLAlchemy runs it again, below, and raises what it raises
             pass

@@ -107,19 +107,16 @@ class PreparedRead:
 
     async def rows(self, conn: Conn, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Returns the rows the statement selects, each a tuple of its columns' values."""
-        if self.sqlite.fixed and isinstance(conn, DriverConnection):
+        if not self.sqlite.fixed:
+            return await self._through_sqlalchemy(conn, params)
+        if isinstance(conn, DriverConnection):
             return self._run(conn, params)
-        if self.sqlite.fixed and isinstance(conn, LookupConnection) and self.postgres is not None:
-            found = await self._fetch(conn, self.postgres, params)
+        compiled = self.postgres
+        if compiled is not None and isinstance(conn, LookupConnection):
+            found = await self._fetch(conn, compiled, params)
             if found is not None:
                 return found
-        if (
-            self.sqlite.fixed
-            and isinstance(conn, TransactionConnection)
-            and self.postgres is not None
-            and conn.ready()
-        ):
-            compiled = self.postgres
+        elif compiled is not None and isinstance(conn, TransactionConnection) and conn.ready():
 
             async def run() -> list[tuple[Any, ...]]:
                 found = await conn.driver.fetch(compiled.sql, *compiled.arguments(params))
@@ -211,35 +208,31 @@ class PreparedWrite:
     async def run(self, conn: Conn, params: Mapping[str, Any] | list[dict[str, Any]]) -> None:
         """Runs the statement with `params`, or once per row of a list of them (all with the
         same names)."""
-        if isinstance(conn, TransactionConnection) and params and conn.ready():
-            await self._run_postgres(conn, params)
-            return
-        if not isinstance(conn, DriverConnection) or not params:
-            await conn.execute(self.statement, params)
-            return
-        if isinstance(params, list):
-            compiled = self._for(params[0])
-            if not compiled.fixed or any(tuple(p) != tuple(params[0]) for p in params):
-                await conn.execute(self.statement, params)
-            elif len(params) == 1:
-                conn.run(compiled.sql, compiled.arguments(params[0]))
-            else:
-                conn.run_many(compiled.sql, [compiled.arguments(p) for p in params])
-            return
-        compiled = self._for(params)
-        if not compiled.fixed:
-            await conn.execute(self.statement, params)
-            return
-        conn.run(compiled.sql, compiled.arguments(params))
-
-    async def _run_postgres(
-        self, conn: TransactionConnection, params: Mapping[str, Any] | list[dict[str, Any]]
-    ) -> None:
         rows = params if isinstance(params, list) else [params]
-        compiled = self._for(rows[0], postgres=True)
-        if not compiled.fixed or any(tuple(p) != tuple(rows[0]) for p in rows):
+        on_asyncpg = isinstance(conn, TransactionConnection) and conn.ready()
+        compiled = None
+        if rows and rows[0] and (on_asyncpg or isinstance(conn, DriverConnection)):
+            compiled = self._for(rows[0], postgres=on_asyncpg)
+            if not compiled.fixed or any(tuple(p) != tuple(rows[0]) for p in rows):
+                compiled = None
+        if compiled is None:
             await conn.execute(self.statement, params)
-            return
+        elif isinstance(conn, DriverConnection):
+            arguments = [compiled.arguments(p) for p in rows]
+            if len(arguments) == 1:
+                conn.run(compiled.sql, arguments[0])
+            else:
+                conn.run_many(compiled.sql, arguments)
+        elif isinstance(conn, TransactionConnection):
+            await self._run_asyncpg(conn, compiled, rows, params)
+
+    async def _run_asyncpg(
+        self,
+        conn: TransactionConnection,
+        compiled: _Compiled,
+        rows: list[Mapping[str, Any]] | list[dict[str, Any]],
+        params: Mapping[str, Any] | list[dict[str, Any]],
+    ) -> None:
         driver = conn.driver
 
         async def run() -> None:
