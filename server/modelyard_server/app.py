@@ -34,6 +34,7 @@ from modelyard.v1 import retention_service_pb2_grpc as rets_grpc
 from modelyard.v1 import token_service_pb2_grpc as ts_grpc
 from modelyard.v1 import webhook_service_pb2_grpc as ws_grpc
 
+from modelyard_server.api.admission import WriteAdmission
 from modelyard_server.api.approval import ApprovalServicer
 from modelyard_server.api.artifacts import ArtifactServicer
 from modelyard_server.api.audit import AuditServicer
@@ -329,11 +330,13 @@ async def start(settings: Settings) -> Running:
     )
     server = grpc.aio.server(
         # Observation outermost, so refused calls count too; then authentication: a caller
-        # without a token learns nothing, even of bad bytes.
+        # without a token learns nothing, even of bad bytes. Admission last: a write that is
+        # refused anyway does not wait for its turn.
         interceptors=[
             ObserveInterceptor(settings.slow_request_seconds),
             AuthInterceptor(authenticator),
             DecodingInterceptor(),
+            WriteAdmission(settings.max_concurrent_writes),
         ],
         # Share the port only with sibling workers: a second server started by mistake on a
         # busy port must fail, not silently take half of the traffic.

@@ -73,6 +73,10 @@ class Settings:
     # Limits (issue 11): WatchEvents streams one principal (tenant and subject) may hold
     # open at once on one server process.
     watch_streams_per_principal: int = 100
+    # Calls that change the registry running at once in one server process; the others wait
+    # their turn before any of their work starts, so that reads are not slowed by a flood of
+    # writes (api/admission.py).
+    max_concurrent_writes: int = 2
     # Transport security (TLS): the server's certificate chain and key (PEM; "": plaintext),
     # the CA whose client certificates are required (mTLS; "": none asked for), and whether
     # plaintext may be served on an address other than loopback.
@@ -372,6 +376,14 @@ OPTIONS: tuple[Option, ...] = (
         "watch_streams_per_principal",
         "MODELYARD_WATCH_STREAMS_PER_PRINCIPAL",
         "WatchEvents streams one principal may hold open at once on one server process",
+        kind="count",
+        metavar="N",
+    ),
+    Option(
+        "max_concurrent_writes",
+        "MODELYARD_MAX_CONCURRENT_WRITES",
+        "calls that change the registry running at once in a server process; the others wait "
+        "their turn, so that reads stay fast while writes flood",
         kind="count",
         metavar="N",
     ),

@@ -36,6 +36,7 @@ CHANGED = {
     "slow_request_seconds": "0.25",
     # Limits (issue 11)
     "watch_streams_per_principal": "3",
+    "max_concurrent_writes": "8",
     # Transport security (TLS)
     "tls_cert": "/etc/modelyard/tls.crt",
     "tls_key": "/etc/modelyard/tls.key",
@@ -99,6 +100,7 @@ def test_sqlite_in_the_data_directory_is_the_default_database(tmp_path: Path) ->
         ("heartbeat_seconds", "nan", "--heartbeat-seconds (MODELYARD_HEARTBEAT_SECONDS) must be a number above 0"),
         ("workers", "1.5", "--workers (MODELYARD_WORKERS) must be a whole number of 1 or more"),
         ("watch_poll_seconds", "-1", "--watch-poll-seconds (MODELYARD_WATCH_POLL_SECONDS) must be a number of 0"),
+        ("max_concurrent_writes", "0", "--max-concurrent-writes (MODELYARD_MAX_CONCURRENT_WRITES) must be a whole"),
         ("webhook_max_attempts", "0", "--webhook-max-attempts (MODELYARD_WEBHOOK_MAX_ATTEMPTS) must be a whole number"),
         ("reuse_port", "yes", "MODELYARD_REUSE_PORT must be 0 or 1"),
         ("artifact_store", "/srv/blobs", "--artifact-store (MODELYARD_ARTIFACT_STORE) must be s3://bucket or s3://bucket/prefix"),

@@ -80,6 +80,11 @@ IN_FLIGHT = Gauge(
     ("grpc_service", "grpc_method"),
     multiprocess_mode="livesum",
 )
+WRITES_WAITING = Gauge(
+    "modelyard_writes_waiting",
+    "Calls that change the registry waiting for their turn to start (--max-concurrent-writes).",
+    multiprocess_mode="livesum",
+)
 
 WATCH_OPEN = Gauge(
     "modelyard_watch_streams_open",
