@@ -74,6 +74,9 @@ async def test_a_write_beyond_the_limit_waits_unstarted_while_reads_go_on(
             return await asyncio.to_thread(writes_waiting, metrics)
 
         locker = await asyncpg.connect(server.database_url)
+        # Who waits is asked outside the locker's transaction: a transaction sees
+        # pg_stat_activity as it was when it first looked.
+        watcher = await asyncpg.connect(server.database_url)
         try:
             held = locker.transaction()
             await held.start()
@@ -81,7 +84,7 @@ async def test_a_write_beyond_the_limit_waits_unstarted_while_reads_go_on(
 
             async def blocked_on_the_lock() -> int:
                 return int(
-                    await locker.fetchval(
+                    await watcher.fetchval(
                         "SELECT count(*) FROM pg_stat_activity"
                         " WHERE wait_event_type = 'Lock' AND datname = current_database()"
                     )
@@ -105,6 +108,7 @@ async def test_a_write_beyond_the_limit_waits_unstarted_while_reads_go_on(
             await held.rollback()
         finally:
             await locker.close()
+            await watcher.close()
         # In the order they came: the held write first, then the one that waited.
         assert [(await admitted).version, (await queued).version] == [2, 3]
         assert await waiting() == 0
