@@ -1,4 +1,5 @@
-"""Requests whose bytes do not parse: INVALID_ARGUMENT (MALFORMED_REQUEST) with ErrorInfo.
+"""Requests whose bytes do not parse: INVALID_ARGUMENT (MALFORMED_REQUEST) with ErrorInfo;
+and responses already encoded (api/wire.py), sent as they are.
 
 grpc parses a request before any servicer code runs, and answers a parse failure with
 UNKNOWN and the exception's class in the message. A caller who sends corrupt bytes, a string
@@ -19,6 +20,15 @@ from modelyard_server.api.errors import Malformed, abort
 from modelyard_server.api.handlers import Context, Handler, WrappingInterceptor, with_step
 
 
+def _verbatim(encode: Callable[[Any], bytes]) -> Callable[[Any], bytes]:
+    """Encodes a response message; a response that is its encoding already is sent as is."""
+
+    def serialize(response: Any) -> bytes:
+        return response if type(response) is bytes else encode(response)
+
+    return serialize
+
+
 def _tolerant(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
     def deserialize(data: bytes) -> Any:
         try:
@@ -30,7 +40,8 @@ def _tolerant(parse: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
 
 
 class DecodingInterceptor(WrappingInterceptor):
-    """Parses every request itself, so that one that does not parse ends as Malformed says."""
+    """Parses every request itself, so that one that does not parse ends as Malformed says;
+    sends unary responses that a servicer encoded itself as they are."""
 
     def wrap(self, method: str, handler: Handler) -> Handler:
         if handler.request_deserializer is None:
@@ -50,5 +61,11 @@ class DecodingInterceptor(WrappingInterceptor):
             if isinstance(request, Malformed):
                 await abort(context, request.error())
 
-        wrapped = with_step(handler, parsed, _tolerant(handler.request_deserializer))
+        encode = handler.response_serializer
+        wrapped = with_step(
+            handler,
+            parsed,
+            _tolerant(handler.request_deserializer),
+            _verbatim(encode) if encode is not None else None,
+        )
         return handler if wrapped is None else wrapped

@@ -25,10 +25,15 @@ def with_step(
     handler: Handler,
     before: Before,
     deserialize: Callable[[bytes], Any] | None = None,
+    serialize: Callable[[Any], bytes] | None = None,
 ) -> Handler | None:
-    """Returns the handler with `before` run first (and `deserialize` for its requests, if
-    given), or None for a handler of no kind grpc defines, which the caller must refuse."""
-    serialize = (deserialize or handler.request_deserializer, handler.response_serializer)
+    """Returns the handler with `before` run first (and `deserialize` for its requests,
+    `serialize` for its responses, if given), or None for a handler of no kind grpc defines,
+    which the caller must refuse."""
+    codecs = (
+        deserialize or handler.request_deserializer,
+        serialize or handler.response_serializer,
+    )
 
     def unary(behavior: Any) -> Callable[[Any, Context], Awaitable[Any]]:
         async def call(request: Any, context: Context) -> Any:
@@ -46,13 +51,13 @@ def with_step(
         return call
 
     if handler.unary_unary is not None:
-        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), *serialize)
+        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), *codecs)
     if handler.unary_stream is not None:
-        return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), *serialize)
+        return grpc.unary_stream_rpc_method_handler(streaming(handler.unary_stream), *codecs)
     if handler.stream_unary is not None:
-        return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), *serialize)
+        return grpc.stream_unary_rpc_method_handler(unary(handler.stream_unary), *codecs)
     if handler.stream_stream is not None:
-        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), *serialize)
+        return grpc.stream_stream_rpc_method_handler(streaming(handler.stream_stream), *codecs)
     return None
 
 

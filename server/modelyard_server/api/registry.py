@@ -15,6 +15,7 @@ from modelyard_server.api.auth import current_principal
 from modelyard_server.api.convert import mutation
 from modelyard_server.api.errors import rpc, stream_rpc
 from modelyard_server.api.watch import EventStreams
+from modelyard_server.api.wire import list_response
 from modelyard_server.domain.dependents import version_name
 from modelyard_server.domain.registry import Registry
 
@@ -57,7 +58,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
             request.filter,
             request.order_by,
         )
-        return rs.ListModelGroupsResponse(model_groups=groups, next_page_token=token)
+        return list_response(rs.ListModelGroupsResponse, groups, token)
 
     @rpc
     async def UpdateModelGroup(
@@ -110,7 +111,7 @@ class RegistryServicer(rs_grpc.RegistryServiceServicer):
             request.filter,
             request.order_by,
         )
-        return rs.ListModelVersionsResponse(model_versions=versions, next_page_token=token)
+        return list_response(rs.ListModelVersionsResponse, versions, token)
 
     @rpc
     async def UpdateModelVersion(

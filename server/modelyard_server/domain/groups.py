@@ -15,7 +15,7 @@ from modelyard_server.domain.fields import FieldRules, check_etag
 from modelyard_server.domain.filters import parse_filter, parse_order_by
 from modelyard_server.domain.pages import PageTokens, page_size
 from modelyard_server.domain.principal import Permission, Principal
-from modelyard_server.domain.repositories import Store, UnitOfWork
+from modelyard_server.domain.repositories import Encoded, Store, UnitOfWork
 from modelyard_server.domain.schemas import GROUPS
 from modelyard_server.log.drafts import LogDraft
 
@@ -77,7 +77,7 @@ class Groups:
 
     async def page(
         self, principal: Principal, size: int, token: str, filter_text: str, order_by: str
-    ) -> tuple[list[pb.ModelGroup], str]:
+    ) -> tuple[Encoded[pb.ModelGroup], str]:
         """Returns one page of groups and the token of the next (empty on the last page)."""
         principal.authorize(Permission.READ)
         where = parse_filter(filter_text, GROUPS)

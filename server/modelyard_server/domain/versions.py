@@ -18,7 +18,7 @@ from modelyard_server.domain.filters import parse_filter, parse_order_by
 from modelyard_server.domain.pages import PageTokens, page_size
 from modelyard_server.domain.principal import Permission, Principal
 from modelyard_server.domain.registration import OUTPUT_ONLY, register
-from modelyard_server.domain.repositories import Store, UnitOfWork
+from modelyard_server.domain.repositories import Encoded, Store, UnitOfWork
 from modelyard_server.domain.schemas import VERSIONS
 from modelyard_server.log.drafts import LogDraft
 
@@ -111,7 +111,7 @@ class Versions:
         token: str,
         filter_text: str,
         order_by: str,
-    ) -> tuple[list[pb.ModelVersion], str]:
+    ) -> tuple[Encoded[pb.ModelVersion], str]:
         """Returns one page of versions and the token of the next (empty on the last page)."""
         group_id = names.parse_group_name(parent, "parent", allow_all=True)
         scope = None if group_id == names.ALL_GROUPS else group_id

@@ -9,7 +9,7 @@ from modelyard.v1 import resources_pb2 as pb
 from sqlalchemy import BindParameter, ColumnElement, bindparam, delete, select, update
 
 from modelyard_server.domain.filters import And, Comparison, FieldSpec, Node, Not, Or, Ordering
-from modelyard_server.domain.repositories import Key, Slice
+from modelyard_server.domain.repositories import EncodedSlice, Key
 from modelyard_server.store.engine import Conn
 from modelyard_server.store.keys import GroupKeys
 from modelyard_server.store.prepared import PreparedRead, PreparedWrite
@@ -92,7 +92,7 @@ class SqlGroups:
 
     async def page(
         self, where: Node | None, order: Ordering, limit: int, after: Key | None
-    ) -> Slice[pb.ModelGroup]:
+    ) -> EncodedSlice[pb.ModelGroup]:
         columns = sort_columns(order, column, GROUPS.c.id)
         query = select(GROUPS.c.body, *(c for c, _ in columns)).where(
             GROUPS.c.tenant == self.tenant

@@ -11,7 +11,7 @@ from sqlalchemy import BindParameter, ColumnElement, bindparam, delete, func, se
 
 from modelyard_server.domain import names
 from modelyard_server.domain.filters import FieldSpec, Node, Ordering
-from modelyard_server.domain.repositories import Key, Slice
+from modelyard_server.domain.repositories import EncodedSlice, Key
 from modelyard_server.store import dependencies
 from modelyard_server.store.engine import Conn
 from modelyard_server.store.keys import GroupKeys
@@ -205,7 +205,7 @@ class SqlVersions:
 
     async def page(
         self, group: str | None, where: Node | None, order: Ordering, limit: int, after: Key | None
-    ) -> Slice[pb.ModelVersion]:
+    ) -> EncodedSlice[pb.ModelVersion]:
         query, columns = page_query(group is not None, where, order, after is not None)
         params: dict[str, Any] = {"b_tenant": self.tenant, "b_limit": limit + 1}
         if group is not None:

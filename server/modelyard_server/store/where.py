@@ -20,7 +20,7 @@ from modelyard_server.domain.filters import (
     Ordering,
 )
 from modelyard_server.domain.pages import fit
-from modelyard_server.domain.repositories import Key, Slice
+from modelyard_server.domain.repositories import Encoded, EncodedSlice, Key
 
 Columns = Callable[[FieldSpec], ColumnElement[Any]]
 # The condition that a set-valued field (Kind.VERSION) holds a value.
@@ -130,10 +130,10 @@ def order_clause(columns: Sequence[tuple[ColumnElement[Any], bool]]) -> list[Col
     return [c.desc() if desc else c.asc() for c, desc in columns]
 
 
-def page_of(rows: Sequence[Any], limit: int, parse: Callable[[bytes], T]) -> Slice[T]:
+def page_of(rows: Sequence[Any], limit: int, parse: Callable[[bytes], T]) -> EncodedSlice[T]:
     """Returns a page of rows of (body, *sort key) fetched with `limit + 1`: the items that
-    fit in one response, and the sort key to resume after when more remain."""
-    count = fit(len(row[0]) for row in rows[:limit])
-    items = [parse(row[0]) for row in rows[:count]]
+    fit in one response, as stored, and the sort key to resume after when more remain."""
+    bodies = [row[0] for row in rows[:limit]]
+    count = fit(len(body) for body in bodies)
     resume = tuple(rows[count - 1][1:]) if len(rows) > count else None
-    return Slice(items, resume)
+    return EncodedSlice(Encoded(parse, bodies[:count]), resume)

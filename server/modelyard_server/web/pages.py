@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from modelyard.v1 import resources_pb2 as pb
@@ -54,6 +55,7 @@ class Pages:
         search = query(request, "q")
         token = query(request, "page_token")
         problem = ""
+        groups: Sequence[pb.ModelGroup]
         try:
             groups, next_token = await self.registry.groups.page(
                 me, GROUPS_PAGE, token, group_filter(search), ""
@@ -97,6 +99,7 @@ class Pages:
             self.registry.approvals.get_policy(me, names.policy_name(group)),
         )
         problem = ""
+        versions: Sequence[pb.ModelVersion]
         try:
             versions, next_token = await self.registry.versions.page(
                 me, name, VERSIONS_PAGE, token, filter_text, order_by
