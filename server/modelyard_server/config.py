@@ -73,9 +73,9 @@ class Settings:
     # Limits (issue 11): WatchEvents streams one principal (tenant and subject) may hold
     # open at once on one server process.
     watch_streams_per_principal: int = 100
-    # Calls that change the registry running at once in one server process; the others wait
-    # their turn before any of their work starts, so that reads are not slowed by a flood of
-    # writes (api/admission.py).
+    # Calls that change the registry running at once in one server process while reads are
+    # being answered; the others wait their turn before any of their work starts, so that
+    # reads are not slowed by a flood of writes (api/admission.py).
     max_concurrent_writes: int = 2
     # Transport security (TLS): the server's certificate chain and key (PEM; "": plaintext),
     # the CA whose client certificates are required (mTLS; "": none asked for), and whether
@@ -382,8 +382,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "max_concurrent_writes",
         "MODELYARD_MAX_CONCURRENT_WRITES",
-        "calls that change the registry running at once in a server process; the others wait "
-        "their turn, so that reads stay fast while writes flood",
+        "calls that change the registry running at once in a server process while reads are "
+        "answered; the others wait their turn, so that reads stay fast while writes flood",
         kind="count",
         metavar="N",
     ),

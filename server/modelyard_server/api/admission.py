@@ -1,28 +1,33 @@
-"""Write admission: at most `--max-concurrent-writes` calls that change the registry run at
-once in a server process; the others wait for their turn, in the order they came, before
-any of their work starts. Reads and streams are never held.
+"""Reads first: while reads are being answered, at most `--max-concurrent-writes` calls that
+change the registry run at once in a server process; the others wait for their turn, in the
+order they came, before any of their work starts. Reads and streams are never held, and with
+no read started in the last second, writes are not held either.
 
 Why: one event loop runs every call's Python, and a write's transaction waits for its turn
 on the database anyway (GroupCommit takes one at a time, and commits the ones that queued
-meanwhile together). Writes admitted beyond a couple make those batches larger, not the
-writes much faster; they add their steps (validation, the change, the reply) to every turn
-of the loop, and each read waits behind them. With 8 clients registering at full speed on
-two cores, on SQLite, a get took 7 ms at the median and 11 ms at p99 with every write
-admitted, and about the same with 4; with 2, about 2.3 ms and 3.5-4.1 ms, three times as
-many gets were answered, and the writes went 20-35% slower (bench/: `run.py --quick --ops
-get_seq,get_seq_under_writes,register_c8` with MODELYARD_MAX_CONCURRENT_WRITES set). A
-registry is read far more than it is written, so the default is 2; a bulk load that nobody
-reads during may raise it.
+meanwhile together). Writes admitted beyond a couple make those batches larger, and the
+writes faster, but they add their steps (validation, the change, the reply) to every turn of
+the loop, and each read waits behind them. With 8 clients registering at full speed on two
+cores, on SQLite, a get took 7 ms at the median and 11-16 ms at p99 with every write
+admitted, and about the same with 4; with 2, about 2.3 ms and 3.5-6 ms, and three times as
+many gets were answered, while the writes went 20-35% slower. Held always, the writes were
+also about a quarter slower with no read to favour (8 clients registering, or seeding);
+held only while reads go on, they are not (bench/: `run.py --quick --ops
+get_seq,get_seq_under_writes,register_c8` with MODELYARD_MAX_CONCURRENT_WRITES set).
 
 A call changes the registry when its request takes a `request_id`, the idempotency key of
 the API's changes; the few calls that take none (tokens, a retention run, blob uploads) are
-not held. A waiting call whose deadline passes, or whose caller goes away, ends without
-having started: nothing of it is written.
+neither held nor counted as reads. A waiting call whose deadline passes, or whose caller
+goes away, ends without having started: nothing of it is written.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
+import time
+from collections import deque
 from typing import Any
 
 import grpc
@@ -32,44 +37,85 @@ from modelyard_server.api.handlers import Context, Handler, WrappingInterceptor
 from modelyard_server.observability import metrics
 
 
-def changes_registry(method: str) -> bool:
-    """Whether a method ("/modelyard.v1.RegistryService/CreateModelVersion") is a call that
-    changes the registry: its request has a request_id."""
+def changes_registry(method: str) -> bool | None:
+    """Whether a method of the registry's API ("/modelyard.v1.RegistryService/GetModelVersion")
+    changes the registry (its request has a request_id); None for a method of no service of
+    ours (health, reflection)."""
     try:
         found = descriptor_pool.Default().FindMethodByName(method.strip("/").replace("/", "."))
-    except KeyError:  # health, reflection: not ours
-        return False
+    except KeyError:
+        return None
+    if not found.full_name.startswith("modelyard."):
+        return None
     return "request_id" in found.input_type.fields_by_name
 
 
 class WriteAdmission(WrappingInterceptor):
-    """Runs at most `limit` registry-changing calls at once; the rest wait, first come first
-    served, counted by modelyard_writes_waiting."""
+    """Admits registry-changing calls: while reads are being answered (one started within
+    `reads_window` seconds), at most `limit` at once, the rest waiting first come first
+    served (counted by modelyard_writes_waiting); with no reads to favour, every one."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, reads_window: float = 1.0) -> None:
         super().__init__()
-        self.turns = asyncio.Semaphore(limit)
+        self.limit = limit
+        self.reads_window = reads_window
+        self.last_read = -math.inf  # time.monotonic() when the newest read started
+        self.writes = 0  # writes running
+        self.waiting: deque[asyncio.Future[None]] = deque()
 
     def wrap(self, method: str, handler: Handler) -> Handler:
         behavior: Any = handler.unary_unary  # a coroutine function, whatever the stubs say
-        if behavior is None or not changes_registry(method):
-            return handler
-        turns = self.turns
+        changes = changes_registry(method)
+        if behavior is None or changes is None:
+            return handler  # a stream, or not the registry's: neither held nor counted
+        codecs = (handler.request_deserializer, handler.response_serializer)
+        if not changes:
 
-        async def admitted(request: Any, context: Context) -> Any:
-            if turns.locked():
-                metrics.WRITES_WAITING.inc()
-                try:
-                    await turns.acquire()
-                finally:
-                    metrics.WRITES_WAITING.dec()
-            else:
-                await turns.acquire()
+            async def read(request: Any, context: Context) -> Any:
+                self.last_read = time.monotonic()
+                return await behavior(request, context)
+
+            return grpc.unary_unary_rpc_method_handler(read, *codecs)
+
+        async def write(request: Any, context: Context) -> Any:
+            await self._admit()
             try:
                 return await behavior(request, context)
             finally:
-                turns.release()
+                self.writes -= 1
+                self._wake()
 
-        return grpc.unary_unary_rpc_method_handler(
-            admitted, handler.request_deserializer, handler.response_serializer
-        )
+        return grpc.unary_unary_rpc_method_handler(write, *codecs)
+
+    def _room(self) -> bool:
+        return self.writes < self.limit or time.monotonic() - self.last_read >= self.reads_window
+
+    async def _admit(self) -> None:
+        """Returns once the caller may run, counted in `writes`."""
+        if not self.waiting and self._room():
+            self.writes += 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self.waiting.append(turn)
+        metrics.WRITES_WAITING.inc()
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.cancelled():  # still waiting: leave the queue, unless _wake passed it
+                with contextlib.suppress(ValueError):
+                    self.waiting.remove(turn)
+            else:  # admitted as it was cancelled: pass the turn on
+                self.writes -= 1
+                self._wake()
+            raise
+        finally:
+            metrics.WRITES_WAITING.dec()
+
+    def _wake(self) -> None:
+        """Admits waiting writes, oldest first, while there is room."""
+        while self.waiting and self._room():
+            turn = self.waiting.popleft()
+            if turn.done():  # cancelled while it waited: its caller is leaving
+                continue
+            self.writes += 1
+            turn.set_result(None)
