@@ -16,9 +16,10 @@ held only while reads go on, they are not (bench/: `run.py --quick --ops
 get_seq,get_seq_under_writes,register_c8` with MODELYARD_MAX_CONCURRENT_WRITES set).
 
 A call changes the registry when its request takes a `request_id`, the idempotency key of
-the API's changes; the few calls that take none (tokens, a retention run, blob uploads) are
-neither held nor counted as reads. A waiting call whose deadline passes, or whose caller
-goes away, ends without having started: nothing of it is written.
+the API's changes; the few unary calls that take none (tokens, a retention run, a webhook
+redelivery) are not held, and count as reads; streams (uploads, downloads, WatchEvents) are
+neither held nor counted. A waiting call whose deadline passes, or whose caller goes away,
+ends without having started: nothing of it is written.
 """
 
 from __future__ import annotations
