@@ -51,8 +51,8 @@ async def test_a_token_revoked_after_it_was_used_fails_on_the_next_call(domain: 
 async def test_a_token_revoked_by_another_process_fails_on_the_next_call(
     domain: Domain, tmp_path: Path
 ) -> None:
-    """A server keeps the tokens it found until the database changes; a revocation that
-    another process (a worker, `modelyard-server token revoke`) commits is such a change."""
+    """A revocation that another process (a worker, `modelyard-server token revoke`) commits
+    is seen by the very next authentication, however often the token was found before."""
     admin = domain.mutation("admin", "admin")
     leaver = ts.Token(subject="leaver", roles=["viewer"])
     created = await domain.registry.tokens.create(admin, leaver)
