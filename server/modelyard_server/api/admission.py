@@ -51,15 +51,18 @@ def changes_registry(method: str) -> bool | None:
     return "request_id" in found.input_type.fields_by_name
 
 
-class WriteAdmission(WrappingInterceptor):
-    """Admits registry-changing calls: while reads are being answered (one started within
-    `reads_window` seconds), at most `limit` at once, the rest waiting first come first
-    served (counted by modelyard_writes_waiting); with no reads to favour, every one."""
+# Reads are being answered while one started within this many seconds.
+READS_WINDOW_SECONDS = 1.0
 
-    def __init__(self, limit: int, reads_window: float = 1.0) -> None:
+
+class WriteAdmission(WrappingInterceptor):
+    """Admits registry-changing calls: while reads are being answered, at most `limit` at
+    once, the rest waiting first come first served (counted by modelyard_writes_waiting);
+    with no reads to favour, every one."""
+
+    def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
-        self.reads_window = reads_window
         self.last_read = -math.inf  # time.monotonic() when the newest read started
         self.writes = 0  # writes running
         self.waiting: deque[asyncio.Future[None]] = deque()
@@ -89,7 +92,7 @@ class WriteAdmission(WrappingInterceptor):
         return grpc.unary_unary_rpc_method_handler(write, *codecs)
 
     def _room(self) -> bool:
-        return self.writes < self.limit or time.monotonic() - self.last_read >= self.reads_window
+        return self.writes < self.limit or time.monotonic() - self.last_read >= READS_WINDOW_SECONDS
 
     async def _admit(self) -> None:
         """Returns once the caller may run, counted in `writes`."""
